@@ -1,1 +1,12 @@
-//! placeholder
+//! Kartoteka's domain types: entity types, records as the replica keeps them, field metadata,
+//! reference lists and the error shape that crosses IPC. Types only, no I/O.
+
+pub mod entity;
+pub mod field;
+pub mod record;
+pub mod reference;
+
+pub use entity::{EntityType, UnknownEntityType};
+pub use field::{FieldMeta, FieldOption, FieldType};
+pub use record::{MultiField, MultiFieldKind, Record, RecordKey};
+pub use reference::{Category, Stage, StageSemantics, User, UserKind};
