@@ -1,1 +1,129 @@
-//! placeholder
+//! Kartoteka's local SQLite replica: records of the four CRM types with every field, the mirror
+//! of the last server version, links, search, reference lists, field metadata, pull checkpoints
+//! and the outbox table. The only place in the app with SQL.
+//!
+//! One [`Store`] is one connection. Writes take `&mut self`; the app keeps one writer and may
+//! open further `Store`s on the same file for reading (WAL lets readers run beside the writer).
+
+pub mod bench;
+mod detail;
+mod error;
+mod lifecycle;
+pub mod migrations;
+mod outbox;
+mod promote;
+mod pull;
+mod query;
+mod reference;
+
+use rusqlite::{Connection, OpenFlags};
+use std::path::Path;
+use std::time::Duration;
+
+pub use detail::{EntityCounts, LinkDirection, LinkedRecord, RecordDetail, ServerVersion};
+pub use error::StoreError;
+pub use lifecycle::SyncCheckpoint;
+pub use outbox::LocalEdit;
+pub use pull::{ApplyStats, FieldChange, RecordChange};
+pub use query::{
+    Cursor, Page, RecordFilter, RecordPage, RecordRow, RecordView, SortField, SortKey,
+};
+
+/// Where a record is, as far as lists are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum RecordState {
+    /// In the lists.
+    Active,
+    /// Deleted on the portal; its last version stays here (recycle bin).
+    Deleted,
+    /// The user lost access; removed from lists and search, unsent edits kept as blocked.
+    Hidden,
+}
+
+impl RecordState {
+    pub(crate) const fn code(self) -> i64 {
+        match self {
+            RecordState::Active => 0,
+            RecordState::Deleted => 1,
+            RecordState::Hidden => 2,
+        }
+    }
+
+    pub(crate) fn from_code(code: i64) -> Result<Self, StoreError> {
+        match code {
+            0 => Ok(RecordState::Active),
+            1 => Ok(RecordState::Deleted),
+            2 => Ok(RecordState::Hidden),
+            other => Err(StoreError::corrupt("records.state", other.to_string())),
+        }
+    }
+}
+
+/// The local replica.
+pub struct Store {
+    conn: Connection,
+}
+
+/// Page cache: 256 MiB (negative = KiB). A large cache doubles update speed (performance.md).
+const CACHE_SIZE_KIB: i64 = -262_144;
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+const STATEMENT_CACHE: usize = 64;
+
+impl Store {
+    /// Opens (or creates) the replica at `path` and brings its schema up to date. A database
+    /// written by a newer version is refused with [`StoreError::TooNew`] and left untouched.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let _span = tracing::info_span!("store_open").entered();
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)?;
+        Self::prepare(conn, true)
+    }
+
+    /// A private in-memory replica, for unit tests.
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        Self::prepare(Connection::open_in_memory()?, false)
+    }
+
+    fn prepare(mut conn: Connection, file: bool) -> Result<Store, StoreError> {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // Read the version before anything writes to the file.
+        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let supported = migrations::SUPPORTED_VERSION;
+        if found > supported {
+            tracing::warn!(
+                found,
+                supported,
+                "database is newer than this build; refusing"
+            );
+            return Err(StoreError::TooNew { found, supported });
+        }
+        if file {
+            let mode: String =
+                conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                tracing::warn!(mode = %mode, "WAL journal not available");
+            }
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "cache_size", CACHE_SIZE_KIB)?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        migrations::migrations().to_latest(&mut conn)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        if found < supported {
+            tracing::info!(from = found, to = supported, "database schema upgraded");
+        }
+        Ok(Store { conn })
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+}

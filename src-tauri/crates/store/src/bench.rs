@@ -1,0 +1,381 @@
+//! The replica's benchmark (performance.md P1/P2): `apply_pulled` against the raw SQLite bound
+//! measured in the same run on the same machine. Figures are printed by the CLI, never asserted.
+
+use crate::{Store, StoreError, SyncCheckpoint};
+use chrono::{DateTime, FixedOffset};
+use kartoteka_domain::{EntityType, MultiField, MultiFieldKind, Record, RecordKey};
+use rusqlite::{params, Connection};
+use serde_json::{json, Map, Value};
+use std::fmt;
+use std::path::Path;
+use std::time::Instant;
+
+/// Records per `apply_pulled` call: one `batch` request's worth (50 × 50).
+pub const PULL_BATCH: usize = 2_500;
+
+/// Rows (or records) per second of each measured operation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchReport {
+    pub records: usize,
+    /// Bound: upsert of rows with the same payload, integer key only, one transaction.
+    pub raw_key_only: f64,
+    /// Bound: the same with 3 secondary indexes.
+    pub raw_three_indexes: f64,
+    /// `apply_pulled` of new records (initial pull).
+    pub initial_pull: f64,
+    /// `apply_pulled` of the same records again (nothing changed).
+    pub unchanged_pull: f64,
+    /// `apply_pulled` of every record changed (incremental pull with field diffs).
+    pub changed_pull: f64,
+    /// Field changes the changed pull reported (for the history).
+    pub field_changes: u64,
+}
+
+impl BenchReport {
+    pub fn initial_vs_key_only(&self) -> f64 {
+        self.initial_pull / self.raw_key_only
+    }
+
+    pub fn initial_vs_three_indexes(&self) -> f64 {
+        self.initial_pull / self.raw_three_indexes
+    }
+}
+
+impl fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "records: {}", self.records)?;
+        writeln!(
+            f,
+            "raw upsert, key only:        {:>10.0} rows/s",
+            self.raw_key_only
+        )?;
+        writeln!(
+            f,
+            "raw upsert, 3 indexes:       {:>10.0} rows/s",
+            self.raw_three_indexes
+        )?;
+        writeln!(
+            f,
+            "apply_pulled, new records:   {:>10.0} records/s  ({:.0}% of key-only, {:.0}% of 3-index bound)",
+            self.initial_pull,
+            100.0 * self.initial_vs_key_only(),
+            100.0 * self.initial_vs_three_indexes()
+        )?;
+        writeln!(
+            f,
+            "apply_pulled, unchanged:     {:>10.0} records/s",
+            self.unchanged_pull
+        )?;
+        write!(
+            f,
+            "apply_pulled, all changed:   {:>10.0} records/s  ({} field changes)",
+            self.changed_pull, self.field_changes
+        )
+    }
+}
+
+/// Runs every measurement on `n` records in fresh database files under `dir`.
+pub fn run(dir: &Path, n: usize) -> Result<BenchReport, StoreError> {
+    let deals = n / 2;
+    let contacts = n - deals;
+    let batches = |version: u32| -> Vec<(EntityType, Vec<Record>)> {
+        let mut out = Vec::new();
+        for (t, count) in [(EntityType::Deal, deals), (EntityType::Contact, contacts)] {
+            let all: Vec<Record> = (1..=count as i64)
+                .map(|id| synthetic_record(t, id, version))
+                .collect();
+            for chunk in all.chunks(PULL_BATCH) {
+                out.push((t, chunk.to_vec()));
+            }
+        }
+        out
+    };
+    let first = batches(0);
+    let payloads: Vec<String> = first
+        .iter()
+        .flat_map(|(_, rs)| rs.iter())
+        .map(|r| serde_json::to_string(&r.fields).unwrap_or_default())
+        .collect();
+    let raw_key_only = raw_upsert(&dir.join("bench-raw-1.db"), &payloads, false)?;
+    let raw_three_indexes = raw_upsert(&dir.join("bench-raw-2.db"), &payloads, true)?;
+
+    let mut store = Store::open(&dir.join("bench-store.db"))?;
+    let initial_pull = timed_apply(&mut store, &first)?.0;
+    let unchanged_pull = timed_apply(&mut store, &first)?.0;
+    drop(first);
+    let (changed_pull, field_changes) = timed_apply(&mut store, &batches(1))?;
+    Ok(BenchReport {
+        records: n,
+        raw_key_only,
+        raw_three_indexes,
+        initial_pull,
+        unchanged_pull,
+        changed_pull,
+        field_changes,
+    })
+}
+
+fn timed_apply(
+    store: &mut Store,
+    batches: &[(EntityType, Vec<Record>)],
+) -> Result<(f64, u64), StoreError> {
+    let start = Instant::now();
+    let mut count = 0usize;
+    let mut changes = 0u64;
+    for (t, records) in batches {
+        let last_id = records.last().map_or(0, |r| r.key.id);
+        let cp = SyncCheckpoint {
+            last_id,
+            ..SyncCheckpoint::default()
+        };
+        let stats = store.apply_pulled(*t, records, &cp)?;
+        changes += stats
+            .changes
+            .iter()
+            .map(|c| c.changes.len() as u64)
+            .sum::<u64>();
+        count += records.len();
+    }
+    Ok((count as f64 / start.elapsed().as_secs_f64(), changes))
+}
+
+/// The bound: rows with an integer key and the records' JSON as payload, upserted in one
+/// transaction through one cached statement, WAL, synchronous=NORMAL, the same page cache.
+fn raw_upsert(path: &Path, payloads: &[String], indexed: bool) -> Result<f64, StoreError> {
+    let mut conn = Connection::open(path)?;
+    conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "cache_size", -262_144)?;
+    conn.execute_batch(
+        "CREATE TABLE raw (id INTEGER PRIMARY KEY, title TEXT, stage TEXT, updated INTEGER, body TEXT)",
+    )?;
+    if indexed {
+        conn.execute_batch(
+            "CREATE INDEX raw_title ON raw (title); CREATE INDEX raw_stage ON raw (stage, updated); \
+             CREATE INDEX raw_updated ON raw (updated);",
+        )?;
+    }
+    let start = Instant::now();
+    let tx = conn.transaction()?;
+    {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO raw (id, title, stage, updated, body) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (id) DO UPDATE SET title = excluded.title, stage = excluded.stage, \
+             updated = excluded.updated, body = excluded.body",
+        )?;
+        for (i, body) in payloads.iter().enumerate() {
+            let id = i as i64 + 1;
+            stmt.execute(params![
+                id,
+                format!("title {}", mix(id as u64) % 100_000),
+                "NEW",
+                id,
+                body
+            ])?;
+        }
+    }
+    tx.commit()?;
+    Ok(payloads.len() as f64 / start.elapsed().as_secs_f64())
+}
+
+fn mix(mut x: u64) -> u64 {
+    // splitmix64: deterministic, well spread.
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+const FIRST_NAMES: &[&str] = &[
+    "Иван",
+    "Мария",
+    "Алексей",
+    "Ольга",
+    "Сергей",
+    "Анна",
+    "Дмитрий",
+    "Елена",
+    "John",
+    "Семён",
+];
+const LAST_NAMES: &[&str] = &[
+    "Петров",
+    "Иванова",
+    "Смирнов",
+    "Кузнецова",
+    "Попов",
+    "Соколова",
+    "Лебедев",
+    "Новикова",
+    "Smith",
+    "Фёдоров",
+];
+const STAGES: &[&str] = &[
+    "NEW",
+    "PREPARATION",
+    "PREPAYMENT_INVOICE",
+    "EXECUTING",
+    "FINAL_INVOICE",
+    "WON",
+    "LOSE",
+];
+
+fn pick<'a>(list: &[&'a str], seed: u64) -> &'a str {
+    list[(seed % list.len() as u64) as usize]
+}
+
+fn portal_time(unix: i64) -> (String, Option<DateTime<FixedOffset>>) {
+    let offset = FixedOffset::east_opt(3 * 3600);
+    let t = DateTime::from_timestamp(unix, 0).and_then(|t| offset.map(|o| t.with_timezone(&o)));
+    (t.map(|t| t.to_rfc3339()).unwrap_or_default(), t)
+}
+
+/// A deterministic, realistic record (about 1–1.5 KB of JSON): deals with contacts, a company
+/// and custom fields; contacts with Cyrillic names, phones and e-mails. `version` > 0 changes
+/// the stage, amount, responsible and updatedTime, as an incremental pull would see.
+pub fn synthetic_record(entity_type: EntityType, id: i64, version: u32) -> Record {
+    let seed = mix(id as u64 ^ (entity_type.type_id() as u64) << 56);
+    let v = u64::from(version);
+    let created = 1_700_000_000 + (id * 37) % 30_000_000;
+    let (created_text, _) = portal_time(created);
+    let (updated_text, updated) = portal_time(created + 3_600 + v as i64 * 86_400);
+    let assigned = 1 + ((seed >> 8) + v) % 20;
+    let mut f = Map::new();
+    f.insert("id".into(), json!(id));
+    f.insert("createdTime".into(), json!(created_text));
+    f.insert("updatedTime".into(), json!(updated_text));
+    f.insert("createdBy".into(), json!(1 + (seed >> 12) % 20));
+    f.insert("updatedBy".into(), json!(assigned));
+    f.insert("assignedById".into(), json!(assigned));
+    f.insert("opened".into(), json!("Y"));
+    f.insert("lastActivityTime".into(), json!(updated_text));
+    f.insert("lastActivityBy".into(), json!(assigned));
+    f.insert("observers".into(), json!([]));
+    f.insert("originatorId".into(), Value::Null);
+    f.insert("originId".into(), Value::Null);
+    f.insert("utmSource".into(), json!("yandex"));
+    f.insert(
+        "comments".into(),
+        json!(format!(
+            "[B]Клиент[/B] просил перезвонить после {} числа. Обсудить условия поставки и скидку.",
+            1 + seed % 28
+        )),
+    );
+    f.insert("sourceId".into(), json!("CALL"));
+    f.insert("sourceDescription".into(), Value::Null);
+    let first = pick(FIRST_NAMES, seed >> 16);
+    let last = pick(LAST_NAMES, seed >> 24);
+    let mut multi_fields = Vec::new();
+    match entity_type {
+        EntityType::Deal | EntityType::Lead => {
+            let company = pick(LAST_NAMES, seed >> 32);
+            f.insert(
+                "title".into(),
+                json!(format!("Поставка оборудования №{id} — ООО «{company}»")),
+            );
+            f.insert("typeId".into(), json!("SALE"));
+            f.insert("categoryId".into(), json!((seed >> 40) % 3));
+            f.insert("stageId".into(), json!(pick(STAGES, (seed >> 20) + v)));
+            f.insert("stageSemanticId".into(), json!("P"));
+            f.insert("isNew".into(), json!("N"));
+            f.insert("closed".into(), json!("N"));
+            f.insert("probability".into(), json!((seed >> 4) % 100));
+            f.insert(
+                "opportunity".into(),
+                json!(((seed >> 6) % 10_000_000) as f64 / 100.0 + v as f64),
+            );
+            f.insert("currencyId".into(), json!("RUB"));
+            f.insert("isManualOpportunity".into(), json!("Y"));
+            f.insert("taxValue".into(), json!(0));
+            f.insert("companyId".into(), json!(1 + (seed >> 28) % 5_000));
+            let c1 = 1 + (seed >> 30) as i64 % 10_000;
+            f.insert("contactIds".into(), json!([c1, c1 + 1]));
+            f.insert("contactId".into(), json!(c1));
+            f.insert("leadId".into(), Value::Null);
+            f.insert("begindate".into(), json!("2024-08-30T02:00:00+03:00"));
+            f.insert("closedate".into(), json!("2024-09-06T02:00:00+03:00"));
+            f.insert("additionalInfo".into(), Value::Null);
+            f.insert("movedBy".into(), json!(assigned));
+            f.insert("movedTime".into(), json!(updated_text));
+            f.insert(
+                "UF_CRM_DELIVERY_ADDRESS".into(),
+                json!(format!("г. Москва, ул. Ленина, д. {}", seed % 200)),
+            );
+            f.insert("UF_CRM_PRIORITY".into(), json!(45 + seed % 3));
+            f.insert("UF_CRM_REGIONS".into(), json!([80, 81]));
+            f.insert(
+                "UF_CRM_CONTRACT_DATE".into(),
+                json!("2024-08-01T03:00:00+03:00"),
+            );
+            f.insert(
+                "UF_CRM_BUDGET".into(),
+                json!(format!("{}|RUB", seed % 100_000)),
+            );
+            f.insert(
+                "UF_CRM_VIP".into(),
+                json!(if seed % 7 == 0 { "Y" } else { "N" }),
+            );
+            f.insert(
+                "UF_CRM_MANAGER_NOTE".into(),
+                json!("Повторный клиент, работает по предоплате"),
+            );
+            f.insert("UF_CRM_LINKED".into(), json!([format!("C_{c1}")]));
+        }
+        EntityType::Contact | EntityType::Company => {
+            f.insert("honorific".into(), Value::Null);
+            f.insert("name".into(), json!(first));
+            f.insert("secondName".into(), json!("Петрович"));
+            f.insert("lastName".into(), json!(last));
+            f.insert("birthdate".into(), json!("1985-03-13T03:00:00+03:00"));
+            f.insert(
+                "post".into(),
+                json!(if v == 0 {
+                    "Менеджер по закупкам"
+                } else {
+                    "Директор"
+                }),
+            );
+            f.insert("typeId".into(), json!("CLIENT"));
+            let company = 1 + (seed >> 28) as i64 % 5_000;
+            f.insert("companyId".into(), json!(company));
+            f.insert("companyIds".into(), json!([company]));
+            f.insert("leadId".into(), Value::Null);
+            f.insert("export".into(), json!("Y"));
+            f.insert("hasPhone".into(), json!("Y"));
+            f.insert("hasEmail".into(), json!("Y"));
+            f.insert("UF_CRM_SOURCE_NOTE".into(), json!("Выставка «Связь-2024»"));
+            f.insert("UF_CRM_SEGMENT".into(), json!(60 + seed % 4));
+            let phone = format!(
+                "+7 (9{:02}) {:03}-{:02}-{:02}",
+                seed % 100,
+                (seed >> 8) % 1000,
+                (seed >> 20) % 100,
+                id % 100
+            );
+            multi_fields.push(MultiField {
+                id: id * 10 + 1,
+                kind: MultiFieldKind::Phone,
+                value_type: "WORK".into(),
+                value: phone,
+            });
+            multi_fields.push(MultiField {
+                id: id * 10 + 2,
+                kind: MultiFieldKind::Phone,
+                value_type: "MOBILE".into(),
+                value: format!("+7999{:07}", id % 10_000_000),
+            });
+            multi_fields.push(MultiField {
+                id: id * 10 + 3,
+                kind: MultiFieldKind::Email,
+                value_type: "WORK".into(),
+                value: format!("client{id}@example.ru"),
+            });
+        }
+    }
+    Record {
+        key: RecordKey { entity_type, id },
+        updated_time: updated,
+        fields: f,
+        multi_fields,
+    }
+}

@@ -1,0 +1,55 @@
+//! The store's one error type.
+
+use kartoteka_domain::EntityType;
+
+/// Everything that can go wrong in the replica. None of the messages carry record contents.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database file was written by a newer Kartoteka. It is left exactly as it was; the UI
+    /// explains (in Russian and English) that the app must be updated.
+    #[error(
+        "the database was created by a newer version of Kartoteka (schema {found}, this version \
+         supports up to {supported}); update the app — the file was not changed"
+    )]
+    TooNew { found: i64, supported: i64 },
+
+    /// A record's key cannot be stored (id out of range, or a record of another type in the batch).
+    #[error("record key not accepted: {entity_type} #{id}: {reason}")]
+    InvalidKey {
+        entity_type: EntityType,
+        id: i64,
+        reason: &'static str,
+    },
+
+    /// A page cursor that does not belong to the requested sort order.
+    #[error("the page cursor does not match the sort order")]
+    BadCursor,
+
+    /// A value read back from the database has a shape this version does not understand.
+    #[error("unexpected value in column {column}: {detail}")]
+    Corrupt {
+        column: &'static str,
+        detail: String,
+    },
+
+    #[error("database migration failed: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+
+    #[error("JSON error: {0}")]
+    Json(#[from] serde_json::Error),
+
+    #[error("cannot open database file: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(column: &'static str, detail: impl Into<String>) -> Self {
+        StoreError::Corrupt {
+            column,
+            detail: detail.into(),
+        }
+    }
+}

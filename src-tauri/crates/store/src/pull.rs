@@ -1,0 +1,488 @@
+//! Applying a batch of pulled records: the hot path of a million-record pull.
+//!
+//! One transaction per batch: records, field maps, the server mirror, search, links, counters and
+//! the checkpoint. Fields with unsent local edits keep their local value; the mirror still gets
+//! the server's. Each changed record yields its field-level diff against the previous server
+//! version, for the history.
+
+use crate::lifecycle::{write_checkpoint, CountDeltas, SyncCheckpoint};
+use crate::migrations::UNSENT_STATES_SQL;
+use crate::promote::{declared_links, hash64, promote, rid, rid_of, search_body, Promoted};
+use crate::{RecordState, Store, StoreError};
+use kartoteka_domain::{EntityType, Record, RecordKey};
+use rusqlite::{params, CachedStatement, Connection, OptionalExtension};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// One field's change between two server versions. `fm` stands for the multi-fields as a whole
+/// (old and new are the arrays). A field that appears or disappears has `null` on that side.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldChange {
+    pub field: String,
+    pub old: Value,
+    pub new: Value,
+}
+
+/// The changes observed in one record that already existed locally.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordChange {
+    pub key: RecordKey,
+    /// The server's `updatedTime` (UTC unix seconds) and `updatedBy`: who and when, for history.
+    pub updated_time: i64,
+    pub updated_by: Option<i64>,
+    /// It was in the recycle bin or hidden and is back.
+    pub restored: bool,
+    pub changes: Vec<FieldChange>,
+}
+
+/// What one batch did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplyStats {
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    /// Updated records in which at least one field kept its unsent local value.
+    pub kept_local: u64,
+    /// Updated records that came back from the recycle bin or from hidden.
+    pub restored: u64,
+    /// One entry per updated record (none for inserted or unchanged ones).
+    pub changes: Vec<RecordChange>,
+}
+
+const MULTI_FIELDS: &str = "fm";
+
+pub(crate) struct Statements<'c> {
+    pub(crate) current: CachedStatement<'c>,
+    previous_server: CachedStatement<'c>,
+    pub(crate) local: CachedStatement<'c>,
+    insert: CachedStatement<'c>,
+    update: CachedStatement<'c>,
+    pub(crate) put_fields: CachedStatement<'c>,
+    put_mirror: CachedStatement<'c>,
+    drop_mirror: CachedStatement<'c>,
+    pub(crate) unindex: CachedStatement<'c>,
+    pub(crate) index: CachedStatement<'c>,
+    unlink: CachedStatement<'c>,
+    link: CachedStatement<'c>,
+    unblock: CachedStatement<'c>,
+}
+
+impl<'c> Statements<'c> {
+    pub(crate) fn new(conn: &'c Connection) -> Result<Self, StoreError> {
+        Ok(Statements {
+            current: conn.prepare_cached(
+                "SELECT server_hash, state, search_hash FROM records WHERE rid = ?1",
+            )?,
+            previous_server: conn.prepare_cached(
+                "SELECT COALESCE(s.fields, f.fields) AS fields, \
+                 COALESCE(s.multi_fields, f.multi_fields) AS multi_fields, \
+                 s.rid IS NOT NULL AS has_mirror \
+                 FROM record_fields f LEFT JOIN server_records s ON s.rid = f.rid WHERE f.rid = ?1",
+            )?,
+            local: conn
+                .prepare_cached("SELECT fields, multi_fields FROM record_fields WHERE rid = ?1")?,
+            insert: conn.prepare_cached(
+                "INSERT INTO records (rid, entity_type, id, state, title, title_sort, stage_id, \
+                 category_id, assigned_by_id, opportunity, opportunity_minor, currency_id, \
+                 company_id, phone, email, created_time, updated_time, updated_by_id, \
+                 server_hash, search_hash) VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
+                 ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+            )?,
+            update: conn.prepare_cached(
+                "UPDATE records SET state = 0, title = ?4, title_sort = ?5, stage_id = ?6, \
+                 category_id = ?7, assigned_by_id = ?8, opportunity = ?9, \
+                 opportunity_minor = ?10, currency_id = ?11, company_id = ?12, phone = ?13, \
+                 email = ?14, created_time = ?15, updated_time = ?16, updated_by_id = ?17, \
+                 server_hash = ?18, search_hash = ?19, state_changed_at = NULL \
+                 WHERE rid = ?1 AND entity_type = ?2 AND id = ?3",
+            )?,
+            put_fields: conn.prepare_cached(
+                "INSERT INTO record_fields (rid, fields, multi_fields) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (rid) DO UPDATE SET fields = excluded.fields, \
+                 multi_fields = excluded.multi_fields",
+            )?,
+            put_mirror: conn.prepare_cached(
+                "INSERT INTO server_records (rid, fields, multi_fields, updated_time) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (rid) DO UPDATE SET \
+                 fields = excluded.fields, multi_fields = excluded.multi_fields, \
+                 updated_time = excluded.updated_time",
+            )?,
+            drop_mirror: conn.prepare_cached("DELETE FROM server_records WHERE rid = ?1")?,
+            unindex: conn.prepare_cached("DELETE FROM records_search WHERE rowid = ?1")?,
+            index: conn
+                .prepare_cached("INSERT INTO records_search (rowid, body) VALUES (?1, ?2)")?,
+            unlink: conn.prepare_cached("DELETE FROM links WHERE from_rid = ?1")?,
+            link: conn.prepare_cached(
+                "INSERT OR REPLACE INTO links (from_rid, to_rid, is_primary, sort) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?,
+            unblock: conn.prepare_cached(
+                "UPDATE outbox SET state = 'pending' WHERE entity_type = ?1 AND record_id = ?2 \
+                 AND state = 'blocked'",
+            )?,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn write_row(
+        &mut self,
+        update: bool,
+        rid: i64,
+        key: RecordKey,
+        p: &Promoted,
+        server_hash: i64,
+        search_hash: i64,
+    ) -> Result<(), StoreError> {
+        let stmt = if update {
+            &mut self.update
+        } else {
+            &mut self.insert
+        };
+        stmt.execute(params![
+            rid,
+            key.entity_type.type_id(),
+            key.id,
+            p.title,
+            p.title_sort,
+            p.stage_id,
+            p.category_id,
+            p.assigned_by_id,
+            p.opportunity,
+            p.opportunity_minor,
+            p.currency_id,
+            p.company_id,
+            p.phone,
+            p.email,
+            p.created_time,
+            p.updated_time,
+            p.updated_by_id,
+            server_hash,
+            search_hash
+        ])?;
+        Ok(())
+    }
+
+    pub(crate) fn write_links(
+        &mut self,
+        rid: i64,
+        record: &Record,
+        replace: bool,
+    ) -> Result<(), StoreError> {
+        if replace {
+            self.unlink.execute([rid])?;
+        }
+        for link in declared_links(record) {
+            self.link
+                .execute(params![rid, rid_of(link.to)?, link.is_primary, link.sort])?;
+        }
+        Ok(())
+    }
+}
+
+/// The unsent edited fields of a type's records, read once per batch (the outbox is small).
+fn unsent_fields(
+    conn: &Connection,
+    entity_type: EntityType,
+) -> Result<HashMap<i64, Vec<String>>, StoreError> {
+    let sql = format!(
+        "SELECT record_id, field FROM outbox WHERE entity_type = ?1 AND state IN {UNSENT_STATES_SQL}"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query([entity_type.type_id()])?;
+    let mut out: HashMap<i64, Vec<String>> = HashMap::new();
+    while let Some(row) = rows.next()? {
+        out.entry(row.get("record_id")?)
+            .or_default()
+            .push(row.get("field")?);
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// Applies one batch of pulled records of `entity_type` and saves `checkpoint`, all in one
+    /// transaction: either everything is committed or nothing is.
+    pub fn apply_pulled(
+        &mut self,
+        entity_type: EntityType,
+        records: &[Record],
+        checkpoint: &SyncCheckpoint,
+    ) -> Result<ApplyStats, StoreError> {
+        let _span = tracing::info_span!("store_apply_pulled", %entity_type, count = records.len())
+            .entered();
+        let tx = self.conn.transaction()?;
+        let mut stats = ApplyStats::default();
+        let mut deltas = CountDeltas::default();
+        {
+            let unsent = unsent_fields(&tx, entity_type)?;
+            let mut st = Statements::new(&tx)?;
+            for record in records {
+                apply_one(
+                    &mut st,
+                    entity_type,
+                    record,
+                    &unsent,
+                    &mut stats,
+                    &mut deltas,
+                )?;
+            }
+        }
+        deltas.write(&tx)?;
+        write_checkpoint(&tx, entity_type, checkpoint)?;
+        tx.commit()?;
+        tracing::debug!(
+            inserted = stats.inserted,
+            updated = stats.updated,
+            unchanged = stats.unchanged,
+            kept_local = stats.kept_local,
+            "pulled batch applied"
+        );
+        Ok(stats)
+    }
+}
+
+fn apply_one(
+    st: &mut Statements<'_>,
+    entity_type: EntityType,
+    record: &Record,
+    unsent: &HashMap<i64, Vec<String>>,
+    stats: &mut ApplyStats,
+    deltas: &mut CountDeltas,
+) -> Result<(), StoreError> {
+    let key = record.key;
+    if key.entity_type != entity_type {
+        return Err(StoreError::InvalidKey {
+            entity_type: key.entity_type,
+            id: key.id,
+            reason: "record of another type in the batch",
+        });
+    }
+    let rid = rid(entity_type, key.id)?;
+    let fields_json = serde_json::to_string(&record.fields)?;
+    let multi_json = serde_json::to_string(&record.multi_fields)?;
+    let server_hash = hash64(&[fields_json.as_bytes(), multi_json.as_bytes()]);
+
+    let current = st
+        .current
+        .query_row([rid], |r| {
+            Ok((
+                r.get::<_, i64>("server_hash")?,
+                r.get::<_, i64>("state")?,
+                r.get::<_, i64>("search_hash")?,
+            ))
+        })
+        .optional()?;
+
+    let Some((old_hash, old_state, old_search_hash)) = current else {
+        // New here: no previous version, so no diff to compute.
+        let promoted = promote(record);
+        let body = search_body(record, &promoted);
+        let search_hash = hash64(&[body.as_bytes()]);
+        st.write_row(false, rid, key, &promoted, server_hash, search_hash)?;
+        st.put_fields
+            .execute(params![rid, fields_json, multi_json])?;
+        st.index.execute(params![rid, body])?;
+        st.write_links(rid, record, false)?;
+        deltas.add(entity_type, RecordState::Active, 1);
+        stats.inserted += 1;
+        return Ok(());
+    };
+    let old_state = RecordState::from_code(old_state)?;
+    if old_hash == server_hash && old_state == RecordState::Active {
+        stats.unchanged += 1;
+        return Ok(());
+    }
+
+    // The previous server version, for the diff: the mirror if there is one, else the row itself.
+    let (prev_fields, prev_multi, has_mirror) = st.previous_server.query_row([rid], |r| {
+        Ok((
+            r.get::<_, String>("fields")?,
+            r.get::<_, String>("multi_fields")?,
+            r.get::<_, bool>("has_mirror")?,
+        ))
+    })?;
+    let mut changes = Vec::new();
+    if old_hash != server_hash {
+        let prev: Map<String, Value> = serde_json::from_str(&prev_fields)?;
+        diff_fields(&prev, &record.fields, &mut changes);
+        if prev_multi != multi_json {
+            changes.push(FieldChange {
+                field: MULTI_FIELDS.to_string(),
+                old: serde_json::from_str(&prev_multi)?,
+                new: serde_json::to_value(&record.multi_fields)?,
+            });
+        }
+    }
+
+    // The local view: the server version, except fields with unsent edits.
+    let pending = unsent.get(&key.id).filter(|f| !f.is_empty());
+    let merged;
+    let local: &Record = match pending {
+        Some(pending_fields) => {
+            let (local_fields, local_multi) = st.local.query_row([rid], |r| {
+                Ok((
+                    r.get::<_, String>("fields")?,
+                    r.get::<_, String>("multi_fields")?,
+                ))
+            })?;
+            merged = merge_unsent(record, pending_fields, &local_fields, &local_multi)?;
+            st.put_mirror
+                .execute(params![rid, fields_json, multi_json, promote_time(record)])?;
+            stats.kept_local += 1;
+            &merged
+        }
+        None => {
+            if has_mirror {
+                st.drop_mirror.execute([rid])?;
+            }
+            record
+        }
+    };
+    let (local_fields_json, local_multi_json) = match pending {
+        Some(_) => (
+            serde_json::to_string(&local.fields)?,
+            serde_json::to_string(&local.multi_fields)?,
+        ),
+        None => (fields_json, multi_json),
+    };
+
+    let promoted = promote(local);
+    let body = search_body(local, &promoted);
+    let search_hash = hash64(&[body.as_bytes()]);
+    st.write_row(true, rid, key, &promoted, server_hash, search_hash)?;
+    st.put_fields
+        .execute(params![rid, local_fields_json, local_multi_json])?;
+    if search_hash != old_search_hash || old_state == RecordState::Hidden {
+        st.unindex.execute([rid])?;
+        st.index.execute(params![rid, body])?;
+    }
+    st.write_links(rid, local, true)?;
+    let restored = old_state != RecordState::Active;
+    if restored {
+        if old_state == RecordState::Hidden {
+            st.unblock.execute(params![entity_type.type_id(), key.id])?;
+        }
+        deltas.add(entity_type, old_state, -1);
+        deltas.add(entity_type, RecordState::Active, 1);
+        stats.restored += 1;
+    }
+    stats.updated += 1;
+    stats.changes.push(RecordChange {
+        key,
+        updated_time: promote_time(record),
+        updated_by: record.id_field("updatedBy"),
+        restored,
+        changes,
+    });
+    Ok(())
+}
+
+fn promote_time(record: &Record) -> i64 {
+    record
+        .updated_time
+        .map(|t| t.timestamp())
+        .or_else(|| crate::promote::unix_time(record.field("updatedTime")))
+        .unwrap_or(0)
+}
+
+/// The pulled record with each field that has an unsent edit replaced by its local value.
+fn merge_unsent(
+    pulled: &Record,
+    pending_fields: &[String],
+    local_fields: &str,
+    local_multi: &str,
+) -> Result<Record, StoreError> {
+    let local: Map<String, Value> = serde_json::from_str(local_fields)?;
+    let mut merged = pulled.clone();
+    for field in pending_fields {
+        if field == MULTI_FIELDS {
+            merged.multi_fields = serde_json::from_str(local_multi)?;
+            continue;
+        }
+        match local.get(field) {
+            Some(v) => {
+                merged.fields.insert(field.clone(), v.clone());
+            }
+            None => {
+                merged.fields.remove(field);
+            }
+        }
+    }
+    Ok(merged)
+}
+
+/// Field-level differences between two versions; absent and `null` are the same.
+pub(crate) fn diff_fields(
+    old: &Map<String, Value>,
+    new: &Map<String, Value>,
+    out: &mut Vec<FieldChange>,
+) {
+    for (name, new_value) in new {
+        let old_value = old.get(name).unwrap_or(&Value::Null);
+        if old_value != new_value {
+            out.push(FieldChange {
+                field: name.clone(),
+                old: old_value.clone(),
+                new: new_value.clone(),
+            });
+        }
+    }
+    for (name, old_value) in old {
+        if !new.contains_key(name) && !old_value.is_null() {
+            out.push(FieldChange {
+                field: name.clone(),
+                old: old_value.clone(),
+                new: Value::Null,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn diff_reports_changed_added_and_removed_fields_and_ignores_null_vs_absent() {
+        let old = map(json!({"title": "A", "stageId": "NEW", "gone": 5, "nothing": null}));
+        let new = map(json!({"title": "B", "stageId": "NEW", "added": [1], "also": null}));
+        let mut out = Vec::new();
+        diff_fields(&old, &new, &mut out);
+        assert_eq!(
+            out,
+            vec![
+                FieldChange {
+                    field: "title".into(),
+                    old: json!("A"),
+                    new: json!("B")
+                },
+                FieldChange {
+                    field: "added".into(),
+                    old: json!(null),
+                    new: json!([1])
+                },
+                FieldChange {
+                    field: "gone".into(),
+                    old: json!(5),
+                    new: json!(null)
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn diff_of_identical_maps_is_empty() {
+        let m = map(json!({"a": 1, "b": {"c": [1, 2]}}));
+        let mut out = Vec::new();
+        diff_fields(&m, &m.clone(), &mut out);
+        assert!(out.is_empty());
+    }
+}
