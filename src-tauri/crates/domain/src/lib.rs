@@ -3,6 +3,7 @@
 
 pub mod entity;
 pub mod field;
+pub mod ipc;
 pub mod record;
 pub mod reference;
 

@@ -1,0 +1,189 @@
+//! The portal the app works with: the built-in demo portal (our sandbox, started in-process on a
+//! free loopback port) or a real Bitrix24 portal through its webhook.
+
+use crate::api::error::from_bitrix;
+use crate::api::events::SharedSink;
+use kartoteka_bitrix::{Client, ClientOptions, WebhookUrl};
+use kartoteka_domain::ipc::{
+    AppEvent, EntityCount, ErrorCode, IpcError, PortalCounts, PortalMode, PortalStatus,
+};
+use kartoteka_domain::EntityType;
+use kartoteka_sandbox::{Sandbox, SandboxOptions};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// A connected portal: its client and, for the demo, the sandbox serving it.
+pub struct Portal {
+    mode: PortalMode,
+    host: String,
+    client: Client,
+    /// Kept alive as long as the portal is in use; dropping it stops the demo server.
+    _sandbox: Option<Sandbox>,
+}
+
+impl Portal {
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn mode(&self) -> PortalMode {
+        self.mode
+    }
+}
+
+/// Where the app stands with its portal.
+#[derive(Clone)]
+enum Slot {
+    Starting,
+    Ready(Arc<Portal>),
+    Failed(IpcError),
+    NotConfigured,
+}
+
+/// The app's state shared by all commands.
+pub struct Core {
+    slot: watch::Sender<Slot>,
+    online: AtomicBool,
+    events: SharedSink,
+}
+
+impl Core {
+    pub fn new(events: SharedSink) -> Self {
+        let (slot, _) = watch::channel(Slot::Starting);
+        Core { slot, online: AtomicBool::new(false), events }
+    }
+
+    /// Starts the demo portal: the sandbox with the standard demo data set, on 127.0.0.1 with a
+    /// free port, real clock and standard limits; the client uses its administrator's webhook.
+    pub async fn use_demo(&self) -> Result<PortalStatus, IpcError> {
+        self.slot.send_replace(Slot::Starting);
+        match start_demo().await {
+            Ok(portal) => Ok(self.install(portal)),
+            Err(error) => {
+                tracing::error!(code = ?error.code, "the demo portal did not start");
+                self.slot.send_replace(Slot::Failed(error.clone()));
+                Err(error)
+            }
+        }
+    }
+
+    /// Connects to a real portal by its webhook, after checking that the webhook can read the CRM.
+    pub async fn connect(&self, webhook_url: &str) -> Result<PortalStatus, IpcError> {
+        let webhook = WebhookUrl::parse(webhook_url).map_err(|e| from_bitrix(&e))?;
+        let host = webhook.portal_host();
+        let client = Client::new(webhook, ClientOptions::default()).map_err(|e| from_bitrix(&e))?;
+        // One cheap call proves the URL, the rights and the plan before we switch to it.
+        client.count(EntityType::Deal).await.map_err(|e| from_bitrix(&e))?;
+        tracing::info!(%host, "connected to a portal");
+        Ok(self.install(Portal { mode: PortalMode::Webhook, host, client, _sandbox: None }))
+    }
+
+    /// Marks that no portal is configured: the UI shows the connect screen.
+    pub fn set_not_configured(&self) {
+        self.slot.send_replace(Slot::NotConfigured);
+    }
+
+    fn install(&self, portal: Portal) -> PortalStatus {
+        let portal = Arc::new(portal);
+        self.slot.send_replace(Slot::Ready(portal.clone()));
+        self.online.store(true, Ordering::SeqCst);
+        let status = status_of(&portal, true);
+        self.events.send(AppEvent::PortalChanged { status: status.clone() });
+        status
+    }
+
+    /// The current portal, waiting while one is starting.
+    pub async fn portal(&self) -> Result<Arc<Portal>, IpcError> {
+        let mut rx = self.slot.subscribe();
+        loop {
+            let slot = rx.borrow_and_update().clone();
+            match slot {
+                Slot::Ready(portal) => return Ok(portal),
+                Slot::Failed(error) => return Err(error),
+                Slot::NotConfigured => {
+                    return Err(IpcError::new(ErrorCode::InvalidInput, "no portal is connected"))
+                }
+                Slot::Starting => {}
+            }
+            if rx.changed().await.is_err() {
+                return Err(IpcError::new(ErrorCode::Internal, "the app is shutting down"));
+            }
+        }
+    }
+
+    pub async fn status(&self) -> Result<PortalStatus, IpcError> {
+        let slot = {
+            let mut rx = self.slot.subscribe();
+            // Wait out a start in progress so the first screen is not a flash of "not configured".
+            while matches!(*rx.borrow_and_update(), Slot::Starting) {
+                if rx.changed().await.is_err() {
+                    break;
+                }
+            }
+            let slot = rx.borrow().clone();
+            slot
+        };
+        match slot {
+            Slot::Ready(portal) => Ok(status_of(&portal, self.online.load(Ordering::SeqCst))),
+            Slot::NotConfigured => Ok(PortalStatus {
+                mode: PortalMode::NotConfigured,
+                portal_name: String::new(),
+                online: false,
+                last_sync_at: None,
+            }),
+            Slot::Failed(error) => Err(error),
+            Slot::Starting => Err(IpcError::new(ErrorCode::Internal, "the portal is still starting")),
+        }
+    }
+
+    /// The number of records of each type on the portal.
+    pub async fn counts(&self) -> Result<PortalCounts, IpcError> {
+        let portal = self.portal().await?;
+        let mut counts = Vec::with_capacity(EntityType::ALL.len());
+        for entity_type in EntityType::ALL {
+            let count = portal.client.count(entity_type).await;
+            let count = self.observe(count).map_err(|e| from_bitrix(&e))?;
+            counts.push(EntityCount { entity_type, count });
+        }
+        tracing::debug!(types = counts.len(), "portal counts read");
+        Ok(PortalCounts { counts })
+    }
+
+    /// Notes whether a portal call reached the portal, and tells the UI when that changes.
+    pub fn observe<T>(&self, result: Result<T, kartoteka_bitrix::BitrixError>) -> Result<T, kartoteka_bitrix::BitrixError> {
+        let online = match &result {
+            Ok(_) => true,
+            Err(e) => from_bitrix(e).code != ErrorCode::Offline,
+        };
+        if self.online.swap(online, Ordering::SeqCst) != online {
+            tracing::info!(online, "portal connection changed");
+            self.events.send(AppEvent::ConnectionChanged { online });
+        }
+        result
+    }
+}
+
+fn status_of(portal: &Portal, online: bool) -> PortalStatus {
+    PortalStatus {
+        mode: portal.mode,
+        portal_name: portal.host.clone(),
+        online,
+        last_sync_at: None,
+    }
+}
+
+async fn start_demo() -> Result<Portal, IpcError> {
+    let sandbox = Sandbox::start(SandboxOptions { records: None, ..Default::default() })
+        .await
+        .map_err(|e| IpcError::new(ErrorCode::Internal, format!("the demo portal did not start: {e}")))?;
+    let webhook = WebhookUrl::parse(&sandbox.admin_webhook_url()).map_err(|e| from_bitrix(&e))?;
+    let client = Client::new(webhook, ClientOptions::default()).map_err(|e| from_bitrix(&e))?;
+    tracing::info!(addr = %sandbox.addr(), "demo portal started");
+    Ok(Portal {
+        mode: PortalMode::Demo,
+        host: sandbox.addr().to_string(),
+        client,
+        _sandbox: Some(sandbox),
+    })
+}

@@ -1,0 +1,51 @@
+//! Application setup: logging, the shared state, the portal at start, the window.
+
+use crate::api::events::EventSink;
+use crate::api::Core;
+use crate::launch::LaunchOptions;
+use kartoteka_domain::ipc::AppEvent;
+use std::sync::Arc;
+use tauri::{AppHandle, Manager};
+
+/// Sends the API layer's events to the window.
+struct WindowEvents(AppHandle);
+
+impl EventSink for WindowEvents {
+    fn send(&self, event: AppEvent) {
+        crate::events::emit(&self.0, event);
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second init (tests) is harmless: keep the first subscriber.
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+/// Runs the desktop app until its window closes.
+pub fn run() {
+    init_tracing();
+    let launch = LaunchOptions::from_args(std::env::args());
+    tracing::info!(demo = launch.demo, version = env!("CARGO_PKG_VERSION"), "Kartoteka starting");
+
+    let result = tauri::Builder::default()
+        .invoke_handler(crate::commands::handler())
+        .setup(move |app| {
+            let core = Arc::new(Core::new(Arc::new(WindowEvents(app.handle().clone()))));
+            app.manage(core.clone());
+            // A real portal's settings arrive with the connect screen; until one is configured
+            // (and always with --demo) the app runs on the built-in demo portal.
+            tauri::async_runtime::spawn(async move {
+                if let Err(error) = core.use_demo().await {
+                    tracing::error!(code = ?error.code, "no portal available");
+                }
+            });
+            Ok(())
+        })
+        .run(tauri::generate_context!("../tauri.conf.json"));
+    if let Err(error) = result {
+        tracing::error!(%error, "the app stopped with an error");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,22 @@
+//! IPC commands, one file per area. Each is one line over the API layer; names are `area_verb`,
+//! each takes one request struct and returns one response or an `{code, message}` error.
+//! Every name here is also listed in `build.rs` (its permission) and `capabilities/main.json`.
+
+pub mod portal;
+pub mod records;
+pub mod sync;
+
+/// Registers every command with Tauri.
+pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
+    tauri::generate_handler![
+        portal::portal_status,
+        portal::portal_counts,
+        portal::portal_connect,
+        portal::portal_use_demo,
+        records::records_list,
+        records::record_get,
+        records::references_list,
+        sync::sync_start,
+        sync::sync_status,
+    ]
+}

@@ -1,0 +1,145 @@
+// The UI over a mocked IPC: the screens ask the shell the right commands and render the answers
+// as text in the chosen language.
+import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { emit } from "@tauri-apps/api/event";
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { afterEach, describe, expect, it } from "vitest";
+import { App } from "./App";
+import { RecordCard } from "./features/records/RecordCard";
+import { I18nProvider } from "./lib/i18n";
+import { EVENT_NAME } from "./lib/ipc";
+
+type Handler = (cmd: string, payload?: unknown) => unknown;
+
+const demoStatus = { mode: "demo", portalName: "127.0.0.1:4242", online: true, lastSyncAt: null };
+const counts = {
+  counts: [
+    { entityType: "lead", count: 120 },
+    { entityType: "deal", count: 95 },
+    { entityType: "contact", count: 150 },
+    { entityType: "company", count: 60 },
+  ],
+};
+const idleSync = { running: false, progress: null, lastSyncAt: null, lastError: null };
+
+function portal(extra: Record<string, Handler> = {}): Handler {
+  const base: Record<string, Handler> = {
+    portal_status: () => demoStatus,
+    portal_counts: () => counts,
+    sync_status: () => idleSync,
+    ...extra,
+  };
+  return (cmd, payload) => {
+    const h = base[cmd];
+    if (!h) throw { code: "internal", message: `unexpected command ${cmd}` };
+    return h(cmd, payload);
+  };
+}
+
+afterEach(() => {
+  cleanup();
+  clearMocks();
+  window.localStorage.clear();
+});
+
+describe("first screen", () => {
+  it("shows the demo portal's counts per entity type", async () => {
+    mockIPC(portal(), { shouldMockEvents: true });
+    render(
+      <I18nProvider initial="en">
+        <App />
+      </I18nProvider>,
+    );
+    expect(await screen.findByText("Demo portal")).toBeTruthy();
+    await waitFor(() => expect(screen.getByTestId("count-total").textContent).toBe("425"));
+    expect(screen.getByTestId("count-deal").textContent).toContain("95");
+    expect(screen.getByText("Online")).toBeTruthy();
+    expect(screen.getByText("127.0.0.1:4242")).toBeTruthy();
+  });
+
+  it("speaks Russian by default and switches to English", async () => {
+    mockIPC(portal(), { shouldMockEvents: true });
+    render(
+      <I18nProvider>
+        <App />
+      </I18nProvider>,
+    );
+    expect(await screen.findByText("Обзор портала")).toBeTruthy();
+    fireEvent.change(screen.getByRole("combobox", { name: "Язык" }), { target: { value: "en" } });
+    expect(await screen.findByText("Portal overview")).toBeTruthy();
+    expect(window.localStorage.getItem("kartoteka.language")).toBe("en");
+  });
+
+  it("translates an error code from the shell into the user's language", async () => {
+    mockIPC(
+      portal({
+        portal_counts: () => {
+          throw { code: "planRestricted", message: "Bitrix24 error 'ACCESS_DENIED' (HTTP 403)" };
+        },
+      }),
+      { shouldMockEvents: true },
+    );
+    render(
+      <I18nProvider initial="en">
+        <App />
+      </I18nProvider>,
+    );
+    expect((await screen.findByRole("alert")).textContent).toContain("plan does not include the REST API");
+  });
+
+  it("goes offline when the shell says the portal stopped answering", async () => {
+    mockIPC(portal(), { shouldMockEvents: true });
+    render(
+      <I18nProvider initial="en">
+        <App />
+      </I18nProvider>,
+    );
+    await screen.findByText("Online");
+    await act(async () => {
+      await emit(EVENT_NAME, { type: "connectionChanged", online: false });
+    });
+    expect(await screen.findByText("Offline")).toBeTruthy();
+  });
+
+  it("shows the connect screen when no portal is configured", async () => {
+    mockIPC(portal({ portal_status: () => ({ ...demoStatus, mode: "notConfigured", portalName: "" }) }), {
+      shouldMockEvents: true,
+    });
+    render(
+      <I18nProvider initial="en">
+        <App />
+      </I18nProvider>,
+    );
+    expect(await screen.findByText("Try the demo portal")).toBeTruthy();
+  });
+});
+
+describe("record card", () => {
+  it("renders values as text, so markup in a name is shown, not run", async () => {
+    const evil = "<img src=x onerror=alert(1)>";
+    mockIPC(
+      portal({
+        record_get: () => ({
+          key: { entityType: "contact", id: 7 },
+          title: evil,
+          stageName: null,
+          stageColor: null,
+          responsibleName: null,
+          updatedTime: null,
+          fields: [{ name: "comments", label: "Comment", fieldType: "text", isCustom: false, values: [evil] }],
+          multiFields: [{ id: 1, kind: "EMAIL", valueType: "WORK", value: evil }],
+          links: [],
+        }),
+      }),
+    );
+    const { container } = render(
+      <I18nProvider initial="en">
+        <RecordCard recordKey={{ entityType: "contact", id: 7 }} revision={0} onOpen={() => {}} onClose={() => {}} />
+      </I18nProvider>,
+    );
+    expect((await screen.findByRole("heading", { level: 2 })).textContent).toBe(evil);
+    expect(container.querySelector("img")).toBeNull();
+    // Not a valid e-mail address: shown as text, not as a mailto link.
+    expect(container.querySelector("a")).toBeNull();
+  });
+});

@@ -1,0 +1,102 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import { useI18n } from "./lib/i18n";
+import type { RecordKey } from "./lib/ipc";
+import { ConnectScreen } from "./features/connect/ConnectScreen";
+import { HistoryPage } from "./features/history/HistoryPage";
+import { Overview } from "./features/overview/Overview";
+import { ENTITY_NAV_KEY } from "./features/records/entities";
+import { RecordCard } from "./features/records/RecordCard";
+import { RecordList } from "./features/records/RecordList";
+import { Header } from "./features/shell/Header";
+import { routeForShortcut, type Route } from "./features/shell/route";
+import { Sidebar } from "./features/shell/Sidebar";
+import { usePortal } from "./features/shell/usePortal";
+
+export function App() {
+  const { t } = useI18n();
+  const portal = usePortal();
+  const [route, setRoute] = useState<Route>({ kind: "overview" });
+  const searchRef = useRef<HTMLInputElement>(null);
+
+  const navigate = useCallback((next: Route) => setRoute(next), []);
+  const openRecord = useCallback(
+    (key: RecordKey) => setRoute({ kind: "records", entityType: key.entityType, open: key }),
+    [],
+  );
+
+  // Keyboard: Alt+1…6 switch sections, "/" or Ctrl+F focuses the search, Esc closes the card.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.altKey && !e.ctrlKey && !e.metaKey) {
+        const target = routeForShortcut(e.key);
+        if (target) {
+          e.preventDefault();
+          setRoute(target);
+        }
+        return;
+      }
+      const typing = e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement;
+      if ((e.key === "/" && !typing) || (e.ctrlKey && e.key.toLowerCase() === "f")) {
+        if (searchRef.current) {
+          e.preventDefault();
+          searchRef.current.focus();
+          searchRef.current.select();
+        }
+      } else if (e.key === "Escape") {
+        setRoute((r) => (r.kind === "records" && r.open ? { kind: "records", entityType: r.entityType } : r));
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
+
+  if (portal.status?.mode === "notConfigured") {
+    return <ConnectScreen onConnected={portal.reload} />;
+  }
+
+  const title =
+    route.kind === "records"
+      ? t(ENTITY_NAV_KEY[route.entityType])
+      : route.kind === "history"
+        ? t("history.title")
+        : t("overview.title");
+
+  return (
+    <div className="app">
+      <Sidebar route={route} counts={portal.counts} onNavigate={navigate} />
+      <main className="main">
+        <Header title={title} status={portal.status} sync={portal.sync} onSync={portal.startSync} />
+        <div className="content">
+          {route.kind === "overview" && (
+            <Overview
+              status={portal.status}
+              counts={portal.counts}
+              error={portal.error}
+              onRetry={portal.reload}
+              onOpen={(entityType) => setRoute({ kind: "records", entityType })}
+            />
+          )}
+          {route.kind === "records" && (
+            <div className={route.open ? "split with-card" : "split"}>
+              <RecordList
+                entityType={route.entityType}
+                revision={portal.revision}
+                onOpen={openRecord}
+                searchRef={searchRef}
+              />
+              {route.open && (
+                <RecordCard
+                  recordKey={route.open}
+                  revision={portal.revision}
+                  onOpen={openRecord}
+                  onClose={() => setRoute({ kind: "records", entityType: route.entityType })}
+                />
+              )}
+            </div>
+          )}
+          {route.kind === "history" && <HistoryPage />}
+        </div>
+      </main>
+    </div>
+  );
+}

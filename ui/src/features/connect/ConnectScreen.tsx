@@ -1,0 +1,61 @@
+import { useState } from "react";
+import { useI18n } from "../../lib/i18n";
+import { portalHost } from "../../lib/format";
+import { IpcFailure, portalConnect, portalUseDemo, type IpcError } from "../../lib/ipc";
+import { ErrorBanner } from "../shell/ErrorBanner";
+import { Logo } from "../shell/icons";
+
+/** Shown when no portal is configured: paste a webhook URL, or try the demo portal. */
+export function ConnectScreen({ onConnected }: { onConnected: () => void }) {
+  const { t } = useI18n();
+  const [url, setUrl] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<IpcError | null>(null);
+
+  const run = (action: () => Promise<unknown>) => {
+    setBusy(true);
+    setError(null);
+    action()
+      .then(onConnected)
+      .catch((e: unknown) => setError(e instanceof IpcFailure ? e.error : { code: "internal", message: String(e) }))
+      .finally(() => setBusy(false));
+  };
+
+  return (
+    <div className="connect">
+      <form
+        className="connect-box"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (!portalHost(url)) {
+            setError({ code: "invalidInput", message: "" });
+            return;
+          }
+          run(() => portalConnect(url.trim()));
+        }}
+      >
+        <Logo />
+        <h1>{t("connect.title")}</h1>
+        <p className="muted">{t("connect.lead")}</p>
+        <label className="field">
+          <span>{t("connect.url")}</span>
+          <input
+            type="url"
+            value={url}
+            autoFocus
+            spellCheck={false}
+            placeholder={t("connect.placeholder")}
+            onChange={(e) => setUrl(e.target.value)}
+          />
+        </label>
+        {error && <ErrorBanner error={error} />}
+        <button type="submit" className="primary" disabled={busy || url.trim() === ""}>
+          {t("connect.submit")}
+        </button>
+        <button type="button" className="secondary" disabled={busy} onClick={() => run(portalUseDemo)}>
+          {t("connect.demo")}
+        </button>
+      </form>
+    </div>
+  );
+}

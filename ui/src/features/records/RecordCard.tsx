@@ -1,0 +1,139 @@
+import { useEffect, useRef, useState } from "react";
+import { useI18n } from "../../lib/i18n";
+import { formatDateTime } from "../../lib/format";
+import { IpcFailure, recordGet, type IpcError, type RecordCard as Card, type RecordKey } from "../../lib/ipc";
+import type { MultiField } from "../../lib/ipc/bindings/MultiField";
+import { ErrorBanner } from "../shell/ErrorBanner";
+import { EntityIcon } from "../shell/icons";
+import { ENTITY_ONE_KEY } from "./entities";
+
+interface Props {
+  recordKey: RecordKey;
+  revision: number;
+  onOpen: (key: RecordKey) => void;
+  onClose: () => void;
+}
+
+function multiFieldHref(m: MultiField): string | null {
+  // Only schemes the OS hands to a mail or phone app; any other value stays plain text.
+  if (m.kind === "PHONE") return `tel:${m.value.replace(/[^\d+]/g, "")}`;
+  if (m.kind === "EMAIL" && /^[^\s@]+@[^\s@]+$/.test(m.value)) return `mailto:${m.value}`;
+  return null;
+}
+
+/** The record card: every field with its label, phones and e-mails, links to other cards. */
+export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
+  const { t, lang } = useI18n();
+  const [card, setCard] = useState<Card | null>(null);
+  const [error, setError] = useState<IpcError | null>(null);
+  const closeRef = useRef<HTMLButtonElement>(null);
+
+  useEffect(() => {
+    let live = true;
+    setError(null);
+    recordGet({ key: recordKey })
+      .then((c) => live && setCard(c))
+      .catch((e: unknown) => live && setError(e instanceof IpcFailure ? e.error : { code: "internal", message: String(e) }));
+    return () => {
+      live = false;
+    };
+  }, [recordKey.entityType, recordKey.id, revision]);
+
+  useEffect(() => closeRef.current?.focus(), [recordKey.entityType, recordKey.id]);
+
+  const standard = card?.fields.filter((f) => !f.isCustom) ?? [];
+  const custom = card?.fields.filter((f) => f.isCustom) ?? [];
+
+  return (
+    <aside
+      className="card-panel"
+      aria-label={card?.title ?? t(ENTITY_ONE_KEY[recordKey.entityType])}
+      onKeyDown={(e) => {
+        if (e.key === "Escape") {
+          e.stopPropagation();
+          onClose();
+        }
+      }}
+    >
+      <div className="card-head">
+        <span className="card-type">
+          <EntityIcon type={recordKey.entityType} />
+          {t(ENTITY_ONE_KEY[recordKey.entityType])} #{recordKey.id}
+        </span>
+        <button ref={closeRef} type="button" className="icon-button" onClick={onClose} aria-label={t("card.close")} title={`${t("card.close")} (Esc)`}>
+          ✕
+        </button>
+      </div>
+      {error && <ErrorBanner error={error} />}
+      {card && (
+        <div className="card-body">
+          <h2 className="card-title">{card.title}</h2>
+          <div className="card-meta">
+            {card.stageName && (
+              <span className="stage-chip">
+                <span className="stage-dot" style={{ background: card.stageColor ?? "#adb5bd" }} aria-hidden="true" />
+                {card.stageName}
+              </span>
+            )}
+            {card.responsibleName && <span className="muted">{card.responsibleName}</span>}
+            {card.updatedTime && <span className="muted">{formatDateTime(card.updatedTime, lang)}</span>}
+          </div>
+
+          {card.multiFields.length > 0 && (
+            <section>
+              <h3>{t("card.contacts")}</h3>
+              <ul className="mf-list">
+                {card.multiFields.map((m) => {
+                  const href = multiFieldHref(m);
+                  return (
+                    <li key={m.id}>
+                      <span className="mf-kind">{m.valueType}</span>
+                      {href ? <a href={href}>{m.value}</a> : <span>{m.value}</span>}
+                    </li>
+                  );
+                })}
+              </ul>
+            </section>
+          )}
+
+          {card.links.length > 0 && (
+            <section>
+              <h3>{t("card.links")}</h3>
+              <ul className="link-list">
+                {card.links.map((l) => (
+                  <li key={`${l.key.entityType}:${l.key.id}`}>
+                    <button type="button" className="link-button" onClick={() => onOpen(l.key)}>
+                      <EntityIcon type={l.key.entityType} />
+                      <span>{l.title}</span>
+                    </button>
+                    {l.isPrimary && <span className="tag">{t("card.primary")}</span>}
+                  </li>
+                ))}
+              </ul>
+            </section>
+          )}
+
+          <FieldTable title={t("card.fields")} fields={standard} />
+          {custom.length > 0 && <FieldTable title={t("card.custom")} fields={custom} />}
+        </div>
+      )}
+    </aside>
+  );
+}
+
+function FieldTable({ title, fields }: { title: string; fields: Card["fields"] }) {
+  const { t } = useI18n();
+  return (
+    <section>
+      <h3>{title}</h3>
+      <dl className="field-list">
+        {fields.map((f) => (
+          <div className="field-row" key={f.name}>
+            <dt title={f.name}>{f.label}</dt>
+            <dd>{f.values.length === 0 ? t("card.noValue") : f.values.join(", ")}</dd>
+          </div>
+        ))}
+      </dl>
+    </section>
+  );
+}

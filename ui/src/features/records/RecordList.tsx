@@ -1,0 +1,184 @@
+import { getCoreRowModel, useReactTable, type SortingState } from "@tanstack/react-table";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useI18n } from "../../lib/i18n";
+import { formatCount } from "../../lib/format";
+import {
+  IpcFailure,
+  recordsList,
+  referencesList,
+  type EntityType,
+  type IpcError,
+  type RecordKey,
+  type RecordRow,
+  type RecordsListRequest,
+  type ReferenceLists,
+} from "../../lib/ipc";
+import { VirtualTable } from "../../lib/table/VirtualTable";
+import { ErrorBanner } from "../shell/ErrorBanner";
+import { SearchIcon } from "../shell/icons";
+import { columnsFor, SORTABLE } from "./columns";
+import { ENTITY_NAV_KEY } from "./entities";
+import { Filters, type FilterState, NO_FILTERS } from "./Filters";
+import { PAGE_SIZE, pagesForRange, RowCache } from "./pageCache";
+import { useDebounced } from "./useDebounced";
+
+interface Props {
+  entityType: EntityType;
+  /** Bumped when records changed (sync finished, local edit): the list reloads. */
+  revision: number;
+  onOpen: (key: RecordKey) => void;
+  searchRef: React.RefObject<HTMLInputElement | null>;
+}
+
+/** Builds the request for one page from what the user has chosen. */
+export function listRequest(
+  entityType: EntityType,
+  search: string,
+  sorting: SortingState,
+  filters: FilterState,
+  page: number,
+): RecordsListRequest {
+  const first = sorting[0];
+  const field = first ? SORTABLE[first.id] : undefined;
+  const text = search.trim();
+  return {
+    entityType,
+    search: text === "" ? null : text,
+    stageIds: filters.stageId ? [filters.stageId] : [],
+    responsibleIds: filters.responsibleId !== null ? [filters.responsibleId] : [],
+    categoryIds: filters.categoryId !== null ? [filters.categoryId] : [],
+    sort: first && field ? { field, descending: first.desc } : null,
+    offset: page * PAGE_SIZE,
+    limit: PAGE_SIZE,
+  };
+}
+
+export function RecordList({ entityType, revision, onOpen, searchRef }: Props) {
+  const { t, lang } = useI18n();
+  const [search, setSearch] = useState("");
+  const debouncedSearch = useDebounced(search, 150);
+  const [sorting, setSorting] = useState<SortingState>([]);
+  const [filters, setFilters] = useState<FilterState>(NO_FILTERS);
+  const [total, setTotal] = useState<number | null>(null);
+  const [error, setError] = useState<IpcError | null>(null);
+  const [selected, setSelected] = useState(0);
+  const [references, setReferences] = useState<ReferenceLists | null>(null);
+  const [, setTick] = useState(0);
+  const cache = useRef(new RowCache());
+  const generation = useRef(0);
+
+  // A new type starts from a clean slate.
+  useEffect(() => {
+    setSearch("");
+    setSorting([]);
+    setFilters(NO_FILTERS);
+    setReferences(null);
+    referencesList({ entityType })
+      .then(setReferences)
+      .catch(() => setReferences(null));
+  }, [entityType]);
+
+  const fetchPage = useCallback(
+    (page: number, gen: number) => {
+      cache.current.markPending(page);
+      recordsList(listRequest(entityType, debouncedSearch, sorting, filters, page))
+        .then((result) => {
+          if (gen !== generation.current) return;
+          cache.current.put(page, result.rows);
+          setTotal(Number(result.total));
+          setTick((n) => n + 1);
+        })
+        .catch((e: unknown) => {
+          if (gen !== generation.current) return;
+          cache.current.fail(page);
+          setError(e instanceof IpcFailure ? e.error : { code: "internal", message: String(e) });
+        });
+    },
+    [entityType, debouncedSearch, sorting, filters],
+  );
+
+  // Any change of what is asked for restarts the list from the first page.
+  useEffect(() => {
+    generation.current += 1;
+    cache.current = new RowCache();
+    setTotal(null);
+    setError(null);
+    setSelected(0);
+    fetchPage(0, generation.current);
+  }, [fetchPage, revision]);
+
+  const onRangeChange = useCallback(
+    (start: number, end: number) => {
+      if (total === null) return;
+      for (const page of pagesForRange(start, end, total)) {
+        if (!cache.current.has(page)) fetchPage(page, generation.current);
+      }
+    },
+    [fetchPage, total],
+  );
+
+  const columns = useMemo(() => columnsFor(entityType, t, lang), [entityType, t, lang]);
+  const table = useReactTable<RecordRow>({
+    data: [],
+    columns,
+    state: { sorting },
+    onSortingChange: setSorting,
+    manualSorting: true,
+    enableSortingRemoval: true,
+    getCoreRowModel: getCoreRowModel(),
+  });
+
+  const rowAt = useCallback((i: number) => cache.current.row(i), []);
+  const activate = useCallback(
+    (i: number) => {
+      const row = cache.current.row(i);
+      if (row) onOpen(row.key);
+    },
+    [onOpen],
+  );
+
+  return (
+    <div className="page records">
+      <div className="toolbar">
+        <label className="search">
+          <SearchIcon />
+          <input
+            ref={searchRef}
+            type="search"
+            value={search}
+            placeholder={t("list.search")}
+            aria-label={t("list.search")}
+            onChange={(e) => setSearch(e.target.value)}
+            onKeyDown={(e) => {
+              if (e.key === "ArrowDown" || e.key === "Enter") {
+                e.preventDefault();
+                document.querySelector<HTMLElement>("[data-testid=vtable-body]")?.focus();
+              }
+            }}
+          />
+        </label>
+        <Filters entityType={entityType} references={references} value={filters} onChange={setFilters} />
+        <span className="found muted" aria-live="polite">
+          {total === null ? t("list.loading") : t("list.found", { n: formatCount(total, lang) })}
+        </span>
+      </div>
+      {error && <ErrorBanner error={error} onRetry={() => fetchPage(0, generation.current)} />}
+      {total === 0 ? (
+        <div className="empty-state">
+          <p>{t("list.empty")}</p>
+        </div>
+      ) : (
+        <VirtualTable
+          table={table}
+          total={total ?? 0}
+          selected={selected}
+          onSelect={setSelected}
+          onActivate={activate}
+          onRangeChange={onRangeChange}
+          rowAt={rowAt}
+          label={t(ENTITY_NAV_KEY[entityType])}
+        />
+      )}
+    </div>
+  );
+}

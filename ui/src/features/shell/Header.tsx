@@ -1,0 +1,88 @@
+import { useEffect, useState } from "react";
+import { LANGUAGES, useI18n, type Language } from "../../lib/i18n";
+import { formatSince } from "../../lib/format";
+import type { PortalStatus, SyncStatus } from "../../lib/ipc";
+import { SyncIcon } from "./icons";
+
+interface Props {
+  title: string;
+  status: PortalStatus | null;
+  sync: SyncStatus | null;
+  onSync: () => void;
+}
+
+/** Re-renders once a minute so "5 min ago" stays true. */
+function useNow(): Date {
+  const [now, setNow] = useState(() => new Date());
+  useEffect(() => {
+    const id = window.setInterval(() => setNow(new Date()), 30_000);
+    return () => window.clearInterval(id);
+  }, []);
+  return now;
+}
+
+export function Header({ title, status, sync, onSync }: Props) {
+  const { t, lang, setLang } = useI18n();
+  const now = useNow();
+  const lastSyncAt = sync?.lastSyncAt ?? status?.lastSyncAt ?? null;
+  const running = sync?.running ?? false;
+  const progress = sync?.progress;
+  const percent =
+    progress && progress.total ? Math.min(100, Math.round((progress.done / progress.total) * 100)) : null;
+
+  return (
+    <header className="header">
+      <h1 className="page-title">{title}</h1>
+      <div className="header-right">
+        {status && (
+          <div className="portal-badge" title={status.portalName}>
+            <span className="portal-name">{status.portalName}</span>
+            {status.mode === "demo" && <span className="tag">{t("header.demo")}</span>}
+          </div>
+        )}
+        {status && (
+          <span
+            className={status.online ? "conn online" : "conn offline"}
+            role="status"
+            aria-live="polite"
+          >
+            <span className="dot" aria-hidden="true" />
+            {status.online ? t("header.online") : t("header.offline")}
+          </span>
+        )}
+        <span className="last-sync">
+          {running
+            ? t("header.syncing") + (percent !== null ? ` ${percent}%` : "")
+            : lastSyncAt
+              ? t("header.lastSync", { when: formatSince(lastSyncAt, now, lang, t) })
+              : t("header.neverSynced")}
+        </span>
+        <button
+          type="button"
+          className="icon-button"
+          onClick={onSync}
+          disabled={running || !status || status.mode === "notConfigured"}
+          title={t("header.syncNow")}
+          aria-label={t("header.syncNow")}
+        >
+          <SyncIcon spinning={running} />
+        </button>
+        <label className="lang-switch">
+          <span className="visually-hidden">{t("header.language")}</span>
+          <select value={lang} onChange={(e) => setLang(e.target.value as Language)}>
+            {LANGUAGES.map((l) => (
+              <option key={l} value={l}>
+                {l.toUpperCase()}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      {running && (
+        <div className="sync-bar" role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent ?? undefined}>
+          <div className={percent === null ? "sync-bar-fill indeterminate" : "sync-bar-fill"} style={percent === null ? undefined : { width: `${percent}%` }} />
+        </div>
+      )}
+    </header>
+  );
+}

@@ -1,0 +1,125 @@
+import { useCallback, useEffect, useState } from "react";
+import {
+  IpcFailure,
+  onAppEvent,
+  portalCounts,
+  portalStatus,
+  syncStart,
+  syncStatus,
+  type AppEvent,
+  type IpcError,
+  type PortalCounts,
+  type PortalStatus,
+  type SyncStatus,
+} from "../../lib/ipc";
+
+export interface PortalState {
+  status: PortalStatus | null;
+  counts: PortalCounts | null;
+  sync: SyncStatus | null;
+  error: IpcError | null;
+  /** Bumped whenever records may have changed, so open lists reload. */
+  revision: number;
+  reload: () => void;
+  startSync: () => void;
+}
+
+function asIpcError(e: unknown): IpcError {
+  return e instanceof IpcFailure ? e.error : { code: "internal", message: String(e) };
+}
+
+/** The portal as the header and overview see it, kept current by the event stream. */
+export function usePortal(): PortalState {
+  const [status, setStatus] = useState<PortalStatus | null>(null);
+  const [counts, setCounts] = useState<PortalCounts | null>(null);
+  const [sync, setSync] = useState<SyncStatus | null>(null);
+  const [error, setError] = useState<IpcError | null>(null);
+  const [revision, setRevision] = useState(0);
+
+  const reload = useCallback(() => {
+    setError(null);
+    portalStatus()
+      .then((s) => {
+        setStatus(s);
+        if (s.mode === "notConfigured") return;
+        return portalCounts().then(setCounts);
+      })
+      .catch((e: unknown) => setError(asIpcError(e)));
+    syncStatus()
+      .then(setSync)
+      .catch(() => {
+        // Sync status is optional for the first screen; errors surface when a sync runs.
+      });
+  }, []);
+
+  const startSync = useCallback(() => {
+    syncStart()
+      .then(setSync)
+      .catch((e: unknown) => setError(asIpcError(e)));
+  }, []);
+
+  useEffect(() => {
+    reload();
+    let unlisten: (() => void) | undefined;
+    let cancelled = false;
+    const handle = (event: AppEvent) => {
+      switch (event.type) {
+        case "portalChanged":
+          setStatus(event.status);
+          setCounts(null);
+          reload();
+          break;
+        case "connectionChanged":
+          setStatus((s) => (s ? { ...s, online: event.online } : s));
+          break;
+        case "syncStarted":
+          setSync((s) => ({
+            running: true,
+            progress: null,
+            lastSyncAt: s?.lastSyncAt ?? null,
+            lastError: null,
+          }));
+          break;
+        case "syncProgress":
+          setSync((s) => ({
+            running: true,
+            progress: event.progress,
+            lastSyncAt: s?.lastSyncAt ?? null,
+            lastError: null,
+          }));
+          break;
+        case "syncFinished":
+          setSync({ running: false, progress: null, lastSyncAt: event.at, lastError: null });
+          setStatus((s) => (s ? { ...s, lastSyncAt: event.at } : s));
+          setRevision((r) => r + 1);
+          portalCounts().then(setCounts).catch(() => {});
+          break;
+        case "syncFailed":
+          setSync((s) => ({
+            running: false,
+            progress: null,
+            lastSyncAt: s?.lastSyncAt ?? null,
+            lastError: event.error,
+          }));
+          break;
+        case "recordsChanged":
+          setRevision((r) => r + 1);
+          break;
+      }
+    };
+    onAppEvent(handle)
+      .then((fn) => {
+        if (cancelled) fn();
+        else unlisten = fn;
+      })
+      .catch(() => {
+        // Outside Tauri (unit tests) there is no event stream.
+      });
+    return () => {
+      cancelled = true;
+      unlisten?.();
+    };
+  }, [reload]);
+
+  return { status, counts, sync, error, revision, reload, startSync };
+}

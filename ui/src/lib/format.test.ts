@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { formatCount, formatDateTime, formatMoney, formatSince, portalHost } from "./format";
+import { translate } from "./i18n";
+
+// Intl uses narrow/normal no-break spaces as group separators; compare with plain spaces.
+const spaces = (s: string) => s.replace(/[\u00a0\u202f]/g, " ");
+
+describe("formatCount", () => {
+  it("groups digits the way each language writes them", () => {
+    expect(spaces(formatCount(1234567, "ru"))).toBe("1 234 567");
+    expect(formatCount(1234567, "en")).toBe("1,234,567");
+    expect(formatCount(0, "ru")).toBe("0");
+  });
+});
+
+describe("formatMoney", () => {
+  it("shows ISO currencies with their symbol or code", () => {
+    expect(spaces(formatMoney(150000, "RUB", "ru"))).toBe("150 000 ₽");
+    expect(formatMoney(99.5, "USD", "en")).toBe("US$99.50");
+  });
+
+  it("keeps an unknown currency code after the number instead of failing", () => {
+    expect(formatMoney(10, "bitcoin", "en")).toBe("10 BITCOIN");
+    expect(formatMoney(10, null, "en")).toBe("10");
+  });
+
+  it("shows nothing for a missing amount", () => {
+    expect(formatMoney(null, "RUB", "ru")).toBe("");
+    expect(formatMoney(Number.NaN, "RUB", "ru")).toBe("");
+  });
+});
+
+describe("formatSince", () => {
+  const now = new Date("2026-11-26T12:00:00Z");
+  const t = (k: Parameters<typeof translate>[1], p?: Record<string, string | number>) => translate("en", k, p);
+
+  it("says how long ago within a day", () => {
+    expect(formatSince("2026-11-26T11:59:40Z", now, "en", t)).toBe("just now");
+    expect(formatSince("2026-11-26T11:55:00Z", now, "en", t)).toBe("5 min ago");
+    expect(formatSince("2026-11-26T09:00:00Z", now, "en", t)).toBe("3 h ago");
+  });
+
+  it("falls back to the date for anything older, and to nothing for no date", () => {
+    expect(formatSince("2026-11-20T09:00:00Z", now, "en", t)).toBe(formatDateTime("2026-11-20T09:00:00Z", "en"));
+    expect(formatSince(null, now, "en", t)).toBe("");
+    expect(formatSince("not a date", now, "en", t)).toBe("");
+  });
+});
+
+describe("portalHost", () => {
+  it("shows only the host of a webhook URL, never the secret in its path", () => {
+    expect(portalHost("https://acme.bitrix24.ru/rest/1/s3cr3t/")).toBe("acme.bitrix24.ru");
+    expect(portalHost("  http://127.0.0.1:4567/rest/1/x/ ")).toBe("127.0.0.1:4567");
+    expect(portalHost("acme.bitrix24.ru")).toBeNull();
+  });
+});

@@ -1,0 +1,81 @@
+import type { Language, Translate } from "./i18n";
+
+const LOCALES: Record<Language, string> = { ru: "ru-RU", en: "en-GB" };
+
+export function locale(lang: Language): string {
+  return LOCALES[lang];
+}
+
+/** A whole number with the language's digit grouping: `12 345` (ru), `12,345` (en). */
+export function formatCount(n: number, lang: Language): string {
+  return new Intl.NumberFormat(locale(lang), { maximumFractionDigits: 0 }).format(n);
+}
+
+/**
+ * An amount with its currency. Bitrix24 currencies are ISO codes (RUB, USD, EUR, …); an unknown
+ * code is shown after the number instead of failing.
+ */
+export function formatMoney(
+  amount: number | null | undefined,
+  currency: string | null | undefined,
+  lang: Language,
+): string {
+  if (amount === null || amount === undefined || !Number.isFinite(amount)) return "";
+  const code = (currency ?? "").trim().toUpperCase();
+  if (/^[A-Z]{3}$/.test(code)) {
+    try {
+      return new Intl.NumberFormat(locale(lang), {
+        style: "currency",
+        currency: code,
+        maximumFractionDigits: 2,
+        minimumFractionDigits: 0,
+      }).format(amount);
+    } catch {
+      // Fall through to the plain form below.
+    }
+  }
+  const plain = new Intl.NumberFormat(locale(lang), { maximumFractionDigits: 2 }).format(amount);
+  return code ? `${plain} ${code}` : plain;
+}
+
+/** Date and time in the user's time zone: `26.11.2026, 14:05` (ru). */
+export function formatDateTime(iso: string | null | undefined, lang: Language): string {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
+  return new Intl.DateTimeFormat(locale(lang), {
+    day: "2-digit",
+    month: "2-digit",
+    year: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+  }).format(d);
+}
+
+/** "just now", "5 min ago", "3 h ago", or the date and time for anything older than a day. */
+export function formatSince(
+  iso: string | null | undefined,
+  now: Date,
+  lang: Language,
+  t: Translate,
+): string {
+  if (!iso) return "";
+  const then = new Date(iso);
+  if (Number.isNaN(then.getTime())) return "";
+  const minutes = Math.floor((now.getTime() - then.getTime()) / 60_000);
+  if (minutes < 1) return t("time.justNow");
+  if (minutes < 60) return t("time.minutesAgo", { n: minutes });
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return t("time.hoursAgo", { n: hours });
+  return formatDateTime(iso, lang);
+}
+
+/** The portal's host from a webhook URL, for display; never the path (it holds the secret). */
+export function portalHost(url: string): string | null {
+  try {
+    const u = new URL(url.trim());
+    return u.host || null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,17 @@
+export * from "./commands";
+export * from "./errors";
+export * from "./events";
+export type { AppEvent } from "./bindings/AppEvent";
+export type { EntityType } from "./bindings/EntityType";
+export type { ErrorCode } from "./bindings/ErrorCode";
+export type { IpcError } from "./bindings/IpcError";
+export type { PortalCounts } from "./bindings/PortalCounts";
+export type { PortalStatus } from "./bindings/PortalStatus";
+export type { RecordCard } from "./bindings/RecordCard";
+export type { RecordKey } from "./bindings/RecordKey";
+export type { RecordRow } from "./bindings/RecordRow";
+export type { RecordsListRequest } from "./bindings/RecordsListRequest";
+export type { RecordsPage } from "./bindings/RecordsPage";
+export type { SyncProgress } from "./bindings/SyncProgress";
+export type { SyncStatus } from "./bindings/SyncStatus";
+export type { ReferenceLists } from "./bindings/ReferenceLists";

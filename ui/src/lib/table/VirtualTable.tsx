@@ -1,0 +1,157 @@
+import { flexRender, type Table } from "@tanstack/react-table";
+import { useVirtualizer } from "@tanstack/react-virtual";
+import { useEffect, useRef, type KeyboardEvent } from "react";
+
+interface Props<Row> {
+  table: Table<Row>;
+  /** The number of rows in the whole list (rows not fetched yet show as placeholders). */
+  total: number;
+  rowHeight?: number;
+  /** The index of the keyboard-selected row. */
+  selected: number;
+  onSelect: (index: number) => void;
+  onActivate: (index: number) => void;
+  /** Called with the range of row indexes on screen, so the owner can fetch them. */
+  onRangeChange: (start: number, end: number) => void;
+  /** The row at an index, or undefined while it loads. */
+  rowAt: (index: number) => Row | undefined;
+  label: string;
+}
+
+/**
+ * A table that renders only the rows on screen: TanStack Table for columns, headers and sorting,
+ * TanStack Virtual for the rows. Arrow keys, PageUp/PageDown, Home/End move the selection;
+ * Enter opens the selected row.
+ */
+export function VirtualTable<Row>({
+  table,
+  total,
+  rowHeight = 40,
+  selected,
+  onSelect,
+  onActivate,
+  onRangeChange,
+  rowAt,
+  label,
+}: Props<Row>) {
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const virtualizer = useVirtualizer({
+    count: total,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => rowHeight,
+    overscan: 12,
+  });
+  const items = virtualizer.getVirtualItems();
+  const first = items[0]?.index ?? 0;
+  const last = items[items.length - 1]?.index ?? -1;
+
+  useEffect(() => {
+    if (last >= first) onRangeChange(first, last);
+  }, [first, last, onRangeChange]);
+
+  const columns = table.getVisibleLeafColumns();
+  const template = columns.map((c) => `minmax(${c.columnDef.minSize ?? 80}px, ${c.getSize()}fr)`).join(" ");
+
+  const move = (to: number) => {
+    if (total === 0) return;
+    const next = Math.max(0, Math.min(total - 1, to));
+    onSelect(next);
+    virtualizer.scrollToIndex(next, { align: "auto" });
+  };
+
+  const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
+    const pageRows = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? 400) / rowHeight) - 1);
+    const keys: Record<string, () => void> = {
+      ArrowDown: () => move(selected + 1),
+      ArrowUp: () => move(selected - 1),
+      PageDown: () => move(selected + pageRows),
+      PageUp: () => move(selected - pageRows),
+      Home: () => move(0),
+      End: () => move(total - 1),
+      Enter: () => selected >= 0 && selected < total && onActivate(selected),
+    };
+    const action = keys[e.key];
+    if (action) {
+      e.preventDefault();
+      action();
+    }
+  };
+
+  return (
+    <div className="vtable" role="grid" aria-label={label} aria-rowcount={total}>
+      {table.getHeaderGroups().map((group) => (
+        <div className="vtable-head" role="row" key={group.id} style={{ gridTemplateColumns: template }}>
+          {group.headers.map((header) => {
+            const sorted = header.column.getIsSorted();
+            const canSort = header.column.getCanSort();
+            return (
+              <div
+                role="columnheader"
+                key={header.id}
+                className="vtable-th"
+                aria-sort={sorted === "asc" ? "ascending" : sorted === "desc" ? "descending" : undefined}
+              >
+                {canSort ? (
+                  <button type="button" className="th-button" onClick={header.column.getToggleSortingHandler()}>
+                    {flexRender(header.column.columnDef.header, header.getContext())}
+                    <span className="sort-mark" aria-hidden="true">
+                      {sorted === "asc" ? "▲" : sorted === "desc" ? "▼" : ""}
+                    </span>
+                  </button>
+                ) : (
+                  flexRender(header.column.columnDef.header, header.getContext())
+                )}
+              </div>
+            );
+          })}
+        </div>
+      ))}
+      <div className="vtable-body" ref={scrollRef} tabIndex={0} onKeyDown={onKeyDown} data-testid="vtable-body">
+        <div style={{ height: virtualizer.getTotalSize(), position: "relative" }}>
+          {items.map((item) => {
+            const row = rowAt(item.index);
+            const isSelected = item.index === selected;
+            return (
+              <div
+                role="row"
+                aria-rowindex={item.index + 1}
+                aria-selected={isSelected}
+                key={item.key}
+                className={isSelected ? "vtable-row selected" : "vtable-row"}
+                style={{
+                  gridTemplateColumns: template,
+                  height: item.size,
+                  transform: `translateY(${item.start}px)`,
+                }}
+                onClick={() => onSelect(item.index)}
+                onDoubleClick={() => onActivate(item.index)}
+              >
+                {row
+                  ? columns.map((column) => {
+                      const cell = column.columnDef.cell;
+                      return (
+                        <div role="gridcell" className="vtable-td" key={column.id}>
+                          {typeof cell === "function"
+                            ? flexRender(cell, {
+                                // The columns read `row.original` only; a full Row model is not
+                                // built for rows that are fetched lazily.
+                                row: { original: row },
+                                getValue: () => undefined,
+                              } as never)
+                            : null}
+                        </div>
+                      );
+                    })
+                  : columns.map((column) => (
+                      <div role="gridcell" className="vtable-td" key={column.id}>
+                        <span className="skeleton" />
+                      </div>
+                    ))}
+              </div>
+            );
+          })}
+        </div>
+      </div>
+    </div>
+  );
+}
