@@ -32,7 +32,8 @@ pub fn run() {
     let result = tauri::Builder::default()
         .invoke_handler(crate::commands::handler())
         .setup(move |app| {
-            let core = Arc::new(Core::new(Arc::new(WindowEvents(app.handle().clone()))));
+            let data_dir = app.path().app_data_dir()?;
+            let core = Arc::new(Core::new(Arc::new(WindowEvents(app.handle().clone())), data_dir));
             app.manage(core.clone());
             // A real portal's settings arrive with the connect screen; until one is configured
             // (and always with --demo) the app runs on the built-in demo portal.

@@ -1,10 +1,12 @@
 //! The shell's API layer: what each command does, over the core crates. Knows nothing of Tauri,
 //! so it can be driven by tests directly; commands are one-line calls into it.
 
+pub mod card;
 pub mod error;
 pub mod events;
 pub mod portal;
 pub mod records;
+pub mod sync;
 
 pub use events::EventSink;
 pub use portal::Core;

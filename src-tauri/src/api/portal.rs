@@ -9,8 +9,10 @@ use kartoteka_domain::ipc::{
 };
 use kartoteka_domain::EntityType;
 use kartoteka_sandbox::{Sandbox, SandboxOptions};
+use kartoteka_store::Store;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 /// A connected portal: its client and, for the demo, the sandbox serving it.
@@ -46,12 +48,44 @@ pub struct Core {
     slot: watch::Sender<Slot>,
     online: AtomicBool,
     events: SharedSink,
+    /// Where the replicas live (the app's data directory).
+    data_dir: PathBuf,
+    /// The replica of the current portal; opened when a portal is installed.
+    replica: Mutex<Option<Store>>,
 }
 
 impl Core {
-    pub fn new(events: SharedSink) -> Self {
+    pub fn new(events: SharedSink, data_dir: PathBuf) -> Self {
         let (slot, _) = watch::channel(Slot::Starting);
-        Core { slot, online: AtomicBool::new(false), events }
+        Core { slot, online: AtomicBool::new(false), events, data_dir, replica: Mutex::new(None) }
+    }
+
+    /// Runs a read or write on the current portal's replica.
+    pub fn with_replica<T>(&self, f: impl FnOnce(&Store) -> Result<T, IpcError>) -> Result<T, IpcError> {
+        let guard = self.replica.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match guard.as_ref() {
+            Some(store) => f(store),
+            None => Err(IpcError::new(ErrorCode::Storage, "the local database is not open")),
+        }
+    }
+
+    /// Opens the replica file of a portal: one file per portal, named after its host.
+    fn open_replica(&self, portal: &Portal) {
+        let name: String = match portal.mode {
+            PortalMode::Demo => "demo".to_string(),
+            _ => portal.host.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' }).collect(),
+        };
+        let opened = std::fs::create_dir_all(&self.data_dir)
+            .map_err(|e| e.to_string())
+            .and_then(|()| Store::open(&self.data_dir.join(format!("{name}.kartoteka.db"))).map_err(|e| e.to_string()));
+        let mut guard = self.replica.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match opened {
+            Ok(store) => *guard = Some(store),
+            Err(error) => {
+                tracing::error!(%error, "the local database did not open");
+                *guard = None;
+            }
+        }
     }
 
     /// Starts the demo portal: the sandbox with the standard demo data set, on 127.0.0.1 with a
@@ -85,6 +119,7 @@ impl Core {
     }
 
     fn install(&self, portal: Portal) -> PortalStatus {
+        self.open_replica(&portal);
         let portal = Arc::new(portal);
         self.slot.send_replace(Slot::Ready(portal.clone()));
         self.online.store(true, Ordering::SeqCst);

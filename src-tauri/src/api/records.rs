@@ -1,39 +1,165 @@
-//! Record lists, cards and reference lists, read from the local replica.
-//!
-//! The replica (kartoteka-store) and the sync engine are wired in with the "Replica and sync"
-//! issue; until then these answer that the lists are not available yet.
+//! Record lists, cards and reference lists, read from the local replica (kartoteka-store).
+//! Everything here works offline: no call goes to the portal.
 
+use crate::api::card::{card_fields, card_links, Names};
 use crate::api::Core;
+use chrono::{DateTime, Utc};
 use kartoteka_domain::ipc::{
-    ErrorCode, IpcError, RecordCard, RecordGetRequest, RecordsListRequest, RecordsPage,
-    ReferenceListRequest, ReferenceLists, SyncStatus,
+    ErrorCode, IpcError, RecordCard, RecordGetRequest, RecordRow, RecordSortField,
+    RecordsListRequest, RecordsPage, ReferenceListRequest, ReferenceLists,
 };
+use kartoteka_domain::{EntityType, RecordKey};
+use kartoteka_store::{Cursor, Page, RecordFilter, SortField, SortKey, Store, StoreError};
+use std::collections::HashMap;
 
-fn not_yet(what: &str) -> IpcError {
-    IpcError::new(ErrorCode::Storage, format!("{what} are not available before the first sync"))
+/// The largest page the UI may ask for.
+const MAX_PAGE: u32 = 500;
+
+pub fn from_store(error: &StoreError) -> IpcError {
+    IpcError::new(ErrorCode::Storage, error.to_string())
+}
+
+fn sort_key(request: &RecordsListRequest) -> SortKey {
+    match request.sort {
+        None => SortKey::default(),
+        Some(sort) => SortKey {
+            field: match sort.field {
+                RecordSortField::Title => SortField::Title,
+                RecordSortField::UpdatedTime => SortField::UpdatedTime,
+                RecordSortField::CreatedTime => SortField::CreatedTime,
+                RecordSortField::Amount => SortField::Opportunity,
+            },
+            descending: sort.descending,
+        },
+    }
+}
+
+/// The store's filter and page for a list request.
+pub fn store_query(request: &RecordsListRequest) -> Result<(RecordFilter, Page), IpcError> {
+    let mut filter = RecordFilter::new(request.entity_type);
+    filter.search = request.search.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    filter.stage_ids = request.stage_ids.clone();
+    filter.category_id = request.category_id;
+    filter.assigned_by_ids = request.responsible_ids.clone();
+    let after = match &request.cursor {
+        None => None,
+        Some(text) => Some(
+            serde_json::from_str::<Cursor>(text)
+                .map_err(|_| IpcError::new(ErrorCode::InvalidInput, "the list position is not valid"))?,
+        ),
+    };
+    let page = Page { sort: sort_key(request), after, limit: request.limit.clamp(1, MAX_PAGE) };
+    Ok((filter, page))
+}
+
+fn utc(seconds: i64) -> Option<DateTime<Utc>> {
+    (seconds > 0).then(|| DateTime::from_timestamp(seconds, 0)).flatten()
+}
+
+/// Reads one page of a list and resolves ids to names (stage, responsible, company).
+pub fn list(store: &Store, request: &RecordsListRequest) -> Result<RecordsPage, IpcError> {
+    let (filter, page) = store_query(request)?;
+    let found = store.list_records(&filter, &page).map_err(|e| from_store(&e))?;
+    let names = Names::load(store).map_err(|e| from_store(&e))?;
+    let mut companies: HashMap<i64, Option<String>> = HashMap::new();
+    let mut rows = Vec::with_capacity(found.rows.len());
+    for row in found.rows {
+        let company_title = match row.company_id {
+            Some(id) => companies
+                .entry(id)
+                .or_insert_with(|| {
+                    let key = RecordKey { entity_type: EntityType::Company, id };
+                    store.get_record(key).ok().flatten().map(|d| d.title)
+                })
+                .clone(),
+            None => None,
+        };
+        let stage = row.stage_id.as_deref().and_then(|s| names.stage(s));
+        rows.push(RecordRow {
+            key: RecordKey { entity_type: row.entity_type, id: row.id },
+            title: row.title,
+            stage_name: stage.map(|s| s.name.clone()),
+            stage_color: stage.and_then(|s| s.color.clone()),
+            stage_id: row.stage_id,
+            responsible_name: row.assigned_by_id.and_then(|id| names.user(id)),
+            amount: row.opportunity.as_deref().and_then(|a| a.parse::<f64>().ok()),
+            currency: row.currency_id,
+            phone: row.phone,
+            email: row.email,
+            company_title,
+            updated_time: utc(row.updated_time),
+            has_pending_edits: row.has_pending_edits,
+        });
+    }
+    let next_cursor = match found.next {
+        Some(cursor) => Some(
+            serde_json::to_string(&cursor)
+                .map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))?,
+        ),
+        None => None,
+    };
+    Ok(RecordsPage { rows, total: found.total, next_cursor })
+}
+
+/// A record's card: every field with its label, multi-fields, links.
+pub fn card(store: &Store, key: RecordKey) -> Result<RecordCard, IpcError> {
+    let detail = store
+        .get_record(key)
+        .map_err(|e| from_store(&e))?
+        .ok_or_else(|| IpcError::new(ErrorCode::NotFound, format!("{} #{} is not in the replica", key.entity_type, key.id)))?;
+    let names = Names::load(store).map_err(|e| from_store(&e))?;
+    let stage = detail.fields.get("stageId").and_then(|v| v.as_str()).and_then(|s| names.stage(s));
+    let responsible = detail
+        .fields
+        .get("assignedById")
+        .and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+        .and_then(|id| names.user(id));
+    Ok(RecordCard {
+        key,
+        title: detail.title.clone(),
+        stage_name: stage.map(|s| s.name.clone()),
+        stage_color: stage.and_then(|s| s.color.clone()),
+        responsible_name: responsible,
+        updated_time: utc(detail.updated_time),
+        fields: card_fields(&detail, &names),
+        multi_fields: detail.multi_fields.clone(),
+        links: card_links(&detail),
+    })
+}
+
+pub fn references(store: &Store, request: ReferenceListRequest) -> Result<ReferenceLists, IpcError> {
+    let type_id = request.entity_type.type_id();
+    let stages = store.stages().map_err(|e| from_store(&e))?;
+    let stages = stages
+        .into_iter()
+        .filter(|s| match request.entity_type {
+            EntityType::Lead => s.list_id == "STATUS",
+            EntityType::Deal => s.list_id.starts_with("DEAL_STAGE"),
+            _ => false,
+        })
+        .collect();
+    let categories = store
+        .categories()
+        .map_err(|e| from_store(&e))?
+        .into_iter()
+        .filter(|c| c.entity_type_id == type_id)
+        .collect();
+    let users = store.users().map_err(|e| from_store(&e))?;
+    Ok(ReferenceLists { stages, categories, users })
 }
 
 impl Core {
     pub async fn records_list(&self, request: RecordsListRequest) -> Result<RecordsPage, IpcError> {
-        tracing::debug!(entity_type = %request.entity_type, offset = request.offset, "records_list");
-        Err(not_yet("record lists"))
+        tracing::debug!(entity_type = %request.entity_type, limit = request.limit, "records_list");
+        self.with_replica(|store| list(store, &request))
     }
 
     pub async fn record_get(&self, request: RecordGetRequest) -> Result<RecordCard, IpcError> {
         tracing::debug!(entity_type = %request.key.entity_type, id = request.key.id, "record_get");
-        Err(not_yet("record cards"))
+        self.with_replica(|store| card(store, request.key))
     }
 
     pub async fn references_list(&self, request: ReferenceListRequest) -> Result<ReferenceLists, IpcError> {
-        tracing::debug!(entity_type = %request.entity_type, "references_list");
-        Ok(ReferenceLists { stages: vec![], categories: vec![], users: vec![] })
-    }
-
-    pub async fn sync_start(&self) -> Result<SyncStatus, IpcError> {
-        self.sync_status().await
-    }
-
-    pub async fn sync_status(&self) -> Result<SyncStatus, IpcError> {
-        Ok(SyncStatus { running: false, progress: None, last_sync_at: None, last_error: None })
+        self.with_replica(|store| references(store, request))
     }
 }

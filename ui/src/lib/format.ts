@@ -27,8 +27,9 @@ export function formatMoney(
       return new Intl.NumberFormat(locale(lang), {
         style: "currency",
         currency: code,
-        maximumFractionDigits: 2,
-        minimumFractionDigits: 0,
+        // Whole amounts without kopecks/cents; otherwise always two digits (99.50).
+        maximumFractionDigits: Number.isInteger(amount) ? 0 : 2,
+        minimumFractionDigits: Number.isInteger(amount) ? 0 : 2,
       }).format(amount);
     } catch {
       // Fall through to the plain form below.

@@ -168,8 +168,8 @@ pub struct PortalUseDemoRequest {}
 pub enum RecordSortField {
     Title,
     UpdatedTime,
+    CreatedTime,
     Amount,
-    Stage,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -180,7 +180,8 @@ pub struct RecordSort {
     pub descending: bool,
 }
 
-/// One page of a record list: search text, filters, sort and the window of rows wanted.
+/// One page of a record list: search text, filters, sort, and where the page starts. Lists are
+/// paged by key (the UI scrolls on by passing back `nextCursor`), never by offset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
@@ -193,14 +194,13 @@ pub struct RecordsListRequest {
     /// Responsible users; empty means any.
     #[ts(type = "Array<number>")]
     pub responsible_ids: Vec<i64>,
-    /// Pipelines (deals); empty means any.
-    #[ts(type = "Array<number>")]
-    pub category_ids: Vec<i64>,
+    /// The pipeline (deals); `None` means any.
+    #[ts(type = "number | null")]
+    pub category_id: Option<i64>,
+    /// `None`: most recently changed first.
     pub sort: Option<RecordSort>,
-    /// The first row wanted (the list is virtualized: the UI asks for the rows on screen).
-    #[ts(type = "number")]
-    pub offset: u64,
-    #[ts(type = "number")]
+    /// `nextCursor` of the previous page; `None` for the first page. Opaque to the UI.
+    pub cursor: Option<String>,
     pub limit: u32,
 }
 
@@ -221,6 +221,8 @@ pub struct RecordRow {
     pub email: Option<String>,
     pub company_title: Option<String>,
     pub updated_time: Option<DateTime<Utc>>,
+    /// The record has local edits not yet sent to the portal.
+    pub has_pending_edits: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
@@ -231,8 +233,8 @@ pub struct RecordsPage {
     /// How many records match the search and filters (all pages together).
     #[ts(type = "number")]
     pub total: u64,
-    #[ts(type = "number")]
-    pub offset: u64,
+    /// Where the next page starts; `None` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]

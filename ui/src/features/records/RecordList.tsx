@@ -19,7 +19,7 @@ import { SearchIcon } from "../shell/icons";
 import { columnsFor, SORTABLE } from "./columns";
 import { ENTITY_NAV_KEY } from "./entities";
 import { Filters, type FilterState, NO_FILTERS } from "./Filters";
-import { PAGE_SIZE, pagesForRange, RowCache } from "./pageCache";
+import { PAGE_SIZE, RowCache } from "./pageCache";
 import { useDebounced } from "./useDebounced";
 
 interface Props {
@@ -36,7 +36,7 @@ export function listRequest(
   search: string,
   sorting: SortingState,
   filters: FilterState,
-  page: number,
+  cursor: string | null,
 ): RecordsListRequest {
   const first = sorting[0];
   const field = first ? SORTABLE[first.id] : undefined;
@@ -46,9 +46,9 @@ export function listRequest(
     search: text === "" ? null : text,
     stageIds: filters.stageId ? [filters.stageId] : [],
     responsibleIds: filters.responsibleId !== null ? [filters.responsibleId] : [],
-    categoryIds: filters.categoryId !== null ? [filters.categoryId] : [],
+    categoryId: filters.categoryId,
     sort: first && field ? { field, descending: first.desc } : null,
-    offset: page * PAGE_SIZE,
+    cursor,
     limit: PAGE_SIZE,
   };
 }
@@ -78,19 +78,25 @@ export function RecordList({ entityType, revision, onOpen, searchRef }: Props) {
       .catch(() => setReferences(null));
   }, [entityType]);
 
-  const fetchPage = useCallback(
-    (page: number, gen: number) => {
-      cache.current.markPending(page);
-      recordsList(listRequest(entityType, debouncedSearch, sorting, filters, page))
+  const lastRange = useRef({ start: 0, end: 0 });
+
+  const fetchMore = useCallback(
+    (gen: number) => {
+      const rows = cache.current;
+      if (!rows.needsMore(lastRange.current.end)) return;
+      const cursor = rows.begin();
+      recordsList(listRequest(entityType, debouncedSearch, sorting, filters, cursor))
         .then((result) => {
           if (gen !== generation.current) return;
-          cache.current.put(page, result.rows);
+          rows.append(result.rows, result.nextCursor);
           setTotal(Number(result.total));
           setTick((n) => n + 1);
+          // Keep going while the rows on screen are not all loaded (a jump far down the list).
+          fetchMore(gen);
         })
         .catch((e: unknown) => {
           if (gen !== generation.current) return;
-          cache.current.fail(page);
+          rows.fail();
           setError(e instanceof IpcFailure ? e.error : { code: "internal", message: String(e) });
         });
     },
@@ -101,20 +107,19 @@ export function RecordList({ entityType, revision, onOpen, searchRef }: Props) {
   useEffect(() => {
     generation.current += 1;
     cache.current = new RowCache();
+    lastRange.current = { start: 0, end: 0 };
     setTotal(null);
     setError(null);
     setSelected(0);
-    fetchPage(0, generation.current);
-  }, [fetchPage, revision]);
+    fetchMore(generation.current);
+  }, [fetchMore, revision]);
 
   const onRangeChange = useCallback(
     (start: number, end: number) => {
-      if (total === null) return;
-      for (const page of pagesForRange(start, end, total)) {
-        if (!cache.current.has(page)) fetchPage(page, generation.current);
-      }
+      lastRange.current = { start, end };
+      fetchMore(generation.current);
     },
-    [fetchPage, total],
+    [fetchMore],
   );
 
   const columns = useMemo(() => columnsFor(entityType, t, lang), [entityType, t, lang]);
@@ -162,7 +167,10 @@ export function RecordList({ entityType, revision, onOpen, searchRef }: Props) {
           {total === null ? t("list.loading") : t("list.found", { n: formatCount(total, lang) })}
         </span>
       </div>
-      {error && <ErrorBanner error={error} onRetry={() => fetchPage(0, generation.current)} />}
+      {error && <ErrorBanner error={error} onRetry={() => {
+            setError(null);
+            fetchMore(generation.current);
+          }} />}
       {total === 0 ? (
         <div className="empty-state">
           <p>{t("list.empty")}</p>

@@ -10,7 +10,6 @@ const col = createColumnHelper<RecordRow>();
 /** Column id → the sort field the shell understands; columns not listed cannot be sorted. */
 export const SORTABLE: Partial<Record<string, RecordSortField>> = {
   title: "title",
-  stage: "stage",
   amount: "amount",
   updated: "updatedTime",
 };
@@ -40,7 +39,7 @@ export function columnsFor(type: EntityType, t: Translate, lang: Language): Colu
     header: t("list.col.stage"),
     size: 2,
     minSize: 140,
-    enableSorting: true,
+    enableSorting: false,
     cell: ({ row }) => <StageChip row={row.original} />,
   });
   const responsible = col.display({

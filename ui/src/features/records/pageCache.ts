@@ -3,39 +3,45 @@ import type { RecordRow } from "../../lib/ipc/bindings/RecordRow";
 /** Rows are fetched in blocks of this many as the user scrolls. */
 export const PAGE_SIZE = 200;
 
-/** The page indexes covering rows `[start, end]` (inclusive), clamped to `total`. */
-export function pagesForRange(start: number, end: number, total: number): number[] {
-  if (total <= 0 || end < start) return [];
-  const first = Math.max(0, Math.floor(start / PAGE_SIZE));
-  const last = Math.min(Math.floor((total - 1) / PAGE_SIZE), Math.floor(end / PAGE_SIZE));
-  const pages: number[] = [];
-  for (let p = first; p <= last; p++) pages.push(p);
-  return pages;
-}
-
-/** A sparse list of the rows fetched so far. */
+/**
+ * The rows of a list fetched so far. Lists are paged by key: each page starts where the previous
+ * one ended (`nextCursor`), so pages are fetched in order, one at a time.
+ */
 export class RowCache {
-  private readonly pages = new Map<number, RecordRow[]>();
-  private readonly pending = new Set<number>();
+  private readonly rows: RecordRow[] = [];
+  private next: string | null = null;
+  private started = false;
+  private loading = false;
 
   row(index: number): RecordRow | undefined {
-    return this.pages.get(Math.floor(index / PAGE_SIZE))?.[index % PAGE_SIZE];
+    return this.rows[index];
   }
 
-  has(page: number): boolean {
-    return this.pages.has(page) || this.pending.has(page);
+  get loaded(): number {
+    return this.rows.length;
   }
 
-  markPending(page: number): void {
-    this.pending.add(page);
+  /** Whether another page should be fetched to show rows up to `end` (inclusive). */
+  needsMore(end: number): boolean {
+    if (this.loading) return false;
+    if (!this.started) return true;
+    return this.next !== null && end >= this.rows.length;
   }
 
-  put(page: number, rows: RecordRow[]): void {
-    this.pending.delete(page);
-    this.pages.set(page, rows);
+  /** Marks a fetch as running and returns the cursor it must start from. */
+  begin(): string | null {
+    this.loading = true;
+    return this.next;
   }
 
-  fail(page: number): void {
-    this.pending.delete(page);
+  append(rows: RecordRow[], next: string | null): void {
+    this.started = true;
+    this.rows.push(...rows);
+    this.next = next;
+    this.loading = false;
+  }
+
+  fail(): void {
+    this.loading = false;
   }
 }

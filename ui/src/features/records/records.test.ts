@@ -1,32 +1,33 @@
 import { describe, expect, it } from "vitest";
-import { PAGE_SIZE, pagesForRange, RowCache } from "./pageCache";
+import { PAGE_SIZE, RowCache } from "./pageCache";
 import { listRequest } from "./RecordList";
 import { NO_FILTERS, stageListId } from "./Filters";
 
-describe("pagesForRange", () => {
-  it("asks only for the pages covering the rows on screen", () => {
-    expect(pagesForRange(0, 30, 1000)).toEqual([0]);
-    expect(pagesForRange(PAGE_SIZE - 5, PAGE_SIZE + 5, 1000)).toEqual([0, 1]);
-  });
-
-  it("never asks beyond the end of the list", () => {
-    expect(pagesForRange(0, 10_000, PAGE_SIZE + 1)).toEqual([0, 1]);
-    expect(pagesForRange(0, 10, 0)).toEqual([]);
-  });
-});
-
 describe("RowCache", () => {
-  it("finds rows by their index across pages and forgets failed fetches", () => {
+  const row = (id: number) => ({ key: { entityType: "deal" as const, id } }) as never;
+
+  it("fetches the first page, then further pages only while rows on screen are missing", () => {
     const cache = new RowCache();
-    const row = (id: number) => ({ key: { entityType: "deal" as const, id } }) as never;
-    cache.markPending(1);
-    expect(cache.has(1)).toBe(true);
-    expect(cache.row(PAGE_SIZE)).toBeUndefined();
-    cache.put(1, [row(7), row(8)]);
-    expect(cache.row(PAGE_SIZE + 1)).toEqual(row(8));
-    cache.markPending(2);
-    cache.fail(2);
-    expect(cache.has(2)).toBe(false);
+    expect(cache.needsMore(0)).toBe(true);
+    expect(cache.begin()).toBeNull();
+    // One fetch at a time: pages start where the previous one ended.
+    expect(cache.needsMore(0)).toBe(false);
+    cache.append([row(1), row(2)], "after-2");
+    expect(cache.row(1)).toEqual(row(2));
+    expect(cache.needsMore(1)).toBe(false);
+    expect(cache.needsMore(2)).toBe(true);
+    expect(cache.begin()).toBe("after-2");
+    cache.append([row(3)], null);
+    // The last page has no cursor: nothing more to fetch.
+    expect(cache.needsMore(100)).toBe(false);
+    expect(cache.loaded).toBe(3);
+  });
+
+  it("allows a retry after a failed fetch", () => {
+    const cache = new RowCache();
+    cache.begin();
+    cache.fail();
+    expect(cache.needsMore(0)).toBe(true);
   });
 });
 
@@ -37,27 +38,28 @@ describe("listRequest", () => {
       "  Иван ",
       [{ id: "amount", desc: true }],
       { stageId: "C1:WON", responsibleId: 5, categoryId: 1 },
-      2,
+      "cursor-3",
     );
     expect(req).toEqual({
       entityType: "deal",
       search: "Иван",
       stageIds: ["C1:WON"],
       responsibleIds: [5],
-      categoryIds: [1],
+      categoryId: 1,
       sort: { field: "amount", descending: true },
-      offset: 2 * PAGE_SIZE,
+      cursor: "cursor-3",
       limit: PAGE_SIZE,
     });
   });
 
   it("sends no search, sort or filter when none is chosen", () => {
-    const req = listRequest("contact", "   ", [{ id: "phone", desc: false }], NO_FILTERS, 0);
+    const req = listRequest("contact", "   ", [{ id: "phone", desc: false }], NO_FILTERS, null);
     expect(req.search).toBeNull();
     expect(req.sort).toBeNull();
     expect(req.stageIds).toEqual([]);
     expect(req.responsibleIds).toEqual([]);
-    expect(req.categoryIds).toEqual([]);
+    expect(req.categoryId).toBeNull();
+    expect(req.cursor).toBeNull();
   });
 });
 
