@@ -59,7 +59,9 @@ export function App() {
       ? t(ENTITY_NAV_KEY[route.entityType])
       : route.kind === "history"
         ? t("history.title")
-        : t("overview.title");
+        : route.kind === "connect"
+          ? t("connect.title")
+          : t("overview.title");
 
   return (
     <div className="app">
@@ -95,6 +97,14 @@ export function App() {
             </div>
           )}
           {route.kind === "history" && <HistoryPage />}
+          {route.kind === "connect" && (
+            <ConnectScreen
+              onConnected={() => {
+                portal.reload();
+                setRoute({ kind: "overview" });
+              }}
+            />
+          )}
         </div>
       </main>
     </div>

@@ -50,8 +50,8 @@ pub struct Core {
     events: SharedSink,
     /// Where the replicas live (the app's data directory).
     data_dir: PathBuf,
-    /// The replica of the current portal; opened when a portal is installed.
-    replica: Mutex<Option<Store>>,
+    /// The replica of the current portal, shared with sync; opened when a portal is installed.
+    replica: Mutex<Option<Arc<Mutex<Store>>>>,
 }
 
 impl Core {
@@ -62,11 +62,17 @@ impl Core {
 
     /// Runs a read or write on the current portal's replica.
     pub fn with_replica<T>(&self, f: impl FnOnce(&Store) -> Result<T, IpcError>) -> Result<T, IpcError> {
+        let replica = self.replica()?;
+        let store = replica.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&store)
+    }
+
+    /// The current portal's replica, as sync shares it.
+    pub fn replica(&self) -> Result<Arc<Mutex<Store>>, IpcError> {
         let guard = self.replica.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        match guard.as_ref() {
-            Some(store) => f(store),
-            None => Err(IpcError::new(ErrorCode::Storage, "the local database is not open")),
-        }
+        guard
+            .clone()
+            .ok_or_else(|| IpcError::new(ErrorCode::Storage, "the local database is not open"))
     }
 
     /// Opens the replica file of a portal: one file per portal, named after its host.
@@ -80,7 +86,7 @@ impl Core {
             .and_then(|()| Store::open(&self.data_dir.join(format!("{name}.kartoteka.db"))).map_err(|e| e.to_string()));
         let mut guard = self.replica.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         match opened {
-            Ok(store) => *guard = Some(store),
+            Ok(store) => *guard = Some(Arc::new(Mutex::new(store))),
             Err(error) => {
                 tracing::error!(%error, "the local database did not open");
                 *guard = None;
@@ -221,4 +227,54 @@ async fn start_demo() -> Result<Portal, IpcError> {
         client,
         _sandbox: Some(sandbox),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::EventSink;
+
+    #[derive(Default)]
+    struct Collected(Mutex<Vec<AppEvent>>);
+
+    impl EventSink for Collected {
+        fn send(&self, event: AppEvent) {
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).push(event);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn demo_portal_starts_on_loopback_and_reports_counts_for_every_type() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let events = Arc::new(Collected::default());
+        let core = Core::new(events.clone(), dir.path().to_path_buf());
+
+        let status = core.use_demo().await.expect("the demo portal starts");
+        assert_eq!(status.mode, PortalMode::Demo);
+        assert!(status.portal_name.starts_with("127.0.0.1:"), "demo must run on loopback: {}", status.portal_name);
+        assert!(status.online);
+
+        let counts = core.counts().await.expect("counts from the demo portal");
+        let types: Vec<_> = counts.counts.iter().map(|c| c.entity_type).collect();
+        assert_eq!(types, EntityType::ALL.to_vec(), "one count per type, in sidebar order");
+        assert!(counts.counts.iter().all(|c| c.count > 0), "the demo data set has records of every type: {counts:?}");
+
+        let sent = events.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert!(
+            matches!(sent.first(), Some(AppEvent::PortalChanged { status }) if status.mode == PortalMode::Demo),
+            "the UI is told about the new portal: {sent:?}"
+        );
+        // The replica of the demo portal is opened next to the app's data.
+        assert!(core.with_replica(|_| Ok(())).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_malformed_webhook_is_refused_as_invalid_input_without_echoing_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let core = Core::new(Arc::new(Collected::default()), dir.path().to_path_buf());
+        let error = core.connect("http://portal.example.com/rest/1/s3cr3t/").await.err();
+        let error = error.expect("plain http to a non-loopback host is refused");
+        assert_eq!(error.code, ErrorCode::InvalidInput);
+        assert!(!error.message.contains("s3cr3t"), "the secret leaked: {}", error.message);
+    }
 }

@@ -5,7 +5,7 @@ use crate::api::card::{card_fields, card_links, Names};
 use crate::api::Core;
 use chrono::{DateTime, Utc};
 use kartoteka_domain::ipc::{
-    ErrorCode, IpcError, RecordCard, RecordGetRequest, RecordRow, RecordSortField,
+    ErrorCode, IpcError, RecordCard, RecordGetRequest, RecordListRow, RecordSortField,
     RecordsListRequest, RecordsPage, ReferenceListRequest, ReferenceLists,
 };
 use kartoteka_domain::{EntityType, RecordKey};
@@ -75,7 +75,7 @@ pub fn list(store: &Store, request: &RecordsListRequest) -> Result<RecordsPage, 
             None => None,
         };
         let stage = row.stage_id.as_deref().and_then(|s| names.stage(s));
-        rows.push(RecordRow {
+        rows.push(RecordListRow {
             key: RecordKey { entity_type: row.entity_type, id: row.id },
             title: row.title,
             stage_name: stage.map(|s| s.name.clone()),

@@ -208,7 +208,7 @@ pub struct RecordsListRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
-pub struct RecordRow {
+pub struct RecordListRow {
     pub key: RecordKey,
     pub title: String,
     pub stage_id: Option<String>,
@@ -229,7 +229,7 @@ pub struct RecordRow {
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct RecordsPage {
-    pub rows: Vec<RecordRow>,
+    pub rows: Vec<RecordListRow>,
     /// How many records match the search and filters (all pages together).
     #[ts(type = "number")]
     pub total: u64,

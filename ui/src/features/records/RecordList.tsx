@@ -9,7 +9,7 @@ import {
   type EntityType,
   type IpcError,
   type RecordKey,
-  type RecordRow,
+  type RecordListRow,
   type RecordsListRequest,
   type ReferenceLists,
 } from "../../lib/ipc";
@@ -123,7 +123,7 @@ export function RecordList({ entityType, revision, onOpen, searchRef }: Props) {
   );
 
   const columns = useMemo(() => columnsFor(entityType, t, lang), [entityType, t, lang]);
-  const table = useReactTable<RecordRow>({
+  const table = useReactTable<RecordListRow>({
     data: [],
     columns,
     state: { sorting },

@@ -1,11 +1,11 @@
 import { createColumnHelper, type ColumnDef } from "@tanstack/react-table";
 import type { EntityType } from "../../lib/ipc/bindings/EntityType";
-import type { RecordRow } from "../../lib/ipc/bindings/RecordRow";
+import type { RecordListRow } from "../../lib/ipc/bindings/RecordListRow";
 import type { RecordSortField } from "../../lib/ipc/bindings/RecordSortField";
 import { formatDateTime, formatMoney } from "../../lib/format";
 import type { Language, Translate } from "../../lib/i18n";
 
-const col = createColumnHelper<RecordRow>();
+const col = createColumnHelper<RecordListRow>();
 
 /** Column id → the sort field the shell understands; columns not listed cannot be sorted. */
 export const SORTABLE: Partial<Record<string, RecordSortField>> = {
@@ -14,7 +14,7 @@ export const SORTABLE: Partial<Record<string, RecordSortField>> = {
   updated: "updatedTime",
 };
 
-function StageChip({ row }: { row: RecordRow }) {
+function StageChip({ row }: { row: RecordListRow }) {
   if (!row.stageName) return null;
   return (
     <span className="stage-chip">
@@ -25,7 +25,7 @@ function StageChip({ row }: { row: RecordRow }) {
 }
 
 /** The columns of each entity type's list. Values are rendered as text, never as HTML. */
-export function columnsFor(type: EntityType, t: Translate, lang: Language): ColumnDef<RecordRow, unknown>[] {
+export function columnsFor(type: EntityType, t: Translate, lang: Language): ColumnDef<RecordListRow, unknown>[] {
   const title = col.display({
     id: "title",
     header: t("list.col.title"),

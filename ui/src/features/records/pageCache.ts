@@ -1,4 +1,4 @@
-import type { RecordRow } from "../../lib/ipc/bindings/RecordRow";
+import type { RecordListRow } from "../../lib/ipc/bindings/RecordListRow";
 
 /** Rows are fetched in blocks of this many as the user scrolls. */
 export const PAGE_SIZE = 200;
@@ -8,12 +8,12 @@ export const PAGE_SIZE = 200;
  * one ended (`nextCursor`), so pages are fetched in order, one at a time.
  */
 export class RowCache {
-  private readonly rows: RecordRow[] = [];
+  private readonly rows: RecordListRow[] = [];
   private next: string | null = null;
   private started = false;
   private loading = false;
 
-  row(index: number): RecordRow | undefined {
+  row(index: number): RecordListRow | undefined {
     return this.rows[index];
   }
 
@@ -34,7 +34,7 @@ export class RowCache {
     return this.next;
   }
 
-  append(rows: RecordRow[], next: string | null): void {
+  append(rows: RecordListRow[], next: string | null): void {
     this.started = true;
     this.rows.push(...rows);
     this.next = next;

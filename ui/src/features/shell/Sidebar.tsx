@@ -56,7 +56,12 @@ export function Sidebar({ route, counts, onNavigate }: Props) {
         )}
       </ul>
       <ul className="nav-list">{item({ kind: "history" }, t("nav.history"), <HistoryIcon />, 6)}</ul>
-      <div className="sidebar-footer">v0.1.0</div>
+      <div className="sidebar-footer">
+        <button type="button" className="nav-item" onClick={() => onNavigate({ kind: "connect" })}>
+          <span className="nav-label">{t("nav.connect")}</span>
+        </button>
+        <span className="version">v0.1.0</span>
+      </div>
     </nav>
   );
 }

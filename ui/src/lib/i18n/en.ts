@@ -10,6 +10,7 @@ export const en: Record<MessageKey, string> = {
   "nav.history": "History",
   "nav.section": "Sections",
   "nav.settings": "Settings",
+  "nav.connect": "Connect your portal",
 
   "entity.lead.one": "Lead",
   "entity.deal.one": "Deal",

@@ -10,6 +10,7 @@ export const ru = {
   "nav.history": "История",
   "nav.section": "Разделы",
   "nav.settings": "Настройки",
+  "nav.connect": "Подключить свой портал",
 
   "entity.lead.one": "Лид",
   "entity.deal.one": "Сделка",

@@ -9,7 +9,7 @@ export type { PortalCounts } from "./bindings/PortalCounts";
 export type { PortalStatus } from "./bindings/PortalStatus";
 export type { RecordCard } from "./bindings/RecordCard";
 export type { RecordKey } from "./bindings/RecordKey";
-export type { RecordRow } from "./bindings/RecordRow";
+export type { RecordListRow } from "./bindings/RecordListRow";
 export type { RecordsListRequest } from "./bindings/RecordsListRequest";
 export type { RecordsPage } from "./bindings/RecordsPage";
 export type { SyncProgress } from "./bindings/SyncProgress";
