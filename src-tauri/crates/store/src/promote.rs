@@ -198,7 +198,12 @@ pub(crate) fn search_body(record: &Record, promoted: &Promoted) -> String {
             _ => {}
         }
     }
-    body
+    fold_yo(&body)
+}
+
+/// `ё` is written as `е` as often as not; search treats them as one letter.
+fn fold_yo(s: &str) -> String {
+    s.replace(['ё', 'Ё'], "е")
 }
 
 /// Turns what a person typed into an FTS5 query: every word a prefix, all words required.
@@ -207,7 +212,7 @@ pub(crate) fn search_query(input: &str) -> Option<String> {
     let terms: Vec<String> = input
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{}\"*", w.to_lowercase()))
+        .map(|w| format!("\"{}\"*", fold_yo(&w.to_lowercase())))
         .collect();
     (!terms.is_empty()).then(|| terms.join(" "))
 }

@@ -182,14 +182,25 @@ pub struct RecordPage {
 const MAX_LIMIT: u32 = 1000;
 
 /// The filter as SQL conditions (ANDed) and their bound parameters. The one place where a
-/// filter becomes SQL.
-fn filter_sql(f: &RecordFilter) -> Result<(Vec<String>, Vec<SqlValue>), StoreError> {
+/// filter becomes SQL. The type is a range of the row key when the list is in id order (the
+/// table's own order), else an equality that leads the type's indexes.
+fn filter_sql(
+    f: &RecordFilter,
+    sort: SortField,
+) -> Result<(Vec<String>, Vec<SqlValue>), StoreError> {
     let mut conds: Vec<String> = Vec::new();
     let mut params: Vec<SqlValue> = Vec::new();
     let placeholders = |n: usize| vec!["?"; n].join(", ");
 
-    conds.push("entity_type = ?".into());
-    params.push(f.entity_type.type_id().into());
+    if sort == SortField::Id {
+        let (lo, hi) = rid_range(f.entity_type);
+        conds.push("rid BETWEEN ? AND ?".into());
+        params.push(lo.into());
+        params.push(hi.into());
+    } else {
+        conds.push("entity_type = ?".into());
+        params.push(f.entity_type.type_id().into());
+    }
     conds.push("state = ?".into());
     params.push(
         match f.view {
@@ -281,7 +292,7 @@ impl Store {
     ) -> Result<RecordPage, StoreError> {
         let _span =
             tracing::debug_span!("store_list_records", entity_type = %filter.entity_type).entered();
-        let (filter_conds, filter_params) = filter_sql(filter)?;
+        let (filter_conds, filter_params) = filter_sql(filter, page.sort.field)?;
         let mut conds = filter_conds.clone();
         let mut params = filter_params.clone();
         let sort = page.sort;
@@ -291,13 +302,6 @@ impl Store {
             Some(col) => format!("{col} {dir}, rid {dir}"),
             None => format!("rid {dir}"),
         };
-        if sort.field == SortField::Id {
-            // Id order is the row key's own order: a range of the table.
-            let (lo, hi) = rid_range(filter.entity_type);
-            conds.push("rid BETWEEN ? AND ?".into());
-            params.push(lo.into());
-            params.push(hi.into());
-        }
         if let Some(after) = &page.after {
             if after.sort != sort {
                 return Err(StoreError::BadCursor);
@@ -390,7 +394,7 @@ impl Store {
 
 #[cfg(test)]
 pub(crate) fn explain(store: &Store, filter: &RecordFilter, sort: SortKey) -> String {
-    let (conds, params) = filter_sql(filter).expect("filter");
+    let (conds, params) = filter_sql(filter, sort.field).expect("filter");
     let order = match sort.column() {
         Some(col) => format!("{col} DESC, rid DESC"),
         None => "rid DESC".into(),
@@ -406,4 +410,50 @@ pub(crate) fn explain(store: &Store, filter: &RecordFilter, sort: SortKey) -> St
     rows.map(|r| r.expect("row"))
         .collect::<Vec<_>>()
         .join(" | ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(filter: &RecordFilter, field: SortField) -> String {
+        let store = Store::open_in_memory().expect("store");
+        explain(
+            &store,
+            filter,
+            SortKey {
+                field,
+                descending: true,
+            },
+        )
+    }
+
+    #[test]
+    fn default_lists_are_served_by_an_index_in_sort_order_without_a_sort_step() {
+        let f = RecordFilter::new(EntityType::Deal);
+        for (field, index) in [
+            (SortField::UpdatedTime, "records_by_updated"),
+            (SortField::Title, "records_by_title"),
+        ] {
+            let p = plan(&f, field);
+            assert!(
+                p.contains(index) && !p.contains("TEMP B-TREE"),
+                "{field:?}: {p}"
+            );
+        }
+        let p = plan(&f, SortField::Id);
+        assert!(!p.contains("TEMP B-TREE"), "id order is the key order: {p}");
+    }
+
+    #[test]
+    fn stage_and_responsible_filters_use_their_indexes() {
+        let mut f = RecordFilter::new(EntityType::Deal);
+        f.stage_ids = vec!["NEW".into()];
+        let p = plan(&f, SortField::UpdatedTime);
+        assert!(p.contains("records_by_stage"), "{p}");
+        let mut f = RecordFilter::new(EntityType::Deal);
+        f.assigned_by_ids = vec![4];
+        let p = plan(&f, SortField::UpdatedTime);
+        assert!(p.contains("records_by_assignee"), "{p}");
+    }
 }

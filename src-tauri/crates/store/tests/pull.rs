@@ -1,0 +1,504 @@
+//! Applying pulled batches: idempotence, atomic checkpoints, unsent edits, deletions, lost access.
+
+mod common;
+
+use common::{checkpoint, contact, deal, key, open};
+use kartoteka_domain::{EntityType, MultiField, MultiFieldKind};
+use kartoteka_store::{FieldChange, LocalEdit, Page, RecordFilter, RecordView, StoreError};
+use rusqlite::Connection;
+use serde_json::json;
+
+const T1: &str = "2024-06-01T10:00:00+03:00";
+const T2: &str = "2024-06-02T10:00:00+03:00";
+
+fn link_rows(dir: &std::path::Path) -> i64 {
+    let conn = Connection::open(dir.join("replica.db")).expect("raw open");
+    conn.query_row("SELECT COUNT(*) FROM links", [], |r| r.get(0))
+        .expect("count links")
+}
+
+fn page(limit: u32) -> Page {
+    Page {
+        sort: Default::default(),
+        after: None,
+        limit,
+    }
+}
+
+#[test]
+fn applying_the_same_batch_twice_reports_unchanged_and_duplicates_no_links() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut store = open(dir.path());
+    let mut deals = Vec::new();
+    for id in 1..=20 {
+        let mut d = deal(id, &format!("Сделка {id}"), "NEW", 1, T1);
+        d.fields
+            .insert("contactIds".into(), json!([100 + id, 200 + id]));
+        d.fields.insert("companyId".into(), json!(300 + id));
+        deals.push(d);
+    }
+    let first = store
+        .apply_pulled(EntityType::Deal, &deals, &checkpoint(20))
+        .expect("first");
+    assert_eq!((first.inserted, first.updated, first.unchanged), (20, 0, 0));
+    assert!(first.changes.is_empty(), "new records carry no diff");
+    let links_after_first = link_rows(dir.path());
+    assert_eq!(links_after_first, 60, "two contacts and a company per deal");
+
+    let second = store
+        .apply_pulled(EntityType::Deal, &deals, &checkpoint(20))
+        .expect("second");
+    assert_eq!(
+        (second.inserted, second.updated, second.unchanged),
+        (0, 0, 20)
+    );
+    assert!(second.changes.is_empty());
+    assert_eq!(
+        link_rows(dir.path()),
+        links_after_first,
+        "no duplicate links"
+    );
+    let counts = store.counts().expect("counts");
+    assert_eq!(
+        counts[1].active, 20,
+        "re-applying does not double the counters"
+    );
+    let card = store
+        .get_record(key(EntityType::Deal, 5))
+        .expect("read")
+        .expect("deal 5");
+    assert_eq!(card.links.len(), 3);
+}
+
+#[test]
+fn checkpoint_rolls_back_with_the_data_when_the_batch_fails() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut store = open(dir.path());
+    store
+        .apply_pulled(
+            EntityType::Deal,
+            &[deal(1, "Старое", "NEW", 1, T1)],
+            &checkpoint(1),
+        )
+        .expect("first batch");
+
+    // A batch that writes a new record and changes an existing one, then fails on its last record.
+    let failing = [
+        deal(2, "Новая", "NEW", 1, T1),
+        deal(1, "Изменённое", "WON", 1, T2),
+        deal(1 << 48, "Id out of range", "NEW", 1, T1),
+    ];
+    let err = store
+        .apply_pulled(EntityType::Deal, &failing, &checkpoint(99))
+        .expect_err("must fail");
+    assert!(matches!(err, StoreError::InvalidKey { .. }), "{err}");
+
+    assert_eq!(
+        store.sync_checkpoint(EntityType::Deal).expect("cp").last_id,
+        1,
+        "checkpoint rolled back"
+    );
+    assert!(
+        store
+            .get_record(key(EntityType::Deal, 2))
+            .expect("read")
+            .is_none(),
+        "new record rolled back"
+    );
+    let d1 = store
+        .get_record(key(EntityType::Deal, 1))
+        .expect("read")
+        .expect("deal 1");
+    assert_eq!(d1.title, "Старое", "changed record rolled back");
+    assert_eq!(
+        store.counts().expect("counts")[1].active,
+        1,
+        "counters rolled back"
+    );
+    let mut filter = RecordFilter::new(EntityType::Deal);
+    filter.search = Some("новая".into());
+    assert_eq!(
+        store.list_records(&filter, &page(10)).expect("list").total,
+        0,
+        "search rolled back"
+    );
+}
+
+#[test]
+fn record_of_another_type_in_the_batch_is_rejected() {
+    let mut store = kartoteka_store::Store::open_in_memory().expect("memory store");
+    let err = store
+        .apply_pulled(
+            EntityType::Deal,
+            &[contact(1, "Иван", "Петров", "+7 1", "a@b.ru")],
+            &checkpoint(1),
+        )
+        .expect_err("contact in a deal batch");
+    assert!(matches!(err, StoreError::InvalidKey { .. }));
+}
+
+#[test]
+fn pulled_record_does_not_overwrite_pending_edit_but_the_mirror_gets_the_server_value() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut store = open(dir.path());
+    let k = key(EntityType::Deal, 1);
+    store
+        .apply_pulled(
+            EntityType::Deal,
+            &[deal(1, "Исходное", "NEW", 1, T1)],
+            &checkpoint(1),
+        )
+        .expect("pull");
+    store
+        .apply_local_edit(
+            k,
+            &[LocalEdit {
+                field: "title".into(),
+                value: json!("Моё название"),
+            }],
+            1_717_000_000,
+        )
+        .expect("offline edit");
+    assert_eq!(
+        store.pending_fields(k).expect("pending"),
+        vec!["title".to_string()]
+    );
+
+    let stats = store
+        .apply_pulled(
+            EntityType::Deal,
+            &[deal(1, "С сервера", "WON", 2, T2)],
+            &checkpoint(1),
+        )
+        .expect("pull over the edit");
+    assert_eq!((stats.updated, stats.kept_local), (1, 1));
+
+    let card = store.get_record(k).expect("read").expect("deal");
+    assert_eq!(card.title, "Моё название", "the unsent edit stays");
+    assert_eq!(card.fields["title"], json!("Моё название"));
+    assert_eq!(
+        card.fields["stageId"],
+        json!("WON"),
+        "fields without edits take the server value"
+    );
+    assert_eq!(card.fields["assignedById"], json!(2));
+    assert_eq!(card.pending_fields, vec!["title".to_string()]);
+
+    let server = store.server_version(k).expect("read").expect("mirror");
+    assert_eq!(
+        server.fields["title"],
+        json!("С сервера"),
+        "the mirror holds the server's value"
+    );
+
+    // The diff for history is server-to-server: the old server title, not the local one.
+    let changes = &stats.changes[0].changes;
+    let title = changes
+        .iter()
+        .find(|c| c.field == "title")
+        .expect("title change");
+    assert_eq!(
+        (&title.old, &title.new),
+        (&json!("Исходное"), &json!("С сервера"))
+    );
+    assert_eq!(stats.changes[0].updated_by, Some(2));
+
+    let rows = store
+        .list_records(&RecordFilter::new(EntityType::Deal), &page(10))
+        .expect("list")
+        .rows;
+    assert_eq!(rows[0].title, "Моё название");
+    assert!(rows[0].has_pending_edits);
+    assert_eq!(rows[0].stage_id.as_deref(), Some("WON"));
+}
+
+#[test]
+fn changed_record_reports_field_level_diff_against_the_previous_server_version() {
+    let mut store = kartoteka_store::Store::open_in_memory().expect("memory store");
+    let mut v1 = contact(4, "Иван", "Петров", "+7 495 111-22-33", "ivan@example.ru");
+    v1.fields.insert("UF_CRM_SEGMENT".into(), json!(61));
+    store
+        .apply_pulled(EntityType::Contact, &[v1.clone()], &checkpoint(4))
+        .expect("v1");
+
+    let mut v2 = v1.clone();
+    v2.fields.insert("lastName".into(), json!("Петров-Водкин"));
+    v2.fields.remove("UF_CRM_SEGMENT");
+    v2.multi_fields.push(MultiField {
+        id: 99,
+        kind: MultiFieldKind::Phone,
+        value_type: "MOBILE".into(),
+        value: "+7 900 000-00-00".into(),
+    });
+    let stats = store
+        .apply_pulled(EntityType::Contact, &[v2.clone()], &checkpoint(4))
+        .expect("v2");
+    assert_eq!(stats.updated, 1);
+    let changes = &stats.changes[0].changes;
+    assert!(changes.contains(&FieldChange {
+        field: "lastName".into(),
+        old: json!("Петров"),
+        new: json!("Петров-Водкин")
+    }));
+    assert!(changes.contains(&FieldChange {
+        field: "UF_CRM_SEGMENT".into(),
+        old: json!(61),
+        new: json!(null)
+    }));
+    let fm = changes
+        .iter()
+        .find(|c| c.field == "fm")
+        .expect("multi-field change");
+    assert_eq!(fm.old.as_array().map(Vec::len), Some(2));
+    assert_eq!(fm.new.as_array().map(Vec::len), Some(3));
+    assert_eq!(changes.len(), 3, "only what changed: {changes:?}");
+}
+
+#[test]
+fn deleted_record_moves_to_the_recycle_bin_and_keeps_its_last_version() {
+    let mut store = kartoteka_store::Store::open_in_memory().expect("memory store");
+    let deals: Vec<_> = (1..=3)
+        .map(|id| deal(id, &format!("Сделка {id}"), "NEW", 1, T1))
+        .collect();
+    store
+        .apply_pulled(EntityType::Deal, &deals, &checkpoint(3))
+        .expect("pull");
+    assert_eq!(
+        store
+            .mark_deleted(
+                &[key(EntityType::Deal, 2), key(EntityType::Deal, 77)],
+                1_000
+            )
+            .expect("delete"),
+        1
+    );
+    assert_eq!(
+        store
+            .mark_deleted(&[key(EntityType::Deal, 2)], 1_001)
+            .expect("again"),
+        0,
+        "idempotent"
+    );
+
+    let active = store
+        .list_records(&RecordFilter::new(EntityType::Deal), &page(10))
+        .expect("list");
+    assert_eq!(
+        active.rows.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![3, 1]
+    );
+    assert_eq!(active.total, 2);
+    let mut bin = RecordFilter::new(EntityType::Deal);
+    bin.view = RecordView::RecycleBin;
+    let bin = store.list_records(&bin, &page(10)).expect("bin");
+    assert_eq!(bin.rows.iter().map(|r| r.id).collect::<Vec<_>>(), vec![2]);
+    assert_eq!(bin.total, 1);
+    let card = store
+        .get_record(key(EntityType::Deal, 2))
+        .expect("read")
+        .expect("kept");
+    assert_eq!(card.title, "Сделка 2", "the last version is kept");
+    assert_eq!(store.all_ids(EntityType::Deal).expect("ids"), vec![1, 3]);
+    let c = store.counts().expect("counts")[1];
+    assert_eq!((c.active, c.deleted, c.hidden), (2, 1, 0));
+}
+
+#[test]
+fn record_with_lost_access_leaves_lists_search_and_card_and_returns_when_pulled_again() {
+    let mut store = kartoteka_store::Store::open_in_memory().expect("memory store");
+    let k = key(EntityType::Contact, 8);
+    let c = contact(
+        8,
+        "Ольга",
+        "Соколова",
+        "+7 495 123-45-67",
+        "olga@example.ru",
+    );
+    store
+        .apply_pulled(EntityType::Contact, &[c.clone()], &checkpoint(8))
+        .expect("pull");
+    store
+        .apply_local_edit(
+            k,
+            &[LocalEdit {
+                field: "post".into(),
+                value: json!("CEO"),
+            }],
+            5,
+        )
+        .expect("edit");
+
+    assert_eq!(store.mark_hidden(&[k], 2_000).expect("hide"), 1);
+    let mut search = RecordFilter::new(EntityType::Contact);
+    search.search = Some("ольга".into());
+    assert_eq!(
+        store
+            .list_records(&search, &page(10))
+            .expect("search")
+            .rows
+            .len(),
+        0,
+        "not searchable"
+    );
+    assert_eq!(
+        store
+            .list_records(&RecordFilter::new(EntityType::Contact), &page(10))
+            .expect("list")
+            .total,
+        0
+    );
+    assert!(
+        store.get_record(k).expect("read").is_none(),
+        "no card for a hidden record"
+    );
+    assert!(
+        store.has_pending_edits(k).expect("pending"),
+        "its unsent edit is kept (blocked)"
+    );
+    assert!(store.all_ids(EntityType::Contact).expect("ids").is_empty());
+    assert_eq!(store.counts().expect("counts")[2].hidden, 1);
+
+    let stats = store
+        .apply_pulled(EntityType::Contact, &[c], &checkpoint(8))
+        .expect("seen again");
+    assert_eq!((stats.restored, stats.updated), (1, 1));
+    assert!(stats.changes[0].restored);
+    let found = store
+        .list_records(&search, &page(10))
+        .expect("search again");
+    assert_eq!(found.rows.len(), 1, "searchable again");
+    let card = store.get_record(k).expect("read").expect("visible again");
+    assert_eq!(
+        card.fields["post"],
+        json!("CEO"),
+        "the unsent edit survived"
+    );
+    let c = store.counts().expect("counts")[2];
+    assert_eq!((c.active, c.hidden), (1, 0));
+}
+
+#[test]
+fn deleted_record_seen_again_is_restored() {
+    let mut store = kartoteka_store::Store::open_in_memory().expect("memory store");
+    let d = deal(5, "Возврат", "NEW", 1, T1);
+    store
+        .apply_pulled(EntityType::Deal, &[d.clone()], &checkpoint(5))
+        .expect("pull");
+    store
+        .mark_deleted(&[key(EntityType::Deal, 5)], 10)
+        .expect("delete");
+    let stats = store
+        .apply_pulled(EntityType::Deal, &[d], &checkpoint(5))
+        .expect("again");
+    assert_eq!(stats.restored, 1);
+    assert_eq!(store.all_ids(EntityType::Deal).expect("ids"), vec![5]);
+    let c = store.counts().expect("counts")[1];
+    assert_eq!((c.active, c.deleted), (1, 0));
+}
+
+#[test]
+fn counters_match_the_rows_after_inserts_deletions_hiding_and_restores() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut store = open(dir.path());
+    for round in 0..3i64 {
+        let deals: Vec<_> = (1..=30)
+            .map(|id| deal(id, "Сделка", "NEW", 1, if round % 2 == 0 { T1 } else { T2 }))
+            .collect();
+        store
+            .apply_pulled(EntityType::Deal, &deals, &checkpoint(30))
+            .expect("pull");
+        let del: Vec<_> = (1..=30)
+            .filter(|id| (id + round) % 4 == 0)
+            .map(|id| key(EntityType::Deal, id))
+            .collect();
+        store.mark_deleted(&del, 1).expect("delete");
+        let hide: Vec<_> = (1..=30)
+            .filter(|id| (id + round) % 5 == 0)
+            .map(|id| key(EntityType::Deal, id))
+            .collect();
+        store.mark_hidden(&hide, 1).expect("hide");
+        let conn = Connection::open(dir.path().join("replica.db")).expect("raw");
+        for state in 0..3i64 {
+            let n: i64 = conn
+                .query_row(
+                    "SELECT COUNT(*) FROM records WHERE entity_type = 2 AND state = ?1",
+                    [state],
+                    |r| r.get(0),
+                )
+                .expect("count");
+            let c = store.counts().expect("counts")[1];
+            let counted = [c.active, c.deleted, c.hidden][state as usize] as i64;
+            assert_eq!(counted, n, "round {round}, state {state}");
+        }
+    }
+}
+
+#[test]
+fn link_fields_become_links_shown_with_titles_in_both_directions() {
+    let mut store = kartoteka_store::Store::open_in_memory().expect("memory store");
+    store
+        .apply_pulled(
+            EntityType::Contact,
+            &[contact(5, "Иван", "Петров", "+7 1", "i@p.ru")],
+            &checkpoint(5),
+        )
+        .expect("contact");
+    let mut d = deal(9, "Сделка с Иваном", "NEW", 1, T1);
+    d.fields.insert("contactIds".into(), json!([6, 5]));
+    d.fields.insert("contactId".into(), json!(5));
+    store
+        .apply_pulled(EntityType::Deal, &[d], &checkpoint(9))
+        .expect("deal");
+
+    let card = store
+        .get_record(key(EntityType::Deal, 9))
+        .expect("read")
+        .expect("deal");
+    let ivan = card
+        .links
+        .iter()
+        .find(|l| l.key == key(EntityType::Contact, 5))
+        .expect("link to Ivan");
+    assert_eq!(ivan.title.as_deref(), Some("Петров Иван"));
+    assert!(ivan.is_primary);
+    let unknown = card
+        .links
+        .iter()
+        .find(|l| l.key == key(EntityType::Contact, 6))
+        .expect("link to 6");
+    assert_eq!(
+        unknown.title, None,
+        "a contact this user cannot read has no title"
+    );
+
+    let contact_card = store
+        .get_record(key(EntityType::Contact, 5))
+        .expect("read")
+        .expect("contact");
+    assert_eq!(contact_card.links.len(), 1);
+    assert_eq!(
+        contact_card.links[0].title.as_deref(),
+        Some("Сделка с Иваном"),
+        "the contact sees its deal"
+    );
+
+    let mut linked = RecordFilter::new(EntityType::Deal);
+    linked.linked_to = Some(key(EntityType::Contact, 5));
+    assert_eq!(
+        store.list_records(&linked, &page(10)).expect("list").total,
+        1
+    );
+
+    // Unlinking on the portal removes the link locally.
+    let mut d2 = deal(9, "Сделка с Иваном", "NEW", 1, T2);
+    d2.fields.insert("contactIds".into(), json!([6]));
+    store
+        .apply_pulled(EntityType::Deal, &[d2], &checkpoint(9))
+        .expect("unlink");
+    assert!(store
+        .get_record(key(EntityType::Contact, 5))
+        .expect("read")
+        .expect("c")
+        .links
+        .is_empty());
+}
