@@ -1,1 +1,32 @@
-fn main() {}
+//! `kartoteka-cli`: the headless command line over Kartoteka's core crates.
+
+mod sandbox_cmd;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "kartoteka-cli", version, about = "Kartoteka command line")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the Bitrix24-compatible sandbox until stopped (Ctrl-C).
+    Sandbox(sandbox_cmd::SandboxArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Sandbox(args) => sandbox_cmd::run(args),
+    }
+}

@@ -1,1 +1,259 @@
-//! placeholder
+//! Kartoteka's Bitrix24-compatible server (the "sandbox"): the REST slice of
+//! `shared/bitrix24/CONTRACT.md` over webhooks, with the test-control API `/_emu/*`.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), kartoteka_sandbox::SandboxError> {
+//! use kartoteka_sandbox::{ClockMode, LimitsPreset, Sandbox, SandboxOptions};
+//! let sb = Sandbox::start(SandboxOptions {
+//!     clock: ClockMode::Frozen,
+//!     limits: LimitsPreset::Off,
+//!     records: Some(1000),
+//!     ..Default::default()
+//! })
+//! .await?;
+//! let url = sb.admin_webhook_url(); // http://127.0.0.1:PORT/rest/1/<code>/
+//! # let _ = url; sb.shutdown().await; Ok(()) }
+//! ```
+//!
+//! # Demo users (every dataset, any seed)
+//!
+//! | id | who | role |
+//! |---|---|---|
+//! | 1 | Алексей Смирнов | administrator (sees everything) |
+//! | 2, 3, 4, 5 | Ирина Волкова, Дмитрий Козлов, Ольга Морозова, Сергей Новиков | managers, rights `all` |
+//! | 6 | Павел Соколов | restricted manager: read/write/delete `own` on every type |
+//! | 7 | Анна Лебедева | inactive (no webhook; `user.get` with `ACTIVE`) |
+//! | 8 | Михаил Егоров | extranet user (`USER_TYPE` = `extranet`) |
+//! | 9 | Интеграция 1С | robot / integration user: has a webhook, authors some changes, never returned by `user.get` |
+//!
+//! Every active user (1–6, 8, 9) has a webhook whose code derives from the seed:
+//! [`Sandbox::webhook_url`]. Records are assigned to users 1–6.
+//!
+//! # Clock
+//! [`ClockMode::Frozen`] starts at 2026-03-02T09:00:00+03:00 and only moves through
+//! `POST /_emu/clock`; [`ClockMode::Real`] starts at the wall-clock time and runs. Demo data lies in
+//! the two years before the clock's start, so with a frozen clock the same seed gives
+//! byte-identical data.
+
+mod api;
+mod batch;
+mod clock;
+mod config;
+mod demo;
+mod emu;
+mod engine;
+mod faults;
+mod filter;
+mod http;
+mod items;
+mod legacy;
+mod limits;
+mod links;
+mod lists;
+mod names;
+mod oauth;
+mod persist;
+mod php;
+mod reference;
+mod reqlog;
+mod schema;
+mod seed;
+mod state;
+mod timeline;
+mod users;
+mod values;
+mod write;
+
+pub use reference::{ADMIN, BOT, EXTRANET, INACTIVE, MANAGERS, RESTRICTED};
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Rate and operating limits preset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LimitsPreset {
+    /// No rate limit, no operating limit.
+    Off,
+    /// 50 burst / 2 per second, operating limit 480 s per method.
+    #[default]
+    Standard,
+    /// 250 burst / 5 per second, operating limit 480 s per method.
+    Enterprise,
+}
+
+/// The virtual clock's mode at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClockMode {
+    /// Runs at real speed from the wall-clock time at start.
+    #[default]
+    Real,
+    /// Frozen at the dataset epoch (2026-03-02T09:00:00+03:00).
+    Frozen,
+}
+
+#[derive(Debug, Clone)]
+pub struct SandboxOptions {
+    /// Default `127.0.0.1:0` (a free loopback port).
+    pub listen: SocketAddr,
+    /// Default 42.
+    pub seed: u64,
+    /// `None`: the standard demo dataset (~425 records); `Some(n)`: n records in demo proportions.
+    pub records: Option<usize>,
+    pub limits: LimitsPreset,
+    /// SQLite file for persistence; `None` keeps everything in memory.
+    pub db_path: Option<PathBuf>,
+    pub clock: ClockMode,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        SandboxOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            seed: 42,
+            records: None,
+            limits: LimitsPreset::Standard,
+            db_path: None,
+            clock: ClockMode::Real,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("storage error: {0}")]
+    Storage(String),
+    #[error("startup task failed: {0}")]
+    Task(String),
+}
+
+/// A running sandbox server. Dropping it (or [`Sandbox::shutdown`]) stops it.
+pub struct Sandbox {
+    addr: SocketAddr,
+    shared: http::Shared,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Sandbox {
+    pub async fn start(opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
+        let listener = tokio::net::TcpListener::bind(opts.listen)
+            .await
+            .map_err(|source| SandboxError::Bind {
+                addr: opts.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SandboxError::Bind {
+            addr: opts.listen,
+            source,
+        })?;
+        let o = opts.clone();
+        let engine = tokio::task::spawn_blocking(move || build_engine(&o))
+            .await
+            .map_err(|e| SandboxError::Task(e.to_string()))??;
+        let shared: http::Shared = Arc::new(Mutex::new(engine));
+        let app = axum::Router::new()
+            .fallback(http::handle)
+            .with_state(shared.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::warn!(error = %e, "sandbox server stopped with an error");
+            }
+        });
+        tracing::info!(%addr, "sandbox listening");
+        Ok(Sandbox {
+            addr,
+            shared,
+            stop: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The demo administrator's webhook: `http://127.0.0.1:PORT/rest/1/<code>/`.
+    pub fn admin_webhook_url(&self) -> String {
+        self.webhook_url(ADMIN).unwrap_or_default()
+    }
+
+    /// A demo user's webhook URL, if that user has one.
+    pub fn webhook_url(&self, user_id: i64) -> Option<String> {
+        let engine = match self.shared.lock() {
+            Ok(e) => e,
+            Err(p) => p.into_inner(),
+        };
+        let code = demo::webhook_code(engine.seed, user_id);
+        let cred = engine.portal.credentials.get(&code)?;
+        (cred.user_id == user_id && cred.kind == "webhook")
+            .then(|| format!("{}/rest/{user_id}/{code}/", self.base_url()))
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        let engine = match self.shared.lock() {
+            Ok(e) => e,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(p) = &engine.persist {
+            p.flush();
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn build_engine(opts: &SandboxOptions) -> Result<engine::Engine, SandboxError> {
+    let running = opts.clock == ClockMode::Real;
+    let cfg = config::Config::new(opts.limits);
+    let mut engine = engine::Engine {
+        portal: state::Portal::default(),
+        cfg,
+        clock: clock::Clock::new(clock::FROZEN_EPOCH_MS, running),
+        seed: opts.seed,
+        records: opts.records,
+        limits: Default::default(),
+        faults: faults::Faults::new(opts.seed),
+        log: Default::default(),
+        persist: None,
+        oauth: Default::default(),
+    };
+    let loaded = match &opts.db_path {
+        Some(path) => persist::Persist::open(path, &mut engine)?,
+        None => false,
+    };
+    if !loaded {
+        emu::reset(&mut engine, opts.seed, true, opts.records);
+    }
+    Ok(engine)
+}

@@ -1,0 +1,204 @@
+//! `kartoteka-cli bench pull`: performance.md P1 (initial pull) and P2 (incremental pull of
+//! changed records) against an in-process sandbox with limits off, with the raw-SQLite bounds
+//! measured in the same run. Prints figures and ratios; asserts nothing.
+
+use anyhow::{anyhow, Context};
+use clap::{Args, Subcommand};
+use kartoteka_bitrix::{Client, ClientOptions, WebhookUrl};
+use kartoteka_domain::EntityType;
+use kartoteka_sandbox::{ClockMode, LimitsPreset, Sandbox, SandboxOptions};
+use kartoteka_store::Store;
+use kartoteka_sync::{BitrixPortal, CancellationToken, Policy, ReconcilePolicy, SyncEngine, SyncSummary};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Records one `batch` request can carry (50 commands × 50 rows).
+const RECORDS_PER_REQUEST: u64 = 2_500;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    command: BenchCommand,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// P1 and P2: initial pull of N records, then an incremental pull of changed records.
+    Pull(PullArgs),
+}
+
+#[derive(Args)]
+struct PullArgs {
+    /// Records on the portal, across the four types in demo proportions.
+    #[arg(long, default_value_t = 1_000_000)]
+    records: usize,
+    /// Records changed on the portal before the incremental pull (default: min(100,000, records)).
+    #[arg(long)]
+    changed: Option<usize>,
+    /// Directory for the replica and bound databases (default: a fresh one under the temp dir).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Skip the incremental part (P2).
+    #[arg(long)]
+    skip_incremental: bool,
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    match args.command {
+        BenchCommand::Pull(a) => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(pull(a))
+        }
+    }
+}
+
+fn work_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let dir = given.unwrap_or_else(|| std::env::temp_dir().join(format!("kartoteka-bench-{}", std::process::id())));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+async fn pull(args: PullArgs) -> anyhow::Result<()> {
+    let dir = work_dir(args.dir.clone())?;
+    let started = Instant::now();
+    let sandbox = Sandbox::start(SandboxOptions {
+        clock: ClockMode::Frozen,
+        limits: LimitsPreset::Off,
+        records: Some(args.records),
+        ..SandboxOptions::default()
+    })
+    .await?;
+    println!("sandbox: {} records generated in {:.1} s", args.records, started.elapsed().as_secs_f64());
+
+    let webhook = WebhookUrl::parse(&sandbox.admin_webhook_url())?;
+    let client = Client::new(webhook, ClientOptions { rate_limit: None, ..ClientOptions::default() })?;
+    let replica_path = dir.join("replica.db");
+    let _ = std::fs::remove_file(&replica_path);
+    let store = Arc::new(Mutex::new(Store::open(&replica_path)?));
+    let policy = Policy { reconcile: ReconcilePolicy::Never, progress_totals: false, ..Policy::default() };
+    let engine = SyncEngine::new(Arc::new(BitrixPortal::new(client)), Arc::clone(&store), policy, kartoteka_sync::no_events());
+    let cancel = CancellationToken::new();
+
+    // P1: initial pull.
+    let initial = engine.run(&cancel).await?;
+    let pulled = initial.total_pulled();
+    let initial_rate = pulled as f64 / initial.seconds;
+    let minimum = pulled.div_ceil(RECORDS_PER_REQUEST).max(1);
+    let per_type_minimum: u64 = initial.types.iter().map(|s| s.pulled.div_ceil(RECORDS_PER_REQUEST).max(1)).sum();
+    println!("\nP1 initial pull");
+    print_summary(&initial);
+    println!("  rate: {initial_rate:.0} records/s");
+    println!(
+        "  requests: {} in all, {} pulling records; protocol minimum ⌈N/2500⌉ = {minimum} (per type: {per_type_minimum}); \
+         ratio {:.3} (all) / {:.3} (pulling)",
+        initial.requests,
+        initial.pull_requests,
+        initial.requests as f64 / minimum as f64,
+        initial.pull_requests as f64 / minimum as f64
+    );
+
+    // P2: incremental pull of changed records.
+    let mut incremental_rate = None;
+    if !args.skip_incremental {
+        let changed = args.changed.unwrap_or(100_000).min(args.records);
+        let t = Instant::now();
+        let touched = change_records(&sandbox.base_url(), &store, changed).await?;
+        println!("\nportal: {touched} records changed in {:.1} s", t.elapsed().as_secs_f64());
+        let incremental = engine.run(&cancel).await?;
+        let rate = incremental.total_pulled() as f64 / incremental.seconds;
+        let changes: u64 = incremental.types.iter().map(|s| s.updated).sum();
+        println!("P2 incremental pull");
+        print_summary(&incremental);
+        println!("  rate: {rate:.0} records/s ({changes} records updated with field diffs)");
+        incremental_rate = Some(rate);
+    }
+    sandbox.shutdown().await;
+
+    // The bounds, measured now on this machine.
+    let bound_dir = dir.join("bounds");
+    std::fs::create_dir_all(&bound_dir)?;
+    let t = Instant::now();
+    let bounds = tokio::task::spawn_blocking({
+        let (d, n) = (bound_dir.clone(), pulled.max(1) as usize);
+        move || kartoteka_store::bench::run(&d, n)
+    })
+    .await??;
+    println!("\nbounds (same run, {:.1} s)\n{bounds}", t.elapsed().as_secs_f64());
+    println!("\nratios");
+    println!(
+        "  P1 initial pull / raw bulk upsert (key only):   {:.2}  (target ≥ 0.50)",
+        initial_rate / bounds.raw_key_only
+    );
+    println!("  P1 initial pull / raw bulk upsert (3 indexes):  {:.2}", initial_rate / bounds.raw_three_indexes);
+    println!("  P1 requests / ⌈N/2500⌉:                         {:.3}  (target ≤ 1.02)", initial.requests as f64 / minimum as f64);
+    if let Some(rate) = incremental_rate {
+        println!(
+            "  P2 incremental pull / apply with field diffs:   {:.2}  (target ≥ 0.50; bound = store apply of all-changed records)",
+            rate / bounds.changed_pull
+        );
+    }
+    let _ = std::fs::remove_dir_all(&bound_dir);
+    Ok(())
+}
+
+fn print_summary(s: &SyncSummary) {
+    for t in &s.types {
+        println!(
+            "  {:<8} pulled {:>8}  inserted {:>8}  updated {:>8}  unchanged {:>8}",
+            t.entity_type.slug(),
+            t.pulled,
+            t.inserted,
+            t.updated,
+            t.unchanged
+        );
+    }
+    println!(
+        "  {} records in {:.2} s, {} requests ({} pulling records)",
+        s.total_pulled(),
+        s.seconds,
+        s.requests,
+        s.pull_requests
+    );
+}
+
+/// Moves the portal clock an hour on, then changes `n` records (spread over the types) as another
+/// user, 50 updates per `batch`, through the sandbox's control API.
+async fn change_records(base: &str, store: &Arc<Mutex<Store>>, n: usize) -> anyhow::Result<usize> {
+    let http = reqwest::Client::new();
+    emu(&http, base, "clock", json!({"advanceSeconds": 3600})).await?;
+    let ids = {
+        let s = store.lock().map_err(|_| anyhow!("replica lock poisoned"))?;
+        let mut all = Vec::new();
+        for t in EntityType::ALL {
+            all.extend(s.all_ids(t)?.into_iter().map(|id| (t, id)));
+        }
+        all
+    };
+    let step = (ids.len() / n.max(1)).max(1);
+    let chosen: Vec<(EntityType, i64)> = ids.into_iter().step_by(step).take(n).collect();
+    for (k, chunk) in chosen.chunks(50).enumerate() {
+        let cmd: serde_json::Map<String, Value> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, (t, id))| {
+                let query = format!(
+                    "crm.item.update?entityTypeId={}&id={id}&fields[comments]=bench%20change%20{k}",
+                    t.type_id()
+                );
+                (format!("u{i}"), Value::String(query))
+            })
+            .collect();
+        emu(&http, base, "act", json!({"userId": 2, "method": "batch", "params": {"halt": 0, "cmd": cmd}})).await?;
+    }
+    Ok(chosen.len())
+}
+
+async fn emu(http: &reqwest::Client, base: &str, path: &str, body: Value) -> anyhow::Result<Value> {
+    let r = http.post(format!("{base}/_emu/{path}")).json(&body).send().await?;
+    let status = r.status();
+    let v: Value = r.json().await?;
+    anyhow::ensure!(status.is_success(), "/_emu/{path} answered {status}: {v}");
+    Ok(v)
+}

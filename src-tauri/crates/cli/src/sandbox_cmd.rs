@@ -1,0 +1,76 @@
+//! `kartoteka-cli sandbox`: serves the sandbox and prints the admin webhook URL first.
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use kartoteka_sandbox::{ClockMode, LimitsPreset, Sandbox, SandboxOptions};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Limits {
+    Off,
+    Standard,
+    Enterprise,
+}
+
+#[derive(Args)]
+pub struct SandboxArgs {
+    /// Address to listen on (loopback by default).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Total number of demo records across the four types (default: the ~425-record demo set).
+    #[arg(long)]
+    records: Option<usize>,
+    /// Seed of the deterministic demo data and webhook codes.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Rate and operating limits.
+    #[arg(long, value_enum, default_value = "standard")]
+    limits: Limits,
+    /// SQLite file to persist the portal in (loaded at start if it exists).
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Freeze the virtual clock at the dataset epoch instead of running on the real clock.
+    #[arg(long)]
+    frozen_clock: bool,
+}
+
+pub fn run(args: SandboxArgs) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let opts = SandboxOptions {
+            listen: args.listen,
+            seed: args.seed,
+            records: args.records,
+            limits: match args.limits {
+                Limits::Off => LimitsPreset::Off,
+                Limits::Standard => LimitsPreset::Standard,
+                Limits::Enterprise => LimitsPreset::Enterprise,
+            },
+            db_path: args.db,
+            clock: if args.frozen_clock {
+                ClockMode::Frozen
+            } else {
+                ClockMode::Real
+            },
+        };
+        let sandbox = Sandbox::start(opts).await.context("starting the sandbox")?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", sandbox.admin_webhook_url())?;
+        out.flush()?;
+        drop(out);
+        eprintln!(
+            "sandbox listening on {}; Ctrl-C to stop",
+            sandbox.base_url()
+        );
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+        sandbox.shutdown().await;
+        Ok(())
+    })
+}

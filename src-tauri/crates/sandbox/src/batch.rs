@@ -1,0 +1,260 @@
+//! `batch`: up to 50 commands with `$result[key][path…]` references and `halt`.
+
+use crate::api::{param, param_flag, ApiError, Out};
+use crate::engine::{Caller, Engine};
+use crate::php::{listify, parse_query};
+use serde_json::{json, Value};
+use std::time::Instant;
+
+pub const MAX_COMMANDS: usize = 50;
+
+/// A `$result[key][a][b]` reference found in a string: (byte range, key, path).
+#[derive(Debug, PartialEq)]
+pub struct Ref {
+    pub start: usize,
+    pub end: usize,
+    pub key: String,
+    pub path: Vec<String>,
+}
+
+/// Finds every `$result[...]...` reference in a string.
+pub fn find_refs(s: &str) -> Vec<Ref> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(pos) = s[from..].find("$result[") {
+        let start = from + pos;
+        let mut i = start + "$result".len();
+        let mut parts = Vec::new();
+        while s[i..].starts_with('[') {
+            match s[i + 1..].find(']') {
+                Some(close) => {
+                    parts.push(s[i + 1..i + 1 + close].to_string());
+                    i = i + 1 + close + 1;
+                }
+                None => break,
+            }
+        }
+        if parts.is_empty() {
+            from = start + 1;
+            continue;
+        }
+        let key = parts.remove(0);
+        out.push(Ref {
+            start,
+            end: i,
+            key,
+            path: parts,
+        });
+        from = i;
+    }
+    out
+}
+
+/// Replaces references inside every string of a parameter tree. Unresolvable ones stay literal.
+pub fn substitute(v: &mut Value, lookup: &dyn Fn(&str, &[String]) -> Option<Value>) {
+    match v {
+        Value::String(s) => {
+            let refs = find_refs(s);
+            if refs.is_empty() {
+                return;
+            }
+            if refs.len() == 1 && refs[0].start == 0 && refs[0].end == s.len() {
+                if let Some(val) = lookup(&refs[0].key, &refs[0].path) {
+                    *v = val;
+                }
+                return;
+            }
+            let mut out = String::new();
+            let mut last = 0;
+            for r in &refs {
+                out.push_str(&s[last..r.start]);
+                match lookup(&r.key, &r.path) {
+                    Some(val) => out.push_str(&crate::values::scalar_text(&val)),
+                    None => out.push_str(&s[r.start..r.end]),
+                }
+                last = r.end;
+            }
+            out.push_str(&s[last..]);
+            *s = out;
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| substitute(x, lookup)),
+        Value::Object(m) => m.values_mut().for_each(|x| substitute(x, lookup)),
+        _ => {}
+    }
+}
+
+fn empty_as_list(m: serde_json::Map<String, Value>) -> Value {
+    if m.is_empty() {
+        json!([])
+    } else {
+        Value::Object(m)
+    }
+}
+
+/// Runs a batch; returns the response body and the per-command log.
+pub fn run(
+    engine: &mut Engine,
+    caller: &Caller,
+    p: &Value,
+    start_ms: i64,
+    started: Instant,
+) -> (String, Vec<Value>) {
+    let halt = param_flag(p, "halt").unwrap_or(false);
+    let cmds: Vec<(String, String)> = match param(p, "cmd") {
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| (k.clone(), crate::values::scalar_text(v)))
+            .collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), crate::values::scalar_text(v)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut results: Vec<(String, Out)> = Vec::new();
+    let mut errors = serde_json::Map::new();
+    let mut totals = serde_json::Map::new();
+    let mut nexts = serde_json::Map::new();
+    let mut times = serde_json::Map::new();
+    let mut log = Vec::new();
+    for (i, (key, text)) in cmds.iter().enumerate() {
+        let cmd_started = Instant::now();
+        let cmd_ms = engine.now_ms();
+        let (method, query) = text.split_once('?').unwrap_or((text.as_str(), ""));
+        let method = method.trim().trim_end_matches(".json").to_ascii_lowercase();
+        let outcome: Result<Out, ApiError> = if i >= MAX_COMMANDS {
+            Err(ApiError::bad(
+                "ERROR_BATCH_LENGTH_EXCEEDED",
+                "Max batch length exceeded",
+            ))
+        } else if method == "batch" {
+            Err(ApiError::new(
+                405,
+                "ERROR_BATCH_METHOD_NOT_ALLOWED",
+                "Method is not allowed for batch usage",
+            ))
+        } else {
+            let mut params = listify(parse_query(query));
+            substitute(&mut params, &|k, path| {
+                results
+                    .iter()
+                    .find(|(rk, _)| rk == k)
+                    .and_then(|(_, out)| out.result.resolve(path))
+            });
+            run_one(engine, caller, key, &method, &params)
+        };
+        let real = cmd_started.elapsed().as_secs_f64();
+        let failed = outcome.is_err();
+        match outcome {
+            Ok(out) => {
+                log.push(json!({"key": key, "method": method, "status": 200}));
+                if let Some(t) = out.total {
+                    totals.insert(key.clone(), json!(t));
+                }
+                if let Some(n) = out.next {
+                    nexts.insert(key.clone(), json!(n));
+                }
+                let op = Some(engine.limits.operating(
+                    &caller.credential,
+                    &method,
+                    engine.now_ms(),
+                ));
+                times.insert(key.clone(), engine.time_block(cmd_ms, real, op));
+                results.push((key.clone(), out));
+            }
+            Err(e) => {
+                log.push(
+                    json!({"key": key, "method": method, "status": e.status, "error": e.code}),
+                );
+                errors.insert(
+                    key.clone(),
+                    json!({"error": e.code, "error_description": e.desc}),
+                );
+            }
+        }
+        if failed && halt {
+            break;
+        }
+    }
+    let mut body = String::with_capacity(1024);
+    body.push_str("{\"result\":{\"result\":");
+    if results.is_empty() {
+        body.push_str("[]");
+    } else {
+        body.push('{');
+        for (i, (k, out)) in results.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(&Value::String(k.clone()).to_string());
+            body.push(':');
+            out.result.write(&mut body);
+        }
+        body.push('}');
+    }
+    for (name, map) in [
+        ("result_error", errors),
+        ("result_total", totals),
+        ("result_next", nexts),
+        ("result_time", times),
+    ] {
+        body.push_str(&format!(",\"{name}\":"));
+        body.push_str(&empty_as_list(map).to_string());
+    }
+    body.push_str("},\"time\":");
+    body.push_str(
+        &engine
+            .time_block(start_ms, started.elapsed().as_secs_f64(), None)
+            .to_string(),
+    );
+    body.push('}');
+    (body, log)
+}
+
+fn run_one(
+    engine: &mut Engine,
+    caller: &Caller,
+    key: &str,
+    method: &str,
+    params: &Value,
+) -> Result<Out, ApiError> {
+    if let Some(a) = engine.faults.take(
+        method,
+        Some(key),
+        Some(&caller.credential),
+        &mut engine.portal,
+    ) {
+        return Err(a.api_error());
+    }
+    engine.scope_check(caller, method)?;
+    engine.operating_check(&caller.credential, method)?;
+    let started = Instant::now();
+    let r = engine.run_method(caller.user, Some(caller.credential.clone()), method, params);
+    engine.charge_call(&caller.credential, method, started.elapsed().as_secs_f64());
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_references_with_paths() {
+        let r = find_refs("$result[c0][items][49][id]");
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].key, "c0");
+        assert_eq!(r[0].path, vec!["items", "49", "id"]);
+        assert_eq!(r[0].end, "$result[c0][items][49][id]".len());
+    }
+
+    #[test]
+    fn whole_reference_becomes_the_value_and_embedded_ones_interpolate() {
+        let mut v =
+            json!({"a": "$result[x][id]", "b": "id=$result[x][id]!", "c": "$result[nope][id]"});
+        substitute(&mut v, &|k, path| {
+            (k == "x" && path == ["id"]).then(|| json!(7))
+        });
+        assert_eq!(v, json!({"a": 7, "b": "id=7!", "c": "$result[nope][id]"}));
+    }
+}

@@ -1,0 +1,175 @@
+//! Portal configuration switchable through `POST /_emu/config`.
+
+use crate::LimitsPreset;
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone)]
+pub struct RateLimit {
+    pub enabled: bool,
+    pub capacity: f64,
+    pub drain_per_second: f64,
+    /// `ip` or `credential`.
+    pub key: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct OperatingLimit {
+    pub enabled: bool,
+    pub limit_seconds: f64,
+    /// Fixed cost charged per call; `None` charges the measured processing time.
+    pub cost_per_call_seconds: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Portal offset in seconds east of UTC (default +03:00).
+    pub portal_offset: i32,
+    pub plan: String,
+    pub rate: RateLimit,
+    pub operating: OperatingLimit,
+    pub access_token_ttl: i64,
+    pub unordered_lists_when_no_order: bool,
+    pub zero_timings: bool,
+    /// Error for a bad webhook code: `NO_AUTH_FOUND` (401) or `INVALID_CREDENTIALS`.
+    pub bad_auth_code: String,
+    pub bad_auth_status: u16,
+    pub insufficient_scope_status: u16,
+    /// `0` (default) or `ENTITY_TYPE_NOT_SUPPORTED` for stagehistory on contacts/companies.
+    pub stagehistory_unsupported_code: String,
+    pub method_not_found_status: u16,
+}
+
+impl Config {
+    pub fn new(limits: LimitsPreset) -> Config {
+        let (enabled, cap, drain, plan) = match limits {
+            LimitsPreset::Off => (false, 50.0, 2.0, "standard"),
+            LimitsPreset::Standard => (true, 50.0, 2.0, "standard"),
+            LimitsPreset::Enterprise => (true, 250.0, 5.0, "enterprise"),
+        };
+        Config {
+            portal_offset: 3 * 3600,
+            plan: plan.into(),
+            rate: RateLimit {
+                enabled,
+                capacity: cap,
+                drain_per_second: drain,
+                key: "ip".into(),
+            },
+            operating: OperatingLimit {
+                enabled,
+                limit_seconds: 480.0,
+                cost_per_call_seconds: None,
+            },
+            access_token_ttl: 3600,
+            unordered_lists_when_no_order: false,
+            zero_timings: false,
+            bad_auth_code: "NO_AUTH_FOUND".into(),
+            bad_auth_status: 401,
+            insufficient_scope_status: 403,
+            stagehistory_unsupported_code: "0".into(),
+            method_not_found_status: 404,
+        }
+    }
+
+    /// Applies a `POST /_emu/config` body; unknown keys are ignored.
+    pub fn apply(&mut self, v: &Value) -> Result<(), String> {
+        if let Some(o) = v.get("portalOffset") {
+            self.portal_offset = parse_offset(o).ok_or("portalOffset must be like +03:00")?;
+        }
+        if let Some(p) = v.get("plan").and_then(Value::as_str) {
+            let (cap, drain) = match p {
+                "enterprise" => (250.0, 5.0),
+                _ => (50.0, 2.0),
+            };
+            self.plan = p.into();
+            self.rate.capacity = cap;
+            self.rate.drain_per_second = drain;
+        }
+        if let Some(r) = v.get("rateLimit") {
+            if let Some(b) = r.get("enabled").and_then(Value::as_bool) {
+                self.rate.enabled = b;
+            }
+            if let Some(x) = r.get("capacity").and_then(Value::as_f64) {
+                self.rate.capacity = x;
+            }
+            if let Some(x) = r.get("drainPerSecond").and_then(Value::as_f64) {
+                self.rate.drain_per_second = x;
+            }
+            if let Some(k) = r.get("key").and_then(Value::as_str) {
+                self.rate.key = k.into();
+            }
+        }
+        if let Some(o) = v.get("operatingLimit") {
+            if let Some(b) = o.get("enabled").and_then(Value::as_bool) {
+                self.operating.enabled = b;
+            }
+            if let Some(x) = o.get("limitSeconds").and_then(Value::as_f64) {
+                self.operating.limit_seconds = x;
+            }
+            if let Some(x) = o.get("costPerCallSeconds") {
+                self.operating.cost_per_call_seconds = x.as_f64();
+            }
+        }
+        if let Some(x) = v.get("accessTokenTtlSeconds").and_then(Value::as_i64) {
+            self.access_token_ttl = x;
+        }
+        if let Some(b) = v.get("unorderedListsWhenNoOrder").and_then(Value::as_bool) {
+            self.unordered_lists_when_no_order = b;
+        }
+        if let Some(b) = v.get("zeroTimings").and_then(Value::as_bool) {
+            self.zero_timings = b;
+        }
+        if let Some(s) = v.get("badAuthCode").and_then(Value::as_str) {
+            self.bad_auth_code = s.into();
+        }
+        if let Some(x) = v.get("badAuthStatus").and_then(Value::as_u64) {
+            self.bad_auth_status = x as u16;
+        }
+        if let Some(x) = v.get("insufficientScopeStatus").and_then(Value::as_u64) {
+            self.insufficient_scope_status = x as u16;
+        }
+        if let Some(s) = v.get("stagehistoryUnsupportedCode").and_then(Value::as_str) {
+            self.stagehistory_unsupported_code = s.into();
+        }
+        if let Some(x) = v.get("methodNotFoundStatus").and_then(Value::as_u64) {
+            self.method_not_found_status = x as u16;
+        }
+        Ok(())
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "portalOffset": crate::clock::offset_of(self.portal_offset).to_string(),
+            "plan": self.plan,
+            "rateLimit": {"enabled": self.rate.enabled, "capacity": self.rate.capacity,
+                "drainPerSecond": self.rate.drain_per_second, "key": self.rate.key},
+            "operatingLimit": {"enabled": self.operating.enabled, "limitSeconds": self.operating.limit_seconds,
+                "costPerCallSeconds": self.operating.cost_per_call_seconds},
+            "accessTokenTtlSeconds": self.access_token_ttl,
+            "unorderedListsWhenNoOrder": self.unordered_lists_when_no_order,
+            "zeroTimings": self.zero_timings,
+            "badAuthCode": self.bad_auth_code,
+            "badAuthStatus": self.bad_auth_status,
+            "insufficientScopeStatus": self.insufficient_scope_status,
+            "stagehistoryUnsupportedCode": self.stagehistory_unsupported_code,
+            "methodNotFoundStatus": self.method_not_found_status,
+        })
+    }
+}
+
+/// `"+03:00"`, `"-05:30"` or a number of seconds.
+pub fn parse_offset(v: &Value) -> Option<i32> {
+    if let Some(n) = v.as_i64() {
+        return i32::try_from(n).ok();
+    }
+    let s = v.as_str()?;
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => (1, s),
+    };
+    let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
+    let h: i32 = h.parse().ok()?;
+    let m: i32 = m.parse().ok()?;
+    Some(sign * (h * 3600 + m * 60))
+}

@@ -1,0 +1,351 @@
+//! `crm.item.fields`, `crm.item.list`, `crm.item.get` and item rendering.
+
+use crate::api::{param, param_flag, param_i64, ApiError, Call, MethodResult, Out, Res};
+use crate::filter::{self, cmp_val, Cond, Kind, View};
+use crate::schema::{uf_camel_name, Field};
+use crate::state::{Item, Level, Portal};
+use serde_json::{Map, Value};
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+pub const PAGE: usize = 50;
+
+/// Reads `entityTypeId`: one of the four served types, else 400 `NOT_FOUND`.
+pub fn entity_type(p: &Value) -> Result<i64, ApiError> {
+    match param_i64(p, "entityTypeId") {
+        Some(t @ 1..=4) => Ok(t),
+        Some(_) => Err(ApiError::bad("NOT_FOUND", "Smart process not found")),
+        None => Err(ApiError::bad(
+            "NOT_FOUND",
+            "Could not find value for parameter {entityTypeId}",
+        )),
+    }
+}
+
+/// `useOriginalUfNames` (default `N`).
+pub fn original_names(p: &Value) -> bool {
+    param_flag(p, "useOriginalUfNames").unwrap_or(false)
+}
+
+/// Resolves a client field name (camelCase, or a UF in either naming) to a field.
+pub fn resolve<'a>(portal: &'a Portal, t: i64, name: &str) -> Option<&'a Field> {
+    let fields = portal.fields(t);
+    fields.iter().find(|f| f.name == name).or_else(|| {
+        if name.starts_with("uf") || name.starts_with("UF") {
+            fields.iter().find(|f| {
+                f.dynamic && (uf_camel_name(&f.name) == name || f.name.eq_ignore_ascii_case(name))
+            })
+        } else {
+            None
+        }
+    })
+}
+
+fn output_name(f: &Field, original: bool) -> String {
+    if f.dynamic && !original {
+        uf_camel_name(&f.name)
+    } else {
+        f.name.clone()
+    }
+}
+
+pub fn fields(call: &mut Call<'_>, p: &Value) -> MethodResult {
+    let t = entity_type(p)?;
+    let original = original_names(p);
+    let mut m = Map::new();
+    for f in call.portal.fields(t) {
+        let name = output_name(f, original);
+        m.insert(name.clone(), f.describe(&name));
+    }
+    let mut out = Map::new();
+    out.insert("fields".into(), Value::Object(m));
+    Ok(Out::json(Value::Object(out)))
+}
+
+/// Which fields to render.
+pub enum Select {
+    All,
+    Some(Vec<String>),
+}
+
+pub fn parse_select(portal: &Portal, t: i64, v: Option<&Value>) -> Select {
+    let names: Vec<String> = match v {
+        None | Some(Value::Null) => return Select::All,
+        Some(Value::Array(a)) => a.iter().map(crate::values::scalar_text).collect(),
+        Some(Value::Object(o)) => o.values().map(crate::values::scalar_text).collect(),
+        Some(Value::String(s)) if s.is_empty() => return Select::All,
+        Some(other) => vec![crate::values::scalar_text(other)],
+    };
+    if names.is_empty() || names.iter().any(|n| n == "*") {
+        return Select::All;
+    }
+    let mut out = vec!["id".to_string()];
+    for n in names {
+        if n == "UF_*" || n == "uf_*" {
+            for f in portal.fields(t).iter().filter(|f| f.dynamic) {
+                out.push(f.name.clone());
+            }
+            continue;
+        }
+        if let Some(f) = resolve(portal, t, &n) {
+            if f.name != "fm" && !out.contains(&f.name) {
+                out.push(f.name.clone());
+            }
+        }
+    }
+    Select::Some(out)
+}
+
+/// Renders one item for output.
+pub fn render(portal: &Portal, t: i64, item: &Item, select: &Select, original: bool) -> Arc<str> {
+    if matches!(select, Select::All) && original {
+        return item.json.clone();
+    }
+    let map = item.map();
+    let mut out = Map::new();
+    let mut put = |name: &str, v: &Value| {
+        let key = match portal.field(t, name) {
+            Some(f) => output_name(f, original),
+            None => name.to_string(),
+        };
+        out.insert(key, v.clone());
+    };
+    match select {
+        Select::All => {
+            for (k, v) in &map {
+                put(k, v);
+            }
+        }
+        Select::Some(names) => {
+            for n in names {
+                if let Some(v) = map.get(n) {
+                    put(n, v);
+                }
+            }
+        }
+    }
+    Arc::from(serde_json::to_string(&out).unwrap_or_default())
+}
+
+fn start_of(p: &Value) -> i64 {
+    param_i64(p, "start").unwrap_or(0)
+}
+
+struct Collector<'p, 'c> {
+    page: Vec<&'p Item>,
+    total: i64,
+    skip: usize,
+    keyset: bool,
+    user: i64,
+    rights: Level,
+    cond: &'c Cond,
+    offset: i32,
+}
+
+impl<'p> Collector<'p, '_> {
+    /// Visits one candidate; false once a key-set page is full.
+    fn visit(&mut self, item: &'p Item) -> bool {
+        if !self.rights.allows(self.user, item) {
+            return true;
+        }
+        let mut view = View::new(item, self.offset);
+        if !self.cond.matches(&mut view) {
+            return true;
+        }
+        self.total += 1;
+        if self.total as usize > self.skip && self.page.len() < PAGE {
+            self.page.push(item);
+        }
+        !(self.keyset && self.page.len() >= PAGE)
+    }
+}
+
+/// What a list scan needs besides the portal.
+pub struct Scan<'c> {
+    pub t: i64,
+    pub user: i64,
+    pub cond: &'c Cond,
+    pub order: &'c [(String, Kind, bool)],
+    pub start: i64,
+    pub offset: i32,
+    pub rights: Level,
+}
+
+/// Runs a filtered, ordered, paged scan over one type. Returns (page, total; None for `start=-1`).
+/// Id order is a range scan over the id index and `updatedTime, id` order a range scan over the
+/// (updatedTime, id) index, both stopping early for key-set pages.
+pub fn scan<'p>(portal: &'p Portal, s: &Scan<'_>) -> (Vec<&'p Item>, Option<i64>) {
+    let store = portal.store(s.t);
+    let keyset = s.start < 0;
+    let mut c = Collector {
+        page: Vec::with_capacity(PAGE),
+        total: 0,
+        skip: s.start.max(0) as usize,
+        keyset,
+        user: s.user,
+        rights: s.rights,
+        cond: s.cond,
+        offset: s.offset,
+    };
+    let order = s.order;
+    let by_id = order.is_empty() || (order.len() == 1 && order[0].0 == "id");
+    let by_updated = !order.is_empty()
+        && order[0].0 == "updatedTime"
+        && order[0].2
+        && (order.len() == 1 || (order.len() == 2 && order[1].0 == "id" && order[1].2));
+    if by_id {
+        let (lo, hi) = s.cond.id_bounds();
+        if lo > hi {
+            return (c.page, (!keyset).then_some(0));
+        }
+        let range = store.items.range(lo..=hi);
+        if order.first().is_some_and(|o| !o.2) {
+            for (_, it) in range.rev() {
+                if !c.visit(it) {
+                    break;
+                }
+            }
+        } else {
+            for (_, it) in range {
+                if !c.visit(it) {
+                    break;
+                }
+            }
+        }
+    } else if by_updated {
+        let lb = s.cond.updated_lower_bound();
+        for (_, id) in store.by_updated.range((lb, i64::MIN)..) {
+            if let Some(it) = store.items.get(id) {
+                if !c.visit(it) {
+                    break;
+                }
+            }
+        }
+    } else {
+        let mut all: Vec<(Vec<filter::Val>, &Item)> = Vec::new();
+        for it in store.items.values() {
+            if !s.rights.allows(s.user, it) {
+                continue;
+            }
+            let mut view = View::new(it, s.offset);
+            if s.cond.matches(&mut view) {
+                let key = order
+                    .iter()
+                    .map(|(f, k, _)| {
+                        view.values(f, *k)
+                            .into_iter()
+                            .next()
+                            .unwrap_or(filter::Val::Null)
+                    })
+                    .collect();
+                all.push((key, it));
+            }
+        }
+        all.sort_by(|a, b| {
+            for (i, (_, _, asc)) in order.iter().enumerate() {
+                let o = cmp_val(&a.0[i], &b.0[i]);
+                let o = if *asc { o } else { o.reverse() };
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            a.1.id.cmp(&b.1.id)
+        });
+        c.total = all.len() as i64;
+        c.page = all
+            .into_iter()
+            .skip(c.skip)
+            .take(PAGE)
+            .map(|x| x.1)
+            .collect();
+    }
+    (c.page, (!keyset).then_some(c.total))
+}
+
+pub fn list(call: &mut Call<'_>, p: &Value) -> MethodResult {
+    let t = entity_type(p)?;
+    let original = original_names(p);
+    let portal: &Portal = call.portal;
+    let offset = call.cfg.portal_offset;
+    let resolver = |n: &str| resolve(portal, t, n);
+    let cond = match param(p, "filter") {
+        Some(f) => filter::parse(f, &resolver, offset)
+            .map_err(|e| ApiError::bad("INVALID_ARG_VALUE", e))?,
+        None => Cond::All(vec![]),
+    };
+    let order = match param(p, "order") {
+        Some(o) => {
+            filter::parse_order(o, &resolver).map_err(|e| ApiError::bad("INVALID_ARG_VALUE", e))?
+        }
+        None => vec![],
+    };
+    let select = parse_select(portal, t, param(p, "select"));
+    let start = start_of(p);
+    let rights = portal.rights(call.user, t).read;
+    let (page, total) = scan(
+        portal,
+        &Scan {
+            t,
+            user: call.user,
+            cond: &cond,
+            order: &order,
+            start,
+            offset,
+            rights,
+        },
+    );
+    let items: Vec<Arc<str>> = page
+        .iter()
+        .map(|it| render(portal, t, it, &select, original))
+        .collect();
+    match total {
+        None => Ok(Out::paged(Res::Items(items), 0, None)),
+        Some(total) => {
+            let end = start.max(0) + PAGE as i64;
+            let next = (total > end).then_some(end);
+            Ok(Out::paged(Res::Items(items), total, next))
+        }
+    }
+}
+
+/// Finds a readable item or answers `NOT_FOUND` / `ACCESS_DENIED`.
+pub fn readable<'p>(call: &'p Call<'_>, t: i64, id: i64) -> Result<&'p Item, ApiError> {
+    let item = call
+        .portal
+        .store(t)
+        .items
+        .get(&id)
+        .ok_or_else(|| ApiError::bad("NOT_FOUND", "Element not found"))?;
+    if !call
+        .portal
+        .rights(call.user, t)
+        .read
+        .allows(call.user, item)
+    {
+        return Err(ApiError::bad("ACCESS_DENIED", "Access denied"));
+    }
+    Ok(item)
+}
+
+pub fn item_id(p: &Value) -> Result<i64, ApiError> {
+    param_i64(p, "id")
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::bad("NOT_FOUND", "Element not found"))
+}
+
+pub fn get(call: &mut Call<'_>, p: &Value) -> MethodResult {
+    let t = entity_type(p)?;
+    let id = item_id(p)?;
+    let original = original_names(p);
+    let item = readable(call, t, id)?;
+    let rendered = render(call.portal, t, item, &Select::All, original);
+    Ok(Out::json(item_envelope(&rendered)))
+}
+
+/// `{"item": {...}}` from a rendered item.
+pub fn item_envelope(rendered: &str) -> Value {
+    let v: Value = serde_json::from_str(rendered).unwrap_or(Value::Null);
+    let mut m = Map::new();
+    m.insert("item".into(), v);
+    Value::Object(m)
+}
