@@ -1,0 +1,103 @@
+//! The Bitrix24 client ([`kartoteka_bitrix::Client`]) as sync's [`Portal`].
+
+use crate::error::{PortalError, PortalFailure};
+use crate::model::{PulledChunk, ReferenceData, Watermark};
+use crate::ports::Portal;
+use chrono::{DateTime, FixedOffset};
+use kartoteka_bitrix::{BitrixError, Client, ErrorClass};
+use kartoteka_domain::{EntityType, Record};
+use serde_json::json;
+
+/// Reads a portal through the Bitrix24 client (which rate-limits and retries on its own).
+#[derive(Clone, Debug)]
+pub struct BitrixPortal {
+    client: Client,
+}
+
+impl BitrixPortal {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// Sorts a client error into what sync does about it. `NOT_FOUND` and `ACCESS_DENIED` are told
+/// apart (deleted vs hidden, CONTRACT §7).
+pub fn portal_error(e: BitrixError) -> PortalError {
+    let kind = if e.is_not_found() {
+        PortalFailure::NotFound
+    } else if e.is_access_denied() {
+        PortalFailure::AccessDenied
+    } else {
+        match e.class() {
+            ErrorClass::Auth => PortalFailure::Auth,
+            ErrorClass::RetryLater => PortalFailure::RetryLater,
+            ErrorClass::Conflict | ErrorClass::Permanent => PortalFailure::Permanent,
+        }
+    };
+    PortalError::new(kind, e.to_string())
+}
+
+impl Portal for BitrixPortal {
+    async fn server_time(&self) -> Result<DateTime<FixedOffset>, PortalError> {
+        let r = self.client.call("server.time", json!({})).await.map_err(portal_error)?;
+        r.result
+            .as_str()
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .ok_or_else(|| PortalError::new(PortalFailure::RetryLater, "server.time returned no readable time"))
+    }
+
+    async fn count(&self, t: EntityType) -> Result<u64, PortalError> {
+        self.client.count(t).await.map_err(portal_error)
+    }
+
+    async fn pull_by_id(&self, t: EntityType, after_id: i64) -> Result<PulledChunk, PortalError> {
+        let chunk = self.client.pull_items_batch(t, after_id).await.map_err(portal_error)?;
+        Ok(PulledChunk { records: chunk.records, exhausted: chunk.exhausted })
+    }
+
+    async fn pull_updated(
+        &self,
+        t: EntityType,
+        since: DateTime<FixedOffset>,
+        after: Option<Watermark>,
+    ) -> Result<PulledChunk, PortalError> {
+        let chunk = self
+            .client
+            .pull_updated_batch(t, since, after.map(|w| (w.time, w.id)))
+            .await
+            .map_err(portal_error)?;
+        Ok(PulledChunk { records: chunk.records, exhausted: chunk.exhausted })
+    }
+
+    async fn list_ids(&self, t: EntityType, after_id: i64) -> Result<(Vec<i64>, bool), PortalError> {
+        self.client.list_ids_batch(t, after_id).await.map_err(portal_error)
+    }
+
+    async fn get_record(&self, t: EntityType, id: i64) -> Result<Record, PortalError> {
+        self.client.get_item(t, id).await.map_err(portal_error)
+    }
+
+    async fn reference(&self, types: &[EntityType]) -> Result<ReferenceData, PortalError> {
+        let mut reference = ReferenceData {
+            users: self.client.users().await.map_err(portal_error)?,
+            stages: self.client.statuses().await.map_err(portal_error)?,
+            ..ReferenceData::default()
+        };
+        if types.contains(&EntityType::Deal) {
+            reference.categories = self.client.categories(EntityType::Deal).await.map_err(portal_error)?;
+        }
+        for &t in types {
+            let fields = self.client.item_fields(t).await.map_err(portal_error)?;
+            reference.fields.insert(t, fields);
+        }
+        Ok(reference)
+    }
+
+    fn requests_made(&self) -> u64 {
+        self.client.requests_made()
+    }
+}

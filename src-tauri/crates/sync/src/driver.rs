@@ -1,0 +1,329 @@
+//! The driver: asks the planner for the next action, carries it out against the portal and the
+//! replica, and updates the run state only after the replica has committed.
+
+use crate::error::{PortalError, SyncError};
+use crate::event::{EventSink, SyncEvent, SyncPhase, SyncSummary};
+use crate::model::{ApplyCounts, PullCheckpoint, PulledChunk};
+use crate::plan::{next_action, CountComparison, Policy, RunState, SyncAction, UpdatedPass};
+use crate::ports::{Portal, Replica};
+use chrono::{DateTime, FixedOffset};
+use kartoteka_domain::{EntityType, Record};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// The replica as sync shares it with the rest of the app.
+pub type SharedReplica<R> = Arc<Mutex<R>>;
+
+/// Supplies the device's current time (passed in so tests control it).
+pub type Clock = Arc<dyn Fn() -> DateTime<FixedOffset> + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(|| chrono::Utc::now().fixed_offset())
+}
+
+/// A chunk read while the previous one was being written.
+struct ReadAhead {
+    action: SyncAction,
+    chunk: Result<PulledChunk, PortalError>,
+}
+
+/// Runs pull syncs of one portal into one replica.
+pub struct SyncEngine<P: Portal, R: Replica> {
+    pub(crate) portal: Arc<P>,
+    pub(crate) replica: SharedReplica<R>,
+    pub(crate) policy: Policy,
+    pub(crate) events: EventSink,
+    pub(crate) clock: Clock,
+}
+
+impl<P: Portal, R: Replica> SyncEngine<P, R> {
+    pub fn new(portal: Arc<P>, replica: SharedReplica<R>, policy: Policy, events: EventSink) -> Self {
+        Self { portal, replica, policy, events, clock: system_clock() }
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn set_policy(&mut self, policy: Policy) {
+        self.policy = policy;
+    }
+
+    /// One sync run: reference data, then per type the initial pull (resumed where the last run
+    /// stopped), an incremental pass, and a reconcile when due. Cancellation is checked between
+    /// requests; whatever was committed stays committed.
+    #[tracing::instrument(skip_all, fields(types = self.policy.entity_types.len()))]
+    pub async fn run(&self, cancel: &CancellationToken) -> Result<SyncSummary, SyncError> {
+        let started = Instant::now();
+        let requests_at_start = self.portal.requests_made();
+        (self.events)(&SyncEvent::Started);
+        let mut summary = SyncSummary::default();
+        let result = self.run_actions(cancel, &mut summary).await;
+        summary.requests = self.portal.requests_made().saturating_sub(requests_at_start);
+        summary.seconds = started.elapsed().as_secs_f64();
+        match result {
+            Ok(()) => {
+                tracing::info!(requests = summary.requests, pulled = summary.total_pulled(), "sync finished");
+                (self.events)(&SyncEvent::Finished { summary: summary.clone() });
+                Ok(summary)
+            }
+            Err(e) => {
+                tracing::warn!(code = ?e.code(), requests = summary.requests, "sync stopped");
+                (self.events)(&SyncEvent::Failed { code: e.code(), message: e.to_string() });
+                Err(e)
+            }
+        }
+    }
+
+    async fn run_actions(&self, cancel: &CancellationToken, summary: &mut SyncSummary) -> Result<(), SyncError> {
+        let types = self.policy.entity_types.clone();
+        let checkpoints = self
+            .with_replica(move |r| types.iter().map(|&t| Ok((t, r.checkpoint(t)?))).collect::<Result<Vec<_>, _>>())
+            .await?;
+        let mut run = RunState::new((self.clock)(), checkpoints);
+        let mut ahead: Option<ReadAhead> = None;
+        loop {
+            if cancel.is_cancelled() {
+                return Err(SyncError::Cancelled);
+            }
+            let action = next_action(&run, &self.policy);
+            tracing::debug!(?action, "sync step");
+            let requests_before = self.portal.requests_made();
+            let is_pull = matches!(action, SyncAction::PullInitial { .. } | SyncAction::PullUpdated { .. });
+            match action {
+                SyncAction::Done => return self.finish(&run).await,
+                SyncAction::RefreshReference => self.refresh_reference(cancel, &mut run).await?,
+                SyncAction::MarkPullStart { entity_type } => self.mark_pull_start(cancel, &mut run, entity_type).await?,
+                SyncAction::CountForProgress { entity_type } => {
+                    let total = self.call(cancel, || self.portal.count(entity_type)).await?;
+                    let base = self.with_replica(move |r| r.visible_count(entity_type)).await?;
+                    let entry = type_run(&mut run, entity_type);
+                    entry.total = Some(total);
+                    entry.progress_base = base;
+                }
+                SyncAction::PullInitial { .. } | SyncAction::PullUpdated { .. } => {
+                    self.pull(cancel, &mut run, action, &mut ahead, summary).await?
+                }
+                SyncAction::CompareCounts { entity_type } => {
+                    let portal = self.call(cancel, || self.portal.count(entity_type)).await?;
+                    let local = self.with_replica(move |r| r.visible_count(entity_type)).await?;
+                    type_run(&mut run, entity_type).counts = Some(CountComparison { portal, local });
+                }
+                SyncAction::Reconcile { entity_type } => {
+                    let checkpoint = self.reconcile(cancel, entity_type, &run, summary).await?;
+                    let entry = type_run(&mut run, entity_type);
+                    entry.checkpoint = checkpoint;
+                    entry.reconciled = true;
+                }
+            }
+            if is_pull {
+                summary.pull_requests += self.portal.requests_made().saturating_sub(requests_before);
+            }
+        }
+    }
+
+    /// Stamps every pulled type with the time this run finished it.
+    async fn finish(&self, run: &RunState) -> Result<(), SyncError> {
+        let now = (self.clock)();
+        let stamped: Vec<(EntityType, PullCheckpoint)> = run
+            .types
+            .iter()
+            .filter(|(t, _)| self.policy.entity_types.contains(t))
+            .map(|(&t, s)| (t, PullCheckpoint { synced_at: Some(now), ..s.checkpoint }))
+            .collect();
+        self.with_replica(move |r| stamped.iter().try_for_each(|(t, cp)| r.save_checkpoint(*t, cp)))
+            .await
+    }
+
+    async fn refresh_reference(&self, cancel: &CancellationToken, run: &mut RunState) -> Result<(), SyncError> {
+        let types = self.policy.entity_types.clone();
+        let reference = self.call(cancel, || self.portal.reference(&types)).await?;
+        let fields: usize = reference.fields.values().map(Vec::len).sum();
+        tracing::info!(users = reference.users.len(), stages = reference.stages.len(), fields, "reference refreshed");
+        self.with_replica(move |r| r.replace_reference(&reference)).await?;
+        run.reference_refreshed = true;
+        (self.events)(&SyncEvent::Progress { entity_type: None, phase: SyncPhase::Reference, done: 1, total: Some(1) });
+        Ok(())
+    }
+
+    async fn mark_pull_start(&self, cancel: &CancellationToken, run: &mut RunState, t: EntityType) -> Result<(), SyncError> {
+        let now = self.call(cancel, || self.portal.server_time()).await?;
+        let current = type_run(run, t).checkpoint;
+        let checkpoint = PullCheckpoint { watermark: Some(crate::Watermark::new(now, 0)), ..current };
+        self.apply(t, Vec::new(), checkpoint).await?;
+        type_run(run, t).checkpoint = checkpoint;
+        Ok(())
+    }
+
+    /// One pull step (initial or incremental). While the chunk is written, the next one is read.
+    async fn pull(
+        &self,
+        cancel: &CancellationToken,
+        run: &mut RunState,
+        action: SyncAction,
+        ahead: &mut Option<ReadAhead>,
+        summary: &mut SyncSummary,
+    ) -> Result<(), SyncError> {
+        let chunk = match ahead.take() {
+            Some(ReadAhead { action: a, chunk: Ok(chunk) }) if a == action => chunk,
+            _ => self.call(cancel, || self.fetch(action)).await?,
+        };
+        let state = type_run(run, entity_type_of(action)).to_owned();
+        let (t, checkpoint, updated, next) = advance(action, &state.checkpoint, &chunk, run.now);
+        let pulled = chunk.records.len() as u64;
+        let read_next = async {
+            match next {
+                Some(a) if !cancel.is_cancelled() => Some(ReadAhead { action: a, chunk: self.fetch(a).await }),
+                _ => None,
+            }
+        };
+        let (applied, read) = tokio::join!(self.apply(t, chunk.records, checkpoint), read_next);
+        let counts = applied?;
+        *ahead = read;
+
+        let entry = type_run(run, t);
+        entry.checkpoint = checkpoint;
+        if let Some(pass) = updated {
+            entry.updated = pass;
+        }
+        let (total, base) = (entry.total, entry.progress_base);
+        let s = summary.entry(t);
+        s.pulled += pulled;
+        s.inserted += counts.inserted;
+        s.updated += counts.updated;
+        s.unchanged += counts.unchanged;
+        let (phase, done, total) = match action {
+            SyncAction::PullInitial { .. } => (SyncPhase::Initial, base + s.pulled, total),
+            _ => (SyncPhase::Incremental, s.pulled, None),
+        };
+        let done = total.map_or(done, |n| done.min(n));
+        (self.events)(&SyncEvent::Progress { entity_type: Some(t), phase, done, total });
+        Ok(())
+    }
+
+    fn fetch(&self, action: SyncAction) -> impl Future<Output = Result<PulledChunk, PortalError>> + Send + '_ {
+        async move {
+            match action {
+                SyncAction::PullInitial { entity_type, after_id } => self.portal.pull_by_id(entity_type, after_id).await,
+                SyncAction::PullUpdated { entity_type, since, after } => {
+                    self.portal.pull_updated(entity_type, since, after).await
+                }
+                _ => Ok(PulledChunk { records: Vec::new(), exhausted: true }),
+            }
+        }
+    }
+
+    pub(crate) async fn apply(
+        &self,
+        t: EntityType,
+        records: Vec<Record>,
+        checkpoint: PullCheckpoint,
+    ) -> Result<ApplyCounts, SyncError> {
+        self.with_replica(move |r| r.apply_pulled(t, &records, &checkpoint)).await
+    }
+
+    /// Runs a blocking replica call off the async threads.
+    pub(crate) async fn with_replica<T, F>(&self, f: F) -> Result<T, SyncError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut R) -> Result<T, R::Error> + Send + 'static,
+    {
+        let replica = Arc::clone(&self.replica);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = replica.lock().map_err(|_| SyncError::TaskFailed)?;
+            f(&mut guard).map_err(SyncError::replica)
+        })
+        .await
+        .map_err(|_| SyncError::TaskFailed)?
+    }
+
+    /// A portal call, retried with back-off while it fails with "retry later"; cancellable.
+    pub(crate) async fn call<T, F, Fut>(&self, cancel: &CancellationToken, mut f: F) -> Result<T, SyncError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, PortalError>>,
+    {
+        let retry = self.policy.retry;
+        let mut failures = 0u32;
+        loop {
+            let result = tokio::select! {
+                r = f() => r,
+                _ = cancel.cancelled() => return Err(SyncError::Cancelled),
+            };
+            match result {
+                Ok(v) => return Ok(v),
+                Err(e) if e.is_retryable() && failures + 1 < retry.attempts.max(1) => {
+                    failures += 1;
+                    let wait = retry.delay(failures);
+                    tracing::warn!(failures, wait_ms = wait.as_millis() as u64, "portal busy or unreachable; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = cancel.cancelled() => return Err(SyncError::Cancelled),
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+fn entity_type_of(action: SyncAction) -> EntityType {
+    match action {
+        SyncAction::MarkPullStart { entity_type }
+        | SyncAction::CountForProgress { entity_type }
+        | SyncAction::PullInitial { entity_type, .. }
+        | SyncAction::PullUpdated { entity_type, .. }
+        | SyncAction::CompareCounts { entity_type }
+        | SyncAction::Reconcile { entity_type } => entity_type,
+        SyncAction::RefreshReference | SyncAction::Done => EntityType::Lead,
+    }
+}
+
+/// Where a pull step leaves the type: the checkpoint to commit with the chunk, the incremental
+/// pass's new position, and the next pull to read ahead (if more rows remain).
+fn advance(
+    action: SyncAction,
+    current: &PullCheckpoint,
+    chunk: &PulledChunk,
+    now: DateTime<FixedOffset>,
+) -> (EntityType, PullCheckpoint, Option<UpdatedPass>, Option<SyncAction>) {
+    match action {
+        SyncAction::PullInitial { entity_type, after_id } => {
+            let last_id = chunk.last_id().unwrap_or(after_id).max(after_id);
+            // A page that brings nothing new ends the pull, whatever the portal claims.
+            let done = chunk.exhausted || last_id == after_id;
+            // A finished initial pull is a fresh picture of the id set: no reconcile is due yet.
+            let reconciled_at = if done { current.reconciled_at.or(Some(now)) } else { current.reconciled_at };
+            let checkpoint =
+                PullCheckpoint { initial_after_id: last_id, initial_done: done, reconciled_at, ..*current };
+            let next = (!done).then_some(SyncAction::PullInitial { entity_type, after_id: last_id });
+            (entity_type, checkpoint, None, next)
+        }
+        SyncAction::PullUpdated { entity_type, since, after } => {
+            let last = chunk.last_watermark();
+            let moved = match (last, after) {
+                (Some(l), Some(a)) => l > a,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            let done = chunk.exhausted || !moved;
+            let watermark = current.watermark.max(last);
+            let checkpoint = PullCheckpoint { watermark, ..*current };
+            let pass = if done { UpdatedPass::Done } else { UpdatedPass::Running { since, after: last } };
+            let next = (!done).then_some(SyncAction::PullUpdated { entity_type, since, after: last });
+            (entity_type, checkpoint, Some(pass), next)
+        }
+        other => (entity_type_of(other), *current, None, None),
+    }
+}
+
+pub(crate) fn type_run(run: &mut RunState, t: EntityType) -> &mut crate::plan::TypeRun {
+    run.types.entry(t).or_default()
+}

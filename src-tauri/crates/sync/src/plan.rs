@@ -1,0 +1,329 @@
+//! The sync decision, as a pure function: what one run has done so far in, the next action out.
+//! The driver carries the action out, commits, updates the run state, and asks again.
+
+use crate::model::{PullCheckpoint, Watermark};
+use chrono::{DateTime, FixedOffset, TimeDelta};
+use kartoteka_domain::EntityType;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// When a run compares the replica's id set with the portal's to find deletions and lost access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ReconcilePolicy {
+    /// Every run (costs one request per 2,500 records).
+    Always,
+    /// Only when the portal's count differs from the replica's after the incremental pass.
+    WhenCountsDiffer,
+    Never,
+}
+
+/// Back-off for calls that fail with "retry later" (rate limit, 5xx, timeouts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts per action, the first included.
+    pub attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl RetryPolicy {
+    /// The wait before attempt `n + 1` (n counts failures so far, from 1): base × 1.5ⁿ⁻¹, capped.
+    pub fn delay(&self, failures: u32) -> Duration {
+        let factor = 1.5f64.powi(failures.saturating_sub(1).min(30) as i32);
+        self.base_delay.mul_f64(factor).min(self.max_delay)
+    }
+}
+
+/// What a sync run does and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// The types to pull, in this order.
+    pub entity_types: Vec<EntityType>,
+    /// How far before the last seen `updatedTime` an incremental pass starts (commit lag, clock skew).
+    pub overlap: TimeDelta,
+    pub reconcile: ReconcilePolicy,
+    /// With [`ReconcilePolicy::WhenCountsDiffer`]: compare id sets anyway once this long has
+    /// passed since the last comparison (equal counts can hide a deletion plus regained access).
+    pub full_reconcile_every: Option<TimeDelta>,
+    /// Reload users, stages, pipelines and field metadata at the start of the run.
+    pub refresh_reference: bool,
+    /// Ask the portal for the record count before an initial pull, so progress has a total.
+    pub progress_totals: bool,
+    pub retry: RetryPolicy,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            entity_types: EntityType::ALL.to_vec(),
+            overlap: TimeDelta::minutes(5),
+            reconcile: ReconcilePolicy::WhenCountsDiffer,
+            full_reconcile_every: Some(TimeDelta::hours(1)),
+            refresh_reference: true,
+            progress_totals: true,
+            retry: RetryPolicy {
+                attempts: 6,
+                base_delay: Duration::from_secs(1),
+                max_delay: Duration::from_secs(30),
+            },
+        }
+    }
+}
+
+/// Where the incremental pass of one type stands within a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpdatedPass {
+    #[default]
+    NotStarted,
+    Running {
+        since: DateTime<FixedOffset>,
+        after: Option<Watermark>,
+    },
+    Done,
+}
+
+/// Record counts on both sides, compared after the incremental pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountComparison {
+    pub portal: u64,
+    pub local: u64,
+}
+
+/// What the run has done for one type. `checkpoint` mirrors what the replica has committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TypeRun {
+    pub checkpoint: PullCheckpoint,
+    /// Portal count fetched for progress of the initial pull.
+    pub total: Option<u64>,
+    /// Records already in the replica when the count was taken (a resumed pull starts there).
+    pub progress_base: u64,
+    pub updated: UpdatedPass,
+    pub counts: Option<CountComparison>,
+    pub reconciled: bool,
+}
+
+/// The in-memory state of one run; changed by the driver only after the replica commits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunState {
+    /// Device time when the run started.
+    pub now: DateTime<FixedOffset>,
+    pub reference_refreshed: bool,
+    pub types: BTreeMap<EntityType, TypeRun>,
+}
+
+impl RunState {
+    pub fn new(
+        now: DateTime<FixedOffset>,
+        checkpoints: impl IntoIterator<Item = (EntityType, PullCheckpoint)>,
+    ) -> Self {
+        Self {
+            now,
+            reference_refreshed: false,
+            types: checkpoints
+                .into_iter()
+                .map(|(t, checkpoint)| (t, TypeRun { checkpoint, ..TypeRun::default() }))
+                .collect(),
+        }
+    }
+}
+
+/// The next step of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncAction {
+    RefreshReference,
+    /// Record the portal's current time as the start of the pull (before the first record is read).
+    MarkPullStart { entity_type: EntityType },
+    CountForProgress { entity_type: EntityType },
+    PullInitial { entity_type: EntityType, after_id: i64 },
+    PullUpdated {
+        entity_type: EntityType,
+        since: DateTime<FixedOffset>,
+        after: Option<Watermark>,
+    },
+    CompareCounts { entity_type: EntityType },
+    Reconcile { entity_type: EntityType },
+    Done,
+}
+
+/// Decides the next action. Pure: the same state and policy always give the same action.
+pub fn next_action(run: &RunState, policy: &Policy) -> SyncAction {
+    use SyncAction::*;
+    if policy.refresh_reference && !run.reference_refreshed {
+        return RefreshReference;
+    }
+    for &entity_type in &policy.entity_types {
+        let state = run.types.get(&entity_type).copied().unwrap_or_default();
+        let checkpoint = state.checkpoint;
+        let Some(watermark) = checkpoint.watermark else {
+            return MarkPullStart { entity_type };
+        };
+        if !checkpoint.initial_done {
+            if policy.progress_totals && state.total.is_none() {
+                return CountForProgress { entity_type };
+            }
+            return PullInitial { entity_type, after_id: checkpoint.initial_after_id };
+        }
+        match state.updated {
+            UpdatedPass::NotStarted => {
+                return PullUpdated { entity_type, since: watermark.time - policy.overlap, after: None };
+            }
+            UpdatedPass::Running { since, after } => return PullUpdated { entity_type, since, after },
+            UpdatedPass::Done => {}
+        }
+        if state.reconciled {
+            continue;
+        }
+        let full_due = policy.full_reconcile_every.is_some_and(|every| {
+            checkpoint.reconciled_at.is_none_or(|at| run.now - at >= every)
+        });
+        match (policy.reconcile, state.counts) {
+            (ReconcilePolicy::Never, _) => {}
+            (ReconcilePolicy::Always, _) => return Reconcile { entity_type },
+            (ReconcilePolicy::WhenCountsDiffer, _) if full_due => return Reconcile { entity_type },
+            (ReconcilePolicy::WhenCountsDiffer, None) => return CompareCounts { entity_type },
+            (ReconcilePolicy::WhenCountsDiffer, Some(c)) if c.portal != c.local => {
+                return Reconcile { entity_type }
+            }
+            (ReconcilePolicy::WhenCountsDiffer, Some(_)) => {}
+        }
+    }
+    Done
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use EntityType::{Deal, Lead};
+
+    fn at(s: &str) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339(s).unwrap_or_else(|e| panic!("bad test time {s}: {e}"))
+    }
+
+    fn wm(time: &str, id: i64) -> Watermark {
+        Watermark::new(at(time), id)
+    }
+
+    fn policy(reconcile: ReconcilePolicy) -> Policy {
+        Policy {
+            entity_types: vec![Lead, Deal],
+            reconcile,
+            full_reconcile_every: Some(TimeDelta::hours(1)),
+            ..Policy::default()
+        }
+    }
+
+    const NOW: &str = "2026-03-01T12:00:00+03:00";
+
+    fn started(initial_after_id: i64, initial_done: bool) -> TypeRun {
+        TypeRun {
+            checkpoint: PullCheckpoint {
+                initial_after_id,
+                initial_done,
+                watermark: Some(wm("2026-03-01T09:00:00+03:00", 0)),
+                reconciled_at: Some(at("2026-03-01T11:30:00+03:00")),
+                synced_at: None,
+            },
+            total: Some(10),
+            ..TypeRun::default()
+        }
+    }
+
+    fn finished() -> TypeRun {
+        TypeRun {
+            updated: UpdatedPass::Done,
+            reconciled: true,
+            ..started(500, true)
+        }
+    }
+
+    fn run(reference: bool, lead: TypeRun, deal: TypeRun) -> RunState {
+        RunState {
+            now: at(NOW),
+            reference_refreshed: reference,
+            types: BTreeMap::from([(Lead, lead), (Deal, deal)]),
+        }
+    }
+
+    #[rstest]
+    #[case::reference_first_even_when_nothing_else_is_due(
+        run(false, finished(), finished()), ReconcilePolicy::Never, SyncAction::RefreshReference)]
+    #[case::fresh_replica_marks_the_pull_start_before_reading_records(
+        run(true, TypeRun::default(), TypeRun::default()), ReconcilePolicy::Never,
+        SyncAction::MarkPullStart { entity_type: Lead })]
+    #[case::progress_total_is_fetched_once_before_the_initial_pull(
+        run(true, TypeRun { total: None, ..started(0, false) }, finished()), ReconcilePolicy::Never,
+        SyncAction::CountForProgress { entity_type: Lead })]
+    #[case::initial_pull_resumes_after_the_committed_id(
+        run(true, started(2500, false), TypeRun::default()), ReconcilePolicy::Never,
+        SyncAction::PullInitial { entity_type: Lead, after_id: 2500 })]
+    #[case::finished_initial_pull_is_followed_by_an_incremental_pass_with_overlap(
+        run(true, started(2500, true), TypeRun::default()), ReconcilePolicy::Never,
+        SyncAction::PullUpdated { entity_type: Lead, since: at("2026-03-01T08:55:00+03:00"), after: None })]
+    #[case::incremental_pass_continues_after_the_last_row_without_moving_since(
+        run(true, TypeRun { updated: UpdatedPass::Running {
+            since: at("2026-03-01T08:55:00+03:00"), after: Some(wm("2026-03-01T09:10:00+03:00", 77)) },
+            ..started(2500, true) }, finished()), ReconcilePolicy::Never,
+        SyncAction::PullUpdated { entity_type: Lead, since: at("2026-03-01T08:55:00+03:00"),
+            after: Some(wm("2026-03-01T09:10:00+03:00", 77)) })]
+    #[case::second_type_starts_when_the_first_is_finished(
+        run(true, finished(), TypeRun::default()), ReconcilePolicy::Never,
+        SyncAction::MarkPullStart { entity_type: Deal })]
+    #[case::counts_are_compared_after_the_incremental_pass(
+        run(true, TypeRun { updated: UpdatedPass::Done, ..started(9, true) }, finished()),
+        ReconcilePolicy::WhenCountsDiffer, SyncAction::CompareCounts { entity_type: Lead })]
+    #[case::differing_counts_trigger_an_id_set_reconcile(
+        run(true, TypeRun { updated: UpdatedPass::Done, counts: Some(CountComparison { portal: 9, local: 10 }),
+            ..started(9, true) }, finished()),
+        ReconcilePolicy::WhenCountsDiffer, SyncAction::Reconcile { entity_type: Lead })]
+    #[case::equal_counts_skip_the_reconcile(
+        run(true, TypeRun { updated: UpdatedPass::Done, counts: Some(CountComparison { portal: 10, local: 10 }),
+            ..started(9, true) }, finished()),
+        ReconcilePolicy::WhenCountsDiffer, SyncAction::Done)]
+    #[case::equal_counts_still_reconcile_when_the_last_comparison_is_old(
+        run(true, TypeRun { updated: UpdatedPass::Done, counts: Some(CountComparison { portal: 10, local: 10 }),
+            checkpoint: PullCheckpoint { reconciled_at: Some(at("2026-03-01T10:59:59+03:00")), ..started(9, true).checkpoint },
+            ..started(9, true) }, finished()),
+        ReconcilePolicy::WhenCountsDiffer, SyncAction::Reconcile { entity_type: Lead })]
+    #[case::never_compared_ids_is_a_due_reconcile(
+        run(true, TypeRun { updated: UpdatedPass::Done,
+            checkpoint: PullCheckpoint { reconciled_at: None, ..started(9, true).checkpoint },
+            ..started(9, true) }, finished()),
+        ReconcilePolicy::WhenCountsDiffer, SyncAction::Reconcile { entity_type: Lead })]
+    #[case::always_reconciles_without_counting(
+        run(true, TypeRun { updated: UpdatedPass::Done, ..started(9, true) }, finished()),
+        ReconcilePolicy::Always, SyncAction::Reconcile { entity_type: Lead })]
+    #[case::never_reconciles(
+        run(true, TypeRun { updated: UpdatedPass::Done, ..started(9, true) }, finished()),
+        ReconcilePolicy::Never, SyncAction::Done)]
+    #[case::a_reconciled_type_is_not_reconciled_twice(
+        run(true, finished(), finished()), ReconcilePolicy::Always, SyncAction::Done)]
+    fn next_action_table(#[case] state: RunState, #[case] reconcile: ReconcilePolicy, #[case] expected: SyncAction) {
+        assert_eq!(next_action(&state, &policy(reconcile)), expected);
+    }
+
+    #[test]
+    fn types_outside_the_policy_are_not_pulled() {
+        let state = run(true, finished(), TypeRun::default());
+        let only_leads = Policy { entity_types: vec![Lead], ..policy(ReconcilePolicy::Never) };
+        assert_eq!(next_action(&state, &only_leads), SyncAction::Done);
+    }
+
+    #[test]
+    fn skipping_reference_refresh_goes_straight_to_records() {
+        let state = run(false, started(0, false), finished());
+        let p = Policy { refresh_reference: false, ..policy(ReconcilePolicy::Never) };
+        assert_eq!(next_action(&state, &p), SyncAction::PullInitial { entity_type: Lead, after_id: 0 });
+    }
+
+    #[test]
+    fn retry_delay_grows_by_half_and_is_capped() {
+        let r = RetryPolicy { attempts: 5, base_delay: Duration::from_secs(2), max_delay: Duration::from_secs(4) };
+        assert_eq!(r.delay(1), Duration::from_secs(2));
+        assert_eq!(r.delay(2), Duration::from_secs(3));
+        assert_eq!(r.delay(3), Duration::from_secs(4));
+        assert_eq!(r.delay(40), Duration::from_secs(4));
+    }
+}

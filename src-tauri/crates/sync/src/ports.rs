@@ -1,0 +1,69 @@
+//! The two sides sync connects, as the driver sees them. The real implementations are the
+//! Bitrix24 client ([`crate::BitrixPortal`]) and the SQLite replica ([`kartoteka_store::Store`]);
+//! the seam keeps the driver's I/O in one place and the planner pure.
+
+use crate::error::PortalError;
+use crate::model::{ApplyCounts, PullCheckpoint, PulledChunk, ReferenceData, Watermark};
+use chrono::{DateTime, FixedOffset};
+use kartoteka_domain::{EntityType, Record};
+use std::future::Future;
+
+/// The Bitrix24 portal, read side.
+pub trait Portal: Send + Sync {
+    /// The portal's current time, in its own offset.
+    fn server_time(&self) -> impl Future<Output = Result<DateTime<FixedOffset>, PortalError>> + Send;
+    /// How many records of a type the user may read (advisory; used for progress and reconcile).
+    fn count(&self, t: EntityType) -> impl Future<Output = Result<u64, PortalError>> + Send;
+    /// One request: records with id greater than `after_id`, ascending.
+    fn pull_by_id(
+        &self,
+        t: EntityType,
+        after_id: i64,
+    ) -> impl Future<Output = Result<PulledChunk, PortalError>> + Send;
+    /// One request: records updated at or after `since`, ascending by `(updatedTime, id)`,
+    /// continuing strictly after `after` when given.
+    fn pull_updated(
+        &self,
+        t: EntityType,
+        since: DateTime<FixedOffset>,
+        after: Option<Watermark>,
+    ) -> impl Future<Output = Result<PulledChunk, PortalError>> + Send;
+    /// One request: ids greater than `after_id`, ascending; `true` when no more remain.
+    fn list_ids(
+        &self,
+        t: EntityType,
+        after_id: i64,
+    ) -> impl Future<Output = Result<(Vec<i64>, bool), PortalError>> + Send;
+    /// One record; fails with `NotFound` (deleted) or `AccessDenied` (hidden from the user).
+    fn get_record(&self, t: EntityType, id: i64) -> impl Future<Output = Result<Record, PortalError>> + Send;
+    /// Users, stages, pipelines, and field metadata of the given types.
+    fn reference(
+        &self,
+        types: &[EntityType],
+    ) -> impl Future<Output = Result<ReferenceData, PortalError>> + Send;
+    /// HTTP requests made so far by this client.
+    fn requests_made(&self) -> u64;
+}
+
+/// The local replica, write side. Calls are blocking (SQLite); the driver runs them off the
+/// async threads.
+pub trait Replica: Send + 'static {
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    fn checkpoint(&self, t: EntityType) -> Result<PullCheckpoint, Self::Error>;
+    fn save_checkpoint(&mut self, t: EntityType, checkpoint: &PullCheckpoint) -> Result<(), Self::Error>;
+    /// Upserts the records and writes the checkpoint in one transaction. Fields with unsent local
+    /// edits are never overwritten.
+    fn apply_pulled(
+        &mut self,
+        t: EntityType,
+        records: &[Record],
+        checkpoint: &PullCheckpoint,
+    ) -> Result<ApplyCounts, Self::Error>;
+    /// Ids of the records the replica shows (neither deleted nor hidden).
+    fn visible_ids(&self, t: EntityType) -> Result<Vec<i64>, Self::Error>;
+    fn visible_count(&self, t: EntityType) -> Result<u64, Self::Error>;
+    fn mark_deleted(&mut self, t: EntityType, ids: &[i64], at: DateTime<FixedOffset>) -> Result<u64, Self::Error>;
+    fn mark_hidden(&mut self, t: EntityType, ids: &[i64], at: DateTime<FixedOffset>) -> Result<u64, Self::Error>;
+    fn replace_reference(&mut self, reference: &ReferenceData) -> Result<(), Self::Error>;
+}
