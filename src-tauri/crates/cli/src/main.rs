@@ -1,6 +1,9 @@
 //! `kartoteka-cli`: the headless command line over Kartoteka's core crates.
 
+mod bench_cmd;
+mod records_cmd;
 mod sandbox_cmd;
+mod sync_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -15,6 +18,12 @@ struct Cli {
 enum Command {
     /// Serve the Bitrix24-compatible sandbox until stopped (Ctrl-C).
     Sandbox(sandbox_cmd::SandboxArgs),
+    /// Pull a portal into a replica file (webhook from KARTOTEKA_WEBHOOK) and print a summary.
+    Sync(sync_cmd::SyncArgs),
+    /// Read records from a replica file.
+    Records(records_cmd::RecordsArgs),
+    /// Benchmarks (performance.md).
+    Bench(bench_cmd::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -28,5 +37,8 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Sandbox(args) => sandbox_cmd::run(args),
+        Command::Sync(args) => sync_cmd::run(args),
+        Command::Records(args) => records_cmd::run(args),
+        Command::Bench(args) => bench_cmd::run(args),
     }
 }
