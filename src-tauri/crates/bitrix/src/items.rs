@@ -1,0 +1,324 @@
+//! Reading CRM items: counts, field metadata, single items, and the batched key-set scans of
+//! CONTRACT §3 (full pull, incremental pull, id reconciliation).
+
+use crate::client::{Client, MAX_BATCH_COMMANDS};
+use crate::error::BitrixError;
+use crate::parse::{list_items, parse_fields, parse_record};
+use crate::retry::{RequestKind, RetryDecision};
+use crate::wire::{lenient_i64, BatchCommand, BatchResult};
+use chrono::{DateTime, FixedOffset, SecondsFormat};
+use kartoteka_domain::{EntityType, FieldMeta, Record};
+use serde_json::{json, Map, Value};
+
+/// The fixed page size of `crm.item.list` (§3).
+pub const PAGE_SIZE: usize = 50;
+
+/// Records from one batched key-set scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemsChunk {
+    pub records: Vec<Record>,
+    /// The id to continue after; `None` when the chunk is empty.
+    pub last_id: Option<i64>,
+    /// True when the scan reached the end (a page came back short).
+    pub exhausted: bool,
+}
+
+/// Records from one batched incremental scan, ordered by (`updatedTime`, `id`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdatedChunk {
+    pub records: Vec<Record>,
+    /// (`updatedTime`, `id`) of the last record, to pass as `after` next time.
+    pub cursor: Option<(DateTime<FixedOffset>, i64)>,
+    pub exhausted: bool,
+}
+
+/// A datetime as filters want it: ISO 8601 with an explicit offset, whole seconds.
+fn filter_time(t: &DateTime<FixedOffset>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+fn reference(prev: usize, field: &str) -> Value {
+    Value::String(format!(
+        "$result[c{prev}][items][{}][{field}]",
+        PAGE_SIZE - 1
+    ))
+}
+
+fn list_params(t: EntityType, select: &[&str], filter: Value, order: Value) -> Value {
+    let select: Vec<&str> = if select.is_empty() {
+        vec!["*"]
+    } else {
+        select.to_vec()
+    };
+    json!({
+        "entityTypeId": t.type_id(),
+        "useOriginalUfNames": "Y",
+        "select": select,
+        "filter": filter,
+        "order": order,
+        "start": -1,
+    })
+}
+
+impl Client {
+    /// The number of items of a type the webhook's user can see (`total` of a counted list).
+    pub async fn count(&self, t: EntityType) -> Result<u64, BitrixError> {
+        let r = self
+            .call(
+                "crm.item.list",
+                json!({"entityTypeId": t.type_id(), "select": ["id"], "order": {"id": "ASC"}, "start": 0}),
+            )
+            .await?;
+        Ok(r.total.unwrap_or(list_items(&r.result).len() as u64))
+    }
+
+    /// Field metadata of a type, with original UF names.
+    pub async fn item_fields(&self, t: EntityType) -> Result<Vec<FieldMeta>, BitrixError> {
+        let r = self
+            .call(
+                "crm.item.fields",
+                json!({"entityTypeId": t.type_id(), "useOriginalUfNames": "Y"}),
+            )
+            .await?;
+        Ok(parse_fields(&r.result))
+    }
+
+    /// One item with every field (fm and UF included).
+    pub async fn get_item(&self, t: EntityType, id: i64) -> Result<Record, BitrixError> {
+        let r = self
+            .call(
+                "crm.item.get",
+                json!({"entityTypeId": t.type_id(), "id": id, "useOriginalUfNames": "Y"}),
+            )
+            .await?;
+        let item = r
+            .result
+            .get("item")
+            .and_then(Value::as_object)
+            .ok_or_else(|| BitrixError::MalformedResponse {
+                http_status: 200,
+                reason: "crm.item.get returned no item".into(),
+            })?;
+        parse_record(t, item)
+    }
+
+    /// One key-set page (`>id` after `after_id`, id order, `start=-1`). An empty `select` means `*`.
+    pub async fn list_items_after(
+        &self,
+        t: EntityType,
+        after_id: i64,
+        select: &[&str],
+    ) -> Result<Vec<Record>, BitrixError> {
+        let params = list_params(t, select, json!({">id": after_id}), json!({"id": "ASC"}));
+        let r = self.call("crm.item.list", params).await?;
+        list_items(&r.result)
+            .into_iter()
+            .map(|i| parse_record(t, i))
+            .collect()
+    }
+
+    /// Up to 2,500 items after `after_id` in one request: 50 chained key-set pages, each filtering
+    /// `>id` on the last id of the page before (`$result[c{k-1}][items][49][id]`).
+    pub async fn pull_items_batch(
+        &self,
+        t: EntityType,
+        after_id: i64,
+    ) -> Result<ItemsChunk, BitrixError> {
+        let (items, exhausted) = self.id_chain(t, after_id, &["*"]).await?;
+        let records = items
+            .iter()
+            .map(|i| parse_record(t, i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let last_id = records.last().map(|r| r.key.id);
+        tracing::debug!(entity = %t, after_id, count = records.len(), exhausted, "pulled items");
+        Ok(ItemsChunk {
+            records,
+            last_id,
+            exhausted,
+        })
+    }
+
+    /// Ids only, for deletion detection (§3): up to 2,500 ids after `after_id` in one request.
+    /// Returns the ids and whether the scan reached the end.
+    pub async fn list_ids_batch(
+        &self,
+        t: EntityType,
+        after_id: i64,
+    ) -> Result<(Vec<i64>, bool), BitrixError> {
+        let (items, exhausted) = self.id_chain(t, after_id, &["id"]).await?;
+        let ids = items
+            .iter()
+            .map(|i| i.get("id").and_then(lenient_i64))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| BitrixError::MalformedResponse {
+                http_status: 200,
+                reason: "an item has no id".into(),
+            })?;
+        Ok((ids, exhausted))
+    }
+
+    /// Items changed since `since`, in (`updatedTime`, `id`) order (the incremental recipe of §3).
+    /// Pass the previous chunk's `cursor` as `after` to continue; `since` applies to the first page.
+    pub async fn pull_updated_batch(
+        &self,
+        t: EntityType,
+        since: DateTime<FixedOffset>,
+        after: Option<(DateTime<FixedOffset>, i64)>,
+    ) -> Result<UpdatedChunk, BitrixError> {
+        let or_filter = |time: Value, id: Value| json!({"0": {"logic": "OR", "0": {">updatedTime": time.clone()}, "1": {"=updatedTime": time, ">id": id}}});
+        let first = match after {
+            None => json!({">=updatedTime": filter_time(&since)}),
+            Some((time, id)) => or_filter(json!(filter_time(&time)), json!(id)),
+        };
+        let commands: Vec<BatchCommand> = (0..MAX_BATCH_COMMANDS)
+            .map(|k| {
+                let filter = if k == 0 {
+                    first.clone()
+                } else {
+                    or_filter(reference(k - 1, "updatedTime"), reference(k - 1, "id"))
+                };
+                let order = json!({"updatedTime": "ASC", "id": "ASC"});
+                BatchCommand::new(
+                    format!("c{k}"),
+                    "crm.item.list",
+                    list_params(t, &["*"], filter, order),
+                )
+            })
+            .collect();
+        let result = self.read_chain(&commands).await?;
+        let mut records: Vec<Record> = Vec::new();
+        let mut exhausted = false;
+        for page in chain_pages(&result, commands.len())? {
+            let full = page.len() == PAGE_SIZE;
+            for item in page {
+                let record = parse_record(t, item)?;
+                let key = record
+                    .updated_time
+                    .map(|u| (u, record.key.id))
+                    .ok_or_else(|| BitrixError::MalformedResponse {
+                        http_status: 200,
+                        reason: "an item has no readable updatedTime".into(),
+                    })?;
+                let prev = records
+                    .last()
+                    .and_then(|r| r.updated_time.map(|u| (u, r.key.id)));
+                if prev.is_some_and(|p| key <= p) {
+                    // The chain went backwards: stop here and let the caller continue.
+                    return Ok(updated_chunk(records, false));
+                }
+                records.push(record);
+            }
+            if !full {
+                exhausted = true;
+                break;
+            }
+        }
+        Ok(updated_chunk(records, exhausted))
+    }
+
+    /// Runs the 50-command `>id` chain and returns the raw items in order, plus whether the end
+    /// was reached.
+    async fn id_chain(
+        &self,
+        t: EntityType,
+        after_id: i64,
+        select: &[&str],
+    ) -> Result<(Vec<Map<String, Value>>, bool), BitrixError> {
+        let commands: Vec<BatchCommand> = (0..MAX_BATCH_COMMANDS)
+            .map(|k| {
+                let after = if k == 0 {
+                    json!(after_id)
+                } else {
+                    reference(k - 1, "id")
+                };
+                let params = list_params(t, select, json!({">id": after}), json!({"id": "ASC"}));
+                BatchCommand::new(format!("c{k}"), "crm.item.list", params)
+            })
+            .collect();
+        let result = self.read_chain(&commands).await?;
+        let mut out: Vec<Map<String, Value>> = Vec::new();
+        let mut last = after_id;
+        for page in chain_pages(&result, commands.len())? {
+            let full = page.len() == PAGE_SIZE;
+            for item in page {
+                let id = item.get("id").and_then(lenient_i64).unwrap_or(0);
+                if id <= last {
+                    // Out of order or repeated (an unresolved reference read as empty): stop.
+                    return Ok((out, false));
+                }
+                last = id;
+                out.push(item.clone());
+            }
+            if !full {
+                return Ok((out, true));
+            }
+        }
+        Ok((out, false))
+    }
+
+    /// Sends a chained batch. The first command has a literal filter, so its failure is real:
+    /// it is retried per policy (e.g. `OPERATION_TIME_LIMIT` inside the batch) or returned.
+    async fn read_chain(&self, commands: &[BatchCommand]) -> Result<BatchResult, BitrixError> {
+        let mut attempt = 0;
+        loop {
+            let result = self.batch(commands, true).await?;
+            let Some(Err(e)) = result.outcome("c0") else {
+                return Ok(result);
+            };
+            let err = e.clone().into_error(200);
+            let wait = self.operating_wait("crm.item.list");
+            match self.retry_decision(&err, attempt, RequestKind::Read, wait) {
+                RetryDecision::GiveUp => return Err(err),
+                RetryDecision::RetryAfter(d) => tokio::time::sleep(d).await,
+            }
+            attempt += 1;
+        }
+    }
+}
+
+fn updated_chunk(records: Vec<Record>, exhausted: bool) -> UpdatedChunk {
+    let cursor = records
+        .last()
+        .and_then(|r| r.updated_time.map(|u| (u, r.key.id)));
+    UpdatedChunk {
+        records,
+        cursor,
+        exhausted,
+    }
+}
+
+/// The pages of a chain, in order, up to the first one that is short, failed or missing.
+/// A short page ends the scan, so what later commands returned (an error on the unresolved
+/// reference, or an empty or bogus page) is never read. A failure after a full page stops the
+/// chunk early (the caller continues from the last id).
+fn chain_pages(
+    result: &BatchResult,
+    n: usize,
+) -> Result<Vec<Vec<&Map<String, Value>>>, BitrixError> {
+    let mut pages = Vec::new();
+    for k in 0..n {
+        let key = format!("c{k}");
+        match result.outcome(&key) {
+            Some(Ok(v)) => {
+                let page = list_items(v);
+                let full = page.len() == PAGE_SIZE;
+                pages.push(page);
+                if !full {
+                    break;
+                }
+            }
+            Some(Err(e)) if k == 0 => return Err(e.clone().into_error(200)),
+            None if k == 0 => {
+                return Err(BitrixError::MalformedResponse {
+                    http_status: 200,
+                    reason: "the batch returned nothing for its first command".into(),
+                })
+            }
+            _ => {
+                tracing::debug!(command = k, "chain stopped after a full page");
+                break;
+            }
+        }
+    }
+    Ok(pages)
+}
