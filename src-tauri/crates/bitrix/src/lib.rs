@@ -29,7 +29,7 @@ pub use items::{ItemsChunk, UpdatedChunk, PAGE_SIZE};
 pub use parse::{parse_record, DealContact, Profile};
 pub use php_query::encode_php_query;
 pub use retry::{RequestKind, RetryDecision, RetryPolicy};
-pub use secret::{KeyringSecretStore, MemorySecretStore, SecretStore};
+pub use secret::{KeyringSecretStore, MemorySecretStore, SecretBackend, SecretStore};
 pub use webhook::WebhookUrl;
 pub use wire::{
     lenient_f64, lenient_i64, lenient_u64, lenient_unix_time, normalize_error_code, BatchCommand,

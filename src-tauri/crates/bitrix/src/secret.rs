@@ -56,6 +56,15 @@ impl SecretStore for MemorySecretStore {
     }
 }
 
+/// Which OS store holds the secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretBackend {
+    /// The desktop's Secret Service (GNOME Keyring, KWallet), or the platform keychain elsewhere.
+    SecretService,
+    /// The Linux kernel keyring (keyutils): kept only until reboot.
+    KernelKeyring,
+}
+
 /// The OS keyring (keyring crate 3.x).
 #[derive(Debug, Clone)]
 pub struct KeyringSecretStore {
@@ -75,6 +84,18 @@ impl KeyringSecretStore {
 
     pub fn service(&self) -> &str {
         &self.service
+    }
+
+    /// Finds out which store [`SecretStore`] calls will use, or why none is available. Probing the
+    /// kernel keyring writes and deletes a dummy entry.
+    pub fn backend(&self) -> Result<SecretBackend, SecretError> {
+        let service = self.service.clone();
+        std::thread::spawn(move || {
+            let _one_at_a_time = KEYRING_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+            backend::probe(&service)
+        })
+        .join()
+        .map_err(|_| SecretError::Platform("the keyring thread panicked".into()))?
     }
 
     /// Runs `op` on a keyring entry, on a thread of its own: the Secret Service client blocks on
@@ -149,7 +170,7 @@ fn map_error(e: keyring::Error) -> SecretError {
 
 #[cfg(target_os = "linux")]
 mod backend {
-    use super::{map_error, SecretError};
+    use super::{map_error, SecretBackend, SecretError};
     use keyring::keyutils::KeyutilsCredential;
     use keyring::secret_service::SsCredential;
     use keyring::{Entry, Error};
@@ -189,6 +210,20 @@ mod backend {
         }
     }
 
+    pub(super) fn probe(service: &str) -> Result<SecretBackend, SecretError> {
+        const PROBE: &str = "__kartoteka_probe__";
+        match secret_service_entry(service, PROBE).and_then(|e| e.get_password()) {
+            Err(e) if secret_service_absent(&e) => {}
+            _ => return Ok(SecretBackend::SecretService),
+        }
+        let entry = keyutils_entry(service, PROBE)?;
+        entry
+            .set_password("probe")
+            .map_err(|_| SecretError::Unavailable(NO_STORE.into()))?;
+        let _ = entry.delete_credential();
+        Ok(SecretBackend::KernelKeyring)
+    }
+
     pub(super) fn set(service: &str, account: &str, secret: &str) -> Result<(), SecretError> {
         let ss = secret_service_entry(service, account).and_then(|e| e.set_password(secret));
         match ss {
@@ -209,8 +244,12 @@ mod backend {
 
 #[cfg(not(target_os = "linux"))]
 mod backend {
-    use super::{map_error, SecretError};
+    use super::{map_error, SecretBackend, SecretError};
     use keyring::Entry;
+
+    pub(super) fn probe(_service: &str) -> Result<SecretBackend, SecretError> {
+        Ok(SecretBackend::SecretService)
+    }
 
     pub(super) fn run<T>(
         service: &str,
