@@ -183,6 +183,8 @@ pub fn scope_of(method: &str) -> &'static str {
         "crm"
     } else if method.starts_with("user.") {
         "user_brief"
+    } else if method.starts_with("department.") {
+        "department"
     } else {
         "basic"
     }
@@ -195,6 +197,7 @@ pub fn dispatch(call: &mut Call<'_>, method: &str, p: &Value) -> MethodResult {
         "profile" => crate::users::profile(call),
         "user.current" => crate::users::current(call),
         "user.get" => crate::users::get(call, p),
+        "department.get" => crate::users::department_get(call, p),
         "server.time" => Ok(Out::json(json!(crate::clock::fmt_datetime(
             call.now,
             call.offset()

@@ -77,6 +77,30 @@ pub fn fmt_datetime(unix: i64, offset_secs: i32) -> String {
     }
 }
 
+/// `24.08.2023 13:19:39` (portal locale; user `TIMESTAMP_X`).
+pub fn fmt_locale(unix: i64, offset_secs: i32) -> String {
+    let off = offset_of(offset_secs);
+    DateTime::from_timestamp(unix, 0)
+        .map(|dt| {
+            dt.with_timezone(&off)
+                .format("%d.%m.%Y %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// `2024-07-23 08:08:50` (no `T`, no offset; user `LAST_ACTIVITY_DATE`).
+pub fn fmt_plain(unix: i64, offset_secs: i32) -> String {
+    let off = offset_of(offset_secs);
+    DateTime::from_timestamp(unix, 0)
+        .map(|dt| {
+            dt.with_timezone(&off)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
 /// A date-only value as the portal renders it (§9.1): `{date}T{hh}:00:00{offset}`.
 pub fn fmt_date(date: NaiveDate, offset_secs: i32) -> String {
     let off = offset_of(offset_secs);

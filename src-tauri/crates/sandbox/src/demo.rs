@@ -52,6 +52,7 @@ pub fn skeleton(p: &mut Portal, seed: u64, epoch: i64) {
                         "crm".into(),
                         "user_brief".into(),
                         "user_basic".into(),
+                        "department".into(),
                         "basic".into(),
                     ],
                     expires_at: None,

@@ -142,7 +142,7 @@ fn clock(engine: &mut Engine, body: &Value) -> EmuResult {
     (200, clock_json(engine))
 }
 
-fn credentials(engine: &mut Engine, body: &Value) -> EmuResult {
+pub fn credentials(engine: &mut Engine, body: &Value) -> EmuResult {
     let kind = body
         .get("kind")
         .and_then(Value::as_str)

@@ -43,6 +43,7 @@ mod demo;
 mod emu;
 mod engine;
 mod faults;
+mod fieldvalues;
 mod filter;
 mod http;
 mod items;

@@ -104,11 +104,15 @@ pub fn category_list(call: &mut Call<'_>, p: &Value) -> MethodResult {
     if call.portal.rights(call.user, 2).read == Level::None {
         return Ok(Out::paged(Res::Json(json!({"categories": []})), 0, None));
     }
-    let cats: Vec<Value> = call
+    let mut sorted: Vec<&crate::state::Category> = call
         .portal
         .categories
         .iter()
         .filter(|c| c.entity_type == 2)
+        .collect();
+    sorted.sort_by_key(|c| (c.sort, c.id));
+    let cats: Vec<Value> = sorted
+        .into_iter()
         .map(|c| {
             let mut v = json!({"id": c.id, "name": c.name, "sort": c.sort, "entityTypeId": 2,
                 "isDefault": if c.id == 0 { "Y" } else { "N" }});

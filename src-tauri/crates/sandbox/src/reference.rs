@@ -252,7 +252,7 @@ pub fn demo_reference(p: &mut Portal) {
         Category {
             id: 0,
             name: "Общая".into(),
-            sort: 100,
+            sort: 300,
             entity_type: 2,
         },
         Category {

@@ -1,8 +1,310 @@
-//! `crm.timeline.logmessage.*` and `crm.timeline.comment.*`.
+//! Timeline: `crm.timeline.logmessage.*` and `crm.timeline.comment.*`.
 
-use crate::api::{ApiError, Call, MethodResult};
-use serde_json::Value;
+use crate::api::{param, param_i64, param_str, ApiError, Call, MethodResult, Out, Res};
+use crate::clock::fmt_datetime;
+use crate::state::{Comment, Level, LogMessage};
+use crate::values::scalar_text;
+use serde_json::{json, Value};
 
-pub fn dispatch(_call: &mut Call<'_>, _m: &str, _p: &Value) -> MethodResult {
-    Err(ApiError::bad("NOT_IMPLEMENTED", "not yet"))
+fn log_json(m: &LogMessage, offset: i32) -> Value {
+    json!({"id": m.id, "created": fmt_datetime(m.created, offset), "authorId": m.author_id,
+        "title": m.title, "text": m.text, "iconCode": m.icon})
+}
+
+fn comment_json(c: &Comment, offset: i32) -> Value {
+    json!({"ID": c.id.to_string(), "ENTITY_ID": c.entity_id.to_string(),
+        "ENTITY_TYPE": crate::schema::type_slug(c.entity_type),
+        "CREATED": fmt_datetime(c.created, offset), "COMMENT": c.comment,
+        "AUTHOR_ID": c.author_id.to_string(), "FILES": {}})
+}
+
+/// Checks the owner exists and the caller has `level` rights on it.
+fn owner(call: &Call<'_>, t: i64, id: i64, write: bool, empty_code: bool) -> Result<(), ApiError> {
+    let err = |code: &str, desc: &str| {
+        if empty_code {
+            ApiError::bad("", desc)
+        } else {
+            ApiError::bad(code, desc)
+        }
+    };
+    if !(1..=4).contains(&t) {
+        return Err(err("OWNER_NOT_FOUND", "Owner not found"));
+    }
+    let item = call
+        .portal
+        .store(t)
+        .items
+        .get(&id)
+        .ok_or_else(|| err("OWNER_NOT_FOUND", "Owner not found"))?;
+    let r = call.portal.rights(call.user, t);
+    let level = if write { r.write } else { r.read };
+    if level == Level::None || !level.allows(call.user, item) {
+        return Err(err("ACCESS_DENIED", "Access denied."));
+    }
+    Ok(())
+}
+
+pub fn dispatch(call: &mut Call<'_>, m: &str, p: &Value) -> MethodResult {
+    let offset = call.offset();
+    match m {
+        "crm.timeline.logmessage.add" => {
+            let f = param(p, "fields").cloned().unwrap_or(Value::Null);
+            let get = |k: &str| param(&f, k).map(scalar_text).filter(|s| !s.is_empty());
+            let (Some(t), Some(id), Some(title), Some(text), Some(icon)) = (
+                get("entityTypeId").and_then(|s| s.parse::<i64>().ok()),
+                get("entityId").and_then(|s| s.parse::<i64>().ok()),
+                get("title"),
+                get("text"),
+                get("iconCode"),
+            ) else {
+                return Err(ApiError::bad("100", "Required fields are missing"));
+            };
+            owner(call, t, id, true, false)?;
+            call.portal.next_log += 1;
+            let msg = LogMessage {
+                id: call.portal.next_log,
+                entity_type: t,
+                entity_id: id,
+                created: call.now,
+                author_id: call.user,
+                title,
+                text,
+                icon,
+                credential: call.credential.clone(),
+            };
+            let v = log_json(&msg, offset);
+            call.portal.index_log(&msg);
+            call.portal.log_messages.insert(msg.id, msg);
+            call.dirty = true;
+            Ok(Out::json(json!({"logMessage": v})))
+        }
+        "crm.timeline.logmessage.get" => {
+            let id = param_i64(p, "id").unwrap_or(0);
+            let msg = call.portal.log_messages.get(&id).ok_or_else(|| {
+                ApiError::bad(
+                    "NOT_FOUND",
+                    format!("Timeline logmessage not found for id {id}"),
+                )
+            })?;
+            owner(call, msg.entity_type, msg.entity_id, false, false)?;
+            Ok(Out::json(json!({"logMessage": log_json(msg, offset)})))
+        }
+        "crm.timeline.logmessage.list" => {
+            let (Some(t), Some(id)) = (param_i64(p, "entityTypeId"), param_i64(p, "entityId"))
+            else {
+                return Err(ApiError::bad(
+                    "100",
+                    "Could not find value for parameter {entityTypeId}",
+                ));
+            };
+            owner(call, t, id, false, false)?;
+            let mut list: Vec<&LogMessage> = call
+                .portal
+                .timeline_index
+                .get(&(t, id))
+                .map(|ids| {
+                    ids.iter()
+                        .filter_map(|i| call.portal.log_messages.get(i))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let (by_created, asc) = match param(p, "order")
+                .and_then(Value::as_object)
+                .and_then(|o| o.iter().next())
+            {
+                Some((k, d)) => (
+                    k.eq_ignore_ascii_case("created"),
+                    scalar_text(d).eq_ignore_ascii_case("asc"),
+                ),
+                None => (false, false),
+            };
+            list.sort_by_key(|m| {
+                if by_created {
+                    (m.created, m.id)
+                } else {
+                    (m.id, 0)
+                }
+            });
+            if !asc {
+                list.reverse();
+            }
+            let start = param_i64(p, "start").unwrap_or(0).max(0) as usize;
+            let total = list.len();
+            let page: Vec<Value> = list
+                .iter()
+                .skip(start)
+                .take(10)
+                .map(|m| log_json(m, offset))
+                .collect();
+            let next = (total > start + 10).then_some((start + 10) as i64);
+            Ok(Out::paged(
+                Res::Json(Value::Array(page)),
+                total as i64,
+                next,
+            ))
+        }
+        "crm.timeline.logmessage.delete" => {
+            let id = param_i64(p, "id").unwrap_or(0);
+            let msg = call.portal.log_messages.get(&id).ok_or_else(|| {
+                ApiError::bad(
+                    "NOT_FOUND",
+                    format!("Timeline logmessage not found for id {id}"),
+                )
+            })?;
+            if msg.credential.is_none() || msg.credential != call.credential {
+                return Err(ApiError::bad("REMOVING_DISABLED", "Removing is disabled"));
+            }
+            let key = (msg.entity_type, msg.entity_id);
+            call.portal.log_messages.remove(&id);
+            if let Some(v) = call.portal.timeline_index.get_mut(&key) {
+                v.retain(|x| *x != id);
+            }
+            call.dirty = true;
+            Ok(Out::json(json!(true)))
+        }
+        _ => comments(call, m, p),
+    }
+}
+
+fn comments(call: &mut Call<'_>, m: &str, p: &Value) -> MethodResult {
+    let offset = call.offset();
+    match m {
+        "crm.timeline.comment.add" => {
+            let f = param(p, "fields").cloned().unwrap_or(Value::Null);
+            let t = param_str(&f, "ENTITY_TYPE").and_then(|s| crate::schema::type_by_slug(&s));
+            let id = param_i64(&f, "ENTITY_ID");
+            let (Some(t), Some(id)) = (t, id) else {
+                return Err(ApiError::bad(
+                    "100",
+                    "Required fields ENTITY_ID, ENTITY_TYPE are missing",
+                ));
+            };
+            let text = param_str(&f, "COMMENT").unwrap_or_default();
+            if text.trim().is_empty() {
+                return Err(ApiError::bad("INVALID_ARG_VALUE", "Empty comment"));
+            }
+            owner(call, t, id, true, false)?;
+            call.portal.next_comment += 1;
+            let c = Comment {
+                id: call.portal.next_comment,
+                entity_type: t,
+                entity_id: id,
+                created: call.now,
+                author_id: call.user,
+                comment: text,
+            };
+            let cid = c.id;
+            call.portal.index_comment(&c);
+            call.portal.comments.insert(cid, c);
+            let (now, user, off) = (call.now, call.user, offset);
+            crate::write::rewrite(call.portal, t, id, |m| {
+                m.insert("lastActivityTime".into(), json!(fmt_datetime(now, off)));
+                m.insert("lastActivityBy".into(), json!(user));
+            });
+            call.touched.push((t, id));
+            call.dirty = true;
+            Ok(Out::json(json!(cid)))
+        }
+        "crm.timeline.comment.update" => {
+            let id = param_i64(p, "id").unwrap_or(0);
+            let c = call
+                .portal
+                .comments
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| ApiError::bad("NOT_FOUND", "Not found."))?;
+            owner(call, c.entity_type, c.entity_id, true, false)?;
+            let f = param(p, "fields").cloned().unwrap_or(Value::Null);
+            if let Some(text) = param_str(&f, "COMMENT") {
+                if text.trim().is_empty() {
+                    return Err(ApiError::bad("INVALID_ARG_VALUE", "Empty comment"));
+                }
+                if let Some(x) = call.portal.comments.get_mut(&id) {
+                    x.comment = text;
+                }
+            }
+            call.dirty = true;
+            Ok(Out::json(json!(id)))
+        }
+        "crm.timeline.comment.get" => {
+            let id = param_i64(p, "id")
+                .filter(|i| *i > 0)
+                .ok_or_else(|| ApiError::bad("", "ID is not defined or invalid."))?;
+            let c = call
+                .portal
+                .comments
+                .get(&id)
+                .ok_or_else(|| ApiError::bad("", "Not found."))?;
+            owner(call, c.entity_type, c.entity_id, false, true)?;
+            Ok(Out::json(comment_json(c, offset)))
+        }
+        "crm.timeline.comment.list" => {
+            let f = param(p, "filter").cloned().unwrap_or(Value::Null);
+            let t = param_str(&f, "ENTITY_TYPE").and_then(|s| crate::schema::type_by_slug(&s));
+            let id = param_i64(&f, "ENTITY_ID");
+            let (Some(t), Some(id)) = (t, id) else {
+                return Err(ApiError::bad("", "Access denied."));
+            };
+            owner(call, t, id, false, true)?;
+            let mut list: Vec<&Comment> = call
+                .portal
+                .comment_index
+                .get(&(t, id))
+                .map(|ids| {
+                    ids.iter()
+                        .filter_map(|i| call.portal.comments.get(i))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let desc = param(p, "order")
+                .and_then(Value::as_object)
+                .and_then(|o| o.values().next())
+                .is_some_and(|d| scalar_text(d).eq_ignore_ascii_case("DESC"));
+            list.sort_by_key(|c| (c.created, c.id));
+            if desc {
+                list.reverse();
+            }
+            let start = param_i64(p, "start").unwrap_or(0).max(0) as usize;
+            let total = list.len();
+            let page: Vec<Value> = list
+                .iter()
+                .skip(start)
+                .take(50)
+                .map(|c| comment_json(c, offset))
+                .collect();
+            let next = (total > start + 50).then_some((start + 50) as i64);
+            Ok(Out::paged(
+                Res::Json(Value::Array(page)),
+                total as i64,
+                next,
+            ))
+        }
+        "crm.timeline.comment.delete" => {
+            let id = param_i64(p, "id")
+                .filter(|i| *i > 0)
+                .ok_or_else(|| ApiError::bad("", "ID is not defined or invalid."))?;
+            let c = call
+                .portal
+                .comments
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| ApiError::bad("", "Not found."))?;
+            owner(call, c.entity_type, c.entity_id, true, true)?;
+            call.portal.comments.remove(&id);
+            if let Some(v) = call
+                .portal
+                .comment_index
+                .get_mut(&(c.entity_type, c.entity_id))
+            {
+                v.retain(|x| *x != id);
+            }
+            call.dirty = true;
+            Ok(Out::json(Value::Null))
+        }
+        _ => Err(ApiError::new(
+            call.cfg.method_not_found_status,
+            "ERROR_METHOD_NOT_FOUND",
+            "Method not found!",
+        )),
+    }
 }

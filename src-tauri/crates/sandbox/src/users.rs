@@ -23,6 +23,8 @@ pub fn user_json(u: &User, offset: i32) -> Value {
         "LAST_LOGIN": fmt_datetime(u.registered + 86_400 * 30, offset),
         "DATE_REGISTER": fmt_date(date_of(u.registered, offset), offset),
         "IS_ONLINE": "N",
+        "TIMESTAMP_X": crate::clock::fmt_locale(u.registered, offset),
+        "LAST_ACTIVITY_DATE": crate::clock::fmt_plain(u.registered + 86_400 * 30, offset),
         "TIME_ZONE": "",
         "TIME_ZONE_OFFSET": offset.to_string(),
         "PERSONAL_GENDER": u.gender,
@@ -181,5 +183,22 @@ pub fn get(call: &mut Call<'_>, p: &Value) -> MethodResult {
         crate::api::Res::Json(Value::Array(rows)),
         total,
         (total > end).then_some(end),
+    ))
+}
+
+/// `department.get`: the demo portal has one department.
+pub fn department_get(call: &mut Call<'_>, p: &Value) -> MethodResult {
+    let _ = call;
+    let row = json!({"ID": "1", "NAME": "Kartoteka", "SORT": 500, "UF_HEAD": "1"});
+    let wanted = param(p, "ID").map(scalar_text);
+    let rows = match wanted {
+        Some(id) if id != "1" => vec![],
+        _ => vec![row],
+    };
+    let total = rows.len() as i64;
+    Ok(Out::paged(
+        crate::api::Res::Json(Value::Array(rows)),
+        total,
+        None,
     ))
 }
