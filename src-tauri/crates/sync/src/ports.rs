@@ -5,7 +5,7 @@
 use crate::error::PortalError;
 use crate::model::{ApplyCounts, PullCheckpoint, PulledChunk, ReferenceData, Watermark};
 use chrono::{DateTime, FixedOffset};
-use kartoteka_domain::{EntityType, Record};
+use kartoteka_domain::{EntityType, Record, RecordKey};
 use std::future::Future;
 
 /// The Bitrix24 portal, read side.
@@ -65,5 +65,8 @@ pub trait Replica: Send + 'static {
     fn visible_count(&self, t: EntityType) -> Result<u64, Self::Error>;
     fn mark_deleted(&mut self, t: EntityType, ids: &[i64], at: DateTime<FixedOffset>) -> Result<u64, Self::Error>;
     fn mark_hidden(&mut self, t: EntityType, ids: &[i64], at: DateTime<FixedOffset>) -> Result<u64, Self::Error>;
+    /// Records whose own fields link to this one (a deleted contact's deals): the portal drops
+    /// such links without bumping the linking record's `updatedTime`, so sync re-reads them.
+    fn records_linking_to(&self, t: EntityType, id: i64) -> Result<Vec<RecordKey>, Self::Error>;
     fn replace_reference(&mut self, reference: &ReferenceData) -> Result<(), Self::Error>;
 }

@@ -7,7 +7,7 @@ use crate::model::PullCheckpoint;
 use crate::plan::RunState;
 use crate::ports::{Portal, Replica};
 use kartoteka_domain::{EntityType, Record};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use tokio_util::sync::CancellationToken;
 
 /// What the portal said about the ids on which the two sides disagree.
@@ -54,6 +54,8 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
             });
         }
 
+        self.refresh_linking(cancel, t, &outcome, run, summary).await?;
+
         // Deletions and hidings first; the checkpoint that says "compared" goes last, so a run
         // killed in between compares again.
         let now = run.now;
@@ -74,6 +76,59 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
         s.deleted += deleted;
         s.hidden += hidden;
         Ok(checkpoint)
+    }
+
+    /// Re-reads the records that linked to the deleted ones: the portal removed those links
+    /// without bumping their `updatedTime` (CONTRACT §10 #18), so no incremental pass sees it.
+    async fn refresh_linking(
+        &self,
+        cancel: &CancellationToken,
+        t: EntityType,
+        outcome: &ReconcileOutcome,
+        run: &RunState,
+        summary: &mut SyncSummary,
+    ) -> Result<(), SyncError> {
+        if outcome.deleted.is_empty() {
+            return Ok(());
+        }
+        let deleted = outcome.deleted.clone();
+        let linking = self
+            .with_replica(move |r| {
+                let mut keys = BTreeSet::new();
+                for id in deleted {
+                    keys.extend(r.records_linking_to(t, id)?);
+                }
+                Ok(keys)
+            })
+            .await?;
+        let mut fresh: BTreeMap<EntityType, Vec<Record>> = BTreeMap::new();
+        for key in linking {
+            // Types this run does not sync are left alone.
+            if !run.types.contains_key(&key.entity_type) {
+                continue;
+            }
+            if key.entity_type == t && outcome.deleted.contains(&key.id) {
+                continue;
+            }
+            match self.call(cancel, || self.portal.get_record(key.entity_type, key.id)).await {
+                Ok(record) => fresh.entry(key.entity_type).or_default().push(record),
+                // Gone or hidden too: the next reconcile of that type deals with it.
+                Err(SyncError::Portal(e)) if matches!(e.kind, PortalFailure::NotFound | PortalFailure::AccessDenied) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        for (other, records) in fresh {
+            let checkpoint = run.types.get(&other).map(|s| s.checkpoint).unwrap_or_default();
+            let pulled = records.len() as u64;
+            let counts = self.apply(other, records, checkpoint).await?;
+            tracing::info!(entity_type = %other, pulled, updated = counts.updated, "re-read records linking to deleted ones");
+            let s = summary.entry(other);
+            s.pulled += pulled;
+            s.inserted += counts.inserted;
+            s.updated += counts.updated;
+            s.unchanged += counts.unchanged;
+        }
+        Ok(())
     }
 
     /// Every id of the type the portal lists for the user (key-set paging, ids only).

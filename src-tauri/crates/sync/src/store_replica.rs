@@ -4,7 +4,7 @@ use crate::model::{ApplyCounts, PullCheckpoint, ReferenceData, Watermark};
 use crate::ports::Replica;
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use kartoteka_domain::{EntityType, Record, RecordKey};
-use kartoteka_store::{Store, StoreError, SyncCheckpoint};
+use kartoteka_store::{LinkDirection, Store, StoreError, SyncCheckpoint};
 
 fn from_unix(seconds: i64) -> Option<DateTime<FixedOffset>> {
     Utc.timestamp_opt(seconds, 0).single().map(|t| t.fixed_offset())
@@ -81,6 +81,13 @@ impl Replica for Store {
             return Ok(0);
         }
         Store::mark_hidden(self, &keys(t, ids), at.timestamp())
+    }
+
+    fn records_linking_to(&self, t: EntityType, id: i64) -> Result<Vec<RecordKey>, StoreError> {
+        Ok(self
+            .get_record(RecordKey { entity_type: t, id })?
+            .map(|d| d.links.into_iter().filter(|l| l.direction == LinkDirection::Incoming).map(|l| l.key).collect())
+            .unwrap_or_default())
     }
 
     fn replace_reference(&mut self, reference: &ReferenceData) -> Result<(), StoreError> {

@@ -1,0 +1,199 @@
+//! Pull sync against the sandbox over loopback: page boundaries, 10,000 records, no implicit
+//! ordering, incremental pickup of another user's edit, cancellation and resume. Every story
+//! ends with the replica equal to the portal.
+
+mod sync_support;
+
+use kartoteka_domain::{EntityType, RecordKey};
+use kartoteka_sync::{CancellationToken, ReconcilePolicy, SyncError, SyncEvent};
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use sync_support::*;
+
+#[tokio::test]
+async fn initial_pull_of_0_1_50_51_deals_crosses_page_boundaries_and_equals_the_portal() {
+    let sb = sandbox(None).await;
+    let emu = Emu::new(&sb);
+    for n in [0usize, 1, 50, 51] {
+        emu.reset_with_deals(n).await;
+        // The webhook code derives from the reset's seed.
+        let url = sb.admin_webhook_url();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = replica(&dir.path().join("replica.db"));
+        let summary = engine(&url, &store, policy(ReconcilePolicy::WhenCountsDiffer))
+            .run(&CancellationToken::new())
+            .await
+            .expect("sync succeeds");
+        let deals = summary.for_type(EntityType::Deal);
+        assert_eq!(
+            deals.inserted, n as u64,
+            "every one of {n} deals is inserted once"
+        );
+        // One batch request carries 2,500 records: the initial pull of ≤ 2,500 deals is one request.
+        assert!(
+            summary.pull_requests <= 4 * 2,
+            "{n} deals: {} pull requests",
+            summary.pull_requests
+        );
+        assert_replica_equals_portal(&url, &store).await;
+    }
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn ten_thousand_records_are_pulled_in_batches_of_2500_and_equal_the_portal() {
+    let sb = sandbox(Some(10_000)).await;
+    let url = sb.admin_webhook_url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = replica(&dir.path().join("replica.db"));
+    let summary = engine(&url, &store, policy(ReconcilePolicy::WhenCountsDiffer))
+        .run(&CancellationToken::new())
+        .await
+        .expect("sync succeeds");
+    let counts = portal_counts(&url).await;
+    let total: usize = counts.values().sum();
+    assert_eq!(
+        summary.types.iter().map(|s| s.inserted).sum::<u64>(),
+        total as u64
+    );
+    // Per type: ⌈n/2500⌉ initial batches (+1 when n is a multiple of 2,500) and one incremental batch.
+    let bound: u64 = counts.values().map(|&n| (n as u64 / 2500) + 1 + 1).sum();
+    assert!(
+        summary.pull_requests <= bound,
+        "{} pull requests for {total} records (bound {bound})",
+        summary.pull_requests
+    );
+    assert_replica_equals_portal(&url, &store).await;
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn pull_does_not_rely_on_implicit_list_order() {
+    let sb = sandbox(None).await;
+    let emu = Emu::new(&sb);
+    emu.post("config", json!({"unorderedListsWhenNoOrder": true}))
+        .await;
+    let url = sb.admin_webhook_url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = replica(&dir.path().join("replica.db"));
+    engine(&url, &store, policy(ReconcilePolicy::Always))
+        .run(&CancellationToken::new())
+        .await
+        .expect("sync succeeds");
+    assert_replica_equals_portal(&url, &store).await;
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn incremental_sync_picks_up_another_users_edit_without_a_full_refetch() {
+    let sb = sandbox(None).await;
+    let emu = Emu::new(&sb);
+    let url = sb.admin_webhook_url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = replica(&dir.path().join("replica.db"));
+    let engine = engine(&url, &store, policy(ReconcilePolicy::WhenCountsDiffer));
+    let first = engine
+        .run(&CancellationToken::new())
+        .await
+        .expect("initial sync");
+
+    let deal_id = *replica_view(&store, EntityType::Deal)
+        .keys()
+        .next()
+        .expect("demo has deals");
+    emu.post("clock", json!({"advanceSeconds": 3600})).await;
+    emu.act(
+        2,
+        "crm.item.update",
+        json!({"entityTypeId": 2, "id": deal_id, "fields": {"title": "Renamed by Irina"}}),
+    )
+    .await;
+
+    let second = engine
+        .run(&CancellationToken::new())
+        .await
+        .expect("incremental sync");
+    let deals = second.for_type(EntityType::Deal);
+    assert_eq!(deals.updated, 1, "exactly the edited deal changes");
+    assert!(
+        second.total_pulled() < first.total_pulled() / 4,
+        "an incremental sync reads the changes, not everything ({} vs {})",
+        second.total_pulled(),
+        first.total_pulled()
+    );
+    let title = store
+        .lock()
+        .expect("lock")
+        .get_record(RecordKey {
+            entity_type: EntityType::Deal,
+            id: deal_id,
+        })
+        .expect("read")
+        .expect("present")
+        .fields["title"]
+        .clone();
+    assert_eq!(title, json!("Renamed by Irina"));
+    assert_replica_equals_portal(&url, &store).await;
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn cancelled_sync_resumes_without_gap_or_duplicate() {
+    let sb = sandbox(Some(6_000)).await;
+    let url = sb.admin_webhook_url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = replica(&dir.path().join("replica.db"));
+    let cancel = CancellationToken::new();
+    let on_progress = cancel.clone();
+    let seen: Arc<Mutex<Vec<SyncEvent>>> = Arc::default();
+    let log = Arc::clone(&seen);
+    let cancelling = kartoteka_sync::SyncEngine::new(
+        Arc::new(kartoteka_sync::BitrixPortal::new(client(&url))),
+        Arc::clone(&store),
+        policy(ReconcilePolicy::Never),
+        Arc::new(move |e: &SyncEvent| {
+            if let SyncEvent::Progress { done, .. } = e {
+                if *done >= 1_000 {
+                    on_progress.cancel();
+                }
+            }
+            if let Ok(mut l) = log.lock() {
+                l.push(e.clone());
+            }
+        }),
+    );
+    let result = cancelling.run(&cancel).await;
+    assert!(
+        matches!(result, Err(SyncError::Cancelled)),
+        "the run stops when cancelled: {result:?}"
+    );
+    assert!(
+        seen.lock()
+            .expect("lock")
+            .iter()
+            .any(|e| matches!(e, SyncEvent::Failed { .. })),
+        "the UI is told the run stopped"
+    );
+    let total: usize = portal_counts(&url).await.values().sum();
+    let partial: usize = EntityType::ALL
+        .iter()
+        .map(|&t| replica_view(&store, t).len())
+        .sum();
+    assert!(
+        partial >= 1_000 && partial < total,
+        "part of the {total} records were committed before the cancel: {partial}"
+    );
+
+    let resumed = engine(&url, &store, policy(ReconcilePolicy::Never))
+        .run(&CancellationToken::new())
+        .await
+        .expect("resume");
+    let inserted: u64 = resumed.types.iter().map(|s| s.inserted).sum();
+    assert_eq!(
+        inserted as usize,
+        total - partial,
+        "the resumed run inserts exactly what was missing"
+    );
+    assert_replica_equals_portal(&url, &store).await;
+    sb.shutdown().await;
+}

@@ -1,0 +1,249 @@
+//! Shared helpers of the sync stories: a sandbox on loopback, its control API, a replica in a
+//! temp dir, an engine wired to both, and the check every story ends with: the replica equals
+//! the portal (ids, updatedTime and field values per type).
+#![allow(dead_code)]
+
+use kartoteka_bitrix::{Client, ClientOptions, WebhookUrl};
+use kartoteka_domain::{EntityType, MultiField, RecordKey};
+use kartoteka_sandbox::{ClockMode, LimitsPreset, Sandbox, SandboxOptions};
+use kartoteka_store::Store;
+use kartoteka_sync::{BitrixPortal, Policy, ReconcilePolicy, RetryPolicy, SyncEngine};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub type Engine = SyncEngine<BitrixPortal, Store>;
+
+/// A sandbox with a frozen clock and no limits; `records: None` is the ~425-record demo set.
+pub async fn sandbox(records: Option<usize>) -> Sandbox {
+    Sandbox::start(SandboxOptions {
+        clock: ClockMode::Frozen,
+        limits: LimitsPreset::Off,
+        records,
+        ..SandboxOptions::default()
+    })
+    .await
+    .expect("sandbox starts on loopback")
+}
+
+/// The sandbox's test-control API (`/_emu/*`).
+pub struct Emu {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Emu {
+    pub fn new(sandbox: &Sandbox) -> Self {
+        Self {
+            base: sandbox.base_url(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .post(format!("{}/_emu/{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("emu reachable");
+        let status = r.status();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "/_emu/{path} answered {status}: {v}");
+        v
+    }
+
+    pub async fn delete(&self, path: &str) {
+        let r = self
+            .http
+            .delete(format!("{}/_emu/{path}", self.base))
+            .send()
+            .await
+            .expect("emu reachable");
+        assert!(
+            r.status().is_success(),
+            "DELETE /_emu/{path} answered {}",
+            r.status()
+        );
+    }
+
+    /// Runs a REST method as another user.
+    pub async fn act(&self, user_id: i64, method: &str, params: Value) -> Value {
+        self.post(
+            "act",
+            json!({"userId": user_id, "method": method, "params": params}),
+        )
+        .await
+    }
+
+    /// Empties the portal and adds `n` deals titled "Deal k", 50 per batch.
+    pub async fn reset_with_deals(&self, n: usize) {
+        self.post("reset", json!({"seed": 7, "dataset": "empty"}))
+            .await;
+        let titles: Vec<usize> = (1..=n).collect();
+        for chunk in titles.chunks(50) {
+            let cmd: Map<String, Value> = chunk
+                .iter()
+                .map(|k| {
+                    (
+                        format!("a{k}"),
+                        Value::String(format!(
+                            "crm.item.add?entityTypeId=2&fields[title]=Deal%20{k}"
+                        )),
+                    )
+                })
+                .collect();
+            let r = self.act(1, "batch", json!({"halt": 0, "cmd": cmd})).await;
+            let errors = &r["result"]["result_error"];
+            assert!(
+                errors.as_array().is_some_and(Vec::is_empty)
+                    || errors.as_object().is_some_and(Map::is_empty),
+                "seeding deals failed: {errors}"
+            );
+        }
+    }
+}
+
+/// A client for tests: no client-side bucket, quick retries, short timeout.
+pub fn client(webhook: &str) -> Client {
+    let options = ClientOptions {
+        rate_limit: None,
+        max_retries: 4,
+        request_timeout: Duration::from_secs(2),
+        retry_base_delay: Duration::from_millis(10),
+        retry_max_delay: Duration::from_millis(100),
+        operating_limit_min_wait: Duration::from_millis(10),
+        operating_limit_max_wait: Duration::from_millis(100),
+        ..ClientOptions::default()
+    };
+    Client::new(
+        WebhookUrl::parse(webhook).expect("sandbox webhook parses"),
+        options,
+    )
+    .expect("client builds")
+}
+
+pub fn policy(reconcile: ReconcilePolicy) -> Policy {
+    Policy {
+        reconcile,
+        retry: RetryPolicy {
+            attempts: 5,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(50),
+        },
+        ..Policy::default()
+    }
+}
+
+pub fn replica(path: &Path) -> Arc<Mutex<Store>> {
+    Arc::new(Mutex::new(Store::open(path).expect("replica opens")))
+}
+
+pub fn engine(webhook: &str, store: &Arc<Mutex<Store>>, policy: Policy) -> Engine {
+    SyncEngine::new(
+        Arc::new(BitrixPortal::new(client(webhook))),
+        Arc::clone(store),
+        policy,
+        kartoteka_sync::no_events(),
+    )
+}
+
+/// One record as both sides are compared: updatedTime (unix seconds), fields without empties,
+/// multi-fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seen {
+    pub updated_time: i64,
+    pub fields: BTreeMap<String, Value>,
+    pub multi_fields: Vec<MultiField>,
+}
+
+/// `null` and a missing key are the same value.
+fn normalized(fields: &Map<String, Value>) -> BTreeMap<String, Value> {
+    fields
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Everything the user of `webhook` can read of one type, straight from the portal.
+pub async fn portal_view(webhook: &str, t: EntityType) -> BTreeMap<i64, Seen> {
+    let client = client(webhook);
+    let mut out = BTreeMap::new();
+    let mut after = 0;
+    loop {
+        let chunk = client
+            .pull_items_batch(t, after)
+            .await
+            .expect("portal lists records");
+        for r in &chunk.records {
+            out.insert(
+                r.key.id,
+                Seen {
+                    updated_time: r.updated_time.map(|t| t.timestamp()).unwrap_or(0),
+                    fields: normalized(&r.fields),
+                    multi_fields: r.multi_fields.clone(),
+                },
+            );
+        }
+        match chunk.last_id {
+            Some(last) if !chunk.exhausted => after = last,
+            _ => return out,
+        }
+    }
+}
+
+/// Every active record of one type in the replica.
+pub fn replica_view(store: &Arc<Mutex<Store>>, t: EntityType) -> BTreeMap<i64, Seen> {
+    let s = store.lock().expect("replica lock");
+    s.all_ids(t)
+        .expect("replica ids")
+        .into_iter()
+        .map(|id| {
+            let d = s
+                .get_record(RecordKey { entity_type: t, id })
+                .expect("replica reads")
+                .expect("listed id has a record");
+            (
+                id,
+                Seen {
+                    updated_time: d.updated_time,
+                    fields: normalized(&d.fields),
+                    multi_fields: d.multi_fields,
+                },
+            )
+        })
+        .collect()
+}
+
+/// The check every story ends with.
+pub async fn assert_replica_equals_portal(webhook: &str, store: &Arc<Mutex<Store>>) {
+    for t in EntityType::ALL {
+        let portal = portal_view(webhook, t).await;
+        let local = replica_view(store, t);
+        let portal_ids: Vec<&i64> = portal.keys().collect();
+        let local_ids: Vec<&i64> = local.keys().collect();
+        assert_eq!(
+            local_ids, portal_ids,
+            "{t}: the replica must hold exactly the records the portal shows"
+        );
+        for (id, p) in &portal {
+            let l = &local[id];
+            assert_eq!(l.updated_time, p.updated_time, "{t} {id}: updatedTime");
+            assert_eq!(l.fields, p.fields, "{t} {id}: field values");
+            assert_eq!(l.multi_fields, p.multi_fields, "{t} {id}: multi-fields");
+        }
+    }
+}
+
+/// Records of each type on the portal, for request-count expectations.
+pub async fn portal_counts(webhook: &str) -> BTreeMap<EntityType, usize> {
+    let mut out = BTreeMap::new();
+    for t in EntityType::ALL {
+        out.insert(t, portal_view(webhook, t).await.len());
+    }
+    out
+}
