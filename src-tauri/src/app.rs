@@ -20,20 +20,30 @@ fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // A second init (tests) is harmless: keep the first subscriber.
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
 }
 
 /// Runs the desktop app until its window closes.
 pub fn run() {
     init_tracing();
     let launch = LaunchOptions::from_args(std::env::args());
-    tracing::info!(demo = launch.demo, version = env!("CARGO_PKG_VERSION"), "Kartoteka starting");
+    tracing::info!(
+        demo = launch.demo,
+        version = env!("CARGO_PKG_VERSION"),
+        "Kartoteka starting"
+    );
 
     let result = tauri::Builder::default()
         .invoke_handler(crate::commands::handler())
         .setup(move |app| {
             let data_dir = app.path().app_data_dir()?;
-            let core = Arc::new(Core::new(Arc::new(WindowEvents(app.handle().clone())), data_dir));
+            let core = Arc::new(Core::new(
+                Arc::new(WindowEvents(app.handle().clone())),
+                data_dir,
+            ));
             app.manage(core.clone());
             // A real portal's settings arrive with the connect screen; until one is configured
             // (and always with --demo) the app runs on the built-in demo portal.

@@ -7,7 +7,16 @@ use serde_json::Value;
 use std::collections::HashMap;
 
 /// Fields the card header or the multi-field list already shows, or that are internal.
-const HIDDEN_FIELDS: &[&str] = &["id", "fm", "phone", "email", "web", "im", "link", "entityTypeId"];
+const HIDDEN_FIELDS: &[&str] = &[
+    "id",
+    "fm",
+    "phone",
+    "email",
+    "web",
+    "im",
+    "link",
+    "entityTypeId",
+];
 
 /// Names for ids: stages and statuses by their status id, users by id.
 pub struct Names {
@@ -17,7 +26,11 @@ pub struct Names {
 
 impl Names {
     pub fn load(store: &Store) -> Result<Names, StoreError> {
-        let stages = store.stages()?.into_iter().map(|s| (s.status_id.clone(), s)).collect();
+        let stages = store
+            .stages()?
+            .into_iter()
+            .map(|s| (s.status_id.clone(), s))
+            .collect();
         let users = store.users()?.into_iter().map(|u| (u.id, u)).collect();
         Ok(Names { stages, users })
     }
@@ -27,12 +40,16 @@ impl Names {
     }
 
     pub fn user(&self, id: i64) -> Option<String> {
-        self.users.get(&id).map(User::display_name).or_else(|| (id > 0).then(|| format!("#{id}")))
+        self.users
+            .get(&id)
+            .map(User::display_name)
+            .or_else(|| (id > 0).then(|| format!("#{id}")))
     }
 }
 
 fn as_id(v: &Value) -> Option<i64> {
-    v.as_i64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
 }
 
 /// One value as text, using the field's type to resolve ids to names.
@@ -47,9 +64,10 @@ fn display(meta: Option<&FieldMeta>, v: &Value, names: &Names) -> Option<String>
                 .unwrap_or_else(|| id.to_string())
         }
         (Some(FieldType::User | FieldType::Employee), _) => names.user(as_id(v)?)?,
-        (Some(FieldType::CrmStatus), Value::String(s)) => {
-            names.stage(s).map(|st| st.name.clone()).unwrap_or_else(|| s.clone())
-        }
+        (Some(FieldType::CrmStatus), Value::String(s)) => names
+            .stage(s)
+            .map(|st| st.name.clone())
+            .unwrap_or_else(|| s.clone()),
         (Some(FieldType::Boolean), _) => match v {
             Value::Bool(true) => "✓".to_string(),
             Value::Bool(false) => "✗".to_string(),
@@ -68,7 +86,10 @@ fn display(meta: Option<&FieldMeta>, v: &Value, names: &Names) -> Option<String>
 
 fn values(meta: Option<&FieldMeta>, v: &Value, names: &Names) -> Vec<String> {
     match v {
-        Value::Array(items) => items.iter().filter_map(|i| display(meta, i, names)).collect(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|i| display(meta, i, names))
+            .collect(),
         other => display(meta, other, names).into_iter().collect(),
     }
 }
@@ -83,7 +104,9 @@ pub fn card_fields(detail: &RecordDetail, names: &Names) -> Vec<CardField> {
         if HIDDEN_FIELDS.contains(&meta.name.as_str()) {
             continue;
         }
-        let Some(v) = detail.fields.get(&meta.name) else { continue };
+        let Some(v) = detail.fields.get(&meta.name) else {
+            continue;
+        };
         let vals = values(Some(meta), v, names);
         if vals.is_empty() {
             continue;

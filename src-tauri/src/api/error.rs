@@ -4,7 +4,11 @@ use kartoteka_bitrix::{BitrixError, ErrorClass};
 use kartoteka_domain::ipc::{ErrorCode, IpcError};
 
 /// Codes the portal sends when we call too fast or for too long.
-const RATE_LIMIT_CODES: &[&str] = &["QUERY_LIMIT_EXCEEDED", "OPERATION_TIME_LIMIT", "OVERLOAD_LIMIT"];
+const RATE_LIMIT_CODES: &[&str] = &[
+    "QUERY_LIMIT_EXCEEDED",
+    "OPERATION_TIME_LIMIT",
+    "OVERLOAD_LIMIT",
+];
 /// Codes that mean "the webhook's scope is too narrow".
 const SCOPE_CODES: &[&str] = &["insufficient_scope", "invalid_scope", "WRONG_AUTH_TYPE"];
 
@@ -16,8 +20,12 @@ pub fn from_bitrix(error: &BitrixError) -> IpcError {
         BitrixError::InvalidWebhook(_) | BitrixError::Redirected { .. } => ErrorCode::InvalidInput,
         BitrixError::InvalidRequest(_) | BitrixError::Setup(_) => ErrorCode::Internal,
         BitrixError::MalformedResponse { .. } => ErrorCode::Offline,
-        BitrixError::Api { code, http_status, .. } => match error.class() {
-            ErrorClass::RetryLater if RATE_LIMIT_CODES.contains(&code.as_str()) => ErrorCode::RateLimited,
+        BitrixError::Api {
+            code, http_status, ..
+        } => match error.class() {
+            ErrorClass::RetryLater if RATE_LIMIT_CODES.contains(&code.as_str()) => {
+                ErrorCode::RateLimited
+            }
             ErrorClass::RetryLater => ErrorCode::Offline,
             // A 401/403 ACCESS_DENIED is the free plan's answer to every REST call (CONTRACT §5.2).
             ErrorClass::Auth if code == "ACCESS_DENIED" || code == "PAYMENT_REQUIRED" => {
@@ -39,7 +47,11 @@ mod tests {
     use super::*;
 
     fn api(code: &str, http_status: u16) -> BitrixError {
-        BitrixError::Api { code: code.into(), description: "d".into(), http_status }
+        BitrixError::Api {
+            code: code.into(),
+            description: "d".into(),
+            http_status,
+        }
     }
 
     #[test]
@@ -55,9 +67,21 @@ mod tests {
             (api("OPERATION_TIME_LIMIT", 429), ErrorCode::RateLimited),
             (api("INTERNAL_SERVER_ERROR", 500), ErrorCode::Offline),
             (BitrixError::Timeout, ErrorCode::Offline),
-            (BitrixError::Network { message: "refused".into(), not_sent: true }, ErrorCode::Offline),
-            (BitrixError::InvalidWebhook("not a URL".into()), ErrorCode::InvalidInput),
-            (BitrixError::InvalidRequest("too many".into()), ErrorCode::Internal),
+            (
+                BitrixError::Network {
+                    message: "refused".into(),
+                    not_sent: true,
+                },
+                ErrorCode::Offline,
+            ),
+            (
+                BitrixError::InvalidWebhook("not a URL".into()),
+                ErrorCode::InvalidInput,
+            ),
+            (
+                BitrixError::InvalidRequest("too many".into()),
+                ErrorCode::Internal,
+            ),
         ];
         for (error, expected) in cases {
             assert_eq!(from_bitrix(&error).code, expected, "{error}");

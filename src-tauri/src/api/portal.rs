@@ -57,19 +57,33 @@ pub struct Core {
 impl Core {
     pub fn new(events: SharedSink, data_dir: PathBuf) -> Self {
         let (slot, _) = watch::channel(Slot::Starting);
-        Core { slot, online: AtomicBool::new(false), events, data_dir, replica: Mutex::new(None) }
+        Core {
+            slot,
+            online: AtomicBool::new(false),
+            events,
+            data_dir,
+            replica: Mutex::new(None),
+        }
     }
 
     /// Runs a read or write on the current portal's replica.
-    pub fn with_replica<T>(&self, f: impl FnOnce(&Store) -> Result<T, IpcError>) -> Result<T, IpcError> {
+    pub fn with_replica<T>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, IpcError>,
+    ) -> Result<T, IpcError> {
         let replica = self.replica()?;
-        let store = replica.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let store = replica
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&store)
     }
 
     /// The current portal's replica, as sync shares it.
     pub fn replica(&self) -> Result<Arc<Mutex<Store>>, IpcError> {
-        let guard = self.replica.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let guard = self
+            .replica
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         guard
             .clone()
             .ok_or_else(|| IpcError::new(ErrorCode::Storage, "the local database is not open"))
@@ -79,12 +93,28 @@ impl Core {
     fn open_replica(&self, portal: &Portal) {
         let name: String = match portal.mode {
             PortalMode::Demo => "demo".to_string(),
-            _ => portal.host.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' }).collect(),
+            _ => portal
+                .host
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '.' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect(),
         };
         let opened = std::fs::create_dir_all(&self.data_dir)
             .map_err(|e| e.to_string())
-            .and_then(|()| Store::open(&self.data_dir.join(format!("{name}.kartoteka.db"))).map_err(|e| e.to_string()));
-        let mut guard = self.replica.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            .and_then(|()| {
+                Store::open(&self.data_dir.join(format!("{name}.kartoteka.db")))
+                    .map_err(|e| e.to_string())
+            });
+        let mut guard = self
+            .replica
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         match opened {
             Ok(store) => *guard = Some(Arc::new(Mutex::new(store))),
             Err(error) => {
@@ -114,9 +144,17 @@ impl Core {
         let host = webhook.portal_host();
         let client = Client::new(webhook, ClientOptions::default()).map_err(|e| from_bitrix(&e))?;
         // One cheap call proves the URL, the rights and the plan before we switch to it.
-        client.count(EntityType::Deal).await.map_err(|e| from_bitrix(&e))?;
+        client
+            .count(EntityType::Deal)
+            .await
+            .map_err(|e| from_bitrix(&e))?;
         tracing::info!(%host, "connected to a portal");
-        Ok(self.install(Portal { mode: PortalMode::Webhook, host, client, _sandbox: None }))
+        Ok(self.install(Portal {
+            mode: PortalMode::Webhook,
+            host,
+            client,
+            _sandbox: None,
+        }))
     }
 
     /// Marks that no portal is configured: the UI shows the connect screen.
@@ -130,7 +168,9 @@ impl Core {
         self.slot.send_replace(Slot::Ready(portal.clone()));
         self.online.store(true, Ordering::SeqCst);
         let status = status_of(&portal, true);
-        self.events.send(AppEvent::PortalChanged { status: status.clone() });
+        self.events.send(AppEvent::PortalChanged {
+            status: status.clone(),
+        });
         status
     }
 
@@ -143,12 +183,18 @@ impl Core {
                 Slot::Ready(portal) => return Ok(portal),
                 Slot::Failed(error) => return Err(error),
                 Slot::NotConfigured => {
-                    return Err(IpcError::new(ErrorCode::InvalidInput, "no portal is connected"))
+                    return Err(IpcError::new(
+                        ErrorCode::InvalidInput,
+                        "no portal is connected",
+                    ))
                 }
                 Slot::Starting => {}
             }
             if rx.changed().await.is_err() {
-                return Err(IpcError::new(ErrorCode::Internal, "the app is shutting down"));
+                return Err(IpcError::new(
+                    ErrorCode::Internal,
+                    "the app is shutting down",
+                ));
             }
         }
     }
@@ -174,7 +220,10 @@ impl Core {
                 last_sync_at: None,
             }),
             Slot::Failed(error) => Err(error),
-            Slot::Starting => Err(IpcError::new(ErrorCode::Internal, "the portal is still starting")),
+            Slot::Starting => Err(IpcError::new(
+                ErrorCode::Internal,
+                "the portal is still starting",
+            )),
         }
     }
 
@@ -192,7 +241,10 @@ impl Core {
     }
 
     /// Notes whether a portal call reached the portal, and tells the UI when that changes.
-    pub fn observe<T>(&self, result: Result<T, kartoteka_bitrix::BitrixError>) -> Result<T, kartoteka_bitrix::BitrixError> {
+    pub fn observe<T>(
+        &self,
+        result: Result<T, kartoteka_bitrix::BitrixError>,
+    ) -> Result<T, kartoteka_bitrix::BitrixError> {
         let online = match &result {
             Ok(_) => true,
             Err(e) => from_bitrix(e).code != ErrorCode::Offline,
@@ -215,9 +267,17 @@ fn status_of(portal: &Portal, online: bool) -> PortalStatus {
 }
 
 async fn start_demo() -> Result<Portal, IpcError> {
-    let sandbox = Sandbox::start(SandboxOptions { records: None, ..Default::default() })
-        .await
-        .map_err(|e| IpcError::new(ErrorCode::Internal, format!("the demo portal did not start: {e}")))?;
+    let sandbox = Sandbox::start(SandboxOptions {
+        records: None,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| {
+        IpcError::new(
+            ErrorCode::Internal,
+            format!("the demo portal did not start: {e}"),
+        )
+    })?;
     let webhook = WebhookUrl::parse(&sandbox.admin_webhook_url()).map_err(|e| from_bitrix(&e))?;
     let client = Client::new(webhook, ClientOptions::default()).map_err(|e| from_bitrix(&e))?;
     tracing::info!(addr = %sandbox.addr(), "demo portal started");
@@ -251,13 +311,24 @@ mod tests {
 
         let status = core.use_demo().await.expect("the demo portal starts");
         assert_eq!(status.mode, PortalMode::Demo);
-        assert!(status.portal_name.starts_with("127.0.0.1:"), "demo must run on loopback: {}", status.portal_name);
+        assert!(
+            status.portal_name.starts_with("127.0.0.1:"),
+            "demo must run on loopback: {}",
+            status.portal_name
+        );
         assert!(status.online);
 
         let counts = core.counts().await.expect("counts from the demo portal");
         let types: Vec<_> = counts.counts.iter().map(|c| c.entity_type).collect();
-        assert_eq!(types, EntityType::ALL.to_vec(), "one count per type, in sidebar order");
-        assert!(counts.counts.iter().all(|c| c.count > 0), "the demo data set has records of every type: {counts:?}");
+        assert_eq!(
+            types,
+            EntityType::ALL.to_vec(),
+            "one count per type, in sidebar order"
+        );
+        assert!(
+            counts.counts.iter().all(|c| c.count > 0),
+            "the demo data set has records of every type: {counts:?}"
+        );
 
         let sent = events.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
         assert!(
@@ -272,9 +343,16 @@ mod tests {
     async fn a_malformed_webhook_is_refused_as_invalid_input_without_echoing_it() {
         let dir = tempfile::tempdir().expect("temp dir");
         let core = Core::new(Arc::new(Collected::default()), dir.path().to_path_buf());
-        let error = core.connect("http://portal.example.com/rest/1/s3cr3t/").await.err();
+        let error = core
+            .connect("http://portal.example.com/rest/1/s3cr3t/")
+            .await
+            .err();
         let error = error.expect("plain http to a non-loopback host is refused");
         assert_eq!(error.code, ErrorCode::InvalidInput);
-        assert!(!error.message.contains("s3cr3t"), "the secret leaked: {}", error.message);
+        assert!(
+            !error.message.contains("s3cr3t"),
+            "the secret leaked: {}",
+            error.message
+        );
     }
 }

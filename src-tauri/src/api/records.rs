@@ -37,29 +37,40 @@ fn sort_key(request: &RecordsListRequest) -> SortKey {
 /// The store's filter and page for a list request.
 pub fn store_query(request: &RecordsListRequest) -> Result<(RecordFilter, Page), IpcError> {
     let mut filter = RecordFilter::new(request.entity_type);
-    filter.search = request.search.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    filter.search = request
+        .search
+        .as_ref()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
     filter.stage_ids = request.stage_ids.clone();
     filter.category_id = request.category_id;
     filter.assigned_by_ids = request.responsible_ids.clone();
     let after = match &request.cursor {
         None => None,
-        Some(text) => Some(
-            serde_json::from_str::<Cursor>(text)
-                .map_err(|_| IpcError::new(ErrorCode::InvalidInput, "the list position is not valid"))?,
-        ),
+        Some(text) => Some(serde_json::from_str::<Cursor>(text).map_err(|_| {
+            IpcError::new(ErrorCode::InvalidInput, "the list position is not valid")
+        })?),
     };
-    let page = Page { sort: sort_key(request), after, limit: request.limit.clamp(1, MAX_PAGE) };
+    let page = Page {
+        sort: sort_key(request),
+        after,
+        limit: request.limit.clamp(1, MAX_PAGE),
+    };
     Ok((filter, page))
 }
 
 fn utc(seconds: i64) -> Option<DateTime<Utc>> {
-    (seconds > 0).then(|| DateTime::from_timestamp(seconds, 0)).flatten()
+    (seconds > 0)
+        .then(|| DateTime::from_timestamp(seconds, 0))
+        .flatten()
 }
 
 /// Reads one page of a list and resolves ids to names (stage, responsible, company).
 pub fn list(store: &Store, request: &RecordsListRequest) -> Result<RecordsPage, IpcError> {
     let (filter, page) = store_query(request)?;
-    let found = store.list_records(&filter, &page).map_err(|e| from_store(&e))?;
+    let found = store
+        .list_records(&filter, &page)
+        .map_err(|e| from_store(&e))?;
     let names = Names::load(store).map_err(|e| from_store(&e))?;
     let mut companies: HashMap<i64, Option<String>> = HashMap::new();
     let mut rows = Vec::with_capacity(found.rows.len());
@@ -68,7 +79,10 @@ pub fn list(store: &Store, request: &RecordsListRequest) -> Result<RecordsPage, 
             Some(id) => companies
                 .entry(id)
                 .or_insert_with(|| {
-                    let key = RecordKey { entity_type: EntityType::Company, id };
+                    let key = RecordKey {
+                        entity_type: EntityType::Company,
+                        id,
+                    };
                     store.get_record(key).ok().flatten().map(|d| d.title)
                 })
                 .clone(),
@@ -76,13 +90,19 @@ pub fn list(store: &Store, request: &RecordsListRequest) -> Result<RecordsPage, 
         };
         let stage = row.stage_id.as_deref().and_then(|s| names.stage(s));
         rows.push(RecordListRow {
-            key: RecordKey { entity_type: row.entity_type, id: row.id },
+            key: RecordKey {
+                entity_type: row.entity_type,
+                id: row.id,
+            },
             title: row.title,
             stage_name: stage.map(|s| s.name.clone()),
             stage_color: stage.and_then(|s| s.color.clone()),
             stage_id: row.stage_id,
             responsible_name: row.assigned_by_id.and_then(|id| names.user(id)),
-            amount: row.opportunity.as_deref().and_then(|a| a.parse::<f64>().ok()),
+            amount: row
+                .opportunity
+                .as_deref()
+                .and_then(|a| a.parse::<f64>().ok()),
             currency: row.currency_id,
             phone: row.phone,
             email: row.email,
@@ -98,7 +118,11 @@ pub fn list(store: &Store, request: &RecordsListRequest) -> Result<RecordsPage, 
         ),
         None => None,
     };
-    Ok(RecordsPage { rows, total: found.total, next_cursor })
+    Ok(RecordsPage {
+        rows,
+        total: found.total,
+        next_cursor,
+    })
 }
 
 /// A record's card: every field with its label, multi-fields, links.
@@ -106,13 +130,25 @@ pub fn card(store: &Store, key: RecordKey) -> Result<RecordCard, IpcError> {
     let detail = store
         .get_record(key)
         .map_err(|e| from_store(&e))?
-        .ok_or_else(|| IpcError::new(ErrorCode::NotFound, format!("{} #{} is not in the replica", key.entity_type, key.id)))?;
+        .ok_or_else(|| {
+            IpcError::new(
+                ErrorCode::NotFound,
+                format!("{} #{} is not in the replica", key.entity_type, key.id),
+            )
+        })?;
     let names = Names::load(store).map_err(|e| from_store(&e))?;
-    let stage = detail.fields.get("stageId").and_then(|v| v.as_str()).and_then(|s| names.stage(s));
+    let stage = detail
+        .fields
+        .get("stageId")
+        .and_then(|v| v.as_str())
+        .and_then(|s| names.stage(s));
     let responsible = detail
         .fields
         .get("assignedById")
-        .and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+        .and_then(|v| {
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
         .and_then(|id| names.user(id));
     Ok(RecordCard {
         key,
@@ -127,7 +163,10 @@ pub fn card(store: &Store, key: RecordKey) -> Result<RecordCard, IpcError> {
     })
 }
 
-pub fn references(store: &Store, request: ReferenceListRequest) -> Result<ReferenceLists, IpcError> {
+pub fn references(
+    store: &Store,
+    request: ReferenceListRequest,
+) -> Result<ReferenceLists, IpcError> {
     let type_id = request.entity_type.type_id();
     let stages = store.stages().map_err(|e| from_store(&e))?;
     let stages = stages
@@ -145,7 +184,11 @@ pub fn references(store: &Store, request: ReferenceListRequest) -> Result<Refere
         .filter(|c| c.entity_type_id == type_id)
         .collect();
     let users = store.users().map_err(|e| from_store(&e))?;
-    Ok(ReferenceLists { stages, categories, users })
+    Ok(ReferenceLists {
+        stages,
+        categories,
+        users,
+    })
 }
 
 impl Core {
@@ -159,7 +202,10 @@ impl Core {
         self.with_replica(|store| card(store, request.key))
     }
 
-    pub async fn references_list(&self, request: ReferenceListRequest) -> Result<ReferenceLists, IpcError> {
+    pub async fn references_list(
+        &self,
+        request: ReferenceListRequest,
+    ) -> Result<ReferenceLists, IpcError> {
         self.with_replica(|store| references(store, request))
     }
 }

@@ -11,6 +11,11 @@ impl Core {
     }
 
     pub async fn sync_status(&self) -> Result<SyncStatus, IpcError> {
-        Ok(SyncStatus { running: false, progress: None, last_sync_at: None, last_error: None })
+        Ok(SyncStatus {
+            running: false,
+            progress: None,
+            last_sync_at: None,
+            last_error: None,
+        })
     }
 }

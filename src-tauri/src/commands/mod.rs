@@ -7,7 +7,8 @@ pub mod records;
 pub mod sync;
 
 /// Registers every command with Tauri.
-pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
+pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static
+{
     tauri::generate_handler![
         portal::portal_status,
         portal::portal_counts,

@@ -7,12 +7,18 @@ use std::sync::Arc;
 use tauri::State;
 
 #[tauri::command]
-pub async fn records_list(core: State<'_, Arc<Core>>, request: RecordsListRequest) -> Result<RecordsPage, IpcError> {
+pub async fn records_list(
+    core: State<'_, Arc<Core>>,
+    request: RecordsListRequest,
+) -> Result<RecordsPage, IpcError> {
     core.records_list(request).await
 }
 
 #[tauri::command]
-pub async fn record_get(core: State<'_, Arc<Core>>, request: RecordGetRequest) -> Result<RecordCard, IpcError> {
+pub async fn record_get(
+    core: State<'_, Arc<Core>>,
+    request: RecordGetRequest,
+) -> Result<RecordCard, IpcError> {
     core.record_get(request).await
 }
 

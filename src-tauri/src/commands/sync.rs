@@ -4,13 +4,19 @@ use std::sync::Arc;
 use tauri::State;
 
 #[tauri::command]
-pub async fn sync_start(core: State<'_, Arc<Core>>, request: SyncStartRequest) -> Result<SyncStatus, IpcError> {
+pub async fn sync_start(
+    core: State<'_, Arc<Core>>,
+    request: SyncStartRequest,
+) -> Result<SyncStatus, IpcError> {
     let SyncStartRequest {} = request;
     core.sync_start().await
 }
 
 #[tauri::command]
-pub async fn sync_status(core: State<'_, Arc<Core>>, request: SyncStatusRequest) -> Result<SyncStatus, IpcError> {
+pub async fn sync_status(
+    core: State<'_, Arc<Core>>,
+    request: SyncStatusRequest,
+) -> Result<SyncStatus, IpcError> {
     let SyncStatusRequest {} = request;
     core.sync_status().await
 }

@@ -75,7 +75,10 @@ pub struct IpcError {
 
 impl IpcError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -147,7 +150,9 @@ pub struct PortalConnectRequest {
 impl fmt::Debug for PortalConnectRequest {
     // The URL carries the webhook secret: never print it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PortalConnectRequest").field("webhook_url", &"***").finish()
+        f.debug_struct("PortalConnectRequest")
+            .field("webhook_url", &"***")
+            .finish()
     }
 }
 
@@ -346,20 +351,36 @@ pub struct SyncStatus {
 /// Everything the shell tells the UI without being asked, on the one event [`EVENT_NAME`].
 /// Sent only after the data it speaks of is committed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 #[ts(export)]
 pub enum AppEvent {
     /// The portal was connected, switched or disconnected.
-    PortalChanged { status: PortalStatus },
+    PortalChanged {
+        status: PortalStatus,
+    },
     /// The portal started or stopped answering.
-    ConnectionChanged { online: bool },
+    ConnectionChanged {
+        online: bool,
+    },
     SyncStarted {},
-    SyncProgress { progress: SyncProgress },
+    SyncProgress {
+        progress: SyncProgress,
+    },
     /// A sync finished and its data is committed; lists should reload.
-    SyncFinished { at: DateTime<Utc> },
-    SyncFailed { error: IpcError },
+    SyncFinished {
+        at: DateTime<Utc>,
+    },
+    SyncFailed {
+        error: IpcError,
+    },
     /// Records of these types changed locally; open lists and cards should reload.
-    RecordsChanged { entity_types: Vec<EntityType> },
+    RecordsChanged {
+        entity_types: Vec<EntityType>,
+    },
 }
 
 #[cfg(test)]
@@ -379,13 +400,21 @@ mod tests {
     #[test]
     fn events_are_tagged_by_type_with_camel_case_fields() {
         let e = AppEvent::SyncProgress {
-            progress: SyncProgress { entity_type: EntityType::Deal, done: 10, total: Some(50) },
+            progress: SyncProgress {
+                entity_type: EntityType::Deal,
+                done: 10,
+                total: Some(50),
+            },
         };
         assert_eq!(
             serde_json::to_value(&e).ok(),
-            Some(json!({"type": "syncProgress", "progress": {"entityType": "deal", "done": 10, "total": 50}}))
+            Some(
+                json!({"type": "syncProgress", "progress": {"entityType": "deal", "done": 10, "total": 50}})
+            )
         );
-        let e = AppEvent::RecordsChanged { entity_types: vec![EntityType::Lead] };
+        let e = AppEvent::RecordsChanged {
+            entity_types: vec![EntityType::Lead],
+        };
         assert_eq!(
             serde_json::to_value(&e).ok(),
             Some(json!({"type": "recordsChanged", "entityTypes": ["lead"]}))
@@ -394,14 +423,22 @@ mod tests {
 
     #[test]
     fn connect_request_debug_output_hides_the_webhook_secret() {
-        let r = PortalConnectRequest { webhook_url: "https://x.bitrix24.ru/rest/1/s3cr3t/".into() };
+        let r = PortalConnectRequest {
+            webhook_url: "https://x.bitrix24.ru/rest/1/s3cr3t/".into(),
+        };
         let printed = format!("{r:?}");
-        assert!(!printed.contains("s3cr3t"), "the webhook code leaked into Debug: {printed}");
+        assert!(
+            !printed.contains("s3cr3t"),
+            "the webhook code leaked into Debug: {printed}"
+        );
     }
 
     #[test]
     fn only_network_and_rate_limit_errors_are_worth_retrying() {
-        let retryable: Vec<_> = ErrorCode::ALL.into_iter().filter(|c| c.is_retryable()).collect();
+        let retryable: Vec<_> = ErrorCode::ALL
+            .into_iter()
+            .filter(|c| c.is_retryable())
+            .collect();
         assert_eq!(retryable, vec![ErrorCode::Offline, ErrorCode::RateLimited]);
     }
 }
