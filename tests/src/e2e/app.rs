@@ -106,7 +106,17 @@ impl AppUnderTest {
 
     /// Saves a screenshot of the window as `<artifacts>/<name>.png` and returns its path.
     pub async fn save_screenshot(&self, name: &str) -> Result<PathBuf, E2eError> {
-        let png = self.session()?.screenshot_png().await?;
+        let session = self.session()?;
+        // The webview paints after the DOM changes: let two frames pass so the picture shows
+        // what the story just checked.
+        session
+            .execute_async(
+                "const done = arguments[arguments.length - 1];\n\
+                 requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+                vec![],
+            )
+            .await?;
+        let png = session.screenshot_png().await?;
         let path = artifacts_dir().join(format!("{name}.png"));
         std::fs::write(&path, png).map_err(|e| E2eError::io(&path, e))?;
         Ok(path)

@@ -119,6 +119,19 @@ impl Session {
             .await
     }
 
+    /// Runs an asynchronous script: it gets a callback as its last argument and its result is
+    /// what it passes to that callback.
+    pub async fn execute_async(&self, script: &str, args: Vec<Value>) -> Result<Value, E2eError> {
+        let body = json!({ "script": script, "args": args });
+        self.driver
+            .send(
+                reqwest::Method::POST,
+                &self.path("/execute/async"),
+                Some(body),
+            )
+            .await
+    }
+
     /// All elements matching a CSS selector (possibly none).
     pub async fn find_all(&self, css: &str) -> Result<Vec<Element>, E2eError> {
         let body = json!({ "using": "css selector", "value": css });
