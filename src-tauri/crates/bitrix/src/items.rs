@@ -201,10 +201,12 @@ impl Client {
                     })?;
                 let prev = records
                     .last()
-                    .and_then(|r| r.updated_time.map(|u| (u, r.key.id)));
+                    .and_then(|r| r.updated_time.map(|u| (u, r.key.id)))
+                    .or(after);
                 if prev.is_some_and(|p| key <= p) {
                     // The chain went backwards: stop here and let the caller continue.
-                    return Ok(updated_chunk(records, false));
+                    return no_progress_guard(records.len())
+                        .map(|()| updated_chunk(records, false));
                 }
                 records.push(record);
             }
@@ -244,7 +246,7 @@ impl Client {
                 let id = item.get("id").and_then(lenient_i64).unwrap_or(0);
                 if id <= last {
                     // Out of order or repeated (an unresolved reference read as empty): stop.
-                    return Ok((out, false));
+                    return no_progress_guard(out.len()).map(|()| (out, false));
                 }
                 last = id;
                 out.push(item.clone());
@@ -274,6 +276,18 @@ impl Client {
             attempt += 1;
         }
     }
+}
+
+/// A chunk that stops early must still move forward, or the caller would ask the same again
+/// forever: a portal that ignores the key-set filter is an error.
+fn no_progress_guard(taken: usize) -> Result<(), BitrixError> {
+    if taken == 0 {
+        return Err(BitrixError::MalformedResponse {
+            http_status: 200,
+            reason: "the portal returned rows before the key-set cursor".into(),
+        });
+    }
+    Ok(())
 }
 
 fn updated_chunk(records: Vec<Record>, exhausted: bool) -> UpdatedChunk {
@@ -321,4 +335,85 @@ fn chain_pages(
         }
     }
     Ok(pages)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ApiError;
+
+    fn page(ids: std::ops::Range<i64>) -> Value {
+        json!({"items": ids.map(|id| json!({"id": id})).collect::<Vec<_>>()})
+    }
+
+    fn result(pages: Vec<(&str, Result<Value, &str>)>) -> BatchResult {
+        let mut r = BatchResult::default();
+        for (k, p) in pages {
+            match p {
+                Ok(v) => {
+                    r.results.insert(k.into(), v);
+                }
+                Err(code) => {
+                    r.errors.insert(
+                        k.into(),
+                        ApiError {
+                            code: code.into(),
+                            description: String::new(),
+                        },
+                    );
+                }
+            }
+        }
+        r
+    }
+
+    fn sizes(r: &BatchResult) -> Result<Vec<usize>, BitrixError> {
+        chain_pages(r, MAX_BATCH_COMMANDS).map(|p| p.iter().map(Vec::len).collect())
+    }
+
+    #[test]
+    fn a_short_page_ends_the_chain_whatever_later_commands_returned() {
+        // A portal that reads an unresolved reference as empty would answer with rows from the start.
+        let r = result(vec![("c0", Ok(page(1..4))), ("c1", Ok(page(1..51)))]);
+        assert_eq!(sizes(&r).ok(), Some(vec![3]));
+        let r = result(vec![
+            ("c0", Ok(page(1..4))),
+            ("c1", Err("INVALID_ARG_VALUE")),
+        ]);
+        assert_eq!(sizes(&r).ok(), Some(vec![3]));
+        let r = result(vec![
+            ("c0", Ok(page(1..51))),
+            ("c1", Ok(page(0..0))),
+            ("c2", Err("INVALID_ARG_VALUE")),
+        ]);
+        assert_eq!(sizes(&r).ok(), Some(vec![50, 0]));
+    }
+
+    #[test]
+    fn a_failure_after_a_full_page_stops_early_but_a_failing_first_command_is_an_error() {
+        let r = result(vec![
+            ("c0", Ok(page(1..51))),
+            ("c1", Err("OPERATION_TIME_LIMIT")),
+        ]);
+        assert_eq!(sizes(&r).ok(), Some(vec![50]));
+        let r = result(vec![("c0", Err("ACCESS_DENIED"))]);
+        assert!(sizes(&r).is_err_and(|e| e.is_access_denied()));
+        assert!(sizes(&BatchResult::default()).is_err());
+    }
+
+    #[test]
+    fn a_chunk_that_cannot_move_forward_is_an_error() {
+        assert!(no_progress_guard(0).is_err());
+        assert!(no_progress_guard(1).is_ok());
+    }
+
+    #[test]
+    fn filter_times_carry_an_explicit_offset_and_whole_seconds() {
+        let t = DateTime::parse_from_rfc3339("2026-03-02T09:00:00.250+03:00")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(filter_time(&t), "2026-03-02T09:00:00+03:00");
+        let utc =
+            DateTime::parse_from_rfc3339("2026-03-02T06:00:00Z").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(filter_time(&utc), "2026-03-02T06:00:00+00:00");
+    }
 }
