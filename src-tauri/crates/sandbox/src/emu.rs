@@ -39,9 +39,13 @@ pub fn reset(engine: &mut Engine, seed: u64, demo: bool, records: Option<usize>)
     engine.portal = portal;
     engine.limits.clear();
     engine.faults = crate::faults::Faults::new(seed);
-    engine.oauth = Default::default();
+    let base = std::mem::take(&mut engine.oauth.base_url);
+    engine.oauth = crate::oauth::Tokens {
+        base_url: base,
+        ..Default::default()
+    };
     if let Some(p) = &engine.persist {
-        p.record(&engine.portal, &[], true);
+        p.full(&engine.portal);
     }
 }
 
@@ -201,6 +205,9 @@ pub fn credentials(engine: &mut Engine, body: &Value) -> EmuResult {
             kind: "webhook".into(),
         },
     );
+    if let Some(p) = &engine.persist {
+        p.record(&engine.portal, &[], true);
+    }
     (
         200,
         json!({"url": format!("/rest/{user}/{code}/"), "userId": user}),

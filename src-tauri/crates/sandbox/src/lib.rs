@@ -157,6 +157,8 @@ impl Sandbox {
         let engine = tokio::task::spawn_blocking(move || build_engine(&o))
             .await
             .map_err(|e| SandboxError::Task(e.to_string()))??;
+        let mut engine = engine;
+        engine.oauth.base_url = format!("http://{addr}");
         let shared: http::Shared = Arc::new(Mutex::new(engine));
         let app = axum::Router::new()
             .fallback(http::handle)

@@ -308,7 +308,7 @@ pub fn system_fields(t: i64) -> Vec<Field> {
 }
 
 /// A custom (UF) field definition.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct UserField {
     pub entity_type: i64,
     pub name: String,

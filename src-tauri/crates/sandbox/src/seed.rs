@@ -144,9 +144,16 @@ pub fn seed(engine: &mut Engine, body: &Value) -> R {
     }
     ids.insert("statuses".into(), json!(statuses));
     let mut items = Vec::new();
+    let mut touched = Vec::new();
     for it in list(body, "items") {
         match seed_item(engine, it) {
-            Ok(v) => items.push(v),
+            Ok(v) => {
+                touched.push((
+                    v["entityTypeId"].as_i64().unwrap_or(0),
+                    v["id"].as_i64().unwrap_or(0),
+                ));
+                items.push(v)
+            }
             Err(e) => return (400, json!({"error": e, "ids": ids})),
         }
     }
@@ -165,10 +172,15 @@ pub fn seed(engine: &mut Engine, body: &Value) -> R {
     let mut tl = Vec::new();
     for e in list(body, "timeline") {
         tl.push(seed_timeline(engine, e));
+        let t = e.get("entityTypeId").and_then(as_i64).unwrap_or(2);
+        touched.push((t, e.get("entityId").and_then(as_i64).unwrap_or(0)));
+    }
+    for l in list(body, "links") {
+        touched.push((2, l.get("dealId").and_then(as_i64).unwrap_or(0)));
     }
     ids.insert("timeline".into(), json!(tl));
     if let Some(p) = &engine.persist {
-        p.record(&engine.portal, &[], true);
+        p.record(&engine.portal, &touched, true);
     }
     (200, json!({"ids": ids}))
 }

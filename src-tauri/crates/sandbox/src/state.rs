@@ -108,7 +108,7 @@ impl TypeStore {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct User {
     pub id: i64,
     pub active: bool,
@@ -125,7 +125,7 @@ pub struct User {
     pub registered: i64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Credential {
     pub user_id: i64,
     pub scopes: Vec<String>,
@@ -135,7 +135,7 @@ pub struct Credential {
     pub kind: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Level {
     None,
     Own,
@@ -171,7 +171,7 @@ impl Level {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct Rights {
     pub read: Level,
     pub write: Level,
@@ -186,7 +186,7 @@ impl Rights {
     };
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Binding {
     pub contact_id: i64,
     pub sort: i64,
@@ -205,7 +205,7 @@ pub struct StageRow {
     pub semantic: &'static str,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LogMessage {
     pub id: i64,
     pub entity_type: i64,
@@ -219,7 +219,7 @@ pub struct LogMessage {
     pub credential: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Comment {
     pub id: i64,
     pub entity_type: i64,
@@ -229,7 +229,7 @@ pub struct Comment {
     pub comment: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Status {
     pub id: i64,
     pub entity_id: String,
@@ -254,7 +254,7 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Category {
     pub id: i64,
     pub name: String,

@@ -75,6 +75,7 @@ pub fn dispatch(call: &mut Call<'_>, m: &str, p: &Value) -> MethodResult {
             let v = log_json(&msg, offset);
             call.portal.index_log(&msg);
             call.portal.log_messages.insert(msg.id, msg);
+            call.touched.push((t, id));
             call.dirty = true;
             Ok(Out::json(json!({"logMessage": v})))
         }
@@ -159,6 +160,7 @@ pub fn dispatch(call: &mut Call<'_>, m: &str, p: &Value) -> MethodResult {
             if let Some(v) = call.portal.timeline_index.get_mut(&key) {
                 v.retain(|x| *x != id);
             }
+            call.touched.push(key);
             call.dirty = true;
             Ok(Out::json(json!(true)))
         }
@@ -223,6 +225,7 @@ fn comments(call: &mut Call<'_>, m: &str, p: &Value) -> MethodResult {
                     x.comment = text;
                 }
             }
+            call.touched.push((c.entity_type, c.entity_id));
             call.dirty = true;
             Ok(Out::json(json!(id)))
         }
@@ -298,6 +301,7 @@ fn comments(call: &mut Call<'_>, m: &str, p: &Value) -> MethodResult {
             {
                 v.retain(|x| *x != id);
             }
+            call.touched.push((c.entity_type, c.entity_id));
             call.dirty = true;
             Ok(Out::json(Value::Null))
         }
