@@ -10,6 +10,7 @@ use kartoteka_domain::ipc::{
 use kartoteka_domain::EntityType;
 use kartoteka_sandbox::{Sandbox, SandboxOptions};
 use kartoteka_store::Store;
+use kartoteka_sync::SyncScheduler;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -46,8 +47,10 @@ enum Slot {
 /// The app's state shared by all commands.
 pub struct Core {
     slot: watch::Sender<Slot>,
-    online: AtomicBool,
+    online: Arc<AtomicBool>,
     events: SharedSink,
+    /// Sync of the current portal into its replica.
+    sync: Mutex<Option<SyncScheduler>>,
     /// Where the replicas live (the app's data directory).
     data_dir: PathBuf,
     /// The replica of the current portal, shared with sync; opened when a portal is installed.
@@ -59,8 +62,9 @@ impl Core {
         let (slot, _) = watch::channel(Slot::Starting);
         Core {
             slot,
-            online: AtomicBool::new(false),
+            online: Arc::new(AtomicBool::new(false)),
             events,
+            sync: Mutex::new(None),
             data_dir,
             replica: Mutex::new(None),
         }
@@ -89,6 +93,42 @@ impl Core {
             .ok_or_else(|| IpcError::new(ErrorCode::Storage, "the local database is not open"))
     }
 
+    /// Runs something on the current portal's sync scheduler.
+    pub fn with_scheduler<T>(&self, f: impl FnOnce(&SyncScheduler) -> T) -> Result<T, IpcError> {
+        let guard = self
+            .sync
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        guard.as_ref().map(f).ok_or_else(|| {
+            IpcError::new(
+                ErrorCode::Storage,
+                "sync is not running: the local database is not open",
+            )
+        })
+    }
+
+    /// Replaces the sync of the previous portal with one for this portal and its replica.
+    fn start_sync(&self, portal: &Portal) {
+        let scheduler = self.replica().ok().map(|replica| {
+            crate::api::sync::spawn_scheduler(
+                portal.client.clone(),
+                replica,
+                self.events.clone(),
+                self.online.clone(),
+            )
+        });
+        let previous = {
+            let mut guard = self
+                .sync
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            std::mem::replace(&mut *guard, scheduler)
+        };
+        if let Some(previous) = previous {
+            tokio::spawn(previous.shutdown());
+        }
+    }
+
     /// Opens the replica file of a portal: one file per portal, named after its host.
     fn open_replica(&self, portal: &Portal) {
         let name: String = match portal.mode {
@@ -105,6 +145,13 @@ impl Core {
                 })
                 .collect(),
         };
+        let path = self.data_dir.join(format!("{name}.kartoteka.db"));
+        if portal.mode == PortalMode::Demo {
+            // The demo portal is generated afresh at every start: so is its replica.
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+        }
         let opened = std::fs::create_dir_all(&self.data_dir)
             .map_err(|e| e.to_string())
             .and_then(|()| {
@@ -164,6 +211,7 @@ impl Core {
 
     fn install(&self, portal: Portal) -> PortalStatus {
         self.open_replica(&portal);
+        self.start_sync(&portal);
         let portal = Arc::new(portal);
         self.slot.send_replace(Slot::Ready(portal.clone()));
         self.online.store(true, Ordering::SeqCst);
@@ -212,7 +260,11 @@ impl Core {
             slot
         };
         match slot {
-            Slot::Ready(portal) => Ok(status_of(&portal, self.online.load(Ordering::SeqCst))),
+            Slot::Ready(portal) => {
+                let mut status = status_of(&portal, self.online.load(Ordering::SeqCst));
+                status.last_sync_at = self.sync_status().await.ok().and_then(|s| s.last_sync_at);
+                Ok(status)
+            }
             Slot::NotConfigured => Ok(PortalStatus {
                 mode: PortalMode::NotConfigured,
                 portal_name: String::new(),
@@ -337,6 +389,90 @@ mod tests {
         );
         // The replica of the demo portal is opened next to the app's data.
         assert!(core.with_replica(|_| Ok(())).is_ok());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn demo_portal_is_synced_at_start_and_its_lists_and_cards_read_from_the_replica() {
+        use kartoteka_domain::ipc::{RecordGetRequest, RecordsListRequest};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let events = Arc::new(Collected::default());
+        let core = Core::new(events.clone(), dir.path().to_path_buf());
+        core.use_demo().await.expect("the demo portal starts");
+
+        // The scheduler syncs at start; wait for the first run to settle (not a timing claim:
+        // the bound only keeps a broken sync from hanging the test).
+        let mut status = core.sync_status().await.expect("sync status");
+        for _ in 0..1200 {
+            if status.last_sync_at.is_some() || status.last_error.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            status = core.sync_status().await.expect("sync status");
+        }
+        assert_eq!(
+            status.last_error, None,
+            "the first sync of the demo portal fails"
+        );
+        assert!(
+            status.last_sync_at.is_some(),
+            "the first sync did not finish"
+        );
+
+        let counts = core.counts().await.expect("counts");
+        let deals = counts
+            .counts
+            .iter()
+            .find(|c| c.entity_type == EntityType::Deal)
+            .map(|c| c.count);
+        let request = RecordsListRequest {
+            entity_type: EntityType::Deal,
+            search: None,
+            stage_ids: vec![],
+            responsible_ids: vec![],
+            category_id: None,
+            sort: None,
+            cursor: None,
+            limit: 50,
+        };
+        let page = core.records_list(request.clone()).await.expect("deal list");
+        assert_eq!(
+            Some(page.total),
+            deals,
+            "the replica holds every deal the portal counts"
+        );
+        assert_eq!(page.rows.len(), 50);
+        let next = core
+            .records_list(RecordsListRequest {
+                cursor: page.next_cursor.clone(),
+                ..request
+            })
+            .await
+            .expect("second page");
+        assert!(
+            next.rows
+                .iter()
+                .all(|r| page.rows.iter().all(|p| p.key != r.key)),
+            "the second page continues after the first, without repeats"
+        );
+
+        let first = page.rows[0].key;
+        let card = core
+            .record_get(RecordGetRequest { key: first })
+            .await
+            .expect("deal card");
+        assert_eq!(card.title, page.rows[0].title);
+        assert!(
+            card.fields.iter().any(|f| f.label != f.name),
+            "fields carry their labels: {:?}",
+            card.fields
+        );
+
+        let sent = events.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert!(
+            sent.iter()
+                .any(|e| matches!(e, AppEvent::SyncFinished { .. })),
+            "the UI hears that sync finished"
+        );
     }
 
     #[tokio::test]

@@ -1,21 +1,201 @@
-//! Sync as the UI sees it. The pull engine (kartoteka-sync) is driven from here once its
-//! adapters over the client and the replica are in place; until then a sync reports its state
-//! without pulling.
+//! Sync as the UI sees it: the pull engine (kartoteka-sync) run by its scheduler at start, every
+//! few minutes, on demand and after reconnect; its events forwarded on the one event stream.
 
+use crate::api::events::SharedSink;
 use crate::api::Core;
-use kartoteka_domain::ipc::{IpcError, SyncStatus};
+use chrono::{DateTime, Utc};
+use kartoteka_bitrix::Client;
+use kartoteka_domain::ipc::{self, AppEvent, ErrorCode, IpcError, SyncProgress};
+use kartoteka_store::Store;
+use kartoteka_sync::{
+    system_clock, BitrixPortal, Connectivity, Policy, RunFuture, SchedulerConfig, StatusBoard,
+    SyncEngine, SyncErrorCode, SyncEvent, SyncScheduler,
+};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+pub fn error_code(code: SyncErrorCode) -> ErrorCode {
+    match code {
+        SyncErrorCode::Auth => ErrorCode::Auth,
+        SyncErrorCode::Offline => ErrorCode::Offline,
+        SyncErrorCode::Portal => ErrorCode::NoAccess,
+        SyncErrorCode::Storage => ErrorCode::Storage,
+        SyncErrorCode::Cancelled => ErrorCode::Internal,
+    }
+}
+
+/// The UI's event for a sync event; `None` for what the UI does not show (a cancelled run,
+/// progress of a step that belongs to no entity type).
+pub fn app_event(event: &SyncEvent, now: DateTime<Utc>) -> Option<AppEvent> {
+    match event {
+        SyncEvent::Started => Some(AppEvent::SyncStarted {}),
+        SyncEvent::Progress {
+            entity_type: Some(entity_type),
+            done,
+            total,
+            ..
+        } => Some(AppEvent::SyncProgress {
+            progress: SyncProgress {
+                entity_type: *entity_type,
+                done: *done,
+                total: *total,
+            },
+        }),
+        SyncEvent::Progress {
+            entity_type: None, ..
+        } => None,
+        SyncEvent::Finished { .. } => Some(AppEvent::SyncFinished { at: now }),
+        SyncEvent::Failed {
+            code: SyncErrorCode::Cancelled,
+            ..
+        } => None,
+        SyncEvent::Failed { code, message } => Some(AppEvent::SyncFailed {
+            error: IpcError::new(error_code(*code), message.clone()),
+        }),
+    }
+}
+
+/// Whether a sync event says the portal answered (`Some(true)`), did not (`Some(false)`), or
+/// says nothing about it.
+fn reached_portal(event: &SyncEvent) -> Option<bool> {
+    match event {
+        SyncEvent::Finished { .. } => Some(true),
+        SyncEvent::Failed {
+            code: SyncErrorCode::Offline,
+            ..
+        } => Some(false),
+        SyncEvent::Failed {
+            code: SyncErrorCode::Auth | SyncErrorCode::Portal,
+            ..
+        } => Some(true),
+        _ => None,
+    }
+}
+
+/// Starts the scheduler for one portal and its replica. Events go to the UI after the engine
+/// has committed what they report.
+pub fn spawn_scheduler(
+    client: Client,
+    replica: Arc<Mutex<Store>>,
+    events: SharedSink,
+    online: Arc<AtomicBool>,
+) -> SyncScheduler {
+    let board = StatusBoard::new();
+    let forward: kartoteka_sync::EventSink = Arc::new(move |event: &SyncEvent| {
+        if let Some(reached) = reached_portal(event) {
+            if online.swap(reached, Ordering::SeqCst) != reached {
+                events.send(AppEvent::ConnectionChanged { online: reached });
+            }
+        }
+        if let Some(app_event) = app_event(event, Utc::now()) {
+            events.send(app_event);
+        }
+    });
+    let engine = Arc::new(SyncEngine::new(
+        Arc::new(BitrixPortal::new(client)),
+        replica,
+        Policy::default(),
+        board.sink(forward),
+    ));
+    SyncScheduler::spawn(
+        board,
+        SchedulerConfig::default(),
+        system_clock(),
+        move |cancel| -> RunFuture {
+            let engine = Arc::clone(&engine);
+            Box::pin(async move { engine.run(&cancel).await })
+        },
+    )
+}
+
+pub fn ipc_status(status: &kartoteka_sync::SyncStatus) -> ipc::SyncStatus {
+    ipc::SyncStatus {
+        running: status.running,
+        progress: status.progress.and_then(|p| {
+            p.entity_type.map(|entity_type| SyncProgress {
+                entity_type,
+                done: p.done,
+                total: p.total,
+            })
+        }),
+        last_sync_at: status.last_sync_at.map(|t| t.with_timezone(&Utc)),
+        last_error: status
+            .last_failure
+            .as_ref()
+            .map(|f| IpcError::new(error_code(f.code), f.message.clone())),
+    }
+}
 
 impl Core {
-    pub async fn sync_start(&self) -> Result<SyncStatus, IpcError> {
-        self.sync_status().await
+    pub async fn sync_start(&self) -> Result<ipc::SyncStatus, IpcError> {
+        self.with_scheduler(|s| {
+            s.sync_now();
+            let mut status = ipc_status(&s.status());
+            // The scheduler picks the request up at once; say so rather than flash "idle".
+            status.running = true;
+            status
+        })
     }
 
-    pub async fn sync_status(&self) -> Result<SyncStatus, IpcError> {
-        Ok(SyncStatus {
-            running: false,
-            progress: None,
-            last_sync_at: None,
-            last_error: None,
-        })
+    pub async fn sync_status(&self) -> Result<ipc::SyncStatus, IpcError> {
+        self.with_scheduler(|s| ipc_status(&s.status()))
+    }
+
+    /// Whether the last sync reached the portal, when one has run.
+    pub fn sync_connectivity(&self) -> Option<Connectivity> {
+        self.with_scheduler(|s| s.status().connectivity).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kartoteka_domain::EntityType;
+
+    #[test]
+    fn sync_events_become_ui_events_and_cancelled_runs_stay_quiet() {
+        let now = Utc::now();
+        assert_eq!(
+            app_event(&SyncEvent::Started, now),
+            Some(AppEvent::SyncStarted {})
+        );
+        assert_eq!(
+            app_event(
+                &SyncEvent::Failed {
+                    code: SyncErrorCode::Offline,
+                    message: "down".into()
+                },
+                now
+            ),
+            Some(AppEvent::SyncFailed {
+                error: IpcError::new(ErrorCode::Offline, "down")
+            })
+        );
+        assert_eq!(
+            app_event(
+                &SyncEvent::Failed {
+                    code: SyncErrorCode::Cancelled,
+                    message: String::new()
+                },
+                now
+            ),
+            None
+        );
+        let progress = SyncEvent::Progress {
+            entity_type: Some(EntityType::Deal),
+            phase: kartoteka_sync::SyncPhase::Initial,
+            done: 3,
+            total: Some(9),
+        };
+        assert!(matches!(
+            app_event(&progress, now),
+            Some(AppEvent::SyncProgress {
+                progress: SyncProgress {
+                    entity_type: EntityType::Deal,
+                    done: 3,
+                    total: Some(9)
+                }
+            })
+        ));
     }
 }
