@@ -6,7 +6,7 @@ use kartoteka_store::{RecordDetail, Store, StoreError};
 use serde_json::Value;
 use std::collections::HashMap;
 
-/// Fields the card header or the multi-field list already shows, or that are internal.
+/// Fields the card header, the multi-field list or the links already show, or that are internal.
 const HIDDEN_FIELDS: &[&str] = &[
     "id",
     "fm",
@@ -16,12 +16,23 @@ const HIDDEN_FIELDS: &[&str] = &[
     "im",
     "link",
     "entityTypeId",
+    "stageSemanticId",
 ];
+
+/// Standard link fields: the card shows them as links to the other records' cards.
+fn is_link_field(meta: &FieldMeta) -> bool {
+    !meta.is_custom
+        && matches!(
+            meta.field_type,
+            FieldType::CrmCompany | FieldType::CrmContact | FieldType::CrmLead | FieldType::CrmDeal
+        )
+}
 
 /// Names for ids: stages and statuses by their status id, users by id.
 pub struct Names {
     stages: HashMap<String, Stage>,
     users: HashMap<i64, User>,
+    categories: HashMap<(i64, i64), String>,
 }
 
 impl Names {
@@ -32,11 +43,25 @@ impl Names {
             .map(|s| (s.status_id.clone(), s))
             .collect();
         let users = store.users()?.into_iter().map(|u| (u.id, u)).collect();
-        Ok(Names { stages, users })
+        let categories = store
+            .categories()?
+            .into_iter()
+            .map(|c| ((c.entity_type_id, c.id), c.name))
+            .collect();
+        Ok(Names {
+            stages,
+            users,
+            categories,
+        })
     }
 
     pub fn stage(&self, status_id: &str) -> Option<&Stage> {
         self.stages.get(status_id)
+    }
+
+    /// A pipeline's name; the default pipeline (id 0) of a type.
+    pub fn category(&self, entity_type_id: i64, id: i64) -> Option<String> {
+        self.categories.get(&(entity_type_id, id)).cloned()
     }
 
     pub fn user(&self, id: i64) -> Option<String> {
@@ -53,7 +78,7 @@ fn as_id(v: &Value) -> Option<i64> {
 }
 
 /// One value as text, using the field's type to resolve ids to names.
-fn display(meta: Option<&FieldMeta>, v: &Value, names: &Names) -> Option<String> {
+fn display(meta: Option<&FieldMeta>, v: &Value, names: &Names, type_id: i64) -> Option<String> {
     let text = match (meta.map(|m| &m.field_type), v) {
         (_, Value::Null) => return None,
         (_, Value::String(s)) if s.is_empty() => return None,
@@ -64,6 +89,12 @@ fn display(meta: Option<&FieldMeta>, v: &Value, names: &Names) -> Option<String>
                 .unwrap_or_else(|| id.to_string())
         }
         (Some(FieldType::User | FieldType::Employee), _) => names.user(as_id(v)?)?,
+        (Some(FieldType::CrmCategory), _) => {
+            let id = as_id(v)?;
+            names
+                .category(type_id, id)
+                .unwrap_or_else(|| id.to_string())
+        }
         (Some(FieldType::CrmStatus), Value::String(s)) => names
             .stage(s)
             .map(|st| st.name.clone())
@@ -84,30 +115,31 @@ fn display(meta: Option<&FieldMeta>, v: &Value, names: &Names) -> Option<String>
     Some(text)
 }
 
-fn values(meta: Option<&FieldMeta>, v: &Value, names: &Names) -> Vec<String> {
+fn values(meta: Option<&FieldMeta>, v: &Value, names: &Names, type_id: i64) -> Vec<String> {
     match v {
         Value::Array(items) => items
             .iter()
-            .filter_map(|i| display(meta, i, names))
+            .filter_map(|i| display(meta, i, names, type_id))
             .collect(),
-        other => display(meta, other, names).into_iter().collect(),
+        other => display(meta, other, names, type_id).into_iter().collect(),
     }
 }
 
 /// Every field with a value: the portal's order for standard fields, then custom fields, then
 /// any stored field the metadata does not describe (shown under its own name).
 pub fn card_fields(detail: &RecordDetail, names: &Names) -> Vec<CardField> {
+    let type_id = detail.key.entity_type.type_id();
     let mut out: Vec<CardField> = Vec::new();
     let mut seen: Vec<&str> = Vec::new();
     for meta in &detail.field_meta {
         seen.push(meta.name.as_str());
-        if HIDDEN_FIELDS.contains(&meta.name.as_str()) {
+        if HIDDEN_FIELDS.contains(&meta.name.as_str()) || is_link_field(meta) {
             continue;
         }
         let Some(v) = detail.fields.get(&meta.name) else {
             continue;
         };
-        let vals = values(Some(meta), v, names);
+        let vals = values(Some(meta), v, names, type_id);
         if vals.is_empty() {
             continue;
         }
@@ -123,7 +155,7 @@ pub fn card_fields(detail: &RecordDetail, names: &Names) -> Vec<CardField> {
         if seen.contains(&name.as_str()) || HIDDEN_FIELDS.contains(&name.as_str()) {
             continue;
         }
-        let vals = values(None, v, names);
+        let vals = values(None, v, names, type_id);
         if vals.is_empty() {
             continue;
         }
@@ -150,4 +182,130 @@ pub fn card_links(detail: &RecordDetail) -> Vec<CardLink> {
             is_primary: l.is_primary,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kartoteka_domain::{
+        Category, EntityType, FieldOption, RecordKey, StageSemantics, UserKind,
+    };
+    use kartoteka_store::RecordState;
+    use serde_json::json;
+
+    fn meta(name: &str, field_type: FieldType, label: &str, is_custom: bool) -> FieldMeta {
+        FieldMeta {
+            name: name.into(),
+            field_type,
+            label: label.into(),
+            is_required: false,
+            is_read_only: false,
+            is_immutable: false,
+            is_multiple: false,
+            is_custom,
+            status_type: None,
+            options: vec![FieldOption {
+                id: 79,
+                value: "Gold".into(),
+            }],
+        }
+    }
+
+    fn names() -> Names {
+        Names {
+            stages: [(
+                "C1:WON".to_string(),
+                Stage {
+                    list_id: "DEAL_STAGE_1".into(),
+                    status_id: "C1:WON".into(),
+                    name: "Won".into(),
+                    sort: 10,
+                    semantics: StageSemantics::Success,
+                    color: None,
+                    category_id: Some(1),
+                },
+            )]
+            .into(),
+            users: [(
+                5,
+                User {
+                    id: 5,
+                    name: "Ivan".into(),
+                    last_name: "Petrov".into(),
+                    active: true,
+                    kind: UserKind::Person,
+                },
+            )]
+            .into(),
+            categories: [(
+                (2, 1),
+                Category {
+                    id: 1,
+                    entity_type_id: 2,
+                    name: "Wholesale".into(),
+                    sort: 1,
+                    is_default: false,
+                }
+                .name,
+            )]
+            .into(),
+        }
+    }
+
+    #[test]
+    fn card_shows_names_for_ids_hides_links_and_puts_custom_fields_last() {
+        let fields = json!({
+            "UF_CRM_LEVEL": "79",
+            "title": "Big deal",
+            "assignedById": 5,
+            "stageId": "C1:WON",
+            "categoryId": 1,
+            "companyId": 4,
+            "comments": "<b>not html</b>",
+            "opportunity": null,
+        });
+        let detail = RecordDetail {
+            key: RecordKey {
+                entity_type: EntityType::Deal,
+                id: 1,
+            },
+            title: "Big deal".into(),
+            state: RecordState::Active,
+            fields: fields.as_object().cloned().unwrap_or_default(),
+            multi_fields: vec![],
+            links: vec![],
+            field_meta: vec![
+                meta("UF_CRM_LEVEL", FieldType::Enumeration, "Level", true),
+                meta("title", FieldType::String, "Name", false),
+                meta("assignedById", FieldType::User, "Responsible", false),
+                meta("stageId", FieldType::CrmStatus, "Stage", false),
+                meta("categoryId", FieldType::CrmCategory, "Pipeline", false),
+                meta("companyId", FieldType::CrmCompany, "Company", false),
+                meta("comments", FieldType::Text, "Comment", false),
+                meta("opportunity", FieldType::Double, "Amount", false),
+            ],
+            pending_fields: vec![],
+            created_time: 0,
+            updated_time: 0,
+        };
+        let shown: Vec<(String, Vec<String>)> = card_fields(&detail, &names())
+            .into_iter()
+            .map(|f| (f.label, f.values))
+            .collect();
+        let expected: Vec<(String, Vec<String>)> = [
+            ("Name", "Big deal"),
+            ("Responsible", "Ivan Petrov"),
+            ("Stage", "Won"),
+            ("Pipeline", "Wholesale"),
+            ("Comment", "<b>not html</b>"),
+            ("Level", "Gold"),
+        ]
+        .into_iter()
+        .map(|(l, v)| (l.to_string(), vec![v.to_string()]))
+        .collect();
+        assert_eq!(
+            shown, expected,
+            "labels, resolved names, no empty or link fields, custom last"
+        );
+    }
 }
