@@ -3,6 +3,7 @@
 use crate::api::events::EventSink;
 use crate::api::Core;
 use crate::launch::LaunchOptions;
+use kartoteka_bitrix::KeyringSecretStore;
 use kartoteka_domain::ipc::AppEvent;
 use std::sync::Arc;
 use tauri::{AppHandle, Manager};
@@ -40,15 +41,13 @@ pub fn run() {
         .invoke_handler(crate::commands::handler())
         .setup(move |app| {
             let data_dir = app.path().app_data_dir()?;
-            let core = Arc::new(Core::new(
-                Arc::new(WindowEvents(app.handle().clone())),
-                data_dir,
-            ));
+            let secrets = Arc::new(KeyringSecretStore::new("kartoteka"));
+            let events = Arc::new(WindowEvents(app.handle().clone()));
+            let core = Arc::new(Core::new(events, data_dir, secrets));
             app.manage(core.clone());
-            // A real portal's settings arrive with the connect screen; until one is configured
-            // (and always with --demo) the app runs on the built-in demo portal.
+            let demo = launch.demo;
             tauri::async_runtime::spawn(async move {
-                if let Err(error) = core.use_demo().await {
+                if let Err(error) = core.start(demo).await {
                     tracing::error!(code = ?error.code, "no portal available");
                 }
             });

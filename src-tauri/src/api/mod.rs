@@ -6,6 +6,7 @@ pub mod error;
 pub mod events;
 pub mod portal;
 pub mod records;
+pub mod settings;
 pub mod sync;
 
 pub use events::EventSink;

@@ -3,7 +3,7 @@
 
 use crate::api::error::from_bitrix;
 use crate::api::events::SharedSink;
-use kartoteka_bitrix::{Client, ClientOptions, WebhookUrl};
+use kartoteka_bitrix::{Client, ClientOptions, SecretStore, WebhookUrl};
 use kartoteka_domain::ipc::{
     AppEvent, EntityCount, ErrorCode, IpcError, PortalCounts, PortalMode, PortalStatus,
 };
@@ -47,21 +47,24 @@ enum Slot {
 /// The app's state shared by all commands.
 pub struct Core {
     slot: watch::Sender<Slot>,
+    /// Where webhook URLs are kept (the OS keyring in the app).
+    pub(crate) secrets: Arc<dyn SecretStore>,
     online: Arc<AtomicBool>,
     events: SharedSink,
     /// Sync of the current portal into its replica.
     sync: Mutex<Option<SyncScheduler>>,
-    /// Where the replicas live (the app's data directory).
-    data_dir: PathBuf,
+    /// Where the replicas and settings live (the app's data directory).
+    pub(crate) data_dir: PathBuf,
     /// The replica of the current portal, shared with sync; opened when a portal is installed.
     replica: Mutex<Option<Arc<Mutex<Store>>>>,
 }
 
 impl Core {
-    pub fn new(events: SharedSink, data_dir: PathBuf) -> Self {
+    pub fn new(events: SharedSink, data_dir: PathBuf, secrets: Arc<dyn SecretStore>) -> Self {
         let (slot, _) = watch::channel(Slot::Starting);
         Core {
             slot,
+            secrets,
             online: Arc::new(AtomicBool::new(false)),
             events,
             sync: Mutex::new(None),
@@ -196,12 +199,34 @@ impl Core {
             .await
             .map_err(|e| from_bitrix(&e))?;
         tracing::info!(%host, "connected to a portal");
+        self.remember(client.webhook()).await?;
         Ok(self.install(Portal {
             mode: PortalMode::Webhook,
             host,
             client,
             _sandbox: None,
         }))
+    }
+
+    /// Starts on the configured portal, or on the demo portal when none is configured (or the
+    /// user asked for the demo with `--demo`).
+    pub async fn start(&self, demo: bool) -> Result<PortalStatus, IpcError> {
+        if !demo {
+            if let Some(webhook) = self.configured_webhook().await {
+                let host = webhook.portal_host();
+                let client =
+                    Client::new(webhook, ClientOptions::default()).map_err(|e| from_bitrix(&e))?;
+                tracing::info!(%host, "starting on the configured portal");
+                // Offline-first: no portal call before the window shows; sync finds out.
+                return Ok(self.install(Portal {
+                    mode: PortalMode::Webhook,
+                    host,
+                    client,
+                    _sandbox: None,
+                }));
+            }
+        }
+        self.use_demo().await
     }
 
     /// Marks that no portal is configured: the UI shows the connect screen.
@@ -342,153 +367,5 @@ async fn start_demo() -> Result<Portal, IpcError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::api::EventSink;
-
-    #[derive(Default)]
-    struct Collected(Mutex<Vec<AppEvent>>);
-
-    impl EventSink for Collected {
-        fn send(&self, event: AppEvent) {
-            self.0.lock().unwrap_or_else(|p| p.into_inner()).push(event);
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn demo_portal_starts_on_loopback_and_reports_counts_for_every_type() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let events = Arc::new(Collected::default());
-        let core = Core::new(events.clone(), dir.path().to_path_buf());
-
-        let status = core.use_demo().await.expect("the demo portal starts");
-        assert_eq!(status.mode, PortalMode::Demo);
-        assert!(
-            status.portal_name.starts_with("127.0.0.1:"),
-            "demo must run on loopback: {}",
-            status.portal_name
-        );
-        assert!(status.online);
-
-        let counts = core.counts().await.expect("counts from the demo portal");
-        let types: Vec<_> = counts.counts.iter().map(|c| c.entity_type).collect();
-        assert_eq!(
-            types,
-            EntityType::ALL.to_vec(),
-            "one count per type, in sidebar order"
-        );
-        assert!(
-            counts.counts.iter().all(|c| c.count > 0),
-            "the demo data set has records of every type: {counts:?}"
-        );
-
-        let sent = events.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        assert!(
-            matches!(sent.first(), Some(AppEvent::PortalChanged { status }) if status.mode == PortalMode::Demo),
-            "the UI is told about the new portal: {sent:?}"
-        );
-        // The replica of the demo portal is opened next to the app's data.
-        assert!(core.with_replica(|_| Ok(())).is_ok());
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn demo_portal_is_synced_at_start_and_its_lists_and_cards_read_from_the_replica() {
-        use kartoteka_domain::ipc::{RecordGetRequest, RecordsListRequest};
-        let dir = tempfile::tempdir().expect("temp dir");
-        let events = Arc::new(Collected::default());
-        let core = Core::new(events.clone(), dir.path().to_path_buf());
-        core.use_demo().await.expect("the demo portal starts");
-
-        // The scheduler syncs at start; wait for the first run to settle (not a timing claim:
-        // the bound only keeps a broken sync from hanging the test).
-        let mut status = core.sync_status().await.expect("sync status");
-        for _ in 0..1200 {
-            if status.last_sync_at.is_some() || status.last_error.is_some() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            status = core.sync_status().await.expect("sync status");
-        }
-        assert_eq!(
-            status.last_error, None,
-            "the first sync of the demo portal fails"
-        );
-        assert!(
-            status.last_sync_at.is_some(),
-            "the first sync did not finish"
-        );
-
-        let counts = core.counts().await.expect("counts");
-        let deals = counts
-            .counts
-            .iter()
-            .find(|c| c.entity_type == EntityType::Deal)
-            .map(|c| c.count);
-        let request = RecordsListRequest {
-            entity_type: EntityType::Deal,
-            search: None,
-            stage_ids: vec![],
-            responsible_ids: vec![],
-            category_id: None,
-            sort: None,
-            cursor: None,
-            limit: 50,
-        };
-        let page = core.records_list(request.clone()).await.expect("deal list");
-        assert_eq!(
-            Some(page.total),
-            deals,
-            "the replica holds every deal the portal counts"
-        );
-        assert_eq!(page.rows.len(), 50);
-        let next = core
-            .records_list(RecordsListRequest {
-                cursor: page.next_cursor.clone(),
-                ..request
-            })
-            .await
-            .expect("second page");
-        assert!(
-            next.rows
-                .iter()
-                .all(|r| page.rows.iter().all(|p| p.key != r.key)),
-            "the second page continues after the first, without repeats"
-        );
-
-        let first = page.rows[0].key;
-        let card = core
-            .record_get(RecordGetRequest { key: first })
-            .await
-            .expect("deal card");
-        assert_eq!(card.title, page.rows[0].title);
-        assert!(
-            card.fields.iter().any(|f| f.label != f.name),
-            "fields carry their labels: {:?}",
-            card.fields
-        );
-
-        let sent = events.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        assert!(
-            sent.iter()
-                .any(|e| matches!(e, AppEvent::SyncFinished { .. })),
-            "the UI hears that sync finished"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_malformed_webhook_is_refused_as_invalid_input_without_echoing_it() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let core = Core::new(Arc::new(Collected::default()), dir.path().to_path_buf());
-        let error = core
-            .connect("http://portal.example.com/rest/1/s3cr3t/")
-            .await
-            .err();
-        let error = error.expect("plain http to a non-loopback host is refused");
-        assert_eq!(error.code, ErrorCode::InvalidInput);
-        assert!(
-            !error.message.contains("s3cr3t"),
-            "the secret leaked: {}",
-            error.message
-        );
-    }
-}
+#[path = "portal_tests.rs"]
+mod tests;

@@ -1,0 +1,208 @@
+//! Tests of the portal layer against the demo portal (our sandbox on loopback).
+use super::*;
+use crate::api::EventSink;
+use kartoteka_bitrix::MemorySecretStore;
+
+fn memory_secrets() -> Arc<dyn SecretStore> {
+    Arc::new(MemorySecretStore::new())
+}
+
+#[derive(Default)]
+struct Collected(Mutex<Vec<AppEvent>>);
+
+impl EventSink for Collected {
+    fn send(&self, event: AppEvent) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(event);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_portal_starts_on_loopback_and_reports_counts_for_every_type() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let events = Arc::new(Collected::default());
+    let core = Core::new(events.clone(), dir.path().to_path_buf(), memory_secrets());
+
+    let status = core.use_demo().await.expect("the demo portal starts");
+    assert_eq!(status.mode, PortalMode::Demo);
+    assert!(
+        status.portal_name.starts_with("127.0.0.1:"),
+        "demo must run on loopback: {}",
+        status.portal_name
+    );
+    assert!(status.online);
+
+    let counts = core.counts().await.expect("counts from the demo portal");
+    let types: Vec<_> = counts.counts.iter().map(|c| c.entity_type).collect();
+    assert_eq!(
+        types,
+        EntityType::ALL.to_vec(),
+        "one count per type, in sidebar order"
+    );
+    assert!(
+        counts.counts.iter().all(|c| c.count > 0),
+        "the demo data set has records of every type: {counts:?}"
+    );
+
+    let sent = events.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    assert!(
+        matches!(sent.first(), Some(AppEvent::PortalChanged { status }) if status.mode == PortalMode::Demo),
+        "the UI is told about the new portal: {sent:?}"
+    );
+    // The replica of the demo portal is opened next to the app's data.
+    assert!(core.with_replica(|_| Ok(())).is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_portal_is_synced_at_start_and_its_lists_and_cards_read_from_the_replica() {
+    use kartoteka_domain::ipc::{RecordGetRequest, RecordsListRequest};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let events = Arc::new(Collected::default());
+    let core = Core::new(events.clone(), dir.path().to_path_buf(), memory_secrets());
+    core.use_demo().await.expect("the demo portal starts");
+
+    // The scheduler syncs at start; wait for the first run to settle (not a timing claim:
+    // the bound only keeps a broken sync from hanging the test).
+    let mut status = core.sync_status().await.expect("sync status");
+    for _ in 0..1200 {
+        if status.last_sync_at.is_some() || status.last_error.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        status = core.sync_status().await.expect("sync status");
+    }
+    assert_eq!(
+        status.last_error, None,
+        "the first sync of the demo portal fails"
+    );
+    assert!(
+        status.last_sync_at.is_some(),
+        "the first sync did not finish"
+    );
+
+    let counts = core.counts().await.expect("counts");
+    let deals = counts
+        .counts
+        .iter()
+        .find(|c| c.entity_type == EntityType::Deal)
+        .map(|c| c.count);
+    let request = RecordsListRequest {
+        entity_type: EntityType::Deal,
+        search: None,
+        stage_ids: vec![],
+        responsible_ids: vec![],
+        category_id: None,
+        sort: None,
+        cursor: None,
+        limit: 50,
+    };
+    let page = core.records_list(request.clone()).await.expect("deal list");
+    assert_eq!(
+        Some(page.total),
+        deals,
+        "the replica holds every deal the portal counts"
+    );
+    assert_eq!(page.rows.len(), 50);
+    let next = core
+        .records_list(RecordsListRequest {
+            cursor: page.next_cursor.clone(),
+            ..request
+        })
+        .await
+        .expect("second page");
+    assert!(
+        next.rows
+            .iter()
+            .all(|r| page.rows.iter().all(|p| p.key != r.key)),
+        "the second page continues after the first, without repeats"
+    );
+
+    let first = page.rows[0].key;
+    let card = core
+        .record_get(RecordGetRequest { key: first })
+        .await
+        .expect("deal card");
+    assert_eq!(card.title, page.rows[0].title);
+    assert!(
+        card.fields.iter().any(|f| f.label != f.name),
+        "fields carry their labels: {:?}",
+        card.fields
+    );
+
+    let sent = events.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    assert!(
+        sent.iter()
+            .any(|e| matches!(e, AppEvent::SyncFinished { .. })),
+        "the UI hears that sync finished"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_webhook_is_refused_as_invalid_input_without_echoing_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let core = Core::new(
+        Arc::new(Collected::default()),
+        dir.path().to_path_buf(),
+        memory_secrets(),
+    );
+    let error = core
+        .connect("http://portal.example.com/rest/1/s3cr3t/")
+        .await
+        .err();
+    let error = error.expect("plain http to a non-loopback host is refused");
+    assert_eq!(error.code, ErrorCode::InvalidInput);
+    assert!(
+        !error.message.contains("s3cr3t"),
+        "the secret leaked: {}",
+        error.message
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connected_portal_is_remembered_without_its_secret_in_the_settings_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let secrets = memory_secrets();
+    // A second sandbox stands in for a real portal: connect to it by its webhook.
+    let portal = Sandbox::start(SandboxOptions::default())
+        .await
+        .expect("sandbox");
+    let url = portal.admin_webhook_url();
+    let core = Core::new(
+        Arc::new(Collected::default()),
+        dir.path().to_path_buf(),
+        secrets.clone(),
+    );
+    let status = core.connect(&url).await.expect("the webhook is accepted");
+    assert_eq!(status.mode, PortalMode::Webhook);
+
+    let file = std::fs::read_to_string(dir.path().join("portal.json")).expect("settings written");
+    let code = url
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        !code.is_empty() && !file.contains(&code),
+        "the webhook secret must not be in the settings file: {file}"
+    );
+
+    // The next start uses the remembered portal, not the demo.
+    let next = Core::new(
+        Arc::new(Collected::default()),
+        dir.path().to_path_buf(),
+        secrets,
+    );
+    let status = next.start(false).await.expect("start");
+    assert_eq!(status.mode, PortalMode::Webhook);
+    assert_eq!(status.portal_name, portal.addr().to_string());
+    // --demo wins over the configured portal.
+    let demo = Core::new(
+        Arc::new(Collected::default()),
+        dir.path().to_path_buf(),
+        memory_secrets(),
+    );
+    assert_eq!(
+        demo.start(true).await.expect("demo start").mode,
+        PortalMode::Demo
+    );
+}

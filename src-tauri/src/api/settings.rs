@@ -1,0 +1,91 @@
+//! Which portal the app uses between runs. The file in the data directory names the portal
+//! (its host); the webhook URL itself — a secret — lives only in the secret store (OS keyring).
+
+use crate::api::Core;
+use kartoteka_bitrix::WebhookUrl;
+use kartoteka_domain::ipc::{ErrorCode, IpcError};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+const SETTINGS_FILE: &str = "portal.json";
+
+/// What the settings file holds: no secret, only the keyring account to look the webhook up by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PortalSettings {
+    pub account: String,
+}
+
+fn settings_path(dir: &Path) -> PathBuf {
+    dir.join(SETTINGS_FILE)
+}
+
+pub fn read_settings(dir: &Path) -> Option<PortalSettings> {
+    let text = std::fs::read_to_string(settings_path(dir)).ok()?;
+    match serde_json::from_str(&text) {
+        Ok(settings) => Some(settings),
+        Err(error) => {
+            tracing::warn!(%error, "the portal settings file is unreadable; starting on the demo portal");
+            None
+        }
+    }
+}
+
+fn write_settings(dir: &Path, settings: &PortalSettings) -> Result<(), IpcError> {
+    let storage = |e: std::io::Error| {
+        IpcError::new(
+            ErrorCode::Storage,
+            format!("cannot save the portal settings: {e}"),
+        )
+    };
+    std::fs::create_dir_all(dir).map_err(storage)?;
+    let text = serde_json::to_string_pretty(settings)
+        .map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))?;
+    // Write then rename, so a crash never leaves half a file.
+    let tmp = dir.join(format!("{SETTINGS_FILE}.tmp"));
+    std::fs::write(&tmp, text).map_err(storage)?;
+    std::fs::rename(&tmp, settings_path(dir)).map_err(storage)
+}
+
+impl Core {
+    /// The webhook of the configured portal, if one is configured and its secret is found.
+    pub(crate) async fn configured_webhook(&self) -> Option<WebhookUrl> {
+        let settings = read_settings(&self.data_dir)?;
+        let secrets = self.secrets.clone();
+        let account = settings.account.clone();
+        let loaded = tokio::task::spawn_blocking(move || secrets.load(&account)).await;
+        match loaded {
+            Ok(Ok(Some(webhook))) => Some(webhook),
+            Ok(Ok(None)) => {
+                tracing::warn!(account = %settings.account, "no webhook in the secret store for the configured portal");
+                None
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "the secret store is not available");
+                None
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the secret store task failed");
+                None
+            }
+        }
+    }
+
+    /// Keeps a working webhook for the next start: the secret in the secret store, the account
+    /// name in the settings file.
+    pub(crate) async fn remember(&self, webhook: &WebhookUrl) -> Result<(), IpcError> {
+        let account = webhook.portal_host();
+        let secrets = self.secrets.clone();
+        let (key, url) = (account.clone(), webhook.clone());
+        tokio::task::spawn_blocking(move || secrets.save(&key, &url))
+            .await
+            .map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))?
+            .map_err(|e| {
+                IpcError::new(
+                    ErrorCode::Storage,
+                    format!("the webhook could not be kept in the system keyring: {e}"),
+                )
+            })?;
+        write_settings(&self.data_dir, &PortalSettings { account })
+    }
+}
