@@ -114,6 +114,55 @@ describe("first screen", () => {
   });
 });
 
+describe("connect screen", () => {
+  const notConfigured = () => ({ ...demoStatus, mode: "notConfigured", portalName: "" });
+
+  it("says what is wrong with a pasted URL before asking the portal", async () => {
+    const asked: string[] = [];
+    mockIPC(
+      portal({
+        portal_status: notConfigured,
+        portal_connect: () => {
+          asked.push("portal_connect");
+          return demoStatus;
+        },
+      }),
+      { shouldMockEvents: true },
+    );
+    render(
+      <I18nProvider initial="en">
+        <App />
+      </I18nProvider>,
+    );
+    const input = await screen.findByLabelText("Webhook URL");
+    fireEvent.change(input, { target: { value: "http://acme.bitrix24.ru/rest/1/abc/" } });
+    fireEvent.click(screen.getByText("Connect"));
+    expect((await screen.findByRole("alert")).textContent).toContain("https://");
+    expect(asked).toEqual([]);
+  });
+
+  it("shows the portal's refusal in the user's words", async () => {
+    mockIPC(
+      portal({
+        portal_status: notConfigured,
+        portal_connect: () => {
+          throw { code: "noAccess", message: "insufficient_scope" };
+        },
+      }),
+      { shouldMockEvents: true },
+    );
+    render(
+      <I18nProvider initial="en">
+        <App />
+      </I18nProvider>,
+    );
+    const input = await screen.findByLabelText("Webhook URL");
+    fireEvent.change(input, { target: { value: "https://acme.bitrix24.ru/rest/1/abc/" } });
+    fireEvent.click(screen.getByText("Connect"));
+    expect((await screen.findByRole("alert")).textContent).toContain("no CRM rights");
+  });
+});
+
 describe("record card", () => {
   it("renders values as text, so markup in a name is shown, not run", async () => {
     const evil = "<img src=x onerror=alert(1)>";

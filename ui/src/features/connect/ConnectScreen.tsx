@@ -1,9 +1,10 @@
 import { useState } from "react";
 import { useI18n } from "../../lib/i18n";
-import { portalHost } from "../../lib/format";
+import type { MessageKey } from "../../lib/i18n";
 import { IpcFailure, portalConnect, portalUseDemo, type IpcError } from "../../lib/ipc";
 import { ErrorBanner } from "../shell/ErrorBanner";
 import { Logo } from "../shell/icons";
+import { webhookProblem } from "./validate";
 
 /** Shown when no portal is configured: paste a webhook URL, or try the demo portal. */
 export function ConnectScreen({ onConnected }: { onConnected: () => void }) {
@@ -11,10 +12,12 @@ export function ConnectScreen({ onConnected }: { onConnected: () => void }) {
   const [url, setUrl] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<IpcError | null>(null);
+  const [problem, setProblem] = useState<MessageKey | null>(null);
 
   const run = (action: () => Promise<unknown>) => {
     setBusy(true);
     setError(null);
+    setProblem(null);
     action()
       .then(onConnected)
       .catch((e: unknown) => setError(e instanceof IpcFailure ? e.error : { code: "internal", message: String(e) }))
@@ -27,10 +30,9 @@ export function ConnectScreen({ onConnected }: { onConnected: () => void }) {
         className="connect-box"
         onSubmit={(e) => {
           e.preventDefault();
-          if (!portalHost(url)) {
-            setError({ code: "invalidInput", message: "" });
-            return;
-          }
+          const found = webhookProblem(url);
+          setProblem(found);
+          if (found) return;
           run(() => portalConnect(url.trim()));
         }}
       >
@@ -45,10 +47,25 @@ export function ConnectScreen({ onConnected }: { onConnected: () => void }) {
             autoFocus
             spellCheck={false}
             placeholder={t("connect.placeholder")}
-            onChange={(e) => setUrl(e.target.value)}
+            onChange={(e) => {
+              setUrl(e.target.value);
+              setProblem(null);
+            }}
           />
         </label>
-        {error && <ErrorBanner error={error} />}
+        <p className="muted small">{t("connect.hint")}</p>
+        {problem && (
+          <div className="banner banner-invalidInput" role="alert">
+            {t(problem)}
+          </div>
+        )}
+        {error && (error.code === "invalidInput" ? (
+          <div className="banner banner-invalidInput" role="alert">
+            {t("connect.badUrl")}
+          </div>
+        ) : (
+          <ErrorBanner error={error} />
+        ))}
         <button type="submit" className="primary" disabled={busy || url.trim() === ""}>
           {t("connect.submit")}
         </button>

@@ -75,6 +75,9 @@ export const en: Record<MessageKey, string> = {
   "connect.placeholder": "https://portal.bitrix24.com/rest/1/xxxxxxxx/",
   "connect.submit": "Connect",
   "connect.demo": "Try the demo portal",
+  "connect.badUrl": "This is not a webhook URL. Expected https://portal.bitrix24.com/rest/1/code/",
+  "connect.httpsOnly": "The URL must start with https:// (http is allowed only for a local test server).",
+  "connect.hint": "Bitrix24 → Developer resources → Other → Inbound webhook, with the CRM scope.",
 
   "error.offline": "The portal cannot be reached. Check your network — we will try again.",
   "error.auth": "The webhook was refused: it is wrong, deleted or disabled. Create a new one.",
