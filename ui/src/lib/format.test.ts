@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatCount, formatDateTime, formatMoney, formatSince, portalHost } from "./format";
+import { formatCount, formatDateTime, formatFieldValue, formatMoney, formatSince, portalHost } from "./format";
 import { translate } from "./i18n";
 
 // Intl uses narrow/normal no-break spaces as group separators; compare with plain spaces.
@@ -52,5 +52,23 @@ describe("portalHost", () => {
     expect(portalHost("https://acme.bitrix24.ru/rest/1/s3cr3t/")).toBe("acme.bitrix24.ru");
     expect(portalHost("  http://127.0.0.1:4567/rest/1/x/ ")).toBe("127.0.0.1:4567");
     expect(portalHost("acme.bitrix24.ru")).toBeNull();
+  });
+});
+
+describe("formatFieldValue", () => {
+  it("shows dates as the portal's calendar day, whatever the user's time zone", () => {
+    expect(formatFieldValue("2026-08-31T03:00:00+03:00", "date", "ru")).toBe("31.08.2026");
+    expect(formatFieldValue("2026-08-31T00:00:00+03:00", "date", "en")).toBe("31/08/2026");
+  });
+
+  it("groups digits of numbers and leaves text alone", () => {
+    expect(spaces(formatFieldValue("1677000", "double", "ru"))).toBe("1 677 000");
+    expect(formatFieldValue("60", "integer", "en")).toBe("60");
+    expect(formatFieldValue("abc", "double", "en")).toBe("abc");
+    expect(formatFieldValue("<b>x</b>", "string", "en")).toBe("<b>x</b>");
+  });
+
+  it("keeps a date-time it cannot read as it came", () => {
+    expect(formatFieldValue("soon", "datetime", "en")).toBe("soon");
   });
 });

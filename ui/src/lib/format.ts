@@ -80,3 +80,30 @@ export function portalHost(url: string): string | null {
     return null;
   }
 }
+
+/** A date without time: `31.08.2026` (ru). Bitrix24 sends dates as midnight in the portal's zone,
+ * so the calendar day is read from the text, not converted to the user's zone. */
+export function formatDate(iso: string, lang: Language): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso);
+  if (!m) return iso;
+  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  return new Intl.DateTimeFormat(locale(lang), { day: "2-digit", month: "2-digit", year: "numeric", timeZone: "UTC" }).format(d);
+}
+
+/** One card value for display, by the field's type; anything unrecognised is shown as it came. */
+export function formatFieldValue(value: string, fieldType: string, lang: Language): string {
+  switch (fieldType) {
+    case "date":
+      return formatDate(value, lang);
+    case "datetime":
+      return formatDateTime(value, lang) || value;
+    case "double":
+    case "integer": {
+      const n = Number(value);
+      if (value.trim() === "" || !Number.isFinite(n)) return value;
+      return new Intl.NumberFormat(locale(lang), { maximumFractionDigits: 2 }).format(n);
+    }
+    default:
+      return value;
+  }
+}

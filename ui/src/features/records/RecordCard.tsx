@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from "react";
 import { useI18n } from "../../lib/i18n";
-import { formatDateTime } from "../../lib/format";
+import { formatDateTime, formatFieldValue } from "../../lib/format";
 import { IpcFailure, recordGet, type IpcError, type RecordCard as Card, type RecordKey } from "../../lib/ipc";
 import type { MultiField } from "../../lib/ipc/bindings/MultiField";
 import { ErrorBanner } from "../shell/ErrorBanner";
@@ -122,7 +122,7 @@ export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
 }
 
 function FieldTable({ title, fields }: { title: string; fields: Card["fields"] }) {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   return (
     <section>
       <h3>{title}</h3>
@@ -130,7 +130,11 @@ function FieldTable({ title, fields }: { title: string; fields: Card["fields"] }
         {fields.map((f) => (
           <div className="field-row" key={f.name}>
             <dt title={f.name}>{f.label}</dt>
-            <dd>{f.values.length === 0 ? t("card.noValue") : f.values.join(", ")}</dd>
+            <dd>
+              {f.values.length === 0
+                ? t("card.noValue")
+                : f.values.map((v) => formatFieldValue(v, typeof f.fieldType === "string" ? f.fieldType : "other", lang)).join(", ")}
+            </dd>
           </div>
         ))}
       </dl>
