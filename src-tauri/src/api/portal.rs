@@ -305,16 +305,47 @@ impl Core {
     }
 
     /// The number of records of each type on the portal.
+    ///
+    /// Offline-first: when the last sync found the portal unreachable, or the portal does not
+    /// answer now, the counts come from the replica (as of the last sync) instead of an error.
     pub async fn counts(&self) -> Result<PortalCounts, IpcError> {
         let portal = self.portal().await?;
+        if self.sync_connectivity() == Some(kartoteka_sync::Connectivity::Offline) {
+            if let Ok(counts) = self.replica_counts() {
+                return Ok(counts);
+            }
+        }
         let mut counts = Vec::with_capacity(EntityType::ALL.len());
         for entity_type in EntityType::ALL {
             let count = portal.client.count(entity_type).await;
-            let count = self.observe(count).map_err(|e| from_bitrix(&e))?;
-            counts.push(EntityCount { entity_type, count });
+            match self.observe(count).map_err(|e| from_bitrix(&e)) {
+                Ok(count) => counts.push(EntityCount { entity_type, count }),
+                Err(error) if error.code == ErrorCode::Offline => {
+                    return self.replica_counts().map_err(|_| error);
+                }
+                Err(error) => return Err(error),
+            }
         }
         tracing::debug!(types = counts.len(), "portal counts read");
         Ok(PortalCounts { counts })
+    }
+
+    /// Records per type in the replica (active ones: what the lists show).
+    pub fn replica_counts(&self) -> Result<PortalCounts, IpcError> {
+        self.with_replica(|store| {
+            let counts = store
+                .counts()
+                .map_err(|e| crate::api::records::from_store(&e))?;
+            Ok(PortalCounts {
+                counts: counts
+                    .into_iter()
+                    .map(|c| EntityCount {
+                        entity_type: c.entity_type,
+                        count: c.active,
+                    })
+                    .collect(),
+            })
+        })
     }
 
     /// Notes whether a portal call reached the portal, and tells the UI when that changes.

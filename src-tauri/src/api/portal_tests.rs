@@ -206,3 +206,27 @@ async fn a_connected_portal_is_remembered_without_its_secret_in_the_settings_fil
         PortalMode::Demo
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replica_counts_match_the_portal_after_the_first_sync() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let core = Core::new(
+        Arc::new(Collected::default()),
+        dir.path().to_path_buf(),
+        memory_secrets(),
+    );
+    core.use_demo().await.expect("the demo portal starts");
+    for _ in 0..1200 {
+        let status = core.sync_status().await.expect("sync status");
+        if status.last_sync_at.is_some() || status.last_error.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let from_portal = core.counts().await.expect("portal counts");
+    let from_replica = core.replica_counts().expect("replica counts");
+    assert_eq!(
+        from_replica, from_portal,
+        "offline, the overview shows what the portal showed at the last sync"
+    );
+}
