@@ -7,6 +7,24 @@
 //! - [`parse_record`] and the [`values`] helpers absorb the portal's quirks (CONTRACT §8).
 //! - [`encode_php_query`]: `http_build_query` for batch commands.
 //! - [`SecretStore`]: the OS keyring ([`KeyringSecretStore`]) or memory ([`MemorySecretStore`]).
+//!
+//! # Retry policy ([`RetryPolicy::decide`], table-tested in `retry.rs`)
+//! | failure | class | read ([`Client::call`], [`Client::batch`]) | write ([`Client::call_write`], [`Client::batch_write`]) |
+//! |---|---|---|---|
+//! | 503 `QUERY_LIMIT_EXCEEDED` | retry later | back-off `base × 1.5ⁿ` ±25 %, capped | same (refused before it ran) |
+//! | 429 `OPERATION_TIME_LIMIT` | retry later | wait until `operating_reset_at`, at least `operating_limit_min_wait` | same |
+//! | 503 `OVERLOAD_LIMIT` | retry later | no retry (blocked by support) | no retry |
+//! | 5xx, HTML or truncated body, timeout, reset connection | retry later | back-off | **no retry** (it may have been applied) |
+//! | connection refused | retry later | back-off | back-off (never sent) |
+//! | `NO_AUTH_FOUND`, `expired_token`, `insufficient_scope`, 403 `ACCESS_DENIED`, redirect, … | auth | no retry | no retry |
+//! | `NOT_FOUND`, 400 `ACCESS_DENIED`, `INVALID_ARG_VALUE`, `100`, `0`, `""`, … | permanent | no retry | no retry |
+//!
+//! Requests are serialized per [`Client`] (clones share the pipeline) and paced by a client-side
+//! leaky bucket ([`RateLimit::STANDARD`] by default). Create one `Client` per portal.
+//!
+//! # Testing the real keyring
+//! `tests/keyring.rs` runs only with `KARTOTEKA_TEST_REAL_KEYRING=1`; see its header for the
+//! Secret Service and kernel-keyring commands.
 
 mod client;
 mod error;

@@ -1,7 +1,20 @@
-//! The real OS keyring. Runs only with `KARTOTEKA_TEST_REAL_KEYRING=1`, under a Secret Service
-//! (`dbus-run-session` + an unlocked `gnome-keyring-daemon`) or a kernel session keyring
-//! (`keyctl session -`); `KARTOTEKA_TEST_KEYRING_BACKEND=secret-service|kernel` asserts which one
-//! answered. `KARTOTEKA_TEST_NO_KEYRING=1` instead checks the error when neither exists.
+//! The real OS keyring. Runs only with `KARTOTEKA_TEST_REAL_KEYRING=1`; otherwise each test
+//! prints "skipped" and passes. Set-ups checked on Debian 12 (packages dbus, gnome-keyring, keyutils):
+//!
+//! Secret Service (what desktops have):
+//! ```sh
+//! dbus-run-session -- sh -c 'echo pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null; \
+//!   KARTOTEKA_TEST_REAL_KEYRING=1 KARTOTEKA_TEST_KEYRING_BACKEND=secret-service \
+//!   cargo test -p kartoteka-bitrix --test keyring'
+//! ```
+//! Kernel keyring (the fallback when no Secret Service answers):
+//! ```sh
+//! env -u DBUS_SESSION_BUS_ADDRESS keyctl session - sh -c 'KARTOTEKA_TEST_REAL_KEYRING=1 \
+//!   KARTOTEKA_TEST_KEYRING_BACKEND=kernel cargo test -p kartoteka-bitrix --test keyring'
+//! ```
+//! Neither (the clear error): `env -u DBUS_SESSION_BUS_ADDRESS KARTOTEKA_TEST_NO_KEYRING=1 cargo test
+//! -p kartoteka-bitrix --test keyring`.
+//! `KARTOTEKA_TEST_KEYRING_BACKEND` makes the test assert which store answered.
 
 use kartoteka_bitrix::{KeyringSecretStore, SecretBackend, SecretError, SecretStore, WebhookUrl};
 
