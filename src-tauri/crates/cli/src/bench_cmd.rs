@@ -8,7 +8,9 @@ use kartoteka_bitrix::{Client, ClientOptions, WebhookUrl};
 use kartoteka_domain::EntityType;
 use kartoteka_sandbox::{ClockMode, LimitsPreset, Sandbox, SandboxOptions};
 use kartoteka_store::Store;
-use kartoteka_sync::{BitrixPortal, CancellationToken, Policy, ReconcilePolicy, SyncEngine, SyncSummary};
+use kartoteka_sync::{
+    BitrixPortal, CancellationToken, Policy, ReconcilePolicy, SyncEngine, SyncSummary,
+};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -48,14 +50,18 @@ struct PullArgs {
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Pull(a) => {
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
             rt.block_on(pull(a))
         }
     }
 }
 
 fn work_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    let dir = given.unwrap_or_else(|| std::env::temp_dir().join(format!("kartoteka-bench-{}", std::process::id())));
+    let dir = given.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("kartoteka-bench-{}", std::process::id()))
+    });
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir)
 }
@@ -70,15 +76,34 @@ async fn pull(args: PullArgs) -> anyhow::Result<()> {
         ..SandboxOptions::default()
     })
     .await?;
-    println!("sandbox: {} records generated in {:.1} s", args.records, started.elapsed().as_secs_f64());
+    println!(
+        "sandbox: {} records generated in {:.1} s",
+        args.records,
+        started.elapsed().as_secs_f64()
+    );
 
     let webhook = WebhookUrl::parse(&sandbox.admin_webhook_url())?;
-    let client = Client::new(webhook, ClientOptions { rate_limit: None, ..ClientOptions::default() })?;
+    let client = Client::new(
+        webhook,
+        ClientOptions {
+            rate_limit: None,
+            ..ClientOptions::default()
+        },
+    )?;
     let replica_path = dir.join("replica.db");
     let _ = std::fs::remove_file(&replica_path);
     let store = Arc::new(Mutex::new(Store::open(&replica_path)?));
-    let policy = Policy { reconcile: ReconcilePolicy::Never, progress_totals: false, ..Policy::default() };
-    let engine = SyncEngine::new(Arc::new(BitrixPortal::new(client)), Arc::clone(&store), policy, kartoteka_sync::no_events());
+    let policy = Policy {
+        reconcile: ReconcilePolicy::Never,
+        progress_totals: false,
+        ..Policy::default()
+    };
+    let engine = SyncEngine::new(
+        Arc::new(BitrixPortal::new(client)),
+        Arc::clone(&store),
+        policy,
+        kartoteka_sync::no_events(),
+    );
     let cancel = CancellationToken::new();
 
     // P1: initial pull.
@@ -86,7 +111,11 @@ async fn pull(args: PullArgs) -> anyhow::Result<()> {
     let pulled = initial.total_pulled();
     let initial_rate = pulled as f64 / initial.seconds;
     let minimum = pulled.div_ceil(RECORDS_PER_REQUEST).max(1);
-    let per_type_minimum: u64 = initial.types.iter().map(|s| s.pulled.div_ceil(RECORDS_PER_REQUEST).max(1)).sum();
+    let per_type_minimum: u64 = initial
+        .types
+        .iter()
+        .map(|s| s.pulled.div_ceil(RECORDS_PER_REQUEST).max(1))
+        .sum();
     println!("\nP1 initial pull");
     print_summary(&initial);
     println!("  rate: {initial_rate:.0} records/s");
@@ -105,7 +134,10 @@ async fn pull(args: PullArgs) -> anyhow::Result<()> {
         let changed = args.changed.unwrap_or(100_000).min(args.records);
         let t = Instant::now();
         let touched = change_records(&sandbox.base_url(), &store, changed).await?;
-        println!("\nportal: {touched} records changed in {:.1} s", t.elapsed().as_secs_f64());
+        println!(
+            "\nportal: {touched} records changed in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
         let incremental = engine.run(&cancel).await?;
         let rate = incremental.total_pulled() as f64 / incremental.seconds;
         let changes: u64 = incremental.types.iter().map(|s| s.updated).sum();
@@ -125,14 +157,23 @@ async fn pull(args: PullArgs) -> anyhow::Result<()> {
         move || kartoteka_store::bench::run(&d, n)
     })
     .await??;
-    println!("\nbounds (same run, {:.1} s)\n{bounds}", t.elapsed().as_secs_f64());
+    println!(
+        "\nbounds (same run, {:.1} s)\n{bounds}",
+        t.elapsed().as_secs_f64()
+    );
     println!("\nratios");
     println!(
         "  P1 initial pull / raw bulk upsert (key only):   {:.2}  (target ≥ 0.50)",
         initial_rate / bounds.raw_key_only
     );
-    println!("  P1 initial pull / raw bulk upsert (3 indexes):  {:.2}", initial_rate / bounds.raw_three_indexes);
-    println!("  P1 requests / ⌈N/2500⌉:                         {:.3}  (target ≤ 1.02)", initial.requests as f64 / minimum as f64);
+    println!(
+        "  P1 initial pull / raw bulk upsert (3 indexes):  {:.2}",
+        initial_rate / bounds.raw_three_indexes
+    );
+    println!(
+        "  P1 requests / ⌈N/2500⌉:                         {:.3}  (target ≤ 1.02)",
+        initial.requests as f64 / minimum as f64
+    );
     if let Some(rate) = incremental_rate {
         println!(
             "  P2 incremental pull / apply with field diffs:   {:.2}  (target ≥ 0.50; bound = store apply of all-changed records)",
@@ -190,13 +231,23 @@ async fn change_records(base: &str, store: &Arc<Mutex<Store>>, n: usize) -> anyh
                 (format!("u{i}"), Value::String(query))
             })
             .collect();
-        emu(&http, base, "act", json!({"userId": 2, "method": "batch", "params": {"halt": 0, "cmd": cmd}})).await?;
+        emu(
+            &http,
+            base,
+            "act",
+            json!({"userId": 2, "method": "batch", "params": {"halt": 0, "cmd": cmd}}),
+        )
+        .await?;
     }
     Ok(chosen.len())
 }
 
 async fn emu(http: &reqwest::Client, base: &str, path: &str, body: Value) -> anyhow::Result<Value> {
-    let r = http.post(format!("{base}/_emu/{path}")).json(&body).send().await?;
+    let r = http
+        .post(format!("{base}/_emu/{path}"))
+        .json(&body)
+        .send()
+        .await?;
     let status = r.status();
     let v: Value = r.json().await?;
     anyhow::ensure!(status.is_success(), "/_emu/{path} answered {status}: {v}");

@@ -37,7 +37,11 @@ enum RecordsCommand {
 
 pub fn run(args: RecordsArgs) -> anyhow::Result<()> {
     match args.command {
-        RecordsCommand::Count { db, entity_type, json } => {
+        RecordsCommand::Count {
+            db,
+            entity_type,
+            json,
+        } => {
             let store = open(&db)?;
             let counts: Vec<_> = store
                 .counts()
@@ -51,12 +55,22 @@ pub fn run(args: RecordsArgs) -> anyhow::Result<()> {
                 println!("{}", only.active);
             } else {
                 for c in &counts {
-                    println!("{:<8} {:>9}  (deleted {}, hidden {})", c.entity_type.slug(), c.active, c.deleted, c.hidden);
+                    println!(
+                        "{:<8} {:>9}  (deleted {}, hidden {})",
+                        c.entity_type.slug(),
+                        c.active,
+                        c.deleted,
+                        c.hidden
+                    );
                 }
             }
             Ok(())
         }
-        RecordsCommand::Show { db, entity_type, id } => {
+        RecordsCommand::Show {
+            db,
+            entity_type,
+            id,
+        } => {
             let store = open(&db)?;
             let key = RecordKey { entity_type, id };
             let Some(record) = store.get_record(key).context("reading the record")? else {

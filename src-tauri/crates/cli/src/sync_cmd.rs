@@ -7,7 +7,8 @@ use kartoteka_bitrix::{Client, ClientOptions, WebhookUrl};
 use kartoteka_domain::EntityType;
 use kartoteka_store::Store;
 use kartoteka_sync::{
-    BitrixPortal, CancellationToken, EventSink, Policy, ReconcilePolicy, SyncEngine, SyncEvent, SyncSummary,
+    BitrixPortal, CancellationToken, EventSink, Policy, ReconcilePolicy, SyncEngine, SyncEvent,
+    SyncSummary,
 };
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -48,17 +49,30 @@ pub fn run(args: SyncArgs) -> anyhow::Result<()> {
     let Ok(url) = std::env::var("KARTOTEKA_WEBHOOK") else {
         bail!("set KARTOTEKA_WEBHOOK to the portal's webhook URL");
     };
-    let webhook = WebhookUrl::parse(&url).context("KARTOTEKA_WEBHOOK is not a usable webhook URL")?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let webhook =
+        WebhookUrl::parse(&url).context("KARTOTEKA_WEBHOOK is not a usable webhook URL")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     rt.block_on(async move {
         let options = ClientOptions {
-            rate_limit: if args.no_rate_limit { None } else { ClientOptions::default().rate_limit },
+            rate_limit: if args.no_rate_limit {
+                None
+            } else {
+                ClientOptions::default().rate_limit
+            },
             ..ClientOptions::default()
         };
         let client = Client::new(webhook, options).context("creating the Bitrix24 client")?;
-        let store = Store::open(&args.db).with_context(|| format!("opening the replica {}", args.db.display()))?;
+        let store = Store::open(&args.db)
+            .with_context(|| format!("opening the replica {}", args.db.display()))?;
         let policy = Policy {
-            entity_types: if args.types.is_empty() { EntityType::ALL.to_vec() } else { args.types.clone() },
+            entity_types: if args.types.is_empty() {
+                EntityType::ALL.to_vec()
+            } else {
+                args.types.clone()
+            },
             overlap: chrono::TimeDelta::minutes(args.overlap_minutes),
             reconcile: match args.reconcile {
                 Reconcile::Always => ReconcilePolicy::Always,
@@ -67,7 +81,11 @@ pub fn run(args: SyncArgs) -> anyhow::Result<()> {
             },
             ..Policy::default()
         };
-        let events: EventSink = if args.progress { Arc::new(print_event) } else { kartoteka_sync::no_events() };
+        let events: EventSink = if args.progress {
+            Arc::new(print_event)
+        } else {
+            kartoteka_sync::no_events()
+        };
         let engine = SyncEngine::new(
             Arc::new(BitrixPortal::new(client)),
             Arc::new(Mutex::new(store)),

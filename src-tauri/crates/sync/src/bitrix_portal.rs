@@ -43,11 +43,20 @@ pub fn portal_error(e: BitrixError) -> PortalError {
 
 impl Portal for BitrixPortal {
     async fn server_time(&self) -> Result<DateTime<FixedOffset>, PortalError> {
-        let r = self.client.call("server.time", json!({})).await.map_err(portal_error)?;
+        let r = self
+            .client
+            .call("server.time", json!({}))
+            .await
+            .map_err(portal_error)?;
         r.result
             .as_str()
             .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .ok_or_else(|| PortalError::new(PortalFailure::RetryLater, "server.time returned no readable time"))
+            .ok_or_else(|| {
+                PortalError::new(
+                    PortalFailure::RetryLater,
+                    "server.time returned no readable time",
+                )
+            })
     }
 
     async fn count(&self, t: EntityType) -> Result<u64, PortalError> {
@@ -55,8 +64,15 @@ impl Portal for BitrixPortal {
     }
 
     async fn pull_by_id(&self, t: EntityType, after_id: i64) -> Result<PulledChunk, PortalError> {
-        let chunk = self.client.pull_items_batch(t, after_id).await.map_err(portal_error)?;
-        Ok(PulledChunk { records: chunk.records, exhausted: chunk.exhausted })
+        let chunk = self
+            .client
+            .pull_items_batch(t, after_id)
+            .await
+            .map_err(portal_error)?;
+        Ok(PulledChunk {
+            records: chunk.records,
+            exhausted: chunk.exhausted,
+        })
     }
 
     async fn pull_updated(
@@ -70,11 +86,21 @@ impl Portal for BitrixPortal {
             .pull_updated_batch(t, since, after.map(|w| (w.time, w.id)))
             .await
             .map_err(portal_error)?;
-        Ok(PulledChunk { records: chunk.records, exhausted: chunk.exhausted })
+        Ok(PulledChunk {
+            records: chunk.records,
+            exhausted: chunk.exhausted,
+        })
     }
 
-    async fn list_ids(&self, t: EntityType, after_id: i64) -> Result<(Vec<i64>, bool), PortalError> {
-        self.client.list_ids_batch(t, after_id).await.map_err(portal_error)
+    async fn list_ids(
+        &self,
+        t: EntityType,
+        after_id: i64,
+    ) -> Result<(Vec<i64>, bool), PortalError> {
+        self.client
+            .list_ids_batch(t, after_id)
+            .await
+            .map_err(portal_error)
     }
 
     async fn get_record(&self, t: EntityType, id: i64) -> Result<Record, PortalError> {
@@ -88,7 +114,11 @@ impl Portal for BitrixPortal {
             ..ReferenceData::default()
         };
         if types.contains(&EntityType::Deal) {
-            reference.categories = self.client.categories(EntityType::Deal).await.map_err(portal_error)?;
+            reference.categories = self
+                .client
+                .categories(EntityType::Deal)
+                .await
+                .map_err(portal_error)?;
         }
         for &t in types {
             let fields = self.client.item_fields(t).await.map_err(portal_error)?;

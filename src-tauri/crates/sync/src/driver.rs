@@ -39,8 +39,19 @@ pub struct SyncEngine<P: Portal, R: Replica> {
 }
 
 impl<P: Portal, R: Replica> SyncEngine<P, R> {
-    pub fn new(portal: Arc<P>, replica: SharedReplica<R>, policy: Policy, events: EventSink) -> Self {
-        Self { portal, replica, policy, events, clock: system_clock() }
+    pub fn new(
+        portal: Arc<P>,
+        replica: SharedReplica<R>,
+        policy: Policy,
+        events: EventSink,
+    ) -> Self {
+        Self {
+            portal,
+            replica,
+            policy,
+            events,
+            clock: system_clock(),
+        }
     }
 
     pub fn with_clock(mut self, clock: Clock) -> Self {
@@ -66,26 +77,47 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
         (self.events)(&SyncEvent::Started);
         let mut summary = SyncSummary::default();
         let result = self.run_actions(cancel, &mut summary).await;
-        summary.requests = self.portal.requests_made().saturating_sub(requests_at_start);
+        summary.requests = self
+            .portal
+            .requests_made()
+            .saturating_sub(requests_at_start);
         summary.seconds = started.elapsed().as_secs_f64();
         match result {
             Ok(()) => {
-                tracing::info!(requests = summary.requests, pulled = summary.total_pulled(), "sync finished");
-                (self.events)(&SyncEvent::Finished { summary: summary.clone() });
+                tracing::info!(
+                    requests = summary.requests,
+                    pulled = summary.total_pulled(),
+                    "sync finished"
+                );
+                (self.events)(&SyncEvent::Finished {
+                    summary: summary.clone(),
+                });
                 Ok(summary)
             }
             Err(e) => {
                 tracing::warn!(code = ?e.code(), requests = summary.requests, "sync stopped");
-                (self.events)(&SyncEvent::Failed { code: e.code(), message: e.to_string() });
+                (self.events)(&SyncEvent::Failed {
+                    code: e.code(),
+                    message: e.to_string(),
+                });
                 Err(e)
             }
         }
     }
 
-    async fn run_actions(&self, cancel: &CancellationToken, summary: &mut SyncSummary) -> Result<(), SyncError> {
+    async fn run_actions(
+        &self,
+        cancel: &CancellationToken,
+        summary: &mut SyncSummary,
+    ) -> Result<(), SyncError> {
         let types = self.policy.entity_types.clone();
         let checkpoints = self
-            .with_replica(move |r| types.iter().map(|&t| Ok((t, r.checkpoint(t)?))).collect::<Result<Vec<_>, _>>())
+            .with_replica(move |r| {
+                types
+                    .iter()
+                    .map(|&t| Ok((t, r.checkpoint(t)?)))
+                    .collect::<Result<Vec<_>, _>>()
+            })
             .await?;
         let mut run = RunState::new((self.clock)(), checkpoints);
         let mut ahead: Option<ReadAhead> = None;
@@ -96,25 +128,36 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
             let action = next_action(&run, &self.policy);
             tracing::debug!(?action, "sync step");
             let requests_before = self.portal.requests_made();
-            let is_pull = matches!(action, SyncAction::PullInitial { .. } | SyncAction::PullUpdated { .. });
+            let is_pull = matches!(
+                action,
+                SyncAction::PullInitial { .. } | SyncAction::PullUpdated { .. }
+            );
             match action {
                 SyncAction::Done => return self.finish(&run).await,
                 SyncAction::RefreshReference => self.refresh_reference(cancel, &mut run).await?,
-                SyncAction::MarkPullStart { entity_type } => self.mark_pull_start(cancel, &mut run, entity_type).await?,
+                SyncAction::MarkPullStart { entity_type } => {
+                    self.mark_pull_start(cancel, &mut run, entity_type).await?
+                }
                 SyncAction::CountForProgress { entity_type } => {
                     let total = self.call(cancel, || self.portal.count(entity_type)).await?;
-                    let base = self.with_replica(move |r| r.visible_count(entity_type)).await?;
+                    let base = self
+                        .with_replica(move |r| r.visible_count(entity_type))
+                        .await?;
                     let entry = type_run(&mut run, entity_type);
                     entry.total = Some(total);
                     entry.progress_base = base;
                 }
                 SyncAction::PullInitial { .. } | SyncAction::PullUpdated { .. } => {
-                    self.pull(cancel, &mut run, action, &mut ahead, summary).await?
+                    self.pull(cancel, &mut run, action, &mut ahead, summary)
+                        .await?
                 }
                 SyncAction::CompareCounts { entity_type } => {
                     let portal = self.call(cancel, || self.portal.count(entity_type)).await?;
-                    let local = self.with_replica(move |r| r.visible_count(entity_type)).await?;
-                    type_run(&mut run, entity_type).counts = Some(CountComparison { portal, local });
+                    let local = self
+                        .with_replica(move |r| r.visible_count(entity_type))
+                        .await?;
+                    type_run(&mut run, entity_type).counts =
+                        Some(CountComparison { portal, local });
                 }
                 SyncAction::Reconcile { entity_type } => {
                     let checkpoint = self.reconcile(cancel, entity_type, &run, summary).await?;
@@ -124,7 +167,8 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
                 }
             }
             if is_pull {
-                summary.pull_requests += self.portal.requests_made().saturating_sub(requests_before);
+                summary.pull_requests +=
+                    self.portal.requests_made().saturating_sub(requests_before);
             }
         }
     }
@@ -136,27 +180,62 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
             .types
             .iter()
             .filter(|(t, _)| self.policy.entity_types.contains(t))
-            .map(|(&t, s)| (t, PullCheckpoint { synced_at: Some(now), ..s.checkpoint }))
+            .map(|(&t, s)| {
+                (
+                    t,
+                    PullCheckpoint {
+                        synced_at: Some(now),
+                        ..s.checkpoint
+                    },
+                )
+            })
             .collect();
-        self.with_replica(move |r| stamped.iter().try_for_each(|(t, cp)| r.save_checkpoint(*t, cp)))
-            .await
+        self.with_replica(move |r| {
+            stamped
+                .iter()
+                .try_for_each(|(t, cp)| r.save_checkpoint(*t, cp))
+        })
+        .await
     }
 
-    async fn refresh_reference(&self, cancel: &CancellationToken, run: &mut RunState) -> Result<(), SyncError> {
+    async fn refresh_reference(
+        &self,
+        cancel: &CancellationToken,
+        run: &mut RunState,
+    ) -> Result<(), SyncError> {
         let types = self.policy.entity_types.clone();
         let reference = self.call(cancel, || self.portal.reference(&types)).await?;
         let fields: usize = reference.fields.values().map(Vec::len).sum();
-        tracing::info!(users = reference.users.len(), stages = reference.stages.len(), fields, "reference refreshed");
-        self.with_replica(move |r| r.replace_reference(&reference)).await?;
+        tracing::info!(
+            users = reference.users.len(),
+            stages = reference.stages.len(),
+            fields,
+            "reference refreshed"
+        );
+        self.with_replica(move |r| r.replace_reference(&reference))
+            .await?;
         run.reference_refreshed = true;
-        (self.events)(&SyncEvent::Progress { entity_type: None, phase: SyncPhase::Reference, done: 1, total: Some(1) });
+        (self.events)(&SyncEvent::Progress {
+            entity_type: None,
+            phase: SyncPhase::Reference,
+            done: 1,
+            total: Some(1),
+        });
         Ok(())
     }
 
-    async fn mark_pull_start(&self, cancel: &CancellationToken, run: &mut RunState, t: EntityType) -> Result<(), SyncError> {
+    async fn mark_pull_start(
+        &self,
+        cancel: &CancellationToken,
+        run: &mut RunState,
+        t: EntityType,
+    ) -> Result<(), SyncError> {
         let now = self.call(cancel, || self.portal.server_time()).await?;
         let current = type_run(run, t).checkpoint;
-        let checkpoint = PullCheckpoint { watermark: Some(crate::Watermark::new(now, 0)), ..current };
+        let checkpoint = PullCheckpoint {
+            watermark: Some(crate::Watermark::new(now, 0)),
+            ..current
+        };
         self.apply(t, Vec::new(), checkpoint).await?;
         type_run(run, t).checkpoint = checkpoint;
         Ok(())
@@ -172,7 +251,10 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
         summary: &mut SyncSummary,
     ) -> Result<(), SyncError> {
         let chunk = match ahead.take() {
-            Some(ReadAhead { action: a, chunk: Ok(chunk) }) if a == action => chunk,
+            Some(ReadAhead {
+                action: a,
+                chunk: Ok(chunk),
+            }) if a == action => chunk,
             _ => self.call(cancel, || self.fetch(action)).await?,
         };
         let state = type_run(run, entity_type_of(action)).to_owned();
@@ -180,7 +262,10 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
         let pulled = chunk.records.len() as u64;
         let read_next = async {
             match next {
-                Some(a) if !cancel.is_cancelled() => Some(ReadAhead { action: a, chunk: self.fetch(a).await }),
+                Some(a) if !cancel.is_cancelled() => Some(ReadAhead {
+                    action: a,
+                    chunk: self.fetch(a).await,
+                }),
                 _ => None,
             }
         };
@@ -204,19 +289,30 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
             _ => (SyncPhase::Incremental, s.pulled, None),
         };
         let done = total.map_or(done, |n| done.min(n));
-        (self.events)(&SyncEvent::Progress { entity_type: Some(t), phase, done, total });
+        (self.events)(&SyncEvent::Progress {
+            entity_type: Some(t),
+            phase,
+            done,
+            total,
+        });
         Ok(())
     }
 
-    fn fetch(&self, action: SyncAction) -> impl Future<Output = Result<PulledChunk, PortalError>> + Send + '_ {
-        async move {
-            match action {
-                SyncAction::PullInitial { entity_type, after_id } => self.portal.pull_by_id(entity_type, after_id).await,
-                SyncAction::PullUpdated { entity_type, since, after } => {
-                    self.portal.pull_updated(entity_type, since, after).await
-                }
-                _ => Ok(PulledChunk { records: Vec::new(), exhausted: true }),
-            }
+    async fn fetch(&self, action: SyncAction) -> Result<PulledChunk, PortalError> {
+        match action {
+            SyncAction::PullInitial {
+                entity_type,
+                after_id,
+            } => self.portal.pull_by_id(entity_type, after_id).await,
+            SyncAction::PullUpdated {
+                entity_type,
+                since,
+                after,
+            } => self.portal.pull_updated(entity_type, since, after).await,
+            _ => Ok(PulledChunk {
+                records: Vec::new(),
+                exhausted: true,
+            }),
         }
     }
 
@@ -226,7 +322,8 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
         records: Vec<Record>,
         checkpoint: PullCheckpoint,
     ) -> Result<ApplyCounts, SyncError> {
-        self.with_replica(move |r| r.apply_pulled(t, &records, &checkpoint)).await
+        self.with_replica(move |r| r.apply_pulled(t, &records, &checkpoint))
+            .await
     }
 
     /// Runs a blocking replica call off the async threads.
@@ -245,7 +342,11 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
     }
 
     /// A portal call, retried with back-off while it fails with "retry later"; cancellable.
-    pub(crate) async fn call<T, F, Fut>(&self, cancel: &CancellationToken, mut f: F) -> Result<T, SyncError>
+    pub(crate) async fn call<T, F, Fut>(
+        &self,
+        cancel: &CancellationToken,
+        mut f: F,
+    ) -> Result<T, SyncError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, PortalError>>,
@@ -262,7 +363,11 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
                 Err(e) if e.is_retryable() && failures + 1 < retry.attempts.max(1) => {
                     failures += 1;
                     let wait = retry.delay(failures);
-                    tracing::warn!(failures, wait_ms = wait.as_millis() as u64, "portal busy or unreachable; retrying");
+                    tracing::warn!(
+                        failures,
+                        wait_ms = wait.as_millis() as u64,
+                        "portal busy or unreachable; retrying"
+                    );
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
                         _ = cancel.cancelled() => return Err(SyncError::Cancelled),
@@ -293,20 +398,43 @@ fn advance(
     current: &PullCheckpoint,
     chunk: &PulledChunk,
     now: DateTime<FixedOffset>,
-) -> (EntityType, PullCheckpoint, Option<UpdatedPass>, Option<SyncAction>) {
+) -> (
+    EntityType,
+    PullCheckpoint,
+    Option<UpdatedPass>,
+    Option<SyncAction>,
+) {
     match action {
-        SyncAction::PullInitial { entity_type, after_id } => {
+        SyncAction::PullInitial {
+            entity_type,
+            after_id,
+        } => {
             let last_id = chunk.last_id().unwrap_or(after_id).max(after_id);
             // A page that brings nothing new ends the pull, whatever the portal claims.
             let done = chunk.exhausted || last_id == after_id;
             // A finished initial pull is a fresh picture of the id set: no reconcile is due yet.
-            let reconciled_at = if done { current.reconciled_at.or(Some(now)) } else { current.reconciled_at };
-            let checkpoint =
-                PullCheckpoint { initial_after_id: last_id, initial_done: done, reconciled_at, ..*current };
-            let next = (!done).then_some(SyncAction::PullInitial { entity_type, after_id: last_id });
+            let reconciled_at = if done {
+                current.reconciled_at.or(Some(now))
+            } else {
+                current.reconciled_at
+            };
+            let checkpoint = PullCheckpoint {
+                initial_after_id: last_id,
+                initial_done: done,
+                reconciled_at,
+                ..*current
+            };
+            let next = (!done).then_some(SyncAction::PullInitial {
+                entity_type,
+                after_id: last_id,
+            });
             (entity_type, checkpoint, None, next)
         }
-        SyncAction::PullUpdated { entity_type, since, after } => {
+        SyncAction::PullUpdated {
+            entity_type,
+            since,
+            after,
+        } => {
             let last = chunk.last_watermark();
             let moved = match (last, after) {
                 (Some(l), Some(a)) => l > a,
@@ -315,9 +443,20 @@ fn advance(
             };
             let done = chunk.exhausted || !moved;
             let watermark = current.watermark.max(last);
-            let checkpoint = PullCheckpoint { watermark, ..*current };
-            let pass = if done { UpdatedPass::Done } else { UpdatedPass::Running { since, after: last } };
-            let next = (!done).then_some(SyncAction::PullUpdated { entity_type, since, after: last });
+            let checkpoint = PullCheckpoint {
+                watermark,
+                ..*current
+            };
+            let pass = if done {
+                UpdatedPass::Done
+            } else {
+                UpdatedPass::Running { since, after: last }
+            };
+            let next = (!done).then_some(SyncAction::PullUpdated {
+                entity_type,
+                since,
+                after: last,
+            });
             (entity_type, checkpoint, Some(pass), next)
         }
         other => (entity_type_of(other), *current, None, None),

@@ -28,7 +28,10 @@ pub struct PortalError {
 
 impl PortalError {
     pub fn new(kind: PortalFailure, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into() }
+        Self {
+            kind,
+            message: message.into(),
+        }
     }
 
     pub fn is_retryable(&self) -> bool {
@@ -74,9 +77,9 @@ impl SyncError {
             SyncError::Portal(e) => match e.kind {
                 PortalFailure::Auth => SyncErrorCode::Auth,
                 PortalFailure::RetryLater => SyncErrorCode::Offline,
-                PortalFailure::NotFound | PortalFailure::AccessDenied | PortalFailure::Permanent => {
-                    SyncErrorCode::Portal
-                }
+                PortalFailure::NotFound
+                | PortalFailure::AccessDenied
+                | PortalFailure::Permanent => SyncErrorCode::Portal,
             },
             SyncError::Replica(_) | SyncError::TaskFailed => SyncErrorCode::Storage,
             SyncError::Cancelled => SyncErrorCode::Cancelled,

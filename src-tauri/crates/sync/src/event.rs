@@ -32,7 +32,15 @@ pub struct TypeSummary {
 
 impl TypeSummary {
     pub fn new(entity_type: EntityType) -> Self {
-        Self { entity_type, pulled: 0, inserted: 0, updated: 0, unchanged: 0, deleted: 0, hidden: 0 }
+        Self {
+            entity_type,
+            pulled: 0,
+            inserted: 0,
+            updated: 0,
+            unchanged: 0,
+            deleted: 0,
+            hidden: 0,
+        }
     }
 }
 
@@ -74,7 +82,11 @@ impl SyncSummary {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum SyncEvent {
     Started,
     /// `done` of `total` records of one type; `total` is unknown for incremental passes.
@@ -118,7 +130,13 @@ mod tests {
             json,
             serde_json::json!({"kind":"progress","entityType":"deal","phase":"initial","done":50,"total":120})
         );
-        let failed = SyncEvent::Failed { code: SyncErrorCode::Offline, message: "x".into() };
-        assert_eq!(serde_json::to_value(&failed).unwrap_or_default()["code"], "offline");
+        let failed = SyncEvent::Failed {
+            code: SyncErrorCode::Offline,
+            message: "x".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&failed).unwrap_or_default()["code"],
+            "offline"
+        );
     }
 }

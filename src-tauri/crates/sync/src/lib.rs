@@ -26,7 +26,8 @@ pub use model::{ApplyCounts, PullCheckpoint, PulledChunk, ReferenceData, Waterma
 pub use plan::{next_action, Policy, ReconcilePolicy, RetryPolicy, SyncAction};
 pub use ports::{Portal, Replica};
 pub use scheduler::{
-    Connectivity, RunFuture, RunningProgress, SchedulerConfig, StatusBoard, SyncScheduler, SyncStatus,
+    Connectivity, RunFuture, RunningProgress, SchedulerConfig, StatusBoard, SyncScheduler,
+    SyncStatus,
 };
 pub use store_replica::{checkpoint_from_store, checkpoint_to_store};
 pub use tokio_util::sync::CancellationToken;

@@ -21,7 +21,10 @@ impl Watermark {
 
     /// The watermark of a pulled record (`None` when the portal sent no `updatedTime`).
     pub fn of(record: &Record) -> Option<Self> {
-        record.updated_time.map(|time| Self { time, id: record.key.id })
+        record.updated_time.map(|time| Self {
+            time,
+            id: record.key.id,
+        })
     }
 }
 

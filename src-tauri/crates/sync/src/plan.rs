@@ -123,7 +123,15 @@ impl RunState {
             reference_refreshed: false,
             types: checkpoints
                 .into_iter()
-                .map(|(t, checkpoint)| (t, TypeRun { checkpoint, ..TypeRun::default() }))
+                .map(|(t, checkpoint)| {
+                    (
+                        t,
+                        TypeRun {
+                            checkpoint,
+                            ..TypeRun::default()
+                        },
+                    )
+                })
                 .collect(),
         }
     }
@@ -134,16 +142,27 @@ impl RunState {
 pub enum SyncAction {
     RefreshReference,
     /// Record the portal's current time as the start of the pull (before the first record is read).
-    MarkPullStart { entity_type: EntityType },
-    CountForProgress { entity_type: EntityType },
-    PullInitial { entity_type: EntityType, after_id: i64 },
+    MarkPullStart {
+        entity_type: EntityType,
+    },
+    CountForProgress {
+        entity_type: EntityType,
+    },
+    PullInitial {
+        entity_type: EntityType,
+        after_id: i64,
+    },
     PullUpdated {
         entity_type: EntityType,
         since: DateTime<FixedOffset>,
         after: Option<Watermark>,
     },
-    CompareCounts { entity_type: EntityType },
-    Reconcile { entity_type: EntityType },
+    CompareCounts {
+        entity_type: EntityType,
+    },
+    Reconcile {
+        entity_type: EntityType,
+    },
     Done,
 }
 
@@ -163,20 +182,35 @@ pub fn next_action(run: &RunState, policy: &Policy) -> SyncAction {
             if policy.progress_totals && state.total.is_none() {
                 return CountForProgress { entity_type };
             }
-            return PullInitial { entity_type, after_id: checkpoint.initial_after_id };
+            return PullInitial {
+                entity_type,
+                after_id: checkpoint.initial_after_id,
+            };
         }
         match state.updated {
             UpdatedPass::NotStarted => {
-                return PullUpdated { entity_type, since: watermark.time - policy.overlap, after: None };
+                return PullUpdated {
+                    entity_type,
+                    since: watermark.time - policy.overlap,
+                    after: None,
+                };
             }
-            UpdatedPass::Running { since, after } => return PullUpdated { entity_type, since, after },
+            UpdatedPass::Running { since, after } => {
+                return PullUpdated {
+                    entity_type,
+                    since,
+                    after,
+                }
+            }
             UpdatedPass::Done => {}
         }
         if state.reconciled {
             continue;
         }
         let full_due = policy.full_reconcile_every.is_some_and(|every| {
-            checkpoint.reconciled_at.is_none_or(|at| run.now - at >= every)
+            checkpoint
+                .reconciled_at
+                .is_none_or(|at| run.now - at >= every)
         });
         match (policy.reconcile, state.counts) {
             (ReconcilePolicy::Never, _) => {}
@@ -249,7 +283,10 @@ mod tests {
 
     #[rstest]
     #[case::reference_first_even_when_nothing_else_is_due(
-        run(false, finished(), finished()), ReconcilePolicy::Never, SyncAction::RefreshReference)]
+        run(false, finished(), finished()),
+        ReconcilePolicy::Never,
+        SyncAction::RefreshReference
+    )]
     #[case::fresh_replica_marks_the_pull_start_before_reading_records(
         run(true, TypeRun::default(), TypeRun::default()), ReconcilePolicy::Never,
         SyncAction::MarkPullStart { entity_type: Lead })]
@@ -299,28 +336,51 @@ mod tests {
         run(true, TypeRun { updated: UpdatedPass::Done, ..started(9, true) }, finished()),
         ReconcilePolicy::Never, SyncAction::Done)]
     #[case::a_reconciled_type_is_not_reconciled_twice(
-        run(true, finished(), finished()), ReconcilePolicy::Always, SyncAction::Done)]
-    fn next_action_table(#[case] state: RunState, #[case] reconcile: ReconcilePolicy, #[case] expected: SyncAction) {
+        run(true, finished(), finished()),
+        ReconcilePolicy::Always,
+        SyncAction::Done
+    )]
+    fn next_action_table(
+        #[case] state: RunState,
+        #[case] reconcile: ReconcilePolicy,
+        #[case] expected: SyncAction,
+    ) {
         assert_eq!(next_action(&state, &policy(reconcile)), expected);
     }
 
     #[test]
     fn types_outside_the_policy_are_not_pulled() {
         let state = run(true, finished(), TypeRun::default());
-        let only_leads = Policy { entity_types: vec![Lead], ..policy(ReconcilePolicy::Never) };
+        let only_leads = Policy {
+            entity_types: vec![Lead],
+            ..policy(ReconcilePolicy::Never)
+        };
         assert_eq!(next_action(&state, &only_leads), SyncAction::Done);
     }
 
     #[test]
     fn skipping_reference_refresh_goes_straight_to_records() {
         let state = run(false, started(0, false), finished());
-        let p = Policy { refresh_reference: false, ..policy(ReconcilePolicy::Never) };
-        assert_eq!(next_action(&state, &p), SyncAction::PullInitial { entity_type: Lead, after_id: 0 });
+        let p = Policy {
+            refresh_reference: false,
+            ..policy(ReconcilePolicy::Never)
+        };
+        assert_eq!(
+            next_action(&state, &p),
+            SyncAction::PullInitial {
+                entity_type: Lead,
+                after_id: 0
+            }
+        );
     }
 
     #[test]
     fn retry_delay_grows_by_half_and_is_capped() {
-        let r = RetryPolicy { attempts: 5, base_delay: Duration::from_secs(2), max_delay: Duration::from_secs(4) };
+        let r = RetryPolicy {
+            attempts: 5,
+            base_delay: Duration::from_secs(2),
+            max_delay: Duration::from_secs(4),
+        };
         assert_eq!(r.delay(1), Duration::from_secs(2));
         assert_eq!(r.delay(2), Duration::from_secs(3));
         assert_eq!(r.delay(3), Duration::from_secs(4));

@@ -11,7 +11,9 @@ use std::future::Future;
 /// The Bitrix24 portal, read side.
 pub trait Portal: Send + Sync {
     /// The portal's current time, in its own offset.
-    fn server_time(&self) -> impl Future<Output = Result<DateTime<FixedOffset>, PortalError>> + Send;
+    fn server_time(
+        &self,
+    ) -> impl Future<Output = Result<DateTime<FixedOffset>, PortalError>> + Send;
     /// How many records of a type the user may read (advisory; used for progress and reconcile).
     fn count(&self, t: EntityType) -> impl Future<Output = Result<u64, PortalError>> + Send;
     /// One request: records with id greater than `after_id`, ascending.
@@ -35,7 +37,11 @@ pub trait Portal: Send + Sync {
         after_id: i64,
     ) -> impl Future<Output = Result<(Vec<i64>, bool), PortalError>> + Send;
     /// One record; fails with `NotFound` (deleted) or `AccessDenied` (hidden from the user).
-    fn get_record(&self, t: EntityType, id: i64) -> impl Future<Output = Result<Record, PortalError>> + Send;
+    fn get_record(
+        &self,
+        t: EntityType,
+        id: i64,
+    ) -> impl Future<Output = Result<Record, PortalError>> + Send;
     /// Users, stages, pipelines, and field metadata of the given types.
     fn reference(
         &self,
@@ -51,7 +57,11 @@ pub trait Replica: Send + 'static {
     type Error: std::error::Error + Send + Sync + 'static;
 
     fn checkpoint(&self, t: EntityType) -> Result<PullCheckpoint, Self::Error>;
-    fn save_checkpoint(&mut self, t: EntityType, checkpoint: &PullCheckpoint) -> Result<(), Self::Error>;
+    fn save_checkpoint(
+        &mut self,
+        t: EntityType,
+        checkpoint: &PullCheckpoint,
+    ) -> Result<(), Self::Error>;
     /// Upserts the records and writes the checkpoint in one transaction. Fields with unsent local
     /// edits are never overwritten.
     fn apply_pulled(
@@ -63,8 +73,18 @@ pub trait Replica: Send + 'static {
     /// Ids of the records the replica shows (neither deleted nor hidden).
     fn visible_ids(&self, t: EntityType) -> Result<Vec<i64>, Self::Error>;
     fn visible_count(&self, t: EntityType) -> Result<u64, Self::Error>;
-    fn mark_deleted(&mut self, t: EntityType, ids: &[i64], at: DateTime<FixedOffset>) -> Result<u64, Self::Error>;
-    fn mark_hidden(&mut self, t: EntityType, ids: &[i64], at: DateTime<FixedOffset>) -> Result<u64, Self::Error>;
+    fn mark_deleted(
+        &mut self,
+        t: EntityType,
+        ids: &[i64],
+        at: DateTime<FixedOffset>,
+    ) -> Result<u64, Self::Error>;
+    fn mark_hidden(
+        &mut self,
+        t: EntityType,
+        ids: &[i64],
+        at: DateTime<FixedOffset>,
+    ) -> Result<u64, Self::Error>;
     /// Records whose own fields link to this one (a deleted contact's deals): the portal drops
     /// such links without bumping the linking record's `updatedTime`, so sync re-reads them.
     fn records_linking_to(&self, t: EntityType, id: i64) -> Result<Vec<RecordKey>, Self::Error>;

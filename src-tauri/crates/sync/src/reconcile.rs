@@ -30,8 +30,15 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
         summary: &mut SyncSummary,
     ) -> Result<PullCheckpoint, SyncError> {
         let portal_ids = self.portal_ids(cancel, t).await?;
-        let local_ids: BTreeSet<i64> = self.with_replica(move |r| r.visible_ids(t)).await?.into_iter().collect();
-        let disputed: Vec<i64> = local_ids.symmetric_difference(&portal_ids).copied().collect();
+        let local_ids: BTreeSet<i64> = self
+            .with_replica(move |r| r.visible_ids(t))
+            .await?
+            .into_iter()
+            .collect();
+        let disputed: Vec<i64> = local_ids
+            .symmetric_difference(&portal_ids)
+            .copied()
+            .collect();
         tracing::info!(entity_type = %t, portal = portal_ids.len(), local = local_ids.len(), disputed = disputed.len(), "reconciling");
 
         let mut outcome = ReconcileOutcome::default();
@@ -41,8 +48,12 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
             }
             match self.call(cancel, || self.portal.get_record(t, id)).await {
                 Ok(record) => outcome.found.push(record),
-                Err(SyncError::Portal(e)) if e.kind == PortalFailure::NotFound => outcome.deleted.push(id),
-                Err(SyncError::Portal(e)) if e.kind == PortalFailure::AccessDenied => outcome.hidden.push(id),
+                Err(SyncError::Portal(e)) if e.kind == PortalFailure::NotFound => {
+                    outcome.deleted.push(id)
+                }
+                Err(SyncError::Portal(e)) if e.kind == PortalFailure::AccessDenied => {
+                    outcome.hidden.push(id)
+                }
                 Err(e) => return Err(e),
             }
             let done = n as u64 + 1;
@@ -54,17 +65,30 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
             });
         }
 
-        self.refresh_linking(cancel, t, &outcome, run, summary).await?;
+        self.refresh_linking(cancel, t, &outcome, run, summary)
+            .await?;
 
         // Deletions and hidings first; the checkpoint that says "compared" goes last, so a run
         // killed in between compares again.
         let now = run.now;
         let current = run.types.get(&t).map(|s| s.checkpoint).unwrap_or_default();
-        let checkpoint = PullCheckpoint { reconciled_at: Some(now), ..current };
+        let checkpoint = PullCheckpoint {
+            reconciled_at: Some(now),
+            ..current
+        };
         let pulled = outcome.found.len() as u64;
-        let ReconcileOutcome { found, deleted, hidden } = outcome;
+        let ReconcileOutcome {
+            found,
+            deleted,
+            hidden,
+        } = outcome;
         let (deleted, hidden) = self
-            .with_replica(move |r| Ok((r.mark_deleted(t, &deleted, now)?, r.mark_hidden(t, &hidden, now)?)))
+            .with_replica(move |r| {
+                Ok((
+                    r.mark_deleted(t, &deleted, now)?,
+                    r.mark_hidden(t, &hidden, now)?,
+                ))
+            })
             .await?;
         let counts = self.apply(t, found, checkpoint).await?;
         tracing::info!(entity_type = %t, deleted, hidden, found = pulled, "reconciled");
@@ -110,15 +134,26 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
             if key.entity_type == t && outcome.deleted.contains(&key.id) {
                 continue;
             }
-            match self.call(cancel, || self.portal.get_record(key.entity_type, key.id)).await {
+            match self
+                .call(cancel, || self.portal.get_record(key.entity_type, key.id))
+                .await
+            {
                 Ok(record) => fresh.entry(key.entity_type).or_default().push(record),
                 // Gone or hidden too: the next reconcile of that type deals with it.
-                Err(SyncError::Portal(e)) if matches!(e.kind, PortalFailure::NotFound | PortalFailure::AccessDenied) => {}
+                Err(SyncError::Portal(e))
+                    if matches!(
+                        e.kind,
+                        PortalFailure::NotFound | PortalFailure::AccessDenied
+                    ) => {}
                 Err(e) => return Err(e),
             }
         }
         for (other, records) in fresh {
-            let checkpoint = run.types.get(&other).map(|s| s.checkpoint).unwrap_or_default();
+            let checkpoint = run
+                .types
+                .get(&other)
+                .map(|s| s.checkpoint)
+                .unwrap_or_default();
             let pulled = records.len() as u64;
             let counts = self.apply(other, records, checkpoint).await?;
             tracing::info!(entity_type = %other, pulled, updated = counts.updated, "re-read records linking to deleted ones");
@@ -132,14 +167,20 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
     }
 
     /// Every id of the type the portal lists for the user (key-set paging, ids only).
-    async fn portal_ids(&self, cancel: &CancellationToken, t: EntityType) -> Result<BTreeSet<i64>, SyncError> {
+    async fn portal_ids(
+        &self,
+        cancel: &CancellationToken,
+        t: EntityType,
+    ) -> Result<BTreeSet<i64>, SyncError> {
         let mut ids = BTreeSet::new();
         let mut after_id = 0i64;
         loop {
             if cancel.is_cancelled() {
                 return Err(SyncError::Cancelled);
             }
-            let (page, exhausted) = self.call(cancel, || self.portal.list_ids(t, after_id)).await?;
+            let (page, exhausted) = self
+                .call(cancel, || self.portal.list_ids(t, after_id))
+                .await?;
             let last = page.iter().copied().max().unwrap_or(after_id);
             ids.extend(page);
             if exhausted || last <= after_id {

@@ -95,15 +95,30 @@ impl Default for StatusBoard {
 
 impl StatusBoard {
     pub fn new() -> Self {
-        Self { tx: Arc::new(watch::Sender::new(SyncStatus::default())) }
+        Self {
+            tx: Arc::new(watch::Sender::new(SyncStatus::default())),
+        }
     }
 
     /// An event sink that records progress in the status, then passes each event on.
     pub fn sink(&self, next: EventSink) -> EventSink {
         let tx = Arc::clone(&self.tx);
         Arc::new(move |event: &SyncEvent| {
-            if let SyncEvent::Progress { entity_type, phase, done, total } = *event {
-                tx.send_modify(|s| s.progress = Some(RunningProgress { entity_type, phase, done, total }));
+            if let SyncEvent::Progress {
+                entity_type,
+                phase,
+                done,
+                total,
+            } = *event
+            {
+                tx.send_modify(|s| {
+                    s.progress = Some(RunningProgress {
+                        entity_type,
+                        phase,
+                        done,
+                        total,
+                    })
+                });
             }
             next(event)
         })
@@ -175,8 +190,20 @@ impl SyncScheduler {
     {
         let (commands, rx) = mpsc::unbounded_channel();
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(schedule(board.clone(), config, clock, run, rx, shutdown.clone()));
-        Self { commands, board, shutdown, task }
+        let task = tokio::spawn(schedule(
+            board.clone(),
+            config,
+            clock,
+            run,
+            rx,
+            shutdown.clone(),
+        ));
+        Self {
+            commands,
+            board,
+            shutdown,
+            task,
+        }
     }
 
     /// Sync now (the user pressed "sync", or a local edit wants uploading).
@@ -221,7 +248,11 @@ async fn schedule<F>(
 ) where
     F: Fn(CancellationToken) -> RunFuture + Send + Sync + 'static,
 {
-    let mut next_due = if config.run_at_start { Instant::now() } else { Instant::now() + config.interval };
+    let mut next_due = if config.run_at_start {
+        Instant::now()
+    } else {
+        Instant::now() + config.interval
+    };
     let mut again = false;
     loop {
         if !again {
@@ -296,7 +327,10 @@ fn settle(
                     // The portal answered, it just refused: we are online.
                     s.connectivity = Connectivity::Online;
                 }
-                s.last_failure = Some(LastFailure { code: e.code(), message: e.to_string() });
+                s.last_failure = Some(LastFailure {
+                    code: e.code(),
+                    message: e.to_string(),
+                });
             }
         }
     });
@@ -315,11 +349,16 @@ mod tests {
     }
 
     fn offline() -> SyncError {
-        SyncError::Portal(PortalError::new(PortalFailure::RetryLater, "connection refused"))
+        SyncError::Portal(PortalError::new(
+            PortalFailure::RetryLater,
+            "connection refused",
+        ))
     }
 
     /// A runner that returns scripted outcomes (success once the script is empty) and counts runs.
-    fn scripted(outcomes: Vec<Result<(), SyncError>>) -> (Arc<Mutex<u32>>, impl Fn(CancellationToken) -> RunFuture) {
+    fn scripted(
+        outcomes: Vec<Result<(), SyncError>>,
+    ) -> (Arc<Mutex<u32>>, impl Fn(CancellationToken) -> RunFuture) {
         let runs = Arc::new(Mutex::new(0u32));
         let script = Arc::new(Mutex::new(VecDeque::from(outcomes)));
         let counter = Arc::clone(&runs);
@@ -327,7 +366,11 @@ mod tests {
             if let Ok(mut n) = counter.lock() {
                 *n += 1;
             }
-            let next = script.lock().ok().and_then(|mut s| s.pop_front()).unwrap_or(Ok(()));
+            let next = script
+                .lock()
+                .ok()
+                .and_then(|mut s| s.pop_front())
+                .unwrap_or(Ok(()));
             Box::pin(async move { next.map(|()| SyncSummary::default()) })
         };
         (runs, run)
@@ -367,9 +410,16 @@ mod tests {
         let scheduler = SyncScheduler::spawn(StatusBoard::new(), config(), clock(), run);
         tokio::time::sleep(Duration::from_secs(1)).await;
         assert_eq!(scheduler.status().connectivity, Connectivity::Offline);
-        assert_eq!(scheduler.status().last_failure.map(|f| f.code), Some(SyncErrorCode::Offline));
+        assert_eq!(
+            scheduler.status().last_failure.map(|f| f.code),
+            Some(SyncErrorCode::Offline)
+        );
         tokio::time::sleep(Duration::from_secs(10)).await;
-        assert_eq!(runs(&counter), 2, "retried after the base back-off, long before the interval");
+        assert_eq!(
+            runs(&counter),
+            2,
+            "retried after the base back-off, long before the interval"
+        );
         tokio::time::sleep(Duration::from_secs(15)).await;
         assert_eq!(runs(&counter), 3, "second retry after 1.5 × the base");
         let status = scheduler.status();
@@ -382,13 +432,20 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn sync_now_and_reconnect_start_a_run_at_once() {
         let (counter, run) = scripted(vec![Err(offline())]);
-        let config = SchedulerConfig { retry_base: Duration::from_secs(1000), ..config() };
+        let config = SchedulerConfig {
+            retry_base: Duration::from_secs(1000),
+            ..config()
+        };
         let scheduler = SyncScheduler::spawn(StatusBoard::new(), config, clock(), run);
         tokio::time::sleep(Duration::from_secs(1)).await;
         assert_eq!(runs(&counter), 1);
         scheduler.reconnected();
         tokio::time::sleep(Duration::from_secs(1)).await;
-        assert_eq!(runs(&counter), 2, "reconnect while offline syncs without waiting for the back-off");
+        assert_eq!(
+            runs(&counter),
+            2,
+            "reconnect while offline syncs without waiting for the back-off"
+        );
         scheduler.reconnected();
         tokio::time::sleep(Duration::from_secs(1)).await;
         assert_eq!(runs(&counter), 2, "reconnect while online does nothing");
@@ -419,12 +476,19 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let status = scheduler.status();
         assert!(status.running);
-        assert_eq!(status.progress.map(|p| (p.done, p.total)), Some((50, Some(100))));
+        assert_eq!(
+            status.progress.map(|p| (p.done, p.total)),
+            Some((50, Some(100)))
+        );
         scheduler.cancel_run();
         tokio::time::sleep(Duration::from_secs(1)).await;
         let status = scheduler.status();
         assert!(!status.running, "the run ended when cancelled");
-        assert_eq!(status.connectivity, Connectivity::Unknown, "a cancelled run says nothing about the network");
+        assert_eq!(
+            status.connectivity,
+            Connectivity::Unknown,
+            "a cancelled run says nothing about the network"
+        );
         scheduler.shutdown().await;
     }
 }

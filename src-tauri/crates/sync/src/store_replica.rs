@@ -7,12 +7,17 @@ use kartoteka_domain::{EntityType, Record, RecordKey};
 use kartoteka_store::{LinkDirection, Store, StoreError, SyncCheckpoint};
 
 fn from_unix(seconds: i64) -> Option<DateTime<FixedOffset>> {
-    Utc.timestamp_opt(seconds, 0).single().map(|t| t.fixed_offset())
+    Utc.timestamp_opt(seconds, 0)
+        .single()
+        .map(|t| t.fixed_offset())
 }
 
 /// The store keeps times as UTC unix seconds; sync works with offset-aware times.
 pub fn checkpoint_from_store(cp: &SyncCheckpoint) -> PullCheckpoint {
-    let watermark = match (cp.updated_since_time.and_then(from_unix), cp.updated_since_id) {
+    let watermark = match (
+        cp.updated_since_time.and_then(from_unix),
+        cp.updated_since_id,
+    ) {
         (Some(time), id) => Some(Watermark::new(time, id.unwrap_or(0))),
         (None, _) => None,
     };
@@ -37,7 +42,9 @@ pub fn checkpoint_to_store(cp: &PullCheckpoint) -> SyncCheckpoint {
 }
 
 fn keys(t: EntityType, ids: &[i64]) -> Vec<RecordKey> {
-    ids.iter().map(|&id| RecordKey { entity_type: t, id }).collect()
+    ids.iter()
+        .map(|&id| RecordKey { entity_type: t, id })
+        .collect()
 }
 
 impl Replica for Store {
@@ -47,7 +54,11 @@ impl Replica for Store {
         Ok(checkpoint_from_store(&self.sync_checkpoint(t)?))
     }
 
-    fn save_checkpoint(&mut self, t: EntityType, checkpoint: &PullCheckpoint) -> Result<(), StoreError> {
+    fn save_checkpoint(
+        &mut self,
+        t: EntityType,
+        checkpoint: &PullCheckpoint,
+    ) -> Result<(), StoreError> {
         Store::save_checkpoint(self, t, &checkpoint_to_store(checkpoint))
     }
 
@@ -58,7 +69,11 @@ impl Replica for Store {
         checkpoint: &PullCheckpoint,
     ) -> Result<ApplyCounts, StoreError> {
         let stats = Store::apply_pulled(self, t, records, &checkpoint_to_store(checkpoint))?;
-        Ok(ApplyCounts { inserted: stats.inserted, updated: stats.updated, unchanged: stats.unchanged })
+        Ok(ApplyCounts {
+            inserted: stats.inserted,
+            updated: stats.updated,
+            unchanged: stats.unchanged,
+        })
     }
 
     fn visible_ids(&self, t: EntityType) -> Result<Vec<i64>, StoreError> {
@@ -66,17 +81,31 @@ impl Replica for Store {
     }
 
     fn visible_count(&self, t: EntityType) -> Result<u64, StoreError> {
-        Ok(self.counts()?.into_iter().find(|c| c.entity_type == t).map_or(0, |c| c.active))
+        Ok(self
+            .counts()?
+            .into_iter()
+            .find(|c| c.entity_type == t)
+            .map_or(0, |c| c.active))
     }
 
-    fn mark_deleted(&mut self, t: EntityType, ids: &[i64], at: DateTime<FixedOffset>) -> Result<u64, StoreError> {
+    fn mark_deleted(
+        &mut self,
+        t: EntityType,
+        ids: &[i64],
+        at: DateTime<FixedOffset>,
+    ) -> Result<u64, StoreError> {
         if ids.is_empty() {
             return Ok(0);
         }
         Store::mark_deleted(self, &keys(t, ids), at.timestamp())
     }
 
-    fn mark_hidden(&mut self, t: EntityType, ids: &[i64], at: DateTime<FixedOffset>) -> Result<u64, StoreError> {
+    fn mark_hidden(
+        &mut self,
+        t: EntityType,
+        ids: &[i64],
+        at: DateTime<FixedOffset>,
+    ) -> Result<u64, StoreError> {
         if ids.is_empty() {
             return Ok(0);
         }
@@ -86,7 +115,13 @@ impl Replica for Store {
     fn records_linking_to(&self, t: EntityType, id: i64) -> Result<Vec<RecordKey>, StoreError> {
         Ok(self
             .get_record(RecordKey { entity_type: t, id })?
-            .map(|d| d.links.into_iter().filter(|l| l.direction == LinkDirection::Incoming).map(|l| l.key).collect())
+            .map(|d| {
+                d.links
+                    .into_iter()
+                    .filter(|l| l.direction == LinkDirection::Incoming)
+                    .map(|l| l.key)
+                    .collect()
+            })
             .unwrap_or_default())
     }
 
@@ -97,8 +132,12 @@ impl Replica for Store {
             self.replace_field_meta(t, fields)?;
         }
         for t in EntityType::ALL {
-            let categories: Vec<_> =
-                reference.categories.iter().filter(|c| c.entity_type_id == t.type_id()).cloned().collect();
+            let categories: Vec<_> = reference
+                .categories
+                .iter()
+                .filter(|c| c.entity_type_id == t.type_id())
+                .cloned()
+                .collect();
             if !categories.is_empty() {
                 self.replace_categories(t, &categories)?;
             }
