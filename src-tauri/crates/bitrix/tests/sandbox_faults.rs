@@ -225,7 +225,7 @@ async fn a_refused_connection_is_a_network_error_retried_then_reported() {
     assert_eq!(client.requests_made(), 4);
 }
 
-/// The portal's bucket: 5 requests, then 20 per second, on a running clock.
+/// The portal's bucket: 3 requests, then 10 per second, on a running clock.
 async fn tight_portal() -> Portal {
     let portal = Portal::start(SandboxOptions {
         clock: ClockMode::Real,
@@ -236,7 +236,7 @@ async fn tight_portal() -> Portal {
     portal
         .emu_post(
             "config",
-            json!({"rateLimit": {"enabled": true, "capacity": 5, "drainPerSecond": 20}}),
+            json!({"rateLimit": {"enabled": true, "capacity": 3, "drainPerSecond": 10}}),
         )
         .await;
     portal
@@ -246,9 +246,10 @@ async fn tight_portal() -> Portal {
 async fn the_client_side_bucket_keeps_a_burst_under_the_portal_limit() {
     let portal = tight_portal().await;
     let opts = ClientOptions {
+        // Stricter than the portal by a whole request and 30 %, to absorb loopback jitter.
         rate_limit: Some(RateLimit {
-            capacity: 4.0,
-            drain_per_second: 15.0,
+            capacity: 2.0,
+            drain_per_second: 7.0,
         }),
         ..fast_options()
     };
