@@ -260,3 +260,69 @@ pub(crate) fn value_text(v: &Value) -> String {
 fn non_empty_str(v: &Value) -> Option<String> {
     v.as_str().filter(|s| !s.is_empty()).map(str::to_string)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn operating_reset_at_is_read_from_int_float_numeric_string_or_iso_text() {
+        let reset = |v: Value| {
+            TimeInfo::from_value(&json!({ "operating_reset_at": v }))
+                .and_then(|t| t.operating_reset_at)
+        };
+        assert_eq!(reset(json!(1_773_232_373)), Some(1_773_232_373.0));
+        assert_eq!(reset(json!(1_773_232_373.5)), Some(1_773_232_373.5));
+        assert_eq!(reset(json!("1773232373")), Some(1_773_232_373.0));
+        assert_eq!(
+            reset(json!("2026-03-11T15:32:53+02:00")),
+            Some(1_773_235_973.0)
+        );
+        assert_eq!(reset(json!("soon")), None);
+    }
+
+    #[test]
+    fn every_time_key_is_optional() {
+        let t = TimeInfo::from_value(&json!({})).unwrap_or_default();
+        assert_eq!(t, TimeInfo::default());
+        assert_eq!(
+            TimeInfo::from_value(&json!([])),
+            None,
+            "a non-object time block is ignored"
+        );
+    }
+
+    #[test]
+    fn numeric_batch_keys_may_come_back_as_lists() {
+        let r = batch_result_from(&json!({
+            "result": [{"items": []}, {"items": [{"id": 1}]}],
+            "result_error": {},
+            "result_total": [0, 1],
+            "result_next": [],
+            "result_time": {}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.results.keys().collect::<Vec<_>>(), vec!["0", "1"]);
+        assert_eq!(r.totals.get("1"), Some(&1));
+        assert!(batch_result_from(&json!("nope")).is_err());
+    }
+
+    #[test]
+    fn paging_numbers_may_be_strings_or_whole_floats() {
+        let body = json!({"result": [], "total": "120", "next": 50.0});
+        let r = call_result_from_body(body.as_object().cloned().unwrap_or_default(), 200)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((r.total, r.next, r.time), (Some(120), Some(50), None));
+    }
+
+    #[test]
+    fn batch_commands_encode_as_method_and_php_query() {
+        let c = BatchCommand::new("c0", "crm.item.get", json!({"entityTypeId": 2, "id": 5}));
+        assert_eq!(c.encode(), "crm.item.get?entityTypeId=2&id=5");
+        assert_eq!(
+            BatchCommand::new("p", "profile", json!({})).encode(),
+            "profile"
+        );
+    }
+}
