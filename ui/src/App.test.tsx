@@ -3,7 +3,7 @@
 import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { emit } from "@tauri-apps/api/event";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { App } from "./App";
 import { RecordCard } from "./features/records/RecordCard";
 import { I18nProvider } from "./lib/i18n";
@@ -37,6 +37,7 @@ function portal(extra: Record<string, Handler> = {}): Handler {
 }
 
 afterEach(() => {
+  vi.restoreAllMocks();
   cleanup();
   clearMocks();
   window.localStorage.clear();
@@ -160,6 +161,72 @@ describe("connect screen", () => {
     fireEvent.change(input, { target: { value: "https://acme.bitrix24.ru/rest/1/abc/" } });
     fireEvent.click(screen.getByText("Connect"));
     expect((await screen.findByRole("alert")).textContent).toContain("no CRM rights");
+  });
+});
+
+describe("record list", () => {
+  const row = (id: number, title: string) => ({
+    key: { entityType: "contact", id },
+    title,
+    stageId: null,
+    stageName: null,
+    stageColor: null,
+    responsibleName: "Ivan Petrov",
+    amount: null,
+    currency: null,
+    phone: "+7 900 000-00-0" + id,
+    email: null,
+    companyTitle: null,
+    updatedTime: null,
+    hasPendingEdits: false,
+  });
+
+  it("lists records from the replica, searches, and opens a card with the keyboard", async () => {
+    // happy-dom has no layout: give the list a viewport so the virtualizer renders rows.
+    vi.spyOn(HTMLElement.prototype, "clientHeight", "get").mockReturnValue(600);
+    vi.spyOn(HTMLElement.prototype, "clientWidth", "get").mockReturnValue(1000);
+    const requests: Array<Record<string, unknown>> = [];
+    mockIPC(
+      portal({
+        references_list: () => ({ stages: [], categories: [], users: [] }),
+        records_list: (_cmd, payload) => {
+          const request = (payload as { request: Record<string, unknown> }).request;
+          requests.push(request);
+          const rows = request.search ? [row(2, "<img src=x onerror=alert(1)>")] : [row(1, "Anna"), row(2, "<img src=x onerror=alert(1)>")];
+          return { rows, total: rows.length, nextCursor: null };
+        },
+        record_get: () => ({
+          key: { entityType: "contact", id: 2 },
+          title: "<img src=x onerror=alert(1)>",
+          stageName: null,
+          stageColor: null,
+          responsibleName: null,
+          updatedTime: null,
+          fields: [],
+          multiFields: [],
+          links: [],
+        }),
+      }),
+      { shouldMockEvents: true },
+    );
+    const { container } = render(
+      <I18nProvider initial="en">
+        <App />
+      </I18nProvider>,
+    );
+    fireEvent.click(await screen.findByTestId("count-contact"));
+    expect(await screen.findByText("Anna")).toBeTruthy();
+    expect(screen.getByText("Found: 2")).toBeTruthy();
+    expect(requests[0]).toMatchObject({ entityType: "contact", search: null, cursor: null });
+
+    fireEvent.change(screen.getByRole("searchbox"), { target: { value: "img" } });
+    await waitFor(() => expect(screen.getByText("Found: 1")).toBeTruthy());
+    expect(requests.at(-1)).toMatchObject({ search: "img" });
+
+    const body = screen.getByTestId("vtable-body");
+    fireEvent.keyDown(body, { key: "Enter" });
+    expect((await screen.findByRole("heading", { level: 2 })).textContent).toBe("<img src=x onerror=alert(1)>");
+    expect(container.querySelector("img")).toBeNull();
   });
 });
 

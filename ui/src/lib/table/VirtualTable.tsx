@@ -40,6 +40,8 @@ export function VirtualTable<Row>({
     getScrollElement: () => scrollRef.current,
     estimateSize: () => rowHeight,
     overscan: 12,
+    // Before the first layout (and in tests without layout) assume a window-sized viewport.
+    initialRect: { width: 1000, height: 600 },
   });
   const items = virtualizer.getVirtualItems();
   const first = items[0]?.index ?? 0;
