@@ -139,12 +139,6 @@ impl ApiError {
     pub fn body(&self) -> Value {
         json!({"error": self.code, "error_description": self.desc})
     }
-    pub fn code_text(&self) -> String {
-        match &self.code {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        }
-    }
 }
 
 pub type MethodResult = Result<Out, ApiError>;

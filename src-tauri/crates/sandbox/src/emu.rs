@@ -36,6 +36,7 @@ pub fn reset(engine: &mut Engine, seed: u64, demo: bool, records: Option<usize>)
         crate::demo::skeleton(&mut portal, seed, epoch_ms / 1000);
         portal.categories.retain(|c| c.id == 0);
     }
+    portal.offset = engine.cfg.portal_offset;
     engine.portal = portal;
     engine.limits.clear();
     engine.faults = crate::faults::Faults::new(seed);
@@ -88,7 +89,15 @@ pub fn handle(
         ("POST", "clock") => clock(engine, &body),
         ("GET", "config") => (200, engine.cfg.to_json()),
         ("POST", "config") => match engine.cfg.apply(&body) {
-            Ok(()) => (200, engine.cfg.to_json()),
+            Ok(()) => {
+                if engine.portal.offset != engine.cfg.portal_offset {
+                    rerender_offset(&mut engine.portal, engine.cfg.portal_offset);
+                    if let Some(p) = &engine.persist {
+                        p.full(&engine.portal);
+                    }
+                }
+                (200, engine.cfg.to_json())
+            }
             Err(e) => bad(e),
         },
         ("GET", "faults") => (200, json!({"count": engine.faults.list.len()})),
@@ -367,4 +376,36 @@ fn state(engine: &Engine, q: &Value) -> EmuResult {
             "deleted": store.deleted.keys().collect::<Vec<_>>()}),
         ),
     }
+}
+
+/// Re-renders every stored datetime and date in a new portal offset.
+fn rerender_offset(portal: &mut Portal, offset: i32) {
+    use crate::clock::{fmt_date, parse_date};
+    for t in crate::schema::TYPES {
+        let kinds: Vec<(String, bool)> = portal
+            .fields(t)
+            .iter()
+            .filter(|f| f.ty == "datetime" || f.ty == "date")
+            .map(|f| (f.name.clone(), f.ty == "date"))
+            .collect();
+        let ids: Vec<i64> = portal.store(t).items.keys().copied().collect();
+        for id in ids {
+            crate::write::rewrite(portal, t, id, |m| {
+                for (name, date_only) in &kinds {
+                    let Some(Value::String(s)) = m.get(name) else {
+                        continue;
+                    };
+                    let v = if *date_only {
+                        parse_date(s).map(|d| fmt_date(d, offset))
+                    } else {
+                        parse_datetime(s, offset).map(|x| fmt_datetime(x, offset))
+                    };
+                    if let Some(v) = v {
+                        m.insert(name.clone(), Value::String(v));
+                    }
+                }
+            });
+        }
+    }
+    portal.offset = offset;
 }

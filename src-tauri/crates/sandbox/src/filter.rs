@@ -250,10 +250,6 @@ impl<'i> View<'i> {
             Some(v) => vec![to_val(kind, v, offset).unwrap_or(Val::Null)],
         }
     }
-
-    pub fn map(&mut self) -> &Map<String, Value> {
-        self.map.get_or_insert_with(|| self.item.map())
-    }
 }
 
 pub fn cmp_val(a: &Val, b: &Val) -> Ordering {

@@ -96,35 +96,69 @@ pub fn parse_select(portal: &Portal, t: i64, v: Option<&Value>) -> Select {
     Select::Some(out)
 }
 
-/// Renders one item for output.
+/// Renders one item for output. `select: *` is the cached JSON (UF keys renamed by text
+/// replacement when camelCase names are asked for); a select of core fields only is rendered
+/// from the index without parsing.
 pub fn render(portal: &Portal, t: i64, item: &Item, select: &Select, original: bool) -> Arc<str> {
-    if matches!(select, Select::All) && original {
-        return item.json.clone();
+    match select {
+        Select::All if original => return item.json.clone(),
+        Select::All => return Arc::from(rename_ufs(portal, t, &item.json)),
+        Select::Some(names) if names.iter().all(|n| CORE.contains(&n.as_str())) => {
+            return Arc::from(render_core(item, names, portal.offset));
+        }
+        Select::Some(_) => {}
     }
     let map = item.map();
     let mut out = Map::new();
-    let mut put = |name: &str, v: &Value| {
-        let key = match portal.field(t, name) {
-            Some(f) => output_name(f, original),
-            None => name.to_string(),
-        };
-        out.insert(key, v.clone());
-    };
-    match select {
-        Select::All => {
-            for (k, v) in &map {
-                put(k, v);
-            }
-        }
-        Select::Some(names) => {
-            for n in names {
-                if let Some(v) = map.get(n) {
-                    put(n, v);
-                }
+    if let Select::Some(names) = select {
+        for n in names {
+            if let Some(v) = map.get(n) {
+                let key = match portal.field(t, n) {
+                    Some(f) => output_name(f, original),
+                    None => n.to_string(),
+                };
+                out.insert(key, v.clone());
             }
         }
     }
     Arc::from(serde_json::to_string(&out).unwrap_or_default())
+}
+
+const CORE: [&str; 4] = ["id", "updatedTime", "createdTime", "assignedById"];
+
+fn render_core(item: &Item, names: &[String], offset: i32) -> String {
+    let mut s = String::with_capacity(64);
+    s.push('{');
+    for (i, n) in names.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let v = match n.as_str() {
+            "id" => item.id.to_string(),
+            "assignedById" => item.assigned.to_string(),
+            "updatedTime" => format!("\"{}\"", crate::clock::fmt_datetime(item.updated, offset)),
+            _ => format!("\"{}\"", crate::clock::fmt_datetime(item.created, offset)),
+        };
+        s.push('"');
+        s.push_str(n);
+        s.push_str("\":");
+        s.push_str(&v);
+    }
+    s.push('}');
+    s
+}
+
+/// Renames top-level `"UF_…":` keys to their camelCase form. A key pattern cannot occur inside
+/// a string value, where quotes are escaped.
+fn rename_ufs(portal: &Portal, t: i64, json: &str) -> String {
+    let mut out = json.to_string();
+    for f in portal.fields(t).iter().filter(|f| f.dynamic) {
+        let from = format!("\"{}\":", f.name);
+        if out.contains(&from) {
+            out = out.replacen(&from, &format!("\"{}\":", uf_camel_name(&f.name)), 1);
+        }
+    }
+    out
 }
 
 fn start_of(p: &Value) -> i64 {

@@ -5,6 +5,7 @@ use crate::engine::Caller;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
+#[allow(dead_code)] // client_id: kept for diagnostics in /_emu/state
 pub struct AccessToken {
     pub user_id: i64,
     pub client_id: String,

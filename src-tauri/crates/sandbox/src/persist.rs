@@ -348,6 +348,7 @@ fn load(conn: &Connection, engine: &mut Engine) -> Result<bool, SandboxError> {
     p.categories = serde_json::from_value(de("categories")).map_err(storage)?;
     p.userfields = serde_json::from_value(de("userfields")).map_err(storage)?;
     p.rebuild_fields();
+    p.offset = engine.cfg.portal_offset;
     let num = |k: &str| m.get(k).and_then(Value::as_i64).unwrap_or(0);
     p.next_stage_row = num("nextStageRow");
     p.next_log = num("nextLog");

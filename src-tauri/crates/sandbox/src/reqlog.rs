@@ -103,8 +103,6 @@ impl LogEntry {
 pub struct RequestLog {
     pub entries: Vec<LogEntry>,
     pub next_seq: u64,
-    /// Off for the emulator's own `/_emu/act` calls unless asked.
-    pub enabled: bool,
 }
 
 impl RequestLog {

@@ -71,10 +71,6 @@ pub struct Field {
 }
 
 impl Field {
-    pub fn is_uf(&self) -> bool {
-        self.dynamic
-    }
-
     pub fn describe(&self, name_for_output: &str) -> Value {
         let mut m = Map::new();
         m.insert("type".into(), json!(self.ty));

@@ -1,7 +1,6 @@
 //! The portal's in-memory state: items with their indexes, users, credentials, rights,
 //! links, reference lists, stage history and timeline.
 
-use crate::config::Config;
 use crate::schema::{self, Field, UserField};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -15,7 +14,6 @@ pub struct Item {
     pub updated: i64,
     pub assigned: i64,
     pub opened: bool,
-    pub category: i64,
     pub company_id: i64,
     /// `contactIds` of a lead/deal/company, `companyIds` of a contact.
     pub links: Box<[i64]>,
@@ -48,7 +46,6 @@ impl Item {
             updated: time("updatedTime"),
             assigned: int("assignedById"),
             opened: map.get("opened").and_then(Value::as_str) == Some("Y"),
-            category: int("categoryId"),
             company_id: int("companyId"),
             links: links.into_boxed_slice(),
             json: Arc::from(serde_json::to_string(map).unwrap_or_default()),
@@ -151,14 +148,6 @@ impl Level {
             "open" => Some(Level::Open),
             "all" => Some(Level::All),
             _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::None => "none",
-            Level::Own => "own",
-            Level::Open => "open",
-            Level::All => "all",
         }
     }
     pub fn allows(self, user: i64, item: &Item) -> bool {
@@ -283,6 +272,8 @@ pub struct Portal {
     pub next_comment: i64,
     pub next_fm: i64,
     pub next_status: i64,
+    /// The portal offset items are rendered in (seconds east of UTC).
+    pub offset: i32,
     /// Cached field lists per type (system + UF), rebuilt when UFs change.
     pub fields: [Vec<Field>; 4],
 }
@@ -323,12 +314,6 @@ impl Portal {
         self.rights.get(&(user, t)).copied().unwrap_or(Rights::ALL)
     }
 
-    pub fn status(&self, entity_id: &str, status_id: &str) -> Option<&Status> {
-        self.statuses
-            .iter()
-            .find(|s| s.entity_id == entity_id && s.status_id == status_id)
-    }
-
     /// Stages of a pipeline (lead: `STATUS`; deal: `DEAL_STAGE` / `DEAL_STAGE_{n}`), by sort.
     pub fn stages(&self, t: i64, category: i64) -> Vec<&Status> {
         let eid = stage_entity_id(t, category);
@@ -353,10 +338,6 @@ impl Portal {
             .entry((c.entity_type, c.entity_id))
             .or_default()
             .push(c.id);
-    }
-
-    pub fn config_offset(config: &Config) -> i32 {
-        config.portal_offset
     }
 }
 

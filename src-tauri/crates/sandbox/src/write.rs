@@ -5,7 +5,7 @@ use crate::clock::{date_of, fmt_date, fmt_datetime};
 use crate::fieldvalues::{apply_fm, field_value, fields_param, not_valid};
 use crate::items::{entity_type, item_envelope, item_id, original_names, render, resolve, Select};
 use crate::reference::first_status;
-use crate::state::{as_i64, stage_entity_id, Binding, Item, Portal, StageRow};
+use crate::state::{as_i64, Binding, Item, Portal, StageRow};
 use crate::values::blank_item;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;

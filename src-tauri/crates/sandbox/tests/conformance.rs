@@ -279,7 +279,7 @@ async fn walk_offset(p: &Portal) -> (i64, Vec<i64>, usize) {
     let mut start = 0;
     let mut ids = Vec::new();
     let mut pages = 0;
-    let mut total = -1;
+    let mut total;
     loop {
         let v = p
             .ok("crm.item.list", json!({"entityTypeId": 2, "select": ["id"], "order": {"id": "ASC"}, "start": start}))
