@@ -179,7 +179,7 @@ impl Core {
     pub async fn use_demo(&self) -> Result<PortalStatus, IpcError> {
         self.slot.send_replace(Slot::Starting);
         match start_demo().await {
-            Ok(portal) => Ok(self.install(portal)),
+            Ok(portal) => Ok(self.install(portal, true)),
             Err(error) => {
                 tracing::error!(code = ?error.code, "the demo portal did not start");
                 self.slot.send_replace(Slot::Failed(error.clone()));
@@ -200,12 +200,13 @@ impl Core {
             .map_err(|e| from_bitrix(&e))?;
         tracing::info!(%host, "connected to a portal");
         self.remember(client.webhook()).await?;
-        Ok(self.install(Portal {
+        let portal = Portal {
             mode: PortalMode::Webhook,
             host,
             client,
             _sandbox: None,
-        }))
+        };
+        Ok(self.install(portal, true))
     }
 
     /// Starts on the configured portal, or on the demo portal when none is configured (or the
@@ -218,12 +219,14 @@ impl Core {
                     Client::new(webhook, ClientOptions::default()).map_err(|e| from_bitrix(&e))?;
                 tracing::info!(%host, "starting on the configured portal");
                 // Offline-first: no portal call before the window shows; sync finds out.
-                return Ok(self.install(Portal {
+                let portal = Portal {
                     mode: PortalMode::Webhook,
                     host,
                     client,
                     _sandbox: None,
-                }));
+                };
+                // Not known to answer until the first sync says so.
+                return Ok(self.install(portal, false));
             }
         }
         self.use_demo().await
@@ -234,13 +237,14 @@ impl Core {
         self.slot.send_replace(Slot::NotConfigured);
     }
 
-    fn install(&self, portal: Portal) -> PortalStatus {
+    /// Switches to a portal; `reached` says whether it has just answered a call.
+    fn install(&self, portal: Portal, reached: bool) -> PortalStatus {
+        self.online.store(reached, Ordering::SeqCst);
         self.open_replica(&portal);
         self.start_sync(&portal);
         let portal = Arc::new(portal);
         self.slot.send_replace(Slot::Ready(portal.clone()));
-        self.online.store(true, Ordering::SeqCst);
-        let status = status_of(&portal, true);
+        let status = status_of(&portal, reached);
         self.events.send(AppEvent::PortalChanged {
             status: status.clone(),
         });
