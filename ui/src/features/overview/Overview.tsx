@@ -25,6 +25,11 @@ export function Overview({ status, counts, error, onRetry, onOpen }: Props) {
         <div>
           <h2>{t("overview.subtitle")}</h2>
           {status?.mode === "demo" && <p className="muted">{t("overview.demoNote")}</p>}
+          {!status && !error && (
+            <p className="muted" role="status">
+              {t("overview.connecting")}
+            </p>
+          )}
         </div>
         <div className="overview-total">
           <span className="muted">{t("overview.total")}</span>

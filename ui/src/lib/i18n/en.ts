@@ -36,6 +36,7 @@ export const en: Record<MessageKey, string> = {
   "overview.open": "Open list",
   "overview.total": "Records in total",
   "overview.loading": "Loading…",
+  "overview.connecting": "Connecting to the portal…",
   "overview.demoNote": "You are using the demo portal: a built-in server with sample data on this computer.",
 
   "list.search": "Search by title, name, phone, e-mail",

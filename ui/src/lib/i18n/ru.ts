@@ -36,6 +36,7 @@ export const ru = {
   "overview.open": "Открыть список",
   "overview.total": "Всего записей",
   "overview.loading": "Загрузка…",
+  "overview.connecting": "Подключение к порталу…",
   "overview.demoNote": "Вы работаете с демо-порталом: это встроенный сервер с примерами данных на этом компьютере.",
 
   "list.search": "Поиск по названию, имени, телефону, e-mail",
