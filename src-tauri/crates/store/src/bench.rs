@@ -313,7 +313,7 @@ pub fn synthetic_record(entity_type: EntityType, id: i64, version: u32) -> Recor
             );
             f.insert(
                 "UF_CRM_VIP".into(),
-                json!(if seed % 7 == 0 { "Y" } else { "N" }),
+                json!(if seed.is_multiple_of(7) { "Y" } else { "N" }),
             );
             f.insert(
                 "UF_CRM_MANAGER_NOTE".into(),

@@ -77,7 +77,8 @@ CREATE INDEX links_by_target ON links (to_rid);
 
 -- list_records search: titles, names, phones (also digits only) and e-mails. rowid = records.rid.
 CREATE VIRTUAL TABLE records_search USING fts5(
-    body, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2'
+    body, content = '', contentless_delete = 1, detail = none,
+    tokenize = 'unicode61 remove_diacritics 2'
 );
 
 -- Exact counts per type and state, maintained once per write transaction (counts, list totals).

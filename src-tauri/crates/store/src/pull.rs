@@ -219,9 +219,14 @@ impl Store {
         {
             let unsent = unsent_fields(&tx, entity_type)?;
             let mut st = Statements::new(&tx)?;
+            let mut buf = JsonBuffers {
+                fields: Vec::with_capacity(8192),
+                multi: Vec::with_capacity(1024),
+            };
             for record in records {
                 apply_one(
                     &mut st,
+                    &mut buf,
                     entity_type,
                     record,
                     &unsent,
@@ -244,8 +249,19 @@ impl Store {
     }
 }
 
+/// Serialization buffers reused across a batch (no per-record growth of fresh strings).
+struct JsonBuffers {
+    fields: Vec<u8>,
+    multi: Vec<u8>,
+}
+
+fn utf8(bytes: &[u8]) -> Result<&str, StoreError> {
+    std::str::from_utf8(bytes).map_err(|e| StoreError::corrupt("fields", e.to_string()))
+}
+
 fn apply_one(
     st: &mut Statements<'_>,
+    buf: &mut JsonBuffers,
     entity_type: EntityType,
     record: &Record,
     unsent: &HashMap<i64, Vec<String>>,
@@ -261,8 +277,12 @@ fn apply_one(
         });
     }
     let rid = rid(entity_type, key.id)?;
-    let fields_json = serde_json::to_string(&record.fields)?;
-    let multi_json = serde_json::to_string(&record.multi_fields)?;
+    buf.fields.clear();
+    serde_json::to_writer(&mut buf.fields, &record.fields)?;
+    buf.multi.clear();
+    serde_json::to_writer(&mut buf.multi, &record.multi_fields)?;
+    let fields_json = utf8(&buf.fields)?;
+    let multi_json = utf8(&buf.multi)?;
     let server_hash = hash64(&[fields_json.as_bytes(), multi_json.as_bytes()]);
 
     let current = st
@@ -341,11 +361,15 @@ fn apply_one(
             record
         }
     };
-    let (local_fields_json, local_multi_json) = match pending {
-        Some(_) => (
+    let local_json = match pending {
+        Some(_) => Some((
             serde_json::to_string(&local.fields)?,
             serde_json::to_string(&local.multi_fields)?,
-        ),
+        )),
+        None => None,
+    };
+    let (local_fields_json, local_multi_json) = match &local_json {
+        Some((f, m)) => (f.as_str(), m.as_str()),
         None => (fields_json, multi_json),
     };
 

@@ -144,6 +144,9 @@ fn sort_value(r: &Record, field: SortField) -> (String, i64) {
     }
 }
 
+/// What a filter should match, computed independently of SQL.
+type Matcher = Box<dyn Fn(&Record) -> bool>;
+
 #[test]
 fn keyset_paging_returns_every_matching_row_exactly_once_in_order_for_every_sort_and_filter() {
     let mut store = Store::open_in_memory().expect("store");
@@ -152,7 +155,7 @@ fn keyset_paging_returns_every_matching_row_exactly_once_in_order_for_every_sort
         .apply_pulled(EntityType::Deal, &deals, &checkpoint(240))
         .expect("pull");
 
-    let mut filters: Vec<(&str, RecordFilter, Box<dyn Fn(&Record) -> bool>)> = Vec::new();
+    let mut filters: Vec<(&str, RecordFilter, Matcher)> = Vec::new();
     filters.push((
         "all",
         RecordFilter::new(EntityType::Deal),

@@ -315,7 +315,11 @@ fn record_with_lost_access_leaves_lists_search_and_card_and_returns_when_pulled_
         "olga@example.ru",
     );
     store
-        .apply_pulled(EntityType::Contact, &[c.clone()], &checkpoint(8))
+        .apply_pulled(
+            EntityType::Contact,
+            std::slice::from_ref(&c),
+            &checkpoint(8),
+        )
         .expect("pull");
     store
         .apply_local_edit(
@@ -382,7 +386,7 @@ fn deleted_record_seen_again_is_restored() {
     let mut store = kartoteka_store::Store::open_in_memory().expect("memory store");
     let d = deal(5, "Возврат", "NEW", 1, T1);
     store
-        .apply_pulled(EntityType::Deal, &[d.clone()], &checkpoint(5))
+        .apply_pulled(EntityType::Deal, std::slice::from_ref(&d), &checkpoint(5))
         .expect("pull");
     store
         .mark_deleted(&[key(EntityType::Deal, 5)], 10)
