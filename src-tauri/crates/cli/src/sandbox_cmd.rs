@@ -67,9 +67,7 @@ pub fn run(args: SandboxArgs) -> anyhow::Result<()> {
             "sandbox listening on {}; Ctrl-C to stop",
             sandbox.base_url()
         );
-        tokio::signal::ctrl_c()
-            .await
-            .context("waiting for Ctrl-C")?;
+        wait_for_stop().await?;
         sandbox.shutdown().await;
         Ok(())
     })

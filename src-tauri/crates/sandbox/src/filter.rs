@@ -4,7 +4,7 @@
 use crate::clock::{date_of, parse_date, parse_datetime};
 use crate::schema::Field;
 use crate::state::Item;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::cmp::Ordering;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,11 +106,9 @@ pub fn parse<'a>(
                     any = val.as_str().is_some_and(|s| s.eq_ignore_ascii_case("OR"));
                     continue;
                 }
-                if val.is_object() || (is_group_key(k) && val.is_array()) {
-                    if is_group_key(k) {
-                        out.push(parse(val, resolve, offset)?);
-                        continue;
-                    }
+                if (val.is_object() || val.is_array()) && is_group_key(k) {
+                    out.push(parse(val, resolve, offset)?);
+                    continue;
                 }
                 out.push(leaf(k, val, resolve, offset)?);
             }
@@ -209,20 +207,15 @@ pub fn to_val(kind: Kind, v: &Value, offset: i32) -> Option<Val> {
     })
 }
 
-/// Lazily parsed view of an item for evaluation.
+/// An item under evaluation: indexed fields from the core, others read from its JSON.
 pub struct View<'i> {
     pub item: &'i Item,
-    map: Option<Map<String, Value>>,
     offset: i32,
 }
 
 impl<'i> View<'i> {
     pub fn new(item: &'i Item, offset: i32) -> Self {
-        View {
-            item,
-            map: None,
-            offset,
-        }
+        View { item, offset }
     }
 
     /// All values of a field (one for scalars, each element for multiple fields).
@@ -235,8 +228,8 @@ impl<'i> View<'i> {
             _ => {}
         }
         let offset = self.offset;
-        let map = self.map.get_or_insert_with(|| self.item.map());
-        match map.get(field) {
+        let found = raw_field(&self.item.json, field);
+        match found {
             None => vec![Val::Null],
             Some(Value::Array(a)) => {
                 if a.is_empty() {
@@ -247,9 +240,21 @@ impl<'i> View<'i> {
                         .collect()
                 }
             }
-            Some(v) => vec![to_val(kind, v, offset).unwrap_or(Val::Null)],
+            Some(v) => vec![to_val(kind, &v, offset).unwrap_or(Val::Null)],
         }
     }
+}
+
+/// Reads one top-level field from an item's rendered JSON without parsing the rest. The first
+/// `"name":` is the top-level key: quotes inside string values are escaped, and the only nested
+/// objects (`fm` entries) come after every system field that shares their key names.
+pub fn raw_field(json: &str, name: &str) -> Option<Value> {
+    let pat = format!("\"{name}\":");
+    let pos = json.find(&pat)? + pat.len();
+    serde_json::Deserializer::from_str(&json[pos..])
+        .into_iter::<Value>()
+        .next()
+        .and_then(Result::ok)
 }
 
 pub fn cmp_val(a: &Val, b: &Val) -> Ordering {
@@ -498,5 +503,19 @@ mod tests {
     fn like_supports_wildcards() {
         assert!(like("сделка #5", "сдел%"));
         assert!(!like("сделка", "%x%"));
+    }
+}
+
+#[cfg(test)]
+mod raw_tests {
+    use super::raw_field;
+    use serde_json::json;
+
+    #[test]
+    fn raw_field_reads_top_level_values_only() {
+        let j = r#"{"id":5,"typeId":"SALE","title":"a \"typeId\":1","fm":[{"id":9,"typeId":"PHONE"}],"UF_X":[1,2]}"#;
+        assert_eq!(raw_field(j, "typeId"), Some(json!("SALE")));
+        assert_eq!(raw_field(j, "UF_X"), Some(json!([1, 2])));
+        assert_eq!(raw_field(j, "nope"), None);
     }
 }

@@ -324,7 +324,7 @@ async fn paging_covers_every_row_once_at_page_boundaries() {
         let (total, ids, pages) = walk_offset(&p).await;
         assert_eq!(total, n as i64, "total at {n}");
         assert_eq!(ids.len(), n, "offset paging returns every row at {n}");
-        assert_eq!(pages, (n.max(1) + 49) / 50, "page count at {n}");
+        assert_eq!(pages, n.max(1).div_ceil(50), "page count at {n}");
         let mut sorted = ids.clone();
         sorted.dedup();
         assert_eq!(sorted.len(), n, "no duplicates at {n}");
