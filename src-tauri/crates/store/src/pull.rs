@@ -325,9 +325,20 @@ fn apply_one(
         ))
     })?;
     let mut changes = Vec::new();
+    // Links declared by the previous version, when it is also the local one (no mirror).
+    let mut prev_links = None;
     if old_hash != server_hash {
         let prev: Map<String, Value> = serde_json::from_str(&prev_fields)?;
         diff_fields(&prev, &record.fields, &mut changes);
+        if !has_mirror {
+            let prev_record = Record {
+                key,
+                updated_time: None,
+                fields: prev,
+                multi_fields: Vec::new(),
+            };
+            prev_links = Some(declared_links(&prev_record));
+        }
         if prev_multi != multi_json {
             changes.push(FieldChange {
                 field: MULTI_FIELDS.to_string(),
@@ -383,7 +394,10 @@ fn apply_one(
         st.unindex.execute([rid])?;
         st.index.execute(params![rid, body])?;
     }
-    st.write_links(rid, local, true)?;
+    // Most changes (stage, amount, responsible) leave the links alone: skip rewriting them.
+    if pending.is_some() || prev_links.is_none_or(|prev| prev != declared_links(local)) {
+        st.write_links(rid, local, true)?;
+    }
     let restored = old_state != RecordState::Active;
     if restored {
         if old_state == RecordState::Hidden {
