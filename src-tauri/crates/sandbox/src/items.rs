@@ -203,6 +203,16 @@ pub struct Scan<'c> {
     pub start: i64,
     pub offset: i32,
     pub rights: Level,
+    /// Without an `order`: a seeded shuffle instead of id order (§10 #9).
+    pub shuffle: Option<u64>,
+}
+
+/// splitmix64: a stable pseudo-random key per (seed, id).
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// Runs a filtered, ordered, paged scan over one type. Returns (page, total; None for `start=-1`).
@@ -222,7 +232,8 @@ pub fn scan<'p>(portal: &'p Portal, s: &Scan<'_>) -> (Vec<&'p Item>, Option<i64>
         offset: s.offset,
     };
     let order = s.order;
-    let by_id = order.is_empty() || (order.len() == 1 && order[0].0 == "id");
+    let by_id =
+        (order.is_empty() && s.shuffle.is_none()) || (order.len() == 1 && order[0].0 == "id");
     let by_updated = !order.is_empty()
         && order[0].0 == "updatedTime"
         && order[0].2
@@ -275,7 +286,13 @@ pub fn scan<'p>(portal: &'p Portal, s: &Scan<'_>) -> (Vec<&'p Item>, Option<i64>
                 all.push((key, it));
             }
         }
+        if let Some(seed) = s.shuffle {
+            all.sort_by_key(|(_, it)| mix(seed ^ it.id as u64));
+        }
         all.sort_by(|a, b| {
+            if s.shuffle.is_some() {
+                return Ordering::Equal;
+            }
             for (i, (_, _, asc)) in order.iter().enumerate() {
                 let o = cmp_val(&a.0[i], &b.0[i]);
                 let o = if *asc { o } else { o.reverse() };
@@ -326,6 +343,7 @@ pub fn list(call: &mut Call<'_>, p: &Value) -> MethodResult {
             start,
             offset,
             rights,
+            shuffle: (order.is_empty() && call.cfg.unordered_lists_when_no_order).then_some(0x5EED),
         },
     );
     let items: Vec<Arc<str>> = page

@@ -279,6 +279,7 @@ fn list(call: &mut Call<'_>, t: i64, p: &Value) -> MethodResult {
             start,
             offset,
             rights,
+            shuffle: None,
         },
     );
     let rows: Vec<Value> = page

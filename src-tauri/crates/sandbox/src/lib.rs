@@ -29,6 +29,21 @@
 //! Every active user (1–6, 8, 9) has a webhook whose code derives from the seed:
 //! [`Sandbox::webhook_url`]. Records are assigned to users 1–6.
 //!
+//! # Control API (`/_emu/*`, JSON in and out; CONTRACT §9.2)
+//!
+//! | endpoint | body / notes |
+//! |---|---|
+//! | `POST /_emu/reset` | `{"seed":42,"dataset":"demo"\|"empty","records"?:N}`; `empty` keeps users, webhooks, lists, UFs and pipeline 0. Faults, limits and tokens are cleared; config and the request log stay |
+//! | `POST /_emu/seed` | `{users, credentials, userfields, statuses, categories, items, links, timeline}`; items are `{"entityTypeId":2,"fields":{…},"id"?}` (crm.item names, original UF names; `createdTime`/`updatedTime`/`createdBy`/`updatedBy` may be set); links `{"dealId","contactId","isPrimary"?,"sort"?}`; timeline `{"kind":"logmessage"\|"comment","entityTypeId","entityId","title","text","iconCode","comment","authorId","created"}`. Answers `{"ids":{…}}` |
+//! | `POST /_emu/credentials` | webhook `{"kind":"webhook","userId","code","scopes"?,"expiresAt"?,"revoked"?}` (an existing code is updated: expire or revoke it); OAuth `{"kind":"oauth","clientId","clientSecret","userId","scopes"}` answers the first token pair (F9 shape); refresh via `GET /oauth/token/?grant_type=refresh_token&…` |
+//! | `POST /_emu/permissions` | `{"userId","entityTypeId"?,"read"?,"write"?,"delete"?}` with `none\|own\|open\|all`; no `entityTypeId` = all four types |
+//! | `POST /_emu/act` | `{"userId","method","params","countLimits"?,"log"?}`; answers the REST envelope (or error body and status) |
+//! | `GET/POST /_emu/clock` | `{"set":ISO}` / `{"advanceSeconds":N}` / `{"mode":"frozen"\|"running"}` |
+//! | `GET/POST /_emu/config` | CONTRACT §9.2 keys plus `badAuthCode`, `badAuthStatus`, `insufficientScopeStatus`, `stagehistoryUnsupportedCode`, `methodNotFoundStatus` |
+//! | `POST/DELETE /_emu/faults` | `[{"match":{"method"?,"command"?,"credential"?,"nth"?,"times"?,"repeat"?,"probability"?},"action":{"type":…}}]`; types `error`, `html`, `delay` (`ms`), `drop`, `truncate`, `commitThenFail`, `redirect`, `overload`, `expiredToken`, `revokedToken`. A fault fires once by default on the `nth` matching call; a method-only fault also matches that method inside a batch (as a command error) |
+//! | `GET/DELETE /_emu/requests` | `?since=seq`; `{"requests":[{seq,time,credential,user,httpMethod,path,method,params,status,error,bucket,commands}],"last":seq}`; codes and tokens are redacted |
+//! | `GET /_emu/state` | `?entityTypeId=2&id=5` → `{"exists","deleted","item","contacts"}`; without `id`: counts and ids; without anything: counts of every type |
+//!
 //! # Clock
 //! [`ClockMode::Frozen`] starts at 2026-03-02T09:00:00+03:00 and only moves through
 //! `POST /_emu/clock`; [`ClockMode::Real`] starts at the wall-clock time and runs. Demo data lies in

@@ -202,6 +202,15 @@ async fn filters_support_operators_or_groups_and_incremental_order() {
     }
     seen.sort();
     assert_eq!(seen, (1..=130).collect::<Vec<_>>());
+
+    // without an order, the configurable shuffle is stable across identical requests
+    p.emu_post("config", json!({"unorderedListsWhenNoOrder": true}))
+        .await;
+    let q = json!({"entityTypeId": 1, "select": ["id"]});
+    let a = p.ok("crm.item.list", q.clone()).await["result"]["items"].clone();
+    let b = p.ok("crm.item.list", q).await["result"]["items"].clone();
+    assert_eq!(a, b);
+    assert_ne!(a[0]["id"], 1, "not id order");
     p.sb.shutdown().await;
 }
 
