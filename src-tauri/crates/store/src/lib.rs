@@ -4,6 +4,18 @@
 //!
 //! One [`Store`] is one connection. Writes take `&mut self`; the app keeps one writer and may
 //! open further `Store`s on the same file for reading (WAL lets readers run beside the writer).
+//!
+//! Layout, in short (the schema with a comment per table and index is in [`migrations`]):
+//! - `records`: one narrow row per record, keyed by `rid = entity_type << 48 | id`, with the
+//!   promoted columns lists filter and sort by; `record_fields`: the full local field map and
+//!   multi-fields as JSON; `records_search`: FTS5 over titles, names, phones and e-mails.
+//! - The server mirror is sparse: `server_records` holds the last server version only of records
+//!   whose local version differs (unsent edits); for every other record the local version *is*
+//!   the last server version. [`Store::server_version`] hides the difference. This halves the
+//!   bytes a million-record pull writes. Whoever clears a record's last unsent edit must also
+//!   drop its `server_records` row (the next pull does it in any case).
+//! - `links`: one row per link a record's fields declare, readable from both ends.
+//! - Counters per type and state are kept in `record_counts`, written once per transaction.
 
 pub mod bench;
 mod detail;

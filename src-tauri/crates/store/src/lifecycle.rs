@@ -1,8 +1,8 @@
 //! Pull checkpoints, deletions, lost access, id reconciliation and the per-type counters.
 
-use crate::promote::{rid_of, rid_range};
+use crate::promote::{promote, rid_of, rid_range, search_body};
 use crate::{RecordState, Store, StoreError};
-use kartoteka_domain::{EntityType, RecordKey};
+use kartoteka_domain::{EntityType, Record, RecordKey};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
@@ -78,6 +78,25 @@ impl CountDeltas {
         }
         Ok(())
     }
+}
+
+/// Puts a record's text back into the search index from its stored fields.
+fn reindex(conn: &Connection, key: RecordKey, rid: i64) -> Result<(), StoreError> {
+    let (fields, multi): (String, String) = conn
+        .prepare_cached("SELECT fields, multi_fields FROM record_fields WHERE rid = ?1")?
+        .query_row([rid], |r| Ok((r.get("fields")?, r.get("multi_fields")?)))?;
+    let record = Record {
+        key,
+        updated_time: None,
+        fields: serde_json::from_str(&fields)?,
+        multi_fields: serde_json::from_str(&multi)?,
+    };
+    let body = search_body(&record, &promote(&record));
+    conn.prepare_cached("DELETE FROM records_search WHERE rowid = ?1")?
+        .execute([rid])?;
+    conn.prepare_cached("INSERT INTO records_search (rowid, body) VALUES (?1, ?2)")?
+        .execute(params![rid, body])?;
+    Ok(())
 }
 
 impl Store {
@@ -169,6 +188,9 @@ impl Store {
                 if target == RecordState::Hidden {
                     unindex.execute([rid])?;
                     block.execute(params![key.entity_type.type_id(), key.id])?;
+                } else if from == RecordState::Hidden {
+                    // Back in a view (the recycle bin): searchable again.
+                    reindex(&tx, *key, rid)?;
                 }
                 deltas.add(key.entity_type, from, -1);
                 deltas.add(key.entity_type, target, 1);

@@ -382,6 +382,25 @@ fn record_with_lost_access_leaves_lists_search_and_card_and_returns_when_pulled_
 }
 
 #[test]
+fn hidden_record_later_found_deleted_is_searchable_in_the_recycle_bin() {
+    let mut store = kartoteka_store::Store::open_in_memory().expect("memory store");
+    let k = key(EntityType::Contact, 3);
+    store
+        .apply_pulled(
+            EntityType::Contact,
+            &[contact(3, "Анна", "Лебедева", "+7 2", "a@l.ru")],
+            &checkpoint(3),
+        )
+        .expect("pull");
+    store.mark_hidden(&[k], 1).expect("hide");
+    store.mark_deleted(&[k], 2).expect("delete");
+    let mut bin = RecordFilter::new(EntityType::Contact);
+    bin.view = RecordView::RecycleBin;
+    bin.search = Some("лебед".into());
+    assert_eq!(store.list_records(&bin, &page(10)).expect("bin").total, 1);
+}
+
+#[test]
 fn deleted_record_seen_again_is_restored() {
     let mut store = kartoteka_store::Store::open_in_memory().expect("memory store");
     let d = deal(5, "Возврат", "NEW", 1, T1);
