@@ -151,16 +151,10 @@ pub fn parse_datetime(s: &str, offset_secs: i32) -> Option<i64> {
 
 /// Parses a date field value: the first 10 characters as `YYYY-MM-DD` (or `DD.MM.YYYY`).
 pub fn parse_date(s: &str) -> Option<NaiveDate> {
-    let s = s.trim();
-    if s.len() >= 10 {
-        if let Ok(d) = NaiveDate::parse_from_str(&s[..10], "%Y-%m-%d") {
-            return Some(d);
-        }
-        if let Ok(d) = NaiveDate::parse_from_str(&s[..10], "%d.%m.%Y") {
-            return Some(d);
-        }
-    }
-    None
+    let head = s.trim().get(..10)?;
+    NaiveDate::parse_from_str(head, "%Y-%m-%d")
+        .or_else(|_| NaiveDate::parse_from_str(head, "%d.%m.%Y"))
+        .ok()
 }
 
 #[cfg(test)]
@@ -184,5 +178,10 @@ mod tests {
             Some(FROZEN_EPOCH_MS / 1000)
         );
         assert_eq!(parse_datetime("yesterday", 10800), None);
+        assert_eq!(
+            parse_date("привет, мир"),
+            None,
+            "non-ASCII text never panics"
+        );
     }
 }

@@ -55,6 +55,7 @@ mod batch;
 mod clock;
 mod config;
 mod demo;
+mod demo_parts;
 mod emu;
 mod engine;
 mod faults;
