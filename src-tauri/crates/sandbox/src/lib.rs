@@ -44,6 +44,14 @@
 //! | `GET/DELETE /_emu/requests` | `?since=seq`; `{"requests":[{seq,time,credential,user,httpMethod,path,method,params,status,error,bucket,commands}],"last":seq}`; codes and tokens are redacted |
 //! | `GET /_emu/state` | `?entityTypeId=2&id=5` → `{"exists","deleted","item","contacts"}`; without `id`: counts and ids; without anything: counts of every type |
 //!
+//! # Storage and speed
+//! Items live in memory (per type: an id-ordered map and an `(updatedTime, id)` index, each item
+//! with its rendered JSON cached), so key-set pages (`>id` + `order id`, or the incremental
+//! `updatedTime, id` order) are range scans that stop after 50 rows; other orders and filters scan.
+//! With `db_path`, a file that already holds a portal is loaded instead of generating one
+//! (`records`/`seed` are then ignored), and every change is written through by a background thread.
+//! Generating 1M records takes ~30 s of CPU in a release build (debug builds are ~10× slower).
+//!
 //! # Clock
 //! [`ClockMode::Frozen`] starts at 2026-03-02T09:00:00+03:00 and only moves through
 //! `POST /_emu/clock`; [`ClockMode::Real`] starts at the wall-clock time and runs. Demo data lies in
