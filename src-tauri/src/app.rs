@@ -33,6 +33,7 @@ pub fn run() {
     let launch = LaunchOptions::from_args(std::env::args());
     tracing::info!(
         demo = launch.demo,
+        demo_records = ?launch.demo_records,
         version = env!("CARGO_PKG_VERSION"),
         "Kartoteka starting"
     );
@@ -43,7 +44,9 @@ pub fn run() {
             let data_dir = app.path().app_data_dir()?;
             let secrets = Arc::new(KeyringSecretStore::new("kartoteka"));
             let events = Arc::new(WindowEvents(app.handle().clone()));
-            let core = Arc::new(Core::new(events, data_dir, secrets));
+            let core = Arc::new(
+                Core::new(events, data_dir, secrets).with_demo_records(launch.demo_records),
+            );
             app.manage(core.clone());
             let demo = launch.demo;
             tauri::async_runtime::spawn(async move {

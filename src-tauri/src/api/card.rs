@@ -1,7 +1,7 @@
 //! Turning a record's stored fields into what its card shows: labels and display text.
 
 use kartoteka_domain::ipc::{CardField, CardLink};
-use kartoteka_domain::{FieldMeta, FieldType, Stage, User};
+use kartoteka_domain::{FieldMeta, FieldType, MultiField, MultiFieldKind, RecordKey, Stage, User};
 use kartoteka_store::{RecordDetail, Store, StoreError};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -72,13 +72,42 @@ impl Names {
     }
 }
 
+/// Whether a field holds a reference to another record or a user, where the id 0 means "none"
+/// (`companyId: 0`, `quoteId: 0`, `leadId: 0`). A pipeline's 0 is the default pipeline: not this.
+fn is_reference(meta: Option<&FieldMeta>, name: &str) -> bool {
+    match meta.map(|m| &m.field_type) {
+        Some(FieldType::CrmCategory) => false,
+        Some(
+            FieldType::CrmCompany
+            | FieldType::CrmContact
+            | FieldType::CrmLead
+            | FieldType::CrmDeal
+            | FieldType::CrmEntity
+            | FieldType::Crm
+            | FieldType::User
+            | FieldType::Employee,
+        ) => true,
+        Some(FieldType::Other(t)) if t.starts_with("crm") => true,
+        _ => name.ends_with("Id") || name.ends_with("Ids"),
+    }
+}
+
 fn as_id(v: &Value) -> Option<i64> {
     v.as_i64()
         .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
 }
 
 /// One value as text, using the field's type to resolve ids to names.
-fn display(meta: Option<&FieldMeta>, v: &Value, names: &Names, type_id: i64) -> Option<String> {
+fn display(
+    meta: Option<&FieldMeta>,
+    name: &str,
+    v: &Value,
+    names: &Names,
+    type_id: i64,
+) -> Option<String> {
+    if is_reference(meta, name) && as_id(v) == Some(0) {
+        return None;
+    }
     let text = match (meta.map(|m| &m.field_type), v) {
         (_, Value::Null) => return None,
         (_, Value::String(s)) if s.is_empty() => return None,
@@ -115,18 +144,27 @@ fn display(meta: Option<&FieldMeta>, v: &Value, names: &Names, type_id: i64) -> 
     Some(text)
 }
 
-fn values(meta: Option<&FieldMeta>, v: &Value, names: &Names, type_id: i64) -> Vec<String> {
+fn values(
+    meta: Option<&FieldMeta>,
+    name: &str,
+    v: &Value,
+    names: &Names,
+    type_id: i64,
+) -> Vec<String> {
     match v {
         Value::Array(items) => items
             .iter()
-            .filter_map(|i| display(meta, i, names, type_id))
+            .filter_map(|i| display(meta, name, i, names, type_id))
             .collect(),
-        other => display(meta, other, names, type_id).into_iter().collect(),
+        other => display(meta, name, other, names, type_id)
+            .into_iter()
+            .collect(),
     }
 }
 
-/// Every field with a value: the portal's order for standard fields, then custom fields, then
-/// any stored field the metadata does not describe (shown under its own name).
+/// Every field the portal describes, in the portal's order (empty ones with no values, for the
+/// card to fold away), custom fields after standard ones; then any stored field with a value that
+/// the metadata does not describe (shown under its own name).
 pub fn card_fields(detail: &RecordDetail, names: &Names) -> Vec<CardField> {
     let type_id = detail.key.entity_type.type_id();
     let mut out: Vec<CardField> = Vec::new();
@@ -136,13 +174,11 @@ pub fn card_fields(detail: &RecordDetail, names: &Names) -> Vec<CardField> {
         if HIDDEN_FIELDS.contains(&meta.name.as_str()) || is_link_field(meta) {
             continue;
         }
-        let Some(v) = detail.fields.get(&meta.name) else {
-            continue;
-        };
-        let vals = values(Some(meta), v, names, type_id);
-        if vals.is_empty() {
-            continue;
-        }
+        let vals = detail
+            .fields
+            .get(&meta.name)
+            .map(|v| values(Some(meta), &meta.name, v, names, type_id))
+            .unwrap_or_default();
         out.push(CardField {
             name: meta.name.clone(),
             label: meta.label.clone(),
@@ -155,7 +191,7 @@ pub fn card_fields(detail: &RecordDetail, names: &Names) -> Vec<CardField> {
         if seen.contains(&name.as_str()) || HIDDEN_FIELDS.contains(&name.as_str()) {
             continue;
         }
-        let vals = values(None, v, names, type_id);
+        let vals = values(None, name, v, names, type_id);
         if vals.is_empty() {
             continue;
         }
@@ -172,14 +208,31 @@ pub fn card_fields(detail: &RecordDetail, names: &Names) -> Vec<CardField> {
     out
 }
 
-pub fn card_links(detail: &RecordDetail) -> Vec<CardLink> {
+fn first_of(multi_fields: &[MultiField], kind: MultiFieldKind) -> Option<String> {
+    multi_fields
+        .iter()
+        .find(|m| m.kind == kind && !m.value.trim().is_empty())
+        .map(|m| m.value.clone())
+}
+
+/// The card's links, each with the linked record's first phone and e-mail; `linked` reads a
+/// linked record's multi-fields (from the replica), `None` when it is not there.
+pub fn card_links(
+    detail: &RecordDetail,
+    linked: impl Fn(RecordKey) -> Option<Vec<MultiField>>,
+) -> Vec<CardLink> {
     detail
         .links
         .iter()
-        .map(|l| CardLink {
-            key: l.key,
-            title: l.title.clone().unwrap_or_else(|| format!("#{}", l.key.id)),
-            is_primary: l.is_primary,
+        .map(|l| {
+            let multi_fields = linked(l.key).unwrap_or_default();
+            CardLink {
+                key: l.key,
+                title: l.title.clone().unwrap_or_else(|| format!("#{}", l.key.id)),
+                is_primary: l.is_primary,
+                phone: first_of(&multi_fields, MultiFieldKind::Phone),
+                email: first_of(&multi_fields, MultiFieldKind::Email),
+            }
         })
         .collect()
 }
@@ -293,19 +346,123 @@ mod tests {
             .map(|f| (f.label, f.values))
             .collect();
         let expected: Vec<(String, Vec<String>)> = [
-            ("Name", "Big deal"),
-            ("Responsible", "Ivan Petrov"),
-            ("Stage", "Won"),
-            ("Pipeline", "Wholesale"),
-            ("Comment", "<b>not html</b>"),
-            ("Level", "Gold"),
+            ("Name", Some("Big deal")),
+            ("Responsible", Some("Ivan Petrov")),
+            ("Stage", Some("Won")),
+            ("Pipeline", Some("Wholesale")),
+            ("Comment", Some("<b>not html</b>")),
+            ("Amount", None),
+            ("Level", Some("Gold")),
         ]
         .into_iter()
-        .map(|(l, v)| (l.to_string(), vec![v.to_string()]))
+        .map(|(l, v)| (l.to_string(), v.map(str::to_string).into_iter().collect()))
         .collect();
         assert_eq!(
             shown, expected,
-            "labels, resolved names, no empty or link fields, custom last"
+            "labels, resolved names, empty fields without values, no link fields, custom last"
+        );
+    }
+
+    fn detail_with(fields: serde_json::Value, field_meta: Vec<FieldMeta>) -> RecordDetail {
+        RecordDetail {
+            key: RecordKey {
+                entity_type: EntityType::Deal,
+                id: 1,
+            },
+            title: "Deal".into(),
+            state: RecordState::Active,
+            fields: fields.as_object().cloned().unwrap_or_default(),
+            multi_fields: vec![],
+            links: vec![],
+            field_meta,
+            pending_fields: vec![],
+            created_time: 0,
+            updated_time: 0,
+        }
+    }
+
+    #[test]
+    fn a_reference_to_record_zero_is_an_empty_field_but_pipeline_zero_is_the_default_pipeline() {
+        let detail = detail_with(
+            json!({"quoteId": 0, "myCompanyId": "0", "sourceId": "CALL", "categoryId": 0, "UF_CRM_LINK": 0, "movedBy": 0}),
+            vec![
+                meta(
+                    "quoteId",
+                    FieldType::Other("crm_quote".into()),
+                    "Quote",
+                    false,
+                ),
+                meta("myCompanyId", FieldType::Integer, "My company", false),
+                meta("sourceId", FieldType::CrmStatus, "Source", false),
+                meta("categoryId", FieldType::CrmCategory, "Pipeline", false),
+                meta("UF_CRM_LINK", FieldType::Crm, "Linked", true),
+                meta("movedBy", FieldType::User, "Moved by", false),
+            ],
+        );
+        let mut names = names();
+        names.categories.insert((2, 0), "General".into());
+        let shown: Vec<(String, Vec<String>)> = card_fields(&detail, &names)
+            .into_iter()
+            .map(|f| (f.label, f.values))
+            .collect();
+        let expected: Vec<(String, Vec<String>)> = vec![
+            ("Quote".into(), vec![]),
+            ("My company".into(), vec![]),
+            ("Source".into(), vec!["CALL".into()]),
+            ("Pipeline".into(), vec!["General".into()]),
+            ("Moved by".into(), vec![]),
+            ("Linked".into(), vec![]),
+        ];
+        assert_eq!(shown, expected, "id 0 means no linked record, never \"0\"");
+    }
+
+    #[test]
+    fn links_carry_the_linked_records_first_phone_and_email() {
+        use kartoteka_domain::MultiFieldKind;
+        use kartoteka_store::{LinkDirection, LinkedRecord};
+        let contact = RecordKey {
+            entity_type: EntityType::Contact,
+            id: 7,
+        };
+        let missing = RecordKey {
+            entity_type: EntityType::Company,
+            id: 8,
+        };
+        let mut detail = detail_with(json!({}), vec![]);
+        detail.links = [contact, missing]
+            .into_iter()
+            .map(|key| LinkedRecord {
+                key,
+                title: None,
+                state: None,
+                is_primary: key == contact,
+                sort: 0,
+                direction: LinkDirection::Outgoing,
+            })
+            .collect();
+        let mf = |id, kind, value: &str| MultiField {
+            id,
+            kind,
+            value_type: "WORK".into(),
+            value: value.into(),
+        };
+        let links = card_links(&detail, |key| {
+            (key == contact).then(|| {
+                vec![
+                    mf(1, MultiFieldKind::Email, "a@example.com"),
+                    mf(2, MultiFieldKind::Phone, " "),
+                    mf(3, MultiFieldKind::Phone, "+7 900 000-00-01"),
+                    mf(4, MultiFieldKind::Phone, "+7 900 000-00-02"),
+                ]
+            })
+        });
+        assert_eq!(links[0].phone.as_deref(), Some("+7 900 000-00-01"));
+        assert_eq!(links[0].email.as_deref(), Some("a@example.com"));
+        assert_eq!(links[0].title, "#7", "a title is never empty");
+        assert_eq!(
+            (links[1].phone.as_deref(), links[1].email.as_deref()),
+            (None, None),
+            "a linked record missing from the replica has no phone"
         );
     }
 }

@@ -11,3 +11,6 @@ pub mod sync;
 
 pub use events::EventSink;
 pub use portal::Core;
+
+#[cfg(test)]
+mod offline_tests;

@@ -57,6 +57,8 @@ pub struct Core {
     pub(crate) data_dir: PathBuf,
     /// The replica of the current portal, shared with sync; opened when a portal is installed.
     replica: Mutex<Option<Arc<Mutex<Store>>>>,
+    /// How many records the demo portal holds; `None`: the standard demo set.
+    demo_records: Option<usize>,
 }
 
 impl Core {
@@ -70,7 +72,14 @@ impl Core {
             sync: Mutex::new(None),
             data_dir,
             replica: Mutex::new(None),
+            demo_records: None,
         }
+    }
+
+    /// The demo portal will hold `records` records (`None`: the standard demo set).
+    pub fn with_demo_records(mut self, records: Option<usize>) -> Self {
+        self.demo_records = records;
+        self
     }
 
     /// Runs a read or write on the current portal's replica.
@@ -178,7 +187,7 @@ impl Core {
     /// free port, real clock and standard limits; the client uses its administrator's webhook.
     pub async fn use_demo(&self) -> Result<PortalStatus, IpcError> {
         self.slot.send_replace(Slot::Starting);
-        match start_demo().await {
+        match start_demo(self.demo_records).await {
             Ok(portal) => Ok(self.install(portal, true)),
             Err(error) => {
                 tracing::error!(code = ?error.code, "the demo portal did not start");
@@ -378,9 +387,9 @@ fn status_of(portal: &Portal, online: bool) -> PortalStatus {
     }
 }
 
-async fn start_demo() -> Result<Portal, IpcError> {
+async fn start_demo(records: Option<usize>) -> Result<Portal, IpcError> {
     let sandbox = Sandbox::start(SandboxOptions {
-        records: None,
+        records,
         ..Default::default()
     })
     .await

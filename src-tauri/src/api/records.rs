@@ -159,7 +159,13 @@ pub fn card(store: &Store, key: RecordKey) -> Result<RecordCard, IpcError> {
         updated_time: utc(detail.updated_time),
         fields: card_fields(&detail, &names),
         multi_fields: detail.multi_fields.clone(),
-        links: card_links(&detail),
+        links: card_links(&detail, |linked| {
+            store
+                .get_record(linked)
+                .ok()
+                .flatten()
+                .map(|d| d.multi_fields)
+        }),
     })
 }
 

@@ -271,6 +271,10 @@ pub struct CardLink {
     pub title: String,
     /// The primary contact of a deal, the main company of a contact.
     pub is_primary: bool,
+    /// The linked record's first phone (a deal has none of its own: its contacts' are shown).
+    pub phone: Option<String>,
+    /// The linked record's first e-mail.
+    pub email: Option<String>,
 }
 
 /// Everything the record card shows.
@@ -284,7 +288,8 @@ pub struct RecordCard {
     pub stage_color: Option<String>,
     pub responsible_name: Option<String>,
     pub updated_time: Option<DateTime<Utc>>,
-    /// Every field that has a value, standard ones first, then custom ones, each with its label.
+    /// Every field the portal describes, standard ones first, then custom ones, each with its
+    /// label; an empty field has no values (the card folds those away).
     pub fields: Vec<CardField>,
     pub multi_fields: Vec<MultiField>,
     pub links: Vec<CardLink>,

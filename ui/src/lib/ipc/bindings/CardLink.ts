@@ -8,4 +8,12 @@ export type CardLink = { key: RecordKey, title: string,
 /**
  * The primary contact of a deal, the main company of a contact.
  */
-isPrimary: boolean, };
+isPrimary: boolean, 
+/**
+ * The linked record's first phone (a deal has none of its own: its contacts' are shown).
+ */
+phone: string | null, 
+/**
+ * The linked record's first e-mail.
+ */
+email: string | null, };

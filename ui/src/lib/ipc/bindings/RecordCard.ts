@@ -9,6 +9,7 @@ import type { RecordKey } from "./RecordKey";
  */
 export type RecordCard = { key: RecordKey, title: string, stageName: string | null, stageColor: string | null, responsibleName: string | null, updatedTime: string | null, 
 /**
- * Every field that has a value, standard ones first, then custom ones, each with its label.
+ * Every field the portal describes, standard ones first, then custom ones, each with its
+ * label; an empty field has no values (the card folds those away).
  */
 fields: Array<CardField>, multiFields: Array<MultiField>, links: Array<CardLink>, };
