@@ -68,6 +68,13 @@ describe("formatFieldValue", () => {
     expect(formatFieldValue("<b>x</b>", "string", "en")).toBe("<b>x</b>");
   });
 
+  it("shows a portal date-time in a field of unknown type as a date, never as raw ISO text", () => {
+    const shown = formatFieldValue("2026-08-31T12:30:00+00:00", "other", "ru");
+    expect(shown).not.toContain("T12");
+    expect(shown).toMatch(/^\d{2}\.\d{2}\.2026/);
+    expect(formatFieldValue("2026-08-31 is a date in text", "other", "en")).toBe("2026-08-31 is a date in text");
+  });
+
   it("keeps a date-time it cannot read as it came", () => {
     expect(formatFieldValue("soon", "datetime", "en")).toBe("soon");
   });

@@ -104,6 +104,10 @@ export function formatFieldValue(value: string, fieldType: string, lang: Languag
       return new Intl.NumberFormat(locale(lang), { maximumFractionDigits: 2 }).format(n);
     }
     default:
+      // A field the metadata does not type may still hold a portal date-time: never show raw ISO.
+      if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?([+-]\d{2}:?\d{2}|Z)?$/.test(value)) {
+        return formatDateTime(value, lang) || value;
+      }
       return value;
   }
 }

@@ -41,12 +41,18 @@ export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
 
   useEffect(() => closeRef.current?.focus(), [recordKey.entityType, recordKey.id]);
 
-  const standard = card?.fields.filter((f) => !f.isCustom) ?? [];
-  const custom = card?.fields.filter((f) => f.isCustom) ?? [];
+  const [showEmpty, setShowEmpty] = useState(false);
+  const filled = card?.fields.filter((f) => f.values.length > 0) ?? [];
+  const empty = card?.fields.filter((f) => f.values.length === 0) ?? [];
+  const standard = filled.filter((f) => !f.isCustom);
+  const custom = filled.filter((f) => f.isCustom);
 
   return (
     <aside
       className="card-panel"
+      data-testid="record-card"
+      data-entity-type={recordKey.entityType}
+      data-record-id={recordKey.id}
       aria-label={card?.title ?? t(ENTITY_ONE_KEY[recordKey.entityType])}
       onKeyDown={(e) => {
         if (e.key === "Escape") {
@@ -67,7 +73,9 @@ export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
       {error && <ErrorBanner error={error} />}
       {card && (
         <div className="card-body">
-          <h2 className="card-title">{card.title}</h2>
+          <h2 className="card-title" data-testid="card-title">
+            {card.title}
+          </h2>
           <div className="card-meta">
             {card.stageName && (
               <span className="stage-chip">
@@ -86,7 +94,7 @@ export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
                 {card.multiFields.map((m) => {
                   const href = multiFieldHref(m);
                   return (
-                    <li key={m.id}>
+                    <li key={m.id} data-testid={`mf-${m.kind.toLowerCase()}`}>
                       <span className="mf-kind">{m.valueType}</span>
                       {href ? <a href={href}>{m.value}</a> : <span>{m.value}</span>}
                     </li>
@@ -101,12 +109,30 @@ export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
               <h3>{t("card.links")}</h3>
               <ul className="link-list">
                 {card.links.map((l) => (
-                  <li key={`${l.key.entityType}:${l.key.id}`}>
-                    <button type="button" className="link-button" onClick={() => onOpen(l.key)}>
-                      <EntityIcon type={l.key.entityType} />
-                      <span>{l.title}</span>
-                    </button>
-                    {l.isPrimary && <span className="tag">{t("card.primary")}</span>}
+                  <li key={`${l.key.entityType}:${l.key.id}`} data-testid={`link-${l.key.entityType}-${l.key.id}`}>
+                    <div className="link-head">
+                      <button type="button" className="link-button" onClick={() => onOpen(l.key)}>
+                        <EntityIcon type={l.key.entityType} />
+                        <span>{l.title}</span>
+                      </button>
+                      {l.isPrimary && <span className="tag">{t("card.primary")}</span>}
+                    </div>
+                    {(l.phone || l.email) && (
+                      <div className="link-contacts">
+                        {l.phone && (
+                          <a href={`tel:${l.phone.replace(/[^\d+]/g, "")}`} data-testid="link-phone">
+                            {l.phone}
+                          </a>
+                        )}
+                        {l.email && /^[^\s@]+@[^\s@]+$/.test(l.email) ? (
+                          <a href={`mailto:${l.email}`} data-testid="link-email">
+                            {l.email}
+                          </a>
+                        ) : (
+                          l.email && <span data-testid="link-email">{l.email}</span>
+                        )}
+                      </div>
+                    )}
                   </li>
                 ))}
               </ul>
@@ -115,6 +141,23 @@ export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
 
           <FieldTable title={t("card.fields")} fields={standard} />
           {custom.length > 0 && <FieldTable title={t("card.custom")} fields={custom} />}
+          {empty.length > 0 && (
+            <section className="empty-fields">
+              <button type="button" className="link-button muted" aria-expanded={showEmpty} onClick={() => setShowEmpty((v) => !v)}>
+                {showEmpty ? t("card.hideEmpty") : t("card.showEmpty", { n: empty.length })}
+              </button>
+              {showEmpty && (
+                <dl className="field-list">
+                  {empty.map((f) => (
+                    <div className="field-row empty" key={f.name}>
+                      <dt title={f.name}>{f.label}</dt>
+                      <dd>{t("card.noValue")}</dd>
+                    </div>
+                  ))}
+                </dl>
+              )}
+            </section>
+          )}
         </div>
       )}
     </aside>
@@ -128,7 +171,7 @@ function FieldTable({ title, fields }: { title: string; fields: Card["fields"] }
       <h3>{title}</h3>
       <dl className="field-list">
         {fields.map((f) => (
-          <div className="field-row" key={f.name}>
+          <div className="field-row" key={f.name} data-testid={`field-${f.name}`}>
             <dt title={f.name}>{f.label}</dt>
             <dd>
               {f.values.length === 0

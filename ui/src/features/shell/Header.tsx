@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import { LANGUAGES, useI18n, type Language } from "../../lib/i18n";
-import { formatSince } from "../../lib/format";
+import { formatCount, formatSince } from "../../lib/format";
+import { ENTITY_NAV_KEY } from "../records/entities";
 import type { PortalStatus, SyncStatus } from "../../lib/ipc";
 import { SyncIcon } from "./icons";
 
@@ -29,6 +30,19 @@ export function Header({ title, status, sync, onSync }: Props) {
   const progress = sync?.progress;
   const percent =
     progress && progress.total ? Math.min(100, Math.round((progress.done / progress.total) * 100)) : null;
+  // "Syncing deals: 1 200 of 5 000" — which type and how far, from the sync's progress events.
+  const progressText = progress
+    ? progress.total !== null
+      ? t("header.syncingType", {
+          type: t(ENTITY_NAV_KEY[progress.entityType]),
+          done: formatCount(Math.min(progress.done, progress.total), lang),
+          total: formatCount(progress.total, lang),
+        })
+      : t("header.syncingTypeNoTotal", {
+          type: t(ENTITY_NAV_KEY[progress.entityType]),
+          done: formatCount(progress.done, lang),
+        })
+    : t("header.syncing");
 
   return (
     <header className="header">
@@ -43,6 +57,7 @@ export function Header({ title, status, sync, onSync }: Props) {
         {status && (
           <span
             className={status.online ? "conn online" : "conn offline"}
+            data-testid="connection"
             role="status"
             aria-live="polite"
           >
@@ -50,10 +65,17 @@ export function Header({ title, status, sync, onSync }: Props) {
             {status.online ? t("header.online") : t("header.offline")}
           </span>
         )}
-        <span className="last-sync">
-          {running
-            ? t("header.syncing") + (percent !== null ? ` ${percent}%` : "")
-            : lastSyncAt
+        <span className="last-sync" data-testid="sync-state">
+          {running ? (
+            <>
+              {progressText}
+              {percent !== null && (
+                <span className="sync-mini" aria-hidden="true">
+                  <span style={{ width: `${percent}%` }} />
+                </span>
+              )}
+            </>
+          ) : lastSyncAt
               ? t("header.lastSync", { when: formatSince(lastSyncAt, now, lang, t) })
               : t("header.neverSynced")}
         </span>
@@ -79,7 +101,15 @@ export function Header({ title, status, sync, onSync }: Props) {
         </label>
       </div>
       {running && (
-        <div className="sync-bar" role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent ?? undefined}>
+        <div
+          className="sync-bar"
+          role="progressbar"
+          data-testid="sync-progress"
+          aria-label={progressText}
+          aria-valuemin={0}
+          aria-valuemax={100}
+          aria-valuenow={percent ?? undefined}
+        >
           <div className={percent === null ? "sync-bar-fill indeterminate" : "sync-bar-fill"} style={percent === null ? undefined : { width: `${percent}%` }} />
         </div>
       )}

@@ -25,6 +25,8 @@ export const en: Record<MessageKey, string> = {
   "header.language": "Language",
   "header.syncNow": "Sync now",
   "header.syncing": "Syncing…",
+  "header.syncingType": "Syncing {type}: {done} of {total}",
+  "header.syncingTypeNoTotal": "Syncing {type}: {done}",
 
   "time.justNow": "just now",
   "time.minutesAgo": "{n} min ago",
@@ -66,6 +68,8 @@ export const en: Record<MessageKey, string> = {
   "card.noValue": "—",
   "card.yes": "yes",
   "card.no": "no",
+  "card.showEmpty": "Show empty fields ({n})",
+  "card.hideEmpty": "Hide empty fields",
 
   "history.title": "Change history",
   "history.soon": "The change log comes in the next version.",

@@ -25,6 +25,8 @@ export const ru = {
   "header.language": "Язык",
   "header.syncNow": "Синхронизировать",
   "header.syncing": "Синхронизация…",
+  "header.syncingType": "Синхронизация — {type}: {done} из {total}",
+  "header.syncingTypeNoTotal": "Синхронизация — {type}: {done}",
 
   "time.justNow": "только что",
   "time.minutesAgo": "{n} мин назад",
@@ -66,6 +68,8 @@ export const ru = {
   "card.noValue": "—",
   "card.yes": "да",
   "card.no": "нет",
+  "card.showEmpty": "Показать пустые поля ({n})",
+  "card.hideEmpty": "Скрыть пустые поля",
 
   "history.title": "История изменений",
   "history.soon": "Журнал изменений появится в следующей версии.",
