@@ -33,6 +33,16 @@ pub fn type_abbr(t: i64) -> &'static str {
     }
 }
 
+/// The user-field entity id (`CRM_DEAL`, …).
+pub fn uf_entity_id(t: i64) -> &'static str {
+    match t {
+        1 => "CRM_LEAD",
+        2 => "CRM_DEAL",
+        3 => "CRM_CONTACT",
+        _ => "CRM_COMPANY",
+    }
+}
+
 pub fn type_slug(t: i64) -> &'static str {
     match t {
         1 => "lead",

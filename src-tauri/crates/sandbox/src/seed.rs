@@ -58,8 +58,20 @@ pub fn seed(engine: &mut Engine, body: &Value) -> R {
     ids.insert("credentials".into(), json!(creds));
     let mut ufs = Vec::new();
     for u in list(body, "userfields") {
-        let t = u.get("entityTypeId").and_then(as_i64).unwrap_or(2);
-        let Some(name) = s(u, "fieldName").or_else(|| s(u, "name")) else {
+        // both our shape and `crm.userfield.add`'s (`entityId: CRM_DEAL`, UPPER_CASE keys)
+        let any = |keys: &[&str]| keys.iter().find_map(|k| s(u, k));
+        let t = u
+            .get("entityTypeId")
+            .and_then(as_i64)
+            .or_else(|| {
+                any(&["entityId", "ENTITY_ID"]).and_then(|e| {
+                    crate::schema::TYPES
+                        .into_iter()
+                        .find(|t| crate::schema::uf_entity_id(*t) == e)
+                })
+            })
+            .unwrap_or(2);
+        let Some(name) = any(&["fieldName", "FIELD_NAME", "name"]) else {
             continue;
         };
         let base = engine
@@ -70,7 +82,10 @@ pub fn seed(engine: &mut Engine, body: &Value) -> R {
             .max()
             .unwrap_or(1000)
             + 1;
-        let items = list(u, "items")
+        let mut options = list(u, "items");
+        options.extend(list(u, "list"));
+        options.extend(list(u, "LIST"));
+        let items = options
             .iter()
             .enumerate()
             .map(|(i, it)| {
@@ -89,19 +104,19 @@ pub fn seed(engine: &mut Engine, body: &Value) -> R {
         engine.portal.userfields.push(UserField {
             entity_type: t,
             name: name.clone(),
-            ty: s(u, "userTypeId")
-                .or_else(|| s(u, "type"))
-                .unwrap_or_else(|| "string".into()),
+            ty: any(&["userTypeId", "USER_TYPE_ID", "type"]).unwrap_or_else(|| "string".into()),
             multiple: u
                 .get("multiple")
+                .or_else(|| u.get("MULTIPLE"))
                 .map(|m| matches!(scalar_text(m).as_str(), "Y" | "true" | "1"))
                 .unwrap_or(false),
-            label: s(u, "label").unwrap_or_else(|| name.clone()),
+            label: label(u).unwrap_or_else(|| name.clone()),
             items,
         });
         ufs.push(json!(name));
     }
     engine.portal.rebuild_fields();
+    add_uf_keys(engine, &ufs);
     ids.insert("userfields".into(), json!(ufs));
     for c in list(body, "categories") {
         let id = c.get("id").and_then(as_i64).unwrap_or_else(|| {
@@ -183,6 +198,53 @@ pub fn seed(engine: &mut Engine, body: &Value) -> R {
         p.record(&engine.portal, &touched, true);
     }
     (200, json!({"ids": ids}))
+}
+
+/// Gives every stored item of the types concerned the new UF keys (empty), as the portal does.
+fn add_uf_keys(engine: &mut Engine, names: &[Value]) {
+    for t in crate::schema::TYPES {
+        let new: Vec<crate::schema::Field> = engine
+            .portal
+            .fields(t)
+            .iter()
+            .filter(|f| f.dynamic && names.iter().any(|n| n.as_str() == Some(f.name.as_str())))
+            .cloned()
+            .collect();
+        if new.is_empty() {
+            continue;
+        }
+        let empty = crate::values::blank_item(&new);
+        let ids: Vec<i64> = engine.portal.store(t).items.keys().copied().collect();
+        for id in ids {
+            crate::write::rewrite(&mut engine.portal, t, id, |m| {
+                for (k, v) in &empty {
+                    if !m.contains_key(k) {
+                        m.insert(k.clone(), v.clone());
+                    }
+                }
+            });
+        }
+        if let Some(p) = &engine.persist {
+            p.full(&engine.portal);
+        }
+    }
+}
+
+/// A label: plain, or per language (`{"ru": "…", "en": "…"}`, the first one wins).
+fn label(u: &Value) -> Option<String> {
+    [
+        "label",
+        "editFormLabel",
+        "EDIT_FORM_LABEL",
+        "listLabel",
+        "LIST_COLUMN_LABEL",
+    ]
+    .iter()
+    .find_map(|k| match u.get(*k)? {
+        Value::Object(m) => m.values().next().map(scalar_text),
+        v => Some(scalar_text(v)),
+    })
+    .filter(|x| !x.is_empty())
 }
 
 fn strip_nulls(v: Value) -> Value {

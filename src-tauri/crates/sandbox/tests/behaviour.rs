@@ -532,6 +532,54 @@ async fn sqlite_file_keeps_changes_across_restarts() {
 }
 
 #[tokio::test]
+async fn seeded_userfield_in_userfield_add_shape_is_readable_and_writable() {
+    let p = Portal::demo().await;
+    p.emu_post(
+        "seed",
+        json!({"userfields": [{"entityId": "CRM_DEAL", "fieldName": "UF_CRM_KARTOTEKA_NEW", "userTypeId": "string",
+            "editFormLabel": {"ru": "Новое поле", "en": "New field"}}]}),
+    )
+    .await;
+    let f = p
+        .ok(
+            "crm.item.fields",
+            json!({"entityTypeId": 2, "useOriginalUfNames": "Y"}),
+        )
+        .await;
+    assert_eq!(
+        f["result"]["fields"]["UF_CRM_KARTOTEKA_NEW"]["title"],
+        "Новое поле"
+    );
+    assert_eq!(
+        f["result"]["fields"]["UF_CRM_KARTOTEKA_NEW"]["isDynamic"],
+        true
+    );
+    let v = p
+        .ok(
+            "crm.item.get",
+            json!({"entityTypeId": 2, "id": 2, "useOriginalUfNames": "Y"}),
+        )
+        .await;
+    assert!(
+        v["result"]["item"].get("UF_CRM_KARTOTEKA_NEW").is_some(),
+        "existing items carry the new field"
+    );
+    assert!(v["result"]["item"]["UF_CRM_KARTOTEKA_NEW"].is_null());
+    let v = p
+        .ok("crm.item.update", json!({"entityTypeId": 2, "id": 1, "useOriginalUfNames": "Y", "fields": {"UF_CRM_KARTOTEKA_NEW": "hello"}}))
+        .await;
+    assert_eq!(v["result"]["item"]["UF_CRM_KARTOTEKA_NEW"], "hello");
+    let v = p
+        .ok("crm.item.get", json!({"entityTypeId": 2, "id": 1}))
+        .await;
+    assert_eq!(
+        v["result"]["item"]["ufCrmKartotekaNew"], "hello",
+        "camelCase without useOriginalUfNames"
+    );
+    p.sb.shutdown().await;
+}
+
+#[tokio::test]
 async fn same_seed_gives_identical_data() {
     let a = Portal::demo().await;
     let b = Portal::demo().await;
