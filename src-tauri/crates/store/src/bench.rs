@@ -1,7 +1,7 @@
 //! The replica's benchmark (performance.md P1/P2): `apply_pulled` against the raw SQLite bound
 //! measured in the same run on the same machine. Figures are printed by the CLI, never asserted.
 
-use crate::{Store, StoreError, SyncCheckpoint};
+use crate::{Page, RecordFilter, SortField, SortKey, Store, StoreError, SyncCheckpoint};
 use chrono::{DateTime, FixedOffset};
 use kartoteka_domain::{EntityType, MultiField, MultiFieldKind, Record, RecordKey};
 use rusqlite::{params, Connection};
@@ -29,6 +29,8 @@ pub struct BenchReport {
     pub changed_pull: f64,
     /// Field changes the changed pull reported (for the history).
     pub field_changes: u64,
+    /// First page of 50 (with its exact total) for typical lists: (what, median microseconds).
+    pub list_pages: Vec<(String, f64)>,
 }
 
 impl BenchReport {
@@ -70,7 +72,11 @@ impl fmt::Display for BenchReport {
             f,
             "apply_pulled, all changed:   {:>10.0} records/s  ({} field changes)",
             self.changed_pull, self.field_changes
-        )
+        )?;
+        for (what, us) in &self.list_pages {
+            write!(f, "\nfirst page of 50 + total, {what}: {us:.0} µs (median)")?;
+        }
+        Ok(())
     }
 }
 
@@ -104,6 +110,7 @@ pub fn run(dir: &Path, n: usize) -> Result<BenchReport, StoreError> {
     let unchanged_pull = timed_apply(&mut store, &first)?.0;
     drop(first);
     let (changed_pull, field_changes) = timed_apply(&mut store, &batches(1))?;
+    let list_pages = time_lists(&store)?;
     Ok(BenchReport {
         records: n,
         raw_key_only,
@@ -112,7 +119,59 @@ pub fn run(dir: &Path, n: usize) -> Result<BenchReport, StoreError> {
         unchanged_pull,
         changed_pull,
         field_changes,
+        list_pages,
     })
+}
+
+/// Median time of the first page (50 rows and the exact total) of the lists a user opens most.
+fn time_lists(store: &Store) -> Result<Vec<(String, f64)>, StoreError> {
+    let mut by_stage = RecordFilter::new(EntityType::Deal);
+    by_stage.stage_ids = vec!["WON".into()];
+    let mut mine = RecordFilter::new(EntityType::Deal);
+    mine.assigned_by_ids = vec![3];
+    let mut search = RecordFilter::new(EntityType::Contact);
+    search.search = Some("иван".into());
+    let mut phone = RecordFilter::new(EntityType::Contact);
+    phone.search = Some("+7999".into());
+    let by_title = SortKey {
+        field: SortField::Title,
+        descending: false,
+    };
+    let cases = [
+        (
+            "deals, newest first",
+            RecordFilter::new(EntityType::Deal),
+            SortKey::default(),
+        ),
+        (
+            "deals by title",
+            RecordFilter::new(EntityType::Deal),
+            by_title,
+        ),
+        ("deals in one stage", by_stage, SortKey::default()),
+        ("deals of one responsible", mine, SortKey::default()),
+        ("contacts, search \"иван\"", search, SortKey::default()),
+        ("contacts, search \"+7999\"", phone, SortKey::default()),
+    ];
+    let mut out = Vec::new();
+    for (what, filter, sort) in cases {
+        let mut times = Vec::with_capacity(9);
+        for _ in 0..9 {
+            let start = Instant::now();
+            store.list_records(
+                &filter,
+                &Page {
+                    sort,
+                    after: None,
+                    limit: 50,
+                },
+            )?;
+            times.push(start.elapsed().as_secs_f64() * 1e6);
+        }
+        times.sort_by(f64::total_cmp);
+        out.push((what.to_string(), times[times.len() / 2]));
+    }
+    Ok(out)
 }
 
 fn timed_apply(
