@@ -1,0 +1,302 @@
+//! End-to-end story: a user connects to the demo portal, opens a deal's card, sees its custom
+//! field and its contact's phone, and follows the link to that contact's card. Drives the real
+//! app binary through tauri-driver (see `kartoteka_tests::e2e`); run with `./.ci/dev e2e`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use kartoteka_sandbox::{Sandbox, SandboxOptions};
+use kartoteka_tests::e2e::{AppUnderTest, E2eError, Session};
+use serde_json::{json, Value};
+
+/// Starting the app, its demo portal and the first sync may take a while on a cold 2-core machine.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(180);
+const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The demo portal's deal custom field the story looks for (`UF_CRM_NOTE`, a string) and its label.
+const NOTE_FIELD: &str = "ufCrmNote";
+const NOTE_LABEL: &str = "Заметка";
+
+/// A deal the story opens, as the portal itself describes it.
+#[derive(Debug)]
+struct DealWithContact {
+    id: i64,
+    title: String,
+    note: String,
+    contact_id: i64,
+    contact_phone: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the built app, tauri-driver and Xvfb; run by ./.ci/dev e2e"]
+async fn deal_card_shows_custom_field_and_contact_phone_and_links_to_the_contact() {
+    let deal = demo_deal_with_note_and_contact_phone().await;
+    println!("the story opens: {deal:?}");
+
+    let app = AppUnderTest::launch("deal_card", &["--demo"])
+        .await
+        .expect("the app starts under tauri-driver");
+    let result = story(&app, &deal).await;
+    if let Err(e) = result {
+        app.save_failure_artifacts().await;
+        panic!("{e}");
+    }
+    app.close().await.expect("the session ends cleanly");
+}
+
+async fn story(app: &AppUnderTest, deal: &DealWithContact) -> Result<(), E2eError> {
+    let session = app.session()?;
+
+    // 1. The first sync of the demo portal finishes: the header says when it synced.
+    app.wait_for_script(
+        "the first sync to finish",
+        SYNC_TIMEOUT,
+        r#"const s = document.querySelector('[data-testid="sync-state"]');
+           return s ? s.getAttribute("data-sync") : null;"#,
+        |v| v == "done",
+    )
+    .await?;
+
+    // 2. Deals, from the sidebar.
+    click_nav(session, "Сделки").await?;
+    app.wait_for_script(
+        "the deal list",
+        STEP_TIMEOUT,
+        r#"return !!document.querySelector('.records input[type="search"]');"#,
+        |v| v == true,
+    )
+    .await?;
+
+    // 3. Search for the deal by its title, open it from the list (double click = open).
+    app.session()?
+        .execute(
+            r#"const input = document.querySelector('.records input[type="search"]');
+               const set = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set;
+               set.call(input, arguments[0]);
+               input.dispatchEvent(new Event("input", { bubbles: true }));
+               return true;"#,
+            vec![json!(deal.title)],
+        )
+        .await?;
+    let open_row = format!(
+        r#"const title = {title};
+           const card = document.querySelector('[data-testid="record-card"][data-entity-type="deal"]');
+           if (card && card.getAttribute("data-record-id") === "{id}") return "open";
+           const rows = [...document.querySelectorAll('[data-testid="vtable-body"] [role="row"]')];
+           const row = rows.find((r) => r.querySelector('[role="gridcell"]')?.textContent.trim() === title);
+           if (!row) return "no row";
+           row.dispatchEvent(new MouseEvent("click", {{ bubbles: true }}));
+           row.dispatchEvent(new MouseEvent("dblclick", {{ bubbles: true }}));
+           return "clicked";"#,
+        title = json!(deal.title),
+        id = deal.id,
+    );
+    app.wait_for_script(
+        "the deal's row in the search results, opened",
+        STEP_TIMEOUT,
+        &open_row,
+        |v| v == "open",
+    )
+    .await?;
+
+    // 4. The deal card shows the custom field with its label, and the contact with its phone.
+    let deal_card = app
+        .wait_for_script(
+            "the deal card with its custom field and its contact's phone",
+            STEP_TIMEOUT,
+            &card_reader("deal", deal.id, deal.contact_id),
+            |v| {
+                v["fields"][NOTE_LABEL] == json!(deal.note)
+                    && v["linkPhone"] == json!(deal.contact_phone)
+            },
+        )
+        .await?;
+    println!("deal card: {deal_card}");
+    assert_eq!(
+        deal_card["title"],
+        json!(deal.title),
+        "the card is the deal's"
+    );
+    assert!(
+        deal_card["linkTitle"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty() && !t.starts_with('#')),
+        "the deal's contact is linked by name: {deal_card}"
+    );
+    assert_no_raw_values(&deal_card);
+    let shot = app.save_screenshot("deal_card").await?;
+    println!("screenshot: {}", shot.display());
+
+    // 5. Follow the link: the contact's card opens, with the same phone.
+    let links = session
+        .find_all(&format!(
+            r#"[data-testid="link-contact-{}"] .link-button"#,
+            deal.contact_id
+        ))
+        .await?;
+    let link = links
+        .first()
+        .ok_or_else(|| E2eError::WebDriver("no link to the contact on the deal card".into()))?;
+    session.click(link).await?;
+    let contact_card = app
+        .wait_for_script(
+            "the contact card with its phone",
+            STEP_TIMEOUT,
+            &card_reader("contact", deal.contact_id, 0),
+            |v| {
+                v["phones"]
+                    .as_array()
+                    .is_some_and(|p| p.contains(&json!(deal.contact_phone)))
+            },
+        )
+        .await?;
+    println!("contact card: {contact_card}");
+    assert_eq!(
+        contact_card["title"], deal_card["linkTitle"],
+        "the link opened the contact it names"
+    );
+    assert_no_raw_values(&contact_card);
+    let shot = app.save_screenshot("contact_card").await?;
+    println!("screenshot: {}", shot.display());
+    Ok(())
+}
+
+/// Clicks the sidebar entry whose label is `label`.
+async fn click_nav(session: &Session, label: &str) -> Result<(), E2eError> {
+    for item in session.find_all(".sidebar .nav-item").await? {
+        if session.text(&item).await?.contains(label) {
+            return session.click(&item).await;
+        }
+    }
+    Err(E2eError::WebDriver(format!("no sidebar entry {label:?}")))
+}
+
+/// A script that reads the open card of `entity_type` #`id` as
+/// `{title, fields: {label: value}, phones: [..], linkTitle, linkPhone}` (link: the contact
+/// `link_id`), or `null` while that card is not open.
+fn card_reader(entity_type: &str, id: i64, link_id: i64) -> String {
+    format!(
+        r#"const card = document.querySelector('[data-testid="record-card"][data-entity-type="{entity_type}"][data-record-id="{id}"]');
+           if (!card) return null;
+           const text = (el) => (el ? el.textContent.trim() : null);
+           const fields = {{}};
+           for (const row of card.querySelectorAll('.field-row:not(.empty)')) {{
+             fields[text(row.querySelector("dt"))] = text(row.querySelector("dd"));
+           }}
+           const phones = [...card.querySelectorAll('[data-testid="mf-phone"] a')].map(text);
+           const link = card.querySelector('[data-testid="link-contact-{link_id}"]');
+           return {{
+             title: text(card.querySelector('[data-testid="card-title"]')),
+             fields,
+             phones,
+             linkTitle: link ? text(link.querySelector(".link-button")) : null,
+             linkPhone: link ? text(link.querySelector('[data-testid="link-phone"]')) : null,
+           }};"#
+    )
+}
+
+/// No field of a card shows a bare "0" reference or a raw ISO date-time.
+fn assert_no_raw_values(card: &Value) {
+    let fields = card["fields"].as_object().cloned().unwrap_or_default();
+    for (label, value) in &fields {
+        let value = value.as_str().unwrap_or_default();
+        assert_ne!(
+            value, "0",
+            "{label}: a reference to nothing must show as empty"
+        );
+        let iso = value.len() >= 19
+            && value.as_bytes()[4] == b'-'
+            && value.as_bytes()[10] == b'T'
+            && value.as_bytes()[..4].iter().all(u8::is_ascii_digit);
+        assert!(!iso, "{label}: raw ISO date-time {value:?} on the card");
+    }
+}
+
+/// Picks, from a sandbox started with the app's demo options (same seed, same data), the first
+/// deal by id whose title is unique, whose custom note is set and whose contact has a phone —
+/// read through the REST API, independently of the app's own client.
+async fn demo_deal_with_note_and_contact_phone() -> DealWithContact {
+    let sandbox = Sandbox::start(SandboxOptions::default())
+        .await
+        .expect("the sandbox starts");
+    let webhook = sandbox.admin_webhook_url();
+    let http = reqwest::Client::new();
+    let call = |method: &str, params: Value| {
+        let request = http.post(format!("{webhook}{method}")).json(&params);
+        async move {
+            let body: Value = request
+                .send()
+                .await
+                .expect("the sandbox answers")
+                .json()
+                .await
+                .expect("the sandbox returns JSON");
+            body
+        }
+    };
+
+    let mut deals = Vec::new();
+    let mut start = 0;
+    loop {
+        let page = call(
+            "crm.item.list",
+            json!({
+                "entityTypeId": 2,
+                "select": ["id", "title", "contactId", NOTE_FIELD],
+                "order": { "id": "ASC" },
+                "start": start,
+            }),
+        )
+        .await;
+        let items = page["result"]["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| panic!("crm.item.list returns items: {page}"));
+        deals.extend(items);
+        match page["next"].as_u64() {
+            Some(next) => start = next,
+            None => break,
+        }
+    }
+    let mut titles: HashMap<String, usize> = HashMap::new();
+    for d in &deals {
+        *titles
+            .entry(d["title"].as_str().unwrap_or_default().to_owned())
+            .or_default() += 1;
+    }
+
+    for d in &deals {
+        let title = d["title"].as_str().unwrap_or_default();
+        let note = d[NOTE_FIELD].as_str().unwrap_or_default();
+        let contact_id = d["contactId"].as_i64().unwrap_or(0);
+        if title.is_empty() || titles.get(title) != Some(&1) || note.is_empty() || contact_id <= 0 {
+            continue;
+        }
+        let contact = call(
+            "crm.item.get",
+            json!({ "entityTypeId": 3, "id": contact_id }),
+        )
+        .await;
+        let item = &contact["result"]["item"];
+        let phone = item["fm"].as_array().and_then(|fm| {
+            fm.iter()
+                .filter(|m| m["typeId"] == "PHONE")
+                .filter_map(|m| m["value"].as_str())
+                .find(|v| !v.trim().is_empty())
+                .map(str::to_owned)
+        });
+        let Some(contact_phone) = phone else { continue };
+        sandbox.shutdown().await;
+        return DealWithContact {
+            id: d["id"].as_i64().unwrap_or_default(),
+            title: title.to_owned(),
+            note: note.to_owned(),
+            contact_id,
+            contact_phone,
+        };
+    }
+    panic!(
+        "the demo portal has no deal with a unique title, a note and a contact with a phone ({} deals)",
+        deals.len()
+    );
+}
