@@ -1,7 +1,9 @@
 //! Turning a record's stored fields into what its card shows: labels and display text.
 
 use kartoteka_domain::ipc::{CardField, CardLink};
-use kartoteka_domain::{FieldMeta, FieldType, MultiField, MultiFieldKind, RecordKey, Stage, User};
+use kartoteka_domain::{
+    EntityType, FieldMeta, FieldType, MultiField, MultiFieldKind, RecordKey, Stage, User,
+};
 use kartoteka_store::{RecordDetail, Store, StoreError};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -208,6 +210,32 @@ pub fn card_fields(detail: &RecordDetail, names: &Names) -> Vec<CardField> {
     out
 }
 
+/// The record a `crm`-type custom field points at: `CO_12` (company 12), `C_3`, `D_5`, `L_1`.
+pub fn crm_reference(value: &str) -> Option<RecordKey> {
+    let (prefix, id) = value.split_once('_')?;
+    let entity_type = match prefix {
+        "L" => EntityType::Lead,
+        "D" => EntityType::Deal,
+        "C" => EntityType::Contact,
+        "CO" => EntityType::Company,
+        _ => return None,
+    };
+    let id = id.parse().ok().filter(|id: &i64| *id > 0)?;
+    Some(RecordKey { entity_type, id })
+}
+
+/// Replaces `CO_12`-style values of `crm` custom fields with the linked record's title, when
+/// `title` finds it (a record outside the replica keeps its reference).
+pub fn name_crm_references(fields: &mut [CardField], title: impl Fn(RecordKey) -> Option<String>) {
+    for field in fields.iter_mut().filter(|f| f.field_type == FieldType::Crm) {
+        for value in &mut field.values {
+            if let Some(found) = crm_reference(value).and_then(&title) {
+                *value = found;
+            }
+        }
+    }
+}
+
 fn first_of(multi_fields: &[MultiField], kind: MultiFieldKind) -> Option<String> {
     multi_fields
         .iter()
@@ -240,9 +268,7 @@ pub fn card_links(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kartoteka_domain::{
-        Category, EntityType, FieldOption, RecordKey, StageSemantics, UserKind,
-    };
+    use kartoteka_domain::{Category, FieldOption, StageSemantics, UserKind};
     use kartoteka_store::RecordState;
     use serde_json::json;
 
@@ -414,6 +440,29 @@ mod tests {
             ("Linked".into(), vec![]),
         ];
         assert_eq!(shown, expected, "id 0 means no linked record, never \"0\"");
+    }
+
+    #[test]
+    fn crm_custom_field_shows_the_linked_records_title_instead_of_its_code() {
+        let mut fields = vec![CardField {
+            name: "UF_CRM_1747309879".into(),
+            label: "Partner".into(),
+            field_type: FieldType::Crm,
+            is_custom: true,
+            values: vec!["CO_12".into(), "D_9".into(), "X_1".into()],
+        }];
+        name_crm_references(&mut fields, |key| {
+            (key == RecordKey {
+                entity_type: EntityType::Company,
+                id: 12,
+            })
+            .then(|| "Romashka LLC".to_string())
+        });
+        assert_eq!(
+            fields[0].values,
+            vec!["Romashka LLC", "D_9", "X_1"],
+            "a found record by title; others as they came"
+        );
     }
 
     #[test]

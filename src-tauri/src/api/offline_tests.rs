@@ -2,10 +2,11 @@
 //! "offline", and lists, cards and counts keep working from the replica.
 
 use crate::api::{Core, EventSink};
-use kartoteka_bitrix::{MemorySecretStore, SecretStore};
+use kartoteka_bitrix::{ClientOptions, MemorySecretStore, SecretStore};
 use kartoteka_domain::ipc::{AppEvent, ErrorCode, RecordsListRequest, SyncStatus};
 use kartoteka_domain::EntityType;
 use kartoteka_sandbox::{Sandbox, SandboxOptions};
+use kartoteka_sync::{Policy, RetryPolicy};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -56,7 +57,21 @@ async fn a_sync_that_cannot_reach_the_portal_turns_offline_and_lists_still_read_
     let dir = tempfile::tempdir().expect("temp dir");
     let events = Arc::new(Collected::default());
     let secrets: Arc<dyn SecretStore> = Arc::new(MemorySecretStore::new());
-    let core = Core::new(events.clone(), dir.path().to_path_buf(), secrets);
+    // Production waits seconds between retries; one quick retry keeps the test short.
+    let client_options = ClientOptions {
+        max_retries: 1,
+        retry_base_delay: Duration::from_millis(10),
+        retry_max_delay: Duration::from_millis(20),
+        ..ClientOptions::default()
+    };
+    let mut policy = Policy::default();
+    policy.retry = RetryPolicy {
+        attempts: 2,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(20),
+    };
+    let core = Core::new(events.clone(), dir.path().to_path_buf(), secrets)
+        .with_retries(client_options, policy);
 
     let status = core
         .connect(&sandbox.admin_webhook_url())

@@ -10,7 +10,7 @@ use kartoteka_domain::ipc::{
 use kartoteka_domain::EntityType;
 use kartoteka_sandbox::{Sandbox, SandboxOptions};
 use kartoteka_store::Store;
-use kartoteka_sync::SyncScheduler;
+use kartoteka_sync::{Policy, SyncScheduler};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -59,6 +59,10 @@ pub struct Core {
     replica: Mutex<Option<Arc<Mutex<Store>>>>,
     /// How many records the demo portal holds; `None`: the standard demo set.
     demo_records: Option<usize>,
+    /// How the REST client of a webhook portal retries (production defaults; quicker in tests).
+    client_options: ClientOptions,
+    /// How sync runs (production defaults; quicker retries in tests).
+    sync_policy: Policy,
 }
 
 impl Core {
@@ -73,7 +77,16 @@ impl Core {
             data_dir,
             replica: Mutex::new(None),
             demo_records: None,
+            client_options: ClientOptions::default(),
+            sync_policy: Policy::default(),
         }
+    }
+
+    /// Tunes the REST client of webhook portals and the sync runs (tests make retries quick).
+    pub fn with_retries(mut self, client_options: ClientOptions, sync_policy: Policy) -> Self {
+        self.client_options = client_options;
+        self.sync_policy = sync_policy;
+        self
     }
 
     /// The demo portal will hold `records` records (`None`: the standard demo set).
@@ -124,6 +137,7 @@ impl Core {
         let scheduler = self.replica().ok().map(|replica| {
             crate::api::sync::spawn_scheduler(
                 portal.client.clone(),
+                self.sync_policy.clone(),
                 replica,
                 self.events.clone(),
                 self.online.clone(),
@@ -201,7 +215,8 @@ impl Core {
     pub async fn connect(&self, webhook_url: &str) -> Result<PortalStatus, IpcError> {
         let webhook = WebhookUrl::parse(webhook_url).map_err(|e| from_bitrix(&e))?;
         let host = webhook.portal_host();
-        let client = Client::new(webhook, ClientOptions::default()).map_err(|e| from_bitrix(&e))?;
+        let client =
+            Client::new(webhook, self.client_options.clone()).map_err(|e| from_bitrix(&e))?;
         // One cheap call proves the URL, the rights and the plan before we switch to it.
         client
             .count(EntityType::Deal)
@@ -224,8 +239,8 @@ impl Core {
         if !demo {
             if let Some(webhook) = self.configured_webhook().await {
                 let host = webhook.portal_host();
-                let client =
-                    Client::new(webhook, ClientOptions::default()).map_err(|e| from_bitrix(&e))?;
+                let client = Client::new(webhook, self.client_options.clone())
+                    .map_err(|e| from_bitrix(&e))?;
                 tracing::info!(%host, "starting on the configured portal");
                 // Offline-first: no portal call before the window shows; sync finds out.
                 let portal = Portal {

@@ -1,7 +1,7 @@
 //! Record lists, cards and reference lists, read from the local replica (kartoteka-store).
 //! Everything here works offline: no call goes to the portal.
 
-use crate::api::card::{card_fields, card_links, Names};
+use crate::api::card::{card_fields, card_links, name_crm_references, Names};
 use crate::api::Core;
 use chrono::{DateTime, Utc};
 use kartoteka_domain::ipc::{
@@ -150,6 +150,10 @@ pub fn card(store: &Store, key: RecordKey) -> Result<RecordCard, IpcError> {
                 .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
         })
         .and_then(|id| names.user(id));
+    let mut fields = card_fields(&detail, &names);
+    name_crm_references(&mut fields, |linked| {
+        store.get_record(linked).ok().flatten().map(|d| d.title)
+    });
     Ok(RecordCard {
         key,
         title: detail.title.clone(),
@@ -157,7 +161,7 @@ pub fn card(store: &Store, key: RecordKey) -> Result<RecordCard, IpcError> {
         stage_color: stage.and_then(|s| s.color.clone()),
         responsible_name: responsible,
         updated_time: utc(detail.updated_time),
-        fields: card_fields(&detail, &names),
+        fields,
         multi_fields: detail.multi_fields.clone(),
         links: card_links(&detail, |linked| {
             store

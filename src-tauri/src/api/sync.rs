@@ -76,6 +76,7 @@ fn reached_portal(event: &SyncEvent) -> Option<bool> {
 /// has committed what they report.
 pub fn spawn_scheduler(
     client: Client,
+    policy: Policy,
     replica: Arc<Mutex<Store>>,
     events: SharedSink,
     online: Arc<AtomicBool>,
@@ -94,7 +95,7 @@ pub fn spawn_scheduler(
     let engine = Arc::new(SyncEngine::new(
         Arc::new(BitrixPortal::new(client)),
         replica,
-        Policy::default(),
+        policy,
         board.sink(forward),
     ));
     SyncScheduler::spawn(

@@ -65,7 +65,7 @@ export function Header({ title, status, sync, onSync }: Props) {
             {status.online ? t("header.online") : t("header.offline")}
           </span>
         )}
-        <span className="last-sync" data-testid="sync-state">
+        <span className="last-sync" data-testid="sync-state" data-sync={running ? "running" : lastSyncAt ? "done" : "never"}>
           {running ? (
             <>
               {progressText}
