@@ -19,6 +19,7 @@
 
 pub mod bench;
 mod detail;
+mod diff;
 mod error;
 mod lifecycle;
 pub mod migrations;
@@ -33,10 +34,11 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use detail::{EntityCounts, LinkDirection, LinkedRecord, RecordDetail, ServerVersion};
+pub use diff::FieldChange;
 pub use error::StoreError;
 pub use lifecycle::SyncCheckpoint;
 pub use outbox::LocalEdit;
-pub use pull::{ApplyStats, FieldChange, RecordChange};
+pub use pull::{ApplyStats, RecordChange};
 pub use query::{
     Cursor, Page, RecordFilter, RecordPage, RecordRow, RecordView, SortField, SortKey,
 };
