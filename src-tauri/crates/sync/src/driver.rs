@@ -121,6 +121,9 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
             .await?;
         let mut run = RunState::new((self.clock)(), checkpoints);
         let mut ahead: Option<ReadAhead> = None;
+        // One `server.time` per run serves every type's start marker (an earlier marker only
+        // widens the first incremental window).
+        let mut portal_time: Option<DateTime<FixedOffset>> = None;
         loop {
             if cancel.is_cancelled() {
                 return Err(SyncError::Cancelled);
@@ -136,7 +139,12 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
                 SyncAction::Done => return self.finish(&run).await,
                 SyncAction::RefreshReference => self.refresh_reference(cancel, &mut run).await?,
                 SyncAction::MarkPullStart { entity_type } => {
-                    self.mark_pull_start(cancel, &mut run, entity_type).await?
+                    let now = match portal_time {
+                        Some(t) => t,
+                        None => self.call(cancel, || self.portal.server_time()).await?,
+                    };
+                    portal_time = Some(now);
+                    self.mark_pull_start(&mut run, entity_type, now).await?
                 }
                 SyncAction::CountForProgress { entity_type } => {
                     let total = self.call(cancel, || self.portal.count(entity_type)).await?;
@@ -167,8 +175,11 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
                 }
             }
             if is_pull {
-                summary.pull_requests +=
-                    self.portal.requests_made().saturating_sub(requests_before);
+                let made = self.portal.requests_made().saturating_sub(requests_before);
+                summary.pull_requests += made;
+                if matches!(action, SyncAction::PullInitial { .. }) {
+                    summary.initial_pull_requests += made;
+                }
             }
         }
     }
@@ -226,11 +237,10 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
 
     async fn mark_pull_start(
         &self,
-        cancel: &CancellationToken,
         run: &mut RunState,
         t: EntityType,
+        now: DateTime<FixedOffset>,
     ) -> Result<(), SyncError> {
-        let now = self.call(cancel, || self.portal.server_time()).await?;
         let current = type_run(run, t).checkpoint;
         let checkpoint = PullCheckpoint {
             watermark: Some(crate::Watermark::new(now, 0)),

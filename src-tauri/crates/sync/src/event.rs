@@ -53,6 +53,9 @@ pub struct SyncSummary {
     pub requests: u64,
     /// Of `requests`, those that read records (initial and incremental pulls).
     pub pull_requests: u64,
+    /// Of `pull_requests`, those of initial pulls (key-set by id): the figure performance.md P1
+    /// compares with ⌈N / 2,500⌉.
+    pub initial_pull_requests: u64,
     pub seconds: f64,
 }
 
