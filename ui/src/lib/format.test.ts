@@ -75,6 +75,11 @@ describe("formatFieldValue", () => {
     expect(formatFieldValue("2026-08-31 is a date in text", "other", "en")).toBe("2026-08-31 is a date in text");
   });
 
+  it("shows a money field as an amount in its currency", () => {
+    expect(spaces(formatFieldValue("483000 RUB", "money", "ru"))).toBe("483 000 ₽");
+    expect(formatFieldValue("not money", "money", "en")).toBe("not money");
+  });
+
   it("keeps a date-time it cannot read as it came", () => {
     expect(formatFieldValue("soon", "datetime", "en")).toBe("soon");
   });

@@ -97,6 +97,11 @@ export function formatFieldValue(value: string, fieldType: string, lang: Languag
       return formatDate(value, lang);
     case "datetime":
       return formatDateTime(value, lang) || value;
+    case "money": {
+      // The card sends money as "amount CUR" (the portal's "amount|CUR").
+      const m = /^(-?\d+(?:\.\d+)?)\s+([A-Za-z]{3})$/.exec(value.trim());
+      return m ? formatMoney(Number(m[1]), m[2], lang) : value;
+    }
     case "double":
     case "integer": {
       const n = Number(value);

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "react";
-import { useI18n } from "../../lib/i18n";
+import { useI18n, type Language, type Translate } from "../../lib/i18n";
 import { formatDateTime, formatFieldValue } from "../../lib/format";
 import { IpcFailure, recordGet, type IpcError, type RecordCard as Card, type RecordKey } from "../../lib/ipc";
 import type { MultiField } from "../../lib/ipc/bindings/MultiField";
@@ -164,6 +164,12 @@ export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
   );
 }
 
+/** A value as the card shows it; a user the replica does not know is named as such, not by id. */
+function cardValue(value: string, fieldType: string, lang: Language, t: Translate): string {
+  if ((fieldType === "user" || fieldType === "employee") && /^#\d+$/.test(value)) return t("card.unknownUser");
+  return formatFieldValue(value, fieldType, lang);
+}
+
 function FieldTable({ title, fields }: { title: string; fields: Card["fields"] }) {
   const { t, lang } = useI18n();
   return (
@@ -171,12 +177,17 @@ function FieldTable({ title, fields }: { title: string; fields: Card["fields"] }
       <h3>{title}</h3>
       <dl className="field-list">
         {fields.map((f) => (
-          <div className="field-row" key={f.name} data-testid={`field-${f.name}`}>
+          <div
+            className="field-row"
+            key={f.name}
+            data-testid={`field-${f.name}`}
+            data-field-type={typeof f.fieldType === "string" ? f.fieldType : "other"}
+          >
             <dt title={f.name}>{f.label}</dt>
             <dd>
               {f.values.length === 0
                 ? t("card.noValue")
-                : f.values.map((v) => formatFieldValue(v, typeof f.fieldType === "string" ? f.fieldType : "other", lang)).join(", ")}
+                : f.values.map((v) => cardValue(v, typeof f.fieldType === "string" ? f.fieldType : "other", lang, t)).join(", ")}
             </dd>
           </div>
         ))}

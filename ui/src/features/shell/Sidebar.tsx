@@ -22,6 +22,7 @@ export function Sidebar({ route, counts, onNavigate }: Props) {
         <button
           type="button"
           className={active ? "nav-item active" : "nav-item"}
+          data-testid={`nav-${target.kind === "records" ? target.entityType : target.kind}`}
           aria-current={active ? "page" : undefined}
           title={`${label} (Alt+${shortcut})`}
           onClick={() => onNavigate(target)}

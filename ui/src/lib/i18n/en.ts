@@ -68,6 +68,7 @@ export const en: Record<MessageKey, string> = {
   "card.noValue": "—",
   "card.yes": "yes",
   "card.no": "no",
+  "card.unknownUser": "a user not on the list",
   "card.showEmpty": "Show empty fields ({n})",
   "card.hideEmpty": "Hide empty fields",
 

@@ -68,6 +68,7 @@ export const ru = {
   "card.noValue": "—",
   "card.yes": "да",
   "card.no": "нет",
+  "card.unknownUser": "пользователь не из списка",
   "card.showEmpty": "Показать пустые поля ({n})",
   "card.hideEmpty": "Скрыть пустые поля",
 
