@@ -126,6 +126,19 @@ async fn story(app: &AppUnderTest, deal: &DealWithContact) -> Result<(), E2eErro
     assert_no_raw_values(&deal_card);
     let shot = app.save_screenshot("deal_card").await?;
     println!("screenshot: {}", shot.display());
+    // The custom fields come after the standard ones: a second picture shows the note.
+    app.session()?
+        .execute(
+            "const label = arguments[0];\n\
+             const row = [...document.querySelectorAll('[data-testid=\"record-card\"] .field-row')]\n\
+               .find((r) => r.querySelector('dt')?.textContent.trim() === label);\n\
+             if (row) row.scrollIntoView({ block: 'center' });\n\
+             return !!row;",
+            vec![json!(NOTE_LABEL)],
+        )
+        .await?;
+    let shot = app.save_screenshot("deal_card_custom_fields").await?;
+    println!("screenshot: {}", shot.display());
 
     // 5. Follow the link: the contact's card opens, with the same phone.
     click_css(
@@ -157,6 +170,56 @@ async fn story(app: &AppUnderTest, deal: &DealWithContact) -> Result<(), E2eErro
     let shot = app.save_screenshot("contact_card").await?;
     println!("screenshot: {}", shot.display());
     Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the built app, tauri-driver and Xvfb; run by ./.ci/dev e2e"]
+async fn header_shows_sync_progress_per_type_while_a_large_demo_portal_syncs() {
+    // 20 000 records take the first sync long enough to be seen running.
+    let app = AppUnderTest::launch("sync_progress", &["--demo", "--demo-records", "20000"])
+        .await
+        .expect("the app starts under tauri-driver");
+    let seen = app
+        .wait_for_script(
+            "the header to show a running sync with a known total",
+            SYNC_TIMEOUT,
+            r#"const state = document.querySelector('[data-testid="sync-state"]');
+               const bar = document.querySelector('[data-testid="sync-progress"]');
+               if (!state || !bar) return null;
+               return {
+                 state: state.getAttribute("data-sync"),
+                 text: state.textContent.trim(),
+                 percent: bar.getAttribute("aria-valuenow"),
+               };"#,
+            |v| {
+                v["state"] == "running"
+                    && v["percent"]
+                        .as_str()
+                        .and_then(|p| p.parse::<u32>().ok())
+                        .is_some_and(|p| p > 0 && p < 100)
+            },
+        )
+        .await;
+    let seen = match seen {
+        Ok(seen) => seen,
+        Err(e) => {
+            app.save_failure_artifacts().await;
+            panic!("{e}");
+        }
+    };
+    println!("header while syncing: {seen}");
+    let text = seen["text"].as_str().unwrap_or_default();
+    // "Синхронизация — Лиды: 1 200 из 6 100": which type, how many of how many.
+    assert!(
+        text.contains(" из ") && text.chars().any(|c| c.is_ascii_digit()),
+        "the header says how many records of how many: {text:?}"
+    );
+    let shot = app
+        .save_screenshot("sync_progress")
+        .await
+        .expect("the screenshot is saved");
+    println!("screenshot: {}", shot.display());
+    app.close().await.expect("the session ends cleanly");
 }
 
 /// Clicks the sidebar entry of `section` (`deal`, `contact`, `overview`, …).

@@ -12,6 +12,7 @@ import {
   type PortalStatus,
   type SyncStatus,
 } from "../../lib/ipc";
+import type { SyncProgress } from "../../lib/ipc/bindings/SyncProgress";
 
 export interface PortalState {
   status: PortalStatus | null;
@@ -22,6 +23,15 @@ export interface PortalState {
   revision: number;
   reload: () => void;
   startSync: () => void;
+}
+
+/**
+ * A progress step that does not repeat the total (a later phase of the same type) keeps the total
+ * reported earlier for that type, so the header goes on saying "n of total".
+ */
+export function withKnownTotal(next: SyncProgress, previous: SyncProgress | null): SyncProgress {
+  if (next.total !== null || !previous || previous.entityType !== next.entityType) return next;
+  return { ...next, total: previous.total };
 }
 
 function asIpcError(e: unknown): IpcError {
@@ -83,7 +93,7 @@ export function usePortal(): PortalState {
         case "syncProgress":
           setSync((s) => ({
             running: true,
-            progress: event.progress,
+            progress: withKnownTotal(event.progress, s?.progress ?? null),
             lastSyncAt: s?.lastSyncAt ?? null,
             lastError: null,
           }));
