@@ -64,11 +64,13 @@ async fn a_sync_that_cannot_reach_the_portal_turns_offline_and_lists_still_read_
         retry_max_delay: Duration::from_millis(20),
         ..ClientOptions::default()
     };
-    let mut policy = Policy::default();
-    policy.retry = RetryPolicy {
-        attempts: 2,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(20),
+    let policy = Policy {
+        retry: RetryPolicy {
+            attempts: 2,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(20),
+        },
+        ..Policy::default()
     };
     let core = Core::new(events.clone(), dir.path().to_path_buf(), secrets)
         .with_retries(client_options, policy);
