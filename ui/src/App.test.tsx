@@ -258,4 +258,45 @@ describe("record card", () => {
     // Not a valid e-mail address: shown as text, not as a mailto link.
     expect(container.querySelector("a")).toBeNull();
   });
+
+  it("shows the deal's contact with its phone, folds empty fields, and opens the contact", async () => {
+    const opened: unknown[] = [];
+    mockIPC(
+      portal({
+        record_get: () => ({
+          key: { entityType: "deal", id: 4 },
+          title: "Service contract",
+          stageName: null,
+          stageColor: null,
+          responsibleName: null,
+          updatedTime: null,
+          fields: [
+            { name: "title", label: "Name", fieldType: "string", isCustom: false, values: ["Service contract"] },
+            { name: "quoteId", label: "Quote", fieldType: { other: "crm_quote" }, isCustom: false, values: [] },
+            { name: "UF_CRM_NOTE", label: "Note", fieldType: "string", isCustom: true, values: ["City: Tyumen"] },
+          ],
+          multiFields: [],
+          links: [
+            { key: { entityType: "contact", id: 81 }, title: "Novak Sophie", isPrimary: true, phone: "+7 495 436-19-11", email: null },
+          ],
+        }),
+      }),
+    );
+    render(
+      <I18nProvider initial="en">
+        <RecordCard recordKey={{ entityType: "deal", id: 4 }} revision={0} onOpen={(k) => opened.push(k)} onClose={() => {}} />
+      </I18nProvider>,
+    );
+    const phone = await screen.findByTestId("link-phone");
+    expect(phone.textContent).toBe("+7 495 436-19-11");
+    expect(phone.getAttribute("href")).toBe("tel:+74954361911");
+    expect(screen.getByText("Note")).toBeTruthy();
+    expect(screen.getByText("City: Tyumen")).toBeTruthy();
+    // The empty quote is not shown until asked for, and never as "0".
+    expect(screen.queryByText("Quote")).toBeNull();
+    fireEvent.click(screen.getByText("Show empty fields (1)"));
+    expect(screen.getByText("Quote")).toBeTruthy();
+    fireEvent.click(screen.getByText("Novak Sophie"));
+    expect(opened).toEqual([{ entityType: "contact", id: 81 }]);
+  });
 });
