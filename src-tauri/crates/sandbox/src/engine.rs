@@ -185,8 +185,11 @@ impl Engine {
         Ok(())
     }
 
+    /// Charges one call to the operating basket: `costPerCallSeconds` when set, else the real
+    /// elapsed time, or 0 with `zeroTimings` (so frozen-clock runs stay byte-identical, §9.1).
     pub fn charge_call(&mut self, cred: &str, method: &str, real: f64) -> (f64, Option<i64>) {
-        let cost = self.cfg.operating.cost_per_call_seconds.unwrap_or(real);
+        let measured = if self.cfg.zero_timings { 0.0 } else { real };
+        let cost = self.cfg.operating.cost_per_call_seconds.unwrap_or(measured);
         let now = self.now_ms();
         self.limits.charge(cred, method, now, cost);
         self.limits.operating(cred, method, now)
