@@ -149,8 +149,13 @@ fn leaf<'a>(
         Value::Object(o) => o.values().collect(),
         v => vec![v],
     };
+    let uf_flag = kind == Kind::Flag && field.dynamic;
     for x in list {
-        values.push(to_val(kind, x, offset).ok_or_else(invalid)?);
+        values.push(if uf_flag {
+            uf_flag_val(x, offset).ok_or_else(invalid)?
+        } else {
+            to_val(kind, x, offset).ok_or_else(invalid)?
+        });
     }
     let op = match (op, val.is_array() || val.is_object()) {
         (Op::Eq, true) => Op::In,
@@ -164,6 +169,23 @@ fn leaf<'a>(
         values,
     })
 }
+
+/// A boolean UF's filter value. The portal stores boolean UFs as `1`/`0` and compares the filter
+/// value with that (CONTRACT §2.3: "filtered with `1`/`0`, not `Y`/`N`"), so `1`/`0` (or `true`/
+/// `false`) select the `Y`/`N` records, while `Y`/`N` are accepted but equal no stored value: they
+/// match nothing (and `!` of them matches everything). Chosen over `INVALID_ARG_VALUE` because the
+/// contract names this as a silent trap, not as an error.
+fn uf_flag_val(v: &Value, offset: i32) -> Option<Val> {
+    match v {
+        Value::String(s) if matches!(s.trim(), "Y" | "y" | "N" | "n") => {
+            Some(Val::Text(format!("{}{}", NEVER_STORED, s.trim())))
+        }
+        _ => to_val(Kind::Flag, v, offset),
+    }
+}
+
+/// A prefix no stored boolean value has (they are exactly `Y` or `N`).
+const NEVER_STORED: char = '\u{1}';
 
 /// Converts a filter value or an item value to a comparable value.
 pub fn to_val(kind: Kind, v: &Value, offset: i32) -> Option<Val> {

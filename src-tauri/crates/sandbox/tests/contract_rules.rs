@@ -60,3 +60,50 @@ async fn zero_timings_make_frozen_runs_byte_identical_including_operating() {
         assert_eq!(a, b, "response {i} differs between two runs");
     }
 }
+
+async fn deal_ids(p: &Portal, filter: Value) -> Vec<i64> {
+    let v = p
+        .ok(
+            "crm.item.list",
+            json!({"entityTypeId": 2, "filter": filter, "order": {"id": "ASC"}, "select": ["id"]}),
+        )
+        .await;
+    v["result"]["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["id"].as_i64().expect("id"))
+        .collect()
+}
+
+#[tokio::test]
+async fn boolean_uf_filter_takes_1_and_0_while_y_and_n_match_nothing() {
+    let p = Portal::demo().await;
+    p.with_deals(0).await;
+    let mut ids = Vec::new();
+    for vip in ["Y", "N"] {
+        let v = p
+            .ok(
+                "crm.item.add",
+                json!({"entityTypeId": 2, "useOriginalUfNames": "Y",
+                    "fields": {"title": format!("VIP {vip}"), "UF_CRM_VIP": vip}}),
+            )
+            .await;
+        ids.push(v["result"]["item"]["id"].as_i64().expect("id"));
+    }
+    assert_eq!(deal_ids(&p, json!({"UF_CRM_VIP": "1"})).await, vec![ids[0]]);
+    assert_eq!(deal_ids(&p, json!({"UF_CRM_VIP": 0})).await, vec![ids[1]]);
+    assert_eq!(
+        deal_ids(&p, json!({"UF_CRM_VIP": "Y"})).await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        deal_ids(&p, json!({"UF_CRM_VIP": "N"})).await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        deal_ids(&p, json!({"ufCrmVip": "Y"})).await,
+        Vec::<i64>::new()
+    );
+    p.sb.shutdown().await;
+}
