@@ -155,7 +155,8 @@ pub fn field_value(f: &Field, v: &Value, offset: i32) -> Result<Option<Value>, A
 
 const FM_TYPES: [&str; 4] = ["PHONE", "EMAIL", "WEB", "IM"];
 
-fn fm_entry(id: i64, v: &Value, old: Option<&Value>) -> Result<Value, ApiError> {
+/// `LINK` is accepted only from the legacy methods (CONTRACT §2.10, §8).
+fn fm_entry(id: i64, v: &Value, old: Option<&Value>, legacy: bool) -> Result<Value, ApiError> {
     let get = |k: &str| {
         v.get(k)
             .or_else(|| v.get(k.to_ascii_uppercase().as_str()))
@@ -169,7 +170,7 @@ fn fm_entry(id: i64, v: &Value, old: Option<&Value>) -> Result<Value, ApiError> 
         })
         .unwrap_or_default()
         .to_ascii_uppercase();
-    if !FM_TYPES.contains(&type_id.as_str()) {
+    if !FM_TYPES.contains(&type_id.as_str()) && !(legacy && type_id == "LINK") {
         return Err(not_valid("fm"));
     }
     let value_type = get("valueType")
@@ -186,7 +187,12 @@ fn fm_entry(id: i64, v: &Value, old: Option<&Value>) -> Result<Value, ApiError> 
 }
 
 /// Applies an `fm` write to the current list (§2.5, §2.6, §10 #12).
-pub fn apply_fm(current: &[Value], v: &Value, next_id: &mut i64) -> Result<Vec<Value>, ApiError> {
+pub fn apply_fm(
+    current: &[Value],
+    v: &Value,
+    next_id: &mut i64,
+    legacy: bool,
+) -> Result<Vec<Value>, ApiError> {
     let mut list: Vec<Value> = current.to_vec();
     let ops: Vec<(Option<String>, &Value)> = match v {
         Value::Array(a) => a.iter().map(|x| (None, x)).collect(),
@@ -214,7 +220,7 @@ pub fn apply_fm(current: &[Value], v: &Value, next_id: &mut i64) -> Result<Vec<V
                     list.remove(pos);
                 } else {
                     let id = explicit_id.unwrap_or(0);
-                    let updated = fm_entry(id, op, list.get(pos))?;
+                    let updated = fm_entry(id, op, list.get(pos), legacy)?;
                     list[pos] = updated;
                 }
             }
@@ -223,7 +229,7 @@ pub fn apply_fm(current: &[Value], v: &Value, next_id: &mut i64) -> Result<Vec<V
                     continue;
                 }
                 *next_id += 1;
-                list.push(fm_entry(*next_id, op, None)?);
+                list.push(fm_entry(*next_id, op, None, legacy)?);
             }
         }
     }

@@ -9,7 +9,9 @@ use crate::state::{as_i64, Item, Portal};
 use crate::values::scalar_text;
 use serde_json::{json, Map, Value};
 
-const MULTI: [&str; 4] = ["PHONE", "EMAIL", "WEB", "IM"];
+/// Legacy multi-fields; `LINK` exists only on the legacy methods (CONTRACT §2.10) and has no
+/// `HAS_LINK` flag.
+const MULTI: [&str; 5] = ["PHONE", "EMAIL", "WEB", "IM", "LINK"];
 
 fn empty(desc: &str) -> ApiError {
     ApiError::bad("", desc)
@@ -80,10 +82,13 @@ fn legacy_item(
                 .filter(|x| x["typeId"] == kind)
                 .map(|x| json!({"ID": scalar_text(&x["id"]), "VALUE_TYPE": x["valueType"], "VALUE": x["value"], "TYPE_ID": kind}))
                 .collect();
+            let flag = kind != "LINK";
             if wanted && !vals.is_empty() {
                 out.insert(kind.into(), Value::Array(vals));
-                out.insert(format!("HAS_{kind}"), json!("Y"));
-            } else if all {
+                if flag {
+                    out.insert(format!("HAS_{kind}"), json!("Y"));
+                }
+            } else if all && flag {
                 out.insert(
                     format!("HAS_{kind}"),
                     json!(if vals.is_empty() { "N" } else { "Y" }),
@@ -101,7 +106,7 @@ fn to_item_fields(portal: &Portal, t: i64, fields: &Map<String, Value>) -> Map<S
     let mut n = 0;
     for (k, v) in fields {
         let ku = k.to_ascii_uppercase();
-        if MULTI.contains(&ku.as_str()) || ku == "LINK" {
+        if MULTI.contains(&ku.as_str()) {
             let entries: Vec<&Value> = match v {
                 Value::Array(a) => a.iter().collect(),
                 Value::Object(o) => o.values().collect(),
@@ -302,7 +307,14 @@ fn write(call: &mut Call<'_>, t: i64, p: &Value, id: Option<i64>) -> MethodResul
         _ => return Err(empty("Parameter 'fields' must be array.")),
     };
     let item_fields = to_item_fields(call.portal, t, &fields);
-    let mut params = json!({"entityTypeId": t, "fields": item_fields, "useOriginalUfNames": "Y"});
+    let params = json!({"entityTypeId": t, "fields": item_fields, "useOriginalUfNames": "Y"});
+    call.legacy = true;
+    let r = legacy_write(call, params, id);
+    call.legacy = false;
+    r
+}
+
+fn legacy_write(call: &mut Call<'_>, mut params: Value, id: Option<i64>) -> MethodResult {
     match id {
         None => {
             let out = crate::write::add(call, &params).map_err(translate_errors)?;

@@ -21,6 +21,7 @@ fn apply(
     map: &mut Map<String, Value>,
     fields: &Map<String, Value>,
     offset: i32,
+    legacy: bool,
 ) -> Result<(), ApiError> {
     for (k, v) in fields {
         let Some(f) = resolve(portal, t, k).cloned() else {
@@ -35,7 +36,7 @@ fn apply(
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            let list = apply_fm(&current, v, &mut portal.next_fm)?;
+            let list = apply_fm(&current, v, &mut portal.next_fm, legacy)?;
             map.insert("fm".into(), Value::Array(list));
             continue;
         }
@@ -248,7 +249,7 @@ pub fn add(call: &mut Call<'_>, p: &Value) -> MethodResult {
         );
         map.insert("probability".into(), Value::Null);
     }
-    apply(call.portal, t, &mut map, &fields, offset)?;
+    apply(call.portal, t, &mut map, &fields, offset, call.legacy)?;
     let assigned = map.get("assignedById").and_then(as_i64).unwrap_or(user);
     if rights.write == crate::state::Level::Own && assigned != user {
         return Err(denied());
@@ -320,7 +321,7 @@ pub fn update(call: &mut Call<'_>, p: &Value) -> MethodResult {
     }
     let old = existing.map();
     let mut map = old.clone();
-    apply(call.portal, t, &mut map, &fields, offset)?;
+    apply(call.portal, t, &mut map, &fields, offset, call.legacy)?;
     let history = settle_stage(call.portal, t, Some(&old), &mut map)?;
     if t == 3 {
         let blank = |k: &str| {

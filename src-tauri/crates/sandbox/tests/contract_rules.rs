@@ -107,3 +107,29 @@ async fn boolean_uf_filter_takes_1_and_0_while_y_and_n_match_nothing() {
     );
     p.sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn legacy_contact_writes_and_reads_link_multi_field() {
+    let p = Portal::demo().await;
+    let v = p
+        .ok(
+            "crm.contact.add",
+            json!({"fields": {"NAME": "Ссылка", "LINK": [{"VALUE": "https://example.org/u/1", "VALUE_TYPE": "USER"}]}}),
+        )
+        .await;
+    let id = v["result"].as_i64().expect("new id");
+    let got = p.ok("crm.contact.get", json!({"id": id})).await;
+    let link = &got["result"]["LINK"];
+    assert_eq!(link[0]["VALUE"], "https://example.org/u/1", "{got}");
+    assert_eq!(link[0]["TYPE_ID"], "LINK");
+    assert!(got["result"].get("HAS_LINK").is_none());
+    // the new API still refuses LINK
+    let (s, _) = p
+        .call(
+            "crm.item.add",
+            json!({"entityTypeId": 3, "fields": {"name": "X", "fm": [{"typeId": "LINK", "value": "https://x"}]}}),
+        )
+        .await;
+    assert_eq!(s, 400);
+    p.sb.shutdown().await;
+}
