@@ -116,23 +116,20 @@ fn to_item_fields(portal: &Portal, t: i64, fields: &Map<String, Value>) -> Map<S
                 let id = e.get("ID").and_then(as_i64);
                 let value = e.get("VALUE").map(scalar_text).unwrap_or_default();
                 let delete = e.get("DELETE").map(scalar_text).is_some_and(|d| d == "Y");
-                let vt = e
-                    .get("VALUE_TYPE")
-                    .map(scalar_text)
-                    .unwrap_or_else(|| "WORK".into());
+                // without VALUE_TYPE an update keeps the stored type (a new value gets WORK)
+                let mut entry = json!({"typeId": ku, "value": value});
+                if let Some(vt) = e.get("VALUE_TYPE").map(scalar_text) {
+                    entry["valueType"] = json!(vt);
+                }
                 match id {
                     Some(id) => {
-                        let value = if delete { String::new() } else { value };
-                        fm.insert(
-                            id.to_string(),
-                            json!({"typeId": ku, "valueType": vt, "value": value}),
-                        );
+                        if delete {
+                            entry["value"] = json!("");
+                        }
+                        fm.insert(id.to_string(), entry);
                     }
                     None => {
-                        fm.insert(
-                            format!("n{n}"),
-                            json!({"typeId": ku, "valueType": vt, "value": value}),
-                        );
+                        fm.insert(format!("n{n}"), entry);
                         n += 1;
                     }
                 }

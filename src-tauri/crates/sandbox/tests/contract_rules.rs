@@ -133,3 +133,26 @@ async fn legacy_contact_writes_and_reads_link_multi_field() {
     assert_eq!(s, 400);
     p.sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn legacy_update_without_value_type_keeps_the_stored_type() {
+    let p = Portal::demo().await;
+    let v = p
+        .ok(
+            "crm.contact.add",
+            json!({"fields": {"NAME": "Тип", "PHONE": [{"VALUE": "+79990000001", "VALUE_TYPE": "MOBILE"}]}}),
+        )
+        .await;
+    let id = v["result"].as_i64().expect("new id");
+    let got = p.ok("crm.contact.get", json!({"id": id})).await;
+    let phone_id = got["result"]["PHONE"][0]["ID"].clone();
+    p.ok(
+        "crm.contact.update",
+        json!({"id": id, "fields": {"PHONE": [{"ID": phone_id, "VALUE": "+79990000002"}]}}),
+    )
+    .await;
+    let got = p.ok("crm.contact.get", json!({"id": id})).await;
+    assert_eq!(got["result"]["PHONE"][0]["VALUE"], "+79990000002");
+    assert_eq!(got["result"]["PHONE"][0]["VALUE_TYPE"], "MOBILE", "{got}");
+    p.sb.shutdown().await;
+}
