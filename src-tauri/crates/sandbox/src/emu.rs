@@ -56,6 +56,7 @@ pub fn handle(
     path: &str,
     query: Option<&str>,
     body: Value,
+    ip: &str,
 ) -> EmuResult {
     let mut guard = match shared.lock() {
         Ok(e) => e,
@@ -84,7 +85,7 @@ pub fn handle(
         ("POST", "seed") => crate::seed::seed(engine, &body),
         ("POST", "credentials") => credentials(engine, &body),
         ("POST", "permissions") => permissions(engine, &body),
-        ("POST", "act") => act(engine, &body),
+        ("POST", "act") => act(engine, &body, ip),
         ("GET", "clock") => (200, clock_json(engine)),
         ("POST", "clock") => clock(engine, &body),
         ("GET", "config") => (200, engine.cfg.to_json()),
@@ -264,7 +265,10 @@ fn permissions(engine: &mut Engine, body: &Value) -> EmuResult {
     (200, json!({"ok": true}))
 }
 
-fn act(engine: &mut Engine, body: &Value) -> EmuResult {
+/// `/_emu/act`. With `countLimits` the call takes a token from the same bucket the `/rest/`
+/// pipeline would: the caller's IP (`rateLimit.key = "ip"`) or, with `"credential"`, the acting
+/// user's own credential `act:{userId}` (the one its batches run under).
+fn act(engine: &mut Engine, body: &Value, ip: &str) -> EmuResult {
     let user = body
         .get("userId")
         .and_then(crate::state::as_i64)
@@ -280,7 +284,12 @@ fn act(engine: &mut Engine, body: &Value) -> EmuResult {
     if count && engine.cfg.rate.enabled {
         let now = engine.now_ms();
         let (c, d) = (engine.cfg.rate.capacity, engine.cfg.rate.drain_per_second);
-        if !engine.limits.admit("127.0.0.1", now, c, d) {
+        let key = if engine.cfg.rate.key == "credential" {
+            format!("act:{user}")
+        } else {
+            ip.to_string()
+        };
+        if !engine.limits.admit(&key, now, c, d) {
             return (
                 503,
                 json!({"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many requests"}),
@@ -312,7 +321,7 @@ fn act(engine: &mut Engine, body: &Value) -> EmuResult {
         let req = crate::engine::RestRequest {
             http_method: "ACT".into(),
             path: format!("/_emu/act/{method}"),
-            ip: "127.0.0.1".into(),
+            ip: ip.into(),
             webhook: None,
             method: method.into(),
             params,

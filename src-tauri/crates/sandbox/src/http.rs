@@ -141,8 +141,9 @@ pub async fn handle(
         let shared2 = shared.clone();
         let method = parts.method.to_string();
         let rest = rest.trim_end_matches('/').to_string();
+        let ip = peer.ip().to_string();
         let res = tokio::task::spawn_blocking(move || {
-            crate::emu::handle(&shared2, &method, &rest, query.as_deref(), body)
+            crate::emu::handle(&shared2, &method, &rest, query.as_deref(), body, &ip)
         })
         .await;
         return match res {

@@ -156,3 +156,38 @@ async fn legacy_update_without_value_type_keeps_the_stored_type() {
     assert_eq!(got["result"]["PHONE"][0]["VALUE_TYPE"], "MOBILE", "{got}");
     p.sb.shutdown().await;
 }
+
+async fn act_status(p: &Portal, user: i64) -> u16 {
+    let (s, _) = p
+        .emu(
+            reqwest::Method::POST,
+            "act",
+            json!({"userId": user, "method": "user.current", "countLimits": true}),
+        )
+        .await;
+    s
+}
+
+#[tokio::test]
+async fn counted_act_uses_the_credential_bucket_when_limits_key_on_credentials() {
+    let p = Portal::demo().await;
+    p.emu_post(
+        "config",
+        json!({"rateLimit": {"enabled": true, "capacity": 1, "drainPerSecond": 2, "key": "credential"}}),
+    )
+    .await;
+    assert_eq!(act_status(&p, 2).await, 200);
+    assert_eq!(act_status(&p, 3).await, 200, "user 3 has its own bucket");
+    assert_eq!(act_status(&p, 2).await, 503, "user 2's bucket is full");
+    // keyed on the IP, every call from 127.0.0.1 shares one bucket
+    p.emu_post("config", json!({"rateLimit": {"key": "ip"}}))
+        .await;
+    assert_eq!(act_status(&p, 4).await, 200);
+    assert_eq!(act_status(&p, 5).await, 503);
+    let (s, _) = p.call("user.current", json!({})).await;
+    assert_eq!(
+        s, 503,
+        "the REST call from the same IP finds the bucket full"
+    );
+    p.sb.shutdown().await;
+}
