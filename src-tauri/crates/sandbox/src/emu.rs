@@ -156,6 +156,11 @@ fn clock(engine: &mut Engine, body: &Value) -> EmuResult {
     (200, clock_json(engine))
 }
 
+/// The absolute webhook URL (`http://127.0.0.1:PORT/rest/{user}/{code}/`, CONTRACT §9.2).
+fn webhook_url(engine: &Engine, user: i64, code: &str) -> String {
+    format!("{}/rest/{user}/{code}/", engine.oauth.base_url)
+}
+
 pub fn credentials(engine: &mut Engine, body: &Value) -> EmuResult {
     let kind = body
         .get("kind")
@@ -198,7 +203,7 @@ pub fn credentials(engine: &mut Engine, body: &Value) -> EmuResult {
             let uid = existing.user_id;
             return (
                 200,
-                json!({"url": format!("/rest/{uid}/{code}/"), "userId": uid}),
+                json!({"url": webhook_url(engine, uid, code), "userId": uid}),
             );
         }
     }
@@ -220,7 +225,7 @@ pub fn credentials(engine: &mut Engine, body: &Value) -> EmuResult {
     }
     (
         200,
-        json!({"url": format!("/rest/{user}/{code}/"), "userId": user}),
+        json!({"url": webhook_url(engine, user, code), "userId": user}),
     )
 }
 

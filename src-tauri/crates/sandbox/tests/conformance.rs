@@ -83,7 +83,7 @@ async fn fixture_shapes_match_the_sandbox_answers() {
             json!({"kind":"webhook","userId":1,"code":"crmonlycode","scopes":["crm"]}),
         )
         .await;
-    let hook = format!("{}{}", p.sb.base_url(), cred["url"].as_str().unwrap());
+    let hook = cred["url"].as_str().unwrap().to_string();
     let (s, v) = p
         .call_at(&hook, "batch", json!({"halt": 0, "cmd": {"get_user": "user.current", "get_department": "department.get"}}))
         .await;

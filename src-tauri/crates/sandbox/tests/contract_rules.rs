@@ -191,3 +191,20 @@ async fn counted_act_uses_the_credential_bucket_when_limits_key_on_credentials()
     );
     p.sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn created_webhook_answers_an_absolute_working_url() {
+    let p = Portal::demo().await;
+    let v = p
+        .emu_post(
+            "credentials",
+            json!({"kind": "webhook", "userId": 2, "code": "absolutecode"}),
+        )
+        .await;
+    let url = v["url"].as_str().expect("url");
+    assert_eq!(url, format!("{}/rest/2/absolutecode/", p.sb.base_url()));
+    let (s, me) = p.call_at(url, "user.current", json!({})).await;
+    assert_eq!(s, 200, "{me}");
+    assert_eq!(me["result"]["ID"], "2");
+    p.sb.shutdown().await;
+}
