@@ -175,7 +175,8 @@ impl Engine {
             return Ok(());
         }
         let (spent, _) = self.limits.operating(cred, method, self.now_ms());
-        if spent >= self.cfg.operating.limit_seconds {
+        // §5.4: blocked once the total exceeds the limit (reaching it exactly is still allowed)
+        if spent > self.cfg.operating.limit_seconds {
             return Err(ApiError::new(
                 429,
                 "OPERATION_TIME_LIMIT",

@@ -208,3 +208,22 @@ async fn created_webhook_answers_an_absolute_working_url() {
     assert_eq!(me["result"]["ID"], "2");
     p.sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn operating_limit_blocks_only_once_the_total_exceeds_it() {
+    let p = Portal::demo().await;
+    p.emu_post(
+        "config",
+        json!({"operatingLimit": {"enabled": true, "limitSeconds": 2, "costPerCallSeconds": 1}}),
+    )
+    .await;
+    let list = json!({"entityTypeId": 2, "select": ["id"]});
+    for n in 1..=3 {
+        let (s, v) = p.call("crm.item.list", list.clone()).await;
+        assert_eq!(s, 200, "call {n} starts with {} s spent: {v}", n - 1);
+    }
+    let (s, v) = p.call("crm.item.list", list).await;
+    assert_eq!(s, 429, "3 s spent exceeds the 2 s limit");
+    assert_eq!(v["error"], "OPERATION_TIME_LIMIT");
+    p.sb.shutdown().await;
+}
