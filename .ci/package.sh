@@ -78,7 +78,7 @@ EOF
         echo "Priority: optional"
         echo "Description: $summary"
         # Continuation lines of a control field start with a space.
-        echo "$description" | fold -s -w 78 | sed 's/^/ /'
+        echo "$description" | fold -s -w 78 | sed -e 's/ *$//' -e 's/^/ /'
     } >"$stage/DEBIAN/control"
     (cd "$stage" && find usr -type f -exec md5sum {} + >DEBIAN/md5sums)
 
