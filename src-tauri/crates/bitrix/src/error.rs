@@ -161,7 +161,6 @@ const AUTH_CODES: &[&str] = &[
 const RETRY_LATER_CODES: &[&str] = &[
     "QUERY_LIMIT_EXCEEDED",
     "OPERATION_TIME_LIMIT",
-    "OVERLOAD_LIMIT",
     "INTERNAL_SERVER_ERROR",
     "ERROR_UNEXPECTED_ANSWER",
 ];
@@ -183,7 +182,11 @@ pub(crate) fn classify_api(code: &str, description: &str, http_status: u16) -> E
     if RETRY_LATER_CODES.contains(&code) {
         return ErrorClass::RetryLater;
     }
-    if code == "PORTAL_DELETED" || code_is_not_found(code, description) {
+    // OVERLOAD_LIMIT: REST was blocked by hand by Bitrix24 support (§5.2 "stop; tell the user").
+    // Permanent, not RetryLater, so the sync scheduler does not keep polling a blocked portal;
+    // not Auth either, since new credentials would not help.
+    if code == "PORTAL_DELETED" || code == "OVERLOAD_LIMIT" || code_is_not_found(code, description)
+    {
         return ErrorClass::Permanent;
     }
     match http_status {
@@ -246,7 +249,7 @@ mod tests {
         429,
         ErrorClass::RetryLater
     )]
-    #[case("OVERLOAD_LIMIT", "", 503, ErrorClass::RetryLater)]
+    #[case("OVERLOAD_LIMIT", "", 503, ErrorClass::Permanent)]
     #[case("INTERNAL_SERVER_ERROR", "", 500, ErrorClass::RetryLater)]
     #[case("ERROR_UNEXPECTED_ANSWER", "", 500, ErrorClass::RetryLater)]
     #[case("SOMETHING_NEW", "", 502, ErrorClass::RetryLater)]

@@ -13,7 +13,7 @@
 //! |---|---|---|---|
 //! | 503 `QUERY_LIMIT_EXCEEDED` | retry later | back-off `base × 1.5ⁿ` ±25 %, capped | same (refused before it ran) |
 //! | 429 `OPERATION_TIME_LIMIT` | retry later | wait until `operating_reset_at`, at least `operating_limit_min_wait` | same |
-//! | 503 `OVERLOAD_LIMIT` | retry later | no retry (blocked by support) | no retry |
+//! | 503 `OVERLOAD_LIMIT` | permanent (blocked by support: stop, tell the user) | no retry | no retry |
 //! | 5xx, HTML or truncated body, timeout, reset connection | retry later | back-off | **no retry** (it may have been applied) |
 //! | connection refused | retry later | back-off | back-off (never sent) |
 //! | `NO_AUTH_FOUND`, `expired_token`, `insufficient_scope`, 403 `ACCESS_DENIED`, redirect, … | auth | no retry | no retry |
