@@ -17,10 +17,10 @@ pub fn type_name(t: i64) -> &'static str {
 
 pub fn type_title(t: i64) -> &'static str {
     match t {
-        1 => "Lead",
-        2 => "Deal",
-        3 => "Contact",
-        _ => "Company",
+        1 => "Лид",
+        2 => "Сделка",
+        3 => "Контакт",
+        _ => "Компания",
     }
 }
 
@@ -168,33 +168,38 @@ pub fn upper_name(camel: &str) -> String {
 
 fn common(fields: &mut Vec<Field>) {
     fields.extend([
-        f("assignedById", "user", 0, "Responsible person"),
-        f("createdBy", "user", RO, "Created by"),
-        f("updatedBy", "user", RO, "Modified by"),
-        f("createdTime", "datetime", RO, "Created on"),
-        f("updatedTime", "datetime", RO, "Modified on"),
-        f("opened", "boolean", 0, "Available to everyone"),
-        f("lastActivityTime", "datetime", RO, "Last activity"),
-        f("lastActivityBy", "user", RO, "Last activity by"),
-        f("observers", "user", MULT, "Observers"),
-        f("originatorId", "string", 0, "External source"),
-        f("originId", "string", 0, "Item ID in data source"),
-        f("utmSource", "string", 0, "Ad system"),
-        f("utmMedium", "string", 0, "Traffic type"),
-        f("utmCampaign", "string", 0, "Ad campaign label"),
-        f("utmContent", "string", 0, "Campaign contents"),
-        f("utmTerm", "string", 0, "Campaign search term"),
+        f("assignedById", "user", 0, "Ответственный"),
+        f("createdBy", "user", RO, "Кем создан"),
+        f("updatedBy", "user", RO, "Кем изменён"),
+        f("createdTime", "datetime", RO, "Дата создания"),
+        f("updatedTime", "datetime", RO, "Дата изменения"),
+        f("opened", "boolean", 0, "Доступен для всех"),
+        f("lastActivityTime", "datetime", RO, "Последняя активность"),
+        f("lastActivityBy", "user", RO, "Автор последней активности"),
+        f("observers", "user", MULT, "Наблюдатели"),
+        f("originatorId", "string", 0, "Внешний источник"),
+        f(
+            "originId",
+            "string",
+            0,
+            "Идентификатор элемента в источнике данных",
+        ),
+        f("utmSource", "string", 0, "Рекламная система"),
+        f("utmMedium", "string", 0, "Тип трафика"),
+        f("utmCampaign", "string", 0, "Обозначение рекламной кампании"),
+        f("utmContent", "string", 0, "Содержание кампании"),
+        f("utmTerm", "string", 0, "Условие поиска кампании"),
     ]);
 }
 
 fn person(fields: &mut Vec<Field>) {
     fields.extend([
-        st(f("honorific", "crm_status", 0, "Salutation"), "HONORIFIC"),
-        f("name", "string", 0, "First name"),
-        f("secondName", "string", 0, "Second name"),
-        f("lastName", "string", 0, "Last name"),
-        f("birthdate", "date", 0, "Date of birth"),
-        f("post", "string", 0, "Position"),
+        st(f("honorific", "crm_status", 0, "Обращение"), "HONORIFIC"),
+        f("name", "string", 0, "Имя"),
+        f("secondName", "string", 0, "Отчество"),
+        f("lastName", "string", 0, "Фамилия"),
+        f("birthdate", "date", 0, "Дата рождения"),
+        f("post", "string", 0, "Должность"),
     ]);
 }
 
@@ -203,26 +208,26 @@ pub fn system_fields(t: i64) -> Vec<Field> {
     let mut v = vec![f("id", "integer", RO, "ID")];
     match t {
         1 => {
-            v.push(f("title", "string", 0, "Lead name"));
+            v.push(f("title", "string", 0, "Название лида"));
             person(&mut v);
             v.extend([
-                f("companyTitle", "string", 0, "Company name"),
-                st(f("stageId", "crm_status", 0, "Stage"), "STATUS"),
-                f("stageSemanticId", "string", RO, "Stage group"),
-                f("statusDescription", "text", 0, "Stage details"),
-                st(f("sourceId", "crm_status", 0, "Source"), "SOURCE"),
-                f("sourceDescription", "text", 0, "Source information"),
-                f("opportunity", "double", 0, "Amount"),
-                f("currencyId", "crm_currency", 0, "Currency"),
-                f("isManualOpportunity", "boolean", 0, "Manual amount"),
-                f("companyId", "crm_company", 0, "Company"),
-                f("contactId", "crm_contact", DEPR, "Contact"),
-                f("contactIds", "crm_contact", MULT, "Contacts"),
-                f("isReturnCustomer", "boolean", RO, "Repeat lead"),
-                f("comments", "text", 0, "Comment"),
-                f("movedBy", "user", RO, "Moved by"),
-                f("movedTime", "datetime", RO, "Moved on"),
-                f("dateClosed", "datetime", RO, "Closed on"),
+                f("companyTitle", "string", 0, "Название компании"),
+                st(f("stageId", "crm_status", 0, "Стадия"), "STATUS"),
+                f("stageSemanticId", "string", RO, "Группа стадии"),
+                f("statusDescription", "text", 0, "Дополнительно о стадии"),
+                st(f("sourceId", "crm_status", 0, "Источник"), "SOURCE"),
+                f("sourceDescription", "text", 0, "Дополнительно об источнике"),
+                f("opportunity", "double", 0, "Сумма"),
+                f("currencyId", "crm_currency", 0, "Валюта"),
+                f("isManualOpportunity", "boolean", 0, "Ручной ввод суммы"),
+                f("companyId", "crm_company", 0, "Компания"),
+                f("contactId", "crm_contact", DEPR, "Контакт"),
+                f("contactIds", "crm_contact", MULT, "Контакты"),
+                f("isReturnCustomer", "boolean", RO, "Повторный лид"),
+                f("comments", "text", 0, "Комментарий"),
+                f("movedBy", "user", RO, "Кем изменена стадия"),
+                f("movedTime", "datetime", RO, "Дата изменения стадии"),
+                f("dateClosed", "datetime", RO, "Дата закрытия"),
             ]);
             v[2].upper = "HONORIFIC".into();
             for x in v.iter_mut() {
@@ -235,61 +240,64 @@ pub fn system_fields(t: i64) -> Vec<Field> {
             }
         }
         2 => v.extend([
-            f("title", "string", 0, "Name"),
-            st(f("typeId", "crm_status", 0, "Type"), "DEAL_TYPE"),
-            f("categoryId", "crm_category", 0, "Pipeline"),
-            st(f("stageId", "crm_status", 0, "Stage"), "DEAL_STAGE"),
-            f("stageSemanticId", "string", RO, "Stage group"),
-            f("isNew", "boolean", RO, "New"),
-            f("isRecurring", "boolean", RO, "Recurring deal"),
-            f("isReturnCustomer", "boolean", RO, "Repeat deal"),
-            f("isRepeatedApproach", "boolean", RO, "Repeat inquiry"),
-            f("closed", "boolean", 0, "Closed"),
-            f("probability", "integer", 0, "Probability"),
-            f("opportunity", "double", 0, "Amount"),
-            f("currencyId", "crm_currency", 0, "Currency"),
-            f("isManualOpportunity", "boolean", 0, "Manual amount"),
-            f("taxValue", "double", 0, "Tax rate"),
-            f("companyId", "crm_company", 0, "Company"),
-            f("contactId", "crm_contact", DEPR, "Contact"),
-            f("contactIds", "crm_contact", MULT, "Contacts"),
-            f("quoteId", "crm_quote", 0, "Quote"),
-            f("leadId", "crm_lead", RO, "Lead"),
-            f("begindate", "date", 0, "Start date"),
-            f("closedate", "date", 0, "End date"),
-            st(f("sourceId", "crm_status", 0, "Source"), "SOURCE"),
-            f("sourceDescription", "text", 0, "Source information"),
-            f("comments", "text", 0, "Comment"),
-            f("additionalInfo", "text", 0, "Additional information"),
-            f("locationId", "location", 0, "Location"),
-            f("movedBy", "user", RO, "Moved by"),
-            f("movedTime", "datetime", RO, "Moved on"),
+            f("title", "string", 0, "Название"),
+            st(f("typeId", "crm_status", 0, "Тип"), "DEAL_TYPE"),
+            f("categoryId", "crm_category", 0, "Воронка"),
+            st(f("stageId", "crm_status", 0, "Стадия"), "DEAL_STAGE"),
+            f("stageSemanticId", "string", RO, "Группа стадии"),
+            f("isNew", "boolean", RO, "Новая сделка"),
+            f("isRecurring", "boolean", RO, "Регулярная сделка"),
+            f("isReturnCustomer", "boolean", RO, "Повторная сделка"),
+            f("isRepeatedApproach", "boolean", RO, "Повторное обращение"),
+            f("closed", "boolean", 0, "Закрыта"),
+            f("probability", "integer", 0, "Вероятность"),
+            f("opportunity", "double", 0, "Сумма"),
+            f("currencyId", "crm_currency", 0, "Валюта"),
+            f("isManualOpportunity", "boolean", 0, "Ручной ввод суммы"),
+            f("taxValue", "double", 0, "Ставка налога"),
+            f("companyId", "crm_company", 0, "Компания"),
+            f("contactId", "crm_contact", DEPR, "Контакт"),
+            f("contactIds", "crm_contact", MULT, "Контакты"),
+            f("quoteId", "crm_quote", 0, "Предложение"),
+            f("leadId", "crm_lead", RO, "Лид"),
+            f("begindate", "date", 0, "Дата начала"),
+            f("closedate", "date", 0, "Дата завершения"),
+            st(f("sourceId", "crm_status", 0, "Источник"), "SOURCE"),
+            f("sourceDescription", "text", 0, "Дополнительно об источнике"),
+            f("comments", "text", 0, "Комментарий"),
+            f("additionalInfo", "text", 0, "Дополнительная информация"),
+            f("locationId", "location", 0, "Местоположение"),
+            f("movedBy", "user", RO, "Кем изменена стадия"),
+            f("movedTime", "datetime", RO, "Дата изменения стадии"),
         ]),
         3 => {
             person(&mut v);
             v.extend([
-                st(f("typeId", "crm_status", 0, "Contact type"), "CONTACT_TYPE"),
-                st(f("sourceId", "crm_status", 0, "Source"), "SOURCE"),
-                f("sourceDescription", "text", 0, "Source information"),
-                f("companyId", "crm_company", DEPR, "Company"),
-                f("companyIds", "crm_company", MULT, "Companies"),
-                f("leadId", "crm_lead", RO, "Lead"),
-                f("comments", "text", 0, "Comment"),
-                f("export", "boolean", 0, "Included in export"),
+                st(f("typeId", "crm_status", 0, "Тип контакта"), "CONTACT_TYPE"),
+                st(f("sourceId", "crm_status", 0, "Источник"), "SOURCE"),
+                f("sourceDescription", "text", 0, "Дополнительно об источнике"),
+                f("companyId", "crm_company", DEPR, "Компания"),
+                f("companyIds", "crm_company", MULT, "Компании"),
+                f("leadId", "crm_lead", RO, "Лид"),
+                f("comments", "text", 0, "Комментарий"),
+                f("export", "boolean", 0, "Участвует в экспорте контактов"),
             ]);
         }
         _ => v.extend([
-            f("title", "string", REQ, "Company name"),
-            st(f("typeId", "crm_status", 0, "Company type"), "COMPANY_TYPE"),
-            st(f("industry", "crm_status", 0, "Industry"), "INDUSTRY"),
-            f("revenue", "double", 0, "Annual revenue"),
-            f("currencyId", "crm_currency", 0, "Currency"),
-            f("employees", "crm_status", 0, "Employees"),
-            f("bankingDetails", "text", 0, "Payment details"),
-            f("comments", "text", 0, "Comment"),
-            f("isMyCompany", "boolean", 0, "My company"),
-            f("contactIds", "crm_contact", MULT, "Contacts"),
-            f("leadId", "crm_lead", RO, "Lead"),
+            f("title", "string", REQ, "Название компании"),
+            st(f("typeId", "crm_status", 0, "Тип компании"), "COMPANY_TYPE"),
+            st(
+                f("industry", "crm_status", 0, "Сфера деятельности"),
+                "INDUSTRY",
+            ),
+            f("revenue", "double", 0, "Годовой оборот"),
+            f("currencyId", "crm_currency", 0, "Валюта"),
+            f("employees", "crm_status", 0, "Кол-во сотрудников"),
+            f("bankingDetails", "text", 0, "Банковские реквизиты"),
+            f("comments", "text", 0, "Комментарий"),
+            f("isMyCompany", "boolean", 0, "Моя компания"),
+            f("contactIds", "crm_contact", MULT, "Контакты"),
+            f("leadId", "crm_lead", RO, "Лид"),
         ]),
     }
     if t == 3 {
@@ -308,7 +316,7 @@ pub fn system_fields(t: i64) -> Vec<Field> {
     }
     common(&mut v);
     if t != 2 {
-        v.push(f("fm", "crm_multifield", MULT, "Multi-fields"));
+        v.push(f("fm", "crm_multifield", MULT, "Мультиполя"));
     }
     v
 }

@@ -227,3 +227,41 @@ async fn operating_limit_blocks_only_once_the_total_exceeds_it() {
     assert_eq!(v["error"], "OPERATION_TIME_LIMIT");
     p.sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn demo_portal_describes_its_fields_in_russian() {
+    let p = Portal::demo().await;
+    let deal = p
+        .ok(
+            "crm.item.fields",
+            json!({"entityTypeId": 2, "useOriginalUfNames": "Y"}),
+        )
+        .await;
+    let f = &deal["result"]["fields"];
+    assert_eq!(f["title"]["title"], "Название");
+    assert_eq!(f["stageId"]["title"], "Стадия");
+    assert_eq!(f["opportunity"]["title"], "Сумма");
+    assert_eq!(f["assignedById"]["title"], "Ответственный");
+    assert_eq!(f["UF_CRM_NOTE"]["formLabel"], "Заметка");
+    assert_eq!(f["UF_CRM_NOTE"]["listLabel"], "Заметка");
+    let cyrillic = |s: &str| {
+        s.chars()
+            .any(|c| ('а'..='я').contains(&c.to_lowercase().next().unwrap_or(c)))
+    };
+    for t in 1..=4 {
+        let v = p
+            .ok(
+                "crm.item.fields",
+                json!({"entityTypeId": t, "useOriginalUfNames": "Y"}),
+            )
+            .await;
+        for (name, meta) in v["result"]["fields"].as_object().expect("fields") {
+            let title = meta["title"].as_str().expect("title");
+            assert!(
+                name == "id" || cyrillic(title),
+                "type {t}: {name} is titled {title:?}"
+            );
+        }
+    }
+    p.sb.shutdown().await;
+}
