@@ -243,8 +243,13 @@ fn first_of(multi_fields: &[MultiField], kind: MultiFieldKind) -> Option<String>
         .map(|m| m.value.clone())
 }
 
-/// The card's links, each with the linked record's first phone and e-mail; `linked` reads a
-/// linked record's multi-fields (from the replica), `None` when it is not there.
+/// How many links of a card get their record's phone and e-mail looked up: a company with
+/// thousands of deals must not read thousands of records to open its card.
+const LINKS_WITH_CONTACTS: usize = 50;
+
+/// The card's links, the first [`LINKS_WITH_CONTACTS`] with the linked record's first phone and
+/// e-mail; `linked` reads a linked record's multi-fields (from the replica), `None` when it is
+/// not there.
 pub fn card_links(
     detail: &RecordDetail,
     linked: impl Fn(RecordKey) -> Option<Vec<MultiField>>,
@@ -252,8 +257,13 @@ pub fn card_links(
     detail
         .links
         .iter()
-        .map(|l| {
-            let multi_fields = linked(l.key).unwrap_or_default();
+        .enumerate()
+        .map(|(i, l)| {
+            let multi_fields = if i < LINKS_WITH_CONTACTS {
+                linked(l.key).unwrap_or_default()
+            } else {
+                Vec::new()
+            };
             CardLink {
                 key: l.key,
                 title: l.title.clone().unwrap_or_else(|| format!("#{}", l.key.id)),
