@@ -159,56 +159,66 @@ impl Client {
 
     /// Items changed since `since`, in (`updatedTime`, `id`) order (the incremental recipe of §3).
     /// Pass the previous chunk's `cursor` as `after` to continue; `since` applies to the first page.
+    ///
+    /// The first call of a pass (`after` = `None`) probes with the first page alone (one plain
+    /// `crm.item.list`): a routine poll that finds little costs one command, and a chain is sent
+    /// only when that page came back full — so a chain never runs past the data, where a real
+    /// portal might not fail an unresolved `$result[…]` reference (§10 #7) and re-scan instead.
+    /// A full probe is followed in the same call by the 50-command chain from its last row; calls
+    /// with a cursor send the chain directly. A pull of N changed rows therefore takes
+    /// ⌈N/2,500⌉ + 1 requests at most (the probe once per pass).
     pub async fn pull_updated_batch(
         &self,
         t: EntityType,
         since: DateTime<FixedOffset>,
         after: Option<(DateTime<FixedOffset>, i64)>,
     ) -> Result<UpdatedChunk, BitrixError> {
-        let or_filter = |time: Value, id: Value| json!({"0": {"logic": "OR", "0": {">updatedTime": time.clone()}, "1": {"=updatedTime": time, ">id": id}}});
-        let first = match after {
-            None => json!({">=updatedTime": filter_time(&since)}),
-            Some((time, id)) => or_filter(json!(filter_time(&time)), json!(id)),
+        let mut records: Vec<Record> = Vec::new();
+        let from = match after {
+            Some(cursor) => cursor,
+            None => {
+                let filter = json!({">=updatedTime": filter_time(&since)});
+                let r = self
+                    .call(
+                        "crm.item.list",
+                        list_params(t, &["*"], filter, updated_order()),
+                    )
+                    .await?;
+                let page = list_items(&r.result);
+                let full = page.len() == PAGE_SIZE;
+                if !append_updated(t, &page, &mut records, None)? {
+                    return Ok(updated_chunk(records, false));
+                }
+                match records
+                    .last()
+                    .and_then(|r| r.updated_time.map(|u| (u, r.key.id)))
+                {
+                    Some(cursor) if full => cursor,
+                    _ => return Ok(updated_chunk(records, true)),
+                }
+            }
         };
+        let or_filter = |time: Value, id: Value| json!({"0": {"logic": "OR", "0": {">updatedTime": time.clone()}, "1": {"=updatedTime": time, ">id": id}}});
         let commands: Vec<BatchCommand> = (0..MAX_BATCH_COMMANDS)
             .map(|k| {
                 let filter = if k == 0 {
-                    first.clone()
+                    or_filter(json!(filter_time(&from.0)), json!(from.1))
                 } else {
                     or_filter(reference(k - 1, "updatedTime"), reference(k - 1, "id"))
                 };
-                let order = json!({"updatedTime": "ASC", "id": "ASC"});
                 BatchCommand::new(
                     format!("c{k}"),
                     "crm.item.list",
-                    list_params(t, &["*"], filter, order),
+                    list_params(t, &["*"], filter, updated_order()),
                 )
             })
             .collect();
         let result = self.read_chain(&commands).await?;
-        let mut records: Vec<Record> = Vec::new();
         let mut exhausted = false;
         for page in chain_pages(&result, commands.len())? {
             let full = page.len() == PAGE_SIZE;
-            for item in page {
-                let record = parse_record(t, item)?;
-                let key = record
-                    .updated_time
-                    .map(|u| (u, record.key.id))
-                    .ok_or_else(|| BitrixError::MalformedResponse {
-                        http_status: 200,
-                        reason: "an item has no readable updatedTime".into(),
-                    })?;
-                let prev = records
-                    .last()
-                    .and_then(|r| r.updated_time.map(|u| (u, r.key.id)))
-                    .or(after);
-                if prev.is_some_and(|p| key <= p) {
-                    // The chain went backwards: stop here and let the caller continue.
-                    return no_progress_guard(records.len())
-                        .map(|()| updated_chunk(records, false));
-                }
-                records.push(record);
+            if !append_updated(t, &page, &mut records, Some(from))? {
+                return Ok(updated_chunk(records, false));
             }
             if !full {
                 exhausted = true;
@@ -276,6 +286,40 @@ impl Client {
             attempt += 1;
         }
     }
+}
+
+fn updated_order() -> Value {
+    json!({"updatedTime": "ASC", "id": "ASC"})
+}
+
+/// Appends one page of an incremental scan. Returns `false` when the page went backwards (at or
+/// before the last row taken, or `after`): the chunk stops there and the caller continues.
+fn append_updated(
+    t: EntityType,
+    page: &[&Map<String, Value>],
+    records: &mut Vec<Record>,
+    after: Option<(DateTime<FixedOffset>, i64)>,
+) -> Result<bool, BitrixError> {
+    for item in page {
+        let record = parse_record(t, item)?;
+        let key = record
+            .updated_time
+            .map(|u| (u, record.key.id))
+            .ok_or_else(|| BitrixError::MalformedResponse {
+                http_status: 200,
+                reason: "an item has no readable updatedTime".into(),
+            })?;
+        let prev = records
+            .last()
+            .and_then(|r| r.updated_time.map(|u| (u, r.key.id)))
+            .or(after);
+        if prev.is_some_and(|p| key <= p) {
+            no_progress_guard(records.len())?;
+            return Ok(false);
+        }
+        records.push(record);
+    }
+    Ok(true)
 }
 
 /// A chunk that stops early must still move forward, or the caller would ask the same again

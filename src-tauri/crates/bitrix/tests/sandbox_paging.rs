@@ -267,3 +267,65 @@ async fn a_phone_with_a_plus_written_through_a_batch_command_reads_back_unchange
         "reserved characters survive"
     );
 }
+
+#[tokio::test]
+async fn routine_incremental_poll_is_one_single_command_request() {
+    let portal = Portal::with_deals(3).await;
+    let client = portal.client(fast_options());
+    let all = client
+        .pull_items_batch(EntityType::Deal, 0)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stamp = all.records[0]
+        .updated_time
+        .unwrap_or_else(|| panic!("updatedTime"));
+    let before = client.requests_made();
+    let log_before = portal.requests().await.len();
+    let chunk = client
+        .pull_updated_batch(EntityType::Deal, stamp - ChronoDuration::minutes(5), None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(chunk.records.len(), 3);
+    assert!(chunk.exhausted);
+    assert_eq!(client.requests_made() - before, 1);
+    let log = portal.requests().await;
+    assert_eq!(
+        log[log_before..].to_vec(),
+        vec![("crm.item.list".to_string(), 200)],
+        "a short first page is one plain list call, no 50-command chain"
+    );
+}
+
+#[tokio::test]
+async fn big_incremental_pull_probes_once_then_chains_2500_rows_per_request() {
+    const N: usize = 5_100;
+    let portal = Portal::with_deals(N).await;
+    let client = portal.client(fast_options());
+    let since = chrono::DateTime::parse_from_rfc3339("2020-01-01T00:00:00+03:00")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut ids: Vec<i64> = Vec::new();
+    let mut after = None;
+    loop {
+        let chunk = client
+            .pull_updated_batch(EntityType::Deal, since, after)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        ids.extend(chunk.records.iter().map(|r| r.key.id));
+        if chunk.exhausted {
+            break;
+        }
+        after = chunk.cursor;
+        assert!(after.is_some(), "a chunk that is not the end moves the cursor");
+    }
+    assert_eq!(ids.len(), N, "every deal exactly once");
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "one updatedTime: id order");
+    let bound = N.div_ceil(2500) as u64 + 1;
+    assert!(
+        client.requests_made() <= bound,
+        "{} requests for {N} rows (bound ⌈N/2500⌉ + 1 probe = {bound})",
+        client.requests_made()
+    );
+    let methods: Vec<String> = portal.requests().await.into_iter().map(|r| r.0).collect();
+    assert_eq!(methods.first().map(String::as_str), Some("crm.item.list"));
+    assert!(methods[1..].iter().all(|m| m == "batch"), "{methods:?}");
+}
