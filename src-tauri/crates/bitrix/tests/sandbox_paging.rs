@@ -315,10 +315,16 @@ async fn big_incremental_pull_probes_once_then_chains_2500_rows_per_request() {
             break;
         }
         after = chunk.cursor;
-        assert!(after.is_some(), "a chunk that is not the end moves the cursor");
+        assert!(
+            after.is_some(),
+            "a chunk that is not the end moves the cursor"
+        );
     }
     assert_eq!(ids.len(), N, "every deal exactly once");
-    assert!(ids.windows(2).all(|w| w[0] < w[1]), "one updatedTime: id order");
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "one updatedTime: id order"
+    );
     let bound = N.div_ceil(2500) as u64 + 1;
     assert!(
         client.requests_made() <= bound,

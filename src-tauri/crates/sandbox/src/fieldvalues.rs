@@ -170,7 +170,8 @@ fn fm_entry(id: i64, v: &Value, old: Option<&Value>, legacy: bool) -> Result<Val
         })
         .unwrap_or_default()
         .to_ascii_uppercase();
-    if !FM_TYPES.contains(&type_id.as_str()) && !(legacy && type_id == "LINK") {
+    let allowed = FM_TYPES.contains(&type_id.as_str()) || (legacy && type_id == "LINK");
+    if !allowed {
         return Err(not_valid("fm"));
     }
     let value_type = get("valueType")
