@@ -5,7 +5,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A CRM entity type. The discriminant is Bitrix24's `entityTypeId`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS,
+)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub enum EntityType {

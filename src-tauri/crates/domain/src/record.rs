@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// Identifies one record on the portal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS,
+)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct RecordKey {
@@ -133,7 +135,10 @@ mod tests {
 
     fn record(fields: Value) -> Record {
         Record {
-            key: RecordKey { entity_type: EntityType::Contact, id: 7 },
+            key: RecordKey {
+                entity_type: EntityType::Contact,
+                id: 7,
+            },
             updated_time: None,
             fields: fields.as_object().cloned().unwrap_or_default(),
             multi_fields: vec![],
@@ -142,7 +147,8 @@ mod tests {
 
     #[test]
     fn contact_title_is_built_from_name_parts_and_empty_values_are_skipped() {
-        let r = record(json!({"title": null, "name": "Иван", "lastName": "Петров", "secondName": ""}));
+        let r =
+            record(json!({"title": null, "name": "Иван", "lastName": "Петров", "secondName": ""}));
         assert_eq!(r.display_title(), "Петров Иван");
         let r = record(json!({}));
         assert_eq!(r.display_title(), "contact #7");
