@@ -1,5 +1,5 @@
 //! Legacy `crm.{lead,deal,contact,company}.{fields,list,get,add,update,delete}` with their
-//! UPPER_CASE shapes (numbers as strings, multi-fields as PHONE/EMAIL/WEB/IM arrays).
+//! UPPER_CASE shapes (numbers as strings, multi-fields as PHONE/EMAIL/WEB/IM/LINK arrays).
 
 use crate::api::{param, param_i64, ApiError, Call, MethodResult, Out, Res};
 use crate::filter::{self, split_op, Cond};

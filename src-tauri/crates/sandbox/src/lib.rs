@@ -35,14 +35,21 @@
 //! |---|---|
 //! | `POST /_emu/reset` | `{"seed":42,"dataset":"demo"\|"empty","records"?:N}`; `empty` keeps users, webhooks, lists, UFs and pipeline 0. Faults, limits and tokens are cleared; config and the request log stay |
 //! | `POST /_emu/seed` | `{users, credentials, userfields, statuses, categories, items, links, timeline}`; items are `{"entityTypeId":2,"fields":{…},"id"?}` (crm.item names, original UF names; `createdTime`/`updatedTime`/`createdBy`/`updatedBy` may be set); links `{"dealId","contactId","isPrimary"?,"sort"?}`; timeline `{"kind":"logmessage"\|"comment","entityTypeId","entityId","title","text","iconCode","comment","authorId","created"}`. Answers `{"ids":{…}}` |
-//! | `POST /_emu/credentials` | webhook `{"kind":"webhook","userId","code","scopes"?,"expiresAt"?,"revoked"?}` (an existing code is updated: expire or revoke it); OAuth `{"kind":"oauth","clientId","clientSecret","userId","scopes"}` answers the first token pair (F9 shape); refresh via `GET /oauth/token/?grant_type=refresh_token&…` |
+//! | `POST /_emu/credentials` | webhook `{"kind":"webhook","userId","code","scopes"?,"expiresAt"?,"revoked"?}` (an existing code is updated: expire or revoke it) answers `{"url": "http://127.0.0.1:PORT/rest/{userId}/{code}/", "userId"}`; OAuth `{"kind":"oauth","clientId","clientSecret","userId","scopes"}` answers the first token pair (F9 shape); refresh via `GET /oauth/token/?grant_type=refresh_token&…` |
 //! | `POST /_emu/permissions` | `{"userId","entityTypeId"?,"read"?,"write"?,"delete"?}` with `none\|own\|open\|all`; no `entityTypeId` = all four types |
-//! | `POST /_emu/act` | `{"userId","method","params","countLimits"?,"log"?}`; answers the REST envelope (or error body and status) |
+//! | `POST /_emu/act` | `{"userId","method","params","countLimits"?,"log"?}`; answers the REST envelope (or error body and status). `countLimits` takes from the bucket `/rest/` would use: the caller's IP, or `act:{userId}` when `rateLimit.key` is `"credential"` |
 //! | `GET/POST /_emu/clock` | `{"set":ISO}` / `{"advanceSeconds":N}` / `{"mode":"frozen"\|"running"}` |
 //! | `GET/POST /_emu/config` | CONTRACT §9.2 keys plus `badAuthCode`, `badAuthStatus`, `insufficientScopeStatus`, `stagehistoryUnsupportedCode`, `methodNotFoundStatus` |
 //! | `POST/DELETE /_emu/faults` | `[{"match":{"method"?,"command"?,"credential"?,"nth"?,"times"?,"repeat"?,"probability"?},"action":{"type":…}}]`; types `error`, `html`, `delay` (`ms`), `drop`, `truncate`, `commitThenFail`, `redirect`, `overload`, `expiredToken`, `revokedToken`. A fault fires once by default on the `nth` matching call; a method-only fault also matches that method inside a batch (as a command error) |
 //! | `GET/DELETE /_emu/requests` | `?since=seq`; `{"requests":[{seq,time,credential,user,httpMethod,path,method,params,status,error,bucket,commands}],"last":seq}`; codes and tokens are redacted |
 //! | `GET /_emu/state` | `?entityTypeId=2&id=5` → `{"exists","deleted","item","contacts"}`; without `id`: counts and ids; without anything: counts of every type |
+//!
+//! # Choices where the contract leaves room
+//! - A boolean UF is filtered with `1`/`0` (CONTRACT §2.3); `Y`/`N` in such a filter are
+//!   accepted but match nothing, as on a portal that compares them with the stored `1`/`0`.
+//! - With `zeroTimings`, `time.operating` is charged `costPerCallSeconds` (or 0) per call instead
+//!   of the measured time, so frozen-clock runs are byte-identical (§9.1).
+//! - The operating limit refuses a call once the method's total **exceeds** `limitSeconds` (§5.4).
 //!
 //! # Storage and speed
 //! Items live in memory (per type: an id-ordered map and an `(updatedTime, id)` index, each item
