@@ -4,11 +4,7 @@ use kartoteka_bitrix::{BitrixError, ErrorClass};
 use kartoteka_domain::ipc::{ErrorCode, IpcError};
 
 /// Codes the portal sends when we call too fast or for too long.
-const RATE_LIMIT_CODES: &[&str] = &[
-    "QUERY_LIMIT_EXCEEDED",
-    "OPERATION_TIME_LIMIT",
-    "OVERLOAD_LIMIT",
-];
+const RATE_LIMIT_CODES: &[&str] = &["QUERY_LIMIT_EXCEEDED", "OPERATION_TIME_LIMIT"];
 /// Codes that mean "the webhook's scope is too narrow".
 const SCOPE_CODES: &[&str] = &["insufficient_scope", "invalid_scope", "WRONG_AUTH_TYPE"];
 
@@ -34,6 +30,8 @@ pub fn from_bitrix(error: &BitrixError) -> IpcError {
             ErrorClass::Auth if SCOPE_CODES.contains(&code.as_str()) => ErrorCode::NoAccess,
             ErrorClass::Auth if *http_status == 403 => ErrorCode::NoAccess,
             ErrorClass::Auth => ErrorCode::Auth,
+            // REST blocked by hand by Bitrix24 support (CONTRACT §5.2): stop and tell the user.
+            ErrorClass::Permanent if code == "OVERLOAD_LIMIT" => ErrorCode::PortalBlocked,
             ErrorClass::Permanent if error.is_not_found() => ErrorCode::NotFound,
             ErrorClass::Permanent if error.is_access_denied() => ErrorCode::NoAccess,
             ErrorClass::Permanent | ErrorClass::Conflict => ErrorCode::Internal,
@@ -65,6 +63,7 @@ mod tests {
             (api("NOT_FOUND", 400), ErrorCode::NotFound),
             (api("QUERY_LIMIT_EXCEEDED", 503), ErrorCode::RateLimited),
             (api("OPERATION_TIME_LIMIT", 429), ErrorCode::RateLimited),
+            (api("OVERLOAD_LIMIT", 503), ErrorCode::PortalBlocked),
             (api("INTERNAL_SERVER_ERROR", 500), ErrorCode::Offline),
             (BitrixError::Timeout, ErrorCode::Offline),
             (

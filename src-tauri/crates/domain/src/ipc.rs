@@ -33,6 +33,9 @@ pub enum ErrorCode {
     PlanRestricted,
     /// The portal asks us to slow down. Retry later by itself.
     RateLimited,
+    /// Bitrix24 support has blocked REST calls to the portal (`OVERLOAD_LIMIT`). Retrying does
+    /// not help; a person must contact the portal's administrator or support.
+    PortalBlocked,
     /// The record (or other thing asked for) does not exist.
     NotFound,
     /// The request itself is wrong (a malformed webhook URL, a bad filter). Fix the input.
@@ -44,12 +47,13 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 10] = [
         ErrorCode::Offline,
         ErrorCode::Auth,
         ErrorCode::NoAccess,
         ErrorCode::PlanRestricted,
         ErrorCode::RateLimited,
+        ErrorCode::PortalBlocked,
         ErrorCode::NotFound,
         ErrorCode::InvalidInput,
         ErrorCode::Storage,

@@ -90,6 +90,7 @@ export const en: Record<MessageKey, string> = {
   "error.noAccess": "The webhook has no CRM rights. Add the “CRM (crm)” scope in the webhook settings.",
   "error.planRestricted": "The portal's plan does not include the REST API. A paid plan or a trial is needed.",
   "error.rateLimited": "The portal asks us to slow down. We will retry shortly.",
+  "error.portalBlocked": "Bitrix24 has blocked REST calls to this portal. Contact the portal's administrator or Bitrix24 support.",
   "error.notFound": "Record not found: it may have been deleted.",
   "error.invalidInput": "Please check what you entered.",
   "error.storage": "The local database failed.",

@@ -8,6 +8,7 @@ const ALL: ErrorCode[] = [
   "auth",
   "noAccess",
   "planRestricted",
+  "portalBlocked",
   "rateLimited",
   "notFound",
   "invalidInput",

@@ -7,6 +7,7 @@ const CODES: readonly ErrorCode[] = [
   "auth",
   "noAccess",
   "planRestricted",
+  "portalBlocked",
   "rateLimited",
   "notFound",
   "invalidInput",
