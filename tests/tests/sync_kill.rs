@@ -12,24 +12,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use sync_support::*;
 
-/// The `kartoteka-cli` binary next to this test's own target directory; built if missing.
+/// The `kartoteka-cli` binary, built fresh for this test. `cargo test` does not build other
+/// packages' binaries, and a binary left over from an earlier build could be stale, so the test
+/// always asks cargo (a no-op when up to date). It builds in a target dir of its own, beside the
+/// one this run uses, so it does not wait on the lock this `cargo test` holds.
 fn cli_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test exe path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>");
-    let bin = profile_dir.join(format!("kartoteka-cli{}", std::env::consts::EXE_SUFFIX));
-    if bin.exists() {
-        return bin;
-    }
-    // Not built by this `cargo test` invocation (e.g. `-p kartoteka-tests` alone): build it in
-    // its own target dir so we do not wait on the lock this run holds.
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("workspace root")
         .to_path_buf();
-    let target = workspace.join("target").join("sync-kill-cli");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"))
+        .join("sync-kill-cli");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .args(["build", "-p", "kartoteka-cli", "--target-dir"])
