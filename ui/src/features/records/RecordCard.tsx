@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "react";
-import { useI18n, type Language, type Translate } from "../../lib/i18n";
+import { dictionaries, useI18n, type Language, type MessageKey, type Translate } from "../../lib/i18n";
 import { formatDateTime, formatFieldValue } from "../../lib/format";
 import { IpcFailure, recordGet, type IpcError, type RecordCard as Card, type RecordKey } from "../../lib/ipc";
 import type { MultiField } from "../../lib/ipc/bindings/MultiField";
@@ -12,6 +12,12 @@ interface Props {
   revision: number;
   onOpen: (key: RecordKey) => void;
   onClose: () => void;
+}
+
+/** The kind of a phone or e-mail (WORK, MOBILE, …) in the user's language; messenger names as they are. */
+export function valueTypeLabel(valueType: string, t: Translate): string {
+  const key = `card.valueType.${valueType.toUpperCase()}`;
+  return key in dictionaries.ru ? t(key as MessageKey) : valueType;
 }
 
 function multiFieldHref(m: MultiField): string | null {
@@ -95,7 +101,7 @@ export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
                   const href = multiFieldHref(m);
                   return (
                     <li key={m.id} data-testid={`mf-${m.kind.toLowerCase()}`}>
-                      <span className="mf-kind">{m.valueType}</span>
+                      <span className="mf-kind">{valueTypeLabel(m.valueType, t)}</span>
                       {href ? <a href={href}>{m.value}</a> : <span>{m.value}</span>}
                     </li>
                   );

@@ -72,3 +72,15 @@ describe("stageListId", () => {
     expect(stageListId("contact", null)).toBeNull();
   });
 });
+
+describe("valueTypeLabel", () => {
+  it("names phone and e-mail kinds in the user's language and keeps messenger names", async () => {
+    const { valueTypeLabel } = await import("./RecordCard");
+    const { translate } = await import("../../lib/i18n");
+    const ru = (key: Parameters<typeof translate>[1]) => translate("ru", key);
+    const en = (key: Parameters<typeof translate>[1]) => translate("en", key);
+    expect(valueTypeLabel("WORK", ru)).toBe("рабочий");
+    expect(valueTypeLabel("MOBILE", en)).toBe("mobile");
+    expect(valueTypeLabel("TELEGRAM", ru)).toBe("TELEGRAM");
+  });
+});

@@ -71,6 +71,13 @@ export const en: Record<MessageKey, string> = {
   "card.unknownUser": "a user not on the list",
   "card.showEmpty": "Show empty fields ({n})",
   "card.hideEmpty": "Hide empty fields",
+  "card.valueType.WORK": "work",
+  "card.valueType.MOBILE": "mobile",
+  "card.valueType.FAX": "fax",
+  "card.valueType.HOME": "home",
+  "card.valueType.PAGER": "pager",
+  "card.valueType.MAILING": "mailing",
+  "card.valueType.OTHER": "other",
 
   "history.title": "Change history",
   "history.soon": "The change log comes in the next version.",

@@ -71,6 +71,13 @@ export const ru = {
   "card.unknownUser": "пользователь не из списка",
   "card.showEmpty": "Показать пустые поля ({n})",
   "card.hideEmpty": "Скрыть пустые поля",
+  "card.valueType.WORK": "рабочий",
+  "card.valueType.MOBILE": "мобильный",
+  "card.valueType.FAX": "факс",
+  "card.valueType.HOME": "домашний",
+  "card.valueType.PAGER": "пейджер",
+  "card.valueType.MAILING": "для рассылок",
+  "card.valueType.OTHER": "другой",
 
   "history.title": "История изменений",
   "history.soon": "Журнал изменений появится в следующей версии.",
