@@ -19,6 +19,15 @@ fn comment_json(c: &Comment, offset: i32) -> Value {
 }
 
 /// Checks the owner exists and the caller has `level` rights on it.
+/// One offset page of `items` (`start` from the params, `size` rows) with `total` and `next`.
+fn offset_page<T>(items: &[T], p: &Value, size: usize, render: impl Fn(&T) -> Value) -> Out {
+    let start = param_i64(p, "start").unwrap_or(0).max(0) as usize;
+    let total = items.len();
+    let page: Vec<Value> = items.iter().skip(start).take(size).map(render).collect();
+    let next = (total > start + size).then_some((start + size) as i64);
+    Out::paged(Res::Json(Value::Array(page)), total as i64, next)
+}
+
 fn owner(call: &Call<'_>, t: i64, id: i64, write: bool, empty_code: bool) -> Result<(), ApiError> {
     let err = |code: &str, desc: &str| {
         if empty_code {
@@ -129,20 +138,8 @@ pub fn dispatch(call: &mut Call<'_>, m: &str, p: &Value) -> MethodResult {
             if !asc {
                 list.reverse();
             }
-            let start = param_i64(p, "start").unwrap_or(0).max(0) as usize;
-            let total = list.len();
-            let page: Vec<Value> = list
-                .iter()
-                .skip(start)
-                .take(10)
-                .map(|m| log_json(m, offset))
-                .collect();
-            let next = (total > start + 10).then_some((start + 10) as i64);
-            Ok(Out::paged(
-                Res::Json(Value::Array(page)),
-                total as i64,
-                next,
-            ))
+            // Log messages page by 10 (CONTRACT §3), unlike every other list.
+            Ok(offset_page(&list, p, 10, |m| log_json(m, offset)))
         }
         "crm.timeline.logmessage.delete" => {
             let id = param_i64(p, "id").unwrap_or(0);
@@ -267,20 +264,7 @@ fn comments(call: &mut Call<'_>, m: &str, p: &Value) -> MethodResult {
             if desc {
                 list.reverse();
             }
-            let start = param_i64(p, "start").unwrap_or(0).max(0) as usize;
-            let total = list.len();
-            let page: Vec<Value> = list
-                .iter()
-                .skip(start)
-                .take(50)
-                .map(|c| comment_json(c, offset))
-                .collect();
-            let next = (total > start + 50).then_some((start + 50) as i64);
-            Ok(Out::paged(
-                Res::Json(Value::Array(page)),
-                total as i64,
-                next,
-            ))
+            Ok(offset_page(&list, p, 50, |c| comment_json(c, offset)))
         }
         "crm.timeline.comment.delete" => {
             let id = param_i64(p, "id")

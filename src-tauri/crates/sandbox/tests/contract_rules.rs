@@ -265,3 +265,83 @@ async fn demo_portal_describes_its_fields_in_russian() {
     }
     p.sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn timeline_log_messages_page_by_ten_and_comments_by_fifty() {
+    let p = Portal::start(None, LimitsPreset::Off).await;
+    let deal = 1;
+    let before: Value = serde_json::from_str(
+        &raw(
+            &p,
+            "crm.timeline.logmessage.list",
+            json!({"entityTypeId": 2, "entityId": deal}),
+        )
+        .await,
+    )
+    .expect("json");
+    let existing = before["total"].as_u64().expect("total") as usize;
+    for i in 0..12 {
+        raw(
+            &p,
+            "crm.timeline.logmessage.add",
+            json!({"fields": {"entityTypeId": 2, "entityId": deal, "title": format!("t{i}"),
+                "text": "x", "iconCode": "info"}}),
+        )
+        .await;
+    }
+    let total = existing + 12;
+    let mut seen = 0;
+    let mut start = 0;
+    loop {
+        let page: Value = serde_json::from_str(
+            &raw(
+                &p,
+                "crm.timeline.logmessage.list",
+                json!({"entityTypeId": 2, "entityId": deal, "start": start}),
+            )
+            .await,
+        )
+        .expect("json");
+        let rows = page["result"].as_array().expect("a bare array").len();
+        assert_eq!(page["total"].as_u64(), Some(total as u64));
+        assert_eq!(
+            rows,
+            (total - start).min(10),
+            "log messages come 10 to a page"
+        );
+        seen += rows;
+        match page["next"].as_u64() {
+            Some(next) => {
+                assert_eq!(next as usize, start + 10, "next is the following offset");
+                start = next as usize;
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, total, "paging visits every log message once");
+
+    for i in 0..51 {
+        raw(
+            &p,
+            "crm.timeline.comment.add",
+            json!({"fields": {"ENTITY_ID": deal, "ENTITY_TYPE": "deal", "COMMENT": format!("c{i}")}}),
+        )
+        .await;
+    }
+    let first: Value = serde_json::from_str(
+        &raw(
+            &p,
+            "crm.timeline.comment.list",
+            json!({"filter": {"ENTITY_ID": deal, "ENTITY_TYPE": "deal"}}),
+        )
+        .await,
+    )
+    .expect("json");
+    assert_eq!(
+        first["result"].as_array().map(Vec::len),
+        Some(50),
+        "comments come 50 to a page"
+    );
+    assert_eq!(first["next"].as_u64(), Some(50));
+    p.sb.shutdown().await;
+}
