@@ -3,11 +3,16 @@
 
 pub mod entity;
 pub mod field;
+pub mod history;
 pub mod ipc;
 pub mod record;
 pub mod reference;
 
 pub use entity::{EntityType, UnknownEntityType};
 pub use field::{FieldMeta, FieldOption, FieldType};
+pub use history::{
+    AuthorKind, HistoryCursor, HistoryEvent, HistoryEventCode, HistoryFilter, HistorySource,
+    HistorySyncState,
+};
 pub use record::{MultiField, MultiFieldKind, Record, RecordKey};
 pub use reference::{Category, Stage, StageSemantics, User, UserKind};

@@ -25,6 +25,14 @@ pub enum StoreError {
     #[error("the page cursor does not match the sort order")]
     BadCursor,
 
+    /// The signed-in user may not do this (hiding history entries is for supervisors).
+    #[error("not allowed: {0}")]
+    NotAllowed(&'static str),
+
+    /// The thing asked for does not exist (a history entry that is not there).
+    #[error("not found")]
+    NotFound,
+
     /// A value read back from the database has a shape this version does not understand.
     #[error("unexpected value in column {column}: {detail}")]
     Corrupt {

@@ -1,8 +1,10 @@
 //! Pull checkpoints, deletions, lost access, id reconciliation and the per-type counters.
 
+use crate::history::{HistoryWriter, NewEvent};
 use crate::promote::{promote, rid_of, rid_range, search_body};
 use crate::{RecordState, Store, StoreError};
 use kartoteka_domain::{EntityType, Record, RecordKey};
+use kartoteka_domain::{HistoryEventCode, HistorySource};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
@@ -165,6 +167,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         let mut deltas = CountDeltas::default();
         let mut changed = 0u64;
+        let mut deleted = Vec::new();
         {
             let mut read = tx.prepare_cached("SELECT state FROM records WHERE rid = ?1")?;
             let mut write = tx.prepare_cached(
@@ -188,18 +191,67 @@ impl Store {
                 if target == RecordState::Hidden {
                     unindex.execute([rid])?;
                     block.execute(params![key.entity_type.type_id(), key.id])?;
+                    // product.md §4.4: the record's data and its history leave the device; only
+                    // the key stays (a tombstone), so that blocked edits still name their record.
+                    forget_record(&tx, rid)?;
                 } else if from == RecordState::Hidden {
                     // Back in a view (the recycle bin): searchable again.
                     reindex(&tx, *key, rid)?;
+                }
+                if target == RecordState::Deleted {
+                    deleted.push(*key);
                 }
                 deltas.add(key.entity_type, from, -1);
                 deltas.add(key.entity_type, target, 1);
                 changed += 1;
             }
         }
+        if !deleted.is_empty() {
+            record_deletions(&tx, &deleted, at)?;
+        }
         deltas.write(&tx)?;
         tx.commit()?;
         tracing::info!(changed, state = ?target, "records moved");
         Ok(changed)
     }
+}
+
+/// One `deleted` event per record found deleted on the portal (observed at sync: the portal
+/// does not say who deleted it or exactly when).
+fn record_deletions(conn: &Connection, keys: &[RecordKey], at: i64) -> Result<(), StoreError> {
+    let mut w = HistoryWriter::new(conn)?;
+    let mut title = conn.prepare_cached("SELECT title FROM records WHERE rid = ?1")?;
+    for key in keys {
+        let mut e = NewEvent::new(
+            Some(*key),
+            HistoryEventCode::Deleted,
+            at * 1000,
+            HistorySource::Observed,
+        );
+        e.record_title = title
+            .query_row([rid_of(*key)?], |r| r.get(0))
+            .optional()?
+            .unwrap_or_default();
+        let g = w.new_group();
+        w.append(&e, g)?;
+    }
+    w.finish(conn)
+}
+
+/// Removes everything the replica holds about a record the user lost access to, history
+/// included, except its key. Counters are taken down by what leaves.
+fn forget_record(conn: &Connection, rid: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE records SET title = '', title_sort = '', stage_id = NULL, category_id = NULL,          assigned_by_id = NULL, opportunity = NULL, opportunity_minor = 0, currency_id = NULL,          company_id = NULL, phone = NULL, email = NULL, created_time = 0, updated_time = 0,          updated_by_id = NULL, server_hash = 0, search_hash = 0 WHERE rid = ?1",
+    )?
+    .execute([rid])?;
+    conn.prepare_cached(
+        "UPDATE record_fields SET fields = '{}', multi_fields = '[]' WHERE rid = ?1",
+    )?
+    .execute([rid])?;
+    conn.prepare_cached("DELETE FROM server_records WHERE rid = ?1")?
+        .execute([rid])?;
+    conn.prepare_cached("DELETE FROM links WHERE from_rid = ?1")?
+        .execute([rid])?;
+    crate::history::forget_history(conn, rid)
 }

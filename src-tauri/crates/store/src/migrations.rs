@@ -167,12 +167,117 @@ CREATE INDEX outbox_unsent ON outbox (entity_type, record_id)
     WHERE state IN ('pending', 'sending', 'conflict', 'blocked');
 "#;
 
+/// Version 3: the history (product.md §4): append-only events with a hash chain per record, the
+/// counters that give exact totals, full-text search over values, and the signed-in user's profile.
+pub const V3_SQL: &str = r#"
+-- History events, append-only: the application never updates or deletes a row (except that all
+-- of a record's events leave the device when its user loses access to it, product.md §4.4).
+-- seq is the append order. Times are UTC unix milliseconds.
+CREATE TABLE history_events (
+    seq          INTEGER PRIMARY KEY,
+    rid          INTEGER NOT NULL,                 -- records.rid; 0 for events about no record (exports)
+    entity_type  INTEGER NOT NULL,                 -- 1..4; 0 for no record
+    happened_ms  INTEGER NOT NULL,
+    received_ms  INTEGER,
+    author_id    INTEGER,
+    author_name  TEXT NOT NULL DEFAULT '',         -- as it was then
+    author_kind  TEXT NOT NULL,                    -- person | robot | deviceUser
+    source       TEXT NOT NULL,                    -- deviceOnline | deviceOffline | peerLog | observed | stageHistory
+    sync_state   TEXT NOT NULL,                    -- synced | pending | conflict | rejected | local
+    device_id    TEXT,
+    group_id     INTEGER NOT NULL,                 -- one save of several fields = one group
+    event        TEXT NOT NULL,                    -- HistoryEventCode::as_str
+    field        TEXT,
+    field_label  TEXT,                             -- the field's label as it was then
+    old_value    TEXT,                             -- JSON as stored
+    new_value    TEXT,
+    old_display  TEXT,                             -- as displayed then
+    new_display  TEXT,
+    record_title TEXT NOT NULL DEFAULT '',         -- the record's title then
+    note         TEXT,
+    ref_seq      INTEGER,                          -- hidden: the entry hidden; stage history: the observed entry it replaces
+    external_id  TEXT,                             -- the portal's id of the source entry ('stagehistory:2:17')
+    hash         BLOB NOT NULL                     -- SHA-256 over the previous hash of the same rid and this row's content
+);
+-- history_page/history_count without a filter, and with a day or period: newest first by time.
+CREATE INDEX history_by_time ON history_events (happened_ms);
+-- A card's History tab and the record filter.
+CREATE INDEX history_by_record ON history_events (rid, happened_ms);
+-- The entity-type filter.
+CREATE INDEX history_by_type ON history_events (entity_type, happened_ms);
+-- The author filter and the "by me" preset.
+CREATE INDEX history_by_author ON history_events (author_id, happened_ms);
+-- The event-type filter.
+CREATE INDEX history_by_event ON history_events (event, happened_ms);
+-- The field filter (events about one field only).
+CREATE INDEX history_by_field ON history_events (field, happened_ms) WHERE field IS NOT NULL;
+-- The source filter.
+CREATE INDEX history_by_source ON history_events (source, happened_ms);
+-- Recording the portal's stage history (and later peer logs) twice is impossible: dedup by its id.
+CREATE UNIQUE INDEX history_by_external ON history_events (external_id) WHERE external_id IS NOT NULL;
+
+-- The end of each record's hash chain: the last event's seq and hash (append and verify).
+CREATE TABLE history_chain (
+    rid       INTEGER PRIMARY KEY,
+    last_seq  INTEGER NOT NULL,
+    last_hash BLOB NOT NULL
+);
+
+-- Entries taken out of the normal view: hidden by a supervisor (visible, marked, to supervisors)
+-- or replaced by an exact entry (a stage move from the portal's stage history replaces the one
+-- observed at sync). Written together with the event that does it; events themselves stay as
+-- they were.
+CREATE TABLE history_masked (
+    seq    INTEGER PRIMARY KEY,
+    reason TEXT NOT NULL,                          -- hidden | replaced
+    by_seq INTEGER NOT NULL
+);
+
+-- Exact totals (history_count): events per UTC hour and per filterable attribute, maintained
+-- once per write transaction. history_totals is the same without the hour (filters with no period).
+CREATE TABLE history_counts (
+    hour        INTEGER NOT NULL,
+    entity_type INTEGER NOT NULL,
+    event       TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    author_id   INTEGER NOT NULL,                  -- 0 for none
+    field       TEXT NOT NULL,                     -- '' for none
+    n           INTEGER NOT NULL,
+    PRIMARY KEY (hour, entity_type, event, source, author_id, field)
+) WITHOUT ROWID;
+CREATE TABLE history_totals (
+    entity_type INTEGER NOT NULL,
+    event       TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    author_id   INTEGER NOT NULL,
+    field       TEXT NOT NULL,
+    n           INTEGER NOT NULL,
+    PRIMARY KEY (entity_type, event, source, author_id, field)
+) WITHOUT ROWID;
+-- history_count with an author filter and no period (the "by me" preset over all time).
+CREATE INDEX history_totals_by_author ON history_totals (author_id);
+
+-- history_page with a text filter: record titles, field labels, displayed values, notes, authors.
+-- rowid = history_events.seq.
+CREATE VIRTUAL TABLE history_search USING fts5(
+    body, content = '', contentless_delete = 1, detail = none,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+
+-- Small settings of this replica: the signed-in user, whether they are a supervisor, the device id,
+-- the stage-history checkpoints.
+CREATE TABLE replica_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+"#;
+
 /// Outbox states that count as "unsent": a pulled value never overwrites these fields.
 /// Must match the partial index `outbox_unsent`.
 pub(crate) const UNSENT_STATES_SQL: &str = "('pending', 'sending', 'conflict', 'blocked')";
 
 /// Each step of the schema, oldest first. Append only.
-pub const STEPS: &[&str] = &[V1_SQL, V2_SQL];
+pub const STEPS: &[&str] = &[V1_SQL, V2_SQL, V3_SQL];
 
 /// The newest schema version this build understands.
 pub const SUPPORTED_VERSION: i64 = STEPS.len() as i64;

@@ -202,7 +202,7 @@ pub(crate) fn search_body(record: &Record, promoted: &Promoted) -> String {
 }
 
 /// `ё` is written as `е` as often as not; search treats them as one letter.
-fn fold_yo(s: &str) -> String {
+pub(crate) fn fold_yo(s: &str) -> String {
     s.replace(['ё', 'Ё'], "е")
 }
 

@@ -6,11 +6,12 @@
 //! version, for the history.
 
 use crate::diff::{diff_fields, FieldChange};
+use crate::history::Observer;
 use crate::lifecycle::{write_checkpoint, CountDeltas, SyncCheckpoint};
 use crate::migrations::UNSENT_STATES_SQL;
 use crate::promote::{declared_links, hash64, promote, rid, rid_of, search_body, Promoted};
 use crate::{RecordState, Store, StoreError};
-use kartoteka_domain::{EntityType, Record, RecordKey};
+use kartoteka_domain::{EntityType, MultiField, Record, RecordKey};
 use rusqlite::{params, CachedStatement, Connection, OptionalExtension};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -210,6 +211,7 @@ impl Store {
         {
             let unsent = unsent_fields(&tx, entity_type)?;
             let mut st = Statements::new(&tx)?;
+            let mut observer = Observer::new(&tx, entity_type)?;
             let mut buf = JsonBuffers {
                 fields: Vec::with_capacity(8192),
                 multi: Vec::with_capacity(1024),
@@ -217,6 +219,7 @@ impl Store {
             for record in records {
                 apply_one(
                     &mut st,
+                    &mut observer,
                     &mut buf,
                     entity_type,
                     record,
@@ -225,6 +228,7 @@ impl Store {
                     &mut deltas,
                 )?;
             }
+            observer.finish(&tx)?;
         }
         deltas.write(&tx)?;
         write_checkpoint(&tx, entity_type, checkpoint)?;
@@ -250,8 +254,10 @@ fn utf8(bytes: &[u8]) -> Result<&str, StoreError> {
     std::str::from_utf8(bytes).map_err(|e| StoreError::corrupt("fields", e.to_string()))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn apply_one(
     st: &mut Statements<'_>,
+    observer: &mut Observer<'_>,
     buf: &mut JsonBuffers,
     entity_type: EntityType,
     record: &Record,
@@ -297,6 +303,11 @@ fn apply_one(
             .execute(params![rid, fields_json, multi_json])?;
         st.index.execute(params![rid, body])?;
         st.write_links(rid, record, false)?;
+        if unsent.contains_key(&key.id) {
+            // Back after lost access: its blocked edits may go again.
+            st.unblock.execute(params![entity_type.type_id(), key.id])?;
+        }
+        observer.created(record)?;
         deltas.add(entity_type, RecordState::Active, 1);
         stats.inserted += 1;
         return Ok(());
@@ -318,9 +329,21 @@ fn apply_one(
     let mut changes = Vec::new();
     // Links declared by the previous version, when it is also the local one (no mirror).
     let mut prev_links = None;
+    let restored = old_state != RecordState::Active;
     if old_hash != server_hash {
         let prev: Map<String, Value> = serde_json::from_str(&prev_fields)?;
         diff_fields(&prev, &record.fields, &mut changes);
+        if old_state == RecordState::Hidden {
+            // Access came back: what this device forgot is new to it again.
+            observer.created(record)?;
+        } else {
+            let prev_multi_fields: Vec<MultiField> = if prev_multi == multi_json {
+                record.multi_fields.clone()
+            } else {
+                serde_json::from_str(&prev_multi)?
+            };
+            observer.changed(&prev, &prev_multi_fields, record, restored)?;
+        }
         if !has_mirror {
             let prev_record = Record {
                 key,
@@ -337,6 +360,10 @@ fn apply_one(
                 new: serde_json::to_value(&record.multi_fields)?,
             });
         }
+    } else if old_state == RecordState::Hidden {
+        observer.created(record)?;
+    } else if restored {
+        observer.changed(&record.fields, &record.multi_fields, record, true)?;
     }
 
     // The local view: the server version, except fields with unsent edits.
@@ -389,7 +416,6 @@ fn apply_one(
     if pending.is_some() || prev_links.is_none_or(|prev| prev != declared_links(local)) {
         st.write_links(rid, local, true)?;
     }
-    let restored = old_state != RecordState::Active;
     if restored {
         if old_state == RecordState::Hidden {
             st.unblock.execute(params![entity_type.type_id(), key.id])?;

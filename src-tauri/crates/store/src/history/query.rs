@@ -1,0 +1,401 @@
+//! Reading history: pages newest first (keyset on `(happened_ms, seq)`), exact totals from the
+//! counters, streaming for exports, and the options the filters offer.
+
+use super::write::HOUR_MS;
+use crate::promote::{key_of, rid_of, search_query};
+use crate::{Store, StoreError};
+use chrono::{DateTime, TimeZone, Utc};
+use kartoteka_domain::history::{HistoryAuthorOption, HistoryFieldOption};
+use kartoteka_domain::{
+    AuthorKind, HistoryCursor, HistoryEvent, HistoryEventCode, HistoryFilter, HistorySource,
+    HistorySyncState,
+};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params_from_iter, OptionalExtension, Row};
+
+/// A filter plus who is looking: supervisors also see hidden entries (marked).
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryQuery<'a> {
+    pub filter: &'a HistoryFilter,
+    pub include_hidden: bool,
+}
+
+/// Largest page the store returns.
+const MAX_LIMIT: u32 = 1000;
+
+const COLUMNS: &str = "e.seq, e.rid, e.happened_ms, e.received_ms, e.author_id, e.author_name, \
+     e.author_kind, e.source, e.sync_state, e.device_id, e.group_id, e.event, e.field, \
+     e.field_label, e.old_value, e.new_value, e.old_display, e.new_display, e.record_title, e.note, \
+     EXISTS (SELECT 1 FROM history_masked m WHERE m.seq = e.seq AND m.reason = 'hidden') AS hidden";
+
+pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn time(ms: i64) -> Result<DateTime<Utc>, StoreError> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .ok_or_else(|| StoreError::corrupt("history_events.happened_ms", ms.to_string()))
+}
+
+/// The filter as SQL conditions over `history_events e` (ANDed) and their parameters. The one
+/// place where a history filter becomes SQL.
+fn conditions(q: &HistoryQuery<'_>) -> Result<(Vec<String>, Vec<SqlValue>), StoreError> {
+    let f = q.filter;
+    let mut conds: Vec<String> = Vec::new();
+    let mut params: Vec<SqlValue> = Vec::new();
+    if let Some(key) = f.record {
+        conds.push("e.rid = ?".into());
+        params.push(rid_of(key)?.into());
+    } else if let Some(t) = f.entity_type {
+        conds.push("e.entity_type = ?".into());
+        params.push(t.type_id().into());
+    }
+    if let Some(from) = f.from {
+        conds.push("e.happened_ms >= ?".into());
+        params.push(ms(from).into());
+    }
+    if let Some(to) = f.to {
+        conds.push("e.happened_ms < ?".into());
+        params.push(ms(to).into());
+    }
+    if let Some(a) = f.author_id {
+        conds.push("e.author_id = ?".into());
+        params.push(a.into());
+    }
+    if !f.events.is_empty() {
+        conds.push(format!(
+            "e.event IN ({})",
+            vec!["?"; f.events.len()].join(", ")
+        ));
+        params.extend(
+            f.events
+                .iter()
+                .map(|e| SqlValue::from(e.as_str().to_string())),
+        );
+    }
+    if let Some(field) = f.field.as_deref().filter(|s| !s.is_empty()) {
+        conds.push("e.field = ?".into());
+        params.push(field.to_string().into());
+    }
+    if let Some(s) = f.source {
+        conds.push("e.source = ?".into());
+        params.push(s.as_str().to_string().into());
+    }
+    if let Some(text) = f.text.as_deref().and_then(search_query) {
+        conds.push(
+            "e.seq IN (SELECT rowid FROM history_search WHERE history_search MATCH ?)".into(),
+        );
+        params.push(text.into());
+    }
+    if q.include_hidden {
+        conds.push(
+            "NOT EXISTS (SELECT 1 FROM history_masked m WHERE m.seq = e.seq \
+             AND m.reason = 'replaced')"
+                .into(),
+        );
+    } else {
+        conds.push("NOT EXISTS (SELECT 1 FROM history_masked m WHERE m.seq = e.seq)".into());
+    }
+    Ok((conds, params))
+}
+
+fn event_from(r: &Row<'_>) -> Result<HistoryEvent, StoreError> {
+    let rid: i64 = r.get("rid")?;
+    let parse_err = |column: &'static str, v: String| StoreError::corrupt(column, v);
+    let kind: String = r.get("author_kind")?;
+    let source: String = r.get("source")?;
+    let state: String = r.get("sync_state")?;
+    let event: String = r.get("event")?;
+    Ok(HistoryEvent {
+        seq: r.get("seq")?,
+        record: if rid == 0 { None } else { Some(key_of(rid)?) },
+        record_title: r.get("record_title")?,
+        happened_at: time(r.get("happened_ms")?)?,
+        received_at: r
+            .get::<_, Option<i64>>("received_ms")?
+            .map(time)
+            .transpose()?,
+        author_id: r.get("author_id")?,
+        author_name: r.get("author_name")?,
+        author_kind: kind
+            .parse::<AuthorKind>()
+            .map_err(|_| parse_err("author_kind", kind.clone()))?,
+        source: source
+            .parse::<HistorySource>()
+            .map_err(|_| parse_err("source", source.clone()))?,
+        sync_state: state
+            .parse::<HistorySyncState>()
+            .map_err(|_| parse_err("sync_state", state.clone()))?,
+        device_id: r.get("device_id")?,
+        group_id: r.get("group_id")?,
+        event: event
+            .parse::<HistoryEventCode>()
+            .map_err(|_| parse_err("event", event.clone()))?,
+        field: r.get("field")?,
+        field_label: r.get("field_label")?,
+        old_value: r.get("old_value")?,
+        new_value: r.get("new_value")?,
+        old_display: r.get("old_display")?,
+        new_display: r.get("new_display")?,
+        note: r.get("note")?,
+        hidden: r.get("hidden")?,
+    })
+}
+
+/// True when the counters can answer: no record, no text, and a period on whole UTC hours.
+fn countable(f: &HistoryFilter) -> bool {
+    let aligned = |t: Option<DateTime<Utc>>| t.is_none_or(|t| ms(t) % HOUR_MS == 0);
+    f.record.is_none()
+        && f.text.as_deref().and_then(search_query).is_none()
+        && aligned(f.from)
+        && aligned(f.to)
+}
+
+impl Store {
+    /// One page of events, newest first, starting after `cursor`. Returns the events and where
+    /// the next page starts (`None` on the last page).
+    pub fn history_page(
+        &self,
+        q: &HistoryQuery<'_>,
+        cursor: Option<HistoryCursor>,
+        limit: u32,
+    ) -> Result<(Vec<HistoryEvent>, Option<HistoryCursor>), StoreError> {
+        let _span = tracing::debug_span!("store_history_page", limit).entered();
+        let limit = limit.clamp(1, MAX_LIMIT);
+        let (mut conds, mut params) = conditions(q)?;
+        if let Some(c) = cursor {
+            conds.push("(e.happened_ms, e.seq) < (?, ?)".into());
+            params.push(c.happened_at_ms.into());
+            params.push(c.seq.into());
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM history_events e WHERE {} \
+             ORDER BY e.happened_ms DESC, e.seq DESC LIMIT {}",
+            conds.join(" AND "),
+            limit + 1
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params_from_iter(params))?;
+        let mut events = Vec::with_capacity(limit as usize);
+        let mut more = false;
+        while let Some(row) = rows.next()? {
+            if events.len() == limit as usize {
+                more = true;
+                break;
+            }
+            events.push(event_from(row)?);
+        }
+        let next = if more {
+            events.last().map(|e| HistoryCursor {
+                happened_at_ms: ms(e.happened_at),
+                seq: e.seq,
+            })
+        } else {
+            None
+        };
+        Ok((events, next))
+    }
+
+    /// Every event the query matches, newest first, one at a time (exports: constant memory).
+    /// `each` returns `false` to stop early.
+    pub fn history_each(
+        &self,
+        q: &HistoryQuery<'_>,
+        mut each: impl FnMut(HistoryEvent) -> Result<bool, StoreError>,
+    ) -> Result<u64, StoreError> {
+        let (conds, params) = conditions(q)?;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM history_events e WHERE {} \
+             ORDER BY e.happened_ms DESC, e.seq DESC",
+            conds.join(" AND ")
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query(params_from_iter(params))?;
+        let mut n = 0u64;
+        while let Some(row) = rows.next()? {
+            n += 1;
+            if !each(event_from(row)?)? {
+                break;
+            }
+        }
+        Ok(n)
+    }
+
+    /// The exact number of events the query matches.
+    pub fn history_count(&self, q: &HistoryQuery<'_>) -> Result<u64, StoreError> {
+        let _span = tracing::debug_span!("store_history_count").entered();
+        let (conds, params) = conditions(q)?;
+        if !countable(q.filter) {
+            let sql = format!(
+                "SELECT COUNT(*) FROM history_events e WHERE {}",
+                conds.join(" AND ")
+            );
+            let n: i64 = self
+                .conn
+                .prepare_cached(&sql)?
+                .query_row(params_from_iter(params), |r| r.get(0))?;
+            return Ok(n as u64);
+        }
+        let counted = self.count_from_counters(q.filter)?;
+        // Entries out of view (hidden, replaced) are few: count those the filter matches and
+        // take them off.
+        let masked_cond = if q.include_hidden {
+            "m.reason = 'replaced'"
+        } else {
+            "1"
+        };
+        // `conditions` ends with the mask exclusion; the other conditions select the events.
+        let selecting = &conds[..conds.len() - 1];
+        let mut where_ = selecting.to_vec();
+        where_.push(masked_cond.to_string());
+        let sql = format!(
+            "SELECT COUNT(*) FROM history_masked m JOIN history_events e ON e.seq = m.seq WHERE {}",
+            where_.join(" AND ")
+        );
+        let masked: i64 = self.conn.prepare_cached(&sql)?.query_row(
+            params_from_iter(params.into_iter().take(param_count(selecting))),
+            |r| r.get(0),
+        )?;
+        Ok((counted - masked).max(0) as u64)
+    }
+
+    fn count_from_counters(&self, f: &HistoryFilter) -> Result<i64, StoreError> {
+        let mut conds: Vec<String> = vec!["1".into()];
+        let mut params: Vec<SqlValue> = Vec::new();
+        let table = if f.from.is_none() && f.to.is_none() {
+            "history_totals"
+        } else {
+            if let Some(from) = f.from {
+                conds.push("hour >= ?".into());
+                params.push((ms(from) / HOUR_MS).into());
+            }
+            if let Some(to) = f.to {
+                conds.push("hour < ?".into());
+                params.push((ms(to) / HOUR_MS).into());
+            }
+            "history_counts"
+        };
+        if let Some(t) = f.entity_type {
+            conds.push("entity_type = ?".into());
+            params.push(t.type_id().into());
+        }
+        if let Some(a) = f.author_id {
+            conds.push("author_id = ?".into());
+            params.push(a.into());
+        }
+        if !f.events.is_empty() {
+            conds.push(format!(
+                "event IN ({})",
+                vec!["?"; f.events.len()].join(", ")
+            ));
+            params.extend(
+                f.events
+                    .iter()
+                    .map(|e| SqlValue::from(e.as_str().to_string())),
+            );
+        }
+        if let Some(field) = f.field.as_deref().filter(|s| !s.is_empty()) {
+            conds.push("field = ?".into());
+            params.push(field.to_string().into());
+        }
+        if let Some(s) = f.source {
+            conds.push("source = ?".into());
+            params.push(s.as_str().to_string().into());
+        }
+        let sql = format!(
+            "SELECT COALESCE(SUM(n), 0) FROM {table} WHERE {}",
+            conds.join(" AND ")
+        );
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(params_from_iter(params), |r| r.get(0))?)
+    }
+
+    /// One event by its seq; `None` when there is none (or it is out of this viewer's view).
+    pub fn history_event(
+        &self,
+        seq: i64,
+        include_hidden: bool,
+    ) -> Result<Option<HistoryEvent>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM history_events e WHERE e.seq = ?1");
+        let ev = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([seq], |r| Ok(event_from(r)))
+            .optional()?
+            .transpose()?;
+        Ok(ev.filter(|e| include_hidden || !e.hidden))
+    }
+
+    /// What the filters offer: the fields events speak of (with their latest label) and authors.
+    pub fn history_facets(
+        &self,
+    ) -> Result<(Vec<HistoryFieldOption>, Vec<HistoryAuthorOption>), StoreError> {
+        let mut fields = Vec::new();
+        {
+            let mut names = self.conn.prepare_cached(
+                "SELECT DISTINCT field FROM history_totals WHERE field <> '' ORDER BY field",
+            )?;
+            let mut label = self.conn.prepare_cached(
+                "SELECT field_label FROM history_events WHERE field = ?1 \
+                 ORDER BY happened_ms DESC LIMIT 1",
+            )?;
+            let names: Vec<String> = names
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for field in names {
+                let l: Option<Option<String>> =
+                    label.query_row([&field], |r| r.get(0)).optional()?;
+                fields.push(HistoryFieldOption {
+                    label: l.flatten().unwrap_or_else(|| field.clone()),
+                    field,
+                });
+            }
+        }
+        fields.sort_by(|a, b| a.label.to_lowercase().cmp(&b.label.to_lowercase()));
+        let mut authors = Vec::new();
+        {
+            let mut ids = self.conn.prepare_cached(
+                "SELECT DISTINCT author_id FROM history_totals WHERE author_id <> 0",
+            )?;
+            let mut latest = self.conn.prepare_cached(
+                "SELECT author_name, author_kind FROM history_events WHERE author_id = ?1 \
+                 ORDER BY happened_ms DESC LIMIT 1",
+            )?;
+            let mut user = self
+                .conn
+                .prepare_cached("SELECT name, last_name, kind FROM users WHERE id = ?1")?;
+            let ids: Vec<i64> = ids.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            for id in ids {
+                let from_users: Option<(String, String, String)> = user
+                    .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()?;
+                let from_events: Option<(String, String)> = latest
+                    .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                let (name, kind) = match (from_users, from_events) {
+                    (Some((n, l, k)), _) => (
+                        format!("{n} {l}").trim().to_string(),
+                        if k == "technical" {
+                            AuthorKind::Robot
+                        } else {
+                            AuthorKind::Person
+                        },
+                    ),
+                    (None, Some((n, k))) => (n, k.parse().unwrap_or(AuthorKind::Person)),
+                    (None, None) => (format!("#{id}"), AuthorKind::Person),
+                };
+                authors.push(HistoryAuthorOption { id, name, kind });
+            }
+        }
+        authors.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        Ok((fields, authors))
+    }
+}
+
+/// How many `?` the conditions hold.
+fn param_count(conds: &[String]) -> usize {
+    conds.iter().map(|c| c.matches('?').count()).sum()
+}
