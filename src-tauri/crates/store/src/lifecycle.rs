@@ -1,9 +1,9 @@
 //! Pull checkpoints, deletions, lost access, id reconciliation and the per-type counters.
 
 use crate::history::{HistoryWriter, NewEvent};
-use crate::promote::{promote, rid_of, rid_range, search_body};
+use crate::promote::{rid_of, rid_range};
 use crate::{RecordState, Store, StoreError};
-use kartoteka_domain::{EntityType, Record, RecordKey};
+use kartoteka_domain::{EntityType, RecordKey};
 use kartoteka_domain::{HistoryEventCode, HistorySource};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -80,25 +80,6 @@ impl CountDeltas {
         }
         Ok(())
     }
-}
-
-/// Puts a record's text back into the search index from its stored fields.
-fn reindex(conn: &Connection, key: RecordKey, rid: i64) -> Result<(), StoreError> {
-    let (fields, multi): (String, String) = conn
-        .prepare_cached("SELECT fields, multi_fields FROM record_fields WHERE rid = ?1")?
-        .query_row([rid], |r| Ok((r.get("fields")?, r.get("multi_fields")?)))?;
-    let record = Record {
-        key,
-        updated_time: None,
-        fields: serde_json::from_str(&fields)?,
-        multi_fields: serde_json::from_str(&multi)?,
-    };
-    let body = search_body(&record, &promote(&record));
-    conn.prepare_cached("DELETE FROM records_search WHERE rowid = ?1")?
-        .execute([rid])?;
-    conn.prepare_cached("INSERT INTO records_search (rowid, body) VALUES (?1, ?2)")?
-        .execute(params![rid, body])?;
-    Ok(())
 }
 
 impl Store {
@@ -184,7 +165,9 @@ impl Store {
                     continue;
                 };
                 let from = RecordState::from_code(code)?;
-                if from == target {
+                // A record this device forgot (access lost) has nothing to put in the recycle
+                // bin: it stays a tombstone.
+                if from == target || from == RecordState::Hidden {
                     continue;
                 }
                 write.execute(params![rid, target.code(), at])?;
@@ -194,9 +177,6 @@ impl Store {
                     // product.md §4.4: the record's data and its history leave the device; only
                     // the key stays (a tombstone), so that blocked edits still name their record.
                     forget_record(&tx, rid)?;
-                } else if from == RecordState::Hidden {
-                    // Back in a view (the recycle bin): searchable again.
-                    reindex(&tx, *key, rid)?;
                 }
                 if target == RecordState::Deleted {
                     deleted.push(*key);

@@ -61,6 +61,7 @@ pub(crate) struct Statements<'c> {
     unlink: CachedStatement<'c>,
     link: CachedStatement<'c>,
     unblock: CachedStatement<'c>,
+    outbox_values: CachedStatement<'c>,
 }
 
 impl<'c> Statements<'c> {
@@ -116,6 +117,10 @@ impl<'c> Statements<'c> {
                 "UPDATE outbox SET state = 'pending' WHERE entity_type = ?1 AND record_id = ?2 \
                  AND state = 'blocked'",
             )?,
+            outbox_values: conn.prepare_cached(&format!(
+                "SELECT field, new_value FROM outbox WHERE entity_type = ?1 AND record_id = ?2 \
+                 AND state IN {UNSENT_STATES_SQL} ORDER BY id"
+            ))?,
         })
     }
 
@@ -371,12 +376,18 @@ fn apply_one(
     let merged;
     let local: &Record = match pending {
         Some(pending_fields) => {
-            let (local_fields, local_multi) = st.local.query_row([rid], |r| {
-                Ok((
-                    r.get::<_, String>("fields")?,
-                    r.get::<_, String>("multi_fields")?,
-                ))
-            })?;
+            let (local_fields, local_multi) = if old_state == RecordState::Hidden {
+                // The replica forgot the record when access was lost; the outbox kept the
+                // values this user set.
+                outbox_values(st, key)?
+            } else {
+                st.local.query_row([rid], |r| {
+                    Ok((
+                        r.get::<_, String>("fields")?,
+                        r.get::<_, String>("multi_fields")?,
+                    ))
+                })?
+            };
             merged = merge_unsent(record, pending_fields, &local_fields, &local_multi)?;
             st.put_mirror
                 .execute(params![rid, fields_json, multi_json, promote_time(record)])?;
@@ -433,6 +444,33 @@ fn apply_one(
         changes,
     });
     Ok(())
+}
+
+/// The values a record's unsent edits set, as the field map and multi-field JSON that
+/// `merge_unsent` reads.
+fn outbox_values(st: &mut Statements<'_>, key: RecordKey) -> Result<(String, String), StoreError> {
+    let mut fields = Map::new();
+    let mut multi = Value::Array(Vec::new());
+    let mut rows = st
+        .outbox_values
+        .query(params![key.entity_type.type_id(), key.id])?;
+    while let Some(row) = rows.next()? {
+        let field: String = row.get("field")?;
+        let value: Option<String> = row.get("new_value")?;
+        let value: Value = match value {
+            Some(v) => serde_json::from_str(&v)?,
+            None => Value::Null,
+        };
+        if field == MULTI_FIELDS {
+            multi = value;
+        } else {
+            fields.insert(field, value);
+        }
+    }
+    Ok((
+        serde_json::to_string(&fields)?,
+        serde_json::to_string(&multi)?,
+    ))
 }
 
 fn promote_time(record: &Record) -> i64 {
