@@ -68,7 +68,7 @@ impl<'c> Statements<'c> {
     pub(crate) fn new(conn: &'c Connection) -> Result<Self, StoreError> {
         Ok(Statements {
             current: conn.prepare_cached(
-                "SELECT server_hash, state, search_hash FROM records WHERE rid = ?1",
+                "SELECT server_hash, state, search_hash, state_changed_at FROM records WHERE rid = ?1",
             )?,
             previous_server: conn.prepare_cached(
                 "SELECT COALESCE(s.fields, f.fields) AS fields, \
@@ -294,11 +294,12 @@ fn apply_one(
                 r.get::<_, i64>("server_hash")?,
                 r.get::<_, i64>("state")?,
                 r.get::<_, i64>("search_hash")?,
+                r.get::<_, Option<i64>>("state_changed_at")?,
             ))
         })
         .optional()?;
 
-    let Some((old_hash, old_state, old_search_hash)) = current else {
+    let Some((old_hash, old_state, old_search_hash, state_changed_at)) = current else {
         // New here: no previous version, so no diff to compute.
         let promoted = promote(record);
         let body = search_body(record, &promoted);
@@ -347,7 +348,12 @@ fn apply_one(
             } else {
                 serde_json::from_str(&prev_multi)?
             };
-            observer.changed(&prev, &prev_multi_fields, record, restored)?;
+            observer.changed(
+                &prev,
+                &prev_multi_fields,
+                record,
+                restored.then_some(state_changed_at.unwrap_or(0)),
+            )?;
         }
         if !has_mirror {
             let prev_record = Record {
@@ -368,7 +374,12 @@ fn apply_one(
     } else if old_state == RecordState::Hidden {
         observer.created(record)?;
     } else if restored {
-        observer.changed(&record.fields, &record.multi_fields, record, true)?;
+        observer.changed(
+            &record.fields,
+            &record.multi_fields,
+            record,
+            Some(state_changed_at.unwrap_or(0)),
+        )?;
     }
 
     // The local view: the server version, except fields with unsent edits.

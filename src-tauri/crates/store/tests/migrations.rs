@@ -103,6 +103,26 @@ fn database_made_by_v1_with_data_upgrades_and_keeps_its_records() {
         )
         .expect("pull on upgraded file");
     assert_eq!(stats.updated, 1);
+
+    // The v3 addition works on the upgraded file: the pulled stage move is history, chained.
+    let filter = kartoteka_domain::HistoryFilter {
+        record: Some(deal_key),
+        ..Default::default()
+    };
+    let q = kartoteka_store::HistoryQuery {
+        filter: &filter,
+        include_hidden: false,
+    };
+    let (events, _) = store
+        .history_page(&q, None, 50)
+        .expect("history after upgrade");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.event == kartoteka_domain::HistoryEventCode::StageChanged),
+        "the stage move pulled after the upgrade is recorded: {events:?}"
+    );
+    assert_eq!(store.verify_history().expect("verify").1, None);
 }
 
 #[test]

@@ -467,7 +467,7 @@ impl<'c> Observer<'c> {
         prev_fields: &Map<String, Value>,
         prev_multi: &[MultiField],
         record: &Record,
-        restored: bool,
+        restored_after: Option<i64>,
     ) -> Result<usize, StoreError> {
         let at = record
             .updated_time
@@ -483,8 +483,11 @@ impl<'c> Observer<'c> {
             multi_fields: prev_multi.to_vec(),
         };
         let mut events = Vec::new();
-        if restored {
-            events.push(self.base(record, HistoryEventCode::Restored, at, by));
+        if let Some(gone_at) = restored_after {
+            // A record restored from the recycle bin keeps its old updatedTime (CONTRACT, the
+            // sandbox issue §7): it came back after it was found gone, whatever its fields say.
+            let back_at = at.max(gone_at * 1000);
+            events.push(self.base(record, HistoryEventCode::Restored, back_at, by));
         }
         // Fields, standard and custom.
         let null = Value::Null;
