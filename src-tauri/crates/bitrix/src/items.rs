@@ -37,7 +37,7 @@ fn filter_time(t: &DateTime<FixedOffset>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
-fn reference(prev: usize, field: &str) -> Value {
+pub(crate) fn reference(prev: usize, field: &str) -> Value {
     Value::String(format!(
         "$result[c{prev}][items][{}][{field}]",
         PAGE_SIZE - 1
@@ -270,7 +270,10 @@ impl Client {
 
     /// Sends a chained batch. The first command has a literal filter, so its failure is real:
     /// it is retried per policy (e.g. `OPERATION_TIME_LIMIT` inside the batch) or returned.
-    async fn read_chain(&self, commands: &[BatchCommand]) -> Result<BatchResult, BitrixError> {
+    pub(crate) async fn read_chain(
+        &self,
+        commands: &[BatchCommand],
+    ) -> Result<BatchResult, BitrixError> {
         let mut attempt = 0;
         loop {
             let result = self.batch(commands, true).await?;
@@ -349,7 +352,7 @@ fn updated_chunk(records: Vec<Record>, exhausted: bool) -> UpdatedChunk {
 /// A short page ends the scan, so what later commands returned (an error on the unresolved
 /// reference, or an empty or bogus page) is never read. A failure after a full page stops the
 /// chunk early (the caller continues from the last id).
-fn chain_pages(
+pub(crate) fn chain_pages(
     result: &BatchResult,
     n: usize,
 ) -> Result<Vec<Vec<&Map<String, Value>>>, BitrixError> {

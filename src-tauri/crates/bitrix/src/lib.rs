@@ -28,6 +28,7 @@
 
 mod client;
 mod error;
+mod history;
 mod items;
 mod parse;
 mod php_query;
@@ -43,6 +44,7 @@ mod fixture_tests;
 
 pub use client::{Client, ClientOptions, RateLimit, MAX_BATCH_COMMANDS};
 pub use error::{ApiError, BitrixError, ErrorClass, SecretError};
+pub use history::StageHistoryRow;
 pub use items::{ItemsChunk, UpdatedChunk, PAGE_SIZE};
 pub use parse::{parse_record, DealContact, Profile};
 pub use php_query::encode_php_query;

@@ -226,10 +226,27 @@ pub fn stagehistory_list(call: &mut Call<'_>, p: &Value) -> MethodResult {
                 _ => return false,
             }
         }
-        let j = row_json(r, offset);
+        // Integer columns are compared without building the row's JSON: a key-set scan
+        // (`>ID`) over a large portal stays cheap, as it is on a real portal's indexed table.
+        let mut j = None;
         conds.iter().all(|(op, name, vals)| {
-            let have = j.get(name);
-            let Some(have) = have else { return false };
+            let int = match name.as_str() {
+                "ID" => Some(r.id),
+                "OWNER_ID" => Some(r.owner_id),
+                "TYPE_ID" => Some(r.type_id),
+                _ => None,
+            };
+            let have_int;
+            let have = match int {
+                Some(v) => {
+                    have_int = Value::from(v);
+                    &have_int
+                }
+                None => match j.get_or_insert_with(|| row_json(r, offset)).get(name) {
+                    Some(h) => h,
+                    None => return false,
+                },
+            };
             let cmp = |w: &String| -> std::cmp::Ordering {
                 if name == "CREATED_TIME" {
                     r.created.cmp(&parse_datetime(w, offset).unwrap_or(0))

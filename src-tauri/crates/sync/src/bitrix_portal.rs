@@ -1,11 +1,12 @@
 //! The Bitrix24 client ([`kartoteka_bitrix::Client`]) as sync's [`Portal`].
 
 use crate::error::{PortalError, PortalFailure};
-use crate::model::{PulledChunk, ReferenceData, Watermark};
+use crate::model::{PulledChunk, ReferenceData, SignedIn, Watermark};
 use crate::ports::Portal;
 use chrono::{DateTime, FixedOffset};
 use kartoteka_bitrix::{BitrixError, Client, ErrorClass};
 use kartoteka_domain::{EntityType, Record};
+use kartoteka_store::StageHistoryEntry;
 use serde_json::json;
 
 /// Reads a portal through the Bitrix24 client (which rate-limits and retries on its own).
@@ -124,7 +125,40 @@ impl Portal for BitrixPortal {
             let fields = self.client.item_fields(t).await.map_err(portal_error)?;
             reference.fields.insert(t, fields);
         }
+        let user_id = self.client.webhook().user_id();
+        reference.signed_in = Some(SignedIn {
+            user_id,
+            is_supervisor: self
+                .client
+                .is_supervisor(user_id)
+                .await
+                .map_err(portal_error)?,
+        });
         Ok(reference)
+    }
+
+    async fn stage_history(
+        &self,
+        t: EntityType,
+        after_id: i64,
+    ) -> Result<(Vec<StageHistoryEntry>, bool), PortalError> {
+        let (rows, exhausted) = self
+            .client
+            .stage_history_after(t, after_id)
+            .await
+            .map_err(portal_error)?;
+        let entries = rows
+            .into_iter()
+            .map(|r| StageHistoryEntry {
+                id: r.id,
+                type_id: r.type_id,
+                owner_id: r.owner_id,
+                created_ms: r.created.timestamp_millis(),
+                stage_id: r.stage_id,
+                category_id: r.category_id,
+            })
+            .collect();
+        Ok((entries, exhausted))
     }
 
     fn requests_made(&self) -> u64 {

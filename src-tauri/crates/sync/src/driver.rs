@@ -136,7 +136,10 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
                 SyncAction::PullInitial { .. } | SyncAction::PullUpdated { .. }
             );
             match action {
-                SyncAction::Done => return self.finish(&run).await,
+                SyncAction::Done => {
+                    self.pull_stage_history(cancel, summary).await?;
+                    return self.finish(&run).await;
+                }
                 SyncAction::RefreshReference => self.refresh_reference(cancel, &mut run).await?,
                 SyncAction::MarkPullStart { entity_type } => {
                     let now = match portal_time {
@@ -182,6 +185,43 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
                 }
             }
         }
+    }
+
+    /// The portal's stage history of deals and leads since the last row recorded, as history
+    /// events (after the records, so the moves find their records and the observed diffs).
+    async fn pull_stage_history(
+        &self,
+        cancel: &CancellationToken,
+        summary: &mut SyncSummary,
+    ) -> Result<(), SyncError> {
+        for t in [EntityType::Lead, EntityType::Deal] {
+            if !self.policy.entity_types.contains(&t) {
+                continue;
+            }
+            let mut after = self
+                .with_replica(move |r| r.stage_history_checkpoint(t))
+                .await?;
+            loop {
+                if cancel.is_cancelled() {
+                    return Err(SyncError::Cancelled);
+                }
+                let (entries, exhausted) = self
+                    .call(cancel, || self.portal.stage_history(t, after))
+                    .await?;
+                let Some(last) = entries.iter().map(|e| e.id).max() else {
+                    break;
+                };
+                after = last;
+                let recorded = self
+                    .with_replica(move |r| r.apply_stage_history(t, &entries))
+                    .await?;
+                summary.stage_moves += recorded;
+                if exhausted {
+                    break;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Stamps every pulled type with the time this run finished it.

@@ -56,6 +56,8 @@ pub struct SyncSummary {
     /// Of `pull_requests`, those of initial pulls (key-set by id): the figure performance.md P1
     /// compares with ⌈N / 2,500⌉.
     pub initial_pull_requests: u64,
+    /// Stage moves recorded from the portal's stage history.
+    pub stage_moves: u64,
     pub seconds: f64,
 }
 

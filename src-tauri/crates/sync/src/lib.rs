@@ -22,7 +22,7 @@ pub use bitrix_portal::{portal_error, BitrixPortal};
 pub use driver::{system_clock, Clock, SharedReplica, SyncEngine};
 pub use error::{PortalError, PortalFailure, SyncError, SyncErrorCode};
 pub use event::{no_events, EventSink, SyncEvent, SyncPhase, SyncSummary, TypeSummary};
-pub use model::{ApplyCounts, PullCheckpoint, PulledChunk, ReferenceData, Watermark};
+pub use model::{ApplyCounts, PullCheckpoint, PulledChunk, ReferenceData, SignedIn, Watermark};
 pub use plan::{next_action, Policy, ReconcilePolicy, RetryPolicy, SyncAction};
 pub use ports::{Portal, Replica};
 pub use scheduler::{

@@ -74,6 +74,16 @@ pub struct ReferenceData {
     pub stages: Vec<Stage>,
     pub categories: Vec<Category>,
     pub fields: BTreeMap<EntityType, Vec<FieldMeta>>,
+    /// The webhook's user and whether they are a supervisor (may hide history entries).
+    pub signed_in: Option<SignedIn>,
+}
+
+/// Who the webhook acts as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignedIn {
+    pub user_id: i64,
+    /// A portal administrator or a department head.
+    pub is_supervisor: bool,
 }
 
 /// What applying a chunk did to the replica.

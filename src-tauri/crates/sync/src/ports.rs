@@ -6,6 +6,7 @@ use crate::error::PortalError;
 use crate::model::{ApplyCounts, PullCheckpoint, PulledChunk, ReferenceData, Watermark};
 use chrono::{DateTime, FixedOffset};
 use kartoteka_domain::{EntityType, Record, RecordKey};
+use kartoteka_store::StageHistoryEntry;
 use std::future::Future;
 
 /// The Bitrix24 portal, read side.
@@ -47,6 +48,13 @@ pub trait Portal: Send + Sync {
         &self,
         types: &[EntityType],
     ) -> impl Future<Output = Result<ReferenceData, PortalError>> + Send;
+    /// Stage-history rows (deals, leads) with id above `after_id`, ascending; `true` when the
+    /// scan reached the end.
+    fn stage_history(
+        &self,
+        t: EntityType,
+        after_id: i64,
+    ) -> impl Future<Output = Result<(Vec<StageHistoryEntry>, bool), PortalError>> + Send;
     /// HTTP requests made so far by this client.
     fn requests_made(&self) -> u64;
 }
@@ -89,4 +97,13 @@ pub trait Replica: Send + 'static {
     /// such links without bumping the linking record's `updatedTime`, so sync re-reads them.
     fn records_linking_to(&self, t: EntityType, id: i64) -> Result<Vec<RecordKey>, Self::Error>;
     fn replace_reference(&mut self, reference: &ReferenceData) -> Result<(), Self::Error>;
+    /// The highest stage-history row id recorded for a type.
+    fn stage_history_checkpoint(&self, t: EntityType) -> Result<i64, Self::Error>;
+    /// Records stage-history rows as history events and advances the checkpoint (one
+    /// transaction). Returns how many events were recorded.
+    fn apply_stage_history(
+        &mut self,
+        t: EntityType,
+        entries: &[StageHistoryEntry],
+    ) -> Result<u64, Self::Error>;
 }

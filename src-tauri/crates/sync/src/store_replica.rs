@@ -4,7 +4,9 @@ use crate::model::{ApplyCounts, PullCheckpoint, ReferenceData, Watermark};
 use crate::ports::Replica;
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use kartoteka_domain::{EntityType, Record, RecordKey};
-use kartoteka_store::{LinkDirection, Store, StoreError, SyncCheckpoint};
+use kartoteka_store::{
+    LinkDirection, Profile, StageHistoryEntry, Store, StoreError, SyncCheckpoint,
+};
 
 fn from_unix(seconds: i64) -> Option<DateTime<FixedOffset>> {
     Utc.timestamp_opt(seconds, 0)
@@ -142,6 +144,24 @@ impl Replica for Store {
                 self.replace_categories(t, &categories)?;
             }
         }
+        if let Some(who) = reference.signed_in {
+            self.set_profile(&Profile {
+                user_id: Some(who.user_id),
+                is_supervisor: who.is_supervisor,
+            })?;
+        }
         Ok(())
+    }
+
+    fn stage_history_checkpoint(&self, t: EntityType) -> Result<i64, StoreError> {
+        Store::stage_history_checkpoint(self, t)
+    }
+
+    fn apply_stage_history(
+        &mut self,
+        t: EntityType,
+        entries: &[StageHistoryEntry],
+    ) -> Result<u64, StoreError> {
+        Store::apply_stage_history(self, t, entries)
     }
 }
