@@ -17,8 +17,6 @@ pub struct Call<'a> {
     /// Set when the call changed stored data (for persistence).
     pub touched: Vec<(i64, i64)>,
     pub dirty: bool,
-    /// Set while a legacy `crm.<type>.add/update` runs (it may write `LINK` multi-fields).
-    pub legacy: bool,
 }
 
 impl Call<'_> {

@@ -213,7 +213,6 @@ impl Engine {
             credential,
             touched: Vec::new(),
             dirty: false,
-            legacy: false,
         };
         let r = dispatch(&mut call, method, params);
         let touched = std::mem::take(&mut call.touched);

@@ -305,10 +305,7 @@ fn write(call: &mut Call<'_>, t: i64, p: &Value, id: Option<i64>) -> MethodResul
     };
     let item_fields = to_item_fields(call.portal, t, &fields);
     let params = json!({"entityTypeId": t, "fields": item_fields, "useOriginalUfNames": "Y"});
-    call.legacy = true;
-    let r = legacy_write(call, params, id);
-    call.legacy = false;
-    r
+    legacy_write(call, params, id)
 }
 
 fn legacy_write(call: &mut Call<'_>, mut params: Value, id: Option<i64>) -> MethodResult {

@@ -14,6 +14,20 @@ fn denied() -> ApiError {
     ApiError::bad("ACCESS_DENIED", "Access denied")
 }
 
+/// The write operation's own permission check (CONTRACT §11 #6): the controller lets the call in,
+/// the operation refuses the item as it would be saved (e.g. reassigned outside one's rights).
+fn operation_denied(op: &str) -> ApiError {
+    let what = match op {
+        "ADD" => "add",
+        "DELETE" => "delete",
+        _ => "update",
+    };
+    ApiError::bad(
+        &format!("CRM_ITEM_{op}_ACCESS_DENIED"),
+        format!("Access denied: you cannot {what} this item"),
+    )
+}
+
 /// Applies client `fields` to a map. Unknown and read-only keys are ignored.
 fn apply(
     portal: &mut Portal,
@@ -21,7 +35,6 @@ fn apply(
     map: &mut Map<String, Value>,
     fields: &Map<String, Value>,
     offset: i32,
-    legacy: bool,
 ) -> Result<(), ApiError> {
     for (k, v) in fields {
         let Some(f) = resolve(portal, t, k).cloned() else {
@@ -36,7 +49,7 @@ fn apply(
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            let list = apply_fm(&current, v, &mut portal.next_fm, legacy)?;
+            let list = apply_fm(&current, v, &mut portal.next_fm);
             map.insert("fm".into(), Value::Array(list));
             continue;
         }
@@ -106,6 +119,20 @@ fn settle_stage(
             .unwrap_or_default();
     }
     let Some(st) = stages.iter().find(|s| s.status_id == stage) else {
+        // a stage of another pipeline is a forbidden move: the portal refuses it with an empty
+        // code (CONTRACT §11 #6); a stage that exists nowhere is an invalid value
+        let elsewhere = t == 2
+            && portal
+                .categories
+                .iter()
+                .filter(|c| c.entity_type == 2 && c.id != cat)
+                .any(|c| portal.stages(2, c.id).iter().any(|s| s.status_id == stage));
+        if elsewhere {
+            return Err(ApiError::bad(
+                "",
+                format!("Stage \"{stage}\" cannot be set: it belongs to another pipeline"),
+            ));
+        }
         return Err(not_valid("stageId"));
     };
     map.insert("stageId".into(), json!(stage));
@@ -185,7 +212,7 @@ pub fn add(call: &mut Call<'_>, p: &Value) -> MethodResult {
     let (user, now) = (call.user, call.now);
     let rights = call.portal.rights(user, t);
     if rights.write == crate::state::Level::None {
-        return Err(denied());
+        return Err(operation_denied("ADD"));
     }
     let mut map = blank_item(call.portal.fields(t));
     map.insert("assignedById".into(), json!(user));
@@ -249,10 +276,9 @@ pub fn add(call: &mut Call<'_>, p: &Value) -> MethodResult {
         );
         map.insert("probability".into(), Value::Null);
     }
-    apply(call.portal, t, &mut map, &fields, offset, call.legacy)?;
-    let assigned = map.get("assignedById").and_then(as_i64).unwrap_or(user);
-    if rights.write == crate::state::Level::Own && assigned != user {
-        return Err(denied());
+    apply(call.portal, t, &mut map, &fields, offset)?;
+    if !rights.write.allows(user, &Item::from_map(&map)) {
+        return Err(operation_denied("ADD"));
     }
     if t == 3 {
         let blank = |k: &str| {
@@ -321,7 +347,7 @@ pub fn update(call: &mut Call<'_>, p: &Value) -> MethodResult {
     }
     let old = existing.map();
     let mut map = old.clone();
-    apply(call.portal, t, &mut map, &fields, offset, call.legacy)?;
+    apply(call.portal, t, &mut map, &fields, offset)?;
     let history = settle_stage(call.portal, t, Some(&old), &mut map)?;
     if t == 3 {
         let blank = |k: &str| {
@@ -337,10 +363,8 @@ pub fn update(call: &mut Call<'_>, p: &Value) -> MethodResult {
             ));
         }
     }
-    if rights.write == crate::state::Level::Own
-        && map.get("assignedById").and_then(as_i64) != Some(user)
-    {
-        return Err(denied());
+    if !rights.write.allows(user, &Item::from_map(&map)) {
+        return Err(operation_denied("UPDATE"));
     }
     if map == old {
         return Ok(saved(call, t, &existing, p));
@@ -474,7 +498,7 @@ pub fn delete(call: &mut Call<'_>, p: &Value) -> MethodResult {
         .get(&id)
         .ok_or_else(|| ApiError::bad("NOT_FOUND", "Item not found"))?;
     if !call.portal.rights(user, t).delete.allows(user, item) {
-        return Err(denied());
+        return Err(operation_denied("DELETE"));
     }
     let now = call.now;
     call.portal.store_mut(t).remove(id, now);

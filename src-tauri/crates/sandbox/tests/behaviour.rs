@@ -106,7 +106,7 @@ async fn add_update_delete_keep_history_links_and_noop_rules() {
     let cid = c["result"]["item"]["id"].as_i64().unwrap();
     let fid = c["result"]["item"]["fm"][0]["id"].as_i64().unwrap();
     let c = p
-        .ok("crm.item.update", json!({"entityTypeId": 3, "id": cid, "fields": {"fm": {"n0": {"typeId": "EMAIL", "value": "a@b.ru"}, fid.to_string(): {"value": ""}}}}))
+        .ok("crm.item.update", json!({"entityTypeId": 3, "id": cid, "fields": {"fm": {"n0": {"typeId": "EMAIL", "value": "a@b.ru"}, fid.to_string(): {"typeId": "PHONE", "value": ""}}}}))
         .await;
     let fm = c["result"]["item"]["fm"].as_array().unwrap().clone();
     assert_eq!(fm.len(), 1);

@@ -1,0 +1,394 @@
+//! Issue 7: the sandbox writes, links and logs as strictly as a real portal (CONTRACT §11).
+//! Each test is named after the rule it guards and fails when the sandbox is more lenient.
+
+mod common;
+
+use common::Portal;
+use kartoteka_sandbox::RESTRICTED;
+use serde_json::{json, Value};
+
+async fn add(p: &Portal, t: i64, fields: Value) -> Value {
+    p.ok("crm.item.add", json!({"entityTypeId": t, "fields": fields}))
+        .await["result"]["item"]
+        .clone()
+}
+
+async fn get(p: &Portal, t: i64, id: i64) -> Value {
+    p.ok("crm.item.get", json!({"entityTypeId": t, "id": id}))
+        .await["result"]["item"]
+        .clone()
+}
+
+async fn update(p: &Portal, t: i64, id: i64, fields: Value) -> Value {
+    p.ok(
+        "crm.item.update",
+        json!({"entityTypeId": t, "id": id, "fields": fields}),
+    )
+    .await["result"]["item"]
+        .clone()
+}
+
+fn id_of(v: &Value) -> i64 {
+    v["id"].as_i64().expect("item id")
+}
+
+fn fm_values(item: &Value) -> Vec<(String, String)> {
+    item["fm"]
+        .as_array()
+        .expect("fm")
+        .iter()
+        .map(|e| {
+            (
+                e["typeId"].as_str().unwrap_or_default().to_string(),
+                e["value"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+// ---- 1. field names in any case ------------------------------------------------------------
+
+#[tokio::test]
+async fn item_keys_are_accepted_in_upper_snake_case_in_select_filter_order_and_fields() {
+    let p = Portal::demo().await;
+    let v = p
+        .ok(
+            "crm.item.list",
+            json!({"entityTypeId": 2, "order": {"ID": "DESC"}, "select": ["ID", "TITLE", "STAGE_ID"],
+                   "filter": {"STAGE_ID": "WON"}}),
+        )
+        .await;
+    let items = v["result"]["items"].as_array().expect("items");
+    assert!(!items.is_empty(), "the demo has won deals: {v}");
+    let ids: Vec<i64> = items.iter().map(id_of).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(ids, sorted, "order ID DESC is honoured");
+    for it in items {
+        assert_eq!(
+            it["stageId"], "WON",
+            "filter STAGE_ID applies; answers stay camelCase"
+        );
+        assert!(
+            it.get("title").is_some() && it.get("TITLE").is_none(),
+            "{it}"
+        );
+    }
+    let c = add(&p, 3, json!({"NAME": "Верхний", "LAST_NAME": "Регистр"})).await;
+    assert_eq!(c["name"], "Верхний", "UPPER_SNAKE names are written on add");
+    assert_eq!(c["lastName"], "Регистр");
+    let u = update(&p, 3, id_of(&c), json!({"SECOND_NAME": "Иванович"})).await;
+    assert_eq!(u["secondName"], "Иванович", "and on update");
+    p.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn item_keys_in_upper_snake_case_work_inside_batch() {
+    let p = Portal::demo().await;
+    let v = p
+        .ok(
+            "batch",
+            json!({"halt": 1, "cmd": {
+                "a": "crm.item.add?entityTypeId=3&fields[NAME]=Пакет",
+                "b": "crm.item.list?entityTypeId=3&order[ID]=DESC&select[]=ID&select[]=NAME&filter[ID]=$result[a][item][id]"
+            }}),
+        )
+        .await;
+    let r = &v["result"]["result"];
+    assert_eq!(r["a"]["item"]["name"], "Пакет", "{v}");
+    assert_eq!(r["b"]["items"][0]["name"], "Пакет", "{v}");
+    assert!(
+        v["result"]["result_error"]
+            .as_object()
+            .is_none_or(|e| e.is_empty()),
+        "{v}"
+    );
+    p.sb.shutdown().await;
+}
+
+// ---- 2. fm on update ------------------------------------------------------------------------
+
+async fn contact_with_phone(p: &Portal) -> (i64, i64) {
+    let c = add(
+        p,
+        3,
+        json!({"name": "Фм", "fm": [{"typeId": "PHONE", "valueType": "WORK", "value": "+7 1"}]}),
+    )
+    .await;
+    (id_of(&c), c["fm"][0]["id"].as_i64().expect("fm id"))
+}
+
+#[tokio::test]
+async fn fm_element_without_type_id_or_value_is_ignored() {
+    let p = Portal::demo().await;
+    let (id, fid) = contact_with_phone(&p).await;
+    let key = fid.to_string();
+    let u = update(&p, 3, id, json!({"fm": {key.clone(): {"value": ""}}})).await;
+    assert_eq!(fm_values(&u).len(), 1, "no typeId: not deleted");
+    let u = update(
+        &p,
+        3,
+        id,
+        json!({"fm": {key.clone(): {"typeId": "PHONE", "DELETE": "Y"}}}),
+    )
+    .await;
+    assert_eq!(
+        fm_values(&u).len(),
+        1,
+        "DELETE=Y without value deletes nothing"
+    );
+    let u = update(
+        &p,
+        3,
+        id,
+        json!({"fm": [{"typeId": "EMAIL"}, {"value": "x@y.ru"}]}),
+    )
+    .await;
+    assert_eq!(fm_values(&u).len(), 1, "incomplete elements add nothing");
+    let u = update(
+        &p,
+        3,
+        id,
+        json!({"fm": {key: {"typeId": "PHONE", "value": ""}}}),
+    )
+    .await;
+    assert!(
+        fm_values(&u).is_empty(),
+        "value \"\" with its typeId deletes: {u}"
+    );
+    p.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn fm_array_on_update_adds_every_element_ignoring_ids() {
+    let p = Portal::demo().await;
+    let (id, fid) = contact_with_phone(&p).await;
+    let u = update(
+        &p,
+        3,
+        id,
+        json!({"fm": [{"id": fid, "typeId": "PHONE", "value": "+7 2"}, {"typeId": "EMAIL", "value": "a@b.ru"}]}),
+    )
+    .await;
+    assert_eq!(
+        fm_values(&u),
+        vec![
+            ("PHONE".into(), "+7 1".into()),
+            ("PHONE".into(), "+7 2".into()),
+            ("EMAIL".into(), "a@b.ru".into())
+        ],
+        "an array duplicates rather than edits: {u}"
+    );
+    p.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn fm_object_keyed_by_id_changes_and_n_keys_or_vanished_ids_add() {
+    let p = Portal::demo().await;
+    let (id, fid) = contact_with_phone(&p).await;
+    let u = update(
+        &p,
+        3,
+        id,
+        json!({"fm": {fid.to_string(): {"typeId": "PHONE", "value": "+7 9"},
+                      "n0": {"typeId": "EMAIL", "value": "n@b.ru"},
+                      "999999": {"typeId": "WEB", "value": "https://x.ru"}}}),
+    )
+    .await;
+    let fm = fm_values(&u);
+    assert_eq!(fm.len(), 3, "{u}");
+    assert!(fm.contains(&("PHONE".into(), "+7 9".into())), "{u}");
+    assert!(fm.contains(&("EMAIL".into(), "n@b.ru".into())), "{u}");
+    assert!(fm.contains(&("WEB".into(), "https://x.ru".into())), "{u}");
+    assert_eq!(
+        u["fm"][0]["id"].as_i64(),
+        Some(fid),
+        "the keyed entry keeps its id"
+    );
+    p.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn fm_given_as_string_is_ignored_and_unknown_types_are_stored_as_given() {
+    let p = Portal::demo().await;
+    let (id, _) = contact_with_phone(&p).await;
+    let u = update(&p, 3, id, json!({"fm": "+7 000"})).await;
+    assert_eq!(fm_values(&u).len(), 1, "a string fm changes nothing");
+    let u = update(
+        &p,
+        3,
+        id,
+        json!({"fm": [{"typeId": "FAXX", "valueType": "WEIRD", "value": "1"}]}),
+    )
+    .await;
+    assert_eq!(u["fm"][1]["typeId"], "FAXX", "{u}");
+    assert_eq!(u["fm"][1]["valueType"], "WEIRD", "{u}");
+    p.sb.shutdown().await;
+}
+
+// ---- 3. values ------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn booleans_are_yes_only_for_true_true_y_and_never_an_error() {
+    let p = Portal::demo().await;
+    let c = add(&p, 3, json!({"name": "Флаг", "opened": "N"})).await;
+    let id = id_of(&c);
+    for (v, want) in [
+        (json!(true), "Y"),
+        (json!("1"), "N"),
+        (json!("true"), "Y"),
+        (json!("yes"), "N"),
+        (json!("y"), "Y"),
+        (json!(1), "N"),
+        (json!("Y"), "Y"),
+        (json!("junk"), "N"),
+    ] {
+        let u = update(&p, 3, id, json!({"opened": v})).await;
+        assert_eq!(u["opened"], want, "opened = {v}");
+    }
+    p.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn unparseable_date_is_silently_not_set() {
+    let p = Portal::demo().await;
+    let c = add(&p, 3, json!({"name": "Дата", "birthdate": "1990-05-17"})).await;
+    let id = id_of(&c);
+    let before = c["birthdate"].clone();
+    assert!(before.as_str().is_some_and(|s| s.starts_with("1990-05-17")));
+    let (s, v) = p
+        .call(
+            "crm.item.update",
+            json!({"entityTypeId": 3, "id": id, "fields": {"birthdate": "не дата", "post": "Инженер"}}),
+        )
+        .await;
+    assert_eq!(s, 200, "no 400 for a bad date: {v}");
+    assert_eq!(v["result"]["item"]["birthdate"], before, "the date is kept");
+    assert_eq!(v["result"]["item"]["post"], "Инженер", "the rest is saved");
+    p.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn update_answers_whole_item_and_no_op_keeps_updated_time() {
+    let p = Portal::demo().await;
+    let c = add(&p, 3, json!({"name": "Полный"})).await;
+    let id = id_of(&c);
+    p.emu_post("clock", json!({"advanceSeconds": 3600})).await;
+    let u = update(&p, 3, id, json!({"name": "Полный"})).await;
+    assert_eq!(
+        u["updatedTime"], c["updatedTime"],
+        "nothing changed, nothing saved"
+    );
+    assert!(
+        u.get("fm").is_some() && u.get("createdTime").is_some(),
+        "the whole item: {u}"
+    );
+    let u = update(&p, 3, id, json!({"post": "Директор"})).await;
+    assert_ne!(
+        u["updatedTime"], c["updatedTime"],
+        "a real change moves updatedTime"
+    );
+    assert_eq!(u, get(&p, 3, id).await, "the answer is the saved item");
+    p.sb.shutdown().await;
+}
+
+// ---- 4. errors on writes --------------------------------------------------------------------
+
+#[tokio::test]
+async fn reassigning_outside_ones_rights_is_crm_item_update_access_denied() {
+    let p = Portal::demo().await;
+    let hook = p.sb.webhook_url(RESTRICTED).expect("restricted hook");
+    let (s, v) = p
+        .call_at(
+            &hook,
+            "crm.item.add",
+            json!({"entityTypeId": 3, "fields": {"name": "Свой"}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let id = v["result"]["item"]["id"].as_i64().expect("id");
+    let (s, v) = p
+        .call_at(
+            &hook,
+            "crm.item.update",
+            json!({"entityTypeId": 3, "id": id, "fields": {"assignedById": 1}}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("CRM_ITEM_UPDATE_ACCESS_DENIED")),
+        "{v}"
+    );
+    let (s, v) = p
+        .call_at(
+            &hook,
+            "crm.item.add",
+            json!({"entityTypeId": 3, "fields": {"name": "Чужой", "assignedById": 1}}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("CRM_ITEM_ADD_ACCESS_DENIED")),
+        "{v}"
+    );
+    p.emu_post(
+        "permissions",
+        json!({"userId": RESTRICTED, "entityTypeId": 3, "delete": "none"}),
+    )
+    .await;
+    let (_, v) = p
+        .call_at(
+            &hook,
+            "crm.item.delete",
+            json!({"entityTypeId": 3, "id": id}),
+        )
+        .await;
+    assert_eq!(v["error"], "CRM_ITEM_DELETE_ACCESS_DENIED", "{v}");
+    assert_eq!(
+        get(&p, 3, id).await["assignedById"],
+        RESTRICTED,
+        "nothing was saved"
+    );
+    p.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn forbidden_stage_move_is_an_error_with_an_empty_code() {
+    let p = Portal::demo().await;
+    let d = add(&p, 2, json!({"title": "Воронка 0"})).await;
+    let (s, v) = p
+        .call(
+            "crm.item.update",
+            json!({"entityTypeId": 2, "id": id_of(&d), "fields": {"stageId": "C1:WON"}}),
+        )
+        .await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("")), "{v}");
+    assert_eq!(get(&p, 2, id_of(&d)).await["stageId"], d["stageId"]);
+    p.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn deleted_item_answers_not_found_on_get_update_and_delete() {
+    let p = Portal::demo().await;
+    let c = add(&p, 3, json!({"name": "Удалить"})).await;
+    let id = id_of(&c);
+    p.ok("crm.item.delete", json!({"entityTypeId": 3, "id": id}))
+        .await;
+    for (m, extra) in [
+        ("crm.item.get", json!({})),
+        ("crm.item.update", json!({"fields": {"name": "x"}})),
+        ("crm.item.delete", json!({})),
+    ] {
+        let mut params = json!({"entityTypeId": 3, "id": id});
+        if let Some(f) = extra.get("fields") {
+            params["fields"] = f.clone();
+        }
+        let (s, v) = p.call(m, params).await;
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (400, Some("NOT_FOUND")),
+            "{m}: {v}"
+        );
+    }
+    p.sb.shutdown().await;
+}
