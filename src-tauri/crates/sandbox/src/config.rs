@@ -37,6 +37,11 @@ pub struct Config {
     /// `0` (default) or `ENTITY_TYPE_NOT_SUPPORTED` for stagehistory on contacts/companies.
     pub stagehistory_unsupported_code: String,
     pub method_not_found_status: u16,
+    /// Who may call `crm.timeline.logmessage.add`: `admin` (default; the server code, CONTRACT
+    /// §11 #7) or `edit` (edit permission on the item, as the documentation says).
+    pub logmessage_add: String,
+    /// Deletes move items to the recycle bin (default on, as on cloud portals; §11 #13).
+    pub recycle_bin: bool,
 }
 
 impl Config {
@@ -68,6 +73,8 @@ impl Config {
             insufficient_scope_status: 403,
             stagehistory_unsupported_code: "0".into(),
             method_not_found_status: 404,
+            logmessage_add: "admin".into(),
+            recycle_bin: true,
         }
     }
 
@@ -134,6 +141,15 @@ impl Config {
         if let Some(x) = v.get("methodNotFoundStatus").and_then(Value::as_u64) {
             self.method_not_found_status = x as u16;
         }
+        if let Some(s) = v.get("logmessageAdd").and_then(Value::as_str) {
+            if s != "admin" && s != "edit" {
+                return Err("logmessageAdd must be \"admin\" or \"edit\"".into());
+            }
+            self.logmessage_add = s.into();
+        }
+        if let Some(b) = v.get("recycleBin").and_then(Value::as_bool) {
+            self.recycle_bin = b;
+        }
         Ok(())
     }
 
@@ -153,6 +169,8 @@ impl Config {
             "insufficientScopeStatus": self.insufficient_scope_status,
             "stagehistoryUnsupportedCode": self.stagehistory_unsupported_code,
             "methodNotFoundStatus": self.method_not_found_status,
+            "logmessageAdd": self.logmessage_add,
+            "recycleBin": self.recycle_bin,
         })
     }
 }

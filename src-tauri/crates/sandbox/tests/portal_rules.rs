@@ -392,3 +392,220 @@ async fn deleted_item_answers_not_found_on_get_update_and_delete() {
     }
     p.sb.shutdown().await;
 }
+
+// ---- 5. timeline ----------------------------------------------------------------------------
+
+fn log_fields(t: i64, id: i64, title: &str) -> Value {
+    json!({"fields": {"entityTypeId": t, "entityId": id, "title": title, "text": "", "iconCode": "info"}})
+}
+
+#[tokio::test]
+async fn logmessage_add_is_admin_only_by_default_and_edit_permission_behind_the_switch() {
+    let p = Portal::demo().await;
+    let manager = p.sb.webhook_url(2).expect("manager hook");
+    let (s, v) = p
+        .call_at(
+            &manager,
+            "crm.timeline.logmessage.add",
+            log_fields(2, 1, "t"),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("ACCESS_DENIED")),
+        "{v}"
+    );
+    let v = p
+        .ok("crm.timeline.logmessage.add", log_fields(2, 1, "t"))
+        .await;
+    assert_eq!(
+        v["result"]["logMessage"]["text"], "",
+        "empty text is accepted: {v}"
+    );
+    p.emu_post("config", json!({"logmessageAdd": "edit"})).await;
+    let (s, v) = p
+        .call_at(
+            &manager,
+            "crm.timeline.logmessage.add",
+            log_fields(2, 1, "t"),
+        )
+        .await;
+    assert_eq!(s, 200, "with edit permission a manager may add: {v}");
+    p.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn logmessage_add_does_not_check_the_item_and_a_missing_field_has_no_code() {
+    let p = Portal::demo().await;
+    let v = p
+        .ok(
+            "crm.timeline.logmessage.add",
+            log_fields(2, 987_654, "no such deal"),
+        )
+        .await;
+    assert!(v["result"]["logMessage"]["id"].as_i64().is_some(), "{v}");
+    let (s, v) = p
+        .call(
+            "crm.timeline.logmessage.add",
+            json!({"fields": {"entityTypeId": 2, "entityId": 1, "text": "x", "iconCode": "info"}}),
+        )
+        .await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("")), "{v}");
+    let (_, v) = p
+        .call("crm.timeline.logmessage.add", log_fields(2, 0, "zero"))
+        .await;
+    assert_eq!(v["error"], "", "entityId must be > 0: {v}");
+    p.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn logmessage_delete_through_a_webhook_is_removing_disabled() {
+    let p = Portal::demo().await;
+    let v = p
+        .ok("crm.timeline.logmessage.add", log_fields(2, 1, "mine"))
+        .await;
+    let id = v["result"]["logMessage"]["id"].as_i64().expect("id");
+    let (s, v) = p
+        .call("crm.timeline.logmessage.delete", json!({"id": id}))
+        .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("REMOVING_DISABLED")),
+        "even its own author: {v}"
+    );
+    p.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn logmessage_list_shows_every_message_to_anyone_ten_a_page_newest_first() {
+    let p = Portal::demo().await;
+    let d = add(&p, 2, json!({"title": "Журнал"})).await;
+    let id = id_of(&d);
+    for i in 0..12 {
+        p.ok(
+            "crm.timeline.logmessage.add",
+            log_fields(2, id, &format!("m{i}")),
+        )
+        .await;
+    }
+    // a user who cannot read the deal still reads its log messages
+    p.emu_post(
+        "permissions",
+        json!({"userId": RESTRICTED, "entityTypeId": 2, "read": "none", "write": "none"}),
+    )
+    .await;
+    let hook = p.sb.webhook_url(RESTRICTED).expect("hook");
+    let (s, v) = p
+        .call_at(
+            &hook,
+            "crm.timeline.logmessage.list",
+            json!({"entityTypeId": 2, "entityId": id}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let titles: Vec<&str> = v["result"]
+        .as_array()
+        .expect("bare array")
+        .iter()
+        .map(|m| m["title"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(titles.len(), 10, "10 a page");
+    assert_eq!(titles[0], "m11", "newest first");
+    assert_eq!(v["total"], 12);
+    let first = p
+        .ok(
+            "crm.timeline.logmessage.get",
+            json!({"id": v["result"][0]["id"]}),
+        )
+        .await;
+    assert_eq!(first["result"]["logMessage"]["title"], "m11");
+    p.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn logmessage_order_takes_only_lowercase_id_or_created_else_id_descending() {
+    let p = Portal::demo().await;
+    let d = add(&p, 2, json!({"title": "Порядок"})).await;
+    let id = id_of(&d);
+    for i in 0..3 {
+        p.ok(
+            "crm.timeline.logmessage.add",
+            log_fields(2, id, &format!("m{i}")),
+        )
+        .await;
+    }
+    let first_title = |order: Value| {
+        let p = &p;
+        async move {
+            let v = p
+                .ok(
+                    "crm.timeline.logmessage.list",
+                    json!({"entityTypeId": 2, "entityId": id, "order": order}),
+                )
+                .await;
+            v["result"][0]["title"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    assert_eq!(first_title(json!({"id": "asc"})).await, "m0");
+    assert_eq!(first_title(json!({"created": "asc"})).await, "m0");
+    assert_eq!(
+        first_title(json!({"ID": "ASC"})).await,
+        "m2",
+        "uppercase falls back"
+    );
+    assert_eq!(
+        first_title(json!({"id": "ASC"})).await,
+        "m2",
+        "uppercase direction too"
+    );
+    assert_eq!(first_title(json!({"title": "asc"})).await, "m2");
+    p.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn comment_add_takes_author_id_and_entity_type_id_update_by_author_delete_by_author_or_admin()
+{
+    let p = Portal::demo().await;
+    let v = p
+        .ok(
+            "crm.timeline.comment.add",
+            json!({"fields": {"ENTITY_ID": 1, "ENTITY_TYPE_ID": 2, "COMMENT": "от имени 3", "AUTHOR_ID": 3}}),
+        )
+        .await;
+    let cid = v["result"].as_i64().expect("comment id");
+    let got = p.ok("crm.timeline.comment.get", json!({"id": cid})).await;
+    assert_eq!(got["result"]["AUTHOR_ID"], "3", "{got}");
+    assert_eq!(got["result"]["ENTITY_TYPE"], "deal");
+    // the admin is not the author: may not edit, may delete
+    let (s, v) = p
+        .call(
+            "crm.timeline.comment.update",
+            json!({"id": cid, "fields": {"COMMENT": "правка"}}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("ACCESS_DENIED")),
+        "{v}"
+    );
+    let author = p.sb.webhook_url(3).expect("hook 3");
+    let (s, v) = p
+        .call_at(
+            &author,
+            "crm.timeline.comment.update",
+            json!({"id": cid, "fields": {"COMMENT": "правка"}}),
+        )
+        .await;
+    assert_eq!(s, 200, "the author may edit: {v}");
+    let other = p.sb.webhook_url(4).expect("hook 4");
+    let (s, v) = p
+        .call_at(&other, "crm.timeline.comment.delete", json!({"id": cid}))
+        .await;
+    assert_eq!(s, 400, "neither author nor admin: {v}");
+    p.ok("crm.timeline.comment.delete", json!({"id": cid}))
+        .await;
+    p.sb.shutdown().await;
+}
