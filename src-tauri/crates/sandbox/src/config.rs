@@ -30,7 +30,8 @@ pub struct Config {
     pub access_token_ttl: i64,
     pub unordered_lists_when_no_order: bool,
     pub zero_timings: bool,
-    /// Error for a bad webhook code: `NO_AUTH_FOUND` (401) or `INVALID_CREDENTIALS`.
+    /// Error for a bad webhook code: `INVALID_CREDENTIALS` (default, as live portals) or
+    /// `NO_AUTH_FOUND` (the older answer, kept behind the switch).
     pub bad_auth_code: String,
     pub bad_auth_status: u16,
     pub insufficient_scope_status: u16,
@@ -68,7 +69,8 @@ impl Config {
             access_token_ttl: 3600,
             unordered_lists_when_no_order: false,
             zero_timings: false,
-            bad_auth_code: "NO_AUTH_FOUND".into(),
+            // live portals answer a wrong webhook code with INVALID_CREDENTIALS (issue 7 §9)
+            bad_auth_code: "INVALID_CREDENTIALS".into(),
             bad_auth_status: 401,
             insufficient_scope_status: 403,
             stagehistory_unsupported_code: "0".into(),

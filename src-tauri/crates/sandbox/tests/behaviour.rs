@@ -391,7 +391,7 @@ async fn control_api_acts_as_others_injects_faults_and_logs_requests() {
             json!({}),
         )
         .await;
-    assert_eq!((s, v["error"].as_str()), (401, Some("NO_AUTH_FOUND")));
+    assert_eq!((s, v["error"].as_str()), (401, Some("INVALID_CREDENTIALS")));
 
     let log = p.emu_get("requests").await;
     let entries = log["requests"].as_array().unwrap();

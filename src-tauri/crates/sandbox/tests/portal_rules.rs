@@ -609,3 +609,81 @@ async fn comment_add_takes_author_id_and_entity_type_id_update_by_author_delete_
         .await;
     p.sb.shutdown().await;
 }
+
+// ---- users and departments (the History feature's supervisors) -----------------------------
+
+#[tokio::test]
+async fn user_admin_answers_whether_the_caller_is_an_administrator() {
+    let p = Portal::demo().await;
+    assert_eq!(p.ok("user.admin", json!({})).await["result"], true);
+    let hook = p.sb.webhook_url(3).expect("hook");
+    let (s, v) = p.call_at(&hook, "user.admin", json!({})).await;
+    assert_eq!((s, v["result"].clone()), (200, json!(false)), "{v}");
+    p.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn department_get_names_heads_and_demo_sales_department_is_headed_by_user_2() {
+    let p = Portal::demo().await;
+    let v = p.ok("department.get", json!({})).await;
+    let rows = v["result"].as_array().expect("rows");
+    assert_eq!(rows.len(), 2, "{v}");
+    assert_eq!(
+        rows[0]["UF_HEAD"], "1",
+        "the company is headed by the admin"
+    );
+    assert_eq!(rows[1]["UF_HEAD"], "2", "sales is headed by user 2");
+    assert_eq!(rows[1]["PARENT"], "1");
+    let v = p.ok("department.get", json!({"UF_HEAD": "2"})).await;
+    assert_eq!(v["result"].as_array().map(Vec::len), Some(1), "{v}");
+    let users = p
+        .ok("user.get", json!({"filter": {"UF_DEPARTMENT": 2}}))
+        .await;
+    let ids: Vec<&str> = users["result"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .map(|u| u["ID"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(ids, ["2", "3", "4", "5", "6"], "sales holds users 2-6");
+    p.sb.shutdown().await;
+}
+
+// ---- 9. answers other clients rely on ---------------------------------------------------------
+
+#[tokio::test]
+async fn wrong_webhook_code_is_invalid_credentials_by_default_no_auth_found_behind_the_switch() {
+    let p = Portal::demo().await;
+    let bad = format!("{}/rest/1/wrongcode/", p.sb.base_url());
+    let (s, v) = p.call_at(&bad, "profile", json!({})).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (401, Some("INVALID_CREDENTIALS")),
+        "{v}"
+    );
+    assert_eq!(v["error_description"], "Invalid request credentials");
+    p.emu_post("config", json!({"badAuthCode": "NO_AUTH_FOUND"}))
+        .await;
+    let (s, v) = p.call_at(&bad, "profile", json!({})).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (401, Some("NO_AUTH_FOUND")),
+        "{v}"
+    );
+    p.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn profile_time_zone_is_a_zone_name_or_empty_and_user_xml_id_is_a_string() {
+    let p = Portal::demo().await;
+    let v = p.ok("profile", json!({})).await;
+    let tz = v["result"]["TIME_ZONE"].as_str().expect("string");
+    assert!(
+        !tz.starts_with('+') && !tz.starts_with('-'),
+        "not an offset: {tz}"
+    );
+    let v = p.ok("user.current", json!({})).await;
+    assert!(v["result"]["XML_ID"].is_string(), "{v}");
+    assert!(p.ok("user.fields", json!({})).await["result"]["UF_DEPARTMENT"].is_string());
+    p.sb.shutdown().await;
+}
