@@ -211,7 +211,9 @@ pub fn dispatch(call: &mut Call<'_>, method: &str, p: &Value) -> MethodResult {
         "crm.stagehistory.list" => crate::lists::stagehistory_list(call, p),
         _ if m.starts_with("crm.deal.contact.") => crate::links::dispatch(call, &m, p),
         _ if m.starts_with("crm.timeline.") => crate::timeline::dispatch(call, &m, p),
-        _ => match crate::legacy::dispatch(call, &m, p) {
+        _ => match crate::company_links::dispatch(call, &m, p)
+            .or_else(|| crate::legacy::dispatch(call, &m, p))
+        {
             Some(r) => r,
             None => Err(ApiError::new(
                 call.cfg.method_not_found_status,

@@ -110,6 +110,8 @@ pub fn generate(p: &mut Portal, seed: u64, records: Option<usize>, epoch: i64, o
     for _ in 0..counts[1] {
         g.deal();
     }
+    // contacts name their companies; the companies list them back (one set of links)
+    crate::company_links::reconcile(g.p);
     tracing::info!(
         leads = counts[0],
         deals = counts[1],

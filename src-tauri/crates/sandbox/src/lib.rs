@@ -68,6 +68,7 @@
 mod api;
 mod batch;
 mod clock;
+mod company_links;
 mod config;
 mod demo;
 mod demo_parts;

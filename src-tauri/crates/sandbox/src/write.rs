@@ -325,6 +325,7 @@ pub fn add(call: &mut Call<'_>, p: &Value) -> MethodResult {
     let item = Item::from_map(&map);
     call.portal.store_mut(t).put(item.clone());
     call.touched.push((t, id));
+    mirror_links(call, t, id, &Map::new(), &map);
     Ok(saved(call, t, &item, p))
 }
 
@@ -385,7 +386,29 @@ pub fn update(call: &mut Call<'_>, p: &Value) -> MethodResult {
     let item = Item::from_map(&map);
     call.portal.store_mut(t).put(item.clone());
     call.touched.push((t, id));
+    mirror_links(call, t, id, &old, &map);
     Ok(saved(call, t, &item, p))
+}
+
+/// A company's `contactIds` and a contact's `companyIds` are one set of links (§11 #11).
+fn mirror_links(
+    call: &mut Call<'_>,
+    t: i64,
+    id: i64,
+    old: &Map<String, Value>,
+    new: &Map<String, Value>,
+) {
+    let Some(key) = crate::company_links::mirror_field(t) else {
+        return;
+    };
+    let (before, after) = (
+        crate::company_links::ids_of(old, key),
+        crate::company_links::ids_of(new, key),
+    );
+    if before != after {
+        let touched = crate::company_links::mirror(call.portal, t, id, &before, &after);
+        call.touched.extend(touched);
+    }
 }
 
 /// Rewrites one stored item through a closure (no timestamp bump).

@@ -687,3 +687,130 @@ async fn profile_time_zone_is_a_zone_name_or_empty_and_user_xml_id_is_a_string()
     assert!(p.ok("user.fields", json!({})).await["result"]["UF_DEPARTMENT"].is_string());
     p.sb.shutdown().await;
 }
+
+// ---- 6. links and stage history ---------------------------------------------------------------
+
+fn ids(v: &Value) -> Vec<i64> {
+    v.as_array()
+        .expect("id list")
+        .iter()
+        .filter_map(Value::as_i64)
+        .collect()
+}
+
+#[tokio::test]
+async fn company_contact_ids_and_contact_company_ids_are_one_set_of_links() {
+    let p = Portal::demo().await;
+    let co = id_of(&add(&p, 4, json!({"title": "Связи"})).await);
+    let c1 = id_of(&add(&p, 3, json!({"name": "Один", "companyIds": [co]})).await);
+    assert_eq!(
+        ids(&get(&p, 4, co).await["contactIds"]),
+        vec![c1],
+        "contact side → company"
+    );
+    let c2 = id_of(&add(&p, 3, json!({"name": "Два"})).await);
+    update(&p, 4, co, json!({"contactIds": [c2]})).await;
+    assert_eq!(
+        ids(&get(&p, 3, c2).await["companyIds"]),
+        vec![co],
+        "company side → contact"
+    );
+    assert!(
+        ids(&get(&p, 3, c1).await["companyIds"]).is_empty(),
+        "dropped on both sides"
+    );
+    // the demo data agrees as well
+    let v = p
+        .ok(
+            "crm.item.list",
+            json!({"entityTypeId": 3, "filter": {">companyId": 0}, "select": ["id", "companyIds"], "order": {"id": "ASC"}}),
+        )
+        .await;
+    let c = &v["result"]["items"][0];
+    let company = ids(&c["companyIds"])[0];
+    assert!(
+        ids(&get(&p, 4, company).await["contactIds"]).contains(&id_of(c)),
+        "demo company {company} lists contact {c}"
+    );
+    p.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn contact_company_and_company_contact_link_methods_exist_and_share_the_links() {
+    let p = Portal::demo().await;
+    let co = id_of(&add(&p, 4, json!({"title": "Методы"})).await);
+    let c = id_of(&add(&p, 3, json!({"name": "Связь"})).await);
+    let v = p
+        .ok(
+            "crm.contact.company.add",
+            json!({"id": c, "fields": {"COMPANY_ID": co}}),
+        )
+        .await;
+    assert_eq!(v["result"], true);
+    let v = p
+        .ok("crm.company.contact.items.get", json!({"id": co}))
+        .await;
+    assert_eq!(v["result"][0]["CONTACT_ID"], c, "{v}");
+    p.ok("crm.company.contact.items.delete", json!({"id": co}))
+        .await;
+    let v = p
+        .ok("crm.contact.company.items.get", json!({"id": c}))
+        .await;
+    assert_eq!(v["result"], json!([]), "{v}");
+    p.ok(
+        "crm.contact.company.items.set",
+        json!({"id": c, "items": [{"COMPANY_ID": co, "IS_PRIMARY": "Y"}]}),
+    )
+    .await;
+    assert_eq!(ids(&get(&p, 4, co).await["contactIds"]), vec![c]);
+    for m in [
+        "crm.contact.company.fields",
+        "crm.company.contact.fields",
+        "crm.lead.contact.fields",
+        "crm.deal.contact.fields",
+    ] {
+        let v = p.ok(m, json!({})).await;
+        assert!(v["result"]["SORT"].is_object(), "{m}: {v}");
+    }
+    let lead = id_of(&add(&p, 1, json!({"title": "Лид"})).await);
+    p.ok(
+        "crm.lead.contact.add",
+        json!({"id": lead, "fields": {"CONTACT_ID": c}}),
+    )
+    .await;
+    assert_eq!(ids(&get(&p, 1, lead).await["contactIds"]), vec![c]);
+    p.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn stagehistory_list_orders_by_the_field_given() {
+    let p = Portal::demo().await;
+    let v = p
+        .ok(
+            "crm.stagehistory.list",
+            json!({"entityTypeId": 2, "order": {"OWNER_ID": "DESC"}, "select": ["ID", "OWNER_ID"]}),
+        )
+        .await;
+    let owners: Vec<i64> = v["result"]["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|r| r["OWNER_ID"].as_i64().expect("owner"))
+        .collect();
+    let mut sorted = owners.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(owners, sorted, "rows follow OWNER_ID DESC: {v}");
+    let max_owner = p
+        .ok(
+            "crm.item.list",
+            json!({"entityTypeId": 2, "order": {"id": "DESC"}, "select": ["id"]}),
+        )
+        .await["result"]["items"][0]["id"]
+        .as_i64();
+    assert_eq!(
+        owners.first().copied(),
+        max_owner,
+        "the newest deal's rows come first"
+    );
+    p.sb.shutdown().await;
+}
