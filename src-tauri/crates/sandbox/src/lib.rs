@@ -87,6 +87,7 @@ mod names;
 mod oauth;
 mod persist;
 mod php;
+mod recycle;
 mod reference;
 mod reqlog;
 mod schema;

@@ -524,6 +524,9 @@ pub fn delete(call: &mut Call<'_>, p: &Value) -> MethodResult {
         return Err(operation_denied("DELETE"));
     }
     let now = call.now;
+    if call.cfg.recycle_bin {
+        crate::recycle::keep(call.portal, t, id);
+    }
     call.portal.store_mut(t).remove(id, now);
     unlink(call, t, id);
     call.touched.push((t, id));

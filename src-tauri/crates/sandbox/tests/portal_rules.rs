@@ -814,3 +814,87 @@ async fn stagehistory_list_orders_by_the_field_given() {
     );
     p.sb.shutdown().await;
 }
+
+// ---- 7. recycle bin -----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn recycle_bin_restore_brings_an_item_back_with_its_old_updated_time_and_by() {
+    let p = Portal::demo().await;
+    let hook = p.sb.webhook_url(3).expect("hook");
+    let (_, v) = p
+        .call_at(
+            &hook,
+            "crm.item.add",
+            json!({"entityTypeId": 2, "fields": {"title": "В корзину", "contactIds": [1]}}),
+        )
+        .await;
+    let before = v["result"]["item"].clone();
+    let id = id_of(&before);
+    p.ok("crm.timeline.logmessage.add", log_fields(2, id, "запись"))
+        .await;
+    p.emu_post("clock", json!({"advanceSeconds": 86_400})).await;
+    p.ok("crm.item.delete", json!({"entityTypeId": 2, "id": id}))
+        .await;
+    let (s, v) = p
+        .call("crm.item.get", json!({"entityTypeId": 2, "id": id}))
+        .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("NOT_FOUND")),
+        "in the bin: {v}"
+    );
+    let st = p.emu_get(&format!("state?entityTypeId=2&id={id}")).await;
+    assert_eq!(st["inRecycleBin"], true, "{st}");
+    p.emu_post(
+        "act",
+        json!({"userId": 1, "method": "recyclebin.restore", "params": {"entityTypeId": 2, "id": id}}),
+    )
+    .await;
+    let after = get(&p, 2, id).await;
+    assert_eq!(
+        after["updatedTime"], before["updatedTime"],
+        "old updatedTime"
+    );
+    assert_eq!(after["updatedBy"], 3, "old updatedBy");
+    assert_eq!(ids(&after["contactIds"]), vec![1], "links come back");
+    let v = p
+        .ok(
+            "crm.item.list",
+            json!({"entityTypeId": 2, "filter": {">updatedTime": before["updatedTime"]}, "select": ["id"]}),
+        )
+        .await;
+    assert!(
+        !v["result"]["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|i| id_of(i) == id),
+        "an incremental pull since the last change cannot see it return"
+    );
+    let logs = p
+        .ok(
+            "crm.timeline.logmessage.list",
+            json!({"entityTypeId": 2, "entityId": id}),
+        )
+        .await;
+    assert_eq!(logs["total"], 1, "its timeline comes back too: {logs}");
+    p.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_the_recycle_bin_a_deleted_item_cannot_be_restored() {
+    let p = Portal::demo().await;
+    p.emu_post("config", json!({"recycleBin": false})).await;
+    let id = id_of(&add(&p, 3, json!({"name": "Навсегда"})).await);
+    p.ok("crm.item.delete", json!({"entityTypeId": 3, "id": id}))
+        .await;
+    let (s, _) = p
+        .emu(
+            reqwest::Method::POST,
+            "act",
+            json!({"userId": 1, "method": "recyclebin.restore", "params": {"entityTypeId": 3, "id": id}}),
+        )
+        .await;
+    assert_eq!(s, 404);
+    p.sb.shutdown().await;
+}
