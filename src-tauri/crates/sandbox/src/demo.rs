@@ -187,7 +187,9 @@ impl Gen<'_> {
     }
 
     fn save(&mut self, t: i64, m: &Map<String, Value>) -> i64 {
-        let item = Item::from_map(m);
+        let mut m = m.clone();
+        crate::values::set_contact_flags(&mut m);
+        let item = Item::from_map(&m);
         let id = item.id;
         self.p.store_mut(t).put(item);
         id

@@ -76,6 +76,23 @@ fn apply(
     Ok(())
 }
 
+/// A contact's or company's `categoryId` must name one of its type's pipelines (0 is default).
+fn settle_category(portal: &Portal, t: i64, map: &Map<String, Value>) -> Result<(), ApiError> {
+    if t != 3 && t != 4 {
+        return Ok(());
+    }
+    let cat = category_of(map);
+    if cat != 0
+        && !portal
+            .categories
+            .iter()
+            .any(|c| c.id == cat && c.entity_type == t)
+    {
+        return Err(not_valid("categoryId"));
+    }
+    Ok(())
+}
+
 fn stage_of(map: &Map<String, Value>) -> String {
     map.get("stageId")
         .and_then(Value::as_str)
@@ -292,6 +309,8 @@ pub fn add(call: &mut Call<'_>, p: &Value) -> MethodResult {
         }
     }
     let history = settle_stage(call.portal, t, None, &mut map)?;
+    settle_category(call.portal, t, &map)?;
+    crate::values::set_contact_flags(&mut map);
     let id = call.portal.store_mut(t).alloc_id();
     map.insert("id".into(), json!(id));
     if t != 3 {
@@ -350,6 +369,8 @@ pub fn update(call: &mut Call<'_>, p: &Value) -> MethodResult {
     let mut map = old.clone();
     apply(call.portal, t, &mut map, &fields, offset)?;
     let history = settle_stage(call.portal, t, Some(&old), &mut map)?;
+    settle_category(call.portal, t, &map)?;
+    crate::values::set_contact_flags(&mut map);
     if t == 3 {
         let blank = |k: &str| {
             map.get(k)

@@ -898,3 +898,104 @@ async fn without_the_recycle_bin_a_deleted_item_cannot_be_restored() {
     assert_eq!(s, 404);
     p.sb.shutdown().await;
 }
+
+// ---- 8. originatorId/originId, categoryId, hasPhone/hasEmail ----------------------------------
+
+#[tokio::test]
+async fn origin_ids_are_writable_filterable_and_not_unique_on_all_four_types() {
+    let p = Portal::demo().await;
+    for t in 1..=4 {
+        let fields = json!({"title": "Origin", "name": "Origin", "originatorId": "kartoteka", "originId": "uuid-1"});
+        let a = add(&p, t, fields.clone()).await;
+        let b = add(&p, t, fields).await;
+        assert_ne!(id_of(&a), id_of(&b), "type {t}: one tag, two items");
+        assert_eq!(a["originatorId"], "kartoteka", "type {t}: {a}");
+        let v = p
+            .ok(
+                "crm.item.list",
+                json!({"entityTypeId": t, "filter": {"=originatorId": "kartoteka", "=originId": "uuid-1"}, "select": ["id"]}),
+            )
+            .await;
+        assert_eq!(v["total"], 2, "type {t}: {v}");
+    }
+    p.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn contacts_and_companies_have_category_id_and_has_phone_has_email_follow_fm() {
+    let p = Portal::demo().await;
+    for t in [3, 4] {
+        let f = p.ok("crm.item.fields", json!({"entityTypeId": t})).await;
+        assert!(f["result"]["fields"]["categoryId"].is_object(), "type {t}");
+        let (s, v) = p
+            .call(
+                "crm.item.add",
+                json!({"entityTypeId": t, "fields": {"title": "x", "name": "x", "categoryId": 77}}),
+            )
+            .await;
+        assert_eq!(s, 400, "no such pipeline for type {t}: {v}");
+    }
+    let c = add(
+        &p,
+        3,
+        json!({"name": "Флаги", "fm": [{"typeId": "PHONE", "value": "+7 1"}]}),
+    )
+    .await;
+    assert_eq!(
+        (c["hasPhone"].as_str(), c["hasEmail"].as_str()),
+        (Some("Y"), Some("N")),
+        "{c}"
+    );
+    assert_eq!(c["categoryId"], 0);
+    let fid = c["fm"][0]["id"].as_i64().expect("fm id");
+    let u = update(
+        &p,
+        3,
+        id_of(&c),
+        json!({"fm": {fid.to_string(): {"typeId": "PHONE", "value": ""}, "n0": {"typeId": "EMAIL", "value": "a@b.ru"}}}),
+    )
+    .await;
+    assert_eq!(
+        (u["hasPhone"].as_str(), u["hasEmail"].as_str()),
+        (Some("N"), Some("Y")),
+        "{u}"
+    );
+    let v = p
+        .ok(
+            "crm.item.list",
+            json!({"entityTypeId": 3, "filter": {"hasEmail": "Y", "id": id_of(&c)}, "select": ["id"]}),
+        )
+        .await;
+    assert_eq!(v["total"], 1, "filterable: {v}");
+    p.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn legacy_fields_list_addresses_logo_has_phone_and_origin_version() {
+    let p = Portal::demo().await;
+    let v = p.ok("crm.company.fields", json!({})).await;
+    for k in [
+        "ADDRESS",
+        "ADDRESS_CITY",
+        "REG_ADDRESS",
+        "LOGO",
+        "HAS_PHONE",
+        "HAS_EMAIL",
+        "ORIGIN_VERSION",
+        "ORIGINATOR_ID",
+        "ORIGIN_ID",
+    ] {
+        assert!(v["result"][k].is_object(), "crm.company.fields lacks {k}");
+    }
+    let v = p.ok("crm.contact.fields", json!({})).await;
+    for k in [
+        "ADDRESS",
+        "PHOTO",
+        "HAS_PHONE",
+        "ORIGIN_VERSION",
+        "CATEGORY_ID",
+    ] {
+        assert!(v["result"][k].is_object(), "crm.contact.fields lacks {k}");
+    }
+    p.sb.shutdown().await;
+}
