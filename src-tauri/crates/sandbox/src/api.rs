@@ -212,6 +212,7 @@ pub fn dispatch(call: &mut Call<'_>, method: &str, p: &Value) -> MethodResult {
         _ if m.starts_with("crm.deal.contact.") => crate::links::dispatch(call, &m, p),
         _ if m.starts_with("crm.timeline.") => crate::timeline::dispatch(call, &m, p),
         _ => match crate::company_links::dispatch(call, &m, p)
+            .or_else(|| crate::reference_edit::dispatch(call, &m, p))
             .or_else(|| crate::legacy::dispatch(call, &m, p))
         {
             Some(r) => r,

@@ -89,6 +89,7 @@ mod persist;
 mod php;
 mod recycle;
 mod reference;
+mod reference_edit;
 mod reqlog;
 mod schema;
 mod seed;

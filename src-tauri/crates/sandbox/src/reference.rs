@@ -129,9 +129,9 @@ pub fn demo_users(epoch: i64) -> Vec<User> {
     ]
 }
 
-type StatusDef<'a> = (&'a str, &'a str, &'a str, &'a str);
+pub(crate) type StatusDef<'a> = (&'a str, &'a str, &'a str, &'a str);
 
-fn push(p: &mut Portal, entity_id: &str, cat: Option<i64>, defs: &[StatusDef<'_>]) {
+pub(crate) fn push(p: &mut Portal, entity_id: &str, cat: Option<i64>, defs: &[StatusDef<'_>]) {
     for (i, (sid, name, sem, color)) in defs.iter().enumerate() {
         p.next_status += 1;
         p.statuses.push(Status {

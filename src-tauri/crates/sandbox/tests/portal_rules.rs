@@ -999,3 +999,100 @@ async fn legacy_fields_list_addresses_logo_has_phone_and_origin_version() {
     }
     p.sb.shutdown().await;
 }
+
+// ---- 9. methods and answers other clients rely on ----------------------------------------------
+
+#[tokio::test]
+async fn reference_and_link_methods_other_libraries_call_exist() {
+    let p = Portal::demo().await;
+    for (m, params) in [
+        ("crm.multifield.fields", json!({})),
+        ("crm.status.fields", json!({})),
+        ("crm.status.entity.types", json!({})),
+        ("crm.status.entity.items", json!({"entityId": "SOURCE"})),
+        ("crm.category.fields", json!({"entityTypeId": 2})),
+        ("crm.category.get", json!({"entityTypeId": 2, "id": 1})),
+        ("user.fields", json!({})),
+    ] {
+        let (s, v) = p.call(m, params).await;
+        assert_eq!(s, 200, "{m}: {v}");
+    }
+    let v = p
+        .ok(
+            "crm.status.add",
+            json!({"fields": {"ENTITY_ID": "SOURCE", "STATUS_ID": "FAIR", "NAME": "Выставка"}}),
+        )
+        .await;
+    let sid = v["result"].as_i64().expect("status id");
+    p.ok(
+        "crm.status.update",
+        json!({"id": sid, "fields": {"NAME": "Ярмарка"}}),
+    )
+    .await;
+    assert_eq!(
+        p.ok("crm.status.get", json!({"id": sid})).await["result"]["NAME"],
+        "Ярмарка"
+    );
+    p.ok("crm.status.delete", json!({"id": sid})).await;
+    let v = p
+        .ok(
+            "crm.category.add",
+            json!({"entityTypeId": 2, "fields": {"name": "Тендеры"}}),
+        )
+        .await;
+    let cid = v["result"]["category"]["id"].as_i64().expect("category id");
+    let stages = p
+        .ok(
+            "crm.status.list",
+            json!({"filter": {"ENTITY_ID": format!("DEAL_STAGE_{cid}")}}),
+        )
+        .await;
+    assert!(stages["total"].as_i64().unwrap_or(0) >= 3, "{stages}");
+    p.ok(
+        "crm.category.update",
+        json!({"entityTypeId": 2, "id": cid, "fields": {"name": "Тендеры 2"}}),
+    )
+    .await;
+    p.ok("crm.category.delete", json!({"entityTypeId": 2, "id": cid}))
+        .await;
+    let hook = p.sb.webhook_url(3).expect("hook");
+    let (s, v) = p
+        .call_at(
+            &hook,
+            "crm.status.add",
+            json!({"fields": {"ENTITY_ID": "SOURCE", "STATUS_ID": "X", "NAME": "X"}}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("")),
+        "admins only: {v}"
+    );
+    p.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn unresolved_batch_reference_in_a_filter_is_invalid_arg_value_for_every_list_method() {
+    let p = Portal::demo().await;
+    let v = p
+        .ok(
+            "batch",
+            json!({"halt": 0, "cmd": {
+                "c0": "crm.status.list?filter[ENTITY_ID]=NOPE",
+                "a": "crm.item.list?entityTypeId=2&filter[>id]=$result[c0][49][ID]",
+                "b": "crm.deal.list?filter[>ID]=$result[c0][49][ID]",
+                "c": "crm.status.list?filter[>ID]=$result[c0][49][ID]",
+            }}),
+        )
+        .await;
+    let errors = &v["result"]["result_error"];
+    for (k, field) in [("a", "id"), ("b", "ID"), ("c", "ID")] {
+        assert_eq!(errors[k]["error"], "INVALID_ARG_VALUE", "{k}: {v}");
+        assert_eq!(
+            errors[k]["error_description"],
+            format!("Invalid filter: field '{field}' has invalid value"),
+            "{k}"
+        );
+    }
+    p.sb.shutdown().await;
+}
