@@ -79,6 +79,15 @@
 //! | wrong webhook code → 401 `INVALID_CREDENTIALS` "Invalid request credentials"; `profile.TIME_ZONE` a zone name or `""`; `XML_ID` a string; the missing methods of issue 7 §9; an unresolved batch reference in any list filter → `INVALID_ARG_VALUE` | issue §9 (live portals) |
 //! | `user.admin`, `department.get` with `UF_HEAD` | issue §9 / the History feature's supervisors |
 //!
+//! Tried with an existing client library as a new user would (issue 7 "done when"):
+//! `fast_bitrix24` 1.8.14 from PyPI, unchanged, against `kartoteka-cli sandbox --frozen-clock`
+//! with standard limits: `get_all` over `crm.item.list` (also with `ID`/`TITLE` select and `>ID`
+//! filter), `crm.deal.list`, `crm.contact.list`, `crm.status.list`, `user.get`, `department.get`;
+//! `get_by_ID`, batched `call` of `crm.item.get/add/update` (an `fm` array, an UPPER_SNAKE field),
+//! legacy `crm.deal.update`, `list_and_get`: 14 of 14 worked. `b24pysdk` 1.3.2 builds
+//! `https://{domain}/rest` itself, so it cannot reach the plain-HTTP loopback sandbox without a TLS
+//! front; not tried further.
+//!
 //! # Storage and speed
 //! Items live in memory (per type: an id-ordered map and an `(updatedTime, id)` index, each item
 //! with its rendered JSON cached), so key-set pages (`>id` + `order id`, or the incremental
