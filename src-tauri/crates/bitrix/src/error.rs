@@ -268,6 +268,13 @@ mod tests {
         ErrorClass::Auth
     )]
     #[case("ACCESS_DENIED", "Access denied", 400, ErrorClass::Permanent)]
+    // a write the operation refuses (e.g. reassigning outside one's rights, CONTRACT §11 #6):
+    // permanent, and not "hidden" — the item stays readable
+    #[case("CRM_ITEM_UPDATE_ACCESS_DENIED", "", 400, ErrorClass::Permanent)]
+    #[case("CRM_ITEM_ADD_ACCESS_DENIED", "", 400, ErrorClass::Permanent)]
+    #[case("CRM_ITEM_DELETE_ACCESS_DENIED", "", 400, ErrorClass::Permanent)]
+    // a forbidden stage move has an empty code
+    #[case("", "Stage cannot be set", 400, ErrorClass::Permanent)]
     #[case("allowed_only_intranet_user", "", 403, ErrorClass::Auth)]
     #[case("NOT_FOUND", "Element not found", 400, ErrorClass::Permanent)]
     #[case("INVALID_ARG_VALUE", "Invalid filter", 400, ErrorClass::Permanent)]
@@ -337,6 +344,7 @@ mod tests {
         assert!(api("ACCESS_DENIED", "Access denied!", 400).is_access_denied());
         assert!(api("", "Access denied.", 400).is_access_denied());
         assert!(!api("ACCESS_DENIED", "", 400).is_not_found());
+        assert!(!api("CRM_ITEM_UPDATE_ACCESS_DENIED", "", 400).is_access_denied());
         assert!(!BitrixError::Timeout.is_not_found());
     }
 }

@@ -17,8 +17,6 @@ pub struct Call<'a> {
     /// Set when the call changed stored data (for persistence).
     pub touched: Vec<(i64, i64)>,
     pub dirty: bool,
-    /// Set while a legacy `crm.<type>.add/update` runs (it may write `LINK` multi-fields).
-    pub legacy: bool,
 }
 
 impl Call<'_> {
@@ -175,7 +173,9 @@ pub fn param_flag(p: &Value, name: &str) -> Option<bool> {
 
 /// The scope a method needs (`basic` is always granted).
 pub fn scope_of(method: &str) -> &'static str {
-    if method.starts_with("crm.") {
+    if method == "user.admin" || method == "user.access" {
+        "basic"
+    } else if method.starts_with("crm.") {
         "crm"
     } else if method.starts_with("user.") {
         "user_brief"
@@ -193,6 +193,8 @@ pub fn dispatch(call: &mut Call<'_>, method: &str, p: &Value) -> MethodResult {
         "profile" => crate::users::profile(call),
         "user.current" => crate::users::current(call),
         "user.get" => crate::users::get(call, p),
+        "user.admin" => crate::users::admin(call),
+        "user.fields" => crate::users::fields(),
         "department.get" => crate::users::department_get(call, p),
         "server.time" => Ok(Out::json(json!(crate::clock::fmt_datetime(
             call.now,
@@ -209,7 +211,10 @@ pub fn dispatch(call: &mut Call<'_>, method: &str, p: &Value) -> MethodResult {
         "crm.stagehistory.list" => crate::lists::stagehistory_list(call, p),
         _ if m.starts_with("crm.deal.contact.") => crate::links::dispatch(call, &m, p),
         _ if m.starts_with("crm.timeline.") => crate::timeline::dispatch(call, &m, p),
-        _ => match crate::legacy::dispatch(call, &m, p) {
+        _ => match crate::company_links::dispatch(call, &m, p)
+            .or_else(|| crate::reference_edit::dispatch(call, &m, p))
+            .or_else(|| crate::legacy::dispatch(call, &m, p))
+        {
             Some(r) => r,
             None => Err(ApiError::new(
                 call.cfg.method_not_found_status,

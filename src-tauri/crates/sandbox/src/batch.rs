@@ -142,7 +142,10 @@ pub fn run(
                     .find(|(rk, _)| rk == k)
                     .and_then(|(_, out)| out.result.resolve(path))
             });
-            run_one(engine, caller, key, &method, &params)
+            match unresolved_in_filter(&method, &params) {
+                Some(e) => Err(e),
+                None => run_one(engine, caller, key, &method, &params),
+            }
         };
         let real = cmd_started.elapsed().as_secs_f64();
         let failed = outcome.is_err();
@@ -210,6 +213,32 @@ pub fn run(
     );
     body.push('}');
     (body, log)
+}
+
+/// A `$result[…]` reference that could not be resolved (e.g. index 49 of a short page) stays
+/// literal text; in a list filter every list method then rejects it the same way (issue 7 §9,
+/// CONTRACT §10 #7): `INVALID_ARG_VALUE` naming the field as the caller spelled it.
+fn unresolved_in_filter(method: &str, params: &Value) -> Option<ApiError> {
+    if !method.ends_with(".list") {
+        return None;
+    }
+    let Some(Value::Object(filter)) = crate::api::param(params, "filter") else {
+        return None;
+    };
+    let literal = |v: &Value| v.as_str().is_some_and(|s| s.contains("$result["));
+    filter.iter().find_map(|(k, v)| {
+        let hit = match v {
+            Value::Array(a) => a.iter().any(literal),
+            other => literal(other),
+        };
+        hit.then(|| {
+            let (_, name) = crate::filter::split_op(k);
+            ApiError::bad(
+                "INVALID_ARG_VALUE",
+                format!("Invalid filter: field '{name}' has invalid value"),
+            )
+        })
+    })
 }
 
 fn run_one(

@@ -30,13 +30,19 @@ pub struct Config {
     pub access_token_ttl: i64,
     pub unordered_lists_when_no_order: bool,
     pub zero_timings: bool,
-    /// Error for a bad webhook code: `NO_AUTH_FOUND` (401) or `INVALID_CREDENTIALS`.
+    /// Error for a bad webhook code: `INVALID_CREDENTIALS` (default, as live portals) or
+    /// `NO_AUTH_FOUND` (the older answer, kept behind the switch).
     pub bad_auth_code: String,
     pub bad_auth_status: u16,
     pub insufficient_scope_status: u16,
     /// `0` (default) or `ENTITY_TYPE_NOT_SUPPORTED` for stagehistory on contacts/companies.
     pub stagehistory_unsupported_code: String,
     pub method_not_found_status: u16,
+    /// Who may call `crm.timeline.logmessage.add`: `admin` (default; the server code, CONTRACT
+    /// §11 #7) or `edit` (edit permission on the item, as the documentation says).
+    pub logmessage_add: String,
+    /// Deletes move items to the recycle bin (default on, as on cloud portals; §11 #13).
+    pub recycle_bin: bool,
 }
 
 impl Config {
@@ -63,11 +69,14 @@ impl Config {
             access_token_ttl: 3600,
             unordered_lists_when_no_order: false,
             zero_timings: false,
-            bad_auth_code: "NO_AUTH_FOUND".into(),
+            // live portals answer a wrong webhook code with INVALID_CREDENTIALS (issue 7 §9)
+            bad_auth_code: "INVALID_CREDENTIALS".into(),
             bad_auth_status: 401,
             insufficient_scope_status: 403,
             stagehistory_unsupported_code: "0".into(),
             method_not_found_status: 404,
+            logmessage_add: "admin".into(),
+            recycle_bin: true,
         }
     }
 
@@ -134,6 +143,15 @@ impl Config {
         if let Some(x) = v.get("methodNotFoundStatus").and_then(Value::as_u64) {
             self.method_not_found_status = x as u16;
         }
+        if let Some(s) = v.get("logmessageAdd").and_then(Value::as_str) {
+            if s != "admin" && s != "edit" {
+                return Err("logmessageAdd must be \"admin\" or \"edit\"".into());
+            }
+            self.logmessage_add = s.into();
+        }
+        if let Some(b) = v.get("recycleBin").and_then(Value::as_bool) {
+            self.recycle_bin = b;
+        }
         Ok(())
     }
 
@@ -153,6 +171,8 @@ impl Config {
             "insufficientScopeStatus": self.insufficient_scope_status,
             "stagehistoryUnsupportedCode": self.stagehistory_unsupported_code,
             "methodNotFoundStatus": self.method_not_found_status,
+            "logmessageAdd": self.logmessage_add,
+            "recycleBin": self.recycle_bin,
         })
     }
 }

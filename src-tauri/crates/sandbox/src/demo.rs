@@ -110,6 +110,8 @@ pub fn generate(p: &mut Portal, seed: u64, records: Option<usize>, epoch: i64, o
     for _ in 0..counts[1] {
         g.deal();
     }
+    // contacts name their companies; the companies list them back (one set of links)
+    crate::company_links::reconcile(g.p);
     tracing::info!(
         leads = counts[0],
         deals = counts[1],
@@ -185,7 +187,9 @@ impl Gen<'_> {
     }
 
     fn save(&mut self, t: i64, m: &Map<String, Value>) -> i64 {
-        let item = Item::from_map(m);
+        let mut m = m.clone();
+        crate::values::set_contact_flags(&mut m);
+        let item = Item::from_map(&m);
         let id = item.id;
         self.p.store_mut(t).put(item);
         id

@@ -312,6 +312,17 @@ fn act(engine: &mut Engine, body: &Value, ip: &str) -> EmuResult {
         };
         let (body, _) = crate::batch::run(engine, &caller, &params, start_ms, started);
         (200, serde_json::from_str(&body).unwrap_or(Value::Null))
+    } else if method_l == "recyclebin.restore" {
+        // the web UI's restore; REST has none (CONTRACT §11 #13)
+        match crate::recycle::act_restore(&mut engine.portal, &params) {
+            Ok((touched, v)) => {
+                if let Some(p) = &engine.persist {
+                    p.record(&engine.portal, &touched, true);
+                }
+                (200, v)
+            }
+            Err(e) => (404, json!({"error": "NOT_FOUND", "error_description": e})),
+        }
     } else {
         match engine.run_method(user, None, &method_l, &params) {
             Ok(out) => {
@@ -379,7 +390,8 @@ fn state(engine: &Engine, q: &Value) -> EmuResult {
             None => match store.deleted.get(&id) {
                 Some(at) => (
                     200,
-                    json!({"exists": false, "deleted": true, "deletedAt": fmt_datetime(*at, engine.cfg.portal_offset)}),
+                    json!({"exists": false, "deleted": true, "deletedAt": fmt_datetime(*at, engine.cfg.portal_offset),
+                        "inRecycleBin": engine.portal.recycle_bin.contains_key(&(t, id))}),
                 ),
                 None => (404, json!({"exists": false, "deleted": false})),
             },

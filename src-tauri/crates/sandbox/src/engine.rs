@@ -109,11 +109,12 @@ impl Engine {
     fn authenticate(&mut self, req: &RestRequest) -> Result<Caller, ApiError> {
         let now = self.clock.now();
         let bad = || {
-            ApiError::new(
-                self.cfg.bad_auth_status,
-                &self.cfg.bad_auth_code,
-                "Wrong authorization data",
-            )
+            let desc = if self.cfg.bad_auth_code == "INVALID_CREDENTIALS" {
+                "Invalid request credentials"
+            } else {
+                "Wrong authorization data"
+            };
+            ApiError::new(self.cfg.bad_auth_status, &self.cfg.bad_auth_code, desc)
         };
         if let Some((user, code)) = &req.webhook {
             let cred = self.portal.credentials.get(code).ok_or_else(bad)?;
@@ -213,7 +214,6 @@ impl Engine {
             credential,
             touched: Vec::new(),
             dirty: false,
-            legacy: false,
         };
         let r = dispatch(&mut call, method, params);
         let touched = std::mem::take(&mut call.touched);

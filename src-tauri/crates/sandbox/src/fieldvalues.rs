@@ -26,15 +26,16 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-/// One scalar written to a field of this type.
-pub fn scalar(f: &Field, v: &Value, offset: i32) -> Result<Value, ApiError> {
+/// One scalar written to a field of this type; `None` when the portal silently does not set it
+/// (an unparseable date or datetime, CONTRACT §11 #4).
+pub fn scalar(f: &Field, v: &Value, offset: i32) -> Result<Option<Value>, ApiError> {
     let text = crate::values::scalar_text(v);
     let empty = v.is_null() || text.is_empty();
     let is_link = matches!(
         f.ty.as_str(),
         "crm_company" | "crm_contact" | "crm_lead" | "crm_quote" | "crm_category"
     );
-    Ok(match f.ty.as_str() {
+    Ok(Some(match f.ty.as_str() {
         "integer" | "user" | "employee" | "crm_company" | "crm_contact" | "crm_lead"
         | "crm_quote" | "crm_category" | "location" => {
             if empty {
@@ -56,31 +57,36 @@ pub fn scalar(f: &Field, v: &Value, offset: i32) -> Result<Value, ApiError> {
                 num(text.trim().parse::<f64>().map_err(|_| not_valid(&f.name))?)
             }
         }
-        "boolean" => match text.to_ascii_uppercase().as_str() {
-            "Y" | "1" | "TRUE" => json!("Y"),
-            "N" | "0" | "FALSE" | "" => json!("N"),
-            _ => return Err(not_valid(&f.name)),
+        // only `true`, "true", "y", "Y" are yes; anything else is no, never an error (§11 #4).
+        // A boolean UF also takes `1` (the user-field type stores 1/0).
+        "boolean" => match v {
+            Value::Bool(true) => json!("Y"),
+            Value::String(s) if matches!(s.as_str(), "true" | "y" | "Y") => json!("Y"),
+            Value::String(s) if f.dynamic && s == "1" => json!("Y"),
+            Value::Number(n) if f.dynamic && n.as_f64().is_some_and(|x| x != 0.0) => json!("Y"),
+            _ => json!("N"),
         },
         "date" => {
             if empty {
                 Value::Null
             } else {
-                let d = parse_date(&text)
-                    .or_else(|| {
-                        parse_datetime(&text, offset).map(|t| crate::clock::date_of(t, offset))
-                    })
-                    .ok_or_else(|| not_valid(&f.name))?;
-                json!(fmt_date(d, offset))
+                let d = parse_date(&text).or_else(|| {
+                    parse_datetime(&text, offset).map(|t| crate::clock::date_of(t, offset))
+                });
+                match d {
+                    Some(d) => json!(fmt_date(d, offset)),
+                    None => return Ok(None),
+                }
             }
         }
         "datetime" => {
             if empty {
                 Value::Null
             } else {
-                json!(fmt_datetime(
-                    parse_datetime(&text, offset).ok_or_else(|| not_valid(&f.name))?,
-                    offset
-                ))
+                match parse_datetime(&text, offset) {
+                    Some(t) => json!(fmt_datetime(t, offset)),
+                    None => return Ok(None),
+                }
             }
         }
         "enumeration" => {
@@ -113,14 +119,14 @@ pub fn scalar(f: &Field, v: &Value, offset: i32) -> Result<Value, ApiError> {
                 json!(text)
             }
         }
-    })
+    }))
 }
 
 /// A value written to a field: multiple fields take arrays (or PHP index objects).
 /// Returns `None` when the write must be ignored (`[]` on a multiple enumeration, §2.6).
 pub fn field_value(f: &Field, v: &Value, offset: i32) -> Result<Option<Value>, ApiError> {
     if !f.multiple {
-        return scalar(f, v, offset).map(Some);
+        return scalar(f, v, offset);
     }
     let items: Vec<&Value> = match v {
         Value::Array(a) => a.iter().collect(),
@@ -145,96 +151,82 @@ pub fn field_value(f: &Field, v: &Value, offset: i32) -> Result<Option<Value>, A
         if crate::values::scalar_text(it).is_empty() {
             continue;
         }
-        let x = scalar(f, it, offset)?;
-        if !x.is_null() {
+        if let Some(x) = scalar(f, it, offset)?.filter(|x| !x.is_null()) {
             out.push(x);
         }
     }
     Ok(Some(Value::Array(out)))
 }
 
-const FM_TYPES: [&str; 4] = ["PHONE", "EMAIL", "WEB", "IM"];
+/// Reads one key of an `fm` element in any case (`typeId`, `TYPE_ID`, `type_id`).
+fn fm_key<'v>(v: &'v Value, camel: &str) -> Option<&'v Value> {
+    let upper = crate::items::upper_snake(camel);
+    let o = v.as_object()?;
+    o.get(camel)
+        .or_else(|| o.get(upper.as_str()))
+        .or_else(|| o.get(upper.to_ascii_lowercase().as_str()))
+}
 
-/// `LINK` is accepted only from the legacy methods (CONTRACT §2.10, §8).
-fn fm_entry(id: i64, v: &Value, old: Option<&Value>, legacy: bool) -> Result<Value, ApiError> {
-    let get = |k: &str| {
-        v.get(k)
-            .or_else(|| v.get(k.to_ascii_uppercase().as_str()))
-            .map(crate::values::scalar_text)
-    };
-    let type_id = get("typeId")
-        .or_else(|| get("type_id"))
-        .or_else(|| {
-            old.and_then(|o| o.get("typeId"))
-                .map(crate::values::scalar_text)
-        })
-        .unwrap_or_default()
-        .to_ascii_uppercase();
-    let allowed = FM_TYPES.contains(&type_id.as_str()) || (legacy && type_id == "LINK");
-    if !allowed {
-        return Err(not_valid("fm"));
-    }
-    let value_type = get("valueType")
-        .or_else(|| get("value_type"))
+/// `typeId` and `value` of an element, or `None` when either is missing: such an element is
+/// ignored (CONTRACT §11 #2: `{"typeId":"PHONE","DELETE":"Y"}` deletes nothing).
+fn fm_parts(v: &Value) -> Option<(String, String)> {
+    let type_id = fm_key(v, "typeId").map(crate::values::scalar_text)?;
+    let value = fm_key(v, "value").map(crate::values::scalar_text)?;
+    Some((type_id, value))
+}
+
+/// One stored entry. `typeId` and `valueType` are stored as given (CONTRACT §11 #3); without a
+/// `valueType` a changed entry keeps its old one and a new entry gets `WORK`.
+fn fm_entry(id: i64, type_id: &str, value: &str, v: &Value, old: Option<&Value>) -> Value {
+    let value_type = fm_key(v, "valueType")
+        .map(crate::values::scalar_text)
         .or_else(|| {
             old.and_then(|o| o.get("valueType"))
                 .map(crate::values::scalar_text)
         })
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "WORK".into())
-        .to_ascii_uppercase();
-    let value = get("value").unwrap_or_default();
-    Ok(json!({"id": id, "typeId": type_id, "valueType": value_type, "value": value}))
+        .unwrap_or_else(|| "WORK".into());
+    json!({"id": id, "typeId": type_id, "valueType": value_type, "value": value})
 }
 
-/// Applies an `fm` write to the current list (§2.5, §2.6, §10 #12).
-pub fn apply_fm(
-    current: &[Value],
-    v: &Value,
-    next_id: &mut i64,
-    legacy: bool,
-) -> Result<Vec<Value>, ApiError> {
+/// Applies an `fm` write to the current list as the portal's multi-field assembler does
+/// (CONTRACT §11 #2, #3): an array adds every element (an `id` inside is ignored); an object
+/// keyed by entry id changes that entry (`value: ""` deletes it), `n…` keys and ids that no longer
+/// exist add; elements without `typeId` or `value` and a non-collection `fm` are ignored.
+pub fn apply_fm(current: &[Value], v: &Value, next_id: &mut i64) -> Vec<Value> {
     let mut list: Vec<Value> = current.to_vec();
-    let ops: Vec<(Option<String>, &Value)> = match v {
+    let ops: Vec<(Option<i64>, &Value)> = match v {
         Value::Array(a) => a.iter().map(|x| (None, x)).collect(),
-        Value::Object(o) => o.iter().map(|(k, x)| (Some(k.clone()), x)).collect(),
-        Value::Null => return Ok(list),
-        _ => return Err(not_valid("fm")),
+        Value::Object(o) => o.iter().map(|(k, x)| (k.parse::<i64>().ok(), x)).collect(),
+        _ => return list,
     };
     for (key, op) in ops {
-        let explicit_id = op
-            .get("id")
-            .or_else(|| op.get("ID"))
-            .and_then(as_i64)
-            .or_else(|| key.as_deref().and_then(|k| k.parse::<i64>().ok()));
-        let value_empty = op
-            .get("value")
-            .or_else(|| op.get("VALUE"))
-            .map(crate::values::scalar_text)
-            .is_none_or(|s| s.is_empty());
-        match explicit_id.and_then(|id| {
+        let Some((type_id, value)) = fm_parts(op) else {
+            continue;
+        };
+        let pos = key.and_then(|id| {
             list.iter()
                 .position(|x| x.get("id").and_then(as_i64) == Some(id))
-        }) {
-            Some(pos) => {
-                if value_empty {
+        });
+        match (pos, key) {
+            (Some(pos), Some(id)) => {
+                if value.is_empty() {
                     list.remove(pos);
                 } else {
-                    let id = explicit_id.unwrap_or(0);
-                    let updated = fm_entry(id, op, list.get(pos), legacy)?;
+                    let updated = fm_entry(id, &type_id, &value, op, list.get(pos));
                     list[pos] = updated;
                 }
             }
-            None => {
-                if value_empty {
+            _ => {
+                if value.is_empty() {
                     continue;
                 }
                 *next_id += 1;
-                list.push(fm_entry(*next_id, op, None, legacy)?);
+                list.push(fm_entry(*next_id, &type_id, &value, op, None));
             }
         }
     }
-    Ok(list)
+    list
 }
 
 /// Reads `fields` as an object.

@@ -30,15 +30,42 @@ pub fn original_names(p: &Value) -> bool {
 /// Resolves a client field name (camelCase, or a UF in either naming) to a field.
 pub fn resolve<'a>(portal: &'a Portal, t: i64, name: &str) -> Option<&'a Field> {
     let fields = portal.fields(t);
-    fields.iter().find(|f| f.name == name).or_else(|| {
-        if name.starts_with("uf") || name.starts_with("UF") {
-            fields.iter().find(|f| {
-                f.dynamic && (uf_camel_name(&f.name) == name || f.name.eq_ignore_ascii_case(name))
-            })
-        } else {
-            None
+    fields
+        .iter()
+        .find(|f| f.name == name)
+        .or_else(|| {
+            if name.starts_with("uf") || name.starts_with("UF") {
+                fields.iter().find(|f| {
+                    f.dynamic
+                        && (uf_camel_name(&f.name) == name || f.name.eq_ignore_ascii_case(name))
+                })
+            } else {
+                None
+            }
+        })
+        .or_else(|| {
+            // a real portal converts keys camelCase → UPPER_SNAKE before use (CONTRACT §11 #1)
+            let upper = upper_snake(name);
+            fields
+                .iter()
+                .find(|f| !f.dynamic && upper_snake(&f.name) == upper)
+        })
+}
+
+/// camelCase → UPPER_SNAKE as the portal's key converter does; a name without lowercase letters
+/// (`ID`, `STAGE_ID`) is already in that form.
+pub fn upper_snake(name: &str) -> String {
+    if !name.chars().any(|c| c.is_ascii_lowercase()) {
+        return name.to_string();
+    }
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 && !out.ends_with('_') {
+            out.push('_');
         }
-    })
+        out.push(c.to_ascii_uppercase());
+    }
+    out
 }
 
 fn output_name(f: &Field, original: bool) -> String {

@@ -13,6 +13,17 @@ use serde_json::{json, Map, Value};
 /// `HAS_LINK` flag.
 const MULTI: [&str; 5] = ["PHONE", "EMAIL", "WEB", "IM", "LINK"];
 
+const ADDRESS_PARTS: [&str; 8] = [
+    "",
+    "_2",
+    "_CITY",
+    "_POSTAL_CODE",
+    "_REGION",
+    "_PROVINCE",
+    "_COUNTRY",
+    "_COUNTRY_CODE",
+];
+
 fn empty(desc: &str) -> ApiError {
     ApiError::bad("", desc)
 }
@@ -199,6 +210,36 @@ fn fields(call: &mut Call<'_>, t: i64) -> MethodResult {
                 "isMultiple": f.multiple, "isDynamic": f.dynamic, "title": f.title}),
         );
     }
+    // legacy-only fields a portal lists (addresses, logo, photo, ORIGIN_VERSION; issue 7 §9);
+    // they are not stored by this sandbox
+    let mut extra: Vec<String> = vec!["ORIGIN_VERSION".into()];
+    if t != 2 {
+        extra.push("HAS_IMOL".into());
+        for part in ADDRESS_PARTS {
+            extra.push(format!("ADDRESS{part}"));
+        }
+    }
+    if t == 4 {
+        for part in ADDRESS_PARTS {
+            extra.push(format!("REG_ADDRESS{part}"));
+        }
+        extra.push("LOGO".into());
+    }
+    if t == 3 {
+        extra.push("PHOTO".into());
+    }
+    for k in extra {
+        let ty = match k.as_str() {
+            "LOGO" | "PHOTO" => "file",
+            "HAS_IMOL" => "char",
+            _ => "string",
+        };
+        let ro = k == "HAS_IMOL";
+        out.entry(k.clone()).or_insert_with(|| {
+            json!({"type": ty, "isRequired": false, "isReadOnly": ro, "isImmutable": false,
+                "isMultiple": false, "isDynamic": false, "title": k})
+        });
+    }
     if t != 2 {
         for k in MULTI {
             out.insert(
@@ -305,10 +346,7 @@ fn write(call: &mut Call<'_>, t: i64, p: &Value, id: Option<i64>) -> MethodResul
     };
     let item_fields = to_item_fields(call.portal, t, &fields);
     let params = json!({"entityTypeId": t, "fields": item_fields, "useOriginalUfNames": "Y"});
-    call.legacy = true;
-    let r = legacy_write(call, params, id);
-    call.legacy = false;
-    r
+    legacy_write(call, params, id)
 }
 
 fn legacy_write(call: &mut Call<'_>, mut params: Value, id: Option<i64>) -> MethodResult {

@@ -29,6 +29,10 @@
 //! Every active user (1–6, 8, 9) has a webhook whose code derives from the seed:
 //! [`Sandbox::webhook_url`]. Records are assigned to users 1–6.
 //!
+//! Departments (`department.get`, `UF_DEPARTMENT`): 1 «Картотека» headed by user 1 (users 1, 7, 9),
+//! and its child 2 «Отдел продаж» headed by user 2 (users 2–6); user 8 (extranet) has none.
+//! Supervisors = administrators (`user.admin`) or department heads (`UF_HEAD`).
+//!
 //! # Control API (`/_emu/*`, JSON in and out; CONTRACT §9.2)
 //!
 //! | endpoint | body / notes |
@@ -37,9 +41,9 @@
 //! | `POST /_emu/seed` | `{users, credentials, userfields, statuses, categories, items, links, timeline}`; items are `{"entityTypeId":2,"fields":{…},"id"?}` (crm.item names, original UF names; `createdTime`/`updatedTime`/`createdBy`/`updatedBy` may be set); links `{"dealId","contactId","isPrimary"?,"sort"?}`; timeline `{"kind":"logmessage"\|"comment","entityTypeId","entityId","title","text","iconCode","comment","authorId","created"}`. Answers `{"ids":{…}}` |
 //! | `POST /_emu/credentials` | webhook `{"kind":"webhook","userId","code","scopes"?,"expiresAt"?,"revoked"?}` (an existing code is updated: expire or revoke it) answers `{"url": "http://127.0.0.1:PORT/rest/{userId}/{code}/", "userId"}`; OAuth `{"kind":"oauth","clientId","clientSecret","userId","scopes"}` answers the first token pair (F9 shape); refresh via `GET /oauth/token/?grant_type=refresh_token&…` |
 //! | `POST /_emu/permissions` | `{"userId","entityTypeId"?,"read"?,"write"?,"delete"?}` with `none\|own\|open\|all`; no `entityTypeId` = all four types |
-//! | `POST /_emu/act` | `{"userId","method","params","countLimits"?,"log"?}`; answers the REST envelope (or error body and status). `countLimits` takes from the bucket `/rest/` would use: the caller's IP, or `act:{userId}` when `rateLimit.key` is `"credential"` |
+//! | `POST /_emu/act` | `{"userId","method","params","countLimits"?,"log"?}`; answers the REST envelope (or error body and status). `"method":"recyclebin.restore"`, `params {"entityTypeId","id"}` restores an item from the recycle bin as the web UI does (not reachable through `/rest/`). `countLimits` takes from the bucket `/rest/` would use: the caller's IP, or `act:{userId}` when `rateLimit.key` is `"credential"` |
 //! | `GET/POST /_emu/clock` | `{"set":ISO}` / `{"advanceSeconds":N}` / `{"mode":"frozen"\|"running"}` |
-//! | `GET/POST /_emu/config` | CONTRACT §9.2 keys plus `badAuthCode`, `badAuthStatus`, `insufficientScopeStatus`, `stagehistoryUnsupportedCode`, `methodNotFoundStatus` |
+//! | `GET/POST /_emu/config` | CONTRACT §9.2 keys plus `badAuthCode` (default `INVALID_CREDENTIALS`; `NO_AUTH_FOUND` for the old answer), `badAuthStatus`, `insufficientScopeStatus`, `stagehistoryUnsupportedCode`, `methodNotFoundStatus`, `logmessageAdd` (`"admin"` default \| `"edit"`), `recycleBin` (default `true`) |
 //! | `POST/DELETE /_emu/faults` | `[{"match":{"method"?,"command"?,"credential"?,"nth"?,"times"?,"repeat"?,"probability"?},"action":{"type":…}}]`; types `error`, `html`, `delay` (`ms`), `drop`, `truncate`, `commitThenFail`, `redirect`, `overload`, `expiredToken`, `revokedToken`. A fault fires once by default on the `nth` matching call; a method-only fault also matches that method inside a batch (as a command error) |
 //! | `GET/DELETE /_emu/requests` | `?since=seq`; `{"requests":[{seq,time,credential,user,httpMethod,path,method,params,status,error,bucket,commands}],"last":seq}`; codes and tokens are redacted |
 //! | `GET /_emu/state` | `?entityTypeId=2&id=5` → `{"exists","deleted","item","contacts"}`; without `id`: counts and ids; without anything: counts of every type |
@@ -50,6 +54,39 @@
 //! - With `zeroTimings`, `time.operating` is charged `costPerCallSeconds` (or 0) per call instead
 //!   of the measured time, so frozen-clock runs are byte-identical (§9.1).
 //! - The operating limit refuses a call once the method's total **exceeds** `limitSeconds` (§5.4).
+//!
+//! # Portal rules and what each rests on (issue 7)
+//! "Server code" = CONTRACT §11 (read in the crm module's PHP, checked by issue 7); "issue" = issue 7
+//! where it goes beyond §11 (it wins over CONTRACT.md); "choice" = ours where neither says.
+//!
+//! | rule | basis |
+//! |---|---|
+//! | `crm.item.*` keys of `select`/`filter`/`order`/`fields` in camelCase or UPPER_SNAKE (`ID`, `STAGE_ID`), also in `batch`; answers camelCase | server code §11 #1 |
+//! | `fm`: elements without `typeId` or `value` ignored; array = add all (ids ignored); object keyed by id changes, `value:""` deletes, `n…`/vanished ids add; a string is ignored; unknown `typeId`/`valueType` stored as given | server code §11 #2–3 |
+//! | booleans: only `true`, `"true"`, `"y"`, `"Y"` are yes, else no, never 400 (boolean UFs also take `1`: choice, as the user-field type stores 1/0) | server code §11 #4 |
+//! | an unparseable date/datetime is silently not set | server code §11 #4 |
+//! | update answers the whole saved item; a no-op update keeps `updatedTime` | server code §11 #5 |
+//! | write refused by the operation: `CRM_ITEM_ADD/UPDATE/DELETE_ACCESS_DENIED` (e.g. reassigning outside one's rights); no read/edit right on the item at all stays `ACCESS_DENIED` | server code §11 #6; split between the two codes: choice |
+//! | a stage of another pipeline is a forbidden move: 400 with an empty code (an unknown stage stays `CRM_FIELD_ERROR_VALUE_NOT_VALID`) | server code §11 #6; which moves are forbidden: choice |
+//! | `logmessage.add` administrators only (`logmessageAdd: "edit"` = the documented edit permission); item existence not checked, `entityId > 0`; missing field → empty code; empty text accepted | server code §11 #7 (switch: issue) |
+//! | `logmessage.delete` through a webhook → `REMOVING_DISABLED` | server code §11 #8 |
+//! | `logmessage.list/get`: no permission check, 10 a page newest first; `order` only lowercase `id`/`created` + `asc`/`desc`, else id desc | server code §11 #9 |
+//! | `comment.add` takes `AUTHOR_ID` and `ENTITY_TYPE_ID`; `update` by the author; `delete` by the author or an administrator | server code §11 #10 |
+//! | company `contactIds` ↔ contact `companyIds` are one set; `crm.contact.company.*`, `crm.company.contact.*`, `crm.lead.contact.*` | server code §11 #11 (the other side's `updatedTime` does not move: choice, one binding table) |
+//! | `crm.stagehistory.list` orders by the fields given | server code §11 #12 |
+//! | recycle bin on by default; deleted → `NOT_FOUND`; restore (only `/_emu/act`) keeps the old `updatedTime`/`updatedBy` | server code §11 #13; switch and restore: issue |
+//! | `originatorId`/`originId` on all four types, not unique; `categoryId` on contacts/companies; `hasPhone`/`hasEmail` | server code §11 #14 |
+//! | wrong webhook code → 401 `INVALID_CREDENTIALS` "Invalid request credentials"; `profile.TIME_ZONE` a zone name or `""`; `XML_ID` a string; the missing methods of issue 7 §9; an unresolved batch reference in any list filter → `INVALID_ARG_VALUE` | issue §9 (live portals) |
+//! | `user.admin`, `department.get` with `UF_HEAD` | issue §9 / the History feature's supervisors |
+//!
+//! Tried with an existing client library as a new user would (issue 7 "done when"):
+//! `fast_bitrix24` 1.8.14 from PyPI, unchanged, against `kartoteka-cli sandbox --frozen-clock`
+//! with standard limits: `get_all` over `crm.item.list` (also with `ID`/`TITLE` select and `>ID`
+//! filter), `crm.deal.list`, `crm.contact.list`, `crm.status.list`, `user.get`, `department.get`;
+//! `get_by_ID`, batched `call` of `crm.item.get/add/update` (an `fm` array, an UPPER_SNAKE field),
+//! legacy `crm.deal.update`, `list_and_get`: 14 of 14 worked. `b24pysdk` 1.3.2 builds
+//! `https://{domain}/rest` itself, so it cannot reach the plain-HTTP loopback sandbox without a TLS
+//! front; not tried further.
 //!
 //! # Storage and speed
 //! Items live in memory (per type: an id-ordered map and an `(updatedTime, id)` index, each item
@@ -68,6 +105,7 @@
 mod api;
 mod batch;
 mod clock;
+mod company_links;
 mod config;
 mod demo;
 mod demo_parts;
@@ -86,7 +124,9 @@ mod names;
 mod oauth;
 mod persist;
 mod php;
+mod recycle;
 mod reference;
+mod reference_edit;
 mod reqlog;
 mod schema;
 mod seed;

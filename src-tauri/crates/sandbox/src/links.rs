@@ -45,6 +45,9 @@ fn binding_of(v: &Value, index: usize) -> Result<Binding, ApiError> {
 
 pub fn dispatch(call: &mut Call<'_>, m: &str, p: &Value) -> MethodResult {
     match m {
+        "crm.deal.contact.fields" => Ok(Out::json(crate::company_links::binding_fields(
+            "CONTACT_ID",
+        ))),
         "crm.deal.contact.items.get" => {
             let id = deal(call, p, false)?;
             let mut b = call.portal.bindings.get(&id).cloned().unwrap_or_default();

@@ -131,6 +131,24 @@ pub fn category_list(call: &mut Call<'_>, p: &Value) -> MethodResult {
     ))
 }
 
+/// Compares two stage-history rows by one UPPER_CASE field.
+fn history_key_cmp(a: &StageRow, b: &StageRow, field: &str, offset: i32) -> std::cmp::Ordering {
+    match field {
+        "ID" => a.id.cmp(&b.id),
+        "CREATED_TIME" => a.created.cmp(&b.created),
+        _ => {
+            let (ja, jb) = (row_json(a, offset), row_json(b, offset));
+            match (ja.get(field), jb.get(field)) {
+                (Some(x), Some(y)) => match (x.as_i64(), y.as_i64()) {
+                    (Some(x), Some(y)) => x.cmp(&y),
+                    _ => scalar_text(x).cmp(&scalar_text(y)),
+                },
+                (x, y) => x.is_some().cmp(&y.is_some()),
+            }
+        }
+    }
+}
+
 fn row_json(r: &StageRow, offset: i32) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("ID".into(), json!(r.id));
@@ -203,17 +221,20 @@ pub fn stagehistory_list(call: &mut Call<'_>, p: &Value) -> MethodResult {
             conds.push((op, name, vals));
         }
     }
-    let mut desc = false;
+    // the order is applied field by field as given (CONTRACT §11 #12)
+    let mut order: Vec<(String, bool)> = Vec::new();
     if let Some(Value::Object(o)) = param(p, "order") {
         for (k, d) in o {
-            if !HISTORY_FIELDS.contains(&k.to_ascii_uppercase().as_str()) {
+            let name = k.to_ascii_uppercase();
+            if !HISTORY_FIELDS.contains(&name.as_str()) {
                 return Err(invalid(format!(
                     "Invalid order: field '{k}' is not allowed in order"
                 )));
             }
-            desc = scalar_text(d).eq_ignore_ascii_case("DESC");
+            order.push((name, scalar_text(d).eq_ignore_ascii_case("DESC")));
         }
     }
+    let desc = order.first().is_some_and(|o| o.0 == "ID" && o.1);
     let rights = call.portal.rights(call.user, t).read;
     let store = call.portal.store(t);
     let matches = |r: &StageRow| -> bool {
@@ -279,7 +300,21 @@ pub fn stagehistory_list(call: &mut Call<'_>, p: &Value) -> MethodResult {
         _ => None,
     };
     let rows = &call.portal.stage_history;
-    let iter: Box<dyn Iterator<Item = &StageRow>> = if desc {
+    let by_id_only = order.iter().all(|o| o.0 == "ID");
+    let iter: Box<dyn Iterator<Item = &StageRow>> = if !by_id_only {
+        let mut sorted: Vec<&StageRow> = rows.iter().filter(|r| matches(r)).collect();
+        sorted.sort_by(|a, b| {
+            for (f, d) in &order {
+                let o = history_key_cmp(a, b, f, offset);
+                let o = if *d { o.reverse() } else { o };
+                if o != std::cmp::Ordering::Equal {
+                    return o;
+                }
+            }
+            a.id.cmp(&b.id)
+        });
+        Box::new(sorted.into_iter())
+    } else if desc {
         Box::new(rows.iter().rev())
     } else {
         Box::new(rows.iter())

@@ -10,6 +10,21 @@ pub const INACTIVE: i64 = 7;
 pub const EXTRANET: i64 = 8;
 pub const BOT: i64 = 9;
 
+/// The demo portal's departments `(id, name, parent, head)`: the company (head: the
+/// administrator) and its sales department (head: user 2). Supervisors = administrators or
+/// department heads.
+pub const DEPARTMENTS: [(i64, &str, i64, i64); 2] =
+    [(1, "Картотека", 0, ADMIN), (2, "Отдел продаж", 1, 2)];
+
+/// The department a demo user belongs to (none for the extranet user).
+fn demo_department(id: i64) -> Vec<i64> {
+    match id {
+        2..=6 => vec![2],
+        EXTRANET => vec![],
+        _ => vec![1],
+    }
+}
+
 /// Users that own records in the demo data (assignees).
 pub const ASSIGNEES: [i64; 6] = [1, 2, 3, 4, 5, 6];
 
@@ -26,7 +41,7 @@ pub fn demo_users(epoch: i64) -> Vec<User> {
             admin: id == ADMIN,
             gender: gender.into(),
             position: pos.into(),
-            departments: vec![1],
+            departments: demo_department(id),
             registered: epoch - 800 * 86_400 + id * 86_400,
         };
     vec![
@@ -114,9 +129,9 @@ pub fn demo_users(epoch: i64) -> Vec<User> {
     ]
 }
 
-type StatusDef<'a> = (&'a str, &'a str, &'a str, &'a str);
+pub(crate) type StatusDef<'a> = (&'a str, &'a str, &'a str, &'a str);
 
-fn push(p: &mut Portal, entity_id: &str, cat: Option<i64>, defs: &[StatusDef<'_>]) {
+pub(crate) fn push(p: &mut Portal, entity_id: &str, cat: Option<i64>, defs: &[StatusDef<'_>]) {
     for (i, (sid, name, sem, color)) in defs.iter().enumerate() {
         p.next_status += 1;
         p.statuses.push(Status {

@@ -315,7 +315,13 @@ pub fn system_fields(t: i64) -> Vec<Field> {
         }
     }
     common(&mut v);
+    if t == 3 || t == 4 {
+        // contacts and companies have pipelines too (issue 7 §8); only the default 0 exists here
+        v.push(f("categoryId", "crm_category", 0, "Направление"));
+    }
     if t != 2 {
+        v.push(f("hasPhone", "boolean", RO, "Есть телефон"));
+        v.push(f("hasEmail", "boolean", RO, "Есть e-mail"));
         v.push(f("fm", "crm_multifield", MULT, "Мультиполя"));
     }
     v

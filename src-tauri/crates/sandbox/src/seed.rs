@@ -295,7 +295,6 @@ fn seed_item(engine: &mut Engine, it: &Value) -> Result<Value, Value> {
             credential: None,
             touched: Vec::new(),
             dirty: false,
-            legacy: false,
         };
         crate::write::add(&mut call, &p)
     };

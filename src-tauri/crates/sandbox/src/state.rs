@@ -276,6 +276,18 @@ pub struct Portal {
     pub offset: i32,
     /// Cached field lists per type (system + UF), rebuilt when UFs change.
     pub fields: [Vec<Field>; 4],
+    /// Items deleted while the recycle bin is on, by `(entityTypeId, id)` (kept in memory only).
+    pub recycle_bin: BTreeMap<(i64, i64), Recycled>,
+}
+
+/// A deleted item in the recycle bin with what its deletion removed elsewhere.
+#[derive(Debug, Clone)]
+pub struct Recycled {
+    pub item: Item,
+    pub bindings: Option<Vec<Binding>>,
+    pub log_messages: Vec<LogMessage>,
+    pub comments: Vec<Comment>,
+    pub stage_rows: Vec<StageRow>,
 }
 
 impl Portal {

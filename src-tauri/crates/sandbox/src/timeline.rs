@@ -53,22 +53,63 @@ fn owner(call: &Call<'_>, t: i64, id: i64, write: bool, empty_code: bool) -> Res
     Ok(())
 }
 
+fn is_admin(call: &Call<'_>) -> bool {
+    call.portal.users.get(&call.user).is_some_and(|u| u.admin)
+}
+
+/// Whether the call came through an incoming webhook.
+fn through_webhook(call: &Call<'_>) -> bool {
+    call.credential
+        .as_ref()
+        .and_then(|c| call.portal.credentials.get(c))
+        .is_some_and(|c| c.kind == "webhook")
+}
+
+/// `crm.timeline.logmessage.list` order (CONTRACT §11 #9): only lowercase `id`/`created` with
+/// lowercase `asc`/`desc`; anything else falls back to id descending. Returns (by created, asc).
+fn logmessage_order(p: &Value) -> (bool, bool) {
+    let first = param(p, "order")
+        .and_then(Value::as_object)
+        .and_then(|o| o.iter().next());
+    match first {
+        Some((k, Value::String(d)))
+            if (k == "id" || k == "created") && (d == "asc" || d == "desc") =>
+        {
+            (k == "created", d == "asc")
+        }
+        _ => (false, false),
+    }
+}
+
 pub fn dispatch(call: &mut Call<'_>, m: &str, p: &Value) -> MethodResult {
     let offset = call.offset();
     match m {
         "crm.timeline.logmessage.add" => {
             let f = param(p, "fields").cloned().unwrap_or(Value::Null);
-            let get = |k: &str| param(&f, k).map(scalar_text).filter(|s| !s.is_empty());
+            let get = |k: &str| param(&f, k).map(scalar_text);
+            let filled = |k: &str| get(k).filter(|s| !s.is_empty());
+            // a missing field is an error with no code; empty text is accepted (§11 #7)
             let (Some(t), Some(id), Some(title), Some(text), Some(icon)) = (
-                get("entityTypeId").and_then(|s| s.parse::<i64>().ok()),
-                get("entityId").and_then(|s| s.parse::<i64>().ok()),
-                get("title"),
+                filled("entityTypeId").and_then(|s| s.parse::<i64>().ok()),
+                filled("entityId")
+                    .and_then(|s| s.parse::<i64>().ok())
+                    .filter(|id| *id > 0),
+                filled("title"),
                 get("text"),
-                get("iconCode"),
+                filled("iconCode"),
             ) else {
-                return Err(ApiError::bad("100", "Required fields are missing"));
+                return Err(ApiError::bad("", "Required fields are missing"));
             };
-            owner(call, t, id, true, false)?;
+            if !(1..=4).contains(&t) {
+                return Err(ApiError::bad("", "Entity type is not supported"));
+            }
+            // administrators only in the server code; `edit` follows the documentation. The
+            // item's existence is not checked in the server code (only `entityId > 0`).
+            if call.cfg.logmessage_add == "edit" {
+                owner(call, t, id, true, false)?;
+            } else if !is_admin(call) {
+                return Err(ApiError::bad("ACCESS_DENIED", "Access denied."));
+            }
             call.portal.next_log += 1;
             let msg = LogMessage {
                 id: call.portal.next_log,
@@ -96,7 +137,7 @@ pub fn dispatch(call: &mut Call<'_>, m: &str, p: &Value) -> MethodResult {
                     format!("Timeline logmessage not found for id {id}"),
                 )
             })?;
-            owner(call, msg.entity_type, msg.entity_id, false, false)?;
+            // no permission check on reading REST log messages (§11 #9)
             Ok(Out::json(json!({"logMessage": log_json(msg, offset)})))
         }
         "crm.timeline.logmessage.list" => {
@@ -107,7 +148,7 @@ pub fn dispatch(call: &mut Call<'_>, m: &str, p: &Value) -> MethodResult {
                     "Could not find value for parameter {entityTypeId}",
                 ));
             };
-            owner(call, t, id, false, false)?;
+            // every REST log message of the item, whoever wrote it, no permission check (§11 #9)
             let mut list: Vec<&LogMessage> = call
                 .portal
                 .timeline_index
@@ -118,16 +159,7 @@ pub fn dispatch(call: &mut Call<'_>, m: &str, p: &Value) -> MethodResult {
                         .collect()
                 })
                 .unwrap_or_default();
-            let (by_created, asc) = match param(p, "order")
-                .and_then(Value::as_object)
-                .and_then(|o| o.iter().next())
-            {
-                Some((k, d)) => (
-                    k.eq_ignore_ascii_case("created"),
-                    scalar_text(d).eq_ignore_ascii_case("asc"),
-                ),
-                None => (false, false),
-            };
+            let (by_created, asc) = logmessage_order(p);
             list.sort_by_key(|m| {
                 if by_created {
                     (m.created, m.id)
@@ -149,7 +181,12 @@ pub fn dispatch(call: &mut Call<'_>, m: &str, p: &Value) -> MethodResult {
                     format!("Timeline logmessage not found for id {id}"),
                 )
             })?;
-            if msg.credential.is_none() || msg.credential != call.credential {
+            // admin only and bound to the OAuth client: through a webhook always refused (§11 #8)
+            if through_webhook(call)
+                || !is_admin(call)
+                || msg.credential.is_none()
+                || msg.credential != call.credential
+            {
                 return Err(ApiError::bad("REMOVING_DISABLED", "Removing is disabled"));
             }
             let key = (msg.entity_type, msg.entity_id);
@@ -170,7 +207,10 @@ fn comments(call: &mut Call<'_>, m: &str, p: &Value) -> MethodResult {
     match m {
         "crm.timeline.comment.add" => {
             let f = param(p, "fields").cloned().unwrap_or(Value::Null);
-            let t = param_str(&f, "ENTITY_TYPE").and_then(|s| crate::schema::type_by_slug(&s));
+            // ENTITY_TYPE_ID may stand in for ENTITY_TYPE (§11 #10)
+            let t = param_str(&f, "ENTITY_TYPE")
+                .and_then(|s| crate::schema::type_by_slug(&s))
+                .or_else(|| param_i64(&f, "ENTITY_TYPE_ID").filter(|t| (1..=4).contains(t)));
             let id = param_i64(&f, "ENTITY_ID");
             let (Some(t), Some(id)) = (t, id) else {
                 return Err(ApiError::bad(
@@ -178,6 +218,10 @@ fn comments(call: &mut Call<'_>, m: &str, p: &Value) -> MethodResult {
                     "Required fields ENTITY_ID, ENTITY_TYPE are missing",
                 ));
             };
+            // AUTHOR_ID may name any user (§11 #10)
+            let author = param_i64(&f, "AUTHOR_ID")
+                .filter(|a| *a > 0)
+                .unwrap_or(call.user);
             let text = param_str(&f, "COMMENT").unwrap_or_default();
             if text.trim().is_empty() {
                 return Err(ApiError::bad("INVALID_ARG_VALUE", "Empty comment"));
@@ -189,7 +233,7 @@ fn comments(call: &mut Call<'_>, m: &str, p: &Value) -> MethodResult {
                 entity_type: t,
                 entity_id: id,
                 created: call.now,
-                author_id: call.user,
+                author_id: author,
                 comment: text,
             };
             let cid = c.id;
@@ -213,6 +257,10 @@ fn comments(call: &mut Call<'_>, m: &str, p: &Value) -> MethodResult {
                 .cloned()
                 .ok_or_else(|| ApiError::bad("NOT_FOUND", "Not found."))?;
             owner(call, c.entity_type, c.entity_id, true, false)?;
+            // only the author may change a comment (§11 #10)
+            if c.author_id != call.user {
+                return Err(ApiError::bad("ACCESS_DENIED", "Access denied."));
+            }
             let f = param(p, "fields").cloned().unwrap_or(Value::Null);
             if let Some(text) = param_str(&f, "COMMENT") {
                 if text.trim().is_empty() {
@@ -277,6 +325,10 @@ fn comments(call: &mut Call<'_>, m: &str, p: &Value) -> MethodResult {
                 .cloned()
                 .ok_or_else(|| ApiError::bad("", "Not found."))?;
             owner(call, c.entity_type, c.entity_id, true, true)?;
+            // the author or an administrator may delete a comment (§11 #10)
+            if c.author_id != call.user && !is_admin(call) {
+                return Err(ApiError::bad("", "Access denied."));
+            }
             call.portal.comments.remove(&id);
             if let Some(v) = call
                 .portal

@@ -6,15 +6,12 @@ use crate::state::User;
 use crate::values::scalar_text;
 use serde_json::{json, Map, Value};
 
-fn offset_name(offset: i32) -> String {
-    crate::clock::offset_of(offset).to_string()
-}
-
 /// The full user record as `user.get` renders it.
 pub fn user_json(u: &User, offset: i32) -> Value {
     json!({
         "ID": u.id.to_string(),
-        "XML_ID": Value::Null,
+        // a string on live portals (issue 7 §9)
+        "XML_ID": "",
         "ACTIVE": u.active,
         "NAME": u.name,
         "LAST_NAME": u.last_name,
@@ -55,7 +52,8 @@ pub fn profile(call: &mut Call<'_>) -> MethodResult {
         "NAME": u.name,
         "LAST_NAME": u.last_name,
         "PERSONAL_GENDER": u.gender,
-        "TIME_ZONE": offset_name(call.offset()),
+        // the user's zone name, or "" when the user has none; never an offset (issue 7 §9)
+        "TIME_ZONE": "",
     })))
 }
 
@@ -186,19 +184,62 @@ pub fn get(call: &mut Call<'_>, p: &Value) -> MethodResult {
     ))
 }
 
-/// `department.get`: the demo portal has one department.
+/// `department.get`: the demo departments (`crate::reference::DEPARTMENTS`), filtered by any of
+/// `ID`, `NAME`, `SORT`, `PARENT`, `UF_HEAD` given as top-level parameters; 50 a page.
 pub fn department_get(call: &mut Call<'_>, p: &Value) -> MethodResult {
     let _ = call;
-    let row = json!({"ID": "1", "NAME": "Kartoteka", "SORT": 500, "UF_HEAD": "1"});
-    let wanted = param(p, "ID").map(scalar_text);
-    let rows = match wanted {
-        Some(id) if id != "1" => vec![],
-        _ => vec![row],
-    };
-    let total = rows.len() as i64;
+    let rows: Vec<Value> = crate::reference::DEPARTMENTS
+        .iter()
+        .map(|(id, name, parent, head)| {
+            let mut row = json!({"ID": id.to_string(), "NAME": name, "SORT": 500,
+                "UF_HEAD": head.to_string()});
+            if *parent > 0 {
+                row["PARENT"] = json!(parent.to_string());
+            }
+            row
+        })
+        .filter(|row| {
+            ["ID", "NAME", "SORT", "PARENT", "UF_HEAD"]
+                .iter()
+                .all(|k| match param(p, k) {
+                    None => true,
+                    Some(want) => {
+                        let have = row.get(*k).map(scalar_text).unwrap_or_default();
+                        match want {
+                            Value::Array(a) => a.iter().any(|w| scalar_text(w) == have),
+                            w => scalar_text(w) == have,
+                        }
+                    }
+                })
+        })
+        .collect();
+    let start = param_i64(p, "start").unwrap_or(0).max(0) as usize;
+    let total = rows.len();
+    let page: Vec<Value> = rows.into_iter().skip(start).take(50).collect();
     Ok(Out::paged(
-        crate::api::Res::Json(Value::Array(rows)),
-        total,
-        None,
+        crate::api::Res::Json(Value::Array(page)),
+        total as i64,
+        (total > start + 50).then_some((start + 50) as i64),
     ))
+}
+
+/// `user.admin`: whether the caller is a portal administrator.
+pub fn admin(call: &mut Call<'_>) -> MethodResult {
+    let u = caller(call)?;
+    Ok(Out::json(json!(u.admin)))
+}
+
+/// `user.fields`: the user fields and their titles.
+pub fn fields() -> MethodResult {
+    Ok(Out::json(json!({
+        "ID": "ID", "XML_ID": "XML_ID", "ACTIVE": "Активность", "NAME": "Имя",
+        "LAST_NAME": "Фамилия", "SECOND_NAME": "Отчество", "EMAIL": "E-Mail",
+        "LAST_LOGIN": "Последняя авторизация", "DATE_REGISTER": "Дата регистрации",
+        "IS_ONLINE": "Онлайн", "TIME_ZONE": "Часовой пояс",
+        "TIME_ZONE_OFFSET": "Смещение часового пояса", "TIMESTAMP_X": "Дата изменения",
+        "LAST_ACTIVITY_DATE": "Последняя активность", "PERSONAL_GENDER": "Пол",
+        "PERSONAL_BIRTHDAY": "Дата рождения", "PERSONAL_PHOTO": "Фотография",
+        "WORK_POSITION": "Должность", "UF_DEPARTMENT": "Подразделения",
+        "UF_EMPLOYMENT_DATE": "Дата принятия на работу", "USER_TYPE": "Тип пользователя",
+    })))
 }

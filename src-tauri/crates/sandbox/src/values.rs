@@ -36,6 +36,20 @@ pub fn blank_item(fields: &[Field]) -> Map<String, Value> {
     m
 }
 
+/// Sets `hasPhone`/`hasEmail` (where the type has them) from the item's `fm`.
+pub fn set_contact_flags(map: &mut Map<String, Value>) {
+    for (flag, ty) in [("hasPhone", "PHONE"), ("hasEmail", "EMAIL")] {
+        if !map.contains_key(flag) {
+            continue;
+        }
+        let has = map.get("fm").and_then(Value::as_array).is_some_and(|a| {
+            a.iter()
+                .any(|e| e.get("typeId").and_then(Value::as_str) == Some(ty))
+        });
+        map.insert(flag.into(), Value::from(if has { "Y" } else { "N" }));
+    }
+}
+
 /// Text of a scalar as the portal compares it.
 pub fn scalar_text(v: &Value) -> String {
     match v {

@@ -14,6 +14,20 @@ fn denied() -> ApiError {
     ApiError::bad("ACCESS_DENIED", "Access denied")
 }
 
+/// The write operation's own permission check (CONTRACT §11 #6): the controller lets the call in,
+/// the operation refuses the item as it would be saved (e.g. reassigned outside one's rights).
+fn operation_denied(op: &str) -> ApiError {
+    let what = match op {
+        "ADD" => "add",
+        "DELETE" => "delete",
+        _ => "update",
+    };
+    ApiError::bad(
+        &format!("CRM_ITEM_{op}_ACCESS_DENIED"),
+        format!("Access denied: you cannot {what} this item"),
+    )
+}
+
 /// Applies client `fields` to a map. Unknown and read-only keys are ignored.
 fn apply(
     portal: &mut Portal,
@@ -21,7 +35,6 @@ fn apply(
     map: &mut Map<String, Value>,
     fields: &Map<String, Value>,
     offset: i32,
-    legacy: bool,
 ) -> Result<(), ApiError> {
     for (k, v) in fields {
         let Some(f) = resolve(portal, t, k).cloned() else {
@@ -36,7 +49,7 @@ fn apply(
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            let list = apply_fm(&current, v, &mut portal.next_fm, legacy)?;
+            let list = apply_fm(&current, v, &mut portal.next_fm);
             map.insert("fm".into(), Value::Array(list));
             continue;
         }
@@ -59,6 +72,23 @@ fn apply(
     }
     if let Some(ids) = map.get("companyIds").and_then(Value::as_array).cloned() {
         map.insert("companyId".into(), ids.first().cloned().unwrap_or(json!(0)));
+    }
+    Ok(())
+}
+
+/// A contact's or company's `categoryId` must name one of its type's pipelines (0 is default).
+fn settle_category(portal: &Portal, t: i64, map: &Map<String, Value>) -> Result<(), ApiError> {
+    if t != 3 && t != 4 {
+        return Ok(());
+    }
+    let cat = category_of(map);
+    if cat != 0
+        && !portal
+            .categories
+            .iter()
+            .any(|c| c.id == cat && c.entity_type == t)
+    {
+        return Err(not_valid("categoryId"));
     }
     Ok(())
 }
@@ -106,6 +136,20 @@ fn settle_stage(
             .unwrap_or_default();
     }
     let Some(st) = stages.iter().find(|s| s.status_id == stage) else {
+        // a stage of another pipeline is a forbidden move: the portal refuses it with an empty
+        // code (CONTRACT §11 #6); a stage that exists nowhere is an invalid value
+        let elsewhere = t == 2
+            && portal
+                .categories
+                .iter()
+                .filter(|c| c.entity_type == 2 && c.id != cat)
+                .any(|c| portal.stages(2, c.id).iter().any(|s| s.status_id == stage));
+        if elsewhere {
+            return Err(ApiError::bad(
+                "",
+                format!("Stage \"{stage}\" cannot be set: it belongs to another pipeline"),
+            ));
+        }
         return Err(not_valid("stageId"));
     };
     map.insert("stageId".into(), json!(stage));
@@ -185,7 +229,7 @@ pub fn add(call: &mut Call<'_>, p: &Value) -> MethodResult {
     let (user, now) = (call.user, call.now);
     let rights = call.portal.rights(user, t);
     if rights.write == crate::state::Level::None {
-        return Err(denied());
+        return Err(operation_denied("ADD"));
     }
     let mut map = blank_item(call.portal.fields(t));
     map.insert("assignedById".into(), json!(user));
@@ -249,10 +293,9 @@ pub fn add(call: &mut Call<'_>, p: &Value) -> MethodResult {
         );
         map.insert("probability".into(), Value::Null);
     }
-    apply(call.portal, t, &mut map, &fields, offset, call.legacy)?;
-    let assigned = map.get("assignedById").and_then(as_i64).unwrap_or(user);
-    if rights.write == crate::state::Level::Own && assigned != user {
-        return Err(denied());
+    apply(call.portal, t, &mut map, &fields, offset)?;
+    if !rights.write.allows(user, &Item::from_map(&map)) {
+        return Err(operation_denied("ADD"));
     }
     if t == 3 {
         let blank = |k: &str| {
@@ -266,6 +309,8 @@ pub fn add(call: &mut Call<'_>, p: &Value) -> MethodResult {
         }
     }
     let history = settle_stage(call.portal, t, None, &mut map)?;
+    settle_category(call.portal, t, &map)?;
+    crate::values::set_contact_flags(&mut map);
     let id = call.portal.store_mut(t).alloc_id();
     map.insert("id".into(), json!(id));
     if t != 3 {
@@ -299,6 +344,7 @@ pub fn add(call: &mut Call<'_>, p: &Value) -> MethodResult {
     let item = Item::from_map(&map);
     call.portal.store_mut(t).put(item.clone());
     call.touched.push((t, id));
+    mirror_links(call, t, id, &Map::new(), &map);
     Ok(saved(call, t, &item, p))
 }
 
@@ -321,8 +367,10 @@ pub fn update(call: &mut Call<'_>, p: &Value) -> MethodResult {
     }
     let old = existing.map();
     let mut map = old.clone();
-    apply(call.portal, t, &mut map, &fields, offset, call.legacy)?;
+    apply(call.portal, t, &mut map, &fields, offset)?;
     let history = settle_stage(call.portal, t, Some(&old), &mut map)?;
+    settle_category(call.portal, t, &map)?;
+    crate::values::set_contact_flags(&mut map);
     if t == 3 {
         let blank = |k: &str| {
             map.get(k)
@@ -337,10 +385,8 @@ pub fn update(call: &mut Call<'_>, p: &Value) -> MethodResult {
             ));
         }
     }
-    if rights.write == crate::state::Level::Own
-        && map.get("assignedById").and_then(as_i64) != Some(user)
-    {
-        return Err(denied());
+    if !rights.write.allows(user, &Item::from_map(&map)) {
+        return Err(operation_denied("UPDATE"));
     }
     if map == old {
         return Ok(saved(call, t, &existing, p));
@@ -361,7 +407,29 @@ pub fn update(call: &mut Call<'_>, p: &Value) -> MethodResult {
     let item = Item::from_map(&map);
     call.portal.store_mut(t).put(item.clone());
     call.touched.push((t, id));
+    mirror_links(call, t, id, &old, &map);
     Ok(saved(call, t, &item, p))
+}
+
+/// A company's `contactIds` and a contact's `companyIds` are one set of links (§11 #11).
+fn mirror_links(
+    call: &mut Call<'_>,
+    t: i64,
+    id: i64,
+    old: &Map<String, Value>,
+    new: &Map<String, Value>,
+) {
+    let Some(key) = crate::company_links::mirror_field(t) else {
+        return;
+    };
+    let (before, after) = (
+        crate::company_links::ids_of(old, key),
+        crate::company_links::ids_of(new, key),
+    );
+    if before != after {
+        let touched = crate::company_links::mirror(call.portal, t, id, &before, &after);
+        call.touched.extend(touched);
+    }
 }
 
 /// Rewrites one stored item through a closure (no timestamp bump).
@@ -474,9 +542,12 @@ pub fn delete(call: &mut Call<'_>, p: &Value) -> MethodResult {
         .get(&id)
         .ok_or_else(|| ApiError::bad("NOT_FOUND", "Item not found"))?;
     if !call.portal.rights(user, t).delete.allows(user, item) {
-        return Err(denied());
+        return Err(operation_denied("DELETE"));
     }
     let now = call.now;
+    if call.cfg.recycle_bin {
+        crate::recycle::keep(call.portal, t, id);
+    }
     call.portal.store_mut(t).remove(id, now);
     unlink(call, t, id);
     call.touched.push((t, id));

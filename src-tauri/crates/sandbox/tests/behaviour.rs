@@ -106,7 +106,7 @@ async fn add_update_delete_keep_history_links_and_noop_rules() {
     let cid = c["result"]["item"]["id"].as_i64().unwrap();
     let fid = c["result"]["item"]["fm"][0]["id"].as_i64().unwrap();
     let c = p
-        .ok("crm.item.update", json!({"entityTypeId": 3, "id": cid, "fields": {"fm": {"n0": {"typeId": "EMAIL", "value": "a@b.ru"}, fid.to_string(): {"value": ""}}}}))
+        .ok("crm.item.update", json!({"entityTypeId": 3, "id": cid, "fields": {"fm": {"n0": {"typeId": "EMAIL", "value": "a@b.ru"}, fid.to_string(): {"typeId": "PHONE", "value": ""}}}}))
         .await;
     let fm = c["result"]["item"]["fm"].as_array().unwrap().clone();
     assert_eq!(fm.len(), 1);
@@ -391,7 +391,7 @@ async fn control_api_acts_as_others_injects_faults_and_logs_requests() {
             json!({}),
         )
         .await;
-    assert_eq!((s, v["error"].as_str()), (401, Some("NO_AUTH_FOUND")));
+    assert_eq!((s, v["error"].as_str()), (401, Some("INVALID_CREDENTIALS")));
 
     let log = p.emu_get("requests").await;
     let entries = log["requests"].as_array().unwrap();

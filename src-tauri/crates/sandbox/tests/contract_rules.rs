@@ -123,14 +123,15 @@ async fn legacy_contact_writes_and_reads_link_multi_field() {
     assert_eq!(link[0]["VALUE"], "https://example.org/u/1", "{got}");
     assert_eq!(link[0]["TYPE_ID"], "LINK");
     assert!(got["result"].get("HAS_LINK").is_none());
-    // the new API still refuses LINK
-    let (s, _) = p
+    // crm.item stores an unknown typeId as given (CONTRACT §11 #3; issue 7 §2)
+    let (s, v) = p
         .call(
             "crm.item.add",
             json!({"entityTypeId": 3, "fields": {"name": "X", "fm": [{"typeId": "LINK", "value": "https://x"}]}}),
         )
         .await;
-    assert_eq!(s, 400);
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["result"]["item"]["fm"][0]["typeId"], "LINK", "{v}");
     p.sb.shutdown().await;
 }
 
