@@ -266,3 +266,30 @@ async fn an_own_only_managers_file_holds_nothing_about_colleagues_records() {
     assert_eq!(records, 0, "no colleague's record is in the file");
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn administrators_and_department_heads_are_supervisors_and_managers_are_not() {
+    let sb = sandbox(Some(100)).await;
+    let emu = Emu::new(&sb);
+    // User 1 administers the portal, user 2 heads the sales department, user 3 works in it.
+    for (user, supervisor) in [(1, true), (2, true), (3, false)] {
+        let code = format!("who{user}");
+        let r = emu
+            .post(
+                "credentials",
+                json!({"userId": user, "code": code, "scopes": ["crm", "user_brief", "department"]}),
+            )
+            .await;
+        let url = r["url"].as_str().expect("webhook url").to_string();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = replica(&dir.path().join("replica.db"));
+        sync(&url, &store).await;
+        let profile = store.lock().expect("lock").profile().expect("profile");
+        assert_eq!(profile.user_id, Some(user));
+        assert_eq!(
+            profile.is_supervisor, supervisor,
+            "user {user}: supervisor = administrator or department head"
+        );
+    }
+    sb.shutdown().await;
+}
