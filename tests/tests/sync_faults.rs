@@ -1,5 +1,6 @@
 //! Pull sync through the sandbox's fault injection: a rate-limit storm, 5xx HTML pages, timeouts
-//! and truncated JSON. Each story ends with the replica equal to the portal.
+//! and truncated JSON. Each story checks that its faults really fired (the sandbox counts them)
+//! and ends with the replica equal to the portal.
 
 mod sync_support;
 
@@ -7,7 +8,8 @@ use kartoteka_sync::{CancellationToken, ReconcilePolicy, SyncErrorCode};
 use serde_json::{json, Value};
 use sync_support::*;
 
-async fn sync_through_faults(faults: Value) {
+/// Syncs through `faults` and returns how many times each one fired.
+async fn sync_through_faults(faults: Value) -> Vec<u64> {
     let sb = sandbox(Some(3_000)).await;
     let emu = Emu::new(&sb);
     emu.post("faults", faults).await;
@@ -18,40 +20,56 @@ async fn sync_through_faults(faults: Value) {
         .run(&CancellationToken::new())
         .await
         .expect("sync gets through the faults by retrying");
+    let fired = emu.faults_fired().await;
     emu.delete("faults").await;
     assert_replica_equals_portal(&url, &store).await;
     sb.shutdown().await;
+    fired
 }
 
 #[tokio::test]
 async fn rate_limit_storm_is_waited_out() {
     // Half of all batch requests refused with 503 QUERY_LIMIT_EXCEEDED (seeded, so repeatable).
-    sync_through_faults(json!([{
+    let fired = sync_through_faults(json!([{
         "match": {"method": "batch", "probability": 0.5, "repeat": true},
         "action": {"type": "error", "status": 503, "error": "QUERY_LIMIT_EXCEEDED", "description": "Too many requests"}
     }]))
     .await;
+    assert!(
+        fired[0] >= 3,
+        "the storm refused several batches, not none: {fired:?}"
+    );
 }
 
 #[tokio::test]
 async fn html_error_pages_are_retried() {
-    sync_through_faults(json!([
+    let fired = sync_through_faults(json!([
         {"match": {"method": "batch", "nth": 2, "times": 3}, "action": {"type": "html", "status": 500}},
         {"match": {"method": "crm.item.fields", "times": 1}, "action": {"type": "html", "status": 502}}
     ]))
     .await;
+    assert_eq!(
+        fired,
+        [3, 1],
+        "three batches and the field list got HTML pages"
+    );
 }
 
 #[tokio::test]
 async fn timeouts_are_retried() {
     // The test client gives up on a request after 2 s.
-    sync_through_faults(json!([{"match": {"method": "batch", "nth": 3, "times": 2}, "action": {"type": "delay", "ms": 3000}}]))
+    let fired = sync_through_faults(json!([{"match": {"method": "batch", "nth": 3, "times": 2}, "action": {"type": "delay", "ms": 3000}}]))
         .await;
+    assert_eq!(fired, [2], "two batches timed out");
 }
 
 #[tokio::test]
 async fn truncated_json_is_retried() {
-    sync_through_faults(json!([{"match": {"method": "batch", "nth": 2, "times": 2}, "action": {"type": "truncate"}}])).await;
+    let fired = sync_through_faults(
+        json!([{"match": {"method": "batch", "nth": 2, "times": 2}, "action": {"type": "truncate"}}]),
+    )
+    .await;
+    assert_eq!(fired, [2], "two batches were cut short");
 }
 
 #[tokio::test]

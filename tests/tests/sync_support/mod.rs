@@ -70,6 +70,31 @@ impl Emu {
         );
     }
 
+    pub async fn get(&self, path: &str) -> Value {
+        let r = self
+            .http
+            .get(format!("{}/_emu/{path}", self.base))
+            .send()
+            .await
+            .expect("emu reachable");
+        let status = r.status();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(
+            status.is_success(),
+            "GET /_emu/{path} answered {status}: {v}"
+        );
+        v
+    }
+
+    /// How many times each queued fault fired, in the order they were added.
+    pub async fn faults_fired(&self) -> Vec<u64> {
+        let report = self.get("faults").await;
+        report["faults"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|f| f["fired"].as_u64()).collect())
+            .unwrap_or_default()
+    }
+
     /// Runs a REST method as another user.
     pub async fn act(&self, user_id: i64, method: &str, params: Value) -> Value {
         self.post(

@@ -355,6 +355,14 @@ async fn control_api_acts_as_others_injects_faults_and_logs_requests() {
         Ok(resp) => resp.text().await.is_err(),
     };
     assert!(dropped, "the connection is dropped");
+    let report = p.emu_get("faults").await;
+    let fired: Vec<&Value> = report["faults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| &f["fired"])
+        .collect();
+    assert_eq!(fired, [1, 1, 1], "each fault reports that it fired once");
 
     p.emu_post("faults", json!([{"match": {"method": "crm.item.add"}, "action": {"type": "commitThenFail", "status": 500}}])).await;
     let before = p.emu_get("state?entityTypeId=2").await["count"]

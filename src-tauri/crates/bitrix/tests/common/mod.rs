@@ -98,6 +98,16 @@ impl Portal {
         self.emu_post("faults", faults).await;
     }
 
+    /// How many times each queued fault fired, in the order they were queued: proof that the
+    /// fault a test injected really happened.
+    pub async fn fired(&self) -> Vec<u64> {
+        let report = self.emu_get("faults").await;
+        report["faults"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|f| f["fired"].as_u64()).collect())
+            .unwrap_or_default()
+    }
+
     /// `(REST method, HTTP status)` of every logged request, oldest first.
     pub async fn requests(&self) -> Vec<(String, u64)> {
         let log = self.emu_get("requests?since=0").await;
