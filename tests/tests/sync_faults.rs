@@ -4,6 +4,7 @@
 
 mod sync_support;
 
+use kartoteka_domain::ipc::ErrorCode;
 use kartoteka_sync::{CancellationToken, ReconcilePolicy, SyncErrorCode};
 use serde_json::{json, Value};
 use sync_support::*;
@@ -92,4 +93,45 @@ async fn revoked_webhook_stops_the_sync_with_an_auth_code() {
         "the secret never appears in errors"
     );
     sb.shutdown().await;
+}
+
+/// A portal failure that retrying does not fix stops the sync with the same code connect and
+/// counts would give (one classification): not "no CRM rights" for everything.
+async fn sync_stopped_by(fault: Value) -> (ErrorCode, Vec<u64>) {
+    let sb = sandbox(Some(50)).await;
+    let emu = Emu::new(&sb);
+    emu.post("faults", fault).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = replica(&dir.path().join("replica.db"));
+    let err = engine(
+        &sb.admin_webhook_url(),
+        &store,
+        policy(ReconcilePolicy::Never),
+    )
+    .run(&CancellationToken::new())
+    .await
+    .expect_err("the portal refuses every batch");
+    let fired = emu.faults_fired().await;
+    sb.shutdown().await;
+    (err.user_code(), fired)
+}
+
+#[tokio::test]
+async fn an_overloaded_portal_and_a_free_plan_stop_the_sync_each_with_its_own_code() {
+    let (code, fired) = sync_stopped_by(
+        json!({"match": {"method": "batch", "repeat": true}, "action": {"type": "overload"}}),
+    )
+    .await;
+    assert_eq!(code, ErrorCode::PortalBlocked, "OVERLOAD_LIMIT");
+    assert!(fired[0] >= 1, "the overload fault fired: {fired:?}");
+
+    let (code, fired) = sync_stopped_by(json!({"match": {"method": "batch", "repeat": true},
+        "action": {"type": "error", "status": 403, "error": "ACCESS_DENIED", "description": "REST is available only on commercial plans"}}))
+    .await;
+    assert_eq!(
+        code,
+        ErrorCode::PlanRestricted,
+        "the free plan's ACCESS_DENIED"
+    );
+    assert!(fired[0] >= 1, "the plan fault fired: {fired:?}");
 }

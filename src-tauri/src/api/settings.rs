@@ -48,25 +48,35 @@ fn write_settings(dir: &Path, settings: &PortalSettings) -> Result<(), IpcError>
 }
 
 impl Core {
-    /// The webhook of the configured portal, if one is configured and its secret is found.
-    pub(crate) async fn configured_webhook(&self) -> Option<WebhookUrl> {
-        let settings = read_settings(&self.data_dir)?;
+    /// The webhook of the configured portal: `None` when no portal is configured, an error
+    /// ([`ErrorCode::SecretStoreUnavailable`]) when one is but its webhook cannot be read.
+    pub(crate) async fn configured_webhook(&self) -> Result<Option<WebhookUrl>, IpcError> {
+        let Some(settings) = read_settings(&self.data_dir) else {
+            return Ok(None);
+        };
         let secrets = self.secrets.clone();
         let account = settings.account.clone();
         let loaded = tokio::task::spawn_blocking(move || secrets.load(&account)).await;
+        let unavailable = |why: String| {
+            Err(IpcError::new(ErrorCode::SecretStoreUnavailable, why)
+                .with_param("portal", &settings.account))
+        };
         match loaded {
-            Ok(Ok(Some(webhook))) => Some(webhook),
+            Ok(Ok(Some(webhook))) => Ok(Some(webhook)),
             Ok(Ok(None)) => {
                 tracing::warn!(account = %settings.account, "no webhook in the secret store for the configured portal");
-                None
+                unavailable(format!(
+                    "the webhook of {} is not in the system keyring",
+                    settings.account
+                ))
             }
             Ok(Err(error)) => {
                 tracing::warn!(%error, "the secret store is not available");
-                None
+                unavailable(format!("the system keyring is not available: {error}"))
             }
             Err(error) => {
                 tracing::warn!(%error, "the secret store task failed");
-                None
+                unavailable(format!("the system keyring could not be read: {error}"))
             }
         }
     }
@@ -82,7 +92,7 @@ impl Core {
             .map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))?
             .map_err(|e| {
                 IpcError::new(
-                    ErrorCode::Storage,
+                    ErrorCode::SecretStoreUnavailable,
                     format!("the webhook could not be kept in the system keyring: {e}"),
                 )
             })?;
