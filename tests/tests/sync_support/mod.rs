@@ -10,7 +10,8 @@ use kartoteka_store::Store;
 use kartoteka_sync::{BitrixPortal, Policy, ReconcilePolicy, RetryPolicy, SyncEngine};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -271,4 +272,30 @@ pub async fn portal_counts(webhook: &str) -> BTreeMap<EntityType, usize> {
         out.insert(t, portal_view(webhook, t).await.len());
     }
     out
+}
+
+/// The `kartoteka-cli` binary, built fresh for this test. `cargo test` does not build other
+/// packages' binaries, and a binary left over from an earlier build could be stale, so the test
+/// always asks cargo (a no-op when up to date). It builds in a target dir of its own, beside the
+/// one this run uses, so it does not wait on the lock this `cargo test` holds.
+pub fn cli_binary() -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"))
+        .join("sync-kill-cli");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "-p", "kartoteka-cli", "--target-dir"])
+        .arg(&target)
+        .current_dir(&workspace)
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building kartoteka-cli failed");
+    target
+        .join("debug")
+        .join(format!("kartoteka-cli{}", std::env::consts::EXE_SUFFIX))
 }
