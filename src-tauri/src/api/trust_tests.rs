@@ -136,3 +136,117 @@ async fn an_unavailable_keyring_at_start_asks_for_the_webhook_again_instead_of_s
     }
     portal.shutdown().await;
 }
+
+/// A log sink for one test: everything the app logs at `trace`, as text.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    std::fs::read_dir(dir)
+        .expect("data dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_file())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+// One thread: the app's tasks (sync, the portal) log through this test's subscriber.
+#[tokio::test]
+async fn the_webhook_code_is_in_no_log_line_database_or_settings_file_even_at_trace() {
+    let log = LogBuffer::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let portal = Sandbox::start(SandboxOptions {
+        records: Some(100),
+        ..SandboxOptions::default()
+    })
+    .await
+    .expect("sandbox");
+    let url = portal.admin_webhook_url();
+    let code = url
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let wrong = format!("{}/rest/1/wrongappcode5512/", portal.base_url());
+    let core = Core::new(
+        Arc::new(Quiet),
+        dir.path().to_path_buf(),
+        Arc::new(MemorySecretStore::new()),
+    );
+    let refused = core.connect(&wrong).await.expect_err("a wrong code");
+    assert_eq!(refused.code, ErrorCode::Auth);
+    core.connect(&url).await.expect("the right code connects");
+    let mut synced = false;
+    for _ in 0..600 {
+        let status = core.sync_status().await.expect("sync status");
+        assert_eq!(status.last_error, None, "the sync fails");
+        if status.last_sync_at.is_some() {
+            synced = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(synced, "the first sync did not finish");
+    let page = core.records_list(deals()).await.expect("deal list");
+    assert!(!page.rows.is_empty());
+    core.counts().await.expect("counts");
+
+    let text =
+        String::from_utf8_lossy(&log.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
+    assert!(text.contains("TRACE"), "logging ran at trace");
+    let files = files_under(dir.path());
+    assert!(
+        files.iter().any(|(name, _)| name == "portal.json")
+            && files
+                .iter()
+                .any(|(name, _)| name.ends_with(".kartoteka.db")),
+        "settings and replica were written: {:?}",
+        files.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
+    for secret in [code.as_str(), "wrongappcode5512"] {
+        assert!(
+            !refused.message.contains(secret),
+            "in the error: {refused:?}"
+        );
+        if let Some(i) = text.find(secret) {
+            panic!(
+                "the webhook code leaked into the log: …{}",
+                &text[i.saturating_sub(200)..i]
+            );
+        }
+        for (name, bytes) in &files {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "the webhook code is in {name}"
+            );
+        }
+    }
+    portal.shutdown().await;
+}
