@@ -20,6 +20,8 @@ use tokio::sync::watch;
 pub struct Portal {
     mode: PortalMode,
     host: String,
+    /// The portal user the webhook acts as: with the host, whose replica this is.
+    user_id: i64,
     client: Client,
     /// Kept alive as long as the portal is in use; dropping it stops the demo server.
     _sandbox: Option<Sandbox>,
@@ -158,7 +160,7 @@ impl Core {
 
     /// Opens the replica file of a portal: one file per portal, named after its host.
     fn open_replica(&self, portal: &Portal) {
-        let path = replica_path(&self.data_dir, portal.mode, &portal.host);
+        let path = replica_path(&self.data_dir, portal.mode, &portal.host, portal.user_id);
         if portal.mode == PortalMode::Demo {
             // The demo portal is generated afresh at every start: so is its replica.
             for suffix in ["", "-wal", "-shm"] {
@@ -201,6 +203,7 @@ impl Core {
     pub async fn connect(&self, webhook_url: &str) -> Result<PortalStatus, IpcError> {
         let webhook = WebhookUrl::parse(webhook_url).map_err(|e| from_bitrix(&e))?;
         let host = webhook.portal_host();
+        let user_id = webhook.user_id();
         let client =
             Client::new(webhook, self.client_options.clone()).map_err(|e| from_bitrix(&e))?;
         // One cheap call proves the URL, the rights and the plan before we switch to it.
@@ -213,6 +216,7 @@ impl Core {
         let portal = Portal {
             mode: PortalMode::Webhook,
             host,
+            user_id,
             client,
             _sandbox: None,
         };
@@ -238,6 +242,7 @@ impl Core {
             };
             if let Some(webhook) = configured {
                 let host = webhook.portal_host();
+                let user_id = webhook.user_id();
                 let client = Client::new(webhook, self.client_options.clone())
                     .map_err(|e| from_bitrix(&e))?;
                 tracing::info!(%host, "starting on the configured portal");
@@ -245,6 +250,7 @@ impl Core {
                 let portal = Portal {
                     mode: PortalMode::Webhook,
                     host,
+                    user_id,
                     client,
                     _sandbox: None,
                 };
@@ -412,23 +418,31 @@ fn not_open() -> IpcError {
     IpcError::new(ErrorCode::Storage, "the local database is not open")
 }
 
-/// The replica file of a portal in the app's data folder: one file per portal, named after its
-/// host (the demo portal's is always `demo`).
-pub(crate) fn replica_path(data_dir: &Path, mode: PortalMode, host: &str) -> PathBuf {
-    let name: String = match mode {
-        PortalMode::Demo => "demo".to_string(),
-        _ => host
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '.' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect(),
-    };
-    data_dir.join(format!("{name}.kartoteka.db"))
+/// The replica file of a portal in the app's data folder: one file per person, named after the
+/// portal's host and the user the webhook acts as (two people on one computer, or two webhooks
+/// of different users on one portal, never share a file). The demo portal's is always `demo`.
+pub(crate) fn replica_path(data_dir: &Path, mode: PortalMode, host: &str, user_id: i64) -> PathBuf {
+    match mode {
+        PortalMode::Demo => data_dir.join("demo.kartoteka.db"),
+        _ => data_dir.join(format!("{}-user{user_id}.kartoteka.db", file_safe(host))),
+    }
+}
+
+/// Where versions before per-user replicas kept a portal's replica: named after the host only.
+pub(crate) fn legacy_replica_path(data_dir: &Path, host: &str) -> PathBuf {
+    data_dir.join(format!("{}.kartoteka.db", file_safe(host)))
+}
+
+fn file_safe(host: &str) -> String {
+    host.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 async fn start_demo(records: Option<usize>) -> Result<Portal, IpcError> {
@@ -444,11 +458,13 @@ async fn start_demo(records: Option<usize>) -> Result<Portal, IpcError> {
         )
     })?;
     let webhook = WebhookUrl::parse(&sandbox.admin_webhook_url()).map_err(|e| from_bitrix(&e))?;
+    let webhook_user = webhook.user_id();
     let client = Client::new(webhook, ClientOptions::default()).map_err(|e| from_bitrix(&e))?;
     tracing::info!(addr = %sandbox.addr(), "demo portal started");
     Ok(Portal {
         mode: PortalMode::Demo,
         host: sandbox.addr().to_string(),
+        user_id: webhook_user,
         client,
         _sandbox: Some(sandbox),
     })

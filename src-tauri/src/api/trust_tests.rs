@@ -1,7 +1,8 @@
 //! Failures reach the user as what they are, through the shell: a replica written by a newer
 //! version, and a secret store that cannot give the saved webhook back.
 
-use crate::api::portal::replica_path;
+use crate::api::portal::{legacy_replica_path, replica_path};
+use crate::api::settings::read_settings;
 use crate::api::{Core, EventSink};
 use kartoteka_bitrix::{MemorySecretStore, SecretError, SecretStore, WebhookUrl};
 use kartoteka_domain::ipc::{AppEvent, ErrorCode, PortalMode, RecordsListRequest};
@@ -65,7 +66,12 @@ async fn a_replica_written_by_a_newer_version_is_explained_with_its_version_and_
     configure(dir.path(), secrets.clone(), &portal).await;
 
     // A replica from a future Kartoteka: schema version 99.
-    let file = replica_path(dir.path(), PortalMode::Webhook, &portal.addr().to_string());
+    let file = replica_path(
+        dir.path(),
+        PortalMode::Webhook,
+        &portal.addr().to_string(),
+        1,
+    );
     drop(kartoteka_store::Store::open(&file).expect("replica created"));
     {
         let conn = rusqlite::Connection::open(&file).expect("open");
@@ -248,5 +254,106 @@ async fn the_webhook_code_is_in_no_log_line_database_or_settings_file_even_at_tr
             );
         }
     }
+    portal.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_people_on_one_portal_keep_separate_replicas_and_keyring_entries() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let secrets: Arc<dyn SecretStore> = Arc::new(MemorySecretStore::new());
+    let portal = Sandbox::start(SandboxOptions::default())
+        .await
+        .expect("sandbox");
+    let host = portal.addr().to_string();
+    let first = portal.admin_webhook_url();
+    let second = (2..20)
+        .find_map(|user| portal.webhook_url(user))
+        .expect("the demo portal has a second user with a webhook");
+    let second_user = WebhookUrl::parse(&second).expect("webhook").user_id();
+    assert_ne!(second_user, 1);
+
+    for url in [&first, &second] {
+        let core = Core::new(Arc::new(Quiet), dir.path().to_path_buf(), secrets.clone());
+        core.connect(url).await.expect("connects");
+    }
+    for user in [1, second_user] {
+        assert!(
+            replica_path(dir.path(), PortalMode::Webhook, &host, user).exists(),
+            "user {user} has a replica of their own"
+        );
+        assert!(
+            secrets
+                .load(&format!("{user}@{host}"))
+                .expect("keyring")
+                .is_some(),
+            "user {user} has a keyring entry of their own"
+        );
+    }
+    assert!(
+        !legacy_replica_path(dir.path(), &host).exists(),
+        "no shared host-only file"
+    );
+    assert_eq!(
+        secrets
+            .load(&format!("1@{host}"))
+            .expect("keyring")
+            .map(|w| w.user_id()),
+        Some(1),
+        "the second connect did not overwrite the first person's webhook"
+    );
+    portal.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_moves_the_host_only_replica_and_keyring_entry_to_the_person() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let secrets: Arc<dyn SecretStore> = Arc::new(MemorySecretStore::new());
+    let portal = Sandbox::start(SandboxOptions::default())
+        .await
+        .expect("sandbox");
+    let host = portal.addr().to_string();
+    let webhook = WebhookUrl::parse(&portal.admin_webhook_url()).expect("webhook");
+
+    // What an earlier version left: the webhook under the host, the settings naming the host,
+    // and the replica named after the host.
+    secrets.save(&host, &webhook).expect("save");
+    std::fs::write(
+        dir.path().join("portal.json"),
+        format!("{{\"account\": \"{host}\"}}"),
+    )
+    .expect("settings");
+    let legacy = legacy_replica_path(dir.path(), &host);
+    drop(kartoteka_store::Store::open(&legacy).expect("legacy replica"));
+    let legacy_bytes = std::fs::read(&legacy).expect("read");
+
+    let core = Core::new(Arc::new(Quiet), dir.path().to_path_buf(), secrets.clone());
+    let status = core.start(false).await.expect("start");
+    assert_eq!(
+        status.mode,
+        PortalMode::Webhook,
+        "the portal is still configured"
+    );
+    let moved = replica_path(dir.path(), PortalMode::Webhook, &host, 1);
+    assert!(moved.exists(), "the replica moved to its per-user name");
+    assert!(!legacy.exists(), "nothing is left under the host-only name");
+    assert!(
+        std::fs::read(&moved)
+            .expect("read")
+            .starts_with(&legacy_bytes[..100]),
+        "the same file, not a new one"
+    );
+    assert!(
+        core.with_replica(|_| Ok(())).is_ok(),
+        "the moved replica is open"
+    );
+    assert_eq!(secrets.load(&host).expect("keyring"), None);
+    assert_eq!(
+        secrets.load(&format!("1@{host}")).expect("keyring"),
+        Some(webhook)
+    );
+    assert_eq!(
+        read_settings(dir.path()).map(|s| s.account),
+        Some(format!("1@{host}"))
+    );
     portal.shutdown().await;
 }
