@@ -5,6 +5,7 @@
 
 use kartoteka_bitrix::{Client, ClientOptions, WebhookUrl};
 use kartoteka_domain::{EntityType, MultiField, RecordKey};
+use kartoteka_sandbox::control::Control;
 use kartoteka_sandbox::{ClockMode, LimitsPreset, Sandbox, SandboxOptions};
 use kartoteka_store::Store;
 use kartoteka_sync::{BitrixPortal, Policy, ReconcilePolicy, RetryPolicy, SyncEngine};
@@ -29,86 +30,63 @@ pub async fn sandbox(records: Option<usize>) -> Sandbox {
     .expect("sandbox starts on loopback")
 }
 
-/// The sandbox's test-control API (`/_emu/*`).
+/// The sandbox's test-control API (`/_emu/*`) through the sandbox crate's typed client; a
+/// refused or failed control call fails the story.
 pub struct Emu {
-    base: String,
-    http: reqwest::Client,
+    control: Control,
 }
 
 impl Emu {
     pub fn new(sandbox: &Sandbox) -> Self {
         Self {
-            base: sandbox.base_url(),
-            http: reqwest::Client::new(),
+            control: Control::of(sandbox),
         }
     }
 
+    pub fn control(&self) -> &Control {
+        &self.control
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> Value {
-        let r = self
-            .http
-            .post(format!("{}/_emu/{path}", self.base))
-            .json(&body)
-            .send()
+        self.control
+            .post(path, body)
             .await
-            .expect("emu reachable");
-        let status = r.status();
-        let v: Value = r.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "/_emu/{path} answered {status}: {v}");
-        v
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     pub async fn delete(&self, path: &str) {
-        let r = self
-            .http
-            .delete(format!("{}/_emu/{path}", self.base))
-            .send()
+        self.control
+            .delete(path)
             .await
-            .expect("emu reachable");
-        assert!(
-            r.status().is_success(),
-            "DELETE /_emu/{path} answered {}",
-            r.status()
-        );
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     pub async fn get(&self, path: &str) -> Value {
-        let r = self
-            .http
-            .get(format!("{}/_emu/{path}", self.base))
-            .send()
+        self.control
+            .get(path)
             .await
-            .expect("emu reachable");
-        let status = r.status();
-        let v: Value = r.json().await.unwrap_or(Value::Null);
-        assert!(
-            status.is_success(),
-            "GET /_emu/{path} answered {status}: {v}"
-        );
-        v
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// How many times each queued fault fired, in the order they were added.
     pub async fn faults_fired(&self) -> Vec<u64> {
-        let report = self.get("faults").await;
-        report["faults"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|f| f["fired"].as_u64()).collect())
-            .unwrap_or_default()
+        self.control.fired().await.unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Runs a REST method as another user.
     pub async fn act(&self, user_id: i64, method: &str, params: Value) -> Value {
-        self.post(
-            "act",
-            json!({"userId": user_id, "method": method, "params": params}),
-        )
-        .await
+        self.control
+            .act(user_id, method, params)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Empties the portal and adds `n` deals titled "Deal k", 50 per batch.
     pub async fn reset_with_deals(&self, n: usize) {
-        self.post("reset", json!({"seed": 7, "dataset": "empty"}))
-            .await;
+        self.control
+            .reset("empty", Some(7))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let titles: Vec<usize> = (1..=n).collect();
         for chunk in titles.chunks(50) {
             let cmd: Map<String, Value> = chunk

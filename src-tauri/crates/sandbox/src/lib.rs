@@ -69,6 +69,7 @@ mod api;
 mod batch;
 mod clock;
 mod config;
+pub mod control;
 mod demo;
 mod demo_parts;
 mod emu;
