@@ -1,7 +1,8 @@
 //! Reads the app's Tauri config from the repository root and generates the permissions of our
 //! IPC commands. With an app manifest, a command the capabilities do not list is refused.
 
-/// Every IPC command the shell registers. Keep in step with `src/commands/mod.rs`.
+/// Every IPC command the shell registers. Keep in step with `src/commands/mod.rs`
+/// (`tests/tests/ipc_commands.rs` checks).
 const COMMANDS: &[&str] = &[
     "portal_status",
     "portal_counts",

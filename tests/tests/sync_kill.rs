@@ -6,37 +6,11 @@ mod sync_support;
 use kartoteka_domain::EntityType;
 use kartoteka_store::Store;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use sync_support::*;
-
-/// The `kartoteka-cli` binary, built fresh for this test. `cargo test` does not build other
-/// packages' binaries, and a binary left over from an earlier build could be stale, so the test
-/// always asks cargo (a no-op when up to date). It builds in a target dir of its own, beside the
-/// one this run uses, so it does not wait on the lock this `cargo test` holds.
-fn cli_binary() -> PathBuf {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf();
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace.join("target"))
-        .join("sync-kill-cli");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "-p", "kartoteka-cli", "--target-dir"])
-        .arg(&target)
-        .current_dir(&workspace)
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building kartoteka-cli failed");
-    target
-        .join("debug")
-        .join(format!("kartoteka-cli{}", std::env::consts::EXE_SUFFIX))
-}
 
 fn active_records(db: &Path) -> u64 {
     Store::open(db)

@@ -71,6 +71,28 @@ describe("first screen", () => {
     expect(window.localStorage.getItem("kartoteka.language")).toBe("en");
   });
 
+  it("says the keyring lost the saved webhook and asks for it again, instead of showing the demo", async () => {
+    mockIPC(
+      portal({
+        portal_status: () => ({
+          mode: "notConfigured",
+          portalName: "",
+          online: false,
+          lastSyncAt: null,
+          problem: { code: "secretStoreUnavailable", message: "no secret store is available" },
+        }),
+      }),
+      { shouldMockEvents: true },
+    );
+    render(
+      <I18nProvider initial="en">
+        <App />
+      </I18nProvider>,
+    );
+    expect((await screen.findByRole("alert")).textContent).toContain("Paste the webhook again");
+    expect(screen.queryByText("Demo portal")).toBeNull();
+  });
+
   it("translates an error code from the shell into the user's language", async () => {
     mockIPC(
       portal({

@@ -51,7 +51,7 @@ export function App() {
   }, []);
 
   if (portal.status?.mode === "notConfigured") {
-    return <ConnectScreen onConnected={portal.reload} />;
+    return <ConnectScreen onConnected={portal.reload} problem={portal.status.problem} />;
   }
 
   const title =

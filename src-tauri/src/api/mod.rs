@@ -14,3 +14,5 @@ pub use portal::Core;
 
 #[cfg(test)]
 mod offline_tests;
+#[cfg(test)]
+mod trust_tests;

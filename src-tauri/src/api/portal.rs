@@ -11,7 +11,7 @@ use kartoteka_domain::EntityType;
 use kartoteka_sandbox::{Sandbox, SandboxOptions};
 use kartoteka_store::Store;
 use kartoteka_sync::{Policy, SyncScheduler};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
@@ -20,6 +20,8 @@ use tokio::sync::watch;
 pub struct Portal {
     mode: PortalMode,
     host: String,
+    /// The portal user the webhook acts as: with the host, whose replica this is.
+    user_id: i64,
     client: Client,
     /// Kept alive as long as the portal is in use; dropping it stops the demo server.
     _sandbox: Option<Sandbox>,
@@ -41,7 +43,9 @@ enum Slot {
     Starting,
     Ready(Arc<Portal>),
     Failed(IpcError),
-    NotConfigured,
+    /// No portal to open: the connect screen, with the reason when a configured portal's
+    /// webhook could not be read (the keyring is unavailable or lost it).
+    NotConfigured(Option<IpcError>),
 }
 
 /// The app's state shared by all commands.
@@ -56,7 +60,9 @@ pub struct Core {
     /// Where the replicas and settings live (the app's data directory).
     pub(crate) data_dir: PathBuf,
     /// The replica of the current portal, shared with sync; opened when a portal is installed.
-    replica: Mutex<Option<Arc<Mutex<Store>>>>,
+    /// When it cannot be opened, why (a newer version's file, a full disk): every command that
+    /// needs it answers with that reason.
+    replica: Mutex<Result<Arc<Mutex<Store>>, IpcError>>,
     /// How many records the demo portal holds; `None`: the standard demo set.
     demo_records: Option<usize>,
     /// How the REST client of a webhook portal retries (production defaults; quicker in tests).
@@ -75,7 +81,7 @@ impl Core {
             events,
             sync: Mutex::new(None),
             data_dir,
-            replica: Mutex::new(None),
+            replica: Mutex::new(Err(not_open())),
             demo_records: None,
             client_options: ClientOptions::default(),
             sync_policy: Policy::default(),
@@ -113,9 +119,7 @@ impl Core {
             .replica
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        guard
-            .clone()
-            .ok_or_else(|| IpcError::new(ErrorCode::Storage, "the local database is not open"))
+        guard.clone()
     }
 
     /// Runs something on the current portal's sync scheduler.
@@ -124,12 +128,11 @@ impl Core {
             .sync
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        guard.as_ref().map(f).ok_or_else(|| {
-            IpcError::new(
-                ErrorCode::Storage,
-                "sync is not running: the local database is not open",
-            )
-        })
+        match guard.as_ref() {
+            Some(scheduler) => Ok(f(scheduler)),
+            // Sync runs whenever the replica is open: say why it is not.
+            None => Err(self.replica().err().unwrap_or_else(not_open)),
+        }
     }
 
     /// Replaces the sync of the previous portal with one for this portal and its replica.
@@ -157,21 +160,7 @@ impl Core {
 
     /// Opens the replica file of a portal: one file per portal, named after its host.
     fn open_replica(&self, portal: &Portal) {
-        let name: String = match portal.mode {
-            PortalMode::Demo => "demo".to_string(),
-            _ => portal
-                .host
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '.' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect(),
-        };
-        let path = self.data_dir.join(format!("{name}.kartoteka.db"));
+        let path = replica_path(&self.data_dir, portal.mode, &portal.host, portal.user_id);
         if portal.mode == PortalMode::Demo {
             // The demo portal is generated afresh at every start: so is its replica.
             for suffix in ["", "-wal", "-shm"] {
@@ -179,22 +168,21 @@ impl Core {
             }
         }
         let opened = std::fs::create_dir_all(&self.data_dir)
-            .map_err(|e| e.to_string())
-            .and_then(|()| {
-                Store::open(&self.data_dir.join(format!("{name}.kartoteka.db")))
-                    .map_err(|e| e.to_string())
-            });
+            .map_err(|e| {
+                IpcError::new(
+                    ErrorCode::Storage,
+                    format!("the app's data folder cannot be created: {e}"),
+                )
+            })
+            .and_then(|()| Store::open(&path).map_err(|e| crate::api::records::from_store(&e)));
+        if let Err(error) = &opened {
+            tracing::error!(code = ?error.code, %error, "the local database did not open");
+        }
         let mut guard = self
             .replica
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match opened {
-            Ok(store) => *guard = Some(Arc::new(Mutex::new(store))),
-            Err(error) => {
-                tracing::error!(%error, "the local database did not open");
-                *guard = None;
-            }
-        }
+        *guard = opened.map(|store| Arc::new(Mutex::new(store)));
     }
 
     /// Starts the demo portal: the sandbox with the standard demo data set, on 127.0.0.1 with a
@@ -215,6 +203,7 @@ impl Core {
     pub async fn connect(&self, webhook_url: &str) -> Result<PortalStatus, IpcError> {
         let webhook = WebhookUrl::parse(webhook_url).map_err(|e| from_bitrix(&e))?;
         let host = webhook.portal_host();
+        let user_id = webhook.user_id();
         let client =
             Client::new(webhook, self.client_options.clone()).map_err(|e| from_bitrix(&e))?;
         // One cheap call proves the URL, the rights and the plan before we switch to it.
@@ -227,6 +216,7 @@ impl Core {
         let portal = Portal {
             mode: PortalMode::Webhook,
             host,
+            user_id,
             client,
             _sandbox: None,
         };
@@ -235,10 +225,24 @@ impl Core {
 
     /// Starts on the configured portal, or on the demo portal when none is configured (or the
     /// user asked for the demo with `--demo`).
+    ///
+    /// When a portal is configured but its webhook cannot be read from the secret store, the app
+    /// does not fall back to the demo silently: it shows the connect screen saying why, so the
+    /// webhook can be pasted again.
     pub async fn start(&self, demo: bool) -> Result<PortalStatus, IpcError> {
         if !demo {
-            if let Some(webhook) = self.configured_webhook().await {
+            let configured = match self.configured_webhook().await {
+                Ok(configured) => configured,
+                Err(problem) => {
+                    tracing::warn!(code = ?problem.code, "the configured portal's webhook is out of reach");
+                    self.slot
+                        .send_replace(Slot::NotConfigured(Some(problem.clone())));
+                    return Ok(not_configured(Some(problem)));
+                }
+            };
+            if let Some(webhook) = configured {
                 let host = webhook.portal_host();
+                let user_id = webhook.user_id();
                 let client = Client::new(webhook, self.client_options.clone())
                     .map_err(|e| from_bitrix(&e))?;
                 tracing::info!(%host, "starting on the configured portal");
@@ -246,6 +250,7 @@ impl Core {
                 let portal = Portal {
                     mode: PortalMode::Webhook,
                     host,
+                    user_id,
                     client,
                     _sandbox: None,
                 };
@@ -258,7 +263,7 @@ impl Core {
 
     /// Marks that no portal is configured: the UI shows the connect screen.
     pub fn set_not_configured(&self) {
-        self.slot.send_replace(Slot::NotConfigured);
+        self.slot.send_replace(Slot::NotConfigured(None));
     }
 
     /// Switches to a portal; `reached` says whether it has just answered a call.
@@ -283,7 +288,8 @@ impl Core {
             match slot {
                 Slot::Ready(portal) => return Ok(portal),
                 Slot::Failed(error) => return Err(error),
-                Slot::NotConfigured => {
+                Slot::NotConfigured(Some(problem)) => return Err(problem),
+                Slot::NotConfigured(None) => {
                     return Err(IpcError::new(
                         ErrorCode::InvalidInput,
                         "no portal is connected",
@@ -318,12 +324,7 @@ impl Core {
                 status.last_sync_at = self.sync_status().await.ok().and_then(|s| s.last_sync_at);
                 Ok(status)
             }
-            Slot::NotConfigured => Ok(PortalStatus {
-                mode: PortalMode::NotConfigured,
-                portal_name: String::new(),
-                online: false,
-                last_sync_at: None,
-            }),
+            Slot::NotConfigured(problem) => Ok(not_configured(problem)),
             Slot::Failed(error) => Err(error),
             Slot::Starting => Err(IpcError::new(
                 ErrorCode::Internal,
@@ -399,7 +400,49 @@ fn status_of(portal: &Portal, online: bool) -> PortalStatus {
         portal_name: portal.host.clone(),
         online,
         last_sync_at: None,
+        problem: None,
     }
+}
+
+fn not_configured(problem: Option<IpcError>) -> PortalStatus {
+    PortalStatus {
+        mode: PortalMode::NotConfigured,
+        portal_name: String::new(),
+        online: false,
+        last_sync_at: None,
+        problem,
+    }
+}
+
+fn not_open() -> IpcError {
+    IpcError::new(ErrorCode::Storage, "the local database is not open")
+}
+
+/// The replica file of a portal in the app's data folder: one file per person, named after the
+/// portal's host and the user the webhook acts as (two people on one computer, or two webhooks
+/// of different users on one portal, never share a file). The demo portal's is always `demo`.
+pub(crate) fn replica_path(data_dir: &Path, mode: PortalMode, host: &str, user_id: i64) -> PathBuf {
+    match mode {
+        PortalMode::Demo => data_dir.join("demo.kartoteka.db"),
+        _ => data_dir.join(format!("{}-user{user_id}.kartoteka.db", file_safe(host))),
+    }
+}
+
+/// Where versions before per-user replicas kept a portal's replica: named after the host only.
+pub(crate) fn legacy_replica_path(data_dir: &Path, host: &str) -> PathBuf {
+    data_dir.join(format!("{}.kartoteka.db", file_safe(host)))
+}
+
+fn file_safe(host: &str) -> String {
+    host.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 async fn start_demo(records: Option<usize>) -> Result<Portal, IpcError> {
@@ -415,11 +458,13 @@ async fn start_demo(records: Option<usize>) -> Result<Portal, IpcError> {
         )
     })?;
     let webhook = WebhookUrl::parse(&sandbox.admin_webhook_url()).map_err(|e| from_bitrix(&e))?;
+    let webhook_user = webhook.user_id();
     let client = Client::new(webhook, ClientOptions::default()).map_err(|e| from_bitrix(&e))?;
     tracing::info!(addr = %sandbox.addr(), "demo portal started");
     Ok(Portal {
         mode: PortalMode::Demo,
         host: sandbox.addr().to_string(),
+        user_id: webhook_user,
         client,
         _sandbox: Some(sandbox),
     })

@@ -16,7 +16,15 @@ use std::collections::HashMap;
 const MAX_PAGE: u32 = 500;
 
 pub fn from_store(error: &StoreError) -> IpcError {
-    IpcError::new(ErrorCode::Storage, error.to_string())
+    match error {
+        // The UI explains it in the user's language with the versions; the file is untouched.
+        StoreError::TooNew { found, supported } => {
+            IpcError::new(ErrorCode::DatabaseTooNew, error.to_string())
+                .with_param("found", found)
+                .with_param("supported", supported)
+        }
+        _ => IpcError::new(ErrorCode::Storage, error.to_string()),
+    }
 }
 
 fn sort_key(request: &RecordsListRequest) -> SortKey {
@@ -99,10 +107,8 @@ pub fn list(store: &Store, request: &RecordsListRequest) -> Result<RecordsPage, 
             stage_color: stage.and_then(|s| s.color.clone()),
             stage_id: row.stage_id,
             responsible_name: row.assigned_by_id.and_then(|id| names.user(id)),
-            amount: row
-                .opportunity
-                .as_deref()
-                .and_then(|a| a.parse::<f64>().ok()),
+            // Decimal text as the replica keeps it: never through a float.
+            amount: row.opportunity.filter(|a| !a.trim().is_empty()),
             currency: row.currency_id,
             phone: row.phone,
             email: row.email,

@@ -5,7 +5,7 @@ use crate::api::events::SharedSink;
 use crate::api::Core;
 use chrono::{DateTime, Utc};
 use kartoteka_bitrix::Client;
-use kartoteka_domain::ipc::{self, AppEvent, ErrorCode, IpcError, SyncProgress};
+use kartoteka_domain::ipc::{self, AppEvent, IpcError, SyncProgress};
 use kartoteka_store::Store;
 use kartoteka_sync::{
     system_clock, BitrixPortal, Connectivity, Policy, RunFuture, SchedulerConfig, StatusBoard,
@@ -13,16 +13,6 @@ use kartoteka_sync::{
 };
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-
-pub fn error_code(code: SyncErrorCode) -> ErrorCode {
-    match code {
-        SyncErrorCode::Auth => ErrorCode::Auth,
-        SyncErrorCode::Offline => ErrorCode::Offline,
-        SyncErrorCode::Portal => ErrorCode::NoAccess,
-        SyncErrorCode::Storage => ErrorCode::Storage,
-        SyncErrorCode::Cancelled => ErrorCode::Internal,
-    }
-}
 
 /// The UI's event for a sync event; `None` for what the UI does not show (a cancelled run,
 /// progress of a step that belongs to no entity type).
@@ -49,8 +39,12 @@ pub fn app_event(event: &SyncEvent, now: DateTime<Utc>) -> Option<AppEvent> {
             code: SyncErrorCode::Cancelled,
             ..
         } => None,
-        SyncEvent::Failed { code, message } => Some(AppEvent::SyncFailed {
-            error: IpcError::new(error_code(*code), message.clone()),
+        // The user's code is the client's one classification (as for connect and counts): an
+        // overloaded portal, a free plan and a missing right each read as what they are.
+        SyncEvent::Failed {
+            user_code, message, ..
+        } => Some(AppEvent::SyncFailed {
+            error: IpcError::new(*user_code, message.clone()),
         }),
     }
 }
@@ -123,7 +117,7 @@ pub fn ipc_status(status: &kartoteka_sync::SyncStatus) -> ipc::SyncStatus {
         last_error: status
             .last_failure
             .as_ref()
-            .map(|f| IpcError::new(error_code(f.code), f.message.clone())),
+            .map(|f| IpcError::new(f.user_code, f.message.clone())),
     }
 }
 
@@ -151,6 +145,7 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kartoteka_domain::ipc::ErrorCode;
     use kartoteka_domain::EntityType;
 
     #[test]
@@ -164,6 +159,7 @@ mod tests {
             app_event(
                 &SyncEvent::Failed {
                     code: SyncErrorCode::Offline,
+                    user_code: ErrorCode::Offline,
                     message: "down".into()
                 },
                 now
@@ -176,11 +172,26 @@ mod tests {
             app_event(
                 &SyncEvent::Failed {
                     code: SyncErrorCode::Cancelled,
+                    user_code: ErrorCode::Internal,
                     message: String::new()
                 },
                 now
             ),
             None
+        );
+        // A portal failure keeps its own code: an overloaded portal is not "no CRM rights".
+        assert_eq!(
+            app_event(
+                &SyncEvent::Failed {
+                    code: SyncErrorCode::Portal,
+                    user_code: ErrorCode::PortalBlocked,
+                    message: "OVERLOAD_LIMIT".into()
+                },
+                now
+            ),
+            Some(AppEvent::SyncFailed {
+                error: IpcError::new(ErrorCode::PortalBlocked, "OVERLOAD_LIMIT")
+            })
         );
         let progress = SyncEvent::Progress {
             entity_type: Some(EntityType::Deal),

@@ -1,6 +1,7 @@
 //! IPC commands, one file per area. Each is one line over the API layer; names are `area_verb`,
 //! each takes one request struct and returns one response or an `{code, message}` error.
-//! Every name here is also listed in `build.rs` (its permission) and `capabilities/main.json`.
+//! Every name here is also listed in `build.rs` (its permission), `capabilities/main.json` and
+//! the UI's `ui/src/lib/ipc/commands.ts`; `tests/tests/ipc_commands.rs` fails when they differ.
 
 pub mod portal;
 pub mod records;

@@ -5,12 +5,14 @@
 
 use kartoteka_bitrix::{Client, ClientOptions, WebhookUrl};
 use kartoteka_domain::{EntityType, MultiField, RecordKey};
+use kartoteka_sandbox::control::Control;
 use kartoteka_sandbox::{ClockMode, LimitsPreset, Sandbox, SandboxOptions};
 use kartoteka_store::Store;
 use kartoteka_sync::{BitrixPortal, Policy, ReconcilePolicy, RetryPolicy, SyncEngine};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,61 +30,63 @@ pub async fn sandbox(records: Option<usize>) -> Sandbox {
     .expect("sandbox starts on loopback")
 }
 
-/// The sandbox's test-control API (`/_emu/*`).
+/// The sandbox's test-control API (`/_emu/*`) through the sandbox crate's typed client; a
+/// refused or failed control call fails the story.
 pub struct Emu {
-    base: String,
-    http: reqwest::Client,
+    control: Control,
 }
 
 impl Emu {
     pub fn new(sandbox: &Sandbox) -> Self {
         Self {
-            base: sandbox.base_url(),
-            http: reqwest::Client::new(),
+            control: Control::of(sandbox),
         }
     }
 
+    pub fn control(&self) -> &Control {
+        &self.control
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> Value {
-        let r = self
-            .http
-            .post(format!("{}/_emu/{path}", self.base))
-            .json(&body)
-            .send()
+        self.control
+            .post(path, body)
             .await
-            .expect("emu reachable");
-        let status = r.status();
-        let v: Value = r.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "/_emu/{path} answered {status}: {v}");
-        v
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     pub async fn delete(&self, path: &str) {
-        let r = self
-            .http
-            .delete(format!("{}/_emu/{path}", self.base))
-            .send()
+        self.control
+            .delete(path)
             .await
-            .expect("emu reachable");
-        assert!(
-            r.status().is_success(),
-            "DELETE /_emu/{path} answered {}",
-            r.status()
-        );
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        self.control
+            .get(path)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// How many times each queued fault fired, in the order they were added.
+    pub async fn faults_fired(&self) -> Vec<u64> {
+        self.control.fired().await.unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Runs a REST method as another user.
     pub async fn act(&self, user_id: i64, method: &str, params: Value) -> Value {
-        self.post(
-            "act",
-            json!({"userId": user_id, "method": method, "params": params}),
-        )
-        .await
+        self.control
+            .act(user_id, method, params)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Empties the portal and adds `n` deals titled "Deal k", 50 per batch.
     pub async fn reset_with_deals(&self, n: usize) {
-        self.post("reset", json!({"seed": 7, "dataset": "empty"}))
-            .await;
+        self.control
+            .reset("empty", Some(7))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let titles: Vec<usize> = (1..=n).collect();
         for chunk in titles.chunks(50) {
             let cmd: Map<String, Value> = chunk
@@ -246,4 +250,30 @@ pub async fn portal_counts(webhook: &str) -> BTreeMap<EntityType, usize> {
         out.insert(t, portal_view(webhook, t).await.len());
     }
     out
+}
+
+/// The `kartoteka-cli` binary, built fresh for this test. `cargo test` does not build other
+/// packages' binaries, and a binary left over from an earlier build could be stale, so the test
+/// always asks cargo (a no-op when up to date). It builds in a target dir of its own, beside the
+/// one this run uses, so it does not wait on the lock this `cargo test` holds.
+pub fn cli_binary() -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"))
+        .join("sync-kill-cli");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "-p", "kartoteka-cli", "--target-dir"])
+        .arg(&target)
+        .current_dir(&workspace)
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building kartoteka-cli failed");
+    target
+        .join("debug")
+        .join(format!("kartoteka-cli{}", std::env::consts::EXE_SUFFIX))
 }

@@ -24,6 +24,14 @@ describe("formatMoney", () => {
     expect(formatMoney(10, null, "en")).toBe("10");
   });
 
+  it("formats decimal text digit by digit, never through a float", () => {
+    expect(spaces(formatMoney("1000000.10", "RUB", "ru"))).toBe("1 000 000,10 ₽");
+    expect(formatMoney("1000000.10", "USD", "en")).toBe("US$1,000,000.10");
+    expect(spaces(formatMoney("90071992547409931.07", "RUB", "ru"))).toBe("90 071 992 547 409 931,07 ₽");
+    expect(spaces(formatMoney("-5.50", "EUR", "ru"))).toBe("-5,50 €");
+    expect(spaces(formatMoney("150000.00", "RUB", "ru"))).toBe("150 000 ₽");
+  });
+
   it("shows nothing for a missing amount", () => {
     expect(formatMoney(null, "RUB", "ru")).toBe("");
     expect(formatMoney(Number.NaN, "RUB", "ru")).toBe("");

@@ -11,32 +11,59 @@ export function formatCount(n: number, lang: Language): string {
   return new Intl.NumberFormat(locale(lang), { maximumFractionDigits: 0 }).format(n);
 }
 
+const DECIMAL = /^(-)?(\d+)(?:\.(\d+))?$/;
+
 /**
- * An amount with its currency. Bitrix24 currencies are ISO codes (RUB, USD, EUR, …); an unknown
+ * An amount with its currency. The amount is decimal text as the portal and the replica keep it
+ * (`"1000000.10"`), formatted digit by digit — never through a float, so `1 000 000,10 ₽` never
+ * turns into `1000000.0999`. Bitrix24 currencies are ISO codes (RUB, USD, EUR, …); an unknown
  * code is shown after the number instead of failing.
  */
 export function formatMoney(
-  amount: number | null | undefined,
+  amount: string | number | null | undefined,
   currency: string | null | undefined,
   lang: Language,
 ): string {
-  if (amount === null || amount === undefined || !Number.isFinite(amount)) return "";
+  if (amount === null || amount === undefined) return "";
+  if (typeof amount === "number" && !Number.isFinite(amount)) return "";
+  const text = String(amount).trim();
+  const m = DECIMAL.exec(text);
+  if (!m) return text;
+  const negative = m[1] === "-";
+  const whole = (m[2] ?? "0").replace(/^0+(?=\d)/, "");
+  const fraction = (m[3] ?? "").replace(/0+$/, "");
+  // Whole amounts without kopecks/cents; otherwise at least two digits (99.50).
+  const cents = fraction === "" ? "" : fraction.padEnd(2, "0");
+  const digits = { minimumFractionDigits: cents ? 2 : 0, maximumFractionDigits: cents ? 2 : 0 };
   const code = (currency ?? "").trim().toUpperCase();
+  let format: Intl.NumberFormat | null = null;
   if (/^[A-Z]{3}$/.test(code)) {
     try {
-      return new Intl.NumberFormat(locale(lang), {
-        style: "currency",
-        currency: code,
-        // Whole amounts without kopecks/cents; otherwise always two digits (99.50).
-        maximumFractionDigits: Number.isInteger(amount) ? 0 : 2,
-        minimumFractionDigits: Number.isInteger(amount) ? 0 : 2,
-      }).format(amount);
+      format = new Intl.NumberFormat(locale(lang), { style: "currency", currency: code, ...digits });
     } catch {
-      // Fall through to the plain form below.
+      format = null;
     }
   }
-  const plain = new Intl.NumberFormat(locale(lang), { maximumFractionDigits: 2 }).format(amount);
-  return code ? `${plain} ${code}` : plain;
+  const withSymbol = format !== null;
+  format ??= new Intl.NumberFormat(locale(lang), digits);
+  // A template number shows the language's sign, grouping, decimal mark and symbol placement;
+  // our own digits go in its place.
+  const parts = format.formatToParts(negative ? -1111.11 : 1111.11);
+  const group = parts.find((p) => p.type === "group")?.value ?? "";
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, group);
+  let out = "";
+  let integerDone = false;
+  for (const part of parts) {
+    if (part.type === "integer") {
+      if (!integerDone) out += grouped;
+      integerDone = true;
+    } else if (part.type === "fraction") {
+      out += cents;
+    } else if (part.type !== "group") {
+      out += part.value;
+    }
+  }
+  return !withSymbol && code ? `${out} ${code}` : out;
 }
 
 /** Date and time in the user's time zone: `26.11.2026, 14:05` (ru). */
@@ -100,7 +127,7 @@ export function formatFieldValue(value: string, fieldType: string, lang: Languag
     case "money": {
       // The card sends money as "amount CUR" (the portal's "amount|CUR").
       const m = /^(-?\d+(?:\.\d+)?)\s+([A-Za-z]{3})$/.exec(value.trim());
-      return m ? formatMoney(Number(m[1]), m[2], lang) : value;
+      return m ? formatMoney(m[1], m[2], lang) : value;
     }
     case "double":
     case "integer": {

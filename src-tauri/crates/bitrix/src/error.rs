@@ -3,7 +3,13 @@
 //! Every message is built from codes, statuses and the portal's `error_description`, all of which
 //! pass through [`crate::WebhookUrl`]'s scrubber in the client; the webhook code never appears.
 
+use kartoteka_domain::ipc::ErrorCode;
 use serde::Serialize;
+
+/// Codes the portal sends when we call too fast or for too long.
+const RATE_LIMIT_CODES: &[&str] = &["QUERY_LIMIT_EXCEEDED", "OPERATION_TIME_LIMIT"];
+/// Codes that mean "the webhook's scope is too narrow".
+const SCOPE_CODES: &[&str] = &["insufficient_scope", "invalid_scope", "WRONG_AUTH_TYPE"];
 
 /// What the caller should do about a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -126,6 +132,39 @@ impl BitrixError {
                 code, description, ..
             } => code_is_access_denied(code, description),
             _ => false,
+        }
+    }
+
+    /// What the person using the app must know about this failure: the one classification of
+    /// portal failures, used alike by connect, counts and sync (each code has one UI message).
+    pub fn user_code(&self) -> ErrorCode {
+        match self {
+            BitrixError::Network { .. } | BitrixError::Timeout => ErrorCode::Offline,
+            BitrixError::InvalidWebhook(_) | BitrixError::Redirected { .. } => {
+                ErrorCode::InvalidInput
+            }
+            BitrixError::InvalidRequest(_) | BitrixError::Setup(_) => ErrorCode::Internal,
+            BitrixError::MalformedResponse { .. } => ErrorCode::Offline,
+            BitrixError::Api {
+                code, http_status, ..
+            } => match self.class() {
+                ErrorClass::RetryLater if RATE_LIMIT_CODES.contains(&code.as_str()) => {
+                    ErrorCode::RateLimited
+                }
+                ErrorClass::RetryLater => ErrorCode::Offline,
+                // A 401/403 ACCESS_DENIED is the free plan's answer to every REST call (CONTRACT §5.2).
+                ErrorClass::Auth if code == "ACCESS_DENIED" || code == "PAYMENT_REQUIRED" => {
+                    ErrorCode::PlanRestricted
+                }
+                ErrorClass::Auth if SCOPE_CODES.contains(&code.as_str()) => ErrorCode::NoAccess,
+                ErrorClass::Auth if *http_status == 403 => ErrorCode::NoAccess,
+                ErrorClass::Auth => ErrorCode::Auth,
+                // REST blocked by hand by Bitrix24 support (CONTRACT §5.2): stop and tell the user.
+                ErrorClass::Permanent if code == "OVERLOAD_LIMIT" => ErrorCode::PortalBlocked,
+                ErrorClass::Permanent if self.is_not_found() => ErrorCode::NotFound,
+                ErrorClass::Permanent if self.is_access_denied() => ErrorCode::NoAccess,
+                ErrorClass::Permanent | ErrorClass::Conflict => ErrorCode::Internal,
+            },
         }
     }
 
@@ -346,5 +385,40 @@ mod tests {
         assert!(!api("ACCESS_DENIED", "", 400).is_not_found());
         assert!(!api("CRM_ITEM_UPDATE_ACCESS_DENIED", "", 400).is_access_denied());
         assert!(!BitrixError::Timeout.is_not_found());
+    }
+
+    #[test]
+    fn portal_failures_map_to_what_the_user_must_do() {
+        let cases = [
+            (api("NO_AUTH_FOUND", "", 401), ErrorCode::Auth),
+            (api("expired_token", "", 401), ErrorCode::Auth),
+            (api("insufficient_scope", "", 403), ErrorCode::NoAccess),
+            (api("ACCESS_DENIED", "", 403), ErrorCode::PlanRestricted),
+            (api("ACCESS_DENIED", "", 400), ErrorCode::NoAccess),
+            (api("NOT_FOUND", "", 400), ErrorCode::NotFound),
+            (api("QUERY_LIMIT_EXCEEDED", "", 503), ErrorCode::RateLimited),
+            (api("OPERATION_TIME_LIMIT", "", 429), ErrorCode::RateLimited),
+            (api("OVERLOAD_LIMIT", "", 503), ErrorCode::PortalBlocked),
+            (api("INTERNAL_SERVER_ERROR", "", 500), ErrorCode::Offline),
+            (BitrixError::Timeout, ErrorCode::Offline),
+            (
+                BitrixError::Network {
+                    message: "refused".into(),
+                    not_sent: true,
+                },
+                ErrorCode::Offline,
+            ),
+            (
+                BitrixError::InvalidWebhook("not a URL".into()),
+                ErrorCode::InvalidInput,
+            ),
+            (
+                BitrixError::InvalidRequest("too many".into()),
+                ErrorCode::Internal,
+            ),
+        ];
+        for (error, expected) in cases {
+            assert_eq!(error.user_code(), expected, "{error}");
+        }
     }
 }

@@ -12,8 +12,11 @@
 //! env -u DBUS_SESSION_BUS_ADDRESS keyctl session - sh -c 'KARTOTEKA_TEST_REAL_KEYRING=1 \
 //!   KARTOTEKA_TEST_KEYRING_BACKEND=kernel cargo test -p kartoteka-bitrix --test keyring'
 //! ```
-//! Neither (the clear error): `env -u DBUS_SESSION_BUS_ADDRESS KARTOTEKA_TEST_NO_KEYRING=1 cargo test
-//! -p kartoteka-bitrix --test keyring`.
+//! Neither (the clear error; `.ci/dev test` runs this too): no D-Bus and a revoked session keyring,
+//! ```sh
+//! env -u DBUS_SESSION_BUS_ADDRESS KARTOTEKA_TEST_NO_KEYRING=1 keyctl session - sh -c \
+//!   'keyctl revoke @s && cargo test -p kartoteka-bitrix --test keyring'
+//! ```
 //! `KARTOTEKA_TEST_KEYRING_BACKEND` makes the test assert which store answered.
 
 use kartoteka_bitrix::{KeyringSecretStore, SecretBackend, SecretError, SecretStore, WebhookUrl};

@@ -29,6 +29,7 @@ async fn rate_limit_refusals_are_retried_until_the_call_succeeds() {
     let me = client.profile().await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(me.id, 1);
     assert_eq!(client.requests_made(), 3, "two refusals, then success");
+    assert_eq!(portal.fired().await, [2]);
     assert_eq!(
         statuses(&portal.requests().await, "profile"),
         vec![503, 503, 200]
@@ -56,6 +57,7 @@ async fn html_error_pages_truncated_bodies_and_dropped_connections_are_retried_f
         "the fourth attempt gets the whole answer"
     );
     assert_eq!(client.requests_made(), 4);
+    assert_eq!(portal.fired().await, [1, 1, 1], "HTML, truncated, dropped");
 }
 
 #[tokio::test]
@@ -76,6 +78,7 @@ async fn a_slow_answer_times_out_and_the_read_is_repeated() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(deal.key.id, 1);
     assert_eq!(client.requests_made(), 2, "one timeout, one success");
+    assert_eq!(portal.fired().await, [1]);
 }
 
 #[tokio::test]
@@ -105,6 +108,7 @@ async fn persistent_server_errors_give_up_after_max_retries_as_retry_later() {
         4,
         "the first attempt and three retries"
     );
+    assert_eq!(portal.fired().await, [4], "every attempt met the 500 page");
 }
 
 #[tokio::test]
@@ -125,6 +129,7 @@ async fn a_write_is_not_repeated_after_an_ambiguous_failure_but_is_after_a_refus
         1,
         "an applied-then-failed write is not re-sent"
     );
+    assert_eq!(portal.fired().await, [1]);
     assert_eq!(
         client
             .count(EntityType::Deal)
@@ -148,6 +153,7 @@ async fn a_write_is_not_repeated_after_an_ambiguous_failure_but_is_after_a_refus
         2,
         "a refused write never ran, so it is re-sent"
     );
+    assert_eq!(portal.fired().await, [1, 1]);
 }
 
 #[tokio::test]
@@ -163,6 +169,7 @@ async fn operation_time_limit_waits_and_retries_and_overload_stops_at_once() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(client.requests_made(), 2);
+    assert_eq!(portal.fired().await, [1]);
 
     portal.faults(json!([{"match": {"method": "crm.item.get", "nth": 1}, "action": {"type": "overload"}}])).await;
     let err = client
@@ -171,6 +178,7 @@ async fn operation_time_limit_waits_and_retries_and_overload_stops_at_once() {
         .expect_err("overload");
     assert_eq!(err.api_code(), Some("OVERLOAD_LIMIT"));
     assert_eq!(client.requests_made(), 3, "a support block is not retried");
+    assert_eq!(portal.fired().await, [1, 1]);
 }
 
 #[tokio::test]
@@ -208,6 +216,7 @@ async fn a_redirect_is_reported_with_the_new_host_and_not_followed() {
         }
     );
     assert_eq!(client.requests_made(), 1);
+    assert_eq!(portal.fired().await, [1]);
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ use anyhow::{anyhow, Context};
 use clap::{Args, Subcommand};
 use kartoteka_bitrix::{Client, ClientOptions, WebhookUrl};
 use kartoteka_domain::EntityType;
+use kartoteka_sandbox::control::Control;
 use kartoteka_sandbox::{ClockMode, LimitsPreset, Sandbox, SandboxOptions};
 use kartoteka_store::Store;
 use kartoteka_sync::{
@@ -212,8 +213,8 @@ fn print_summary(s: &SyncSummary) {
 /// Moves the portal clock an hour on, then changes `n` records (spread over the types) as another
 /// user, 50 updates per `batch`, through the sandbox's control API.
 async fn change_records(base: &str, store: &Arc<Mutex<Store>>, n: usize) -> anyhow::Result<usize> {
-    let http = reqwest::Client::new();
-    emu(&http, base, "clock", json!({"advanceSeconds": 3600})).await?;
+    let control = Control::new(base);
+    control.advance_clock(3600).await?;
     let ids = {
         let s = store.lock().map_err(|_| anyhow!("replica lock poisoned"))?;
         let mut all = Vec::new();
@@ -236,25 +237,9 @@ async fn change_records(base: &str, store: &Arc<Mutex<Store>>, n: usize) -> anyh
                 (format!("u{i}"), Value::String(query))
             })
             .collect();
-        emu(
-            &http,
-            base,
-            "act",
-            json!({"userId": 2, "method": "batch", "params": {"halt": 0, "cmd": cmd}}),
-        )
-        .await?;
+        control
+            .act(2, "batch", json!({"halt": 0, "cmd": cmd}))
+            .await?;
     }
     Ok(chosen.len())
-}
-
-async fn emu(http: &reqwest::Client, base: &str, path: &str, body: Value) -> anyhow::Result<Value> {
-    let r = http
-        .post(format!("{base}/_emu/{path}"))
-        .json(&body)
-        .send()
-        .await?;
-    let status = r.status();
-    let v: Value = r.json().await?;
-    anyhow::ensure!(status.is_success(), "/_emu/{path} answered {status}: {v}");
-    Ok(v)
 }

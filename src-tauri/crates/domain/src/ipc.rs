@@ -40,14 +40,20 @@ pub enum ErrorCode {
     NotFound,
     /// The request itself is wrong (a malformed webhook URL, a bad filter). Fix the input.
     InvalidInput,
-    /// The local database failed (disk full, file locked, newer version).
+    /// The local database failed (disk full, file locked).
     Storage,
+    /// The local database was written by a newer Kartoteka and was left unchanged: update the
+    /// app. `params`: `found` (the file's schema version), `supported` (this app's).
+    DatabaseTooNew,
+    /// The system keyring (Secret Service, kernel keyring) could not be read or written, so the
+    /// saved webhook is out of reach: unlock the keyring, or paste the webhook again.
+    SecretStoreUnavailable,
     /// A bug or an unexpected state. Report it.
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::Offline,
         ErrorCode::Auth,
         ErrorCode::NoAccess,
@@ -57,6 +63,8 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::InvalidInput,
         ErrorCode::Storage,
+        ErrorCode::DatabaseTooNew,
+        ErrorCode::SecretStoreUnavailable,
         ErrorCode::Internal,
     ];
 
@@ -75,6 +83,10 @@ impl ErrorCode {
 pub struct IpcError {
     pub code: ErrorCode,
     pub message: String,
+    /// Values the UI puts into its message for the code (`{found}` in "version {found}").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub params: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl IpcError {
@@ -82,7 +94,16 @@ impl IpcError {
         Self {
             code,
             message: message.into(),
+            params: None,
         }
+    }
+
+    /// Adds a value for the UI's message.
+    pub fn with_param(mut self, name: &str, value: impl ToString) -> Self {
+        self.params
+            .get_or_insert_with(Default::default)
+            .insert(name.to_string(), value.to_string());
+        self
     }
 }
 
@@ -118,6 +139,11 @@ pub struct PortalStatus {
     pub portal_name: String,
     pub online: bool,
     pub last_sync_at: Option<DateTime<Utc>>,
+    /// Why the configured portal could not be opened at start (the saved webhook is out of
+    /// reach): the connect screen says so and asks for the webhook again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub problem: Option<IpcError>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -224,7 +250,9 @@ pub struct RecordListRow {
     pub stage_name: Option<String>,
     pub stage_color: Option<String>,
     pub responsible_name: Option<String>,
-    pub amount: Option<f64>,
+    /// The amount as the portal and the replica keep it: decimal text (`1000000.10`), never a
+    /// float, so no kopeck is lost on the way to the screen.
+    pub amount: Option<String>,
     pub currency: Option<String>,
     pub phone: Option<String>,
     pub email: Option<String>,
@@ -404,6 +432,39 @@ mod tests {
             serde_json::to_value(&e).ok(),
             Some(json!({"code": "planRestricted", "message": "REST needs a paid plan"}))
         );
+    }
+
+    #[test]
+    fn error_params_cross_ipc_only_when_there_are_some() {
+        let e = IpcError::new(ErrorCode::DatabaseTooNew, "newer").with_param("found", 9);
+        assert_eq!(
+            serde_json::to_value(&e).ok(),
+            Some(json!({"code": "databaseTooNew", "message": "newer", "params": {"found": "9"}}))
+        );
+    }
+
+    #[test]
+    fn money_crosses_ipc_as_decimal_text_never_a_float() {
+        let row = RecordListRow {
+            key: RecordKey {
+                entity_type: EntityType::Deal,
+                id: 1,
+            },
+            title: "Поставка".into(),
+            stage_id: None,
+            stage_name: None,
+            stage_color: None,
+            responsible_name: None,
+            amount: Some("1000000.10".into()),
+            currency: Some("RUB".into()),
+            phone: None,
+            email: None,
+            company_title: None,
+            updated_time: None,
+            has_pending_edits: false,
+        };
+        let json = serde_json::to_value(&row).unwrap_or_default();
+        assert_eq!(json["amount"], json!("1000000.10"), "kopecks stay exact");
     }
 
     #[test]

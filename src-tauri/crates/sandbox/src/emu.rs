@@ -101,7 +101,7 @@ pub fn handle(
             }
             Err(e) => bad(e),
         },
-        ("GET", "faults") => (200, json!({"count": engine.faults.list.len()})),
+        ("GET", "faults") => (200, engine.faults.to_json()),
         ("POST", "faults") => match engine.faults.add(&body) {
             Ok(n) => (200, json!({"added": n})),
             Err(e) => bad(e),

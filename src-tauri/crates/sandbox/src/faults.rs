@@ -1,5 +1,7 @@
 //! Fault injection (`/_emu/faults`): one-shot or repeating faults matched by method, batch
-//! command key, credential, nth matching call or a seeded probability.
+//! command key, credential, nth matching call or a seeded probability. `GET /_emu/faults` reports
+//! each fault with how many calls it matched (`seen`) and how many times it fired (`fired`), so a
+//! test can prove that the fault it injected really happened.
 
 use crate::api::ApiError;
 use crate::engine::{html_page, Reply};
@@ -25,6 +27,20 @@ pub enum Action {
 }
 
 impl Action {
+    /// The `action.type` this action was parsed from (for the report).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Error { .. } => "error",
+            Action::Html(_) => "html",
+            Action::Delay(_) => "delay",
+            Action::Drop => "drop",
+            Action::Truncate => "truncate",
+            Action::CommitThenFail(_) => "commitThenFail",
+            Action::Redirect(_) => "redirect",
+            Action::Overload => "overload",
+        }
+    }
+
     pub fn parse(v: &Value) -> Result<Action, String> {
         let ty = v
             .get("type")
@@ -195,6 +211,27 @@ impl Faults {
         self.list.clear();
     }
 
+    /// `GET /_emu/faults`: every queued fault, in the order added, with its counters. Faults that
+    /// are used up stay listed (until `DELETE /_emu/faults`), so their `fired` can be checked.
+    pub fn to_json(&self) -> Value {
+        let faults: Vec<Value> = self
+            .list
+            .iter()
+            .map(|f| {
+                json!({
+                    "method": f.method, "command": f.command, "nth": f.nth, "times": f.times,
+                    "probability": f.probability, "action": f.action.kind(),
+                    "seen": f.seen, "fired": f.fired,
+                })
+            })
+            .collect();
+        json!({
+            "count": self.list.len(),
+            "fired": self.list.iter().map(|f| f.fired).sum::<u64>(),
+            "faults": faults,
+        })
+    }
+
     /// Finds the fault for a call (a request when `command` is None, else one batch command).
     pub fn take(
         &mut self,
@@ -230,5 +267,48 @@ impl Faults {
             return Some(f.action.clone());
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fired(faults: &Faults) -> Vec<u64> {
+        faults.to_json()["faults"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|f| f["fired"].as_u64()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn the_report_counts_how_often_each_fault_fired() {
+        let mut faults = Faults::new(1);
+        faults
+            .add(&json!([
+                {"match": {"method": "batch", "nth": 2, "times": 2}, "action": {"type": "html"}},
+                {"match": {"method": "profile"}, "action": {"type": "drop"}},
+                {"match": {"method": "crm.item.get"}, "action": {"type": "truncate"}}
+            ]))
+            .expect("faults parse");
+        let mut portal = Portal::default();
+        let hits: Vec<bool> = (0..4)
+            .map(|_| faults.take("batch", None, None, &mut portal).is_some())
+            .collect();
+        assert_eq!(
+            hits,
+            [false, true, true, false],
+            "nth 2, twice, then used up"
+        );
+        assert!(faults.take("profile", None, None, &mut portal).is_some());
+        assert_eq!(
+            fired(&faults),
+            [2, 1, 0],
+            "a fault that never matched reports 0"
+        );
+        let report = faults.to_json();
+        assert_eq!(report["fired"], 3);
+        assert_eq!(report["faults"][0]["seen"], 3);
+        assert_eq!(report["faults"][1]["action"], "drop");
     }
 }

@@ -107,6 +107,7 @@ mod batch;
 mod clock;
 mod company_links;
 mod config;
+pub mod control;
 mod demo;
 mod demo_parts;
 mod emu;

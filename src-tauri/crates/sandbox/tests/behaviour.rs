@@ -355,6 +355,16 @@ async fn control_api_acts_as_others_injects_faults_and_logs_requests() {
         Ok(resp) => resp.text().await.is_err(),
     };
     assert!(dropped, "the connection is dropped");
+    let report = p.control.faults().await.expect("fault report");
+    let fired: Vec<(&str, u64)> = report
+        .iter()
+        .map(|f| (f.action.as_str(), f.fired))
+        .collect();
+    assert_eq!(
+        fired,
+        [("html", 1), ("truncate", 1), ("drop", 1)],
+        "each fault reports that it fired once"
+    );
 
     p.emu_post("faults", json!([{"match": {"method": "crm.item.add"}, "action": {"type": "commitThenFail", "status": 500}}])).await;
     let before = p.emu_get("state?entityTypeId=2").await["count"]

@@ -39,7 +39,7 @@ pub fn portal_error(e: BitrixError) -> PortalError {
             ErrorClass::Conflict | ErrorClass::Permanent => PortalFailure::Permanent,
         }
     };
-    PortalError::new(kind, e.to_string())
+    PortalError::new(kind, e.to_string()).with_user_code(e.user_code())
 }
 
 impl Portal for BitrixPortal {

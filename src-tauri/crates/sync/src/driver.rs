@@ -98,6 +98,7 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
                 tracing::warn!(code = ?e.code(), requests = summary.requests, "sync stopped");
                 (self.events)(&SyncEvent::Failed {
                     code: e.code(),
+                    user_code: e.user_code(),
                     message: e.to_string(),
                 });
                 Err(e)

@@ -1,5 +1,6 @@
 //! Sync errors, and the small closed set of codes the UI acts on.
 
+use kartoteka_domain::ipc::ErrorCode;
 use serde::Serialize;
 
 /// What kind of portal failure a call met; decides whether sync retries, stops or asks the user.
@@ -23,15 +24,34 @@ pub enum PortalFailure {
 #[error("{kind:?}: {message}")]
 pub struct PortalError {
     pub kind: PortalFailure,
+    /// What the user is told: the client's classification ([`kartoteka_bitrix::BitrixError::user_code`]),
+    /// the same one connect and counts use.
+    pub user_code: ErrorCode,
     pub message: String,
 }
 
 impl PortalError {
+    /// A failure met without a client error to classify; the user is told the plain meaning of
+    /// `kind`.
     pub fn new(kind: PortalFailure, message: impl Into<String>) -> Self {
+        let user_code = match kind {
+            PortalFailure::Auth => ErrorCode::Auth,
+            PortalFailure::RetryLater => ErrorCode::Offline,
+            PortalFailure::NotFound => ErrorCode::NotFound,
+            PortalFailure::AccessDenied => ErrorCode::NoAccess,
+            PortalFailure::Permanent => ErrorCode::Internal,
+        };
         Self {
             kind,
+            user_code,
             message: message.into(),
         }
+    }
+
+    /// Replaces the user's code with the client's classification of the failure.
+    pub fn with_user_code(mut self, user_code: ErrorCode) -> Self {
+        self.user_code = user_code;
+        self
     }
 
     pub fn is_retryable(&self) -> bool {
@@ -83,6 +103,15 @@ impl SyncError {
             },
             SyncError::Replica(_) | SyncError::TaskFailed => SyncErrorCode::Storage,
             SyncError::Cancelled => SyncErrorCode::Cancelled,
+        }
+    }
+
+    /// What the user is told about this failure (one UI message per code).
+    pub fn user_code(&self) -> ErrorCode {
+        match self {
+            SyncError::Portal(e) => e.user_code,
+            SyncError::Replica(_) | SyncError::TaskFailed => ErrorCode::Storage,
+            SyncError::Cancelled => ErrorCode::Internal,
         }
     }
 

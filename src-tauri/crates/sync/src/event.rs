@@ -2,6 +2,7 @@
 //! these to the UI; the CLI prints them. Each event is sent after the data it reports is committed.
 
 use crate::error::SyncErrorCode;
+use kartoteka_domain::ipc::ErrorCode;
 use kartoteka_domain::EntityType;
 use serde::Serialize;
 use std::sync::Arc;
@@ -106,6 +107,8 @@ pub enum SyncEvent {
     },
     Failed {
         code: SyncErrorCode,
+        /// What the user is told (the client's classification for portal failures).
+        user_code: ErrorCode,
         message: String,
     },
 }
@@ -137,6 +140,7 @@ mod tests {
         );
         let failed = SyncEvent::Failed {
             code: SyncErrorCode::Offline,
+            user_code: ErrorCode::Offline,
             message: "x".into(),
         };
         assert_eq!(

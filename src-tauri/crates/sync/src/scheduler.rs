@@ -43,6 +43,8 @@ pub struct RunningProgress {
 #[serde(rename_all = "camelCase")]
 pub struct LastFailure {
     pub code: SyncErrorCode,
+    /// What the user is told (the client's classification for portal failures).
+    pub user_code: kartoteka_domain::ipc::ErrorCode,
     pub message: String,
 }
 
@@ -329,6 +331,7 @@ fn settle(
                 }
                 s.last_failure = Some(LastFailure {
                     code: e.code(),
+                    user_code: e.user_code(),
                     message: e.to_string(),
                 });
             }

@@ -6,8 +6,11 @@ import { ErrorBanner } from "../shell/ErrorBanner";
 import { Logo } from "../shell/icons";
 import { webhookProblem } from "./validate";
 
-/** Shown when no portal is configured: paste a webhook URL, or try the demo portal. */
-export function ConnectScreen({ onConnected }: { onConnected: () => void }) {
+/**
+ * Shown when no portal is configured: paste a webhook URL, or try the demo portal. `problem` says
+ * why a configured portal could not be opened (its webhook is out of the keyring's reach).
+ */
+export function ConnectScreen({ onConnected, problem: atStart }: { onConnected: () => void; problem?: IpcError | null }) {
   const { t } = useI18n();
   const [url, setUrl] = useState("");
   const [busy, setBusy] = useState(false);
@@ -59,6 +62,7 @@ export function ConnectScreen({ onConnected }: { onConnected: () => void }) {
             {t(problem)}
           </div>
         )}
+        {!error && atStart && <ErrorBanner error={atStart} />}
         {error && (error.code === "invalidInput" ? (
           <div className="banner banner-invalidInput" role="alert">
             {t("connect.badUrl")}

@@ -101,6 +101,10 @@ export const en: Record<MessageKey, string> = {
   "error.notFound": "Record not found: it may have been deleted.",
   "error.invalidInput": "Please check what you entered.",
   "error.storage": "The local database failed.",
+  "error.databaseTooNew":
+    "This data file was written by a newer Kartoteka (database version {found}; this version reads up to {supported}). Update the app — the file was not changed.",
+  "error.secretStoreUnavailable":
+    "The system keyring (GNOME Keyring, KWallet) is not available, so the saved webhook cannot be read. Paste the webhook again, or unlock the keyring and restart Kartoteka.",
   "error.internal": "Internal application error.",
   "error.retry": "Retry",
 };

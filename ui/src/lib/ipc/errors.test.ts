@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { dictionaries } from "../i18n";
-import { errorMessageKey, isErrorCode, isRetryable, toIpcError } from "./errors";
+import { dictionaries, translate } from "../i18n";
+import { errorMessageKey, errorParams, isErrorCode, isRetryable, toIpcError } from "./errors";
 import type { ErrorCode } from "./bindings/ErrorCode";
 
 const ALL: ErrorCode[] = [
@@ -13,8 +13,24 @@ const ALL: ErrorCode[] = [
   "notFound",
   "invalidInput",
   "storage",
+  "databaseTooNew",
+  "secretStoreUnavailable",
   "internal",
 ];
+
+describe("error params", () => {
+  it("reach the message: a newer database names its version in both languages", () => {
+    const error = toIpcError({
+      code: "databaseTooNew",
+      message: "the database was created by a newer version",
+      params: { found: "9", supported: "2" },
+    });
+    expect(errorParams(error)).toEqual({ found: "9", supported: "2" });
+    expect(translate("ru", errorMessageKey(error.code), errorParams(error))).toContain("версия базы 9");
+    expect(translate("en", errorMessageKey(error.code), errorParams(error))).toContain("database version 9");
+    expect(translate("en", errorMessageKey(error.code), errorParams(error))).toContain("the file was not changed");
+  });
+});
 
 describe("toIpcError", () => {
   it("keeps the shell's {code, message} as it is", () => {

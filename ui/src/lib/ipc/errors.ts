@@ -12,6 +12,8 @@ const CODES: readonly ErrorCode[] = [
   "notFound",
   "invalidInput",
   "storage",
+  "databaseTooNew",
+  "secretStoreUnavailable",
   "internal",
 ];
 
@@ -26,9 +28,13 @@ export function isErrorCode(value: unknown): value is ErrorCode {
  */
 export function toIpcError(reason: unknown): IpcError {
   if (typeof reason === "object" && reason !== null) {
-    const r = reason as { code?: unknown; message?: unknown };
+    const r = reason as { code?: unknown; message?: unknown; params?: unknown };
     if (isErrorCode(r.code)) {
-      return { code: r.code, message: typeof r.message === "string" ? r.message : "" };
+      const error: IpcError = { code: r.code, message: typeof r.message === "string" ? r.message : "" };
+      if (typeof r.params === "object" && r.params !== null) {
+        error.params = r.params as IpcError["params"];
+      }
+      return error;
     }
     if (reason instanceof Error) return { code: "internal", message: reason.message };
   }
@@ -39,6 +45,15 @@ export function toIpcError(reason: unknown): IpcError {
 /** The dictionary key of the message the user reads for an error code. */
 export function errorMessageKey(code: ErrorCode): MessageKey {
   return `error.${code}`;
+}
+
+/** The values the message for an error's code takes (`{found}`), without the missing ones. */
+export function errorParams(error: IpcError): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(error.params ?? {})) {
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
 }
 
 /** Whether trying again later can help (mirrors `ErrorCode::is_retryable` in Rust). */

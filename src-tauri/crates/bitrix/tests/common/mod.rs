@@ -2,13 +2,15 @@
 #![allow(dead_code)]
 
 use kartoteka_bitrix::{Client, ClientOptions, WebhookUrl};
+use kartoteka_sandbox::control::Control;
 use kartoteka_sandbox::{ClockMode, LimitsPreset, Sandbox, SandboxOptions};
 use serde_json::{json, Value};
 use std::time::Duration;
 
 pub struct Portal {
     pub sandbox: Sandbox,
-    http: reqwest::Client,
+    /// The sandbox's control API (the sandbox crate's typed client).
+    pub control: Control,
 }
 
 /// Options that keep tests fast: no client bucket, millisecond back-off.
@@ -42,11 +44,8 @@ impl Portal {
             .await
             .unwrap_or_else(|e| panic!("sandbox: {e}"));
         Portal {
+            control: Control::of(&sandbox),
             sandbox,
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .build()
-                .unwrap_or_else(|e| panic!("{e}")),
         }
     }
 
@@ -72,47 +71,41 @@ impl Portal {
     }
 
     pub async fn emu_post(&self, path: &str, body: Value) -> Value {
-        let r = self
-            .http
-            .post(format!("{}/_emu/{path}", self.sandbox.base_url()))
-            .json(&body)
-            .send()
+        self.control
+            .post(path, body)
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert!(r.status().is_success(), "/_emu/{path}: {}", r.status());
-        r.json().await.unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     pub async fn emu_get(&self, path: &str) -> Value {
-        let r = self
-            .http
-            .get(format!("{}/_emu/{path}", self.sandbox.base_url()))
-            .send()
+        self.control
+            .get(path)
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        r.json().await.unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Queues faults (`/_emu/faults`).
     pub async fn faults(&self, faults: Value) {
-        self.emu_post("faults", faults).await;
+        self.control
+            .add_faults(faults)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// How many times each queued fault fired, in the order they were queued: proof that the
+    /// fault a test injected really happened.
+    pub async fn fired(&self) -> Vec<u64> {
+        self.control.fired().await.unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// `(REST method, HTTP status)` of every logged request, oldest first.
     pub async fn requests(&self) -> Vec<(String, u64)> {
-        let log = self.emu_get("requests?since=0").await;
-        log["requests"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|r| {
-                        (
-                            r["method"].as_str().unwrap_or_default().to_string(),
-                            r["status"].as_u64().unwrap_or(0),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.control
+            .requests(0)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|r| (r.method, u64::from(r.status)))
+            .collect()
     }
 }

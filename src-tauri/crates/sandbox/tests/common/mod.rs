@@ -1,6 +1,7 @@
 //! Shared helpers for the sandbox's HTTP tests (loopback only).
 #![allow(dead_code)]
 
+use kartoteka_sandbox::control::Control;
 use kartoteka_sandbox::{ClockMode, LimitsPreset, Sandbox, SandboxOptions};
 use serde_json::{json, Value};
 
@@ -8,6 +9,8 @@ pub struct Portal {
     pub sb: Sandbox,
     pub http: reqwest::Client,
     pub hook: String,
+    /// The control API (`/_emu/*`), through the crate's typed client.
+    pub control: Control,
 }
 
 impl Portal {
@@ -22,6 +25,7 @@ impl Portal {
         .expect("sandbox starts");
         let hook = sb.admin_webhook_url();
         Portal {
+            control: Control::of(&sb),
             sb,
             http: reqwest::Client::new(),
             hook,
@@ -60,15 +64,11 @@ impl Portal {
     }
 
     pub async fn emu(&self, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .http
-            .request(method, format!("{}/_emu/{path}", self.sb.base_url()))
-            .json(&body)
-            .send()
+        let body = (!body.is_null()).then_some(body);
+        self.control
+            .request(method, path, body.as_ref())
             .await
-            .expect("emu request");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+            .expect("emu request")
     }
 
     pub async fn emu_post(&self, path: &str, body: Value) -> Value {

@@ -5,4 +5,8 @@ import type { ErrorCode } from "./ErrorCode";
  * The error every command returns: a code the UI acts on and a message a person can read.
  * Messages never carry secrets (webhook codes) or record contents.
  */
-export type IpcError = { code: ErrorCode, message: string, };
+export type IpcError = { code: ErrorCode, message: string, 
+/**
+ * Values the UI puts into its message for the code (`{found}` in "version {found}").
+ */
+params?: { [key in string]?: string }, };

@@ -4,7 +4,12 @@ import type { RecordKey } from "./RecordKey";
 /**
  * One row of a record list: what the table shows, already resolved to names.
  */
-export type RecordListRow = { key: RecordKey, title: string, stageId: string | null, stageName: string | null, stageColor: string | null, responsibleName: string | null, amount: number | null, currency: string | null, phone: string | null, email: string | null, companyTitle: string | null, updatedTime: string | null, 
+export type RecordListRow = { key: RecordKey, title: string, stageId: string | null, stageName: string | null, stageColor: string | null, responsibleName: string | null, 
+/**
+ * The amount as the portal and the replica keep it: decimal text (`1000000.10`), never a
+ * float, so no kopeck is lost on the way to the screen.
+ */
+amount: string | null, currency: string | null, phone: string | null, email: string | null, companyTitle: string | null, updatedTime: string | null, 
 /**
  * The record has local edits not yet sent to the portal.
  */
