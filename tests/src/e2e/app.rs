@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 use super::driver::TauriDriver;
-use super::webdriver::{Session, WebDriver};
+use super::webdriver::{Element, Session, WebDriver};
 use super::{app_binary, artifacts_dir, tauri_driver_binary, E2eError};
 
 /// How often a waited-for condition is checked.
@@ -102,6 +102,38 @@ impl AppUnderTest {
             }
             tokio::time::sleep(POLL_INTERVAL).await;
         }
+    }
+
+    /// Waits until an element matching `css` is in the page (found through WebDriver) and returns it.
+    pub async fn wait_for_element(
+        &self,
+        what: &str,
+        timeout: Duration,
+        css: &str,
+    ) -> Result<Element, E2eError> {
+        let session = self.session()?;
+        let deadline = Instant::now() + timeout;
+        let mut last_error = String::from("none");
+        loop {
+            match session.find(css).await {
+                Ok(Some(element)) => return Ok(element),
+                Ok(None) => {}
+                Err(e) => last_error = e.to_string(),
+            }
+            if Instant::now() > deadline {
+                return Err(E2eError::Timeout(format!(
+                    "{what} ({css}) within {timeout:?}; last error: {last_error}"
+                )));
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    /// Clicks the element matching `css` as a person does (a WebDriver click, which fails on a
+    /// hidden or covered element), waiting up to `timeout` for it to appear.
+    pub async fn click(&self, what: &str, timeout: Duration, css: &str) -> Result<(), E2eError> {
+        let element = self.wait_for_element(what, timeout, css).await?;
+        self.session()?.click(&element).await
     }
 
     /// Saves a screenshot of the window as `<artifacts>/<name>.png` and returns its path.
