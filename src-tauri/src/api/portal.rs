@@ -233,8 +233,8 @@ impl Core {
         Ok(self.install(portal, true))
     }
 
-    /// Starts on the configured portal, or on the demo portal when none is configured (or the
-    /// user asked for the demo with `--demo`).
+    /// Starts on the configured portal, or on the connect screen when none is configured; on the
+    /// demo portal when the user asked for it with `--demo`.
     pub async fn start(&self, demo: bool) -> Result<PortalStatus, IpcError> {
         if !demo {
             if let Some(webhook) = self.configured_webhook().await {
@@ -252,6 +252,15 @@ impl Core {
                 // Not known to answer until the first sync says so.
                 return Ok(self.install(portal, false));
             }
+            // Nothing connected yet: the connect screen, which also offers the demo portal.
+            tracing::info!("no portal configured: showing the connect screen");
+            self.set_not_configured();
+            return Ok(PortalStatus {
+                mode: PortalMode::NotConfigured,
+                portal_name: String::new(),
+                online: false,
+                last_sync_at: None,
+            });
         }
         self.use_demo().await
     }

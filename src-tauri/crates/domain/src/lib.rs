@@ -10,4 +10,4 @@ pub mod reference;
 pub use entity::{EntityType, UnknownEntityType};
 pub use field::{FieldMeta, FieldOption, FieldType};
 pub use record::{MultiField, MultiFieldKind, Record, RecordKey};
-pub use reference::{Category, Stage, StageSemantics, User, UserKind};
+pub use reference::{stage_list_id, Category, Stage, StageSemantics, User, UserKind};
