@@ -301,7 +301,53 @@ async fn header_shows_sync_progress_per_type_while_a_large_demo_portal_syncs() {
         .await
         .expect("the screenshot is saved");
     println!("screenshot: {}", shot.display());
+    // In English, at 1024×700, the longer progress text must not push the language switch or the
+    // sync button out of the window.
+    if let Err(e) = english_header_fits_while_syncing(&app).await {
+        app.save_failure_artifacts().await;
+        panic!("{e}");
+    }
     app.close().await.expect("the session ends cleanly");
+}
+
+async fn english_header_fits_while_syncing(app: &AppUnderTest) -> Result<(), E2eError> {
+    app.choose_language("en").await?;
+    app.session()?.set_window_size(1024, 700).await?;
+    let header = app
+        .wait_for_script(
+            "the English header at 1024×700 during the sync",
+            STEP_TIMEOUT,
+            r#"const inside = (css) => {
+                 const el = document.querySelector(css);
+                 if (!el) return null;
+                 const r = el.getBoundingClientRect();
+                 return r.width > 0 && r.left >= 0 && r.right <= window.innerWidth + 1;
+               };
+               const state = document.querySelector('[data-testid="sync-state"]');
+               return {
+                 width: window.innerWidth,
+                 running: state ? state.getAttribute("data-sync") === "running" : false,
+                 text: state ? state.textContent.trim() : null,
+                 language: inside(".lang-switch select"),
+                 syncButton: inside(".header .icon-button"),
+               };"#,
+            |v| v["width"].as_u64().is_some_and(|w| w <= 1024),
+        )
+        .await?;
+    println!("English header at 1024×700: {header}");
+    let shot = app.save_screenshot("sync_progress_en_1024x700").await?;
+    println!("screenshot: {}", shot.display());
+    assert_eq!(
+        header["language"],
+        json!(true),
+        "the language switch stays in the window: {header}"
+    );
+    assert_eq!(
+        header["syncButton"],
+        json!(true),
+        "the sync button stays in the window: {header}"
+    );
+    Ok(())
 }
 
 /// Starts the app; tries again when the first WebDriver request finds no WebKitWebDriver behind

@@ -136,6 +136,52 @@ impl AppUnderTest {
         self.session()?.click(&element).await
     }
 
+    /// Picks a language (`ru`, `en`) in the header's switch with a WebDriver click on its option,
+    /// and waits until the page speaks it. (Falls back to setting the select by script, with a
+    /// note, where the native driver does not select options on click.)
+    pub async fn choose_language(&self, lang: &str) -> Result<(), E2eError> {
+        let option = format!(r#".lang-switch select option[value="{lang}"]"#);
+        self.click(
+            "the language switch's option",
+            Duration::from_secs(30),
+            &option,
+        )
+        .await?;
+        let script = "return document.documentElement.lang;";
+        let accept = |v: &Value| v == lang;
+        if self
+            .wait_for_script(
+                "the page in the chosen language",
+                Duration::from_secs(5),
+                script,
+                accept,
+            )
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        eprintln!("the option click did not switch the language; choosing it by script");
+        self.session()?
+            .execute(
+                r#"const s = document.querySelector(".lang-switch select");
+                   const set = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, "value").set;
+                   set.call(s, arguments[0]);
+                   s.dispatchEvent(new Event("change", { bubbles: true }));
+                   return true;"#,
+                vec![json!(lang)],
+            )
+            .await?;
+        self.wait_for_script(
+            "the page in the chosen language",
+            Duration::from_secs(10),
+            script,
+            accept,
+        )
+        .await
+        .map(drop)
+    }
+
     /// Saves a screenshot of the window as `<artifacts>/<name>.png` and returns its path.
     pub async fn save_screenshot(&self, name: &str) -> Result<PathBuf, E2eError> {
         let session = self.session()?;

@@ -32,7 +32,7 @@ export function Header({ title, status, sync, syncSeen = {}, counts = null, onSy
   const lastSyncAt = sync?.lastSyncAt ?? status?.lastSyncAt ?? null;
   const running = sync?.running ?? false;
   const progress = sync?.progress;
-  const percent = running ? overallPercent(syncSeen, counts, progress ?? null) : null;
+  const percent = running ? overallPercent(syncSeen, counts) : null;
   // "Syncing deals: 1 200 of 5 000" — which type and how far, from the sync's progress events.
   const progressText = progress
     ? progress.total !== null

@@ -41,14 +41,15 @@ describe("overallPercent", () => {
     ];
     const percents = steps.map((step) => {
       seen = addProgress(seen, step);
-      return overallPercent(seen, counts, step);
+      return overallPercent(seen, counts);
     });
     expect(percents).toEqual([17, 33, 33, 47, 47, 80]);
     for (let i = 1; i < percents.length; i++) expect(percents[i]).toBeGreaterThanOrEqual(percents[i - 1] as number);
   });
 
-  it("falls back to the current type's own progress without the portal's counts", () => {
-    expect(overallPercent({}, null, { entityType: "lead", done: 25, total: 100 })).toBe(25);
-    expect(overallPercent({}, null, null)).toBeNull();
+  it("gives no percentage until the portal's counts are known (no jump back when they arrive)", () => {
+    const seen = addProgress({}, { entityType: "lead", done: 25, total: 100 });
+    expect(overallPercent(seen, null)).toBeNull();
+    expect(overallPercent(seen, counts)).toBe(8);
   });
 });

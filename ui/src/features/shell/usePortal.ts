@@ -30,12 +30,11 @@ export function addProgress(seen: SyncSeen, p: SyncProgress): SyncSeen {
 /**
  * One percentage for the whole sync: records done of all types over the records of all types
  * (the portal's counts stand in for totals not reported yet), so the bar never jumps back when
- * the next type starts. Without counts, the current type's own percentage.
+ * the next type starts. Without the counts the whole is unknown: no percentage (the bar moves
+ * without one), rather than one type's that would jump back once the counts arrive.
  */
-export function overallPercent(seen: SyncSeen, counts: PortalCounts | null, current: SyncProgress | null): number | null {
-  if (!counts || counts.counts.length === 0) {
-    return current && current.total ? Math.min(100, Math.round((current.done / current.total) * 100)) : null;
-  }
+export function overallPercent(seen: SyncSeen, counts: PortalCounts | null): number | null {
+  if (!counts || counts.counts.length === 0) return null;
   let done = 0;
   let total = 0;
   for (const c of counts.counts) {
