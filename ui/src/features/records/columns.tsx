@@ -8,12 +8,13 @@ import type { Language, Translate } from "../../lib/i18n";
 const col = createColumnHelper<RecordListRow>();
 
 /**
- * Column id → the sort field the shell understands; columns not listed cannot be sorted. Each
- * one is served by an index of the replica (title, amount, updated time).
+ * Column id → the sort field the shell understands; columns not listed cannot be sorted. Only
+ * columns an index of the replica serves (`records_by_title`, `records_by_updated`): a sort
+ * without one reads and sorts the whole table for every page. The amount joins them when the
+ * replica indexes it (the shell already accepts `amount`).
  */
 export const SORTABLE: Partial<Record<string, RecordSortField>> = {
   title: "title",
-  amount: "amount",
   updated: "updatedTime",
 };
 
@@ -73,17 +74,16 @@ export function columnsFor(type: EntityType, t: Translate, lang: Language): Colu
     enableSorting: false,
     cell: ({ row }) => <Text value={row.original.responsibleName} />,
   });
-  const amount = col.accessor((r) => r.amount, {
+  const amount = col.display({
     id: "amount",
     header: t("list.col.amount"),
     size: 1.6,
     minSize: 130,
-    enableSorting: true,
-    sortDescFirst: true,
+    enableSorting: false,
     cell: ({ row }) => (
       <Text className="num" value={formatMoney(row.original.amount, row.original.currency, lang)} />
     ),
-  }) as ColumnDef<RecordListRow, unknown>;
+  });
   const phone = col.display({
     id: "phone",
     header: t("list.col.phone"),
