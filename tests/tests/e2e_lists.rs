@@ -145,6 +145,16 @@ async fn story(app: &AppUnderTest) -> Result<(), E2eError> {
         .await?;
     println!("by title, reversed: {:?}", first_titles(&descending));
 
+    // The whole list, before a card takes part of the window.
+    let layout = session.execute(READ_LAYOUT, vec![]).await?;
+    let shot = app.save_screenshot("lists_ru_list_only").await?;
+    println!("list only: {layout}; screenshot: {}", shot.display());
+    assert_eq!(
+        layout["cutWithoutTooltip"],
+        json!([]),
+        "a value cut to fit shows in full in its tooltip"
+    );
+
     // 3. Open the first deal (click its row, Enter), then look at the list at the two sizes
     //    people use, with the card open.
     app.click(

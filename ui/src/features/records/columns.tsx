@@ -52,7 +52,7 @@ export function columnsFor(type: EntityType, t: Translate, lang: Language): Colu
     id: "title",
     // A person is listed by name, a lead, deal or company by title.
     header: type === "contact" ? t("list.col.name") : t("list.col.title"),
-    size: 3,
+    size: 2.6,
     minSize: 180,
     enableSorting: true,
     sortDescFirst: false,
@@ -61,15 +61,15 @@ export function columnsFor(type: EntityType, t: Translate, lang: Language): Colu
   const stage = col.display({
     id: "stage",
     header: t("list.col.stage"),
-    size: 2,
-    minSize: 130,
+    size: 2.0,
+    minSize: 160,
     enableSorting: false,
     cell: ({ row }) => <StageChip row={row.original} />,
   });
   const responsible = col.display({
     id: "responsible",
     header: t("list.col.responsible"),
-    size: 2,
+    size: 1.7,
     minSize: 120,
     enableSorting: false,
     cell: ({ row }) => <Text value={row.original.responsibleName} />,
@@ -77,8 +77,8 @@ export function columnsFor(type: EntityType, t: Translate, lang: Language): Colu
   const amount = col.display({
     id: "amount",
     header: t("list.col.amount"),
-    size: 1.6,
-    minSize: 130,
+    size: 1.1,
+    minSize: 120,
     enableSorting: false,
     cell: ({ row }) => (
       <Text className="num" value={formatMoney(row.original.amount, row.original.currency, lang)} />
@@ -103,16 +103,16 @@ export function columnsFor(type: EntityType, t: Translate, lang: Language): Colu
   const company = col.display({
     id: "company",
     header: t("list.col.company"),
-    size: 2,
-    minSize: 130,
+    size: 1.8,
+    minSize: 120,
     enableSorting: false,
     cell: ({ row }) => <Text value={row.original.companyTitle} />,
   });
   const updated = col.accessor((r) => r.updatedTime, {
     id: "updated",
     header: t("list.col.updated"),
-    size: 1.5,
-    minSize: 140,
+    size: 1.4,
+    minSize: 150,
     enableSorting: true,
     sortDescFirst: true,
     cell: ({ row }) => <Text className="muted" value={formatDateTime(row.original.updatedTime, lang)} />,
