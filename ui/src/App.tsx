@@ -98,6 +98,7 @@ export function App() {
                 key={route.entityType}
                 entityType={route.entityType}
                 revision={portal.revision}
+                syncing={portal.sync?.running ?? false}
                 onOpen={openRecord}
                 searchRef={searchRef}
               />

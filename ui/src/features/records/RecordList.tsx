@@ -26,6 +26,8 @@ interface Props {
   entityType: EntityType;
   /** Bumped when records changed (sync finished, local edit): the list reloads. */
   revision: number;
+  /** A sync is running: an empty list may only mean its records have not arrived yet. */
+  syncing?: boolean;
   onOpen: (key: RecordKey) => void;
   searchRef: React.RefObject<HTMLInputElement | null>;
 }
@@ -53,7 +55,7 @@ export function listRequest(
   };
 }
 
-export function RecordList({ entityType, revision, onOpen, searchRef }: Props) {
+export function RecordList({ entityType, revision, syncing = false, onOpen, searchRef }: Props) {
   const { t, lang } = useI18n();
   const [search, setSearch] = useState("");
   const debouncedSearch = useDebounced(search, 150);
@@ -193,7 +195,9 @@ export function RecordList({ entityType, revision, onOpen, searchRef }: Props) {
           }} />}
       {total === 0 ? (
         <div className="empty-state">
-          <p>{t("list.empty")}</p>
+          <p>
+            {syncing && debouncedSearch.trim() === "" && filters === NO_FILTERS ? t("list.notReady") : t("list.empty")}
+          </p>
         </div>
       ) : (
         <VirtualTable

@@ -165,6 +165,21 @@ describe("record list", () => {
     expect(screen.getByRole("combobox", { name: "Responsible" })).toBeTruthy();
   });
 
+  it("says the records are still coming while the first sync runs, not that nothing was found", async () => {
+    withLayout();
+    mockIPC(
+      portal({
+        sync_status: () => ({ running: true, progress: null, lastSyncAt: null, lastError: null }),
+        records_list: () => ({ rows: [], total: 0, nextCursor: null }),
+      }),
+      { shouldMockEvents: true },
+    );
+    renderApp();
+    fireEvent.click(await screen.findByTestId("count-deal"));
+    expect(await screen.findByText("Lists appear after the first sync.")).toBeTruthy();
+    expect(screen.queryByText("Nothing found")).toBeNull();
+  });
+
   it("names the contacts list's first column by the person's name", async () => {
     withLayout();
     mockIPC(portal({ records_list: () => ({ rows: [row("contact", 1, "Anna")], total: 1, nextCursor: null }) }), {
