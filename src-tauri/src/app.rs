@@ -39,6 +39,7 @@ pub fn run() {
     );
 
     let result = tauri::Builder::default()
+        .plugin(crate::navigation::guard())
         .invoke_handler(crate::commands::handler())
         .setup(move |app| {
             let data_dir = app.path().app_data_dir()?;

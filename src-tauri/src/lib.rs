@@ -6,6 +6,7 @@ mod app;
 mod commands;
 mod events;
 mod launch;
+mod navigation;
 
 pub use app::run;
 pub use launch::LaunchOptions;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use kartoteka_sandbox::{Sandbox, SandboxOptions};
-use kartoteka_tests::e2e::{AppUnderTest, E2eError, Session};
+use kartoteka_tests::e2e::{keys, AppUnderTest, E2eError};
 use serde_json::{json, Value};
 
 /// Starting the app, its demo portal and the first sync may take a while on a cold 2-core machine.
@@ -16,6 +16,10 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 /// The demo portal's deal custom field the story looks for (`UF_CRM_NOTE`, a string) and its label.
 const NOTE_FIELD: &str = "ufCrmNote";
 const NOTE_LABEL: &str = "Заметка";
+/// The label of the card's stage field.
+const STAGE_LABEL: &str = "Стадия";
+/// The list's search box.
+const SEARCH: &str = r#".records input[type="search"]"#;
 
 /// A deal the story opens, as the portal itself describes it.
 #[derive(Debug)]
@@ -25,6 +29,9 @@ struct DealWithContact {
     note: String,
     contact_id: i64,
     contact_phone: String,
+    stage_id: String,
+    /// The stage's name in the deal stage list of the deal's pipeline.
+    stage_name: String,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -58,44 +65,61 @@ async fn story(app: &AppUnderTest, deal: &DealWithContact) -> Result<(), E2eErro
     .await?;
 
     // 2. Deals, from the sidebar.
-    click_nav(session, "deal").await?;
-    app.wait_for_script(
-        "the deal list",
-        STEP_TIMEOUT,
-        r#"return !!document.querySelector('.records input[type="search"]');"#,
-        |v| v == true,
-    )
-    .await?;
+    click_nav(app, "deal").await?;
+    let search = app
+        .wait_for_element("the deal list's search", STEP_TIMEOUT, SEARCH)
+        .await?;
 
-    // 3. Search for the deal by its title, open it from the list (double click = open).
-    app.session()?
+    // 3. Search for the deal by its title (typed), select its row with a click and open it with
+    //    Enter, as a person does.
+    session.click(&search).await?;
+    session.send_keys(&search, &deal.title).await?;
+    let typed = session
         .execute(
-            r#"const input = document.querySelector('.records input[type="search"]');
-               const set = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set;
-               set.call(input, arguments[0]);
-               input.dispatchEvent(new Event("input", { bubbles: true }));
-               return true;"#,
-            vec![json!(deal.title)],
+            "return document.querySelector(arguments[0]).value;",
+            vec![json!(SEARCH)],
         )
         .await?;
-    let open_row = format!(
-        r#"const title = {title};
-           const card = document.querySelector('[data-testid="record-card"][data-entity-type="deal"]');
-           if (card && card.getAttribute("data-record-id") === "{id}") return "open";
-           const rows = [...document.querySelectorAll('[data-testid="vtable-body"] [role="row"]')];
-           const row = rows.find((r) => r.querySelector('[role="gridcell"]')?.textContent.trim() === title);
-           if (!row) return "no row";
-           row.dispatchEvent(new MouseEvent("click", {{ bubbles: true }}));
-           row.dispatchEvent(new MouseEvent("dblclick", {{ bubbles: true }}));
-           return "clicked";"#,
-        title = json!(deal.title),
-        id = deal.id,
+    assert_eq!(
+        typed,
+        json!(deal.title),
+        "the title typed through WebDriver is in the search box"
     );
-    app.wait_for_script(
-        "the deal's row in the search results, opened",
+    let row_index = app
+        .wait_for_script(
+            "the deal's row in the search results",
+            STEP_TIMEOUT,
+            &format!(
+                r#"const rows = [...document.querySelectorAll('[data-testid="vtable-body"] [role="row"]')];
+                   const row = rows.find((r) => r.querySelector('[role="gridcell"]')?.textContent.trim() === {title});
+                   const found = Number((document.querySelector(".records .found")?.textContent || "").replace(/\D/g, ""));
+                   return row && found > 0 && found <= 10 ? row.getAttribute("aria-rowindex") : null;"#,
+                title = json!(deal.title)
+            ),
+            |v| v.is_string(),
+        )
+        .await?;
+    let row_index = row_index.as_str().unwrap_or("1");
+    app.click(
+        "the deal's row",
         STEP_TIMEOUT,
-        &open_row,
-        |v| v == "open",
+        &format!(r#"[data-testid="vtable-body"] [aria-rowindex="{row_index}"] [role="gridcell"]"#),
+    )
+    .await?;
+    let body = app
+        .wait_for_element(
+            "the list body",
+            STEP_TIMEOUT,
+            r#"[data-testid="vtable-body"]"#,
+        )
+        .await?;
+    session.send_keys(&body, keys::ENTER).await?;
+    app.wait_for_script(
+        "the deal's card to open",
+        STEP_TIMEOUT,
+        r#"const card = document.querySelector('[data-testid="record-card"][data-entity-type="deal"]');
+           return card ? card.getAttribute("data-record-id") : null;"#,
+        |v| v == &json!(deal.id.to_string()),
     )
     .await?;
 
@@ -124,6 +148,20 @@ async fn story(app: &AppUnderTest, deal: &DealWithContact) -> Result<(), E2eErro
         "the deal's contact is linked by name: {deal_card}"
     );
     assert_no_raw_values(&deal_card);
+    // The stage is the deal's stage, named from the deal stage list of its pipeline (the lead
+    // status with the same code has another name), in the chip and in the field alike.
+    assert_eq!(
+        deal_card["stageChip"],
+        json!(deal.stage_name),
+        "the card's stage chip names the deal stage {:?}",
+        deal.stage_id
+    );
+    assert_eq!(
+        deal_card["fields"][STAGE_LABEL],
+        json!(deal.stage_name),
+        "the card's stage field names the deal stage {:?}",
+        deal.stage_id
+    );
     let shot = app.save_screenshot("deal_card").await?;
     println!("screenshot: {}", shot.display());
     // The custom fields come after the standard ones: a second picture shows the note.
@@ -141,8 +179,9 @@ async fn story(app: &AppUnderTest, deal: &DealWithContact) -> Result<(), E2eErro
     println!("screenshot: {}", shot.display());
 
     // 5. Follow the link: the contact's card opens, with the same phone.
-    click_css(
-        session,
+    app.click(
+        "the link to the deal's contact",
+        STEP_TIMEOUT,
         &format!(
             r#"[data-testid="link-contact-{}"] .link-button"#,
             deal.contact_id
@@ -169,6 +208,49 @@ async fn story(app: &AppUnderTest, deal: &DealWithContact) -> Result<(), E2eErro
     assert_no_raw_values(&contact_card);
     let shot = app.save_screenshot("contact_card").await?;
     println!("screenshot: {}", shot.display());
+
+    // 6. A click on the phone number hands it to the system; the app stays where it was.
+    let url_before = session.current_url().await?;
+    app.click(
+        "the contact's phone number",
+        STEP_TIMEOUT,
+        r#"[data-testid="record-card"] [data-testid="mf-phone"] a"#,
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        session.current_url().await?,
+        url_before,
+        "a tel: link must never navigate the app's window away"
+    );
+    app.wait_for_element(
+        "the contact card, still there after the phone click",
+        STEP_TIMEOUT,
+        &format!(
+            r#"[data-testid="record-card"][data-record-id="{}"] [data-testid="card-title"]"#,
+            deal.contact_id
+        ),
+    )
+    .await?;
+
+    // 7. Escape (pressed on the card's close button, where the card puts the focus) closes the
+    //    card and gives the keyboard back to the list.
+    let close = app
+        .wait_for_element(
+            "the card's close button",
+            STEP_TIMEOUT,
+            r#"[data-testid="record-card"] .card-head button"#,
+        )
+        .await?;
+    session.send_keys(&close, keys::ESCAPE).await?;
+    app.wait_for_script(
+        "the card to close and the list to have the focus",
+        STEP_TIMEOUT,
+        r#"return !document.querySelector('[data-testid="record-card"]')
+             && document.activeElement?.getAttribute("data-testid") === "vtable-body";"#,
+        |v| v == true,
+    )
+    .await?;
     Ok(())
 }
 
@@ -219,7 +301,53 @@ async fn header_shows_sync_progress_per_type_while_a_large_demo_portal_syncs() {
         .await
         .expect("the screenshot is saved");
     println!("screenshot: {}", shot.display());
+    // In English, at 1024×700, the longer progress text must not push the language switch or the
+    // sync button out of the window.
+    if let Err(e) = english_header_fits_while_syncing(&app).await {
+        app.save_failure_artifacts().await;
+        panic!("{e}");
+    }
     app.close().await.expect("the session ends cleanly");
+}
+
+async fn english_header_fits_while_syncing(app: &AppUnderTest) -> Result<(), E2eError> {
+    app.choose_language("en").await?;
+    app.session()?.set_window_size(1024, 700).await?;
+    let header = app
+        .wait_for_script(
+            "the English header at 1024×700 during the sync",
+            STEP_TIMEOUT,
+            r#"const inside = (css) => {
+                 const el = document.querySelector(css);
+                 if (!el) return null;
+                 const r = el.getBoundingClientRect();
+                 return r.width > 0 && r.left >= 0 && r.right <= window.innerWidth + 1;
+               };
+               const state = document.querySelector('[data-testid="sync-state"]');
+               return {
+                 width: window.innerWidth,
+                 running: state ? state.getAttribute("data-sync") === "running" : false,
+                 text: state ? state.textContent.trim() : null,
+                 language: inside(".lang-switch select"),
+                 syncButton: inside(".header .icon-button"),
+               };"#,
+            |v| v["width"].as_u64().is_some_and(|w| w <= 1024),
+        )
+        .await?;
+    println!("English header at 1024×700: {header}");
+    let shot = app.save_screenshot("sync_progress_en_1024x700").await?;
+    println!("screenshot: {}", shot.display());
+    assert_eq!(
+        header["language"],
+        json!(true),
+        "the language switch stays in the window: {header}"
+    );
+    assert_eq!(
+        header["syncButton"],
+        json!(true),
+        "the sync button stays in the window: {header}"
+    );
+    Ok(())
 }
 
 /// Starts the app; tries again when the first WebDriver request finds no WebKitWebDriver behind
@@ -243,34 +371,14 @@ async fn launch(story: &str, args: &[&str]) -> Result<AppUnderTest, E2eError> {
     }
 }
 
-/// Clicks the sidebar entry of `section` (`deal`, `contact`, `overview`, …).
-async fn click_nav(session: &Session, section: &str) -> Result<(), E2eError> {
-    click_css(
-        session,
+/// Clicks the sidebar entry of `section` (`deal`, `contact`, `overview`, …) through WebDriver.
+async fn click_nav(app: &AppUnderTest, section: &str) -> Result<(), E2eError> {
+    app.click(
+        &format!("the sidebar entry {section}"),
+        STEP_TIMEOUT,
         &format!(r#".sidebar [data-testid="nav-{section}"]"#),
     )
     .await
-}
-
-/// Clicks the first element matching `css`, as a person's click does (a DOM click event).
-/// (The harness's element lookup finds nothing in this WebKitWebDriver; a script click is
-/// implemented here instead.)
-async fn click_css(session: &Session, css: &str) -> Result<(), E2eError> {
-    let clicked = session
-        .execute(
-            "const el = document.querySelector(arguments[0]);\n\
-             if (!el) return false;\n\
-             el.scrollIntoView({ block: 'center' });\n\
-             el.click();\n\
-             return true;",
-            vec![json!(css)],
-        )
-        .await?;
-    if clicked == Value::Bool(true) {
-        Ok(())
-    } else {
-        Err(E2eError::WebDriver(format!("nothing to click at {css}")))
-    }
 }
 
 /// A script that reads the open card of `entity_type` #`id` as
@@ -295,6 +403,7 @@ fn card_reader(entity_type: &str, id: i64, link_id: i64) -> String {
            const link = card.querySelector('[data-testid="link-contact-{link_id}"]');
            return {{
              title: text(card.querySelector('[data-testid="card-title"]')),
+             stageChip: text(card.querySelector(".card-meta .stage-chip")),
              fields,
              zeroReferences,
              phones,
@@ -356,7 +465,7 @@ async fn demo_deal_with_note_and_contact_phone() -> DealWithContact {
             "crm.item.list",
             json!({
                 "entityTypeId": 2,
-                "select": ["id", "title", "contactId", NOTE_FIELD],
+                "select": ["id", "title", "contactId", "stageId", "categoryId", NOTE_FIELD],
                 "order": { "id": "ASC" },
                 "start": start,
             }),
@@ -379,6 +488,22 @@ async fn demo_deal_with_note_and_contact_phone() -> DealWithContact {
             .or_default() += 1;
     }
 
+    // Stage names by (list, code): the name a deal's stage must show is the one in the deal stage
+    // list of its pipeline, never the lead status of the same code.
+    let statuses = call("crm.status.list", json!({})).await;
+    let stage_names: HashMap<(String, String), String> = statuses["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("crm.status.list returns a list: {statuses}"))
+        .iter()
+        .map(|s| {
+            let text = |k: &str| s[k].as_str().unwrap_or_default().to_owned();
+            ((text("ENTITY_ID"), text("STATUS_ID")), text("NAME"))
+        })
+        .collect();
+    // Deals in the stage NEW first: that code is also a lead status with another name.
+    deals.sort_by_key(|d| d["stageId"] != "NEW");
+
     for d in &deals {
         let title = d["title"].as_str().unwrap_or_default();
         let note = d[NOTE_FIELD].as_str().unwrap_or_default();
@@ -400,6 +525,15 @@ async fn demo_deal_with_note_and_contact_phone() -> DealWithContact {
                 .map(str::to_owned)
         });
         let Some(contact_phone) = phone else { continue };
+        let stage_id = d["stageId"].as_str().unwrap_or_default().to_owned();
+        let list = match d["categoryId"].as_i64().unwrap_or(0) {
+            0 => "DEAL_STAGE".to_owned(),
+            n => format!("DEAL_STAGE_{n}"),
+        };
+        let stage_name = stage_names
+            .get(&(list.clone(), stage_id.clone()))
+            .cloned()
+            .unwrap_or_else(|| panic!("the portal names the stage {list}/{stage_id}"));
         sandbox.shutdown().await;
         return DealWithContact {
             id: d["id"].as_i64().unwrap_or_default(),
@@ -407,6 +541,8 @@ async fn demo_deal_with_note_and_contact_phone() -> DealWithContact {
             note: note.to_owned(),
             contact_id,
             contact_phone,
+            stage_id,
+            stage_name,
         };
     }
     panic!(

@@ -23,6 +23,13 @@ export function App() {
     (key: RecordKey) => setRoute({ kind: "records", entityType: key.entityType, open: key }),
     [],
   );
+  // Closing the card returns the keyboard to the list, on the row the card was opened from.
+  const closeCard = useCallback(() => {
+    setRoute((r) => (r.kind === "records" && r.open ? { kind: "records", entityType: r.entityType } : r));
+    window.requestAnimationFrame(() =>
+      document.querySelector<HTMLElement>("[data-testid=vtable-body]")?.focus(),
+    );
+  }, []);
 
   // Keyboard: Alt+1…6 switch sections, "/" or Ctrl+F focuses the search, Esc closes the card.
   useEffect(() => {
@@ -43,12 +50,12 @@ export function App() {
           searchRef.current.select();
         }
       } else if (e.key === "Escape") {
-        setRoute((r) => (r.kind === "records" && r.open ? { kind: "records", entityType: r.entityType } : r));
+        closeCard();
       }
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, []);
+  }, [closeCard]);
 
   if (portal.status?.mode === "notConfigured") {
     return <ConnectScreen onConnected={portal.reload} problem={portal.status.problem} />;
@@ -67,7 +74,14 @@ export function App() {
     <div className="app">
       <Sidebar route={route} counts={portal.counts} onNavigate={navigate} />
       <main className="main">
-        <Header title={title} status={portal.status} sync={portal.sync} onSync={portal.startSync} />
+        <Header
+          title={title}
+          status={portal.status}
+          sync={portal.sync}
+          syncSeen={portal.syncSeen}
+          counts={portal.counts}
+          onSync={portal.startSync}
+        />
         <div className="content">
           {route.kind === "overview" && (
             <Overview
@@ -81,8 +95,10 @@ export function App() {
           {route.kind === "records" && (
             <div className={route.open ? "split with-card" : "split"}>
               <RecordList
+                key={route.entityType}
                 entityType={route.entityType}
                 revision={portal.revision}
+                syncing={portal.sync?.running ?? false}
                 onOpen={openRecord}
                 searchRef={searchRef}
               />
@@ -91,7 +107,7 @@ export function App() {
                   recordKey={route.open}
                   revision={portal.revision}
                   onOpen={openRecord}
-                  onClose={() => setRoute({ kind: "records", entityType: route.entityType })}
+                  onClose={closeCard}
                 />
               )}
             </div>

@@ -2,7 +2,8 @@
 
 use kartoteka_domain::ipc::{CardField, CardLink};
 use kartoteka_domain::{
-    EntityType, FieldMeta, FieldType, MultiField, MultiFieldKind, RecordKey, Stage, User,
+    stage_list_id, EntityType, FieldMeta, FieldType, MultiField, MultiFieldKind, RecordKey, Stage,
+    User,
 };
 use kartoteka_store::{RecordDetail, Store, StoreError};
 use serde_json::Value;
@@ -30,9 +31,10 @@ fn is_link_field(meta: &FieldMeta) -> bool {
         )
 }
 
-/// Names for ids: stages and statuses by their status id, users by id.
+/// Names for ids: stages and statuses by their list and status id (the same code, `NEW`, is a
+/// lead status and a deal stage), users by id.
 pub struct Names {
-    stages: HashMap<String, Stage>,
+    stages: HashMap<(String, String), Stage>,
     users: HashMap<i64, User>,
     categories: HashMap<(i64, i64), String>,
 }
@@ -42,7 +44,7 @@ impl Names {
         let stages = store
             .stages()?
             .into_iter()
-            .map(|s| (s.status_id.clone(), s))
+            .map(|s| ((s.list_id.clone(), s.status_id.clone()), s))
             .collect();
         let users = store.users()?.into_iter().map(|u| (u.id, u)).collect();
         let categories = store
@@ -57,8 +59,21 @@ impl Names {
         })
     }
 
-    pub fn stage(&self, status_id: &str) -> Option<&Stage> {
-        self.stages.get(status_id)
+    /// An entry of the reference list `list_id` (`STATUS`, `DEAL_STAGE_1`, `SOURCE`, …).
+    pub fn status(&self, list_id: &str, status_id: &str) -> Option<&Stage> {
+        self.stages
+            .get(&(list_id.to_string(), status_id.to_string()))
+    }
+
+    /// A record's stage or status, looked up in the list of its type and pipeline.
+    pub fn stage(
+        &self,
+        entity_type: EntityType,
+        category_id: Option<i64>,
+        stage_id: &str,
+    ) -> Option<&Stage> {
+        let list = stage_list_id(entity_type, category_id, stage_id)?;
+        self.status(&list, stage_id)
     }
 
     /// A pipeline's name; the default pipeline (id 0) of a type.
@@ -99,14 +114,39 @@ fn as_id(v: &Value) -> Option<i64> {
         .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
 }
 
+/// The record a value belongs to: its type and pipeline, for names that depend on them.
+#[derive(Clone, Copy)]
+struct Owner {
+    entity_type: EntityType,
+    category_id: Option<i64>,
+}
+
+/// The reference list a `crm_status` field's values come from: the stage list of the record's
+/// type and pipeline for its stage, the field's own `statusType` otherwise (with Bitrix24's list
+/// names for the standard fields that portals describe without one).
+fn status_list(meta: Option<&FieldMeta>, name: &str, owner: Owner, code: &str) -> Option<String> {
+    if name == "stageId" || (name == "statusId" && owner.entity_type == EntityType::Lead) {
+        return stage_list_id(owner.entity_type, owner.category_id, code);
+    }
+    if let Some(list) = meta.and_then(|m| m.status_type.clone()) {
+        return Some(list);
+    }
+    match name {
+        "employees" => Some("EMPLOYEES".to_string()),
+        "industry" => Some("INDUSTRY".to_string()),
+        _ => None,
+    }
+}
+
 /// One value as text, using the field's type to resolve ids to names.
 fn display(
     meta: Option<&FieldMeta>,
     name: &str,
     v: &Value,
     names: &Names,
-    type_id: i64,
+    owner: Owner,
 ) -> Option<String> {
+    let type_id = owner.entity_type.type_id();
     if is_reference(meta, name) && as_id(v) == Some(0) {
         return None;
     }
@@ -126,8 +166,8 @@ fn display(
                 .category(type_id, id)
                 .unwrap_or_else(|| id.to_string())
         }
-        (Some(FieldType::CrmStatus), Value::String(s)) => names
-            .stage(s)
+        (Some(FieldType::CrmStatus), Value::String(s)) => status_list(meta, name, owner, s)
+            .and_then(|list| names.status(&list, s))
             .map(|st| st.name.clone())
             .unwrap_or_else(|| s.clone()),
         (Some(FieldType::Boolean), _) => match v {
@@ -151,14 +191,14 @@ fn values(
     name: &str,
     v: &Value,
     names: &Names,
-    type_id: i64,
+    owner: Owner,
 ) -> Vec<String> {
     match v {
         Value::Array(items) => items
             .iter()
-            .filter_map(|i| display(meta, name, i, names, type_id))
+            .filter_map(|i| display(meta, name, i, names, owner))
             .collect(),
-        other => display(meta, name, other, names, type_id)
+        other => display(meta, name, other, names, owner)
             .into_iter()
             .collect(),
     }
@@ -168,7 +208,10 @@ fn values(
 /// card to fold away), custom fields after standard ones; then any stored field with a value that
 /// the metadata does not describe (shown under its own name).
 pub fn card_fields(detail: &RecordDetail, names: &Names) -> Vec<CardField> {
-    let type_id = detail.key.entity_type.type_id();
+    let owner = Owner {
+        entity_type: detail.key.entity_type,
+        category_id: category_of(detail),
+    };
     let mut out: Vec<CardField> = Vec::new();
     let mut seen: Vec<&str> = Vec::new();
     for meta in &detail.field_meta {
@@ -179,7 +222,7 @@ pub fn card_fields(detail: &RecordDetail, names: &Names) -> Vec<CardField> {
         let vals = detail
             .fields
             .get(&meta.name)
-            .map(|v| values(Some(meta), &meta.name, v, names, type_id))
+            .map(|v| values(Some(meta), &meta.name, v, names, owner))
             .unwrap_or_default();
         out.push(CardField {
             name: meta.name.clone(),
@@ -193,7 +236,7 @@ pub fn card_fields(detail: &RecordDetail, names: &Names) -> Vec<CardField> {
         if seen.contains(&name.as_str()) || HIDDEN_FIELDS.contains(&name.as_str()) {
             continue;
         }
-        let vals = values(None, name, v, names, type_id);
+        let vals = values(None, name, v, names, owner);
         if vals.is_empty() {
             continue;
         }
@@ -208,6 +251,11 @@ pub fn card_fields(detail: &RecordDetail, names: &Names) -> Vec<CardField> {
     // Standard before custom, each group in the order found (a stable sort keeps it).
     out.sort_by_key(|f| f.is_custom);
     out
+}
+
+/// A record's pipeline (`categoryId`), when it has one.
+pub fn category_of(detail: &RecordDetail) -> Option<i64> {
+    detail.fields.get("categoryId").and_then(as_id)
 }
 
 /// The record a `crm`-type custom field points at: `CO_12` (company 12), `C_3`, `D_5`, `L_1`.
@@ -303,7 +351,7 @@ mod tests {
     fn names() -> Names {
         Names {
             stages: [(
-                "C1:WON".to_string(),
+                ("DEAL_STAGE_1".to_string(), "C1:WON".to_string()),
                 Stage {
                     list_id: "DEAL_STAGE_1".into(),
                     status_id: "C1:WON".into(),
@@ -396,6 +444,67 @@ mod tests {
         assert_eq!(
             shown, expected,
             "labels, resolved names, empty fields without values, no link fields, custom last"
+        );
+    }
+
+    fn status(list_id: &str, status_id: &str, name: &str) -> Stage {
+        Stage {
+            list_id: list_id.into(),
+            status_id: status_id.into(),
+            name: name.into(),
+            sort: 10,
+            semantics: StageSemantics::Process,
+            color: None,
+            category_id: None,
+        }
+    }
+
+    #[test]
+    fn a_deal_in_stage_new_is_named_by_the_deal_stage_list_not_the_lead_status() {
+        let mut names = names();
+        for s in [
+            status("STATUS", "NEW", "Не обработан"),
+            status("DEAL_STAGE", "NEW", "Новая"),
+            status("DEAL_STAGE_1", "C1:NEW", "Новая (опт)"),
+            status("SOURCE", "CALL", "Звонок"),
+        ] {
+            names
+                .stages
+                .insert((s.list_id.clone(), s.status_id.clone()), s);
+        }
+        assert_eq!(
+            names
+                .stage(EntityType::Deal, Some(0), "NEW")
+                .map(|s| s.name.as_str()),
+            Some("Новая"),
+            "the list chip and card chip of a deal read DEAL_STAGE"
+        );
+        assert_eq!(
+            names
+                .stage(EntityType::Lead, None, "NEW")
+                .map(|s| s.name.as_str()),
+            Some("Не обработан")
+        );
+        let mut source = meta("sourceId", FieldType::CrmStatus, "Source", false);
+        source.status_type = Some("SOURCE".into());
+        let detail = detail_with(
+            json!({"stageId": "NEW", "categoryId": 0, "sourceId": "CALL"}),
+            vec![
+                meta("stageId", FieldType::CrmStatus, "Stage", false),
+                source,
+            ],
+        );
+        let shown: Vec<(String, Vec<String>)> = card_fields(&detail, &names)
+            .into_iter()
+            .map(|f| (f.label, f.values))
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                ("Stage".to_string(), vec!["Новая".to_string()]),
+                ("Source".to_string(), vec!["Звонок".to_string()]),
+            ],
+            "the card's stage field is the deal stage; other statuses come from their own list"
         );
     }
 

@@ -223,8 +223,8 @@ impl Core {
         Ok(self.install(portal, true))
     }
 
-    /// Starts on the configured portal, or on the demo portal when none is configured (or the
-    /// user asked for the demo with `--demo`).
+    /// Starts on the configured portal, or on the connect screen when none is configured; on the
+    /// demo portal when the user asked for it with `--demo`.
     ///
     /// When a portal is configured but its webhook cannot be read from the secret store, the app
     /// does not fall back to the demo silently: it shows the connect screen saying why, so the
@@ -257,6 +257,10 @@ impl Core {
                 // Not known to answer until the first sync says so.
                 return Ok(self.install(portal, false));
             }
+            // Nothing connected yet: the connect screen, which also offers the demo portal.
+            tracing::info!("no portal configured: showing the connect screen");
+            self.set_not_configured();
+            return Ok(not_configured(None));
         }
         self.use_demo().await
     }

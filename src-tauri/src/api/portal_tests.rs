@@ -208,6 +208,26 @@ async fn a_connected_portal_is_remembered_without_its_secret_in_the_settings_fil
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_start_without_demo_shows_the_connect_screen() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let core = Core::new(
+        Arc::new(Collected::default()),
+        dir.path().to_path_buf(),
+        memory_secrets(),
+    );
+    let started = core.start(false).await.expect("start");
+    assert_eq!(
+        started.mode,
+        PortalMode::NotConfigured,
+        "as the README says: no portal connected yet means the connect screen, not the demo"
+    );
+    assert_eq!(
+        core.status().await.expect("status").mode,
+        PortalMode::NotConfigured
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replica_counts_match_the_portal_after_the_first_sync() {
     let dir = tempfile::tempdir().expect("temp dir");
     let core = Core::new(
@@ -228,5 +248,39 @@ async fn replica_counts_match_the_portal_after_the_first_sync() {
     assert_eq!(
         from_replica, from_portal,
         "offline, the overview shows what the portal showed at the last sync"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_asked_for_while_the_portal_starts_waits_for_its_replica() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let core = Arc::new(Core::new(
+        Arc::new(Collected::default()),
+        dir.path().to_path_buf(),
+        memory_secrets(),
+    ));
+    // The window asks for a list before the demo portal (and its replica) is ready.
+    let asked = {
+        let core = core.clone();
+        tokio::spawn(async move {
+            core.records_list(kartoteka_domain::ipc::RecordsListRequest {
+                entity_type: EntityType::Deal,
+                search: None,
+                stage_ids: Vec::new(),
+                responsible_ids: Vec::new(),
+                category_id: None,
+                sort: None,
+                cursor: None,
+                limit: 50,
+            })
+            .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    core.start(true).await.expect("the demo portal starts");
+    let page = asked.await.expect("the list task ends");
+    assert!(
+        page.is_ok(),
+        "a list opened during start waits for the replica instead of a storage error: {page:?}"
     );
 }

@@ -1,7 +1,7 @@
 //! Record lists, cards and reference lists, read from the local replica (kartoteka-store).
 //! Everything here works offline: no call goes to the portal.
 
-use crate::api::card::{card_fields, card_links, name_crm_references, Names};
+use crate::api::card::{card_fields, card_links, category_of, name_crm_references, Names};
 use crate::api::Core;
 use chrono::{DateTime, Utc};
 use kartoteka_domain::ipc::{
@@ -73,9 +73,27 @@ fn utc(seconds: i64) -> Option<DateTime<Utc>> {
         .flatten()
 }
 
+/// Pipelines in the portal's order: by `sort`, then by id.
+pub fn sort_categories(categories: &mut [kartoteka_domain::Category]) {
+    categories.sort_by_key(|c| (c.sort, c.id));
+}
+
+/// Whether search text can match anything: the search looks for words and numbers, so text with
+/// neither (a lone `<`) finds nothing, instead of being dropped and finding everything.
+pub fn searchable(text: &str) -> bool {
+    text.chars().any(char::is_alphanumeric)
+}
+
 /// Reads one page of a list and resolves ids to names (stage, responsible, company).
 pub fn list(store: &Store, request: &RecordsListRequest) -> Result<RecordsPage, IpcError> {
     let (filter, page) = store_query(request)?;
+    if filter.search.as_deref().is_some_and(|s| !searchable(s)) {
+        return Ok(RecordsPage {
+            rows: Vec::new(),
+            total: 0,
+            next_cursor: None,
+        });
+    }
     let found = store
         .list_records(&filter, &page)
         .map_err(|e| from_store(&e))?;
@@ -96,7 +114,10 @@ pub fn list(store: &Store, request: &RecordsListRequest) -> Result<RecordsPage, 
                 .clone(),
             None => None,
         };
-        let stage = row.stage_id.as_deref().and_then(|s| names.stage(s));
+        let stage = row
+            .stage_id
+            .as_deref()
+            .and_then(|s| names.stage(row.entity_type, row.category_id, s));
         rows.push(RecordListRow {
             key: RecordKey {
                 entity_type: row.entity_type,
@@ -147,7 +168,7 @@ pub fn card(store: &Store, key: RecordKey) -> Result<RecordCard, IpcError> {
         .fields
         .get("stageId")
         .and_then(|v| v.as_str())
-        .and_then(|s| names.stage(s));
+        .and_then(|s| names.stage(key.entity_type, category_of(&detail), s));
     let responsible = detail
         .fields
         .get("assignedById")
@@ -193,12 +214,14 @@ pub fn references(
             _ => false,
         })
         .collect();
-    let categories = store
+    let mut categories: Vec<_> = store
         .categories()
         .map_err(|e| from_store(&e))?
         .into_iter()
         .filter(|c| c.entity_type_id == type_id)
         .collect();
+    // Pipelines in the portal's own order (its `sort`), as Bitrix24 lists them.
+    sort_categories(&mut categories);
     let users = store.users().map_err(|e| from_store(&e))?;
     Ok(ReferenceLists {
         stages,
@@ -210,11 +233,14 @@ pub fn references(
 impl Core {
     pub async fn records_list(&self, request: RecordsListRequest) -> Result<RecordsPage, IpcError> {
         tracing::debug!(entity_type = %request.entity_type, limit = request.limit, "records_list");
+        // A list opened while the portal starts waits for its replica instead of failing.
+        self.portal().await?;
         self.with_replica(|store| list(store, &request))
     }
 
     pub async fn record_get(&self, request: RecordGetRequest) -> Result<RecordCard, IpcError> {
         tracing::debug!(entity_type = %request.key.entity_type, id = request.key.id, "record_get");
+        self.portal().await?;
         self.with_replica(|store| card(store, request.key))
     }
 
@@ -222,6 +248,36 @@ impl Core {
         &self,
         request: ReferenceListRequest,
     ) -> Result<ReferenceLists, IpcError> {
+        self.portal().await?;
         self.with_replica(|store| references(store, request))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{searchable, sort_categories};
+    use kartoteka_domain::Category;
+
+    #[test]
+    fn pipelines_are_listed_in_the_portals_sort_order() {
+        let pipeline = |id: i64, sort: i64| Category {
+            id,
+            entity_type_id: 2,
+            name: format!("P{id}"),
+            sort,
+            is_default: id == 0,
+        };
+        let mut categories = vec![pipeline(3, 200), pipeline(0, 300), pipeline(1, 100)];
+        sort_categories(&mut categories);
+        let ids: Vec<i64> = categories.iter().map(|c| c.id).collect();
+        assert_eq!(ids, vec![1, 3, 0]);
+    }
+
+    #[test]
+    fn a_search_without_letters_or_digits_finds_nothing_rather_than_everything() {
+        assert!(!searchable("<"));
+        assert!(!searchable(" -+ "));
+        assert!(searchable("Герасимова"));
+        assert!(searchable("+7 9"));
     }
 }

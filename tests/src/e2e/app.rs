@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 use super::driver::TauriDriver;
-use super::webdriver::{Session, WebDriver};
+use super::webdriver::{Element, Session, WebDriver};
 use super::{app_binary, artifacts_dir, tauri_driver_binary, E2eError};
 
 /// How often a waited-for condition is checked.
@@ -102,6 +102,84 @@ impl AppUnderTest {
             }
             tokio::time::sleep(POLL_INTERVAL).await;
         }
+    }
+
+    /// Waits until an element matching `css` is in the page (found through WebDriver) and returns it.
+    pub async fn wait_for_element(
+        &self,
+        what: &str,
+        timeout: Duration,
+        css: &str,
+    ) -> Result<Element, E2eError> {
+        let session = self.session()?;
+        let deadline = Instant::now() + timeout;
+        let mut last_error = String::from("none");
+        loop {
+            match session.find(css).await {
+                Ok(Some(element)) => return Ok(element),
+                Ok(None) => {}
+                Err(e) => last_error = e.to_string(),
+            }
+            if Instant::now() > deadline {
+                return Err(E2eError::Timeout(format!(
+                    "{what} ({css}) within {timeout:?}; last error: {last_error}"
+                )));
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    /// Clicks the element matching `css` as a person does (a WebDriver click, which fails on a
+    /// hidden or covered element), waiting up to `timeout` for it to appear.
+    pub async fn click(&self, what: &str, timeout: Duration, css: &str) -> Result<(), E2eError> {
+        let element = self.wait_for_element(what, timeout, css).await?;
+        self.session()?.click(&element).await
+    }
+
+    /// Picks a language (`ru`, `en`) in the header's switch with a WebDriver click on its option,
+    /// and waits until the page speaks it. (Falls back to setting the select by script, with a
+    /// note, where the native driver does not select options on click.)
+    pub async fn choose_language(&self, lang: &str) -> Result<(), E2eError> {
+        let option = format!(r#".lang-switch select option[value="{lang}"]"#);
+        self.click(
+            "the language switch's option",
+            Duration::from_secs(30),
+            &option,
+        )
+        .await?;
+        let script = "return document.documentElement.lang;";
+        let accept = |v: &Value| v == lang;
+        if self
+            .wait_for_script(
+                "the page in the chosen language",
+                Duration::from_secs(5),
+                script,
+                accept,
+            )
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        eprintln!("the option click did not switch the language; choosing it by script");
+        self.session()?
+            .execute(
+                r#"const s = document.querySelector(".lang-switch select");
+                   const set = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, "value").set;
+                   set.call(s, arguments[0]);
+                   s.dispatchEvent(new Event("change", { bubbles: true }));
+                   return true;"#,
+                vec![json!(lang)],
+            )
+            .await?;
+        self.wait_for_script(
+            "the page in the chosen language",
+            Duration::from_secs(10),
+            script,
+            accept,
+        )
+        .await
+        .map(drop)
     }
 
     /// Saves a screenshot of the window as `<artifacts>/<name>.png` and returns its path.

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 pub use app::AppUnderTest;
 pub use driver::TauriDriver;
-pub use webdriver::{Element, Session, WebDriver};
+pub use webdriver::{keys, Element, Session, WebDriver};
 
 /// Why a story could not drive the app.
 #[derive(Debug, thiserror::Error)]

@@ -13,8 +13,9 @@ use super::E2eError;
 /// How long one WebDriver command may take. Creating a session starts the app, which is the slowest.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The W3C key under which an element reference is returned.
-const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecc";
+/// The W3C key under which an element reference is returned (WebDriver §12.1, "web element
+/// identifier"). A wrong key makes every lookup find nothing.
+pub const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A WebDriver remote end (here: tauri-driver on a loopback port).
 #[derive(Clone)]
@@ -102,6 +103,27 @@ impl WebDriver {
     }
 }
 
+/// The element references in a WebDriver answer (an array of `{ELEMENT_KEY: id}`).
+fn elements_of(value: &Value) -> Vec<Element> {
+    value
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| item.get(ELEMENT_KEY).and_then(Value::as_str))
+                .map(|id| Element(id.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Special keys for [`Session::send_keys`] (W3C WebDriver key codes).
+pub mod keys {
+    pub const ENTER: &str = "\u{E007}";
+    pub const ESCAPE: &str = "\u{E00C}";
+    pub const ARROW_DOWN: &str = "\u{E015}";
+}
+
 impl Session {
     fn path(&self, rest: &str) -> String {
         format!("/session/{}{rest}", self.id)
@@ -139,17 +161,101 @@ impl Session {
             .driver
             .send(reqwest::Method::POST, &self.path("/elements"), Some(body))
             .await?;
-        let found = value
-            .as_array()
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(|item| item.get(ELEMENT_KEY).and_then(Value::as_str))
-                    .map(|id| Element(id.to_owned()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(found)
+        Ok(elements_of(&value))
+    }
+
+    /// The first element matching a CSS selector, if any.
+    pub async fn find(&self, css: &str) -> Result<Option<Element>, E2eError> {
+        Ok(self.find_all(css).await?.into_iter().next())
+    }
+
+    /// All elements matching a CSS selector inside `parent`.
+    pub async fn find_all_in(&self, parent: &Element, css: &str) -> Result<Vec<Element>, E2eError> {
+        let body = json!({ "using": "css selector", "value": css });
+        let value = self
+            .driver
+            .send(
+                reqwest::Method::POST,
+                &self.path(&format!("/element/{}/elements", parent.0)),
+                Some(body),
+            )
+            .await?;
+        Ok(elements_of(&value))
+    }
+
+    /// Types `text` into an element, as keystrokes (WebDriver "Element Send Keys"). Special keys
+    /// are Unicode private-use characters, e.g. [`keys::ENTER`].
+    pub async fn send_keys(&self, element: &Element, text: &str) -> Result<(), E2eError> {
+        self.driver
+            .send(
+                reqwest::Method::POST,
+                &self.path(&format!("/element/{}/value", element.0)),
+                Some(json!({ "text": text })),
+            )
+            .await
+            .map(drop)
+    }
+
+    /// Empties an editable element.
+    pub async fn clear(&self, element: &Element) -> Result<(), E2eError> {
+        self.driver
+            .send(
+                reqwest::Method::POST,
+                &self.path(&format!("/element/{}/clear", element.0)),
+                None,
+            )
+            .await
+            .map(drop)
+    }
+
+    /// An attribute of an element (`None` when it has none).
+    pub async fn attribute(
+        &self,
+        element: &Element,
+        name: &str,
+    ) -> Result<Option<String>, E2eError> {
+        let value = self
+            .driver
+            .send(
+                reqwest::Method::GET,
+                &self.path(&format!("/element/{}/attribute/{name}", element.0)),
+                None,
+            )
+            .await?;
+        Ok(value.as_str().map(str::to_owned))
+    }
+
+    /// The element that has the keyboard focus.
+    pub async fn active_element(&self) -> Result<Option<Element>, E2eError> {
+        let value = self
+            .driver
+            .send(reqwest::Method::GET, &self.path("/element/active"), None)
+            .await?;
+        Ok(value
+            .get(ELEMENT_KEY)
+            .and_then(Value::as_str)
+            .map(|id| Element(id.to_owned())))
+    }
+
+    /// The address of the page the window shows.
+    pub async fn current_url(&self) -> Result<String, E2eError> {
+        let value = self
+            .driver
+            .send(reqwest::Method::GET, &self.path("/url"), None)
+            .await?;
+        Ok(value.as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Resizes the window to `width`×`height` CSS pixels (outer size).
+    pub async fn set_window_size(&self, width: u32, height: u32) -> Result<(), E2eError> {
+        self.driver
+            .send(
+                reqwest::Method::POST,
+                &self.path("/window/rect"),
+                Some(json!({ "width": width, "height": height })),
+            )
+            .await
+            .map(drop)
     }
 
     /// The rendered text of an element.
@@ -165,7 +271,8 @@ impl Session {
         Ok(value.as_str().unwrap_or_default().to_owned())
     }
 
-    /// Clicks an element.
+    /// Clicks an element, as the pointer does: WebDriver scrolls it into view and refuses when it
+    /// is hidden or covered by another element (a script click would not notice).
     pub async fn click(&self, element: &Element) -> Result<(), E2eError> {
         self.driver
             .send(
@@ -215,5 +322,24 @@ impl Session {
             .send(reqwest::Method::DELETE, &self.path(""), None)
             .await
             .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn element_references_are_read_under_the_w3c_key() {
+        // The exact answer WebKitWebDriver gives to "Find Elements".
+        let answer = json!([
+            { "element-6066-11e4-a52e-4f735466cecf": "node-1" },
+            { "element-6066-11e4-a52e-4f735466cecf": "node-2" },
+        ]);
+        assert_eq!(
+            elements_of(&answer),
+            vec![Element("node-1".into()), Element("node-2".into())],
+            "stories find elements through WebDriver, not by falling back to scripts"
+        );
     }
 }

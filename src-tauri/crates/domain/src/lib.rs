@@ -15,4 +15,4 @@ pub use history::{
     HistorySyncState,
 };
 pub use record::{MultiField, MultiFieldKind, Record, RecordKey};
-pub use reference::{Category, Stage, StageSemantics, User, UserKind};
+pub use reference::{stage_list_id, Category, Stage, StageSemantics, User, UserKind};

@@ -10,6 +10,9 @@ describe("webhookProblem", () => {
 
   it("refuses plain http to anything but this computer", () => {
     expect(webhookProblem("http://acme.bitrix24.ru/rest/1/abc/")).toBe("connect.httpsOnly");
+    // A webhook pasted without its scheme is asked for https, not called "not a URL".
+    expect(webhookProblem("acme.bitrix24.ru/rest/1/abc/")).toBe("connect.httpsOnly");
+    expect(webhookProblem("hello world")).toBe("connect.badUrl");
   });
 
   it("refuses what is not a webhook URL", () => {

@@ -8,9 +8,12 @@ const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
  * looks right; the portal itself is asked only after that.
  */
 export function webhookProblem(input: string): MessageKey | null {
+  const text = input.trim();
+  // "portal.bitrix24.ru/rest/1/code/": an address without its scheme; ask for https.
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text) && /^[^\s/]+\.[^\s/]+\/\S*$/.test(text)) return "connect.httpsOnly";
   let url: URL;
   try {
-    url = new URL(input.trim());
+    url = new URL(text);
   } catch {
     return "connect.badUrl";
   }

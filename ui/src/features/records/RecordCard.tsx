@@ -6,6 +6,7 @@ import type { MultiField } from "../../lib/ipc/bindings/MultiField";
 import { ErrorBanner } from "../shell/ErrorBanner";
 import { EntityIcon } from "../shell/icons";
 import { ENTITY_ONE_KEY } from "./entities";
+import { FieldValue } from "./FieldValue";
 
 interface Props {
   recordKey: RecordKey;
@@ -14,10 +15,39 @@ interface Props {
   onClose: () => void;
 }
 
-/** The kind of a phone or e-mail (WORK, MOBILE, …) in the user's language; messenger names as they are. */
-export function valueTypeLabel(valueType: string, t: Translate): string {
+/**
+ * The kind of a phone or e-mail (WORK, MOBILE, …) in the user's language; a website is a
+ * website, whatever its kind; messenger names as they are.
+ */
+export function valueTypeLabel(valueType: string, t: Translate, kind?: string): string {
+  if (kind === "WEB") return t("card.website");
   const key = `card.valueType.${valueType.toUpperCase()}`;
   return key in dictionaries.ru ? t(key as MessageKey) : valueType;
+}
+
+/** Amount fields and the field naming their currency. */
+const MONEY_FIELDS: Record<string, string> = {
+  opportunity: "currencyId",
+  taxValue: "currencyId",
+  opportunityAccount: "accountCurrencyId",
+  taxValueAccount: "accountCurrencyId",
+};
+
+/**
+ * Amounts shown the way lists show them ("1 350 000,50 ₽"): an amount field takes its currency
+ * from the currency field, which then is not listed on its own.
+ */
+export function withMoney(fields: Card["fields"]): Card["fields"] {
+  const byName = new Map(fields.map((f) => [f.name, f]));
+  const used = new Set<string>();
+  const out = fields.map((f) => {
+    const currencyField = MONEY_FIELDS[f.name];
+    const currency = currencyField ? byName.get(currencyField)?.values[0] : undefined;
+    if (!currencyField || !currency || f.values.length === 0) return f;
+    used.add(currencyField);
+    return { ...f, fieldType: "money" as const, values: f.values.map((v) => `${v} ${currency}`) };
+  });
+  return out.filter((f) => !used.has(f.name));
 }
 
 function multiFieldHref(m: MultiField): string | null {
@@ -48,8 +78,11 @@ export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
   useEffect(() => closeRef.current?.focus(), [recordKey.entityType, recordKey.id]);
 
   const [showEmpty, setShowEmpty] = useState(false);
-  const filled = card?.fields.filter((f) => f.values.length > 0) ?? [];
-  const empty = card?.fields.filter((f) => f.values.length === 0) ?? [];
+  // Another card starts with its empty fields folded again.
+  useEffect(() => setShowEmpty(false), [recordKey.entityType, recordKey.id]);
+  const fields = card ? withMoney(card.fields) : [];
+  const filled = fields.filter((f) => f.values.length > 0);
+  const empty = fields.filter((f) => f.values.length === 0);
   const standard = filled.filter((f) => !f.isCustom);
   const custom = filled.filter((f) => f.isCustom);
 
@@ -62,6 +95,7 @@ export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
       aria-label={card?.title ?? t(ENTITY_ONE_KEY[recordKey.entityType])}
       onKeyDown={(e) => {
         if (e.key === "Escape") {
+          e.preventDefault();
           e.stopPropagation();
           onClose();
         }
@@ -101,7 +135,7 @@ export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
                   const href = multiFieldHref(m);
                   return (
                     <li key={m.id} data-testid={`mf-${m.kind.toLowerCase()}`}>
-                      <span className="mf-kind">{valueTypeLabel(m.valueType, t)}</span>
+                      <span className="mf-kind">{valueTypeLabel(m.valueType, t, m.kind)}</span>
                       {href ? <a href={href}>{m.value}</a> : <span>{m.value}</span>}
                     </li>
                   );
@@ -191,9 +225,15 @@ function FieldTable({ title, fields }: { title: string; fields: Card["fields"] }
           >
             <dt title={f.name}>{f.label}</dt>
             <dd>
-              {f.values.length === 0
-                ? t("card.noValue")
-                : f.values.map((v) => cardValue(v, typeof f.fieldType === "string" ? f.fieldType : "other", lang, t)).join(", ")}
+              {f.values.length === 0 ? (
+                t("card.noValue")
+              ) : (
+                <FieldValue
+                  text={f.values
+                    .map((v) => cardValue(v, typeof f.fieldType === "string" ? f.fieldType : "other", lang, t))
+                    .join(", ")}
+                />
+              )}
             </dd>
           </div>
         ))}

@@ -16,7 +16,7 @@ import {
 import { VirtualTable } from "../../lib/table/VirtualTable";
 import { ErrorBanner } from "../shell/ErrorBanner";
 import { SearchIcon } from "../shell/icons";
-import { columnsFor, SORTABLE } from "./columns";
+import { columnsFor, DEFAULT_SORT, SORTABLE } from "./columns";
 import { ENTITY_NAV_KEY } from "./entities";
 import { Filters, type FilterState, NO_FILTERS } from "./Filters";
 import { PAGE_SIZE, RowCache } from "./pageCache";
@@ -26,6 +26,8 @@ interface Props {
   entityType: EntityType;
   /** Bumped when records changed (sync finished, local edit): the list reloads. */
   revision: number;
+  /** A sync is running: an empty list may only mean its records have not arrived yet. */
+  syncing?: boolean;
   onOpen: (key: RecordKey) => void;
   searchRef: React.RefObject<HTMLInputElement | null>;
 }
@@ -53,11 +55,11 @@ export function listRequest(
   };
 }
 
-export function RecordList({ entityType, revision, onOpen, searchRef }: Props) {
+export function RecordList({ entityType, revision, syncing = false, onOpen, searchRef }: Props) {
   const { t, lang } = useI18n();
   const [search, setSearch] = useState("");
   const debouncedSearch = useDebounced(search, 150);
-  const [sorting, setSorting] = useState<SortingState>([]);
+  const [sorting, setSorting] = useState<SortingState>(DEFAULT_SORT);
   const [filters, setFilters] = useState<FilterState>(NO_FILTERS);
   const [total, setTotal] = useState<number | null>(null);
   const [error, setError] = useState<IpcError | null>(null);
@@ -67,16 +69,28 @@ export function RecordList({ entityType, revision, onOpen, searchRef }: Props) {
   const cache = useRef(new RowCache());
   const generation = useRef(0);
 
-  // A new type starts from a clean slate.
+  // A new type starts from a clean slate (App mounts one list per type, so the previous type's
+  // rows are never shown under this title).
   useEffect(() => {
     setSearch("");
-    setSorting([]);
+    setSorting(DEFAULT_SORT);
     setFilters(NO_FILTERS);
     setReferences(null);
-    referencesList({ entityType })
-      .then(setReferences)
-      .catch(() => setReferences(null));
   }, [entityType]);
+
+  // Stages, pipelines and users for the filters; asked again whenever records changed (the first
+  // sync brings them), so the filters appear as soon as their data does.
+  useEffect(() => {
+    let live = true;
+    referencesList({ entityType })
+      .then((r) => live && setReferences(r))
+      .catch(() => {
+        // Keep what was shown; the next change asks again.
+      });
+    return () => {
+      live = false;
+    };
+  }, [entityType, revision]);
 
   const lastRange = useRef({ start: 0, end: 0 });
 
@@ -129,7 +143,8 @@ export function RecordList({ entityType, revision, onOpen, searchRef }: Props) {
     state: { sorting },
     onSortingChange: setSorting,
     manualSorting: true,
-    enableSortingRemoval: true,
+    // Some order is always in force (and shown): a third click does not fall back to an unmarked one.
+    enableSortingRemoval: false,
     getCoreRowModel: getCoreRowModel(),
   });
 
@@ -155,6 +170,13 @@ export function RecordList({ entityType, revision, onOpen, searchRef }: Props) {
             aria-label={t("list.search")}
             onChange={(e) => setSearch(e.target.value)}
             onKeyDown={(e) => {
+              if (e.key === "Escape" && search !== "") {
+                // Escape in the search clears the search only: the open card stays.
+                e.preventDefault();
+                e.stopPropagation();
+                setSearch("");
+                return;
+              }
               if (e.key === "ArrowDown" || e.key === "Enter") {
                 e.preventDefault();
                 document.querySelector<HTMLElement>("[data-testid=vtable-body]")?.focus();
@@ -173,7 +195,9 @@ export function RecordList({ entityType, revision, onOpen, searchRef }: Props) {
           }} />}
       {total === 0 ? (
         <div className="empty-state">
-          <p>{t("list.empty")}</p>
+          <p>
+            {syncing && debouncedSearch.trim() === "" && filters === NO_FILTERS ? t("list.notReady") : t("list.empty")}
+          </p>
         </div>
       ) : (
         <VirtualTable

@@ -7,66 +7,90 @@ import type { Language, Translate } from "../../lib/i18n";
 
 const col = createColumnHelper<RecordListRow>();
 
-/** Column id → the sort field the shell understands; columns not listed cannot be sorted. */
+/**
+ * Column id → the sort field the shell understands; columns not listed cannot be sorted. Only
+ * columns an index of the replica serves (`records_by_title`, `records_by_updated`): a sort
+ * without one reads and sorts the whole table for every page. The amount joins them when the
+ * replica indexes it (the shell already accepts `amount`).
+ */
 export const SORTABLE: Partial<Record<string, RecordSortField>> = {
   title: "title",
-  amount: "amount",
   updated: "updatedTime",
 };
 
-function StageChip({ row }: { row: RecordListRow }) {
-  if (!row.stageName) return null;
+/** The order a list has before the user picks one: most recently changed first. */
+export const DEFAULT_SORT = [{ id: "updated", desc: true }];
+
+/** A cell's text, cut with an ellipsis when it does not fit, and shown whole in a tooltip. */
+function Text({ value, className }: { value: string | null | undefined; className?: string }) {
+  if (!value) return null;
   return (
-    <span className="stage-chip">
-      <span className="stage-dot" style={{ background: row.stageColor ?? "#adb5bd" }} aria-hidden="true" />
-      {row.stageName}
+    <span className={className ? `cell-text ${className}` : "cell-text"} title={value}>
+      {value}
     </span>
   );
 }
 
-/** The columns of each entity type's list. Values are rendered as text, never as HTML. */
+function StageChip({ row }: { row: RecordListRow }) {
+  if (!row.stageName) return null;
+  return (
+    <span className="stage-chip" title={row.stageName}>
+      <span className="stage-dot" style={{ background: row.stageColor ?? "#adb5bd" }} aria-hidden="true" />
+      <span className="stage-name">{row.stageName}</span>
+    </span>
+  );
+}
+
+/**
+ * The columns of each entity type's list, most important first (the table drops columns from the
+ * end when they do not fit). Values are rendered as text, never as HTML.
+ */
 export function columnsFor(type: EntityType, t: Translate, lang: Language): ColumnDef<RecordListRow, unknown>[] {
-  const title = col.display({
+  // Sortable columns are accessor columns: TanStack Table sorts (here: asks the shell to sort)
+  // only columns that have a value to sort by.
+  const title = col.accessor((r) => r.title, {
     id: "title",
-    header: t("list.col.title"),
-    size: 3,
-    minSize: 200,
+    // A person is listed by name, a lead, deal or company by title.
+    header: type === "contact" ? t("list.col.name") : t("list.col.title"),
+    size: 2.6,
+    minSize: 180,
     enableSorting: true,
-    cell: ({ row }) => <span className="cell-title">{row.original.title}</span>,
-  });
+    sortDescFirst: false,
+    cell: ({ row }) => <Text className="cell-title" value={row.original.title} />,
+  }) as ColumnDef<RecordListRow, unknown>;
   const stage = col.display({
     id: "stage",
     header: t("list.col.stage"),
-    size: 2,
-    minSize: 140,
+    size: 2.0,
+    minSize: 160,
     enableSorting: false,
     cell: ({ row }) => <StageChip row={row.original} />,
   });
   const responsible = col.display({
     id: "responsible",
     header: t("list.col.responsible"),
-    size: 2,
-    minSize: 140,
+    size: 1.7,
+    minSize: 120,
     enableSorting: false,
-    cell: ({ row }) => row.original.responsibleName ?? "",
+    cell: ({ row }) => <Text value={row.original.responsibleName} />,
   });
   const amount = col.display({
     id: "amount",
     header: t("list.col.amount"),
-    size: 1.4,
-    minSize: 110,
-    enableSorting: true,
+    size: 1.1,
+    minSize: 120,
+    enableSorting: false,
     cell: ({ row }) => (
-      <span className="num">{formatMoney(row.original.amount, row.original.currency, lang)}</span>
+      <Text className="num" value={formatMoney(row.original.amount, row.original.currency, lang)} />
     ),
   });
   const phone = col.display({
     id: "phone",
     header: t("list.col.phone"),
     size: 1.6,
-    minSize: 130,
+    minSize: 140,
     enableSorting: false,
-    cell: ({ row }) => row.original.phone ?? "",
+    cell: ({ row }) => <Text value={row.original.phone} />,
   });
   const email = col.display({
     id: "email",
@@ -74,31 +98,32 @@ export function columnsFor(type: EntityType, t: Translate, lang: Language): Colu
     size: 2,
     minSize: 150,
     enableSorting: false,
-    cell: ({ row }) => row.original.email ?? "",
+    cell: ({ row }) => <Text value={row.original.email} />,
   });
   const company = col.display({
     id: "company",
     header: t("list.col.company"),
-    size: 2,
-    minSize: 140,
+    size: 1.8,
+    minSize: 120,
     enableSorting: false,
-    cell: ({ row }) => row.original.companyTitle ?? "",
+    cell: ({ row }) => <Text value={row.original.companyTitle} />,
   });
-  const updated = col.display({
+  const updated = col.accessor((r) => r.updatedTime, {
     id: "updated",
     header: t("list.col.updated"),
-    size: 1.5,
-    minSize: 130,
+    size: 1.4,
+    minSize: 150,
     enableSorting: true,
-    cell: ({ row }) => <span className="muted">{formatDateTime(row.original.updatedTime, lang)}</span>,
-  });
+    sortDescFirst: true,
+    cell: ({ row }) => <Text className="muted" value={formatDateTime(row.original.updatedTime, lang)} />,
+  }) as ColumnDef<RecordListRow, unknown>;
   switch (type) {
     case "lead":
-      return [title, stage, responsible, phone, email, updated];
+      return [title, stage, phone, responsible, updated, email];
     case "deal":
-      return [title, stage, amount, company, responsible, updated];
+      return [title, stage, amount, responsible, updated, company];
     case "contact":
-      return [title, company, phone, email, responsible, updated];
+      return [title, phone, company, email, responsible, updated];
     case "company":
       return [title, phone, email, responsible, updated];
   }

@@ -36,7 +36,7 @@ describe("listRequest", () => {
     const req = listRequest(
       "deal",
       "  Иван ",
-      [{ id: "amount", desc: true }],
+      [{ id: "title", desc: true }],
       { stageId: "C1:WON", responsibleId: 5, categoryId: 1 },
       "cursor-3",
     );
@@ -46,7 +46,7 @@ describe("listRequest", () => {
       stageIds: ["C1:WON"],
       responsibleIds: [5],
       categoryId: 1,
-      sort: { field: "amount", descending: true },
+      sort: { field: "title", descending: true },
       cursor: "cursor-3",
       limit: PAGE_SIZE,
     });

@@ -2,13 +2,17 @@ import { useEffect, useState } from "react";
 import { LANGUAGES, useI18n, type Language } from "../../lib/i18n";
 import { formatCount, formatSince } from "../../lib/format";
 import { ENTITY_NAV_KEY } from "../records/entities";
-import type { PortalStatus, SyncStatus } from "../../lib/ipc";
+import type { PortalCounts, PortalStatus, SyncStatus } from "../../lib/ipc";
+import { overallPercent, type SyncSeen } from "./usePortal";
 import { SyncIcon } from "./icons";
 
 interface Props {
   title: string;
   status: PortalStatus | null;
   sync: SyncStatus | null;
+  /** What the running sync has done per type, and the portal's counts: one overall progress. */
+  syncSeen?: SyncSeen;
+  counts?: PortalCounts | null;
   onSync: () => void;
 }
 
@@ -22,14 +26,13 @@ function useNow(): Date {
   return now;
 }
 
-export function Header({ title, status, sync, onSync }: Props) {
+export function Header({ title, status, sync, syncSeen = {}, counts = null, onSync }: Props) {
   const { t, lang, setLang } = useI18n();
   const now = useNow();
   const lastSyncAt = sync?.lastSyncAt ?? status?.lastSyncAt ?? null;
   const running = sync?.running ?? false;
   const progress = sync?.progress;
-  const percent =
-    progress && progress.total ? Math.min(100, Math.round((progress.done / progress.total) * 100)) : null;
+  const percent = running ? overallPercent(syncSeen, counts) : null;
   // "Syncing deals: 1 200 of 5 000" — which type and how far, from the sync's progress events.
   const progressText = progress
     ? progress.total !== null
@@ -49,9 +52,13 @@ export function Header({ title, status, sync, onSync }: Props) {
       <h1 className="page-title">{title}</h1>
       <div className="header-right">
         {status && (
-          <div className="portal-badge" title={status.portalName}>
-            <span className="portal-name">{status.portalName}</span>
-            {status.mode === "demo" && <span className="tag">{t("header.demo")}</span>}
+          <div className="portal-badge" title={status.portalName} data-testid="portal-badge">
+            {/* The demo portal runs on this machine: its loopback address means nothing to a person. */}
+            {status.mode === "demo" ? (
+              <span className="tag">{t("header.demo")}</span>
+            ) : (
+              <span className="portal-name">{status.portalName}</span>
+            )}
           </div>
         )}
         {status && (
@@ -65,7 +72,10 @@ export function Header({ title, status, sync, onSync }: Props) {
             {status.online ? t("header.online") : t("header.offline")}
           </span>
         )}
-        <span className="last-sync" data-testid="sync-state" data-sync={running ? "running" : lastSyncAt ? "done" : "never"}>
+        <span
+          className="last-sync"
+          title={running ? progressText : undefined}
+          data-testid="sync-state" data-sync={running ? "running" : lastSyncAt ? "done" : "never"}>
           {running ? (
             <>
               {progressText}

@@ -58,7 +58,13 @@ export function Sidebar({ route, counts, onNavigate }: Props) {
       </ul>
       <ul className="nav-list">{item({ kind: "history" }, t("nav.history"), <HistoryIcon />, 6)}</ul>
       <div className="sidebar-footer">
-        <button type="button" className="nav-item" onClick={() => onNavigate({ kind: "connect" })}>
+        <button
+          type="button"
+          className={route.kind === "connect" ? "nav-item active" : "nav-item"}
+          data-testid="nav-connect"
+          aria-current={route.kind === "connect" ? "page" : undefined}
+          onClick={() => onNavigate({ kind: "connect" })}
+        >
           <span className="nav-label">{t("nav.connect")}</span>
         </button>
         <span className="version">v0.1.0</span>

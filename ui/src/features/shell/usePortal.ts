@@ -12,12 +12,46 @@ import {
   type PortalStatus,
   type SyncStatus,
 } from "../../lib/ipc";
+import type { EntityType } from "../../lib/ipc/bindings/EntityType";
 import type { SyncProgress } from "../../lib/ipc/bindings/SyncProgress";
+
+/** How far the running sync got with each type: the furthest count seen, and its total. */
+export type SyncSeen = Partial<Record<EntityType, { done: number; total: number | null }>>;
+
+/** Adds a progress step to what the running sync has done so far (a later phase never goes back). */
+export function addProgress(seen: SyncSeen, p: SyncProgress): SyncSeen {
+  const before = seen[p.entityType];
+  return {
+    ...seen,
+    [p.entityType]: { done: Math.max(before?.done ?? 0, p.done), total: p.total ?? before?.total ?? null },
+  };
+}
+
+/**
+ * One percentage for the whole sync: records done of all types over the records of all types
+ * (the portal's counts stand in for totals not reported yet), so the bar never jumps back when
+ * the next type starts. Without the counts the whole is unknown: no percentage (the bar moves
+ * without one), rather than one type's that would jump back once the counts arrive.
+ */
+export function overallPercent(seen: SyncSeen, counts: PortalCounts | null): number | null {
+  if (!counts || counts.counts.length === 0) return null;
+  let done = 0;
+  let total = 0;
+  for (const c of counts.counts) {
+    const s = seen[c.entityType];
+    const t = s?.total ?? c.count;
+    total += t;
+    done += Math.min(s?.done ?? 0, t);
+  }
+  return total > 0 ? Math.min(100, Math.round((done / total) * 100)) : null;
+}
 
 export interface PortalState {
   status: PortalStatus | null;
   counts: PortalCounts | null;
   sync: SyncStatus | null;
+  /** What the running sync has done per type (empty when none runs). */
+  syncSeen: SyncSeen;
   error: IpcError | null;
   /** Bumped whenever records may have changed, so open lists reload. */
   revision: number;
@@ -43,6 +77,7 @@ export function usePortal(): PortalState {
   const [status, setStatus] = useState<PortalStatus | null>(null);
   const [counts, setCounts] = useState<PortalCounts | null>(null);
   const [sync, setSync] = useState<SyncStatus | null>(null);
+  const [syncSeen, setSyncSeen] = useState<SyncSeen>({});
   const [error, setError] = useState<IpcError | null>(null);
   const [revision, setRevision] = useState(0);
 
@@ -83,6 +118,7 @@ export function usePortal(): PortalState {
           setStatus((s) => (s ? { ...s, online: event.online } : s));
           break;
         case "syncStarted":
+          setSyncSeen({});
           setSync((s) => ({
             running: true,
             progress: null,
@@ -91,6 +127,7 @@ export function usePortal(): PortalState {
           }));
           break;
         case "syncProgress":
+          setSyncSeen((seen) => addProgress(seen, event.progress));
           setSync((s) => ({
             running: true,
             progress: withKnownTotal(event.progress, s?.progress ?? null),
@@ -131,5 +168,5 @@ export function usePortal(): PortalState {
     };
   }, [reload]);
 
-  return { status, counts, sync, error, revision, reload, startSync };
+  return { status, counts, sync, syncSeen, error, revision, reload, startSync };
 }

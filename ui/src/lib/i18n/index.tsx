@@ -1,4 +1,4 @@
-import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from "react";
+import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
 import { en } from "./en";
 import { ru, type MessageKey } from "./ru";
 
@@ -66,9 +66,12 @@ export function I18nProvider({ children, initial }: { children: ReactNode; initi
   const [lang, setLangState] = useState<Language>(() => initial ?? loadLanguage(browserStorage()));
   const setLang = useCallback((next: Language) => {
     saveLanguage(browserStorage(), next);
-    document.documentElement.lang = next;
     setLangState(next);
   }, []);
+  // `<html lang>` follows the language from the start (screen readers, hyphenation, fonts).
+  useEffect(() => {
+    document.documentElement.lang = lang;
+  }, [lang]);
   const value = useMemo<I18nValue>(
     () => ({ lang, setLang, t: (key, params) => translate(lang, key, params) }),
     [lang, setLang],

@@ -1,6 +1,6 @@
 import { flexRender, type Table } from "@tanstack/react-table";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { useEffect, useRef, type KeyboardEvent } from "react";
+import { useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
 
 interface Props<Row> {
   table: Table<Row>;
@@ -16,6 +16,25 @@ interface Props<Row> {
   /** The row at an index, or undefined while it loads. */
   rowAt: (index: number) => Row | undefined;
   label: string;
+}
+
+/** Horizontal padding of a cell (both sides), added to each column's minimum width. */
+const CELL_PADDING = 24;
+
+/**
+ * How many of the columns (in their order of importance) fit in `width` pixels at their minimum
+ * widths; the first column always stays. Columns that do not fit are left out rather than
+ * squeezed or scrolled sideways.
+ */
+export function columnsThatFit(minWidths: readonly number[], width: number): number {
+  let used = 0;
+  let n = 0;
+  for (const min of minWidths) {
+    used += min + CELL_PADDING;
+    if (n > 0 && used > width) break;
+    n += 1;
+  }
+  return n;
 }
 
 /**
@@ -35,6 +54,18 @@ export function VirtualTable<Row>({
   label,
 }: Props<Row>) {
   const scrollRef = useRef<HTMLDivElement>(null);
+  const rootRef = useRef<HTMLDivElement>(null);
+  const [width, setWidth] = useState(1000);
+  useLayoutEffect(() => {
+    const el = rootRef.current;
+    if (!el) return;
+    const measure = () => setWidth(el.clientWidth || 1000);
+    measure();
+    if (typeof ResizeObserver === "undefined") return;
+    const observer = new ResizeObserver(measure);
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, []);
   const virtualizer = useVirtualizer({
     count: total,
     getScrollElement: () => scrollRef.current,
@@ -51,7 +82,13 @@ export function VirtualTable<Row>({
     if (last >= first) onRangeChange(first, last);
   }, [first, last, onRangeChange]);
 
-  const columns = table.getVisibleLeafColumns();
+  const allColumns = table.getVisibleLeafColumns();
+  const fit = columnsThatFit(
+    allColumns.map((c) => c.columnDef.minSize ?? 80),
+    width,
+  );
+  const columns = allColumns.slice(0, fit);
+  const shown = new Set(columns.map((c) => c.id));
   const template = columns.map((c) => `minmax(${c.columnDef.minSize ?? 80}px, ${c.getSize()}fr)`).join(" ");
 
   const move = (to: number) => {
@@ -80,10 +117,10 @@ export function VirtualTable<Row>({
   };
 
   return (
-    <div className="vtable" role="grid" aria-label={label} aria-rowcount={total}>
+    <div className="vtable" role="grid" aria-label={label} aria-rowcount={total} aria-colcount={columns.length} ref={rootRef}>
       {table.getHeaderGroups().map((group) => (
         <div className="vtable-head" role="row" key={group.id} style={{ gridTemplateColumns: template }}>
-          {group.headers.map((header) => {
+          {group.headers.filter((header) => shown.has(header.column.id)).map((header) => {
             const sorted = header.column.getIsSorted();
             const canSort = header.column.getCanSort();
             return (
@@ -91,13 +128,16 @@ export function VirtualTable<Row>({
                 role="columnheader"
                 key={header.id}
                 className="vtable-th"
-                aria-sort={sorted === "asc" ? "ascending" : sorted === "desc" ? "descending" : undefined}
+                data-testid={`th-${header.column.id}`}
+                aria-sort={
+                  !canSort ? undefined : sorted === "asc" ? "ascending" : sorted === "desc" ? "descending" : "none"
+                }
               >
                 {canSort ? (
                   <button type="button" className="th-button" onClick={header.column.getToggleSortingHandler()}>
                     {flexRender(header.column.columnDef.header, header.getContext())}
-                    <span className="sort-mark" aria-hidden="true">
-                      {sorted === "asc" ? "▲" : sorted === "desc" ? "▼" : ""}
+                    <span className={sorted ? "sort-mark" : "sort-mark idle"} aria-hidden="true">
+                      {sorted === "asc" ? "▲" : sorted === "desc" ? "▼" : "↕"}
                     </span>
                   </button>
                 ) : (
