@@ -12,6 +12,10 @@ const COMMANDS: &[&str] = &[
     "references_list",
     "sync_start",
     "sync_status",
+    "history_list",
+    "history_facets",
+    "record_as_of",
+    "history_hide",
 ];
 
 fn main() {

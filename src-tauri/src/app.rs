@@ -47,6 +47,7 @@ pub fn run() {
             let core = Arc::new(
                 Core::new(events, data_dir, secrets).with_demo_records(launch.demo_records),
             );
+            core.set_downloads_dir(app.path().download_dir().ok());
             app.manage(core.clone());
             let demo = launch.demo;
             tauri::async_runtime::spawn(async move {

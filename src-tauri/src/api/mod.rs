@@ -4,6 +4,7 @@
 pub mod card;
 pub mod error;
 pub mod events;
+pub mod history;
 pub mod portal;
 pub mod records;
 pub mod settings;

@@ -49,7 +49,7 @@ pub struct Core {
     slot: watch::Sender<Slot>,
     /// Where webhook URLs are kept (the OS keyring in the app).
     pub(crate) secrets: Arc<dyn SecretStore>,
-    online: Arc<AtomicBool>,
+    pub(crate) online: Arc<AtomicBool>,
     events: SharedSink,
     /// Sync of the current portal into its replica.
     sync: Mutex<Option<SyncScheduler>>,
@@ -63,6 +63,8 @@ pub struct Core {
     client_options: ClientOptions,
     /// How sync runs (production defaults; quicker retries in tests).
     sync_policy: Policy,
+    /// Card views, exports and the replica file, for the history commands.
+    pub(crate) history: crate::api::history::HistoryState,
 }
 
 impl Core {
@@ -79,6 +81,7 @@ impl Core {
             demo_records: None,
             client_options: ClientOptions::default(),
             sync_policy: Policy::default(),
+            history: Default::default(),
         }
     }
 
@@ -189,10 +192,14 @@ impl Core {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         match opened {
-            Ok(store) => *guard = Some(Arc::new(Mutex::new(store))),
+            Ok(store) => {
+                *guard = Some(Arc::new(Mutex::new(store)));
+                self.history.set_replica_path(Some(path));
+            }
             Err(error) => {
                 tracing::error!(%error, "the local database did not open");
                 *guard = None;
+                self.history.set_replica_path(None);
             }
         }
     }
@@ -266,6 +273,7 @@ impl Core {
         self.online.store(reached, Ordering::SeqCst);
         self.open_replica(&portal);
         self.start_sync(&portal);
+        self.refresh_profile(portal.client.clone());
         let portal = Arc::new(portal);
         self.slot.send_replace(Slot::Ready(portal.clone()));
         let status = status_of(&portal, reached);

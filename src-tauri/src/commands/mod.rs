@@ -2,6 +2,7 @@
 //! each takes one request struct and returns one response or an `{code, message}` error.
 //! Every name here is also listed in `build.rs` (its permission) and `capabilities/main.json`.
 
+pub mod history;
 pub mod portal;
 pub mod records;
 pub mod sync;
@@ -19,5 +20,9 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         records::references_list,
         sync::sync_start,
         sync::sync_status,
+        history::history_list,
+        history::history_facets,
+        history::record_as_of,
+        history::history_hide,
     ]
 }
