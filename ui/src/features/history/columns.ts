@@ -93,11 +93,13 @@ export function visibleColumns(s: ColumnSettings): HistoryColumnId[] {
 
 /** Moves a column one place towards the start (-1) or the end (+1). */
 export function moveColumn(s: ColumnSettings, c: HistoryColumnId, by: -1 | 1): ColumnSettings {
-  const order = [...s.order];
-  const i = order.indexOf(c);
+  const i = s.order.indexOf(c);
   const j = i + by;
-  if (i < 0 || j < 0 || j >= order.length) return s;
-  [order[i], order[j]] = [order[j], order[i]];
+  const other = s.order[j];
+  if (i < 0 || other === undefined) return s;
+  const order = [...s.order];
+  order[i] = other;
+  order[j] = c;
   return { ...s, order };
 }
 

@@ -3,6 +3,7 @@ import { dictionaries, useI18n, type Language, type MessageKey, type Translate }
 import { formatDateTime, formatFieldValue } from "../../lib/format";
 import { IpcFailure, recordGet, type IpcError, type RecordCard as Card, type RecordKey } from "../../lib/ipc";
 import type { MultiField } from "../../lib/ipc/bindings/MultiField";
+import { HistoryTab } from "../history/HistoryTab";
 import { ErrorBanner } from "../shell/ErrorBanner";
 import { EntityIcon } from "../shell/icons";
 import { ENTITY_ONE_KEY } from "./entities";
@@ -48,6 +49,7 @@ export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
   useEffect(() => closeRef.current?.focus(), [recordKey.entityType, recordKey.id]);
 
   const [showEmpty, setShowEmpty] = useState(false);
+  const [tab, setTab] = useState<"fields" | "history">("fields");
   const filled = card?.fields.filter((f) => f.values.length > 0) ?? [];
   const empty = card?.fields.filter((f) => f.values.length === 0) ?? [];
   const standard = filled.filter((f) => !f.isCustom);
@@ -92,6 +94,15 @@ export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
             {card.responsibleName && <span className="muted">{card.responsibleName}</span>}
             {card.updatedTime && <span className="muted">{formatDateTime(card.updatedTime, lang)}</span>}
           </div>
+          <div className="card-tabs" role="tablist">
+            {(["fields", "history"] as const).map((name) => (
+              <button key={name} type="button" role="tab" aria-selected={tab === name} data-testid={`card-tab-${name}`} className={tab === name ? "card-tab active" : "card-tab"} onClick={() => setTab(name)}>
+                {t(name === "fields" ? "history.tabFields" : "history.tab")}
+              </button>
+            ))}
+          </div>
+          {tab === "history" && <HistoryTab recordKey={recordKey} revision={revision} />}
+          {tab === "fields" && <>
 
           {card.multiFields.length > 0 && (
             <section>
@@ -164,6 +175,7 @@ export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
               )}
             </section>
           )}
+          </>}
         </div>
       )}
     </aside>

@@ -174,6 +174,7 @@ export const en: Record<MessageKey, string> = {
   "history.asOf.show": "Show",
   "history.asOf.close": "Close",
   "history.asOf.changed": "changed since",
+  "history.more": "Show more",
 
   "connect.title": "Connect to Bitrix24",
   "connect.lead": "Paste the URL of an incoming webhook with CRM rights.",

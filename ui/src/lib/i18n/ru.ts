@@ -174,6 +174,7 @@ export const ru = {
   "history.asOf.show": "Показать",
   "history.asOf.close": "Закрыть",
   "history.asOf.changed": "изменено позже",
+  "history.more": "Показать ещё",
 
   "connect.title": "Подключение к Битрикс24",
   "connect.lead": "Вставьте адрес входящего вебхука с правами на CRM.",
