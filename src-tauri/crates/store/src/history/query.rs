@@ -354,7 +354,7 @@ impl Store {
                 });
             }
         }
-        fields.sort_by(|a, b| a.label.to_lowercase().cmp(&b.label.to_lowercase()));
+        fields.sort_by_key(|a| a.label.to_lowercase());
         let mut authors = Vec::new();
         {
             let mut ids = self.conn.prepare_cached(
@@ -390,7 +390,7 @@ impl Store {
                 authors.push(HistoryAuthorOption { id, name, kind });
             }
         }
-        authors.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        authors.sort_by_key(|a| a.name.to_lowercase());
         Ok((fields, authors))
     }
 }
