@@ -16,6 +16,8 @@ const COMMANDS: &[&str] = &[
     "history_facets",
     "record_as_of",
     "history_hide",
+    "history_export",
+    "history_export_cancel",
 ];
 
 fn main() {

@@ -58,9 +58,10 @@ impl Core {
         }
         let _running = Running(self);
         self.history.export_cancel.store(false, Ordering::SeqCst);
-        let db = self.history.replica_path().ok_or_else(|| {
-            IpcError::new(ErrorCode::Storage, "the local database is not open")
-        })?;
+        let db = self
+            .history
+            .replica_path()
+            .ok_or_else(|| IpcError::new(ErrorCode::Storage, "the local database is not open"))?;
         let path = match request.path.as_deref().map(str::trim) {
             Some(p) if !p.is_empty() => PathBuf::from(p),
             _ => {

@@ -200,3 +200,81 @@ fn device_ids_are_uuid_shaped_and_differ() {
     assert_eq!(a.matches('-').count(), 4);
     assert_ne!(a, b);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_writes_exactly_what_the_filter_shows_reports_progress_and_is_recorded() {
+    use calamine::{open_workbook_auto, Reader};
+    use kartoteka_domain::history::{ExportFormat, HistoryExportRequest};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let downloads = dir.path().join("Downloads");
+    let events = Arc::new(Collected::default());
+    let secrets: Arc<dyn SecretStore> = Arc::new(MemorySecretStore::new());
+    let core =
+        Core::new(events.clone(), dir.path().join("data"), secrets).with_demo_records(Some(120));
+    core.set_downloads_dir(Some(downloads.clone()));
+    core.use_demo().await.expect("the demo portal starts");
+    for _ in 0..1800 {
+        let synced = core.sync_status().await.expect("status").last_sync_at;
+        if synced.is_some() && core.history_facets().await.expect("facets").me.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let filter = HistoryFilter {
+        entity_type: Some(EntityType::Contact),
+        ..Default::default()
+    };
+    let shown = core
+        .history_list(request(filter.clone()))
+        .await
+        .expect("the page")
+        .total
+        .expect("a total");
+
+    let result = core
+        .history_export(HistoryExportRequest {
+            filter: filter.clone(),
+            format: ExportFormat::Xlsx,
+            path: None,
+            columns: vec!["title".into(), "event".into()],
+        })
+        .await
+        .expect("the export runs");
+    assert!(!result.cancelled);
+    assert_eq!(result.rows, shown, "exactly what the filter shows");
+    let path = std::path::PathBuf::from(&result.path);
+    assert_eq!(path.parent(), Some(downloads.as_path()), "in Downloads");
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    assert!(
+        name.starts_with("kartoteka-history-") && name.ends_with(".xlsx"),
+        "{name}"
+    );
+    let mut book = open_workbook_auto(&path).expect("a workbook");
+    let sheet = book.sheet_names().first().cloned().expect("a sheet");
+    let range = book.worksheet_range(&sheet).expect("the sheet");
+    assert_eq!(
+        range.rows().count() as u64,
+        shown + 1,
+        "a header and the rows"
+    );
+    assert_eq!(range.width(), 2, "only the chosen columns");
+
+    let sent = events.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    assert!(
+        sent.iter()
+            .any(|e| matches!(e, AppEvent::HistoryExportProgress { total, .. } if *total == shown)),
+        "progress reaches the UI: {sent:?}"
+    );
+    let exported = core
+        .history_list(request(HistoryFilter {
+            events: vec![HistoryEventCode::Exported],
+            ..Default::default()
+        }))
+        .await
+        .expect("exports");
+    assert_eq!(exported.total, Some(1), "the export is itself recorded");
+    assert_eq!(exported.events[0].author_kind, AuthorKind::DeviceUser);
+}

@@ -50,7 +50,7 @@ pub struct Core {
     /// Where webhook URLs are kept (the OS keyring in the app).
     pub(crate) secrets: Arc<dyn SecretStore>,
     pub(crate) online: Arc<AtomicBool>,
-    events: SharedSink,
+    pub(crate) events: SharedSink,
     /// Sync of the current portal into its replica.
     sync: Mutex<Option<SyncScheduler>>,
     /// Where the replicas and settings live (the app's data directory).

@@ -1,7 +1,8 @@
 use crate::api::Core;
 use kartoteka_domain::history::{
-    HistoryFacets, HistoryFacetsRequest, HistoryHidden, HistoryHideRequest, HistoryListRequest,
-    HistoryPage, RecordAsOf, RecordAsOfRequest,
+    HistoryExportCancelRequest, HistoryExportRequest, HistoryExportResult, HistoryFacets,
+    HistoryFacetsRequest, HistoryHidden, HistoryHideRequest, HistoryListRequest, HistoryPage,
+    RecordAsOf, RecordAsOfRequest,
 };
 use kartoteka_domain::ipc::IpcError;
 use std::sync::Arc;
@@ -30,6 +31,24 @@ pub async fn record_as_of(
     request: RecordAsOfRequest,
 ) -> Result<RecordAsOf, IpcError> {
     core.record_as_of(request).await
+}
+
+/// Runs the export off the UI thread; progress arrives as `historyExportProgress` events.
+#[tauri::command]
+pub async fn history_export(
+    core: State<'_, Arc<Core>>,
+    request: HistoryExportRequest,
+) -> Result<HistoryExportResult, IpcError> {
+    core.history_export(request).await
+}
+
+#[tauri::command]
+pub async fn history_export_cancel(
+    core: State<'_, Arc<Core>>,
+    request: HistoryExportCancelRequest,
+) -> Result<(), IpcError> {
+    let HistoryExportCancelRequest {} = request;
+    core.history_export_cancel().await
 }
 
 #[tauri::command]

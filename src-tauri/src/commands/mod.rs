@@ -24,5 +24,7 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         history::history_facets,
         history::record_as_of,
         history::history_hide,
+        history::history_export,
+        history::history_export_cancel,
     ]
 }
