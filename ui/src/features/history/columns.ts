@@ -23,19 +23,20 @@ export interface ColumnSettings {
   widths: Partial<Record<HistoryColumnId, number>>;
 }
 
+/** Default widths: the default columns fit a 1280-px window beside the sidebar. */
 export const DEFAULT_WIDTHS: Record<HistoryColumnId, number> = {
-  happenedAt: 140,
+  happenedAt: 150,
   entity: 90,
-  title: 180,
-  author: 140,
-  event: 130,
-  description: 260,
-  field: 120,
-  old: 140,
-  new: 140,
+  title: 160,
+  author: 130,
+  event: 120,
+  description: 210,
+  field: 110,
+  old: 110,
+  new: 110,
   note: 120,
-  source: 150,
-  syncState: 110,
+  source: 160,
+  syncState: 120,
 };
 
 export const MIN_WIDTH = 60;
@@ -43,7 +44,7 @@ export const MAX_WIDTH = 800;
 
 export const DEFAULT_COLUMNS: ColumnSettings = {
   order: [...HISTORY_COLUMNS],
-  hidden: ["note", "source", "syncState"],
+  hidden: ["entity", "field", "note", "source", "syncState"],
   widths: {},
 };
 
