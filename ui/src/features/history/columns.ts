@@ -28,7 +28,7 @@ export const DEFAULT_WIDTHS: Record<HistoryColumnId, number> = {
   happenedAt: 150,
   entity: 90,
   title: 160,
-  author: 130,
+  author: 140,
   event: 120,
   description: 210,
   field: 110,

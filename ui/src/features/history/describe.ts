@@ -51,7 +51,8 @@ export function valueText(display: string | null, stored: string | null): string
 }
 
 export const oldText = (e: HistoryEvent) => valueText(e.oldDisplay, e.oldValue);
-export const newText = (e: HistoryEvent) => valueText(e.newDisplay, e.newValue);
+/** The new value; an export keeps its filter as stored data, which is no value to show. */
+export const newText = (e: HistoryEvent) => (e.event === "exported" ? "" : valueText(e.newDisplay, e.newValue));
 export const fieldText = (e: HistoryEvent) => e.fieldLabel ?? e.field ?? "";
 
 /** One line saying what happened, in the user's language. */
