@@ -1,6 +1,7 @@
 //! `kartoteka-cli`: the headless command line over Kartoteka's core crates.
 
 mod bench_cmd;
+mod bench_history;
 mod history_cmd;
 mod records_cmd;
 mod sandbox_cmd;
