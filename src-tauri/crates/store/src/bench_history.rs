@@ -11,6 +11,8 @@ use rusqlite::types::Value as SqlValue;
 
 /// The bare conditions of `f` over `history_events`.
 fn raw_conditions(f: &HistoryFilter) -> Result<(String, Vec<SqlValue>), StoreError> {
+    // With a record, the record's index is the natural plan (as in the store's query).
+    let by = if f.record.is_some() { "+" } else { "" };
     let mut conds: Vec<String> = vec!["1".into()];
     let mut params: Vec<SqlValue> = Vec::new();
     if let Some(key) = f.record {
@@ -29,12 +31,12 @@ fn raw_conditions(f: &HistoryFilter) -> Result<(String, Vec<SqlValue>), StoreErr
         params.push(to.timestamp_millis().into());
     }
     if let Some(a) = f.author_id {
-        conds.push("author_id = ?".into());
+        conds.push(format!("{by}author_id = ?"));
         params.push(a.into());
     }
     if !f.events.is_empty() {
         conds.push(format!(
-            "event IN ({})",
+            "{by}event IN ({})",
             vec!["?"; f.events.len()].join(", ")
         ));
         params.extend(
@@ -44,11 +46,11 @@ fn raw_conditions(f: &HistoryFilter) -> Result<(String, Vec<SqlValue>), StoreErr
         );
     }
     if let Some(field) = &f.field {
-        conds.push("field = ?".into());
+        conds.push(format!("{by}field = ?"));
         params.push(field.clone().into());
     }
     if let Some(s) = f.source {
-        conds.push("source = ?".into());
+        conds.push(format!("{by}source = ?"));
         params.push(s.as_str().to_string().into());
     }
     if let Some(text) = f.text.as_deref().and_then(search_query) {
