@@ -209,3 +209,38 @@ fn cell(e: &HistoryEvent, c: usize, note_shown: bool) -> Cell {
         _ => Cell::Text(sync_state_label(e.sync_state).to_string()),
     }
 }
+
+/// The P8 bound (performance.md): `rows` rows built from `sample` (cycled), written straight
+/// to a constant-memory .xlsx with rust_xlsxwriter: no store, no query, no per-row describing.
+/// Used by `kartoteka-cli bench history`; not by the app.
+pub fn bench_raw_xlsx(sample: &[HistoryEvent], rows: u64, path: &Path) -> Result<(), ExportError> {
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let date = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
+    let prepared: Vec<Vec<Cell>> = sample
+        .iter()
+        .map(|e| (0..COLUMNS.len()).map(|c| cell(e, c, true)).collect())
+        .collect();
+    if prepared.is_empty() {
+        return Ok(());
+    }
+    let ws = workbook.add_worksheet_with_constant_memory()?;
+    for (col, h) in HEADERS.iter().enumerate() {
+        ws.write_string(0, col as u16, *h)?;
+    }
+    for r in 0..rows.min(1_048_575) {
+        let row = r as u32 + 1;
+        for (col, c) in prepared[r as usize % prepared.len()].iter().enumerate() {
+            match c {
+                Cell::Time(t) => {
+                    ws.write_datetime_with_format(row, col as u16, t.naive_utc(), &date)?;
+                }
+                Cell::Text(s) if s.is_empty() => {}
+                Cell::Text(s) => {
+                    ws.write_string(row, col as u16, s)?;
+                }
+            }
+        }
+    }
+    workbook.save(path)?;
+    Ok(())
+}
