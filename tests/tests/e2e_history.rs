@@ -432,11 +432,18 @@ async fn open_record_from_list(
         |v| v == true,
     )
     .await?;
-    set_input(app.session()?, r#".records input[type="search"]"#, title).await?;
     let open_row = format!(
         r#"const title = {title};
            const card = document.querySelector('[data-testid="record-card"][data-entity-type="{entity_type}"]');
            if (card && card.getAttribute("data-record-id") === "{id}") return "open";
+           // Typed again when the list cleared its search (it does when it first shows a type).
+           const input = document.querySelector('.records input[type="search"]');
+           if (input && input.value !== title) {{
+             const set = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set;
+             set.call(input, title);
+             input.dispatchEvent(new Event("input", {{ bubbles: true }}));
+             return "typed";
+           }}
            const rows = [...document.querySelectorAll('[data-testid="vtable-body"] [role="row"]')];
            const row = rows.find((r) => r.querySelector('[role="gridcell"]')?.textContent.trim() === title);
            if (!row) return "no row";
