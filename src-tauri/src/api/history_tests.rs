@@ -278,3 +278,68 @@ async fn an_export_writes_exactly_what_the_filter_shows_reports_progress_and_is_
     assert_eq!(exported.total, Some(1), "the export is itself recorded");
     assert_eq!(exported.events[0].author_kind, AuthorKind::DeviceUser);
 }
+
+/// Cancels the running export as soon as it reports its first progress.
+struct CancelOnProgress(std::sync::OnceLock<Arc<std::sync::atomic::AtomicBool>>);
+
+impl EventSink for CancelOnProgress {
+    fn send(&self, event: AppEvent) {
+        if matches!(event, AppEvent::HistoryExportProgress { .. }) {
+            if let Some(flag) = self.0.get() {
+                flag.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_export_leaves_no_file_and_records_no_export() {
+    use kartoteka_domain::history::{ExportFormat, HistoryExportRequest};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let downloads = dir.path().join("Downloads");
+    let sink = Arc::new(CancelOnProgress(std::sync::OnceLock::new()));
+    let secrets: Arc<dyn SecretStore> = Arc::new(MemorySecretStore::new());
+    let core =
+        Core::new(sink.clone(), dir.path().join("data"), secrets).with_demo_records(Some(120));
+    let _ = sink.0.set(core.history.export_cancel.clone());
+    core.set_downloads_dir(Some(downloads.clone()));
+    core.use_demo().await.expect("the demo portal starts");
+    for _ in 0..1800 {
+        if core
+            .sync_status()
+            .await
+            .expect("status")
+            .last_sync_at
+            .is_some()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let result = core
+        .history_export(HistoryExportRequest {
+            filter: HistoryFilter::default(),
+            format: ExportFormat::Csv,
+            path: None,
+            columns: vec![],
+        })
+        .await
+        .expect("a cancelled export is no error");
+    assert!(result.cancelled, "the export stopped: {result:?}");
+    assert!(
+        !std::path::Path::new(&result.path).exists(),
+        "no half-written file is left"
+    );
+    let exported = core
+        .history_list(request(HistoryFilter {
+            events: vec![HistoryEventCode::Exported],
+            ..Default::default()
+        }))
+        .await
+        .expect("exports");
+    assert_eq!(
+        exported.total,
+        Some(0),
+        "a cancelled export is not recorded"
+    );
+}

@@ -273,13 +273,13 @@ impl Core {
         self.online.store(reached, Ordering::SeqCst);
         self.open_replica(&portal);
         self.start_sync(&portal);
-        self.refresh_profile(portal.client.clone());
         let portal = Arc::new(portal);
         self.slot.send_replace(Slot::Ready(portal.clone()));
         let status = status_of(&portal, reached);
         self.events.send(AppEvent::PortalChanged {
             status: status.clone(),
         });
+        self.refresh_profile(portal.client.clone());
         status
     }
 
