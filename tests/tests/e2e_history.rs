@@ -246,16 +246,20 @@ async fn story(app: &AppUnderTest) -> Result<(), E2eError> {
         )
         .await?;
     assert_eq!(opened, json!(true), "the title opens the card");
+    // The card's tabs show once the card has loaded: click History then.
     app.wait_for_script(
-        "the hostile contact's card",
+        "the hostile contact's card, on its History tab",
         STEP_TIMEOUT,
         &format!(
-            r#"return !!document.querySelector('[data-testid="record-card"][data-entity-type="contact"][data-record-id="{HOSTILE_CONTACT}"]');"#
+            r#"const card = document.querySelector('[data-testid="record-card"][data-entity-type="contact"][data-record-id="{HOSTILE_CONTACT}"]');
+               const tab = card?.querySelector('[data-testid="card-tab-history"]');
+               if (!tab) return false;
+               tab.click();
+               return true;"#
         ),
         |v| v == true,
     )
     .await?;
-    click_css(session, r#"[data-testid="card-tab-history"]"#).await?;
     let card = app
         .wait_for_script(
             "the created entry with the contact's name in its History tab",
