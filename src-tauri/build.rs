@@ -13,6 +13,12 @@ const COMMANDS: &[&str] = &[
     "references_list",
     "sync_start",
     "sync_status",
+    "history_list",
+    "history_facets",
+    "record_as_of",
+    "history_hide",
+    "history_export",
+    "history_export_cancel",
 ];
 
 fn main() {

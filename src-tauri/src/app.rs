@@ -48,6 +48,12 @@ pub fn run() {
             let core = Arc::new(
                 Core::new(events, data_dir, secrets).with_demo_records(launch.demo_records),
             );
+            // XDG_DOWNLOAD_DIR when the desktop names one, else ~/Downloads.
+            let downloads = app
+                .path()
+                .download_dir()
+                .or_else(|_| app.path().home_dir().map(|home| home.join("Downloads")));
+            core.set_downloads_dir(downloads.ok());
             app.manage(core.clone());
             let demo = launch.demo;
             tauri::async_runtime::spawn(async move {

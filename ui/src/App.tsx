@@ -112,7 +112,19 @@ export function App() {
               )}
             </div>
           )}
-          {route.kind === "history" && <HistoryPage />}
+          {route.kind === "history" && (
+            <div className={route.open ? "split with-card" : "split"}>
+              <HistoryPage portalName={portal.status?.portalName ?? ""} revision={portal.revision} onOpen={(key) => setRoute({ kind: "history", open: key })} />
+              {route.open && (
+                <RecordCard
+                  recordKey={route.open}
+                  revision={portal.revision}
+                  onOpen={(key) => setRoute({ kind: "history", open: key })}
+                  onClose={() => setRoute({ kind: "history" })}
+                />
+              )}
+            </div>
+          )}
           {route.kind === "connect" && (
             <ConnectScreen
               onConnected={() => {

@@ -4,6 +4,8 @@
 pub mod card;
 pub mod error;
 pub mod events;
+pub mod history;
+pub mod history_export;
 pub mod portal;
 pub mod records;
 pub mod settings;

@@ -53,8 +53,8 @@ pub struct Core {
     slot: watch::Sender<Slot>,
     /// Where webhook URLs are kept (the OS keyring in the app).
     pub(crate) secrets: Arc<dyn SecretStore>,
-    online: Arc<AtomicBool>,
-    events: SharedSink,
+    pub(crate) online: Arc<AtomicBool>,
+    pub(crate) events: SharedSink,
     /// Sync of the current portal into its replica.
     sync: Mutex<Option<SyncScheduler>>,
     /// Where the replicas and settings live (the app's data directory).
@@ -69,6 +69,8 @@ pub struct Core {
     client_options: ClientOptions,
     /// How sync runs (production defaults; quicker retries in tests).
     sync_policy: Policy,
+    /// Card views, exports and the replica file, for the history commands.
+    pub(crate) history: crate::api::history::HistoryState,
 }
 
 impl Core {
@@ -85,6 +87,7 @@ impl Core {
             demo_records: None,
             client_options: ClientOptions::default(),
             sync_policy: Policy::default(),
+            history: Default::default(),
         }
     }
 
@@ -182,6 +185,8 @@ impl Core {
             .replica
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.history
+            .set_replica_path(opened.is_ok().then(|| path.clone()));
         *guard = opened.map(|store| Arc::new(Mutex::new(store)));
     }
 
@@ -281,6 +286,7 @@ impl Core {
         self.events.send(AppEvent::PortalChanged {
             status: status.clone(),
         });
+        self.refresh_profile(portal.client.clone());
         status
     }
 

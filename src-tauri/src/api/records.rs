@@ -241,7 +241,9 @@ impl Core {
     pub async fn record_get(&self, request: RecordGetRequest) -> Result<RecordCard, IpcError> {
         tracing::debug!(entity_type = %request.key.entity_type, id = request.key.id, "record_get");
         self.portal().await?;
-        self.with_replica(|store| card(store, request.key))
+        let card = self.with_replica(|store| card(store, request.key))?;
+        self.record_card_view(request.key);
+        Ok(card)
     }
 
     pub async fn references_list(

@@ -3,6 +3,7 @@
 //! Every name here is also listed in `build.rs` (its permission), `capabilities/main.json` and
 //! the UI's `ui/src/lib/ipc/commands.ts`; `tests/tests/ipc_commands.rs` fails when they differ.
 
+pub mod history;
 pub mod portal;
 pub mod records;
 pub mod sync;
@@ -20,5 +21,11 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         records::references_list,
         sync::sync_start,
         sync::sync_status,
+        history::history_list,
+        history::history_facets,
+        history::record_as_of,
+        history::history_hide,
+        history::history_export,
+        history::history_export_cancel,
     ]
 }

@@ -30,6 +30,12 @@ pub struct BenchArgs {
 enum BenchCommand {
     /// P1 and P2: initial pull of N records, then an incremental pull of changed records.
     Pull(PullArgs),
+    /// P3, P4, P5, P8: N history events through the engine's write path, then pages, totals,
+    /// text search and an .xlsx export, each beside its raw-SQLite bound.
+    History(crate::bench_history::HistoryBenchArgs),
+    /// (Used by `bench history`.) One export in this process; prints rows, seconds, peak memory.
+    #[command(hide = true)]
+    HistoryExportChild(crate::bench_history::ExportChildArgs),
 }
 
 #[derive(Args)]
@@ -56,6 +62,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 .build()?;
             rt.block_on(pull(a))
         }
+        BenchCommand::History(a) => crate::bench_history::run(a),
+        BenchCommand::HistoryExportChild(a) => crate::bench_history::export_child(a),
     }
 }
 
@@ -182,7 +190,11 @@ async fn pull(args: PullArgs) -> anyhow::Result<()> {
     );
     if let Some(rate) = incremental_rate {
         println!(
-            "  P2 incremental pull / apply with field diffs:   {:.2}  (target ≥ 0.50; bound = store apply of all-changed records)",
+            "  P2 incremental pull / raw upsert with history:  {:.2}  (target ≥ 0.50; bound = raw SQLite upsert writing 3 history rows per record)",
+            rate / bounds.raw_upsert_with_history
+        );
+        println!(
+            "  P2 incremental pull / apply with field diffs:   {:.2}  (store apply of all-changed records, no network)",
             rate / bounds.changed_pull
         );
     }

@@ -1,6 +1,8 @@
 //! `kartoteka-cli`: the headless command line over Kartoteka's core crates.
 
 mod bench_cmd;
+mod bench_history;
+mod history_cmd;
 mod records_cmd;
 mod sandbox_cmd;
 mod sync_cmd;
@@ -22,6 +24,8 @@ enum Command {
     Sync(sync_cmd::SyncArgs),
     /// Read records from a replica file.
     Records(records_cmd::RecordsArgs),
+    /// History of the replica: list, export, verify the hash chains.
+    History(history_cmd::HistoryArgs),
     /// Benchmarks (performance.md).
     Bench(bench_cmd::BenchArgs),
 }
@@ -39,6 +43,7 @@ fn main() -> anyhow::Result<()> {
         Command::Sandbox(args) => sandbox_cmd::run(args),
         Command::Sync(args) => sync_cmd::run(args),
         Command::Records(args) => records_cmd::run(args),
+        Command::History(args) => history_cmd::run(args),
         Command::Bench(args) => bench_cmd::run(args),
     }
 }

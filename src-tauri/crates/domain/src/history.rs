@@ -499,6 +499,15 @@ pub struct HistoryHideRequest {
     pub reason: String,
 }
 
+/// The hiding event recorded by `history_hide`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct HistoryHidden {
+    #[ts(type = "number")]
+    pub seq: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -418,6 +418,13 @@ pub enum AppEvent {
     RecordsChanged {
         entity_types: Vec<EntityType>,
     },
+    /// A history export has written `rows` of `total` rows (`history_export`).
+    HistoryExportProgress {
+        #[ts(type = "number")]
+        rows: u64,
+        #[ts(type = "number")]
+        total: u64,
+    },
 }
 
 #[cfg(test)]

@@ -21,6 +21,10 @@ pub struct BenchReport {
     pub raw_key_only: f64,
     /// Bound: the same with 3 secondary indexes.
     pub raw_three_indexes: f64,
+    /// Bound for P2: records/s of an upsert that reads the old row, writes the new one and ~3
+    /// history rows (with their time, record and field indexes and a full-text row each),
+    /// one transaction per [`PULL_BATCH`] records.
+    pub raw_upsert_with_history: f64,
     /// `apply_pulled` of new records (initial pull).
     pub initial_pull: f64,
     /// `apply_pulled` of the same records again (nothing changed).
@@ -55,6 +59,11 @@ impl fmt::Display for BenchReport {
             f,
             "raw upsert, 3 indexes:       {:>10.0} rows/s",
             self.raw_three_indexes
+        )?;
+        writeln!(
+            f,
+            "raw upsert with history:     {:>10.0} records/s  (3 history rows each)",
+            self.raw_upsert_with_history
         )?;
         writeln!(
             f,
@@ -104,6 +113,7 @@ pub fn run(dir: &Path, n: usize) -> Result<BenchReport, StoreError> {
         .collect();
     let raw_key_only = raw_upsert(&dir.join("bench-raw-1.db"), &payloads, false)?;
     let raw_three_indexes = raw_upsert(&dir.join("bench-raw-2.db"), &payloads, true)?;
+    let raw_upsert_with_history = raw_upsert_history(&dir.join("bench-raw-3.db"), &payloads)?;
 
     let mut store = Store::open(&dir.join("bench-store.db"))?;
     let initial_pull = timed_apply(&mut store, &first)?.0;
@@ -115,6 +125,7 @@ pub fn run(dir: &Path, n: usize) -> Result<BenchReport, StoreError> {
         records: n,
         raw_key_only,
         raw_three_indexes,
+        raw_upsert_with_history,
         initial_pull,
         unchanged_pull,
         changed_pull,
@@ -234,6 +245,64 @@ fn raw_upsert(path: &Path, payloads: &[String], indexed: bool) -> Result<f64, St
         }
     }
     tx.commit()?;
+    Ok(payloads.len() as f64 / start.elapsed().as_secs_f64())
+}
+
+/// The P2 bound: a table holding every record (3 secondary indexes) is updated record by record:
+/// read the old row, write the new one, write 3 history rows with indexes on time, record and
+/// field and a full-text row each. One transaction per [`PULL_BATCH`] records, like a pull.
+fn raw_upsert_history(path: &Path, payloads: &[String]) -> Result<f64, StoreError> {
+    raw_upsert(path, payloads, true)?;
+    let mut conn = Connection::open(path)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "cache_size", -262_144)?;
+    conn.execute_batch(
+        "CREATE TABLE raw_history (seq INTEGER PRIMARY KEY, rid INTEGER, happened_ms INTEGER, \
+         field TEXT, old_value TEXT, new_value TEXT); \
+         CREATE INDEX raw_history_time ON raw_history (happened_ms); \
+         CREATE INDEX raw_history_rid ON raw_history (rid, happened_ms); \
+         CREATE INDEX raw_history_field ON raw_history (field, happened_ms); \
+         CREATE VIRTUAL TABLE raw_history_search USING fts5(body, tokenize = 'unicode61');",
+    )?;
+    let start = Instant::now();
+    for (b, chunk) in payloads.chunks(PULL_BATCH).enumerate() {
+        let tx = conn.transaction()?;
+        {
+            let mut old = tx.prepare_cached("SELECT stage, body FROM raw WHERE id = ?1")?;
+            let mut put = tx.prepare_cached(
+                "INSERT INTO raw (id, title, stage, updated, body) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (id) DO UPDATE SET title = excluded.title, stage = excluded.stage, \
+                 updated = excluded.updated, body = excluded.body",
+            )?;
+            let mut event = tx.prepare_cached(
+                "INSERT INTO raw_history (rid, happened_ms, field, old_value, new_value) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            let mut index =
+                tx.prepare_cached("INSERT INTO raw_history_search (rowid, body) VALUES (?1, ?2)")?;
+            for (i, body) in chunk.iter().enumerate() {
+                let id = (b * PULL_BATCH + i) as i64 + 1;
+                let (stage, _old_body): (String, String) =
+                    old.query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                put.execute(params![
+                    id,
+                    format!("title {}", mix(id as u64) % 100_000),
+                    "WON",
+                    id + 1,
+                    body
+                ])?;
+                for (field, old_value, new_value) in [
+                    ("stageId", stage.as_str(), "WON"),
+                    ("opportunity", "100.00", "200.00"),
+                    ("comments", "старый комментарий", "новый комментарий"),
+                ] {
+                    let seq = event.insert(params![id, id * 1000, field, old_value, new_value])?;
+                    index.execute(params![seq, format!("{old_value}\n{new_value}")])?;
+                }
+            }
+        }
+        tx.commit()?;
+    }
     Ok(payloads.len() as f64 / start.elapsed().as_secs_f64())
 }
 

@@ -18,6 +18,7 @@
 //! - Counters per type and state are kept in `record_counts`, written once per transaction.
 
 pub mod bench;
+pub mod bench_history;
 mod detail;
 mod diff;
 mod error;

@@ -3,6 +3,7 @@ import { dictionaries, useI18n, type Language, type MessageKey, type Translate }
 import { formatDateTime, formatFieldValue } from "../../lib/format";
 import { IpcFailure, recordGet, type IpcError, type RecordCard as Card, type RecordKey } from "../../lib/ipc";
 import type { MultiField } from "../../lib/ipc/bindings/MultiField";
+import { HistoryTab } from "../history/HistoryTab";
 import { ErrorBanner } from "../shell/ErrorBanner";
 import { EntityIcon } from "../shell/icons";
 import { ENTITY_ONE_KEY } from "./entities";
@@ -83,6 +84,7 @@ export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
   const fields = card ? withMoney(card.fields) : [];
   const filled = fields.filter((f) => f.values.length > 0);
   const empty = fields.filter((f) => f.values.length === 0);
+  const [tab, setTab] = useState<"fields" | "history">("fields");
   const standard = filled.filter((f) => !f.isCustom);
   const custom = filled.filter((f) => f.isCustom);
 
@@ -126,6 +128,15 @@ export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
             {card.responsibleName && <span className="muted">{card.responsibleName}</span>}
             {card.updatedTime && <span className="muted">{formatDateTime(card.updatedTime, lang)}</span>}
           </div>
+          <div className="card-tabs" role="tablist">
+            {(["fields", "history"] as const).map((name) => (
+              <button key={name} type="button" role="tab" aria-selected={tab === name} data-testid={`card-tab-${name}`} className={tab === name ? "card-tab active" : "card-tab"} onClick={() => setTab(name)}>
+                {t(name === "fields" ? "history.tabFields" : "history.tab")}
+              </button>
+            ))}
+          </div>
+          {tab === "history" && <HistoryTab recordKey={recordKey} revision={revision} />}
+          {tab === "fields" && <>
 
           {card.multiFields.length > 0 && (
             <section>
@@ -198,6 +209,7 @@ export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
               )}
             </section>
           )}
+          </>}
         </div>
       )}
     </aside>

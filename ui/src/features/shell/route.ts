@@ -5,7 +5,7 @@ import type { RecordKey } from "../../lib/ipc/bindings/RecordKey";
 export type Route =
   | { kind: "overview" }
   | { kind: "records"; entityType: EntityType; open?: RecordKey }
-  | { kind: "history" }
+  | { kind: "history"; open?: RecordKey }
   | { kind: "connect" };
 
 export function sameRoute(a: Route, b: Route): boolean {

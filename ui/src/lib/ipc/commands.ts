@@ -16,6 +16,17 @@ import type { ReferenceLists } from "./bindings/ReferenceLists";
 import type { SyncStartRequest } from "./bindings/SyncStartRequest";
 import type { SyncStatus } from "./bindings/SyncStatus";
 import type { SyncStatusRequest } from "./bindings/SyncStatusRequest";
+import type { HistoryExportCancelRequest } from "./bindings/HistoryExportCancelRequest";
+import type { HistoryExportRequest } from "./bindings/HistoryExportRequest";
+import type { HistoryExportResult } from "./bindings/HistoryExportResult";
+import type { HistoryFacets } from "./bindings/HistoryFacets";
+import type { HistoryFacetsRequest } from "./bindings/HistoryFacetsRequest";
+import type { HistoryHidden } from "./bindings/HistoryHidden";
+import type { HistoryHideRequest } from "./bindings/HistoryHideRequest";
+import type { HistoryListRequest } from "./bindings/HistoryListRequest";
+import type { HistoryPage } from "./bindings/HistoryPage";
+import type { RecordAsOf } from "./bindings/RecordAsOf";
+import type { RecordAsOfRequest } from "./bindings/RecordAsOfRequest";
 import { IpcFailure, toIpcError } from "./errors";
 
 /** Every command: its request and response types. Names match the Rust `#[tauri::command]`s. */
@@ -29,6 +40,12 @@ export interface Commands {
   references_list: [ReferenceListRequest, ReferenceLists];
   sync_start: [SyncStartRequest, SyncStatus];
   sync_status: [SyncStatusRequest, SyncStatus];
+  history_list: [HistoryListRequest, HistoryPage];
+  history_facets: [HistoryFacetsRequest, HistoryFacets];
+  record_as_of: [RecordAsOfRequest, RecordAsOf];
+  history_export: [HistoryExportRequest, HistoryExportResult];
+  history_export_cancel: [HistoryExportCancelRequest, null];
+  history_hide: [HistoryHideRequest, HistoryHidden];
 }
 
 export type CommandName = keyof Commands;
@@ -54,3 +71,9 @@ export const recordGet = (request: RecordGetRequest) => call("record_get", reque
 export const referencesList = (request: ReferenceListRequest) => call("references_list", request);
 export const syncStart = () => call("sync_start", {});
 export const syncStatus = () => call("sync_status", {});
+export const historyList = (request: HistoryListRequest) => call("history_list", request);
+export const historyFacets = () => call("history_facets", {});
+export const recordAsOf = (request: RecordAsOfRequest) => call("record_as_of", request);
+export const historyExport = (request: HistoryExportRequest) => call("history_export", request);
+export const historyExportCancel = () => call("history_export_cancel", {});
+export const historyHide = (request: HistoryHideRequest) => call("history_hide", request);
