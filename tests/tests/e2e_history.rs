@@ -58,8 +58,10 @@ async fn story(app: &AppUnderTest) -> Result<(), E2eError> {
         .wait_for_script(
             "the demo portal's address in the header",
             STEP_TIMEOUT,
-            r#"const el = document.querySelector(".portal-name");
-               return el ? el.textContent.trim() : null;"#,
+            // The header names the demo portal in words; its loopback address is the badge's
+            // tooltip.
+            r#"const el = document.querySelector('[data-testid="portal-badge"]');
+               return el ? el.getAttribute("title") : null;"#,
             |v| v.as_str().is_some_and(|s| s.starts_with("127.0.0.1:")),
         )
         .await?;
