@@ -40,7 +40,7 @@ async fn deal_card_shows_custom_field_and_contact_phone_and_links_to_the_contact
     let deal = demo_deal_with_note_and_contact_phone().await;
     println!("the story opens: {deal:?}");
 
-    let app = launch("deal_card", &["--demo"])
+    let app = AppUnderTest::launch("deal_card", &["--demo"])
         .await
         .expect("the app starts under tauri-driver");
     let result = story(&app, &deal).await;
@@ -258,7 +258,7 @@ async fn story(app: &AppUnderTest, deal: &DealWithContact) -> Result<(), E2eErro
 #[ignore = "needs the built app, tauri-driver and Xvfb; run by ./.ci/dev e2e"]
 async fn header_shows_sync_progress_per_type_while_a_large_demo_portal_syncs() {
     // 20 000 records take the first sync long enough to be seen running.
-    let app = launch("sync_progress", &["--demo", "--demo-records", "20000"])
+    let app = AppUnderTest::launch("sync_progress", &["--demo", "--demo-records", "20000"])
         .await
         .expect("the app starts under tauri-driver");
     let seen = app
@@ -348,27 +348,6 @@ async fn english_header_fits_while_syncing(app: &AppUnderTest) -> Result<(), E2e
         "the sync button stays in the window: {header}"
     );
     Ok(())
-}
-
-/// Starts the app; tries again when the first WebDriver request finds no WebKitWebDriver behind
-/// tauri-driver yet (the harness waits for tauri-driver's port only; on a loaded machine the
-/// native driver can still be starting).
-async fn launch(story: &str, args: &[&str]) -> Result<AppUnderTest, E2eError> {
-    let mut attempt = 1;
-    loop {
-        match AppUnderTest::launch(story, args).await {
-            Err(E2eError::WebDriver(message))
-                if attempt < 3 && message.contains("error sending request") =>
-            {
-                eprintln!(
-                    "attempt {attempt}: the WebDriver session did not start ({message}); again"
-                );
-                attempt += 1;
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
-            other => return other,
-        }
-    }
 }
 
 /// Clicks the sidebar entry of `section` (`deal`, `contact`, `overview`, …) through WebDriver.

@@ -26,7 +26,7 @@ return {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the built app, tauri-driver and Xvfb; run by ./.ci/dev e2e"]
 async fn a_first_start_shows_the_connect_screen_which_answers_every_input_in_words() {
-    let app = launch("connect", &[])
+    let app = AppUnderTest::launch("connect", &[])
         .await
         .expect("the app starts under tauri-driver");
     if let Err(e) = story(&app).await {
@@ -134,24 +134,4 @@ async fn story(app: &AppUnderTest) -> Result<(), E2eError> {
 
 fn text(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_owned()
-}
-
-/// Starts the app; tries again when the first WebDriver request finds no WebKitWebDriver behind
-/// tauri-driver yet (the harness waits for tauri-driver's port only).
-async fn launch(story: &str, args: &[&str]) -> Result<AppUnderTest, E2eError> {
-    let mut attempt = 1;
-    loop {
-        match AppUnderTest::launch(story, args).await {
-            Err(E2eError::WebDriver(message))
-                if attempt < 3 && message.contains("error sending request") =>
-            {
-                eprintln!(
-                    "attempt {attempt}: the WebDriver session did not start ({message}); again"
-                );
-                attempt += 1;
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
-            other => return other,
-        }
-    }
 }

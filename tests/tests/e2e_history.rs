@@ -23,7 +23,7 @@ const LINK_REMOVED: &str = "Удалена связь";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the built app, tauri-driver and Xvfb; run by ./.ci/dev e2e"]
 async fn a_removed_contact_shows_in_the_deals_history_and_in_the_supervisors_xlsx_export() {
-    let app = launch("history", &["--demo"])
+    let app = AppUnderTest::launch("history", &["--demo"])
         .await
         .expect("the app starts under tauri-driver");
     let result = story(&app).await;
@@ -346,24 +346,6 @@ impl Emu {
             "no demo deal with a contact among {} deals",
             items.len()
         )))
-    }
-}
-
-async fn launch(story: &str, args: &[&str]) -> Result<AppUnderTest, E2eError> {
-    let mut attempt = 1;
-    loop {
-        match AppUnderTest::launch(story, args).await {
-            Err(E2eError::WebDriver(message))
-                if attempt < 3 && message.contains("error sending request") =>
-            {
-                eprintln!(
-                    "attempt {attempt}: the WebDriver session did not start ({message}); again"
-                );
-                attempt += 1;
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
-            other => return other,
-        }
     }
 }
 

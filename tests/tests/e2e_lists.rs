@@ -58,7 +58,7 @@ return {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the built app, tauri-driver and Xvfb; run by ./.ci/dev e2e"]
 async fn a_list_opened_at_start_waits_for_the_replica_then_sorts_and_reads_well_at_1024_and_1280() {
-    let app = launch("lists", &["--demo"])
+    let app = AppUnderTest::launch("lists", &["--demo"])
         .await
         .expect("the app starts under tauri-driver");
     if let Err(e) = story(&app).await {
@@ -250,24 +250,4 @@ fn is_sorted(titles: &[String]) -> bool {
     titles
         .windows(2)
         .all(|w| w[0].to_lowercase() <= w[1].to_lowercase())
-}
-
-/// Starts the app; tries again when the first WebDriver request finds no WebKitWebDriver behind
-/// tauri-driver yet (the harness waits for tauri-driver's port only).
-async fn launch(story: &str, args: &[&str]) -> Result<AppUnderTest, E2eError> {
-    let mut attempt = 1;
-    loop {
-        match AppUnderTest::launch(story, args).await {
-            Err(E2eError::WebDriver(message))
-                if attempt < 3 && message.contains("error sending request") =>
-            {
-                eprintln!(
-                    "attempt {attempt}: the WebDriver session did not start ({message}); again"
-                );
-                attempt += 1;
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
-            other => return other,
-        }
-    }
 }

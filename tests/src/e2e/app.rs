@@ -26,7 +26,28 @@ pub struct AppUnderTest {
 
 impl AppUnderTest {
     /// Starts the app with `args` for the story named `story` (used for artifact file names).
+    /// Tries again when the first WebDriver request finds no WebKitWebDriver behind tauri-driver
+    /// yet (the harness waits for tauri-driver's port only; on a loaded machine the native
+    /// driver can still be starting).
     pub async fn launch(story: &str, args: &[&str]) -> Result<Self, E2eError> {
+        let mut attempt = 1;
+        loop {
+            match Self::launch_once(story, args).await {
+                Err(E2eError::WebDriver(message))
+                    if attempt < 3 && message.contains("error sending request") =>
+                {
+                    eprintln!(
+                        "attempt {attempt}: the WebDriver session did not start ({message}); again"
+                    );
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn launch_once(story: &str, args: &[&str]) -> Result<Self, E2eError> {
         if std::env::var_os("DISPLAY").is_none() {
             return Err(E2eError::Setup(
                 "no DISPLAY: run the end-to-end stories under `xvfb-run -a` (see .ci/dev e2e)"

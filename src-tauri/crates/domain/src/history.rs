@@ -115,20 +115,27 @@ impl fmt::Display for HistoryEventCode {
     }
 }
 
-/// A code that names no event.
+/// A code that names no event, source, author kind or sync state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown history event code `{0}`")]
+#[error("unknown history code `{0}`")]
 pub struct UnknownCode(pub String);
 
-impl FromStr for HistoryEventCode {
-    type Err = UnknownCode;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        HistoryEventCode::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s)
-            .ok_or_else(|| UnknownCode(s.to_string()))
-    }
+/// `FromStr` for a coded enum: the variant in `ALL` whose `as_str()` is the text.
+macro_rules! parse_by_code {
+    ($t:ty) => {
+        impl FromStr for $t {
+            type Err = UnknownCode;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                <$t>::ALL
+                    .into_iter()
+                    .find(|c| c.as_str() == s)
+                    .ok_or_else(|| UnknownCode(s.to_string()))
+            }
+        }
+    };
 }
+
+parse_by_code!(HistoryEventCode);
 
 /// Who made a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
@@ -159,15 +166,7 @@ impl AuthorKind {
     }
 }
 
-impl FromStr for AuthorKind {
-    type Err = UnknownCode;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        AuthorKind::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s)
-            .ok_or_else(|| UnknownCode(s.to_string()))
-    }
-}
+parse_by_code!(AuthorKind);
 
 /// Where an event comes from (product.md §4.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
@@ -216,15 +215,7 @@ impl HistorySource {
     }
 }
 
-impl FromStr for HistorySource {
-    type Err = UnknownCode;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        HistorySource::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s)
-            .ok_or_else(|| UnknownCode(s.to_string()))
-    }
-}
+parse_by_code!(HistorySource);
 
 /// Where an event stands with the portal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
@@ -263,15 +254,7 @@ impl HistorySyncState {
     }
 }
 
-impl FromStr for HistorySyncState {
-    type Err = UnknownCode;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        HistorySyncState::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s)
-            .ok_or_else(|| UnknownCode(s.to_string()))
-    }
-}
+parse_by_code!(HistorySyncState);
 
 /// One history event as lists, cards, exports and the command line show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]

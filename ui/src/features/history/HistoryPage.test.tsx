@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { I18nProvider } from "../../lib/i18n";
 import type { HistoryEvent } from "../../lib/ipc/bindings/HistoryEvent";
 import type { HistoryListRequest } from "../../lib/ipc/bindings/HistoryListRequest";
+import { DEFAULT_COLUMNS, visibleColumns } from "./columns";
 import { HistoryPage } from "./HistoryPage";
 import { HistoryTab } from "./HistoryTab";
 
@@ -77,6 +78,10 @@ describe("History page", () => {
     await waitFor(() => expect(screen.getByTestId("history-total").textContent).toBe("3 записи"));
     await waitFor(() => expect(container.textContent).toContain(HOSTILE));
     expect(container.querySelector("img")).toBeNull();
+    // Every column the user chose is there (the table scrolls sideways; none is dropped).
+    const headers = [...container.querySelectorAll('[role="columnheader"]')].map((h) => h.textContent);
+    expect(headers.length).toBe(visibleColumns(DEFAULT_COLUMNS).length);
+    expect(headers.join(" ")).toContain("Новое значение");
     expect(container.querySelector('[data-hidden="true"]')?.textContent).toContain("скрыто");
     expect(requests[0]?.withTotal).toBe(true);
     expect(requests[0]?.filter.from).toBeNull();

@@ -140,6 +140,7 @@ export function HistoryPage({ portalName, revision, onOpen }: Props) {
             rowAt={rowAt}
             rowHeight={36}
             label={t("history.title")}
+            overflow="scroll"
           />
         </div>
       )}

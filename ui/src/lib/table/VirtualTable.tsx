@@ -16,6 +16,11 @@ interface Props<Row> {
   /** The row at an index, or undefined while it loads. */
   rowAt: (index: number) => Row | undefined;
   label: string;
+  /**
+   * What happens to columns wider than the table: `drop` leaves the least important ones out
+   * (record lists), `scroll` keeps every column the user chose and scrolls sideways (History).
+   */
+  overflow?: "drop" | "scroll";
 }
 
 /** Horizontal padding of a cell (both sides), added to each column's minimum width. */
@@ -52,6 +57,7 @@ export function VirtualTable<Row>({
   onRangeChange,
   rowAt,
   label,
+  overflow = "drop",
 }: Props<Row>) {
   const scrollRef = useRef<HTMLDivElement>(null);
   const rootRef = useRef<HTMLDivElement>(null);
@@ -83,10 +89,13 @@ export function VirtualTable<Row>({
   }, [first, last, onRangeChange]);
 
   const allColumns = table.getVisibleLeafColumns();
-  const fit = columnsThatFit(
-    allColumns.map((c) => c.columnDef.minSize ?? 80),
-    width,
-  );
+  const fit =
+    overflow === "scroll"
+      ? allColumns.length
+      : columnsThatFit(
+          allColumns.map((c) => c.columnDef.minSize ?? 80),
+          width,
+        );
   const columns = allColumns.slice(0, fit);
   const shown = new Set(columns.map((c) => c.id));
   const template = columns.map((c) => `minmax(${c.columnDef.minSize ?? 80}px, ${c.getSize()}fr)`).join(" ");
