@@ -40,7 +40,10 @@ fn time(ms: i64) -> Result<DateTime<Utc>, StoreError> {
 
 /// The filter as SQL conditions over `history_events e` (ANDed) and their parameters. The one
 /// place where a history filter becomes SQL.
-fn conditions(q: &HistoryQuery<'_>) -> Result<(Vec<String>, Vec<SqlValue>), StoreError> {
+fn conditions(
+    q: &HistoryQuery<'_>,
+    plan: Plan,
+) -> Result<(Vec<String>, Vec<SqlValue>), StoreError> {
     let f = q.filter;
     // With a record, its index (rid, happened_ms) is the one to use: a unary `+` keeps SQLite
     // (no ANALYZE statistics) from walking the event, author, field or source index instead.
@@ -86,9 +89,12 @@ fn conditions(q: &HistoryQuery<'_>) -> Result<(Vec<String>, Vec<SqlValue>), Stor
         params.push(s.as_str().to_string().into());
     }
     if let Some(text) = f.text.as_deref().and_then(search_query) {
-        conds.push(
-            "e.seq IN (SELECT rowid FROM history_search WHERE history_search MATCH ?)".into(),
-        );
+        conds.push(match plan {
+            Plan::ByText => "history_search MATCH ?".into(),
+            Plan::ByTime => {
+                "e.seq IN (SELECT rowid FROM history_search WHERE history_search MATCH ?)".into()
+            }
+        });
         params.push(text.into());
     }
     if q.include_hidden {
@@ -102,6 +108,32 @@ fn conditions(q: &HistoryQuery<'_>) -> Result<(Vec<String>, Vec<SqlValue>), Stor
     }
     Ok((conds, params))
 }
+
+/// How a query walks the events. `ByTime`: down the time (or record, author, …) index, keeping
+/// what matches; `ByText`: from the words' matches in the full-text index, each looked up by its
+/// seq and the few sorted by time. Rare words are fast only the second way (the first would walk
+/// the whole time index to find 50), common ones only the first way (the second would sort all
+/// their matches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    ByTime,
+    ByText,
+}
+
+impl Plan {
+    fn from_clause(self) -> &'static str {
+        match self {
+            Plan::ByTime => "history_events e",
+            // CROSS JOIN fixes the order: the full-text matches outside, events by seq inside.
+            Plan::ByText => {
+                "history_search CROSS JOIN history_events e ON e.seq = history_search.rowid"
+            }
+        }
+    }
+}
+
+/// Up to this many matches of the words, a text query starts from them.
+const TEXT_DRIVES_BELOW: i64 = 20_000;
 
 fn event_from(r: &Row<'_>) -> Result<HistoryEvent, StoreError> {
     let rid: i64 = r.get("rid")?;
@@ -166,15 +198,17 @@ impl Store {
     ) -> Result<(Vec<HistoryEvent>, Option<HistoryCursor>), StoreError> {
         let _span = tracing::debug_span!("store_history_page", limit).entered();
         let limit = limit.clamp(1, MAX_LIMIT);
-        let (mut conds, mut params) = conditions(q)?;
+        let plan = self.plan(q)?;
+        let (mut conds, mut params) = conditions(q, plan)?;
         if let Some(c) = cursor {
             conds.push("(e.happened_ms, e.seq) < (?, ?)".into());
             params.push(c.happened_at_ms.into());
             params.push(c.seq.into());
         }
         let sql = format!(
-            "SELECT {COLUMNS} FROM history_events e WHERE {} \
+            "SELECT {COLUMNS} FROM {} WHERE {} \
              ORDER BY e.happened_ms DESC, e.seq DESC LIMIT {}",
+            plan.from_clause(),
             conds.join(" AND "),
             limit + 1
         );
@@ -207,10 +241,12 @@ impl Store {
         q: &HistoryQuery<'_>,
         mut each: impl FnMut(HistoryEvent) -> Result<bool, StoreError>,
     ) -> Result<u64, StoreError> {
-        let (conds, params) = conditions(q)?;
+        let plan = self.plan(q)?;
+        let (conds, params) = conditions(q, plan)?;
         let sql = format!(
-            "SELECT {COLUMNS} FROM history_events e WHERE {} \
+            "SELECT {COLUMNS} FROM {} WHERE {} \
              ORDER BY e.happened_ms DESC, e.seq DESC",
+            plan.from_clause(),
             conds.join(" AND ")
         );
         let mut stmt = self.conn.prepare(&sql)?;
@@ -228,10 +264,12 @@ impl Store {
     /// The exact number of events the query matches.
     pub fn history_count(&self, q: &HistoryQuery<'_>) -> Result<u64, StoreError> {
         let _span = tracing::debug_span!("store_history_count").entered();
-        let (conds, params) = conditions(q)?;
         if !countable(q.filter) {
+            let plan = self.plan(q)?;
+            let (conds, params) = conditions(q, plan)?;
             let sql = format!(
-                "SELECT COUNT(*) FROM history_events e WHERE {}",
+                "SELECT COUNT(*) FROM {} WHERE {}",
+                plan.from_clause(),
                 conds.join(" AND ")
             );
             let n: i64 = self
@@ -240,6 +278,7 @@ impl Store {
                 .query_row(params_from_iter(params), |r| r.get(0))?;
             return Ok(n as u64);
         }
+        let (conds, params) = conditions(q, Plan::ByTime)?;
         let counted = self.count_from_counters(q.filter)?;
         // Entries out of view (hidden, replaced) are few: count those the filter matches and
         // take them off.
@@ -264,6 +303,26 @@ impl Store {
             |r| r.get(0),
         )?;
         Ok((counted - masked).max(0) as u64)
+    }
+
+    /// Whether a query starts from its words' full-text matches (few of them) or walks an index
+    /// in time order (no words, or words that match a lot).
+    fn plan(&self, q: &HistoryQuery<'_>) -> Result<Plan, StoreError> {
+        let Some(text) = q.filter.text.as_deref().and_then(search_query) else {
+            return Ok(Plan::ByTime);
+        };
+        let matches: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM (SELECT rowid FROM history_search \
+                 WHERE history_search MATCH ?1 LIMIT ?2)",
+            )?
+            .query_row(rusqlite::params![text, TEXT_DRIVES_BELOW], |r| r.get(0))?;
+        Ok(if matches < TEXT_DRIVES_BELOW {
+            Plan::ByText
+        } else {
+            Plan::ByTime
+        })
     }
 
     fn count_from_counters(&self, f: &HistoryFilter) -> Result<i64, StoreError> {
