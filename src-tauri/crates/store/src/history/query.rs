@@ -91,8 +91,10 @@ fn conditions(
     if let Some(text) = f.text.as_deref().and_then(search_query) {
         conds.push(match plan {
             Plan::ByText => "history_search MATCH ?".into(),
+            // The unary `+` keeps SQLite from driving the query by the seq list (it would look
+            // up and sort every match); the time index is walked and each row tested instead.
             Plan::ByTime => {
-                "e.seq IN (SELECT rowid FROM history_search WHERE history_search MATCH ?)".into()
+                "+e.seq IN (SELECT rowid FROM history_search WHERE history_search MATCH ?)".into()
             }
         });
         params.push(text.into());
@@ -133,7 +135,7 @@ impl Plan {
 }
 
 /// Up to this many matches of the words, a text query starts from them.
-const TEXT_DRIVES_BELOW: i64 = 20_000;
+const TEXT_DRIVES_BELOW: i64 = 4_000;
 
 fn event_from(r: &Row<'_>) -> Result<HistoryEvent, StoreError> {
     let rid: i64 = r.get("rid")?;
@@ -264,6 +266,9 @@ impl Store {
     /// The exact number of events the query matches.
     pub fn history_count(&self, q: &HistoryQuery<'_>) -> Result<u64, StoreError> {
         let _span = tracing::debug_span!("store_history_count").entered();
+        if let Some(n) = self.count_text_only(q)? {
+            return Ok(n);
+        }
         if !countable(q.filter) {
             let plan = self.plan(q)?;
             let (conds, params) = conditions(q, plan)?;
@@ -303,6 +308,39 @@ impl Store {
             |r| r.get(0),
         )?;
         Ok((counted - masked).max(0) as u64)
+    }
+
+    /// The total of a filter made of words only: the full-text index counts its matches by
+    /// itself; the few entries out of view that match are taken off.
+    fn count_text_only(&self, q: &HistoryQuery<'_>) -> Result<Option<u64>, StoreError> {
+        let f = q.filter;
+        let Some(text) = f.text.as_deref().and_then(search_query) else {
+            return Ok(None);
+        };
+        let only_text = HistoryFilter {
+            text: f.text.clone(),
+            ..HistoryFilter::default()
+        };
+        if *f != only_text {
+            return Ok(None);
+        }
+        let matches: i64 = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM history_search WHERE history_search MATCH ?1")?
+            .query_row([&text], |r| r.get(0))?;
+        let masked_cond = if q.include_hidden {
+            "AND m.reason = 'replaced'"
+        } else {
+            ""
+        };
+        let masked: i64 = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT COUNT(*) FROM history_masked m WHERE m.seq IN \
+                 (SELECT rowid FROM history_search WHERE history_search MATCH ?1) {masked_cond}"
+            ))?
+            .query_row([&text], |r| r.get(0))?;
+        Ok(Some((matches - masked).max(0) as u64))
     }
 
     /// Whether a query starts from its words' full-text matches (few of them) or walks an index
