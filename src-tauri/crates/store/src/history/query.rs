@@ -123,7 +123,7 @@ enum Plan {
 }
 
 impl Plan {
-    fn from_clause(self) -> &'static str {
+    fn tables(self) -> &'static str {
         match self {
             Plan::ByTime => "history_events e",
             // CROSS JOIN fixes the order: the full-text matches outside, events by seq inside.
@@ -210,7 +210,7 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM {} WHERE {} \
              ORDER BY e.happened_ms DESC, e.seq DESC LIMIT {}",
-            plan.from_clause(),
+            plan.tables(),
             conds.join(" AND "),
             limit + 1
         );
@@ -248,7 +248,7 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM {} WHERE {} \
              ORDER BY e.happened_ms DESC, e.seq DESC",
-            plan.from_clause(),
+            plan.tables(),
             conds.join(" AND ")
         );
         let mut stmt = self.conn.prepare(&sql)?;
@@ -274,7 +274,7 @@ impl Store {
             let (conds, params) = conditions(q, plan)?;
             let sql = format!(
                 "SELECT COUNT(*) FROM {} WHERE {}",
-                plan.from_clause(),
+                plan.tables(),
                 conds.join(" AND ")
             );
             let n: i64 = self
