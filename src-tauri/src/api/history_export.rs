@@ -9,7 +9,7 @@ use kartoteka_domain::history::{
     ExportFormat, HistoryExportRequest, HistoryExportResult, HistoryFilter,
 };
 use kartoteka_domain::ipc::{AppEvent, ErrorCode, IpcError};
-use kartoteka_export::{export_history, ExportError, ExportProgress};
+use kartoteka_export::{export_history, ExportError, ExportProgress, EXPORT_CACHE_KIB};
 use kartoteka_store::Store;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -84,6 +84,9 @@ impl Core {
         let outcome = tokio::task::spawn_blocking(move || {
             // A read connection of its own: the export never holds the replica's lock.
             let store = Store::open(&db).map_err(|e| from_history_store(&e))?;
+            store
+                .limit_page_cache(EXPORT_CACHE_KIB)
+                .map_err(|e| from_history_store(&e))?;
             let profile = store.profile().map_err(|e| from_history_store(&e))?;
             let q = query_of(&job_filter, &profile);
             let mut progress = |p: ExportProgress| {

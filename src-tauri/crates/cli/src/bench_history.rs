@@ -697,6 +697,7 @@ fn peak_rss_kb() -> u64 {
 /// Prints `rows seconds peak_kb` for one export (or the raw bound) in this process.
 pub fn export_child(args: ExportChildArgs) -> anyhow::Result<()> {
     let store = Store::open(&args.db)?;
+    store.limit_page_cache(kartoteka_export::EXPORT_CACHE_KIB)?;
     let filter = HistoryFilter {
         from: utc(args.from_ms),
         ..HistoryFilter::default()

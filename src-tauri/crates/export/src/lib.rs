@@ -19,6 +19,10 @@ use sheet::{Cell, Sheet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// The page cache (KiB) an export's read connection needs: it reads each row once, so the
+/// writer's large cache would only raise the export's memory (performance.md P8: ≤ 300 MB).
+pub const EXPORT_CACHE_KIB: i64 = 16 * 1024;
+
 /// Column ids, in the default order (the global History page uses the same ids).
 pub const COLUMNS: &[&str] = &[
     "happenedAt",

@@ -144,6 +144,13 @@ impl Store {
         Ok(Store { conn })
     }
 
+    /// Shrinks this connection's page cache to `kib` KiB. For connections that stream once
+    /// through many rows (exports): the default cache (256 MiB) pays off for the writer, not there.
+    pub fn limit_page_cache(&self, kib: i64) -> Result<(), StoreError> {
+        self.conn.pragma_update(None, "cache_size", -kib.max(64))?;
+        Ok(())
+    }
+
     /// The schema version of the open database.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
         Ok(self
