@@ -721,3 +721,41 @@ fn the_record_as_it_was_is_rebuilt_from_its_events() {
     assert_eq!(get("stageId").value.as_deref(), Some("Новая"));
     assert!(!get("stageId").changed_since);
 }
+
+#[test]
+fn group_ids_stay_unique_across_saves_even_after_the_newest_events_leave_the_device() {
+    let mut s = store_with_reference();
+    let d1 = deal(1, "Первая", "NEW", 2, T0);
+    let d2 = deal(2, "Вторая", "NEW", 2, T0);
+    s.apply_pulled(EntityType::Deal, &[d1.clone(), d2.clone()], &checkpoint(2))
+        .expect("pull");
+    let d2b = with(
+        with(d2, "title", json!("Вторая-2")),
+        "updatedTime",
+        json!(T1),
+    );
+    s.apply_pulled(EntityType::Deal, &[d2b], &checkpoint(2))
+        .expect("change the second");
+    // The newest events (the second deal's) leave with its access.
+    s.mark_hidden(&[key(EntityType::Deal, 2)], 9)
+        .expect("hidden");
+    for (i, t) in [T1, T2].iter().enumerate() {
+        let d = with(
+            with(d1.clone(), "title", json!(format!("v{i}"))),
+            "updatedTime",
+            json!(t),
+        );
+        s.apply_pulled(EntityType::Deal, &[d], &checkpoint(2))
+            .expect("change the first");
+    }
+    let events = all(&s, &HistoryFilter::default(), true);
+    let mut groups: Vec<i64> = events.iter().map(|e| e.group_id).collect();
+    groups.sort_unstable();
+    let n = groups.len();
+    groups.dedup();
+    assert_eq!(
+        groups.len(),
+        n,
+        "every save (one event each here) has its own group: {events:#?}"
+    );
+}

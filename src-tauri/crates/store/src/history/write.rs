@@ -80,8 +80,11 @@ pub(crate) fn event_hash(prev: &Hash, e: &NewEvent, rid: i64, group_id: i64) -> 
 
 impl<'c> HistoryWriter<'c> {
     pub(crate) fn new(conn: &'c Connection) -> Result<Self, StoreError> {
+        // Group ids start above the highest seq (a rowid: read from the table's end, not a scan
+        // of 10M rows). A group's id never exceeds the seq of its first event, so ids handed out
+        // this way never meet one already in the table.
         let next_group: i64 = conn.query_row(
-            "SELECT COALESCE(MAX(group_id), 0) + 1 FROM history_events",
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM history_events",
             [],
             |r| r.get(0),
         )?;
