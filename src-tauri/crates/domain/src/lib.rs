@@ -1,6 +1,7 @@
 //! Kartoteka's domain types: entity types, records as the replica keeps them, field metadata,
 //! reference lists and the error shape that crosses IPC. Types only, no I/O.
 
+pub mod edit;
 pub mod entity;
 pub mod field;
 pub mod history;
@@ -8,6 +9,9 @@ pub mod ipc;
 pub mod record;
 pub mod reference;
 
+pub use edit::{
+    ConflictChoice, EditSaved, MultiFieldEdit, OutboxEntry, OutboxOp, OutboxState, RecordEdit,
+};
 pub use entity::{EntityType, UnknownEntityType};
 pub use field::{FieldMeta, FieldOption, FieldType};
 pub use history::{

@@ -1,0 +1,310 @@
+//! Local edits (product.md §5): what a person changes on this device, the outbox entries that
+//! carry each change to the portal, and the requests the UI and the command line send.
+//!
+//! A record created here has a **negative** id until the portal gives it one; links to it and
+//! later edits of it follow the new id.
+
+use crate::history::HistorySource;
+use crate::record::{MultiFieldKind, RecordKey};
+use crate::EntityType;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// One change to a phone, e-mail, site or messenger entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase", tag = "op")]
+#[ts(export)]
+pub enum MultiFieldEdit {
+    Add {
+        kind: MultiFieldKind,
+        value_type: String,
+        value: String,
+    },
+    /// Change an existing entry (by its id) to this type and value.
+    Change {
+        #[ts(type = "number")]
+        id: i64,
+        value_type: String,
+        value: String,
+    },
+    Remove {
+        #[ts(type = "number")]
+        id: i64,
+    },
+}
+
+/// One save of a record: fields by their `crm.item` names (camelCase system fields, `UF_CRM_*`
+/// custom fields) with their new values, and multi-field changes. Links are fields too
+/// (`contactIds` — the first is the primary contact —, `companyId`, `companyIds`, `leadId`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct RecordEdit {
+    #[ts(type = "Record<string, unknown>")]
+    #[serde(default)]
+    pub fields: Map<String, Value>,
+    #[serde(default)]
+    pub multi_fields: Vec<MultiFieldEdit>,
+}
+
+impl RecordEdit {
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty() && self.multi_fields.is_empty()
+    }
+}
+
+/// `record_update`: save changes of an existing record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct RecordUpdateRequest {
+    pub key: RecordKey,
+    pub edit: RecordEdit,
+}
+
+/// `record_create`: a new record, saved here first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct RecordCreateRequest {
+    pub entity_type: EntityType,
+    pub edit: RecordEdit,
+}
+
+/// `record_delete`: move a record to the recycle bin (on the portal at upload).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct RecordDeleteRequest {
+    pub key: RecordKey,
+}
+
+/// `record_restore`: bring a deleted record back (re-created on the portal at upload).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct RecordRestoreRequest {
+    pub key: RecordKey,
+}
+
+/// `history_revert`: undo one history entry (a field change, a removed link or phone, an added
+/// one) with a new edit recorded as "reverted".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct HistoryRevertRequest {
+    #[ts(type = "number")]
+    pub seq: i64,
+}
+
+/// What a save wrote, committed and durable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct EditSaved {
+    /// The record (a new record's local, negative id).
+    pub key: RecordKey,
+    /// How many outbox entries the save queued (0: nothing changed).
+    pub queued: u32,
+    /// The history events it recorded.
+    #[ts(type = "number[]")]
+    pub history_seqs: Vec<i64>,
+}
+
+/// What an outbox entry does on the portal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum OutboxOp {
+    /// Change one field or one multi-field entry.
+    Update,
+    /// Create the record (all its values in one entry).
+    Create,
+    /// Move the record to the recycle bin.
+    Delete,
+}
+
+impl OutboxOp {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OutboxOp::Update => "update",
+            OutboxOp::Create => "create",
+            OutboxOp::Delete => "delete",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [OutboxOp::Update, OutboxOp::Create, OutboxOp::Delete]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+    }
+}
+
+/// Where an outbox entry stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum OutboxState {
+    /// Waiting for the next upload.
+    Pending,
+    /// Being sent; after a crash the outcome is uncertain (creates are looked up first).
+    Sending,
+    /// The portal's value changed since our base: the user chooses.
+    Conflict,
+    /// The record is no longer readable by this user; kept until access returns.
+    Blocked,
+    /// The portal refused it (`lastError` says why); retry or discard.
+    Rejected,
+    /// The record was deleted on the portal meanwhile: re-create or discard.
+    Gone,
+    Done,
+    Discarded,
+}
+
+impl OutboxState {
+    pub const ALL: [OutboxState; 8] = [
+        OutboxState::Pending,
+        OutboxState::Sending,
+        OutboxState::Conflict,
+        OutboxState::Blocked,
+        OutboxState::Rejected,
+        OutboxState::Gone,
+        OutboxState::Done,
+        OutboxState::Discarded,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Pending => "pending",
+            OutboxState::Sending => "sending",
+            OutboxState::Conflict => "conflict",
+            OutboxState::Blocked => "blocked",
+            OutboxState::Rejected => "rejected",
+            OutboxState::Gone => "gone",
+            OutboxState::Done => "done",
+            OutboxState::Discarded => "discarded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+
+    /// Still to be uploaded or decided (shown in the badge and the outbox panel).
+    pub const fn is_open(self) -> bool {
+        !matches!(self, OutboxState::Done | OutboxState::Discarded)
+    }
+}
+
+/// One outbox entry as the outbox panel and `kartoteka-cli outbox list` show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct OutboxEntry {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub key: RecordKey,
+    pub record_title: String,
+    pub op: OutboxOp,
+    /// The field (`crm.item` name), `fm:<entry id>` for a phone/e-mail entry, `*` for a create
+    /// or delete.
+    pub field: String,
+    pub field_label: String,
+    /// JSON values: what the field was when we changed it, what we set, and (in a conflict)
+    /// what the portal has now.
+    #[ts(type = "unknown")]
+    pub base: Value,
+    #[ts(type = "unknown")]
+    pub mine: Value,
+    #[ts(type = "unknown")]
+    pub theirs: Option<Value>,
+    pub state: OutboxState,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    /// Device time of the edit, UTC unix milliseconds.
+    #[ts(type = "number")]
+    pub happened_ms: i64,
+    pub source: HistorySource,
+}
+
+/// `outbox_list`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct OutboxListRequest {
+    /// Also entries already uploaded or discarded (newest first, up to `limit`).
+    #[serde(default)]
+    pub include_closed: bool,
+    #[serde(default)]
+    pub record: Option<RecordKey>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct OutboxList {
+    pub entries: Vec<OutboxEntry>,
+    /// Entries still to upload or decide (the badge).
+    pub open: u32,
+    pub conflicts: u32,
+}
+
+/// How the user settles a conflict on one field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase", tag = "choice", content = "value")]
+#[ts(export)]
+pub enum ConflictChoice {
+    /// Keep my value: it is uploaded over theirs.
+    Mine,
+    /// Take the portal's value: my edit is dropped.
+    Theirs,
+    /// Go back to the value both started from.
+    Original,
+}
+
+/// `outbox_resolve`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct OutboxResolveRequest {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub choice: ConflictChoice,
+}
+
+/// `outbox_retry` (a rejected, gone or pending entry; `None`: every entry due) and
+/// `outbox_discard` (with the user's confirmation; recorded in history).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct OutboxEntryRequest {
+    #[ts(type = "number | null")]
+    pub id: Option<i64>,
+}
+
+/// `sync_set_offline`: the "work offline" switch (no upload, no pull while on).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SyncSetOfflineRequest {
+    pub offline: bool,
+}
+
+/// Unsent edits exported to a file (sign-out, portal switch, reset) and imported back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct OutboxExportRequest {
+    pub path: Option<String>,
+}
+
+/// Why a save was refused before anything was queued (validation from field metadata).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct FieldProblem {
+    pub field: String,
+    pub label: String,
+    pub message_ru: String,
+    pub message_en: String,
+}
