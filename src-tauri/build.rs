@@ -19,6 +19,17 @@ const COMMANDS: &[&str] = &[
     "history_hide",
     "history_export",
     "history_export_cancel",
+    "record_update",
+    "record_create",
+    "record_delete",
+    "record_restore",
+    "sync_set_offline",
+    "history_revert",
+    "outbox_list",
+    "outbox_resolve",
+    "outbox_retry",
+    "outbox_discard",
+    "outbox_export",
 ];
 
 fn main() {

@@ -224,13 +224,7 @@ pub fn card_fields(detail: &RecordDetail, names: &Names) -> Vec<CardField> {
             .get(&meta.name)
             .map(|v| values(Some(meta), &meta.name, v, names, owner))
             .unwrap_or_default();
-        out.push(CardField {
-            name: meta.name.clone(),
-            label: meta.label.clone(),
-            field_type: meta.field_type.clone(),
-            is_custom: meta.is_custom,
-            values: vals,
-        });
+        out.push(card_field(meta, detail.fields.get(&meta.name), vals));
     }
     for (name, v) in &detail.fields {
         if seen.contains(&name.as_str()) || HIDDEN_FIELDS.contains(&name.as_str()) {
@@ -246,11 +240,61 @@ pub fn card_fields(detail: &RecordDetail, names: &Names) -> Vec<CardField> {
             field_type: FieldType::Other("unknown".into()),
             is_custom: name.starts_with("UF_") || name.starts_with("uf"),
             values: vals,
+            raw: v.clone(),
+            // Not described by the portal: shown, never edited.
+            is_required: false,
+            is_read_only: true,
+            is_immutable: false,
+            is_multiple: v.is_array(),
+            options: Vec::new(),
+            status_type: None,
         });
     }
     // Standard before custom, each group in the order found (a stable sort keeps it).
     out.sort_by_key(|f| f.is_custom);
     out
+}
+
+/// A card field of a described field: display values, the stored value and what the edit form
+/// needs from the metadata.
+fn card_field(meta: &FieldMeta, raw: Option<&Value>, values: Vec<String>) -> CardField {
+    CardField {
+        name: meta.name.clone(),
+        label: meta.label.clone(),
+        field_type: meta.field_type.clone(),
+        is_custom: meta.is_custom,
+        values,
+        raw: raw.cloned().unwrap_or(Value::Null),
+        is_required: meta.is_required,
+        is_read_only: meta.is_read_only,
+        is_immutable: meta.is_immutable,
+        is_multiple: meta.is_multiple,
+        options: meta.options.clone(),
+        status_type: meta.status_type.clone(),
+    }
+}
+
+/// The record's own link fields (`contactIds`, `companyId`, `companyIds`, `leadId`) with their
+/// stored ids, for the edit form; their display values are the linked records' titles.
+pub fn card_link_fields(detail: &RecordDetail) -> Vec<CardField> {
+    detail
+        .field_meta
+        .iter()
+        .filter(|m| is_link_field(m))
+        .map(|meta| {
+            let raw = detail.fields.get(&meta.name);
+            let values = match raw {
+                Some(Value::Array(ids)) => ids.iter().filter_map(as_id).collect(),
+                Some(v) => as_id(v).into_iter().collect(),
+                None => Vec::new(),
+            }
+            .into_iter()
+            .filter(|id| *id != 0)
+            .map(|id| id.to_string())
+            .collect();
+            card_field(meta, raw, values)
+        })
+        .collect()
 }
 
 /// A record's pipeline (`categoryId`), when it has one.
@@ -569,6 +613,13 @@ mod tests {
             field_type: FieldType::Crm,
             is_custom: true,
             values: vec!["CO_12".into(), "D_9".into(), "X_1".into()],
+            raw: json!(["CO_12", "D_9", "X_1"]),
+            is_required: false,
+            is_read_only: false,
+            is_immutable: false,
+            is_multiple: true,
+            options: vec![],
+            status_type: None,
         }];
         name_crm_references(&mut fields, |key| {
             (key == RecordKey {

@@ -2,10 +2,13 @@
 //! so it can be driven by tests directly; commands are one-line calls into it.
 
 pub mod card;
+mod edit_store;
+pub mod edits;
 pub mod error;
 pub mod events;
 pub mod history;
 pub mod history_export;
+pub mod outbox;
 pub mod portal;
 pub mod records;
 pub mod settings;

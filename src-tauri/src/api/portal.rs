@@ -54,6 +54,8 @@ pub struct Core {
     /// Where webhook URLs are kept (the OS keyring in the app).
     pub(crate) secrets: Arc<dyn SecretStore>,
     pub(crate) online: Arc<AtomicBool>,
+    /// The user's "work offline" switch (kept in the data directory): no upload, no pull.
+    pub(crate) work_offline: Arc<AtomicBool>,
     pub(crate) events: SharedSink,
     /// Sync of the current portal into its replica.
     sync: Mutex<Option<SyncScheduler>>,
@@ -76,10 +78,12 @@ pub struct Core {
 impl Core {
     pub fn new(events: SharedSink, data_dir: PathBuf, secrets: Arc<dyn SecretStore>) -> Self {
         let (slot, _) = watch::channel(Slot::Starting);
+        let work_offline = crate::api::outbox::read_sync_settings(&data_dir).work_offline;
         Core {
             slot,
             secrets,
             online: Arc::new(AtomicBool::new(false)),
+            work_offline: Arc::new(AtomicBool::new(work_offline)),
             events,
             sync: Mutex::new(None),
             data_dir,
@@ -147,6 +151,7 @@ impl Core {
                 replica,
                 self.events.clone(),
                 self.online.clone(),
+                self.work_offline.clone(),
             )
         });
         let previous = {
@@ -282,7 +287,8 @@ impl Core {
         self.start_sync(&portal);
         let portal = Arc::new(portal);
         self.slot.send_replace(Slot::Ready(portal.clone()));
-        let status = status_of(&portal, reached);
+        let mut status = status_of(&portal, reached);
+        status.work_offline = self.works_offline();
         self.events.send(AppEvent::PortalChanged {
             status: status.clone(),
         });
@@ -332,6 +338,7 @@ impl Core {
             Slot::Ready(portal) => {
                 let mut status = status_of(&portal, self.online.load(Ordering::SeqCst));
                 status.last_sync_at = self.sync_status().await.ok().and_then(|s| s.last_sync_at);
+                status.work_offline = self.works_offline();
                 Ok(status)
             }
             Slot::NotConfigured(problem) => Ok(not_configured(problem)),
@@ -411,6 +418,7 @@ fn status_of(portal: &Portal, online: bool) -> PortalStatus {
         online,
         last_sync_at: None,
         problem: None,
+        work_offline: false,
     }
 }
 
@@ -421,6 +429,7 @@ fn not_configured(problem: Option<IpcError>) -> PortalStatus {
         online: false,
         last_sync_at: None,
         problem,
+        work_offline: false,
     }
 }
 

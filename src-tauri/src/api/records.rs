@@ -1,7 +1,9 @@
 //! Record lists, cards and reference lists, read from the local replica (kartoteka-store).
 //! Everything here works offline: no call goes to the portal.
 
-use crate::api::card::{card_fields, card_links, category_of, name_crm_references, Names};
+use crate::api::card::{
+    card_fields, card_link_fields, card_links, category_of, name_crm_references, Names,
+};
 use crate::api::Core;
 use chrono::{DateTime, Utc};
 use kartoteka_domain::ipc::{
@@ -9,7 +11,9 @@ use kartoteka_domain::ipc::{
     RecordsListRequest, RecordsPage, ReferenceListRequest, ReferenceLists,
 };
 use kartoteka_domain::{EntityType, RecordKey};
-use kartoteka_store::{Cursor, Page, RecordFilter, SortField, SortKey, Store, StoreError};
+use kartoteka_store::{
+    Cursor, Page, RecordFilter, RecordState, SortField, SortKey, Store, StoreError,
+};
 use std::collections::HashMap;
 
 /// The largest page the UI may ask for.
@@ -197,6 +201,9 @@ pub fn card(store: &Store, key: RecordKey) -> Result<RecordCard, IpcError> {
                 .flatten()
                 .map(|d| d.multi_fields)
         }),
+        link_fields: card_link_fields(&detail),
+        deleted: detail.state == RecordState::Deleted,
+        pending_fields: detail.pending_fields.clone(),
     })
 }
 
@@ -205,14 +212,15 @@ pub fn references(
     request: ReferenceListRequest,
 ) -> Result<ReferenceLists, IpcError> {
     let type_id = request.entity_type.type_id();
-    let stages = store.stages().map_err(|e| from_store(&e))?;
-    let stages = stages
-        .into_iter()
+    let statuses = store.stages().map_err(|e| from_store(&e))?;
+    let stages = statuses
+        .iter()
         .filter(|s| match request.entity_type {
             EntityType::Lead => s.list_id == "STATUS",
             EntityType::Deal => s.list_id.starts_with("DEAL_STAGE"),
             _ => false,
         })
+        .cloned()
         .collect();
     let mut categories: Vec<_> = store
         .categories()
@@ -223,10 +231,15 @@ pub fn references(
     // Pipelines in the portal's own order (its `sort`), as Bitrix24 lists them.
     sort_categories(&mut categories);
     let users = store.users().map_err(|e| from_store(&e))?;
+    let fields = store
+        .field_meta(request.entity_type)
+        .map_err(|e| from_store(&e))?;
     Ok(ReferenceLists {
         stages,
         categories,
         users,
+        fields,
+        statuses,
     })
 }
 

@@ -9,7 +9,7 @@ use kartoteka_domain::ipc::{self, AppEvent, IpcError, SyncProgress};
 use kartoteka_store::Store;
 use kartoteka_sync::{
     system_clock, BitrixPortal, Connectivity, Policy, RunFuture, SchedulerConfig, StatusBoard,
-    SyncEngine, SyncErrorCode, SyncEvent, SyncScheduler,
+    SyncEngine, SyncError, SyncErrorCode, SyncEvent, SyncScheduler,
 };
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -74,6 +74,7 @@ pub fn spawn_scheduler(
     replica: Arc<Mutex<Store>>,
     events: SharedSink,
     online: Arc<AtomicBool>,
+    work_offline: Arc<AtomicBool>,
 ) -> SyncScheduler {
     let board = StatusBoard::new();
     let forward: kartoteka_sync::EventSink = Arc::new(move |event: &SyncEvent| {
@@ -97,6 +98,12 @@ pub fn spawn_scheduler(
         SchedulerConfig::default(),
         system_clock(),
         move |cancel| -> RunFuture {
+            // Working offline: the run ends before it starts, as a cancelled one does (no
+            // failure, no back-off, nothing reported to the UI).
+            if work_offline.load(Ordering::SeqCst) {
+                tracing::debug!("working offline: sync skipped");
+                return Box::pin(async { Err(SyncError::Cancelled) });
+            }
             let engine = Arc::clone(&engine);
             Box::pin(async move { engine.run(&cancel).await })
         },

@@ -1,4 +1,5 @@
 use crate::api::Core;
+use kartoteka_domain::edit::{EditSaved, HistoryRevertRequest};
 use kartoteka_domain::history::{
     HistoryExportCancelRequest, HistoryExportRequest, HistoryExportResult, HistoryFacets,
     HistoryFacetsRequest, HistoryHidden, HistoryHideRequest, HistoryListRequest, HistoryPage,
@@ -57,4 +58,12 @@ pub async fn history_hide(
     request: HistoryHideRequest,
 ) -> Result<HistoryHidden, IpcError> {
     core.history_hide(request).await
+}
+
+#[tauri::command]
+pub async fn history_revert(
+    core: State<'_, Arc<Core>>,
+    request: HistoryRevertRequest,
+) -> Result<EditSaved, IpcError> {
+    core.history_revert(request).await
 }

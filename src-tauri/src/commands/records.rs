@@ -1,4 +1,7 @@
 use crate::api::Core;
+use kartoteka_domain::edit::{
+    EditSaved, RecordCreateRequest, RecordDeleteRequest, RecordRestoreRequest, RecordUpdateRequest,
+};
 use kartoteka_domain::ipc::{
     IpcError, RecordCard, RecordGetRequest, RecordsListRequest, RecordsPage, ReferenceListRequest,
     ReferenceLists,
@@ -28,4 +31,36 @@ pub async fn references_list(
     request: ReferenceListRequest,
 ) -> Result<ReferenceLists, IpcError> {
     core.references_list(request).await
+}
+
+#[tauri::command]
+pub async fn record_update(
+    core: State<'_, Arc<Core>>,
+    request: RecordUpdateRequest,
+) -> Result<EditSaved, IpcError> {
+    core.record_update(request).await
+}
+
+#[tauri::command]
+pub async fn record_create(
+    core: State<'_, Arc<Core>>,
+    request: RecordCreateRequest,
+) -> Result<EditSaved, IpcError> {
+    core.record_create(request).await
+}
+
+#[tauri::command]
+pub async fn record_delete(
+    core: State<'_, Arc<Core>>,
+    request: RecordDeleteRequest,
+) -> Result<EditSaved, IpcError> {
+    core.record_delete(request).await
+}
+
+#[tauri::command]
+pub async fn record_restore(
+    core: State<'_, Arc<Core>>,
+    request: RecordRestoreRequest,
+) -> Result<EditSaved, IpcError> {
+    core.record_restore(request).await
 }

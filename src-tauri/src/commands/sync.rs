@@ -1,5 +1,8 @@
 use crate::api::Core;
-use kartoteka_domain::ipc::{IpcError, SyncStartRequest, SyncStatus, SyncStatusRequest};
+use kartoteka_domain::edit::SyncSetOfflineRequest;
+use kartoteka_domain::ipc::{
+    IpcError, PortalStatus, SyncStartRequest, SyncStatus, SyncStatusRequest,
+};
 use std::sync::Arc;
 use tauri::State;
 
@@ -19,4 +22,12 @@ pub async fn sync_status(
 ) -> Result<SyncStatus, IpcError> {
     let SyncStatusRequest {} = request;
     core.sync_status().await
+}
+
+#[tauri::command]
+pub async fn sync_set_offline(
+    core: State<'_, Arc<Core>>,
+    request: SyncSetOfflineRequest,
+) -> Result<PortalStatus, IpcError> {
+    core.sync_set_offline(request).await
 }

@@ -8,4 +8,4 @@ import type { SyncProgress } from "./SyncProgress";
  * Everything the shell tells the UI without being asked, on the one event [`EVENT_NAME`].
  * Sent only after the data it speaks of is committed.
  */
-export type AppEvent = { "type": "portalChanged", status: PortalStatus, } | { "type": "connectionChanged", online: boolean, } | { "type": "syncStarted", } | { "type": "syncProgress", progress: SyncProgress, } | { "type": "syncFinished", at: string, } | { "type": "syncFailed", error: IpcError, } | { "type": "recordsChanged", entityTypes: Array<EntityType>, } | { "type": "historyExportProgress", rows: number, total: number, };
+export type AppEvent = { "type": "portalChanged", status: PortalStatus, } | { "type": "connectionChanged", online: boolean, } | { "type": "syncStarted", } | { "type": "syncProgress", progress: SyncProgress, } | { "type": "syncFinished", at: string, } | { "type": "syncFailed", error: IpcError, } | { "type": "recordsChanged", entityTypes: Array<EntityType>, } | { "type": "outboxChanged", } | { "type": "historyExportProgress", rows: number, total: number, };

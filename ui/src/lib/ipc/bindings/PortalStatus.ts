@@ -14,4 +14,8 @@ portalName: string, online: boolean, lastSyncAt: string | null,
  * Why the configured portal could not be opened at start (the saved webhook is out of
  * reach): the connect screen says so and asks for the webhook again.
  */
-problem?: IpcError, };
+problem?: IpcError, 
+/**
+ * The user's "work offline" switch: no upload and no pull while it is on (kept between runs).
+ */
+workOffline: boolean, };

@@ -12,4 +12,17 @@ export type RecordCard = { key: RecordKey, title: string, stageName: string | nu
  * Every field the portal describes, standard ones first, then custom ones, each with its
  * label; an empty field has no values (the card folds those away).
  */
-fields: Array<CardField>, multiFields: Array<MultiField>, links: Array<CardLink>, };
+fields: Array<CardField>, multiFields: Array<MultiField>, links: Array<CardLink>, 
+/**
+ * The record's own link fields (`contactIds` — the first is the primary contact —,
+ * `companyId`, `companyIds`) with their stored ids: what the edit form changes.
+ */
+linkFields: Array<CardField>, 
+/**
+ * In the recycle bin (deleted here or on the portal): it can be restored.
+ */
+deleted: boolean, 
+/**
+ * Fields with edits not yet uploaded (`fm` for phones and e-mails).
+ */
+pendingFields: Array<string>, };
