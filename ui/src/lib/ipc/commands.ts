@@ -27,6 +27,19 @@ import type { HistoryListRequest } from "./bindings/HistoryListRequest";
 import type { HistoryPage } from "./bindings/HistoryPage";
 import type { RecordAsOf } from "./bindings/RecordAsOf";
 import type { RecordAsOfRequest } from "./bindings/RecordAsOfRequest";
+import type { EditSaved } from "./bindings/EditSaved";
+import type { HistoryRevertRequest } from "./bindings/HistoryRevertRequest";
+import type { OutboxEntryRequest } from "./bindings/OutboxEntryRequest";
+import type { OutboxExportRequest } from "./bindings/OutboxExportRequest";
+import type { OutboxExported } from "./bindings/OutboxExported";
+import type { OutboxList } from "./bindings/OutboxList";
+import type { OutboxListRequest } from "./bindings/OutboxListRequest";
+import type { OutboxResolveRequest } from "./bindings/OutboxResolveRequest";
+import type { RecordCreateRequest } from "./bindings/RecordCreateRequest";
+import type { RecordDeleteRequest } from "./bindings/RecordDeleteRequest";
+import type { RecordRestoreRequest } from "./bindings/RecordRestoreRequest";
+import type { RecordUpdateRequest } from "./bindings/RecordUpdateRequest";
+import type { SyncSetOfflineRequest } from "./bindings/SyncSetOfflineRequest";
 import { IpcFailure, toIpcError } from "./errors";
 
 /** Every command: its request and response types. Names match the Rust `#[tauri::command]`s. */
@@ -46,6 +59,17 @@ export interface Commands {
   history_export: [HistoryExportRequest, HistoryExportResult];
   history_export_cancel: [HistoryExportCancelRequest, null];
   history_hide: [HistoryHideRequest, HistoryHidden];
+  history_revert: [HistoryRevertRequest, EditSaved];
+  record_update: [RecordUpdateRequest, EditSaved];
+  record_create: [RecordCreateRequest, EditSaved];
+  record_delete: [RecordDeleteRequest, EditSaved];
+  record_restore: [RecordRestoreRequest, EditSaved];
+  outbox_list: [OutboxListRequest, OutboxList];
+  outbox_resolve: [OutboxResolveRequest, EditSaved];
+  outbox_retry: [OutboxEntryRequest, number];
+  outbox_discard: [OutboxEntryRequest, null];
+  outbox_export: [OutboxExportRequest, OutboxExported];
+  sync_set_offline: [SyncSetOfflineRequest, PortalStatus];
 }
 
 export type CommandName = keyof Commands;
@@ -77,3 +101,14 @@ export const recordAsOf = (request: RecordAsOfRequest) => call("record_as_of", r
 export const historyExport = (request: HistoryExportRequest) => call("history_export", request);
 export const historyExportCancel = () => call("history_export_cancel", {});
 export const historyHide = (request: HistoryHideRequest) => call("history_hide", request);
+export const historyRevert = (seq: number) => call("history_revert", { seq });
+export const recordUpdate = (request: RecordUpdateRequest) => call("record_update", request);
+export const recordCreate = (request: RecordCreateRequest) => call("record_create", request);
+export const recordDelete = (request: RecordDeleteRequest) => call("record_delete", request);
+export const recordRestore = (request: RecordRestoreRequest) => call("record_restore", request);
+export const outboxList = (request: OutboxListRequest) => call("outbox_list", request);
+export const outboxResolve = (request: OutboxResolveRequest) => call("outbox_resolve", request);
+export const outboxRetry = (id: number | null) => call("outbox_retry", { id });
+export const outboxDiscard = (id: number) => call("outbox_discard", { id });
+export const outboxExport = (path: string | null) => call("outbox_export", { path });
+export const syncSetOffline = (offline: boolean) => call("sync_set_offline", { offline });
