@@ -207,10 +207,10 @@ impl Store {
         ids: &[i64],
         item: Option<&Record>,
         received_ms: i64,
-        log: Option<(&str, &str)>,
+        publish: bool,
     ) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
-        finish_entries(&tx, key, ids, item, received_ms, log)?;
+        finish_entries(&tx, key, ids, item, received_ms, publish)?;
         tx.commit()?;
         Ok(())
     }
@@ -271,7 +271,7 @@ impl Store {
         create_entry: i64,
         item: &Record,
         received_ms: i64,
-        log: Option<(&str, &str)>,
+        publish: bool,
     ) -> Result<(), StoreError> {
         let _span = tracing::info_span!("store_assign_portal_id", entity_type = %local.entity_type, portal_id).entered();
         let tx = self.conn.transaction()?;
@@ -280,7 +280,14 @@ impl Store {
             id: portal_id,
         };
         rekey(&tx, local, new_key)?;
-        finish_entries(&tx, new_key, &[create_entry], Some(item), received_ms, log)?;
+        finish_entries(
+            &tx,
+            new_key,
+            &[create_entry],
+            Some(item),
+            received_ms,
+            publish,
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -347,8 +354,13 @@ fn finish_entries(
     ids: &[i64],
     item: Option<&Record>,
     received_ms: i64,
-    log: Option<(&str, &str)>,
+    publish: bool,
 ) -> Result<(), StoreError> {
+    let log = if publish {
+        change_log(tx, key, ids)?
+    } else {
+        None
+    };
     let mut fields: Vec<String> = Vec::new();
     {
         let mut done = tx.prepare_cached(
@@ -366,7 +378,7 @@ fn finish_entries(
     }
     let seqs = seqs_of(tx, ids)?;
     set_delivery(tx, &seqs, HistorySyncState::Synced, Some(received_ms))?;
-    if let Some((title, body)) = log {
+    if let Some((title, body)) = &log {
         tx.prepare_cached(
             "INSERT INTO outbox_logs (entity_type, record_id, title, body) VALUES (?1, ?2, ?3, ?4)",
         )?
@@ -530,4 +542,138 @@ pub fn multi_by_id(record: &Record) -> BTreeMap<i64, MultiField> {
         .iter()
         .map(|m| (m.id, m.clone()))
         .collect()
+}
+
+/// The change log of uploaded entries as it is published on the record's timeline: a title, a
+/// readable summary in Russian (the users' first language), and a machine-readable block after
+/// [`LOG_MARKER`] that other installations read back into their history.
+fn change_log(
+    tx: &Connection,
+    key: RecordKey,
+    ids: &[i64],
+) -> Result<Option<(String, String)>, StoreError> {
+    let mut changes = Vec::new();
+    let mut lines = Vec::new();
+    let mut happened = 0i64;
+    let mut source = String::new();
+    let mut author: Option<(Option<i64>, String, Option<String>)> = None;
+    let mut row_stmt = tx.prepare_cached(
+        "SELECT op, field, base_value, new_value, happened_ms, source, history_seqs FROM outbox \
+         WHERE id = ?1",
+    )?;
+    let mut ev_stmt = tx.prepare_cached(
+        "SELECT field_label, old_display, new_display, author_id, author_name, device_id, event \
+         FROM history_events WHERE seq = ?1",
+    )?;
+    for id in ids {
+        let Some((op, field, base, new, at, src, seqs)) = row_stmt
+            .query_row([id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                ))
+            })
+            .optional()?
+        else {
+            continue;
+        };
+        happened = happened.max(at.unwrap_or(0));
+        source = src;
+        let seqs: Vec<i64> = seqs
+            .map(|t| serde_json::from_str(&t))
+            .transpose()?
+            .unwrap_or_default();
+        let mut label = field.clone();
+        for seq in &seqs {
+            let row = ev_stmt
+                .query_row([seq], |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<i64>>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                        r.get::<_, String>(6)?,
+                    ))
+                })
+                .optional()?;
+            if let Some((l, old_d, new_d, a_id, a_name, device, event)) = row {
+                if author.is_none() {
+                    author = Some((a_id, a_name, device));
+                }
+                if let Some(l) = l.clone() {
+                    label = l;
+                }
+                let line = match event.as_str() {
+                    "created" => "Запись создана".to_string(),
+                    "deleted" => "Запись удалена".to_string(),
+                    "linkAdded" => {
+                        format!("Добавлена связь «{}»: {}", label, new_d.unwrap_or_default())
+                    }
+                    "linkRemoved" => {
+                        format!("Удалена связь «{}»: {}", label, old_d.unwrap_or_default())
+                    }
+                    "reverted" | "resolved" => continue,
+                    _ => format!(
+                        "{}: {} → {}",
+                        label,
+                        old_d.unwrap_or_else(|| "—".into()),
+                        new_d.unwrap_or_else(|| "—".into())
+                    ),
+                };
+                lines.push(format!("• {line}"));
+            }
+        }
+        let parse = |v: Option<String>| -> Value {
+            v.and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or(Value::Null)
+        };
+        changes.push(json!({
+            "op": op, "field": field, "label": label, "old": parse(base), "new": parse(new)
+        }));
+    }
+    if changes.is_empty() {
+        return Ok(None);
+    }
+    let (author_id, author_name, device) = author.unwrap_or((None, String::new(), None));
+    let when = chrono::DateTime::from_timestamp_millis(happened).unwrap_or_default();
+    let offline = source == "deviceOffline";
+    let title = if offline {
+        "Картотека: изменения, сделанные офлайн"
+    } else {
+        "Картотека: изменения"
+    };
+    let block = json!({
+        "record": {"entityTypeId": key.entity_type.type_id(), "id": key.id},
+        "authorId": author_id,
+        "author": author_name,
+        "device": device,
+        "happenedAt": when.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "source": source,
+        "changes": changes,
+    });
+    let body = format!(
+        "{} {} (UTC), {}{}\n{}\n\n{LOG_MARKER}{}",
+        if offline {
+            "Изменено офлайн"
+        } else {
+            "Изменено"
+        },
+        when.format("%d.%m.%Y %H:%M"),
+        author_name,
+        if offline {
+            ", загружено позже"
+        } else {
+            ""
+        },
+        lines.join("\n"),
+        block
+    );
+    Ok(Some((title.to_string(), body)))
 }

@@ -135,7 +135,7 @@ fn offline_edit_writes_row_outbox_and_pending_history_in_one_save() {
             &ids,
             Some(&answered),
             1_780_000_100_000,
-            Some(("t", "b")),
+            true,
         )
         .expect("done");
     assert_eq!(
@@ -313,7 +313,7 @@ fn record_created_here_follows_its_portal_id_with_links_history_and_queued_edits
     let mut item = contact(901, "Олег", "Новиков", "+7 903 218-08-88", "");
     item.multi_fields.truncate(1);
     store
-        .assign_portal_id(local, 901, create.id, &item, 7_000, None)
+        .assign_portal_id(local, 901, create.id, &item, 7_000, false)
         .expect("assign");
     let new_key = key(EntityType::Contact, 901);
     assert!(
