@@ -3,8 +3,6 @@
 //! (replica row + outbox entries + history events). After the commit the UI is told (lists,
 //! cards, the outbox badge) and the scheduler is asked to upload soon.
 
-#[allow(unused_imports)]
-use crate::api::edit_store::LocalEdits;
 use crate::api::history::{from_history_store, local_actor};
 use crate::api::Core;
 use chrono::Utc;
@@ -33,7 +31,11 @@ pub fn invalid_edit(problems: &[FieldProblem]) -> IpcError {
 /// A store error of an edit for the UI.
 pub fn from_edit_store(error: &StoreError) -> IpcError {
     match error {
+        StoreError::Invalid(problems) => invalid_edit(problems),
         StoreError::InvalidKey { .. } => IpcError::new(ErrorCode::NotFound, error.to_string()),
+        // The record or entry is not in a state for this (deleted, already closed).
+        StoreError::NotAllowed(why) => IpcError::new(ErrorCode::InvalidInput, *why),
+        StoreError::NotFound => IpcError::new(ErrorCode::NotFound, "no such record or entry"),
         other => from_history_store(other),
     }
 }

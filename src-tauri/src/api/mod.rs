@@ -2,7 +2,6 @@
 //! so it can be driven by tests directly; commands are one-line calls into it.
 
 pub mod card;
-mod edit_store;
 pub mod edits;
 pub mod error;
 pub mod events;

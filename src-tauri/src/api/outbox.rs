@@ -2,8 +2,6 @@
 //! panel, conflicts settled field by field, retry, discard, export of unsent edits to a file,
 //! and the "work offline" switch (no upload, no pull while on; kept between runs).
 
-#[allow(unused_imports)]
-use crate::api::edit_store::LocalEdits;
 use crate::api::edits::from_edit_store;
 use crate::api::history::local_actor;
 use crate::api::Core;

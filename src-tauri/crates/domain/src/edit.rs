@@ -1,14 +1,110 @@
 //! Local edits (product.md §5): what a person changes on this device, the outbox entries that
 //! carry each change to the portal, and the requests the UI and the command line send.
 //!
-//! A record created here has a **negative** id until the portal gives it one; links to it and
-//! later edits of it follow the new id.
+//! A record created here has a **local id** (at or above [`LOCAL_ID_BASE`]) until the portal
+//! gives it one; links to it and later edits of it follow the new id. Local ids sit at the top
+//! of the 48-bit id range the replica keys by: the portal's ids (MySQL `INT UNSIGNED`, below
+//! 2^32) can never reach them, and every per-type key range of the replica stays intact.
 
 use crate::history::HistorySource;
 use crate::record::{MultiFieldKind, RecordKey};
 use crate::EntityType;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+/// The first local id (2^47).
+pub const LOCAL_ID_BASE: i64 = 1 << 47;
+
+impl RecordKey {
+    /// Created on this device and not yet on the portal.
+    pub fn is_local(&self) -> bool {
+        self.id >= LOCAL_ID_BASE
+    }
+}
+
+/// Whether two field values mean the same, as the portal writes them back: numbers by value
+/// (`"1500.00"` = `1500`), date-times by instant, dates by their first 10 characters, yes/no
+/// flags by meaning (`"Y"` = `true`), lists element by element, and every empty form alike.
+pub fn same_value(a: &Value, b: &Value) -> bool {
+    use crate::record::is_empty_value;
+    if is_empty_value(a) && is_empty_value(b) {
+        return true;
+    }
+    match (a, b) {
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_value(p, q))
+        }
+        (Value::Array(x), other) | (other, Value::Array(x)) if x.len() == 1 => {
+            same_value(&x[0], other)
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_value(v, w)))
+        }
+        _ => {
+            if let (Some(x), Some(y)) = (number(a), number(b)) {
+                return (x - y).abs() < 1e-9;
+            }
+            if let (Some(x), Some(y)) = (flag(a), flag(b)) {
+                return x == y;
+            }
+            let (Some(x), Some(y)) = (text(a), text(b)) else {
+                return a == b;
+            };
+            if x == y {
+                return true;
+            }
+            if let (Ok(p), Ok(q)) = (
+                chrono::DateTime::parse_from_rfc3339(&x),
+                chrono::DateTime::parse_from_rfc3339(&y),
+            ) {
+                return p == q;
+            }
+            let date_like =
+                |s: &str| s.len() >= 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-';
+            if (x.len() == 10 || y.len() == 10) && date_like(&x) && date_like(&y) {
+                return x[..10] == y[..10];
+            }
+            false
+        }
+    }
+}
+
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => {
+            let t = s.trim();
+            if t.is_empty()
+                || !t
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+            {
+                return None;
+            }
+            t.parse().ok()
+        }
+        _ => None,
+    }
+}
+
+fn flag(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s == "Y" || s == "y" => Some(true),
+        Value::String(s) if s == "N" || s == "n" => Some(false),
+        _ => None,
+    }
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
 
 /// One change to a phone, e-mail, site or messenger entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -337,4 +433,59 @@ pub struct OutboxFile {
 impl OutboxFile {
     pub const FORMAT: &'static str = "kartoteka-outbox";
     pub const VERSION: u32 = 1;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn values_the_portal_writes_back_differently_are_the_same() {
+        for (a, b) in [
+            (json!("1500.00"), json!(1500)),
+            (json!("1500.5"), json!("1500.50")),
+            (
+                json!("2026-03-01T09:00:00+03:00"),
+                json!("2026-03-01T06:00:00+00:00"),
+            ),
+            (json!("2026-03-01"), json!("2026-03-01T03:00:00+03:00")),
+            (json!("Y"), json!(true)),
+            (json!(null), json!("")),
+            (json!([]), json!(null)),
+            (json!([5, 7]), json!(["5", "7"])),
+            (json!(12), json!([12])),
+        ] {
+            assert!(same_value(&a, &b), "{a} and {b} mean the same");
+        }
+    }
+
+    #[test]
+    fn different_values_are_not_the_same() {
+        for (a, b) in [
+            (json!("1500"), json!("1501")),
+            (json!("2026-03-01"), json!("2026-03-02T03:00:00+03:00")),
+            (json!("Y"), json!("N")),
+            (json!([5, 7]), json!([7, 5])),
+            (json!("Иванов"), json!("Петров")),
+            (json!("x"), json!(null)),
+        ] {
+            assert!(!same_value(&a, &b), "{a} and {b} differ");
+        }
+    }
+
+    #[test]
+    fn local_ids_are_above_any_portal_id() {
+        let t = EntityType::Contact;
+        assert!(RecordKey {
+            entity_type: t,
+            id: LOCAL_ID_BASE + 1
+        }
+        .is_local());
+        assert!(!RecordKey {
+            entity_type: t,
+            id: u32::MAX as i64
+        }
+        .is_local());
+    }
 }

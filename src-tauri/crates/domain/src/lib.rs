@@ -10,7 +10,8 @@ pub mod record;
 pub mod reference;
 
 pub use edit::{
-    ConflictChoice, EditSaved, MultiFieldEdit, OutboxEntry, OutboxOp, OutboxState, RecordEdit,
+    same_value, ConflictChoice, EditSaved, MultiFieldEdit, OutboxEntry, OutboxOp, OutboxState,
+    RecordEdit, LOCAL_ID_BASE,
 };
 pub use entity::{EntityType, UnknownEntityType};
 pub use field::{FieldMeta, FieldOption, FieldType};

@@ -29,6 +29,10 @@ pub enum StoreError {
     #[error("not allowed: {0}")]
     NotAllowed(&'static str),
 
+    /// A save was refused before anything was queued: the field problems, in Russian and English.
+    #[error("the save was refused: {}", .0.iter().map(|p| p.message_en.as_str()).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<kartoteka_domain::edit::FieldProblem>),
+
     /// The thing asked for does not exist (a history entry that is not there).
     #[error("not found")]
     NotFound,

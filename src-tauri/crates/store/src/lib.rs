@@ -21,6 +21,7 @@ pub mod bench;
 pub mod bench_history;
 mod detail;
 mod diff;
+mod edit;
 mod error;
 pub mod history;
 mod lifecycle;
@@ -30,6 +31,7 @@ mod promote;
 mod pull;
 mod query;
 mod reference;
+mod upload;
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
@@ -37,6 +39,7 @@ use std::time::Duration;
 
 pub use detail::{EntityCounts, LinkDirection, LinkedRecord, RecordDetail, ServerVersion};
 pub use diff::FieldChange;
+pub use edit::ORIGINATOR_ID;
 pub use error::StoreError;
 pub use history::{BrokenLink, HistoryQuery, LocalActor, NewEvent, Profile, StageHistoryEntry};
 pub use lifecycle::SyncCheckpoint;
@@ -45,6 +48,7 @@ pub use pull::{ApplyStats, RecordChange};
 pub use query::{
     Cursor, Page, RecordFilter, RecordPage, RecordRow, RecordView, SortField, SortKey,
 };
+pub use upload::{multi_by_id, PendingLog, QueuedEntry, QueuedRecord, LOG_MARKER};
 
 /// Where a record is, as far as lists are concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]

@@ -272,12 +272,58 @@ CREATE TABLE replica_meta (
 ) WITHOUT ROWID;
 "#;
 
+/// Version 4: offline edits (product.md §5). Each outbox row is one field (or one multi-field
+/// entry, or a whole create/delete) of one save, with the history event that records it; the
+/// upload's progress (attempts, errors, the portal's value in a conflict) is kept on the row.
+/// History events stay append-only: an event's delivery (pending → uploaded with the portal's
+/// receive time, conflict, rejected) is a row in `history_delivery`.
+pub const V4_SQL: &str = r#"
+ALTER TABLE outbox ADD COLUMN op TEXT NOT NULL DEFAULT 'update';   -- update | create | delete
+ALTER TABLE outbox ADD COLUMN group_id INTEGER;                   -- one save (history group id)
+ALTER TABLE outbox ADD COLUMN history_seqs TEXT;                  -- JSON array: the events recording this change
+ALTER TABLE outbox ADD COLUMN happened_ms INTEGER;                -- device time, UTC unix ms
+ALTER TABLE outbox ADD COLUMN source TEXT NOT NULL DEFAULT 'deviceOffline';
+ALTER TABLE outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN last_error TEXT;
+ALTER TABLE outbox ADD COLUMN theirs_value TEXT;                  -- JSON: the portal's value in a conflict
+ALTER TABLE outbox ADD COLUMN origin_id TEXT;                     -- creates: originId sent to the portal
+ALTER TABLE outbox ADD COLUMN done_ms INTEGER;                    -- when the portal took it
+
+DROP INDEX outbox_unsent;
+-- apply_pulled, pending_fields, outbox_list, the upload: every entry not yet done or discarded.
+CREATE INDEX outbox_unsent ON outbox (entity_type, record_id)
+    WHERE state IN ('pending', 'sending', 'conflict', 'blocked', 'rejected', 'gone');
+
+-- The delivery of local edits' history events (the event rows are never updated).
+CREATE TABLE history_delivery (
+    seq         INTEGER PRIMARY KEY,                  -- history_events.seq
+    sync_state  TEXT NOT NULL,                        -- synced | conflict | rejected | pending
+    received_ms INTEGER                               -- when the portal received it
+);
+
+-- Change logs to publish on records' timelines after their edits were uploaded (retried until
+-- published; crm.timeline.logmessage.add, or crm.timeline.comment.add when refused).
+CREATE TABLE outbox_logs (
+    id          INTEGER PRIMARY KEY,
+    entity_type INTEGER NOT NULL,
+    record_id   INTEGER NOT NULL,
+    title       TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    published   TEXT                                  -- 'logmessage:<id>' | 'comment:<id>'; NULL until published
+);
+-- upload: the change logs still to publish.
+CREATE INDEX outbox_logs_unpublished ON outbox_logs (id) WHERE published IS NULL;
+"#;
+
 /// Outbox states that count as "unsent": a pulled value never overwrites these fields.
 /// Must match the partial index `outbox_unsent`.
-pub(crate) const UNSENT_STATES_SQL: &str = "('pending', 'sending', 'conflict', 'blocked')";
+pub(crate) const UNSENT_STATES_SQL: &str =
+    "('pending', 'sending', 'conflict', 'blocked', 'rejected', 'gone')";
 
 /// Each step of the schema, oldest first. Append only.
-pub const STEPS: &[&str] = &[V1_SQL, V2_SQL, V3_SQL];
+pub const STEPS: &[&str] = &[V1_SQL, V2_SQL, V3_SQL, V4_SQL];
 
 /// The newest schema version this build understands.
 pub const SUPPORTED_VERSION: i64 = STEPS.len() as i64;

@@ -211,31 +211,7 @@ impl Store {
         let _span = tracing::info_span!("store_apply_pulled", %entity_type, count = records.len())
             .entered();
         let tx = self.conn.transaction()?;
-        let mut stats = ApplyStats::default();
-        let mut deltas = CountDeltas::default();
-        {
-            let unsent = unsent_fields(&tx, entity_type)?;
-            let mut st = Statements::new(&tx)?;
-            let mut observer = Observer::new(&tx, entity_type)?;
-            let mut buf = JsonBuffers {
-                fields: Vec::with_capacity(8192),
-                multi: Vec::with_capacity(1024),
-            };
-            for record in records {
-                apply_one(
-                    &mut st,
-                    &mut observer,
-                    &mut buf,
-                    entity_type,
-                    record,
-                    &unsent,
-                    &mut stats,
-                    &mut deltas,
-                )?;
-            }
-            observer.finish(&tx)?;
-        }
-        deltas.write(&tx)?;
+        let stats = apply_in(&tx, entity_type, records)?;
         write_checkpoint(&tx, entity_type, checkpoint)?;
         tx.commit()?;
         tracing::debug!(
@@ -247,6 +223,41 @@ impl Store {
         );
         Ok(stats)
     }
+}
+
+/// Applies pulled records inside the caller's transaction (the pull, and an upload's answered
+/// items).
+pub(crate) fn apply_in(
+    tx: &Connection,
+    entity_type: EntityType,
+    records: &[Record],
+) -> Result<ApplyStats, StoreError> {
+    let mut stats = ApplyStats::default();
+    let mut deltas = CountDeltas::default();
+    {
+        let unsent = unsent_fields(tx, entity_type)?;
+        let mut st = Statements::new(tx)?;
+        let mut observer = Observer::new(tx, entity_type)?;
+        let mut buf = JsonBuffers {
+            fields: Vec::with_capacity(8192),
+            multi: Vec::with_capacity(1024),
+        };
+        for record in records {
+            apply_one(
+                &mut st,
+                &mut observer,
+                &mut buf,
+                entity_type,
+                record,
+                &unsent,
+                &mut stats,
+                &mut deltas,
+            )?;
+        }
+        observer.finish(tx)?;
+    }
+    deltas.write(tx)?;
+    Ok(stats)
 }
 
 /// Serialization buffers reused across a batch (no per-record growth of fresh strings).
@@ -474,6 +485,8 @@ fn outbox_values(st: &mut Statements<'_>, key: RecordKey) -> Result<(String, Str
         };
         if field == MULTI_FIELDS {
             multi = value;
+        } else if field.starts_with(crate::edit::FM_PREFIX) || field == "*" {
+            continue;
         } else {
             fields.insert(field, value);
         }
@@ -502,7 +515,7 @@ fn merge_unsent(
     let local: Map<String, Value> = serde_json::from_str(local_fields)?;
     let mut merged = pulled.clone();
     for field in pending_fields {
-        if field == MULTI_FIELDS {
+        if field == MULTI_FIELDS || field.starts_with(crate::edit::FM_PREFIX) {
             merged.multi_fields = serde_json::from_str(local_multi)?;
             continue;
         }

@@ -25,6 +25,7 @@ pub use stagehistory::StageHistoryEntry;
 pub use verify::BrokenLink;
 
 pub(crate) use observe::Observer;
+pub(crate) use verify::rekey_chain;
 pub(crate) use write::HistoryWriter;
 
 use crate::promote::rid_of;
@@ -110,6 +111,11 @@ pub struct LocalActor {
 }
 
 impl LocalActor {
+    /// This device's user as the author of `e` (a local event).
+    pub(crate) fn stamp_pub(&self, e: NewEvent) -> NewEvent {
+        self.stamp(e)
+    }
+
     fn stamp(&self, mut e: NewEvent) -> NewEvent {
         e.author_id = self.user_id;
         e.author_name = self.name.clone();

@@ -476,6 +476,28 @@ impl<'c> Observer<'c> {
             .unwrap_or(0)
             * 1000;
         let by = record.id_field("updatedBy");
+        let events = self.change_events(prev_fields, prev_multi, record, restored_after, at, by)?;
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let g = self.writer.new_group();
+        for e in &events {
+            self.writer.append(e, g)?;
+        }
+        Ok(events.len())
+    }
+
+    /// The events that turn `prev` into `record`, attributed to `by` at `at` (not yet written):
+    /// one per field, multi-field entry and link.
+    pub(crate) fn change_events(
+        &mut self,
+        prev_fields: &Map<String, Value>,
+        prev_multi: &[MultiField],
+        record: &Record,
+        restored_after: Option<i64>,
+        at: i64,
+        by: Option<i64>,
+    ) -> Result<Vec<NewEvent>, StoreError> {
         let prev_record = Record {
             key: record.key,
             updated_time: None,
@@ -552,14 +574,7 @@ impl<'c> Observer<'c> {
                 events.push(self.link(record, at, by, l.to, false)?);
             }
         }
-        if events.is_empty() {
-            return Ok(0);
-        }
-        let g = self.writer.new_group();
-        for e in &events {
-            self.writer.append(e, g)?;
-        }
-        Ok(events.len())
+        Ok(events)
     }
 
     fn multi(

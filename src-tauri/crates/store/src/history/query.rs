@@ -23,8 +23,11 @@ pub struct HistoryQuery<'a> {
 /// Largest page the store returns.
 const MAX_LIMIT: u32 = 1000;
 
-const COLUMNS: &str = "e.seq, e.rid, e.happened_ms, e.received_ms, e.author_id, e.author_name, \
-     e.author_kind, e.source, e.sync_state, e.device_id, e.group_id, e.event, e.field, \
+const COLUMNS: &str = "e.seq, e.rid, e.happened_ms, \
+     COALESCE((SELECT d.received_ms FROM history_delivery d WHERE d.seq = e.seq), e.received_ms) \
+     AS received_ms, e.author_id, e.author_name, e.author_kind, e.source, \
+     COALESCE((SELECT d.sync_state FROM history_delivery d WHERE d.seq = e.seq), e.sync_state) \
+     AS sync_state, e.device_id, e.group_id, e.event, e.field, \
      e.field_label, e.old_value, e.new_value, e.old_display, e.new_display, e.record_title, e.note, \
      EXISTS (SELECT 1 FROM history_masked m WHERE m.seq = e.seq AND m.reason = 'hidden') AS hidden";
 

@@ -44,36 +44,8 @@ impl Store {
                     }),
                 ))
             };
-            let parse = |col: &str| -> Result<String, StoreError> { Ok(r.get::<_, String>(col)?) };
-            let (Ok(kind), Ok(source), Ok(state), Ok(event)) = (
-                parse("author_kind")?.parse(),
-                parse("source")?.parse(),
-                parse("sync_state")?.parse(),
-                parse("event")?.parse(),
-            ) else {
+            let Some(e) = event_from_row(r, record)? else {
                 return broken("a coded column holds an unknown value".into());
-            };
-            let e = NewEvent {
-                record,
-                record_title: r.get("record_title")?,
-                happened_ms: r.get("happened_ms")?,
-                received_ms: r.get("received_ms")?,
-                author_id: r.get("author_id")?,
-                author_name: r.get("author_name")?,
-                author_kind: kind,
-                source,
-                sync_state: state,
-                device_id: r.get("device_id")?,
-                event,
-                field: r.get("field")?,
-                field_label: r.get("field_label")?,
-                old_value: r.get("old_value")?,
-                new_value: r.get("new_value")?,
-                old_display: r.get("old_display")?,
-                new_display: r.get("new_display")?,
-                note: r.get("note")?,
-                ref_seq: r.get("ref_seq")?,
-                external_id: r.get("external_id")?,
             };
             let group: i64 = r.get("group_id")?;
             let stored: Vec<u8> = r.get("hash")?;
@@ -113,4 +85,94 @@ impl Store {
         }
         Ok((checked, None))
     }
+}
+
+/// A stored event row as the content its hash covers; `None` when a coded column holds an
+/// unknown value.
+fn event_from_row(
+    r: &rusqlite::Row<'_>,
+    record: Option<RecordKey>,
+) -> Result<Option<NewEvent>, StoreError> {
+    let parse = |col: &str| -> Result<String, StoreError> { Ok(r.get::<_, String>(col)?) };
+    let (Ok(kind), Ok(source), Ok(state), Ok(event)) = (
+        parse("author_kind")?.parse(),
+        parse("source")?.parse(),
+        parse("sync_state")?.parse(),
+        parse("event")?.parse(),
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(NewEvent {
+        record,
+        record_title: r.get("record_title")?,
+        happened_ms: r.get("happened_ms")?,
+        received_ms: r.get("received_ms")?,
+        author_id: r.get("author_id")?,
+        author_name: r.get("author_name")?,
+        author_kind: kind,
+        source,
+        sync_state: state,
+        device_id: r.get("device_id")?,
+        event,
+        field: r.get("field")?,
+        field_label: r.get("field_label")?,
+        old_value: r.get("old_value")?,
+        new_value: r.get("new_value")?,
+        old_display: r.get("old_display")?,
+        new_display: r.get("new_display")?,
+        note: r.get("note")?,
+        ref_seq: r.get("ref_seq")?,
+        external_id: r.get("external_id")?,
+    }))
+}
+
+/// Moves a record's events from `old_rid` to `new_rid` (a record created here got its portal
+/// id) and re-computes its chain, so `verify_history` still holds. The one rewrite of event
+/// rows besides forgetting a record (history/mod.rs): the events' content is unchanged, only
+/// the key they hang on.
+pub(crate) fn rekey_chain(
+    conn: &rusqlite::Connection,
+    old_rid: i64,
+    new_rid: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE history_events SET rid = ?2 WHERE rid = ?1")?
+        .execute([old_rid, new_rid])?;
+    conn.prepare_cached("DELETE FROM history_chain WHERE rid = ?1")?
+        .execute([old_rid])?;
+    let record = key_of(new_rid).ok();
+    let mut rows: Vec<(i64, NewEvent, i64)> = Vec::new();
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, rid, happened_ms, received_ms, author_id, author_name, author_kind, \
+             source, sync_state, device_id, group_id, event, field, field_label, old_value, \
+             new_value, old_display, new_display, record_title, note, ref_seq, external_id, hash \
+             FROM history_events WHERE rid = ?1 ORDER BY seq",
+        )?;
+        let mut q = stmt.query([new_rid])?;
+        while let Some(r) = q.next()? {
+            let seq: i64 = r.get("seq")?;
+            let group: i64 = r.get("group_id")?;
+            let e = event_from_row(r, record)?
+                .ok_or_else(|| StoreError::corrupt("history_events", format!("seq {seq}")))?;
+            rows.push((seq, e, group));
+        }
+    }
+    let mut prev: Hash = [0u8; 32];
+    let mut last = None;
+    let mut put = conn.prepare_cached("UPDATE history_events SET hash = ?2 WHERE seq = ?1")?;
+    for (seq, e, group) in &rows {
+        let h = event_hash(&prev, e, new_rid, *group);
+        put.execute(rusqlite::params![seq, &h[..]])?;
+        prev = h;
+        last = Some(*seq);
+    }
+    if let Some(seq) = last {
+        conn.prepare_cached(
+            "INSERT INTO history_chain (rid, last_seq, last_hash) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (rid) DO UPDATE SET last_seq = excluded.last_seq, \
+             last_hash = excluded.last_hash",
+        )?
+        .execute(rusqlite::params![new_rid, seq, &prev[..]])?;
+    }
+    Ok(())
 }

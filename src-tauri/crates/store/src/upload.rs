@@ -1,0 +1,679 @@
+//! The store side of the upload (product.md §5): the queue as the sync engine reads it, and the
+//! outcomes it records. Every outcome is one transaction; the engine changes its own state only
+//! after it commits.
+
+use crate::edit::{load_local, load_server, write_local, FM_PREFIX};
+use crate::history::rekey_chain;
+use crate::promote::rid_of;
+use crate::pull::apply_in;
+use crate::{Store, StoreError};
+use kartoteka_domain::{HistorySyncState, MultiField, OutboxOp, OutboxState, Record, RecordKey};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// One queued change as the upload reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedEntry {
+    pub id: i64,
+    pub op: OutboxOp,
+    /// A `crm.item` field, `fm:<entry id>`, or `*` (create, delete).
+    pub field: String,
+    pub base: Value,
+    pub new: Value,
+    pub origin_id: Option<String>,
+    pub state: OutboxState,
+    pub attempts: u32,
+    pub happened_ms: i64,
+}
+
+/// A record's queued changes, in edit order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedRecord {
+    pub key: RecordKey,
+    pub entries: Vec<QueuedEntry>,
+}
+
+/// A change log waiting to be published on a record's timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingLog {
+    pub id: i64,
+    pub key: RecordKey,
+    pub title: String,
+    pub body: String,
+    pub attempts: u32,
+}
+
+/// The marker that opens the machine-readable block of a published change log.
+pub const LOG_MARKER: &str = "[kartoteka v1]";
+
+fn entry_from_row(r: &rusqlite::Row<'_>) -> Result<QueuedEntry, StoreError> {
+    let op: String = r.get("op")?;
+    let state: String = r.get("state")?;
+    let json = |col: &str| -> Result<Value, StoreError> {
+        Ok(match r.get::<_, Option<String>>(col)? {
+            Some(t) => serde_json::from_str(&t)?,
+            None => Value::Null,
+        })
+    };
+    Ok(QueuedEntry {
+        id: r.get("id")?,
+        op: OutboxOp::parse(&op).ok_or_else(|| StoreError::corrupt("outbox.op", op.clone()))?,
+        field: r.get("field")?,
+        base: json("base_value")?,
+        new: json("new_value")?,
+        origin_id: r.get("origin_id")?,
+        state: OutboxState::parse(&state)
+            .ok_or_else(|| StoreError::corrupt("outbox.state", state.clone()))?,
+        attempts: r.get::<_, i64>("attempts")? as u32,
+        happened_ms: r
+            .get::<_, Option<i64>>("happened_ms")?
+            .unwrap_or_else(|| r.get::<_, i64>("created_at").unwrap_or(0) * 1000),
+    })
+}
+
+fn seqs_of(conn: &Connection, ids: &[i64]) -> Result<Vec<i64>, StoreError> {
+    let mut out = Vec::new();
+    let mut stmt = conn.prepare_cached("SELECT history_seqs FROM outbox WHERE id = ?1")?;
+    for id in ids {
+        let text: Option<String> = stmt.query_row([id], |r| r.get(0)).optional()?.flatten();
+        if let Some(t) = text {
+            out.extend(serde_json::from_str::<Vec<i64>>(&t)?);
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn set_delivery(
+    conn: &Connection,
+    seqs: &[i64],
+    state: HistorySyncState,
+    received_ms: Option<i64>,
+) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO history_delivery (seq, sync_state, received_ms) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (seq) DO UPDATE SET sync_state = excluded.sync_state, \
+         received_ms = COALESCE(excluded.received_ms, history_delivery.received_ms)",
+    )?;
+    for s in seqs {
+        stmt.execute(params![s, state.as_str(), received_ms])?;
+    }
+    Ok(())
+}
+
+/// Replaces record ids inside link fields (`contactIds`, `companyId`, …) of a field map.
+fn replace_link_ids(fields: &mut serde_json::Map<String, Value>, old: i64, new: i64) -> bool {
+    let mut changed = false;
+    for name in [
+        "contactIds",
+        "contactId",
+        "companyIds",
+        "companyId",
+        "leadId",
+    ] {
+        if let Some(v) = fields.get_mut(name) {
+            changed |= replace_number(v, old, new);
+        }
+    }
+    changed
+}
+
+fn replace_number(v: &mut Value, old: i64, new: i64) -> bool {
+    match v {
+        Value::Number(n) if n.as_i64() == Some(old) => {
+            *v = json!(new);
+            true
+        }
+        Value::String(s) if s == &old.to_string() => {
+            *v = json!(new);
+            true
+        }
+        Value::Array(items) => {
+            let mut changed = false;
+            for i in items.iter_mut() {
+                changed |= replace_number(i, old, new);
+            }
+            changed
+        }
+        _ => false,
+    }
+}
+
+impl Store {
+    /// Records with changes to upload (pending, or sending when a run was cut off), oldest
+    /// first, at most `max_records`. Creates come before the records that link to them because
+    /// their entries are older.
+    pub fn upload_queue(&self, max_records: usize) -> Result<Vec<QueuedRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, entity_type, record_id, op, field, base_value, new_value, origin_id, \
+             state, attempts, happened_ms, created_at FROM outbox \
+             WHERE state IN ('pending', 'sending') ORDER BY id",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut order: Vec<RecordKey> = Vec::new();
+        let mut by_key: BTreeMap<RecordKey, Vec<QueuedEntry>> = BTreeMap::new();
+        while let Some(r) = rows.next()? {
+            let t: i64 = r.get("entity_type")?;
+            let key = RecordKey {
+                entity_type: kartoteka_domain::EntityType::from_type_id(t)
+                    .ok_or_else(|| StoreError::corrupt("outbox.entity_type", t.to_string()))?,
+                id: r.get("record_id")?,
+            };
+            let e = entry_from_row(r)?;
+            let list = by_key.entry(key).or_default();
+            if list.is_empty() {
+                if order.len() >= max_records {
+                    by_key.remove(&key);
+                    continue;
+                }
+                order.push(key);
+            }
+            list.push(e);
+        }
+        Ok(order
+            .into_iter()
+            .filter_map(|key| {
+                by_key
+                    .remove(&key)
+                    .map(|entries| QueuedRecord { key, entries })
+            })
+            .collect())
+    }
+
+    /// Marks entries as being sent (committed before the request goes out, so that after a crash
+    /// the outcome is known to be uncertain).
+    pub fn mark_sending(&mut self, ids: &[i64]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id = ?1 \
+                 AND state IN ('pending', 'sending')",
+            )?;
+            for id in ids {
+                stmt.execute([id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The portal took these entries (or already had their values). `item` is the record as the
+    /// portal answered: it becomes the new server version (our fields raise no "observed"
+    /// events), and other users' changes of other fields merge in. A change log to publish is
+    /// queued in the same transaction.
+    pub fn upload_succeeded(
+        &mut self,
+        key: RecordKey,
+        ids: &[i64],
+        item: Option<&Record>,
+        received_ms: i64,
+        publish: bool,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        finish_entries(&tx, key, ids, item, received_ms, publish)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Entries whose portal value changed since our base: each waits for the user's choice,
+    /// with the portal's value kept. Other fields go on.
+    pub fn upload_conflicts(&mut self, conflicts: &[(i64, Value)]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE outbox SET state = 'conflict', theirs_value = ?2, last_error = NULL \
+                 WHERE id = ?1",
+            )?;
+            for (id, theirs) in conflicts {
+                stmt.execute(params![id, serde_json::to_string(theirs)?])?;
+                let seqs = seqs_of(&tx, &[*id])?;
+                set_delivery(&tx, &seqs, HistorySyncState::Conflict, None)?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// An attempt that did not land: `state` says what happens next (pending: retried later;
+    /// rejected, gone, blocked: waits for the user), `error` is shown in the outbox.
+    pub fn upload_failed(
+        &mut self,
+        ids: &[i64],
+        state: OutboxState,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE outbox SET state = ?2, last_error = ?3 WHERE id = ?1 \
+                 AND state NOT IN ('done', 'discarded')",
+            )?;
+            for id in ids {
+                stmt.execute(params![id, state.as_str(), error])?;
+            }
+            if state == OutboxState::Rejected {
+                let seqs = seqs_of(&tx, ids)?;
+                set_delivery(&tx, &seqs, HistorySyncState::Rejected, None)?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A record created here got its portal id: everything keyed by the local id follows (the
+    /// record, its fields, links both ways, search, history with its chain, the outbox, other
+    /// records' link fields and queued values that name it), then the create is done with the
+    /// answered item as the server version.
+    pub fn assign_portal_id(
+        &mut self,
+        local: RecordKey,
+        portal_id: i64,
+        create_entry: i64,
+        item: &Record,
+        received_ms: i64,
+        publish: bool,
+    ) -> Result<(), StoreError> {
+        let _span = tracing::info_span!("store_assign_portal_id", entity_type = %local.entity_type, portal_id).entered();
+        let tx = self.conn.transaction()?;
+        let new_key = RecordKey {
+            entity_type: local.entity_type,
+            id: portal_id,
+        };
+        rekey(&tx, local, new_key)?;
+        finish_entries(
+            &tx,
+            new_key,
+            &[create_entry],
+            Some(item),
+            received_ms,
+            publish,
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Change logs still to publish, oldest first.
+    pub fn pending_logs(&self, limit: usize) -> Result<Vec<PendingLog>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, entity_type, record_id, title, body, attempts FROM outbox_logs \
+             WHERE published IS NULL ORDER BY id LIMIT ?1",
+        )?;
+        let mut rows = stmt.query([limit as i64])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let t: i64 = r.get(1)?;
+            out.push(PendingLog {
+                id: r.get(0)?,
+                key: RecordKey {
+                    entity_type: kartoteka_domain::EntityType::from_type_id(t).ok_or_else(
+                        || StoreError::corrupt("outbox_logs.entity_type", t.to_string()),
+                    )?,
+                    id: r.get(2)?,
+                },
+                title: r.get(3)?,
+                body: r.get(4)?,
+                attempts: r.get::<_, i64>(5)? as u32,
+            });
+        }
+        Ok(out)
+    }
+
+    /// A change log reached the timeline (`how`: `logmessage:<id>` or `comment:<id>`).
+    pub fn log_published(&mut self, id: i64, how: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE outbox_logs SET published = ?2, last_error = NULL WHERE id = ?1",
+            )?
+            .execute(params![id, how])?;
+        Ok(())
+    }
+
+    pub fn log_failed(&mut self, id: i64, error: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE outbox_logs SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+            )?
+            .execute(params![id, error])?;
+        Ok(())
+    }
+
+    /// Whether anything waits for upload or publishing.
+    pub fn upload_due(&self) -> Result<bool, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE state IN ('pending', 'sending')) \
+             OR EXISTS (SELECT 1 FROM outbox_logs WHERE published IS NULL)",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+}
+
+fn finish_entries(
+    tx: &Connection,
+    key: RecordKey,
+    ids: &[i64],
+    item: Option<&Record>,
+    received_ms: i64,
+    publish: bool,
+) -> Result<(), StoreError> {
+    let log = if publish {
+        change_log(tx, key, ids)?
+    } else {
+        None
+    };
+    let mut fields: Vec<String> = Vec::new();
+    {
+        let mut done = tx.prepare_cached(
+            "UPDATE outbox SET state = 'done', done_ms = ?2, last_error = NULL, \
+             theirs_value = NULL WHERE id = ?1 RETURNING field",
+        )?;
+        for id in ids {
+            if let Some(f) = done
+                .query_row(params![id, received_ms], |r| r.get::<_, String>(0))
+                .optional()?
+            {
+                fields.push(f);
+            }
+        }
+    }
+    let seqs = seqs_of(tx, ids)?;
+    set_delivery(tx, &seqs, HistorySyncState::Synced, Some(received_ms))?;
+    if let Some((title, body)) = &log {
+        tx.prepare_cached(
+            "INSERT INTO outbox_logs (entity_type, record_id, title, body) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![key.entity_type.type_id(), key.id, title, body])?;
+    }
+    let Some(item) = item else {
+        return Ok(());
+    };
+    // Our uploaded fields become part of the server version first, so the item raises no
+    // "observed" events for them; the rest of the item is applied as a pull would.
+    let rid = rid_of(key)?;
+    if let Some(mut server) = load_server(tx, key)? {
+        for f in &fields {
+            if f.starts_with(FM_PREFIX) {
+                server.multi_fields = item.multi_fields.clone();
+            } else if f == "*" {
+                server.fields = item.fields.clone();
+                server.multi_fields = item.multi_fields.clone();
+            } else if let Some(v) = item.fields.get(f) {
+                server.fields.insert(f.clone(), v.clone());
+            }
+        }
+        let has_mirror: bool = tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM server_records WHERE rid = ?1)")?
+            .query_row([rid], |r| r.get(0))?;
+        let (f, m) = (
+            serde_json::to_string(&server.fields)?,
+            serde_json::to_string(&server.multi_fields)?,
+        );
+        if has_mirror {
+            tx.prepare_cached(
+                "UPDATE server_records SET fields = ?2, multi_fields = ?3 WHERE rid = ?1",
+            )?
+            .execute(params![rid, f, m])?;
+        } else {
+            tx.prepare_cached(
+                "UPDATE record_fields SET fields = ?2, multi_fields = ?3 WHERE rid = ?1",
+            )?
+            .execute(params![rid, f, m])?;
+        }
+    }
+    apply_in(tx, key.entity_type, std::slice::from_ref(item))?;
+    Ok(())
+}
+
+fn rekey(tx: &Connection, old: RecordKey, new: RecordKey) -> Result<(), StoreError> {
+    let (old_rid, new_rid) = (rid_of(old)?, rid_of(new)?);
+    // record_fields and server_records reference records (rid): checked at commit, when every
+    // row has moved.
+    tx.pragma_update(None, "defer_foreign_keys", "ON")?;
+    let exists: bool = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM records WHERE rid = ?1)")?
+        .query_row([new_rid], |r| r.get(0))?;
+    if exists {
+        // A pull already brought the created record: the local copy leaves, its history and
+        // queue move over.
+        for sql in [
+            "DELETE FROM record_fields WHERE rid = ?1",
+            "DELETE FROM server_records WHERE rid = ?1",
+            "DELETE FROM links WHERE from_rid = ?1",
+            "DELETE FROM records_search WHERE rowid = ?1",
+            "DELETE FROM records WHERE rid = ?1",
+        ] {
+            tx.prepare_cached(sql)?.execute([old_rid])?;
+        }
+        tx.prepare_cached(
+            "UPDATE record_counts SET n = n - 1 WHERE entity_type = ?1 AND state = 0",
+        )?
+        .execute([old.entity_type.type_id()])?;
+    } else {
+        tx.prepare_cached("UPDATE records SET rid = ?2, id = ?3 WHERE rid = ?1")?
+            .execute(params![old_rid, new_rid, new.id])?;
+        for sql in [
+            "UPDATE record_fields SET rid = ?2 WHERE rid = ?1",
+            "UPDATE server_records SET rid = ?2 WHERE rid = ?1",
+            "UPDATE links SET from_rid = ?2 WHERE from_rid = ?1",
+        ] {
+            tx.prepare_cached(sql)?.execute([old_rid, new_rid])?;
+        }
+        tx.prepare_cached("DELETE FROM records_search WHERE rowid = ?1")?
+            .execute([old_rid])?;
+        if let Some((mut record, _)) = load_local(tx, new)? {
+            record.key = new;
+            record.fields.insert("id".into(), json!(new.id));
+            write_local(tx, &record, false)?;
+        }
+    }
+    // Records that link to it: their link fields name the new id.
+    let linking: Vec<i64> = {
+        let mut stmt = tx.prepare_cached("SELECT from_rid FROM links WHERE to_rid = ?1")?;
+        let rows = stmt.query_map([old_rid], |r| r.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    tx.prepare_cached("UPDATE OR REPLACE links SET to_rid = ?2 WHERE to_rid = ?1")?
+        .execute([old_rid, new_rid])?;
+    for from in linking {
+        let key = crate::promote::key_of(from)?;
+        if let Some((mut record, _)) = load_local(tx, key)? {
+            if replace_link_ids(&mut record.fields, old.id, new.id) {
+                write_local(tx, &record, false)?;
+            }
+        }
+    }
+    rekey_chain(tx, old_rid, new_rid)?;
+    let t = old.entity_type.type_id();
+    tx.prepare_cached(
+        "UPDATE outbox SET record_id = ?3 WHERE entity_type = ?1 AND record_id = ?2",
+    )?
+    .execute(params![t, old.id, new.id])?;
+    tx.prepare_cached(
+        "UPDATE outbox_logs SET record_id = ?3 WHERE entity_type = ?1 AND record_id = ?2",
+    )?
+    .execute(params![t, old.id, new.id])?;
+    // Queued values of other records that name it (a deal's contactIds with the new contact).
+    let open: Vec<(i64, String, Option<String>, Option<String>)> = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT id, field, base_value, new_value FROM outbox \
+             WHERE state NOT IN ('done', 'discarded') AND (field IN ('contactIds', 'contactId', \
+             'companyIds', 'companyId', 'leadId') OR field = '*')",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut put =
+        tx.prepare_cached("UPDATE outbox SET base_value = ?2, new_value = ?3 WHERE id = ?1")?;
+    for (id, field, base, value) in open {
+        let mut base: Value = base
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()?
+            .unwrap_or(Value::Null);
+        let mut value: Value = value
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()?
+            .unwrap_or(Value::Null);
+        let changed = if field == "*" {
+            match value.get_mut("fields").and_then(Value::as_object_mut) {
+                Some(fields) => replace_link_ids(fields, old.id, new.id),
+                None => false,
+            }
+        } else {
+            let a = replace_number(&mut value, old.id, new.id);
+            replace_number(&mut base, old.id, new.id) || a
+        };
+        if changed {
+            put.execute(params![
+                id,
+                serde_json::to_string(&base)?,
+                serde_json::to_string(&value)?
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+/// The multi-field entries of a record's server version (for the upload's `fm` object).
+pub fn multi_by_id(record: &Record) -> BTreeMap<i64, MultiField> {
+    record
+        .multi_fields
+        .iter()
+        .map(|m| (m.id, m.clone()))
+        .collect()
+}
+
+/// The change log of uploaded entries as it is published on the record's timeline: a title, a
+/// readable summary in Russian (the users' first language), and a machine-readable block after
+/// [`LOG_MARKER`] that other installations read back into their history.
+fn change_log(
+    tx: &Connection,
+    key: RecordKey,
+    ids: &[i64],
+) -> Result<Option<(String, String)>, StoreError> {
+    let mut changes = Vec::new();
+    let mut lines = Vec::new();
+    let mut happened = 0i64;
+    let mut source = String::new();
+    let mut author: Option<(Option<i64>, String, Option<String>)> = None;
+    let mut row_stmt = tx.prepare_cached(
+        "SELECT op, field, base_value, new_value, happened_ms, source, history_seqs FROM outbox \
+         WHERE id = ?1",
+    )?;
+    let mut ev_stmt = tx.prepare_cached(
+        "SELECT field_label, old_display, new_display, author_id, author_name, device_id, event \
+         FROM history_events WHERE seq = ?1",
+    )?;
+    for id in ids {
+        let Some((op, field, base, new, at, src, seqs)) = row_stmt
+            .query_row([id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                ))
+            })
+            .optional()?
+        else {
+            continue;
+        };
+        happened = happened.max(at.unwrap_or(0));
+        source = src;
+        let seqs: Vec<i64> = seqs
+            .map(|t| serde_json::from_str(&t))
+            .transpose()?
+            .unwrap_or_default();
+        let mut label = field.clone();
+        for seq in &seqs {
+            let row = ev_stmt
+                .query_row([seq], |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<i64>>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                        r.get::<_, String>(6)?,
+                    ))
+                })
+                .optional()?;
+            if let Some((l, old_d, new_d, a_id, a_name, device, event)) = row {
+                if author.is_none() {
+                    author = Some((a_id, a_name, device));
+                }
+                if let Some(l) = l.clone() {
+                    label = l;
+                }
+                let line = match event.as_str() {
+                    "created" => "Запись создана".to_string(),
+                    "deleted" => "Запись удалена".to_string(),
+                    "linkAdded" => {
+                        format!("Добавлена связь «{}»: {}", label, new_d.unwrap_or_default())
+                    }
+                    "linkRemoved" => {
+                        format!("Удалена связь «{}»: {}", label, old_d.unwrap_or_default())
+                    }
+                    "reverted" | "resolved" => continue,
+                    _ => format!(
+                        "{}: {} → {}",
+                        label,
+                        old_d.unwrap_or_else(|| "—".into()),
+                        new_d.unwrap_or_else(|| "—".into())
+                    ),
+                };
+                lines.push(format!("• {line}"));
+            }
+        }
+        let parse = |v: Option<String>| -> Value {
+            v.and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or(Value::Null)
+        };
+        changes.push(json!({
+            "op": op, "field": field, "label": label, "old": parse(base), "new": parse(new)
+        }));
+    }
+    if changes.is_empty() {
+        return Ok(None);
+    }
+    let (author_id, author_name, device) = author.unwrap_or((None, String::new(), None));
+    let when = chrono::DateTime::from_timestamp_millis(happened).unwrap_or_default();
+    let offline = source == "deviceOffline";
+    let title = if offline {
+        "Картотека: изменения, сделанные офлайн"
+    } else {
+        "Картотека: изменения"
+    };
+    let block = json!({
+        "record": {"entityTypeId": key.entity_type.type_id(), "id": key.id},
+        "authorId": author_id,
+        "author": author_name,
+        "device": device,
+        "happenedAt": when.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "source": source,
+        "changes": changes,
+    });
+    let body = format!(
+        "{} {} (UTC), {}{}\n{}\n\n{LOG_MARKER}{}",
+        if offline {
+            "Изменено офлайн"
+        } else {
+            "Изменено"
+        },
+        when.format("%d.%m.%Y %H:%M"),
+        author_name,
+        if offline {
+            ", загружено позже"
+        } else {
+            ""
+        },
+        lines.join("\n"),
+        block
+    );
+    Ok(Some((title.to_string(), body)))
+}

@@ -1,0 +1,418 @@
+//! Local edits (product.md §5): one save = replica row + outbox entries + history events, in one
+//! transaction; records created here get their portal id later; revert and restore from history.
+
+mod common;
+
+use common::{checkpoint, contact, deal, key, open};
+use kartoteka_domain::edit::OutboxListRequest;
+use kartoteka_domain::{
+    EntityType, HistoryEventCode, HistoryFilter, HistorySource, HistorySyncState, MultiFieldEdit,
+    MultiFieldKind, OutboxOp, OutboxState, RecordEdit,
+};
+use kartoteka_store::{HistoryQuery, LocalActor, Store, StoreError};
+use serde_json::{json, Map, Value};
+
+fn actor(online: bool) -> LocalActor {
+    LocalActor {
+        user_id: Some(3),
+        name: "Мария Менеджерова".into(),
+        device_id: "dev-7".into(),
+        online,
+    }
+}
+
+fn edit(fields: Value) -> RecordEdit {
+    RecordEdit {
+        fields: fields.as_object().cloned().unwrap_or_else(Map::new),
+        multi_fields: vec![],
+    }
+}
+
+fn history(store: &Store, k: kartoteka_domain::RecordKey) -> Vec<kartoteka_domain::HistoryEvent> {
+    let filter = HistoryFilter {
+        record: Some(k),
+        ..Default::default()
+    };
+    let q = HistoryQuery {
+        filter: &filter,
+        include_hidden: false,
+    };
+    store.history_page(&q, None, 100).expect("history").0
+}
+
+fn seeded() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut store = open(dir.path());
+    let mut d = deal(7, "Поставка", "NEW", 3, "2026-03-01T09:00:00+03:00");
+    d.fields.insert("contactIds".into(), json!([5]));
+    store
+        .apply_pulled(EntityType::Deal, &[d], &checkpoint(7))
+        .expect("deal");
+    store
+        .apply_pulled(
+            EntityType::Contact,
+            &[
+                contact(5, "Тимур", "Лебедев", "+7 900 111-22-33", "t@example.ru"),
+                contact(6, "Ирина", "Козлова", "+7 900 444-55-66", "i@example.ru"),
+            ],
+            &checkpoint(6),
+        )
+        .expect("contacts");
+    (dir, store)
+}
+
+#[test]
+fn offline_edit_writes_row_outbox_and_pending_history_in_one_save() {
+    let (_dir, mut store) = seeded();
+    let k = key(EntityType::Deal, 7);
+    let saved = store
+        .edit_record(
+            &actor(false),
+            k,
+            &edit(json!({"opportunity": "1500.50", "title": "Поставка"})),
+            1_780_000_000_000,
+        )
+        .expect("save");
+    assert_eq!(
+        saved.queued, 1,
+        "only the changed field is queued, not the unchanged title"
+    );
+
+    let card = store.get_record(k).expect("read").expect("deal");
+    assert_eq!(
+        card.fields["opportunity"],
+        json!("1500.50"),
+        "applied locally at once"
+    );
+
+    let list = store
+        .outbox_list(&OutboxListRequest::default())
+        .expect("outbox");
+    assert_eq!(list.open, 1);
+    let e = &list.entries[0];
+    assert_eq!(
+        (e.field.as_str(), e.op, e.state),
+        ("opportunity", OutboxOp::Update, OutboxState::Pending)
+    );
+    assert_eq!(
+        e.base,
+        json!(1007),
+        "the base is the server value it was changed from"
+    );
+    assert_eq!(e.mine, json!("1500.50"));
+    assert_eq!(e.source, HistorySource::DeviceOffline);
+
+    let events = history(&store, k);
+    let change = events
+        .iter()
+        .find(|e| e.field.as_deref() == Some("opportunity"))
+        .expect("the edit is in history before upload");
+    assert_eq!(change.source, HistorySource::DeviceOffline);
+    assert_eq!(change.sync_state, HistorySyncState::Pending);
+    assert_eq!(change.author_id, Some(3));
+
+    // A pull of the unchanged server version does not overwrite the unsent edit.
+    let d = deal(7, "Поставка", "NEW", 3, "2026-03-01T09:00:00+03:00");
+    store
+        .apply_pulled(EntityType::Deal, &[d], &checkpoint(7))
+        .expect("pull");
+    let card = store.get_record(k).expect("read").expect("deal");
+    assert_eq!(card.fields["opportunity"], json!("1500.50"));
+
+    // Uploaded: the portal's answer becomes the base, history moves to synced with both times.
+    let q = store.upload_queue(10).expect("queue");
+    assert_eq!(q.len(), 1);
+    let ids: Vec<i64> = q[0].entries.iter().map(|e| e.id).collect();
+    store.mark_sending(&ids).expect("sending");
+    let mut answered = deal(7, "Поставка", "NEW", 3, "2026-03-02T10:00:00+03:00");
+    answered
+        .fields
+        .insert("opportunity".into(), json!("1500.50"));
+    answered.fields.insert("contactIds".into(), json!([5]));
+    store
+        .upload_succeeded(
+            k,
+            &ids,
+            Some(&answered),
+            1_780_000_100_000,
+            true,
+        )
+        .expect("done");
+    assert_eq!(
+        store
+            .outbox_list(&OutboxListRequest::default())
+            .expect("outbox")
+            .open,
+        0
+    );
+    let events = history(&store, k);
+    let change = events
+        .iter()
+        .find(|e| {
+            e.field.as_deref() == Some("opportunity") && e.source == HistorySource::DeviceOffline
+        })
+        .expect("edit");
+    assert_eq!(change.sync_state, HistorySyncState::Synced);
+    assert_eq!(
+        change.received_at.map(|t| t.timestamp_millis()),
+        Some(1_780_000_100_000)
+    );
+    assert_eq!(change.happened_at.timestamp_millis(), 1_780_000_000_000);
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.source == HistorySource::Observed
+                && e.field.as_deref() == Some("opportunity")),
+        "our own uploaded change is not observed a second time: {events:?}"
+    );
+    assert_eq!(
+        store.pending_logs(10).expect("logs").len(),
+        1,
+        "a change log waits to be published"
+    );
+    assert_eq!(store.verify_history().expect("verify").1, None);
+}
+
+#[test]
+fn phone_added_changed_and_removed_are_one_outbox_entry_each() {
+    let (_dir, mut store) = seeded();
+    let k = key(EntityType::Contact, 5);
+    let e = RecordEdit {
+        fields: Map::new(),
+        multi_fields: vec![
+            MultiFieldEdit::Add {
+                kind: MultiFieldKind::Phone,
+                value_type: "MOBILE".into(),
+                value: "+7 901 000-00-01".into(),
+            },
+            MultiFieldEdit::Change {
+                id: 50,
+                value_type: "WORK".into(),
+                value: "+7 900 111-22-34".into(),
+            },
+            MultiFieldEdit::Remove { id: 51 },
+        ],
+    };
+    let saved = store.edit_record(&actor(true), k, &e, 1_000).expect("save");
+    assert_eq!(saved.queued, 3);
+    let list = store
+        .outbox_list(&OutboxListRequest::default())
+        .expect("outbox");
+    let mut fields: Vec<&str> = list.entries.iter().map(|e| e.field.as_str()).collect();
+    fields.sort();
+    assert_eq!(fields, vec!["fm:-1", "fm:50", "fm:51"]);
+    let events = history(&store, k);
+    for code in [
+        HistoryEventCode::MultifieldAdded,
+        HistoryEventCode::MultifieldChanged,
+        HistoryEventCode::MultifieldRemoved,
+    ] {
+        let ev = events
+            .iter()
+            .find(|e| e.event == code)
+            .expect("event per entry");
+        assert_eq!(ev.sync_state, HistorySyncState::Pending);
+        assert_eq!(ev.source, HistorySource::DeviceOnline);
+    }
+}
+
+#[test]
+fn invalid_values_are_refused_before_anything_is_queued() {
+    let (_dir, mut store) = seeded();
+    let k = key(EntityType::Contact, 5);
+    let err = store
+        .edit_record(
+            &actor(true),
+            k,
+            &edit(json!({"name": "", "lastName": null})),
+            1,
+        )
+        .expect_err("a contact without any name is refused");
+    match err {
+        StoreError::Invalid(problems) => {
+            assert!(
+                problems.iter().any(|p| p.message_ru.contains("имя")),
+                "{problems:?}"
+            )
+        }
+        other => panic!("expected Invalid, got {other}"),
+    }
+    let err = store
+        .edit_record(
+            &actor(true),
+            k,
+            &edit(json!({"createdTime": "2020-01-01"})),
+            1,
+        )
+        .expect_err("system fields are read-only");
+    assert!(matches!(err, StoreError::Invalid(_)));
+    assert_eq!(
+        store
+            .outbox_list(&OutboxListRequest::default())
+            .expect("outbox")
+            .open,
+        0
+    );
+    assert!(history(&store, k)
+        .iter()
+        .all(|e| e.source == HistorySource::Observed));
+}
+
+#[test]
+fn record_created_here_follows_its_portal_id_with_links_history_and_queued_edits() {
+    let (_dir, mut store) = seeded();
+    let saved = store
+        .create_record(
+            &actor(false),
+            EntityType::Contact,
+            &RecordEdit {
+                fields: json!({"name": "Олег", "lastName": "Новиков"})
+                    .as_object()
+                    .cloned()
+                    .expect("map"),
+                multi_fields: vec![MultiFieldEdit::Add {
+                    kind: MultiFieldKind::Phone,
+                    value_type: "WORK".into(),
+                    value: "89032180888".into(),
+                }],
+            },
+            5_000,
+        )
+        .expect("create");
+    let local = saved.key;
+    assert!(
+        local.is_local(),
+        "a record made here has a local id: {local:?}"
+    );
+    // The deal links the new contact before it reaches the portal.
+    let deal_key = key(EntityType::Deal, 7);
+    store
+        .edit_record(
+            &actor(false),
+            deal_key,
+            &edit(json!({"contactIds": [5, local.id]})),
+            6_000,
+        )
+        .expect("link");
+    let card = store.get_record(deal_key).expect("read").expect("deal");
+    assert!(
+        card.links.iter().any(|l| l.key == local),
+        "linked locally: {:?}",
+        card.links
+    );
+
+    let q = store.upload_queue(10).expect("queue");
+    assert_eq!(q[0].key, local, "the create goes first");
+    let create = &q[0].entries[0];
+    assert_eq!(create.op, OutboxOp::Create);
+    assert_eq!(
+        create.origin_id.as_deref(),
+        Some(format!("dev-7-{}", local.id).as_str())
+    );
+
+    let mut item = contact(901, "Олег", "Новиков", "+7 903 218-08-88", "");
+    item.multi_fields.truncate(1);
+    store
+        .assign_portal_id(local, 901, create.id, &item, 7_000, false)
+        .expect("assign");
+    let new_key = key(EntityType::Contact, 901);
+    assert!(
+        store.get_record(local).expect("read").is_none(),
+        "the local id is gone"
+    );
+    let c = store
+        .get_record(new_key)
+        .expect("read")
+        .expect("under its portal id");
+    assert_eq!(c.title, "Новиков Олег");
+    let card = store.get_record(deal_key).expect("read").expect("deal");
+    assert!(
+        card.links.iter().any(|l| l.key == new_key),
+        "the deal links the portal id"
+    );
+    assert_eq!(card.fields["contactIds"], json!([5, 901]));
+    let q = store.upload_queue(10).expect("queue");
+    assert_eq!(q.len(), 1);
+    assert_eq!(
+        q[0].entries[0].new,
+        json!([5, 901]),
+        "the queued link names the portal id"
+    );
+    let events = history(&store, new_key);
+    assert!(events
+        .iter()
+        .any(|e| e.event == HistoryEventCode::Created && e.sync_state == HistorySyncState::Synced));
+    assert_eq!(
+        store.verify_history().expect("verify").1,
+        None,
+        "the chain was re-keyed"
+    );
+}
+
+#[test]
+fn removed_link_is_restored_from_history_with_one_call() {
+    let (_dir, mut store) = seeded();
+    let deal_key = key(EntityType::Deal, 7);
+    // Someone removes the contact (observed at sync).
+    let mut d = deal(7, "Поставка", "NEW", 3, "2026-03-05T09:00:00+03:00");
+    d.fields.insert("contactIds".into(), json!([]));
+    store
+        .apply_pulled(EntityType::Deal, &[d], &checkpoint(7))
+        .expect("pull");
+    let removed = history(&store, deal_key)
+        .into_iter()
+        .find(|e| e.event == HistoryEventCode::LinkRemoved)
+        .expect("link removed is in history");
+    let saved = store
+        .revert_history_event(&actor(true), removed.seq, 9_000)
+        .expect("restore");
+    assert_eq!(saved.queued, 1);
+    let card = store.get_record(deal_key).expect("read").expect("deal");
+    assert_eq!(card.fields["contactIds"], json!([5]));
+    let events = history(&store, deal_key);
+    assert!(events.iter().any(|e| e.event == HistoryEventCode::Reverted));
+    assert!(events.iter().any(
+        |e| e.event == HistoryEventCode::LinkAdded && e.sync_state == HistorySyncState::Pending
+    ));
+}
+
+#[test]
+fn conflict_is_resolved_per_field_and_recorded() {
+    let (_dir, mut store) = seeded();
+    let k = key(EntityType::Deal, 7);
+    store
+        .edit_record(&actor(false), k, &edit(json!({"title": "Моё"})), 1)
+        .expect("save");
+    let q = store.upload_queue(10).expect("queue");
+    let id = q[0].entries[0].id;
+    store
+        .upload_conflicts(&[(id, json!("Их"))])
+        .expect("conflict");
+    let list = store
+        .outbox_list(&OutboxListRequest::default())
+        .expect("outbox");
+    assert_eq!(list.conflicts, 1);
+    assert_eq!(list.entries[0].theirs, Some(json!("Их")));
+    assert!(
+        store.upload_queue(10).expect("queue").is_empty(),
+        "a conflict waits for the user"
+    );
+
+    store
+        .resolve_conflict(
+            &actor(true),
+            id,
+            &kartoteka_domain::ConflictChoice::Theirs,
+            2,
+        )
+        .expect("resolve");
+    let card = store.get_record(k).expect("read").expect("deal");
+    assert_eq!(card.title, "Их");
+    let list = store
+        .outbox_list(&OutboxListRequest::default())
+        .expect("outbox");
+    assert_eq!((list.open, list.conflicts), (0, 0));
+    assert!(history(&store, k)
+        .iter()
+        .any(|e| e.event == HistoryEventCode::Resolved));
+}
