@@ -1,18 +1,21 @@
 import { useMemo, useState } from "react";
 import { formatDateTime } from "../../lib/format";
 import { useI18n } from "../../lib/i18n";
-import { IpcFailure, recordAsOf, type IpcError, type RecordKey } from "../../lib/ipc";
+import { historyRevert, IpcFailure, recordAsOf, type IpcError, type RecordKey } from "../../lib/ipc";
 import type { HistoryEvent } from "../../lib/ipc/bindings/HistoryEvent";
 import type { RecordAsOf } from "../../lib/ipc/bindings/RecordAsOf";
 import { ErrorBanner } from "../shell/ErrorBanner";
 import { eventLabel, fieldText, newText, oldText, sourceLabel, syncLabel } from "./describe";
 import { groupBySave } from "./grouping";
+import { undoActionOf } from "./undo";
 import { formatEntries } from "./plural";
 import { useHistoryRows } from "./useHistoryRows";
 
 interface Props {
   recordKey: RecordKey;
   revision: number;
+  /** A revert or restore from here was saved: the card reloads. */
+  onReverted?: () => void;
 }
 
 /** `YYYY-MM-DDTHH:MM` of a moment in local time (what a datetime-local input holds). */
@@ -22,7 +25,7 @@ function localInput(d: Date): string {
 }
 
 /** A card's History tab: the record's events newest first, one block per save. */
-export function HistoryTab({ recordKey, revision }: Props) {
+export function HistoryTab({ recordKey, revision, onReverted }: Props) {
   const { t, lang } = useI18n();
   const filter = useMemo(
     () => ({
@@ -38,13 +41,28 @@ export function HistoryTab({ recordKey, revision }: Props) {
     }),
     [recordKey.entityType, recordKey.id],
   );
-  const rows = useHistoryRows(filter, 100, revision);
+  const [reverts, setReverts] = useState(0);
+  const rows = useHistoryRows(filter, 100, revision + reverts);
   const groups = groupBySave(rows.events);
+  const [busy, setBusy] = useState<number | null>(null);
+  const [revertError, setRevertError] = useState<IpcError | null>(null);
+  const revert = (seq: number) => {
+    setBusy(seq);
+    setRevertError(null);
+    historyRevert(seq)
+      .then(() => {
+        setReverts((n) => n + 1);
+        onReverted?.();
+      })
+      .catch((e: unknown) => setRevertError(e instanceof IpcFailure ? e.error : { code: "internal", message: String(e) }))
+      .finally(() => setBusy(null));
+  };
 
   return (
     <section className="history-tab" data-testid="history-tab">
       <AsOf recordKey={recordKey} />
       {rows.error && <ErrorBanner error={rows.error} />}
+      {revertError && <ErrorBanner error={revertError} />}
       <div className="muted small" data-testid="history-tab-total">
         {rows.total === null ? t("history.loading") : rows.total === 0 ? t("history.tabEmpty") : formatEntries(rows.total, lang, t)}
       </div>
@@ -66,7 +84,7 @@ export function HistoryTab({ recordKey, revision }: Props) {
               </div>
               <ul className="save-events">
                 {g.events.map((e) => (
-                  <EventLine key={e.seq} e={e} />
+                  <EventLine key={e.seq} e={e} busy={busy === e.seq} onRevert={revert} />
                 ))}
               </ul>
             </li>
@@ -82,8 +100,9 @@ export function HistoryTab({ recordKey, revision }: Props) {
   );
 }
 
-function EventLine({ e }: { e: HistoryEvent }) {
+function EventLine({ e, busy, onRevert }: { e: HistoryEvent; busy: boolean; onRevert: (seq: number) => void }) {
   const { t } = useI18n();
+  const action = undoActionOf(e);
   const field = fieldText(e);
   const before = oldText(e);
   const after = newText(e);
@@ -102,6 +121,22 @@ function EventLine({ e }: { e: HistoryEvent }) {
         </span>
       )}
       {e.note && <span className="event-note muted">{e.note}</span>}
+      {e.syncState === "pending" && (
+        <span className="tag tag-pending" data-testid="event-pending">
+          {t("edit.pending")}
+        </span>
+      )}
+      {action && (
+        <button
+          type="button"
+          className="link-button small event-undo"
+          data-testid={`history-${action}`}
+          disabled={busy}
+          onClick={() => onRevert(e.seq)}
+        >
+          {action === "restore" ? t("history.restoreEntry") : t("history.revert")}
+        </button>
+      )}
     </li>
   );
 }

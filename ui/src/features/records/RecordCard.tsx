@@ -1,7 +1,19 @@
 import { useEffect, useRef, useState } from "react";
 import { dictionaries, useI18n, type Language, type MessageKey, type Translate } from "../../lib/i18n";
 import { formatDateTime, formatFieldValue } from "../../lib/format";
-import { IpcFailure, recordGet, type IpcError, type RecordCard as Card, type RecordKey } from "../../lib/ipc";
+import {
+  IpcFailure,
+  recordDelete,
+  recordGet,
+  recordRestore,
+  recordUpdate,
+  type IpcError,
+  type RecordCard as Card,
+  type RecordKey,
+} from "../../lib/ipc";
+import { RecordForm } from "../edit/RecordForm";
+import { isLocalRecord } from "../edit/local";
+import { ConfirmDialog } from "../shell/ConfirmDialog";
 import type { MultiField } from "../../lib/ipc/bindings/MultiField";
 import { HistoryTab } from "../history/HistoryTab";
 import { ErrorBanner } from "../shell/ErrorBanner";
@@ -65,6 +77,11 @@ export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
   const [error, setError] = useState<IpcError | null>(null);
   const closeRef = useRef<HTMLButtonElement>(null);
 
+  // Bumped after this card's own saves, so it reloads even before the shell's event arrives.
+  const [saves, setSaves] = useState(0);
+  const [editing, setEditing] = useState(false);
+  const [confirmDelete, setConfirmDelete] = useState(false);
+  const [busy, setBusy] = useState(false);
   useEffect(() => {
     let live = true;
     setError(null);
@@ -74,7 +91,31 @@ export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
     return () => {
       live = false;
     };
-  }, [recordKey.entityType, recordKey.id, revision]);
+  }, [recordKey.entityType, recordKey.id, revision, saves]);
+  useEffect(() => {
+    setEditing(false);
+    setConfirmDelete(false);
+  }, [recordKey.entityType, recordKey.id]);
+  const fail = (e: unknown) => setError(e instanceof IpcFailure ? e.error : { code: "internal", message: String(e) });
+  const remove = () => {
+    setBusy(true);
+    recordDelete({ key: recordKey })
+      .then(() => {
+        setConfirmDelete(false);
+        setSaves((n) => n + 1);
+      })
+      .catch(fail)
+      .finally(() => setBusy(false));
+  };
+  const restore = () => {
+    setBusy(true);
+    // The portal cannot undelete: the record comes back as a new one, which the card then shows.
+    recordRestore({ key: recordKey })
+      .then((saved) => onOpen(saved.key))
+      .catch(fail)
+      .finally(() => setBusy(false));
+  };
+  const linkTitles = Object.fromEntries((card?.links ?? []).map((l) => [`${l.key.entityType}:${l.key.id}`, l.title]));
 
   useEffect(() => closeRef.current?.focus(), [recordKey.entityType, recordKey.id]);
 
@@ -96,7 +137,7 @@ export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
       data-record-id={recordKey.id}
       aria-label={card?.title ?? t(ENTITY_ONE_KEY[recordKey.entityType])}
       onKeyDown={(e) => {
-        if (e.key === "Escape") {
+        if (e.key === "Escape" && !editing && !confirmDelete) {
           e.preventDefault();
           e.stopPropagation();
           onClose();
@@ -108,10 +149,32 @@ export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
           <EntityIcon type={recordKey.entityType} />
           {t(ENTITY_ONE_KEY[recordKey.entityType])} #{recordKey.id}
         </span>
-        <button ref={closeRef} type="button" className="icon-button" onClick={onClose} aria-label={t("card.close")} title={`${t("card.close")} (Esc)`}>
-          ✕
-        </button>
+        <span className="card-actions">
+          {card && !card.deleted && !editing && (
+            <>
+              <button type="button" className="secondary small" data-testid="card-edit" onClick={() => { setTab("fields"); setEditing(true); }}>
+                {t("edit.edit")}
+              </button>
+              <button type="button" className="secondary small" data-testid="card-delete" onClick={() => setConfirmDelete(true)}>
+                {t("edit.delete")}
+              </button>
+            </>
+          )}
+          {card?.deleted && (
+            <button type="button" className="secondary small" data-testid="card-restore" disabled={busy} onClick={restore}>
+              {t("edit.restore")}
+            </button>
+          )}
+          <button ref={closeRef} type="button" className="icon-button" onClick={onClose} aria-label={t("card.close")} title={`${t("card.close")} (Esc)`}>
+            ✕
+          </button>
+        </span>
       </div>
+      {confirmDelete && card && (
+        <ConfirmDialog title={t("edit.delete")} confirmLabel={t("edit.delete")} danger busy={busy} onConfirm={remove} onCancel={() => setConfirmDelete(false)}>
+          <p>{t("edit.deleteConfirm", { title: card.title })}</p>
+        </ConfirmDialog>
+      )}
       {error && <ErrorBanner error={error} />}
       {card && (
         <div className="card-body">
@@ -127,6 +190,21 @@ export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
             )}
             {card.responsibleName && <span className="muted">{card.responsibleName}</span>}
             {card.updatedTime && <span className="muted">{formatDateTime(card.updatedTime, lang)}</span>}
+            {isLocalRecord(card.key) && (
+              <span className="tag tag-local" data-testid="chip-not-uploaded">
+                {t("edit.notUploaded")}
+              </span>
+            )}
+            {(card.pendingFields ?? []).length > 0 && (
+              <span className="tag tag-pending" data-testid="chip-pending">
+                {t("edit.pending")}
+              </span>
+            )}
+            {card.deleted && (
+              <span className="tag tag-hidden" data-testid="chip-deleted">
+                {t("edit.deleted")}
+              </span>
+            )}
           </div>
           <div className="card-tabs" role="tablist">
             {(["fields", "history"] as const).map((name) => (
@@ -135,8 +213,27 @@ export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
               </button>
             ))}
           </div>
-          {tab === "history" && <HistoryTab recordKey={recordKey} revision={revision} />}
-          {tab === "fields" && <>
+          {tab === "history" && <HistoryTab recordKey={recordKey} revision={revision + saves} onReverted={() => setSaves((n) => n + 1)} />}
+          {tab === "fields" && editing && (
+            <RecordForm
+              key={`${recordKey.entityType}:${recordKey.id}`}
+              mode="edit"
+              entityType={recordKey.entityType}
+              fields={card.fields}
+              linkFields={card.linkFields ?? []}
+              linkTitles={linkTitles}
+              entries={card.multiFields}
+              withEntries={recordKey.entityType !== "deal"}
+              onSubmit={(edit) =>
+                recordUpdate({ key: recordKey, edit }).then(() => {
+                  setEditing(false);
+                  setSaves((n) => n + 1);
+                })
+              }
+              onCancel={() => setEditing(false)}
+            />
+          )}
+          {tab === "fields" && !editing && <>
 
           {card.multiFields.length > 0 && (
             <section>

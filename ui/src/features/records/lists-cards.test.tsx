@@ -388,10 +388,11 @@ describe("pieces", () => {
   });
 
   it("takes an amount's currency from the currency field", () => {
+    const meta = { raw: null, isRequired: false, isReadOnly: false, isImmutable: false, isMultiple: false, options: [], statusType: null };
     const fields = withMoney([
-      { name: "opportunity", label: "A", fieldType: "double", isCustom: false, values: ["10"] },
-      { name: "currencyId", label: "C", fieldType: "string", isCustom: false, values: ["USD"] },
+      { name: "opportunity", label: "A", fieldType: "double", isCustom: false, values: ["10"], ...meta },
+      { name: "currencyId", label: "C", fieldType: "string", isCustom: false, values: ["USD"], ...meta },
     ]);
-    expect(fields).toEqual([{ name: "opportunity", label: "A", fieldType: "money", isCustom: false, values: ["10 USD"] }]);
+    expect(fields).toEqual([{ name: "opportunity", label: "A", fieldType: "money", isCustom: false, values: ["10 USD"], ...meta }]);
   });
 });
