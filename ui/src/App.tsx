@@ -2,6 +2,8 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { useI18n } from "./lib/i18n";
 import type { RecordKey } from "./lib/ipc";
 import { ConnectScreen } from "./features/connect/ConnectScreen";
+import { CreateRecord } from "./features/edit/CreateRecord";
+import { OutboxPage } from "./features/outbox/OutboxPage";
 import { HistoryPage } from "./features/history/HistoryPage";
 import { Overview } from "./features/overview/Overview";
 import { ENTITY_NAV_KEY } from "./features/records/entities";
@@ -25,7 +27,13 @@ export function App() {
   );
   // Closing the card returns the keyboard to the list, on the row the card was opened from.
   const closeCard = useCallback(() => {
-    setRoute((r) => (r.kind === "records" && r.open ? { kind: "records", entityType: r.entityType } : r));
+    setRoute((r) =>
+      r.kind === "records" && (r.open || r.creating)
+        ? { kind: "records", entityType: r.entityType }
+        : r.kind === "outbox" && r.open
+          ? { kind: "outbox" }
+          : r,
+    );
     window.requestAnimationFrame(() =>
       document.querySelector<HTMLElement>("[data-testid=vtable-body]")?.focus(),
     );
@@ -68,11 +76,13 @@ export function App() {
         ? t("history.title")
         : route.kind === "connect"
           ? t("connect.title")
-          : t("overview.title");
+          : route.kind === "outbox"
+            ? t("outbox.title")
+            : t("overview.title");
 
   return (
     <div className="app">
-      <Sidebar route={route} counts={portal.counts} onNavigate={navigate} />
+      <Sidebar route={route} counts={portal.counts} unsent={portal.outbox?.open} onNavigate={navigate} />
       <main className="main">
         <Header
           title={title}
@@ -81,6 +91,9 @@ export function App() {
           syncSeen={portal.syncSeen}
           counts={portal.counts}
           onSync={portal.startSync}
+          outbox={portal.outbox}
+          onOpenOutbox={() => setRoute({ kind: "outbox" })}
+          onWorkOffline={portal.setWorkOffline}
         />
         <div className="content">
           {route.kind === "overview" && (
@@ -93,15 +106,19 @@ export function App() {
             />
           )}
           {route.kind === "records" && (
-            <div className={route.open ? "split with-card" : "split"}>
+            <div className={route.open || route.creating ? "split with-card" : "split"}>
               <RecordList
                 key={route.entityType}
                 entityType={route.entityType}
                 revision={portal.revision}
                 syncing={portal.sync?.running ?? false}
                 onOpen={openRecord}
+                onCreate={() => setRoute({ kind: "records", entityType: route.entityType, creating: true })}
                 searchRef={searchRef}
               />
+              {route.creating && !route.open && (
+                <CreateRecord key={route.entityType} entityType={route.entityType} onCreated={openRecord} onClose={closeCard} />
+              )}
               {route.open && (
                 <RecordCard
                   recordKey={route.open}
@@ -121,6 +138,19 @@ export function App() {
                   revision={portal.revision}
                   onOpen={(key) => setRoute({ kind: "history", open: key })}
                   onClose={() => setRoute({ kind: "history" })}
+                />
+              )}
+            </div>
+          )}
+          {route.kind === "outbox" && (
+            <div className={route.open ? "split with-card" : "split"}>
+              <OutboxPage revision={portal.outboxRevision} onOpen={(key) => setRoute({ kind: "outbox", open: key })} />
+              {route.open && (
+                <RecordCard
+                  recordKey={route.open}
+                  revision={portal.revision}
+                  onOpen={(key) => setRoute({ kind: "outbox", open: key })}
+                  onClose={() => setRoute({ kind: "outbox" })}
                 />
               )}
             </div>

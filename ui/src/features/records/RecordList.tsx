@@ -29,6 +29,8 @@ interface Props {
   /** A sync is running: an empty list may only mean its records have not arrived yet. */
   syncing?: boolean;
   onOpen: (key: RecordKey) => void;
+  /** Opens the create form for the list's type. */
+  onCreate?: () => void;
   searchRef: React.RefObject<HTMLInputElement | null>;
 }
 
@@ -55,7 +57,7 @@ export function listRequest(
   };
 }
 
-export function RecordList({ entityType, revision, syncing = false, onOpen, searchRef }: Props) {
+export function RecordList({ entityType, revision, syncing = false, onOpen, onCreate, searchRef }: Props) {
   const { t, lang } = useI18n();
   const [search, setSearch] = useState("");
   const debouncedSearch = useDebounced(search, 150);
@@ -188,6 +190,11 @@ export function RecordList({ entityType, revision, syncing = false, onOpen, sear
         <span className="found muted" aria-live="polite">
           {total === null ? t("list.loading") : t("list.found", { n: formatCount(total, lang) })}
         </span>
+        {onCreate && (
+          <button type="button" className="primary small new-record" data-testid="list-new" onClick={onCreate}>
+            + {t("edit.new")}
+          </button>
+        )}
       </div>
       {error && <ErrorBanner error={error} onRetry={() => {
             setError(null);

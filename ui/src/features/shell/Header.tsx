@@ -14,6 +14,10 @@ interface Props {
   syncSeen?: SyncSeen;
   counts?: PortalCounts | null;
   onSync: () => void;
+  /** Unsent edits and open conflicts (the badge); `null` hides the badge. */
+  outbox?: { open: number; conflicts: number } | null;
+  onOpenOutbox?: () => void;
+  onWorkOffline?: (offline: boolean) => void;
 }
 
 /** Re-renders once a minute so "5 min ago" stays true. */
@@ -26,7 +30,7 @@ function useNow(): Date {
   return now;
 }
 
-export function Header({ title, status, sync, syncSeen = {}, counts = null, onSync }: Props) {
+export function Header({ title, status, sync, syncSeen = {}, counts = null, onSync, outbox = null, onOpenOutbox, onWorkOffline }: Props) {
   const { t, lang, setLang } = useI18n();
   const now = useNow();
   const lastSyncAt = sync?.lastSyncAt ?? status?.lastSyncAt ?? null;
@@ -63,14 +67,40 @@ export function Header({ title, status, sync, syncSeen = {}, counts = null, onSy
         )}
         {status && (
           <span
-            className={status.online ? "conn online" : "conn offline"}
+            className={status.online && !status.workOffline ? "conn online" : "conn offline"}
             data-testid="connection"
+            data-work-offline={status.workOffline ? "on" : "off"}
             role="status"
             aria-live="polite"
           >
             <span className="dot" aria-hidden="true" />
-            {status.online ? t("header.online") : t("header.offline")}
+            {status.workOffline ? t("header.workingOffline") : status.online ? t("header.online") : t("header.offline")}
           </span>
+        )}
+        {status && status.mode !== "notConfigured" && onWorkOffline && (
+          <label className="switch" title={t("header.workOffline")}>
+            <input
+              type="checkbox"
+              role="switch"
+              checked={status.workOffline ?? false}
+              aria-checked={status.workOffline ?? false}
+              data-testid="work-offline"
+              onChange={(e) => onWorkOffline(e.target.checked)}
+            />
+            <span>{t("header.workOffline")}</span>
+          </label>
+        )}
+        {outbox && outbox.open > 0 && (
+          <button
+            type="button"
+            className={outbox.conflicts > 0 ? "outbox-badge conflict" : "outbox-badge"}
+            data-testid="outbox-badge"
+            title={[t("header.unsent", { n: outbox.open }), outbox.conflicts > 0 ? t("header.conflicts", { n: outbox.conflicts }) : ""].filter(Boolean).join(" · ")}
+            aria-label={t("header.unsent", { n: outbox.open })}
+            onClick={onOpenOutbox}
+          >
+            <span aria-hidden="true">⇡</span> {outbox.open}
+          </button>
         )}
         <span
           className="last-sync"

@@ -8,10 +8,12 @@ import { sameRoute, type Route } from "./route";
 interface Props {
   route: Route;
   counts: PortalCounts | null;
+  /** Unsent edits, shown beside "Outbox". */
+  unsent?: number;
   onNavigate: (route: Route) => void;
 }
 
-export function Sidebar({ route, counts, onNavigate }: Props) {
+export function Sidebar({ route, counts, unsent, onNavigate }: Props) {
   const { t, lang } = useI18n();
   const countOf = (type: string) => counts?.counts.find((c) => c.entityType === type)?.count;
 
@@ -56,7 +58,10 @@ export function Sidebar({ route, counts, onNavigate }: Props) {
           ),
         )}
       </ul>
-      <ul className="nav-list">{item({ kind: "history" }, t("nav.history"), <HistoryIcon />, 6)}</ul>
+      <ul className="nav-list">
+        {item({ kind: "history" }, t("nav.history"), <HistoryIcon />, 6)}
+        {item({ kind: "outbox" }, t("nav.outbox"), <span aria-hidden="true">⇡</span>, 7, unsent && unsent > 0 ? unsent : undefined)}
+      </ul>
       <div className="sidebar-footer">
         <button
           type="button"

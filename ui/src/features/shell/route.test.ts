@@ -2,11 +2,12 @@ import { describe, expect, it } from "vitest";
 import { routeForShortcut, sameRoute } from "./route";
 
 describe("section shortcuts", () => {
-  it("Alt+1…6 follow the sidebar order", () => {
+  it("Alt+1…7 follow the sidebar order", () => {
     expect(routeForShortcut("1")).toEqual({ kind: "overview" });
     expect(routeForShortcut("3")).toEqual({ kind: "records", entityType: "deal" });
     expect(routeForShortcut("6")).toEqual({ kind: "history" });
-    expect(routeForShortcut("7")).toBeUndefined();
+    expect(routeForShortcut("7")).toEqual({ kind: "outbox" });
+    expect(routeForShortcut("8")).toBeUndefined();
     expect(routeForShortcut("x")).toBeUndefined();
   });
 

@@ -4,8 +4,9 @@ import type { RecordKey } from "../../lib/ipc/bindings/RecordKey";
 /** Which screen is shown. Kept as plain state: a desktop app has no address bar. */
 export type Route =
   | { kind: "overview" }
-  | { kind: "records"; entityType: EntityType; open?: RecordKey }
+  | { kind: "records"; entityType: EntityType; open?: RecordKey; creating?: boolean }
   | { kind: "history"; open?: RecordKey }
+  | { kind: "outbox"; open?: RecordKey }
   | { kind: "connect" };
 
 export function sameRoute(a: Route, b: Route): boolean {
@@ -14,7 +15,7 @@ export function sameRoute(a: Route, b: Route): boolean {
   return true;
 }
 
-/** Alt+1 … Alt+6 switch sections, in sidebar order. */
+/** Alt+1 … Alt+7 switch sections, in sidebar order. */
 export const SECTION_ROUTES: readonly Route[] = [
   { kind: "overview" },
   { kind: "records", entityType: "lead" },
@@ -22,6 +23,7 @@ export const SECTION_ROUTES: readonly Route[] = [
   { kind: "records", entityType: "contact" },
   { kind: "records", entityType: "company" },
   { kind: "history" },
+  { kind: "outbox" },
 ];
 
 export function routeForShortcut(key: string): Route | undefined {

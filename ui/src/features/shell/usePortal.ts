@@ -2,6 +2,8 @@ import { useCallback, useEffect, useState } from "react";
 import {
   IpcFailure,
   onAppEvent,
+  outboxList,
+  syncSetOffline,
   portalCounts,
   portalStatus,
   syncStart,
@@ -55,8 +57,14 @@ export interface PortalState {
   error: IpcError | null;
   /** Bumped whenever records may have changed, so open lists reload. */
   revision: number;
+  /** Unsent edits (the badge) and open conflicts; `null` until known. */
+  outbox: { open: number; conflicts: number } | null;
+  /** Bumped whenever the outbox may have changed, so the outbox panel reloads. */
+  outboxRevision: number;
   reload: () => void;
   startSync: () => void;
+  /** The "work offline" switch. */
+  setWorkOffline: (offline: boolean) => void;
 }
 
 /**
@@ -80,6 +88,24 @@ export function usePortal(): PortalState {
   const [syncSeen, setSyncSeen] = useState<SyncSeen>({});
   const [error, setError] = useState<IpcError | null>(null);
   const [revision, setRevision] = useState(0);
+  const [outbox, setOutbox] = useState<{ open: number; conflicts: number } | null>(null);
+  const [outboxRevision, setOutboxRevision] = useState(0);
+
+  const refreshOutbox = useCallback(() => {
+    setOutboxRevision((r) => r + 1);
+    outboxList({ includeClosed: false, record: null })
+      .then((l) => setOutbox({ open: l.open, conflicts: l.conflicts }))
+      .catch(() => {
+        // No replica yet (connect screen, a portal starting): no badge.
+        setOutbox(null);
+      });
+  }, []);
+
+  const setWorkOffline = useCallback((offline: boolean) => {
+    syncSetOffline(offline)
+      .then(setStatus)
+      .catch((e: unknown) => setError(asIpcError(e)));
+  }, []);
 
   const reload = useCallback(() => {
     setError(null);
@@ -87,6 +113,7 @@ export function usePortal(): PortalState {
       .then((s) => {
         setStatus(s);
         if (s.mode === "notConfigured") return;
+        refreshOutbox();
         return portalCounts().then(setCounts);
       })
       .catch((e: unknown) => setError(asIpcError(e)));
@@ -95,7 +122,7 @@ export function usePortal(): PortalState {
       .catch(() => {
         // Sync status is optional for the first screen; errors surface when a sync runs.
       });
-  }, []);
+  }, [refreshOutbox]);
 
   const startSync = useCallback(() => {
     syncStart()
@@ -139,6 +166,7 @@ export function usePortal(): PortalState {
           setSync({ running: false, progress: null, lastSyncAt: event.at, lastError: null });
           setStatus((s) => (s ? { ...s, lastSyncAt: event.at } : s));
           setRevision((r) => r + 1);
+          refreshOutbox();
           portalCounts().then(setCounts).catch(() => {});
           break;
         case "syncFailed":
@@ -151,6 +179,9 @@ export function usePortal(): PortalState {
           break;
         case "recordsChanged":
           setRevision((r) => r + 1);
+          break;
+        case "outboxChanged":
+          refreshOutbox();
           break;
       }
     };
@@ -166,7 +197,7 @@ export function usePortal(): PortalState {
       cancelled = true;
       unlisten?.();
     };
-  }, [reload]);
+  }, [reload, refreshOutbox]);
 
-  return { status, counts, sync, syncSeen, error, revision, reload, startSync };
+  return { status, counts, sync, syncSeen, error, revision, outbox, outboxRevision, reload, startSync, setWorkOffline };
 }
