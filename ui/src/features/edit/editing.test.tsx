@@ -1,0 +1,201 @@
+// Editing as a user meets it, over a mocked IPC: the card's edit mode sends only what changed,
+// refusals are shown next to their fields, deleting asks first, the header's switch and badge,
+// and the outbox's discard asks first.
+import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { I18nProvider } from "../../lib/i18n";
+import { Header } from "../shell/Header";
+import { OutboxPage } from "../outbox/OutboxPage";
+import { RecordCard } from "../records/RecordCard";
+
+type Handler = (cmd: string, payload?: unknown) => unknown;
+
+function ipc(handlers: Record<string, Handler>, calls: [string, unknown][]): Handler {
+  return (cmd, payload) => {
+    calls.push([cmd, payload]);
+    const h = handlers[cmd];
+    if (!h) throw { code: "internal", message: `unexpected command ${cmd}` };
+    return h(cmd, payload);
+  };
+}
+
+const meta = { isRequired: false, isReadOnly: false, isImmutable: false, isMultiple: false, options: [], statusType: null };
+const deal = {
+  key: { entityType: "deal", id: 7 },
+  title: "Поставка",
+  stageName: null,
+  stageColor: null,
+  responsibleName: null,
+  updatedTime: null,
+  fields: [
+    { name: "title", label: "Название", fieldType: "string", isCustom: false, values: ["Поставка"], raw: "Поставка", ...meta, isRequired: true },
+    { name: "opportunity", label: "Сумма", fieldType: "double", isCustom: false, values: ["1500"], raw: "1500.00", ...meta },
+    { name: "createdTime", label: "Создана", fieldType: "datetime", isCustom: false, values: ["x"], raw: "2026-01-01T00:00:00+03:00", ...meta, isReadOnly: true },
+  ],
+  multiFields: [],
+  links: [{ key: { entityType: "contact", id: 4 }, title: "Анна", isPrimary: true, phone: null, email: null }],
+  linkFields: [{ name: "contactIds", label: "Контакты", fieldType: "crm_contact", isCustom: false, values: ["4"], raw: [4], ...meta, isMultiple: true }],
+  deleted: false,
+  pendingFields: [],
+};
+const refs = { stages: [], categories: [], users: [], fields: [], statuses: [] };
+const saved = { key: { entityType: "deal", id: 7 }, queued: 1, historySeqs: [1] };
+
+afterEach(() => {
+  vi.restoreAllMocks();
+  cleanup();
+  clearMocks();
+});
+
+function renderCard() {
+  render(
+    <I18nProvider initial="en">
+      <RecordCard recordKey={{ entityType: "deal", id: 7 }} revision={0} onOpen={() => {}} onClose={() => {}} />
+    </I18nProvider>,
+  );
+}
+
+describe("card edit mode", () => {
+  it("saves only the changed fields with Enter, leaving read-only fields out of the form", async () => {
+    const calls: [string, unknown][] = [];
+    mockIPC(ipc({ record_get: () => deal, references_list: () => refs, record_update: () => saved }, calls));
+    renderCard();
+    fireEvent.click(await screen.findByTestId("card-edit"));
+    const amount = await screen.findByTestId("edit-opportunity");
+    expect(screen.queryByTestId("edit-createdTime")).toBeNull();
+    fireEvent.change(amount, { target: { value: "2 500,50" } });
+    fireEvent.submit(screen.getByTestId("record-form"));
+    await waitFor(() => expect(calls.some(([c]) => c === "record_update")).toBe(true));
+    const [, payload] = calls.find(([c]) => c === "record_update")!;
+    expect(payload).toEqual({ request: { key: { entityType: "deal", id: 7 }, edit: { fields: { opportunity: "2500.50" }, multiFields: [] } } });
+    await waitFor(() => expect(screen.queryByTestId("record-form")).toBeNull());
+  });
+
+  it("does not send a required field emptied, and shows the portal's problems next to their fields", async () => {
+    const calls: [string, unknown][] = [];
+    const problems = [{ field: "opportunity", label: "Сумма", messageRu: "Слишком много", messageEn: "Too much" }];
+    mockIPC(
+      ipc(
+        {
+          record_get: () => deal,
+          references_list: () => refs,
+          record_update: () => {
+            throw { code: "invalidInput", message: "refused", params: { problems: JSON.stringify(problems) } };
+          },
+        },
+        calls,
+      ),
+    );
+    renderCard();
+    fireEvent.click(await screen.findByTestId("card-edit"));
+    fireEvent.change(await screen.findByTestId("edit-title"), { target: { value: "" } });
+    fireEvent.submit(screen.getByTestId("record-form"));
+    expect((await screen.findByTestId("problem-title")).textContent).toBe("This field is required");
+    expect(calls.some(([c]) => c === "record_update")).toBe(false);
+
+    fireEvent.change(screen.getByTestId("edit-title"), { target: { value: "Поставка 2" } });
+    fireEvent.change(screen.getByTestId("edit-opportunity"), { target: { value: "999999999" } });
+    fireEvent.submit(screen.getByTestId("record-form"));
+    expect((await screen.findByTestId("problem-opportunity")).textContent).toBe("Too much");
+    expect(screen.getByTestId("record-form")).toBeTruthy();
+  });
+
+  it("Escape leaves the form without saving; removing a contact link is an edit of contactIds", async () => {
+    const calls: [string, unknown][] = [];
+    mockIPC(ipc({ record_get: () => deal, references_list: () => refs, record_update: () => saved }, calls));
+    renderCard();
+    fireEvent.click(await screen.findByTestId("card-edit"));
+    fireEvent.keyDown(await screen.findByTestId("edit-title"), { key: "Escape" });
+    await waitFor(() => expect(screen.queryByTestId("record-form")).toBeNull());
+    fireEvent.click(screen.getByTestId("card-edit"));
+    fireEvent.click(await screen.findByRole("button", { name: "Remove the link: Анна" }));
+    fireEvent.submit(screen.getByTestId("record-form"));
+    await waitFor(() => expect(calls.some(([c]) => c === "record_update")).toBe(true));
+    const [, payload] = calls.find(([c]) => c === "record_update")!;
+    expect((payload as { request: { edit: { fields: unknown } } }).request.edit.fields).toEqual({ contactIds: [] });
+  });
+
+  it("asks before deleting", async () => {
+    const calls: [string, unknown][] = [];
+    mockIPC(ipc({ record_get: () => deal, record_delete: () => saved }, calls));
+    renderCard();
+    fireEvent.click(await screen.findByTestId("card-delete"));
+    expect(screen.getByTestId("confirm-dialog").textContent).toContain("Delete “Поставка”?");
+    fireEvent.click(screen.getByTestId("confirm-no"));
+    expect(calls.some(([c]) => c === "record_delete")).toBe(false);
+    fireEvent.click(screen.getByTestId("card-delete"));
+    fireEvent.click(screen.getByTestId("confirm-yes"));
+    await waitFor(() => expect(calls.some(([c]) => c === "record_delete")).toBe(true));
+  });
+
+  it("marks a record not uploaded yet and offers restore for a deleted one", async () => {
+    const calls: [string, unknown][] = [];
+    const local = { ...deal, key: { entityType: "deal", id: 2 ** 47 + 1 }, deleted: true, pendingFields: ["*"] };
+    mockIPC(ipc({ record_get: () => local, record_restore: () => ({ ...saved, key: { entityType: "deal", id: 2 ** 47 + 2 } }) }, calls));
+    renderCard();
+    expect((await screen.findByTestId("chip-not-uploaded")).textContent).toBe("not uploaded yet");
+    expect(screen.getByTestId("chip-pending")).toBeTruthy();
+    expect(screen.queryByTestId("card-edit")).toBeNull();
+    fireEvent.click(screen.getByTestId("card-restore"));
+    await waitFor(() => expect(calls.some(([c]) => c === "record_restore")).toBe(true));
+  });
+});
+
+describe("header and outbox", () => {
+  it("shows the unsent-edits badge and the work-offline switch", () => {
+    const toggled: boolean[] = [];
+    render(
+      <I18nProvider initial="ru">
+        <Header
+          title="x"
+          status={{ mode: "demo", portalName: "p", online: true, lastSyncAt: null, workOffline: true }}
+          sync={null}
+          onSync={() => {}}
+          outbox={{ open: 3, conflicts: 1 }}
+          onWorkOffline={(v) => toggled.push(v)}
+        />
+      </I18nProvider>,
+    );
+    expect(screen.getByTestId("outbox-badge").textContent).toContain("3");
+    expect(screen.getByTestId("connection").textContent).toBe("Офлайн по выбору");
+    const toggle = screen.getByRole("switch", { name: "Работать офлайн" });
+    fireEvent.click(toggle);
+    expect(toggled).toEqual([false]);
+  });
+
+  it("discards an entry only after confirmation", async () => {
+    const calls: [string, unknown][] = [];
+    const entry = {
+      id: 11,
+      key: { entityType: "deal", id: 7 },
+      recordTitle: "Поставка",
+      op: "update",
+      field: "opportunity",
+      fieldLabel: "Сумма",
+      base: "1500",
+      mine: "2500",
+      theirs: null,
+      state: "rejected",
+      attempts: 2,
+      lastError: "ACCESS_DENIED",
+      happenedMs: 1_700_000_000_000,
+      source: "deviceOffline",
+    };
+    mockIPC(ipc({ outbox_list: () => ({ entries: [entry], open: 1, conflicts: 0 }), outbox_discard: () => null, outbox_retry: () => 1 }, calls));
+    render(
+      <I18nProvider initial="en">
+        <OutboxPage revision={0} onOpen={() => {}} />
+      </I18nProvider>,
+    );
+    const row = await screen.findByTestId("outbox-entry");
+    expect(row.textContent).toContain("ACCESS_DENIED");
+    expect(row.textContent).toContain("rejected by the portal");
+    fireEvent.click(screen.getByTestId("outbox-retry"));
+    await waitFor(() => expect(calls.some(([c, p]) => c === "outbox_retry" && JSON.stringify(p) === '{"request":{"id":11}}')).toBe(true));
+    fireEvent.click(screen.getByTestId("outbox-discard"));
+    expect(screen.getByTestId("confirm-dialog").textContent).toContain("Discard the change of “Сумма” in “Поставка”?");
+    fireEvent.click(screen.getByTestId("confirm-yes"));
+    await waitFor(() => expect(calls.some(([c]) => c === "outbox_discard")).toBe(true));
+  });
+});

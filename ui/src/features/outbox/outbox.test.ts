@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import type { OutboxEntry } from "../../lib/ipc/bindings/OutboxEntry";
+import { canDiscard, canRetry, groupOutbox, outboxValueText } from "./outbox";
+
+function entry(id: number, recordId: number, happenedMs: number, extra: Partial<OutboxEntry> = {}): OutboxEntry {
+  return {
+    id,
+    key: { entityType: "deal", id: recordId },
+    recordTitle: `Deal ${recordId}`,
+    op: "update",
+    field: "title",
+    fieldLabel: "Title",
+    base: "a",
+    mine: "b",
+    theirs: null,
+    state: "pending",
+    attempts: 0,
+    lastError: null,
+    happenedMs,
+    source: "deviceOffline",
+    ...extra,
+  };
+}
+
+describe("outbox grouping", () => {
+  it("groups by record in upload order, records waiting on a conflict first", () => {
+    const groups = groupOutbox([
+      entry(3, 20, 300),
+      entry(1, 10, 100),
+      entry(2, 10, 50, { field: "opportunity" }),
+      entry(4, 30, 400, { state: "conflict", theirs: "c" }),
+    ]);
+    expect(groups.map((g) => g.key.id)).toEqual([30, 10, 20]);
+    expect(groups[0]!.conflicts).toBe(1);
+    expect(groups[1]!.entries.map((e) => e.id)).toEqual([2, 1]);
+  });
+
+  it("shows values as text, never markup", () => {
+    expect(outboxValueText("<b>x</b>")).toBe("<b>x</b>");
+    expect(outboxValueText(null)).toBe("—");
+    expect(outboxValueText([5, 7])).toBe("5, 7");
+    expect(outboxValueText({ value: "+7 900", valueType: "WORK" })).toBe("+7 900 (WORK)");
+    expect(outboxValueText(1500)).toBe("1500");
+  });
+
+  it("offers retry for refused or waiting entries and discard until an entry is closed", () => {
+    expect(canRetry("rejected")).toBe(true);
+    expect(canRetry("done")).toBe(false);
+    expect(canDiscard("conflict")).toBe(true);
+    expect(canDiscard("sending")).toBe(false);
+    expect(canDiscard("discarded")).toBe(false);
+  });
+});
