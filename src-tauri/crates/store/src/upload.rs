@@ -337,6 +337,16 @@ impl Store {
         Ok(())
     }
 
+    /// How change logs are published on this portal: `None` (log messages) or `comment` (log
+    /// messages were refused: the signed-in user is not an administrator).
+    pub fn log_channel(&self) -> Result<Option<String>, StoreError> {
+        self.meta("upload.log_channel")
+    }
+
+    pub fn set_log_channel(&mut self, channel: &str) -> Result<(), StoreError> {
+        self.set_meta("upload.log_channel", channel)
+    }
+
     /// Whether anything waits for upload or publishing.
     pub fn upload_due(&self) -> Result<bool, StoreError> {
         Ok(self.conn.query_row(

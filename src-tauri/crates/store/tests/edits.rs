@@ -130,13 +130,7 @@ fn offline_edit_writes_row_outbox_and_pending_history_in_one_save() {
         .insert("opportunity".into(), json!("1500.50"));
     answered.fields.insert("contactIds".into(), json!([5]));
     store
-        .upload_succeeded(
-            k,
-            &ids,
-            Some(&answered),
-            1_780_000_100_000,
-            true,
-        )
+        .upload_succeeded(k, &ids, Some(&answered), 1_780_000_100_000, true)
         .expect("done");
     assert_eq!(
         store

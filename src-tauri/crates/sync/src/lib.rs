@@ -14,9 +14,11 @@ pub mod event;
 pub mod model;
 pub mod plan;
 pub mod ports;
+pub mod push;
 mod reconcile;
 pub mod scheduler;
 mod store_replica;
+pub mod upload;
 
 pub use bitrix_portal::{portal_error, BitrixPortal};
 pub use driver::{system_clock, Clock, SharedReplica, SyncEngine};
@@ -25,6 +27,7 @@ pub use event::{no_events, EventSink, SyncEvent, SyncPhase, SyncSummary, TypeSum
 pub use model::{ApplyCounts, PullCheckpoint, PulledChunk, ReferenceData, SignedIn, Watermark};
 pub use plan::{next_action, Policy, ReconcilePolicy, RetryPolicy, SyncAction};
 pub use ports::{Portal, Replica};
+pub use push::{UploadSummary, Uploader};
 pub use scheduler::{
     Connectivity, RunFuture, RunningProgress, SchedulerConfig, StatusBoard, SyncScheduler,
     SyncStatus,

@@ -1,0 +1,404 @@
+//! The upload's decisions, as pure functions (house style: decide, then do). Given a record's
+//! queued changes and the portal's current version, [`plan_update`] says, field by field, what
+//! to write, what the portal already has, and what is a conflict; [`check_answer`] says which
+//! written values the portal did not take.
+
+use kartoteka_domain::{same_value, MultiField, OutboxOp, Record};
+use kartoteka_store::QueuedEntry;
+use serde_json::{json, Map, Value};
+
+/// One field's queued changes collapsed: the base of the first, the value of the last.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldChange {
+    pub field: String,
+    pub ids: Vec<i64>,
+    pub base: Value,
+    pub mine: Value,
+}
+
+/// What to do with one record's update entries.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UpdatePlan {
+    /// `fields` of `crm.item.update` (may include `fm` as an object keyed by entry id).
+    pub fields: Map<String, Value>,
+    /// Entries the write carries.
+    pub written: Vec<FieldChange>,
+    /// Entries whose value the portal already has (an earlier attempt landed, or someone made
+    /// the same change): done without a write.
+    pub already: Vec<i64>,
+    /// Entries whose portal value changed since our base: (entry id, the portal's value).
+    pub conflicts: Vec<(i64, Value)>,
+}
+
+/// Collapses a record's update entries per field, in first-edit order.
+pub fn collapse(entries: &[QueuedEntry]) -> Vec<FieldChange> {
+    let mut out: Vec<FieldChange> = Vec::new();
+    for e in entries.iter().filter(|e| e.op == OutboxOp::Update) {
+        match out.iter_mut().find(|c| c.field == e.field) {
+            Some(c) => {
+                c.ids.push(e.id);
+                c.mine = e.new.clone();
+            }
+            None => out.push(FieldChange {
+                field: e.field.clone(),
+                ids: vec![e.id],
+                base: e.base.clone(),
+                mine: e.new.clone(),
+            }),
+        }
+    }
+    out
+}
+
+fn entry(v: &Value) -> Option<MultiField> {
+    serde_json::from_value(v.clone()).ok()
+}
+
+fn same_entry(a: &MultiField, b: &MultiField) -> bool {
+    a.kind == b.kind && a.value_type == b.value_type && same_text(&a.value, &b.value)
+}
+
+/// Phones compare by their digits ("+7 903 218-08-88" = "+79032180888"), the rest as text.
+fn same_text(a: &str, b: &str) -> bool {
+    let digits = |s: &str| -> String { s.chars().filter(char::is_ascii_digit).collect() };
+    a.trim() == b.trim()
+        || (!digits(a).is_empty()
+            && digits(a) == digits(b)
+            && a.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c))
+            && b.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c)))
+}
+
+fn fm_element(m: &MultiField, value: &str) -> Value {
+    json!({"typeId": m.kind, "valueType": m.value_type, "value": value})
+}
+
+/// Decides a record's update entries against the portal's current version.
+pub fn plan_update(entries: &[QueuedEntry], current: &Record) -> UpdatePlan {
+    let mut plan = UpdatePlan::default();
+    let mut fm = Map::new();
+    let mut next_new = 0usize;
+    for change in collapse(entries) {
+        if let Some(id) = change.field.strip_prefix("fm:") {
+            let id: i64 = id.parse().unwrap_or(0);
+            let portal = current.multi_fields.iter().find(|m| m.id == id);
+            let mine = entry(&change.mine);
+            let base = entry(&change.base);
+            if id < 0 {
+                // A new entry: the portal may have it already (an uncertain earlier attempt).
+                let Some(mine) = mine else {
+                    plan.already.extend(&change.ids);
+                    continue;
+                };
+                if current
+                    .multi_fields
+                    .iter()
+                    .any(|m| m.kind == mine.kind && same_text(&m.value, &mine.value))
+                {
+                    plan.already.extend(&change.ids);
+                } else {
+                    fm.insert(format!("n{next_new}"), fm_element(&mine, &mine.value));
+                    next_new += 1;
+                    plan.written.push(change);
+                }
+                continue;
+            }
+            match (portal, mine, base) {
+                // Removal: gone already, or unchanged since our base → delete by value "".
+                (None, None, _) => plan.already.extend(&change.ids),
+                (Some(p), None, Some(b)) if same_entry(p, &b) => {
+                    fm.insert(id.to_string(), fm_element(p, ""));
+                    plan.written.push(change);
+                }
+                (Some(p), Some(m), _) if same_entry(p, &m) => plan.already.extend(&change.ids),
+                (Some(p), Some(m), Some(b)) if same_entry(p, &b) => {
+                    fm.insert(id.to_string(), fm_element(&m, &m.value));
+                    plan.written.push(change);
+                }
+                (p, _, _) => {
+                    let theirs = p.map(|p| serde_json::to_value(p).unwrap_or(Value::Null));
+                    for id in &change.ids {
+                        plan.conflicts
+                            .push((*id, theirs.clone().unwrap_or(Value::Null)));
+                    }
+                }
+            }
+            continue;
+        }
+        let portal = current
+            .fields
+            .get(&change.field)
+            .cloned()
+            .unwrap_or(Value::Null);
+        if same_value(&portal, &change.mine) {
+            plan.already.extend(&change.ids);
+        } else if same_value(&portal, &change.base) {
+            plan.fields
+                .insert(change.field.clone(), change.mine.clone());
+            plan.written.push(change);
+        } else {
+            for id in &change.ids {
+                plan.conflicts.push((*id, portal.clone()));
+            }
+        }
+    }
+    if !fm.is_empty() {
+        plan.fields.insert("fm".into(), Value::Object(fm));
+    }
+    plan
+}
+
+/// The written changes the portal's answer does not show: values it silently did not take
+/// (an unparseable date, a yes/no, a multi-field element it ignored). Returns the field names.
+pub fn check_answer(written: &[FieldChange], answered: &Record) -> Vec<String> {
+    let mut missing = Vec::new();
+    for change in written {
+        if let Some(id) = change.field.strip_prefix("fm:") {
+            let id: i64 = id.parse().unwrap_or(0);
+            let ok = match entry(&change.mine) {
+                // Added or changed: an entry with that value is there.
+                Some(m) => answered
+                    .multi_fields
+                    .iter()
+                    .any(|a| a.kind == m.kind && same_text(&a.value, &m.value)),
+                // Removed: the entry is gone.
+                None => !answered.multi_fields.iter().any(|a| a.id == id),
+            };
+            if !ok {
+                missing.push(change.field.clone());
+            }
+            continue;
+        }
+        let got = answered
+            .fields
+            .get(&change.field)
+            .cloned()
+            .unwrap_or(Value::Null);
+        if !same_value(&got, &change.mine) {
+            missing.push(change.field.clone());
+        }
+    }
+    missing
+}
+
+/// `fields` of `crm.item.add` for a create entry: the values, `fm` as an array (CONTRACT §2.5),
+/// and the tag that makes the create safe to look up after an uncertain outcome.
+pub fn create_fields(entry: &QueuedEntry, originator: &str) -> Map<String, Value> {
+    let mut fields = entry
+        .new
+        .get("fields")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let fm: Vec<Value> = entry
+        .new
+        .get("fm")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(entry_ref)
+                .map(|m| fm_element(&m, &m.value))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !fm.is_empty() {
+        fields.insert("fm".into(), Value::Array(fm));
+    }
+    fields.insert("originatorId".into(), json!(originator));
+    if let Some(origin) = &entry.origin_id {
+        fields.insert("originId".into(), json!(origin));
+    }
+    fields
+}
+
+fn entry_ref(v: &Value) -> Option<MultiField> {
+    entry(v)
+}
+
+/// Whether a value names a record created here that has no portal id yet (it must wait).
+pub fn names_local_record(v: &Value) -> bool {
+    match v {
+        Value::Number(n) => n
+            .as_i64()
+            .is_some_and(|id| id >= kartoteka_domain::LOCAL_ID_BASE),
+        Value::String(s) => s
+            .parse::<i64>()
+            .is_ok_and(|id| id >= kartoteka_domain::LOCAL_ID_BASE),
+        Value::Array(items) => items.iter().any(names_local_record),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kartoteka_domain::{EntityType, MultiFieldKind, OutboxState, RecordKey};
+
+    fn q(id: i64, field: &str, base: Value, new: Value) -> QueuedEntry {
+        QueuedEntry {
+            id,
+            op: OutboxOp::Update,
+            field: field.into(),
+            base,
+            new,
+            origin_id: None,
+            state: OutboxState::Pending,
+            attempts: 0,
+            happened_ms: 0,
+        }
+    }
+
+    fn portal(fields: Value, fm: Vec<MultiField>) -> Record {
+        Record {
+            key: RecordKey {
+                entity_type: EntityType::Contact,
+                id: 5,
+            },
+            updated_time: None,
+            fields: fields.as_object().cloned().unwrap_or_default(),
+            multi_fields: fm,
+        }
+    }
+
+    fn phone(id: i64, value: &str) -> MultiField {
+        MultiField {
+            id,
+            kind: MultiFieldKind::Phone,
+            value_type: "WORK".into(),
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn unchanged_field_is_written_changed_field_conflicts_other_fields_merge() {
+        let entries = [
+            q(1, "opportunity", json!("1000"), json!("1500")),
+            q(2, "title", json!("Старое"), json!("Моё")),
+        ];
+        // Someone else changed the title meanwhile (and the comment, which we did not touch).
+        let current = portal(
+            json!({"opportunity": "1000.00", "title": "Их", "comments": "новый"}),
+            vec![],
+        );
+        let plan = plan_update(&entries, &current);
+        assert_eq!(
+            plan.fields,
+            json!({"opportunity": "1500"}).as_object().cloned().unwrap()
+        );
+        assert_eq!(plan.conflicts, vec![(2, json!("Их"))]);
+        assert!(plan.already.is_empty());
+    }
+
+    #[test]
+    fn a_value_already_on_the_portal_is_done_without_a_write() {
+        let entries = [q(1, "opportunity", json!("1000"), json!("1500"))];
+        let plan = plan_update(&entries, &portal(json!({"opportunity": 1500}), vec![]));
+        assert!(plan.fields.is_empty());
+        assert_eq!(plan.already, vec![1]);
+    }
+
+    #[test]
+    fn two_edits_of_one_field_upload_once_from_the_first_base() {
+        let entries = [
+            q(1, "title", json!("A"), json!("B")),
+            q(2, "title", json!("B"), json!("C")),
+        ];
+        let plan = plan_update(&entries, &portal(json!({"title": "A"}), vec![]));
+        assert_eq!(plan.fields["title"], json!("C"));
+        assert_eq!(plan.written[0].ids, vec![1, 2]);
+    }
+
+    #[test]
+    fn phones_are_written_as_an_object_keyed_by_entry_id() {
+        let p15 = phone(15, "+7 900 000-00-15");
+        let p16 = phone(16, "+7 900 000-00-16");
+        let entries = [
+            q(
+                1,
+                "fm:-1",
+                Value::Null,
+                serde_json::to_value(phone(-1, "+7 901 1")).unwrap(),
+            ),
+            q(
+                2,
+                "fm:15",
+                serde_json::to_value(&p15).unwrap(),
+                serde_json::to_value(phone(15, "+7 900 999")).unwrap(),
+            ),
+            q(3, "fm:16", serde_json::to_value(&p16).unwrap(), Value::Null),
+        ];
+        let plan = plan_update(&entries, &portal(json!({}), vec![p15, p16]));
+        assert_eq!(
+            plan.fields["fm"],
+            json!({
+                "n0": {"typeId": "PHONE", "valueType": "WORK", "value": "+7 901 1"},
+                "15": {"typeId": "PHONE", "valueType": "WORK", "value": "+7 900 999"},
+                "16": {"typeId": "PHONE", "valueType": "WORK", "value": ""}
+            })
+        );
+    }
+
+    #[test]
+    fn a_phone_changed_by_someone_else_is_a_conflict_and_an_added_one_is_not_added_twice() {
+        let p15 = phone(15, "+7 900 000-00-15");
+        let entries = [
+            q(1, "fm:15", serde_json::to_value(&p15).unwrap(), Value::Null),
+            q(
+                2,
+                "fm:-1",
+                Value::Null,
+                serde_json::to_value(phone(-1, "+7 (901) 111-22-33")).unwrap(),
+            ),
+        ];
+        let current = portal(
+            json!({}),
+            vec![phone(15, "+7 999"), phone(40, "+79011112233")],
+        );
+        let plan = plan_update(&entries, &current);
+        assert_eq!(plan.conflicts.len(), 1);
+        assert_eq!(plan.conflicts[0].0, 1);
+        assert_eq!(plan.already, vec![2]);
+        assert!(plan.fields.is_empty());
+    }
+
+    #[test]
+    fn values_the_portal_did_not_take_are_named() {
+        let written = vec![
+            FieldChange {
+                field: "UF_CRM_DATE".into(),
+                ids: vec![1],
+                base: Value::Null,
+                mine: json!("2026-13-45"),
+            },
+            FieldChange {
+                field: "title".into(),
+                ids: vec![2],
+                base: Value::Null,
+                mine: json!("Новое"),
+            },
+        ];
+        let answered = portal(json!({"UF_CRM_DATE": null, "title": "Новое"}), vec![]);
+        assert_eq!(
+            check_answer(&written, &answered),
+            vec!["UF_CRM_DATE".to_string()]
+        );
+    }
+
+    #[test]
+    fn creates_carry_the_tag_and_fm_as_an_array() {
+        let mut e = q(
+            1,
+            "*",
+            Value::Null,
+            json!({"fields": {"name": "Олег"}, "fm": [phone(-1, "+7 903")]}),
+        );
+        e.op = OutboxOp::Create;
+        e.origin_id = Some("dev-7-140737488355329".into());
+        let f = create_fields(&e, "kartoteka");
+        assert_eq!(f["originatorId"], json!("kartoteka"));
+        assert_eq!(f["originId"], json!("dev-7-140737488355329"));
+        assert_eq!(
+            f["fm"],
+            json!([{"typeId": "PHONE", "valueType": "WORK", "value": "+7 903"}])
+        );
+    }
+}
