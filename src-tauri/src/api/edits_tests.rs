@@ -335,3 +335,55 @@ fn a_refusal_carries_each_problem_for_the_form() {
     .expect("json");
     assert_eq!(back, problems);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_saved_online_is_uploaded_by_the_next_run_and_leaves_the_outbox() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (core, events) = synced(dir.path()).await;
+    let deal = first_deal(&core).await;
+    let mut edit = RecordEdit::default();
+    edit.fields
+        .insert("title".into(), json!("Загружено с устройства"));
+    let saved = core
+        .record_update(RecordUpdateRequest { key: deal, edit })
+        .await
+        .expect("saved");
+    assert_eq!(saved.queued, 1);
+    // The save asked the scheduler for a run: the upload empties the outbox by itself.
+    let mut open = u32::MAX;
+    for _ in 0..300 {
+        open = core
+            .outbox_list(OutboxListRequest::default())
+            .await
+            .expect("outbox")
+            .open;
+        if open == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(open, 0, "the edit was uploaded without the user asking");
+    assert!(
+        events
+            .take()
+            .iter()
+            .any(|e| matches!(e, AppEvent::OutboxChanged {})),
+        "the badge hears of the upload"
+    );
+    // A later pull reads the portal's version: it has our title.
+    let before = core.sync_status().await.expect("status").last_sync_at;
+    core.sync_start().await.expect("sync");
+    for _ in 0..300 {
+        let status = core.sync_status().await.expect("status");
+        if status.last_sync_at != before && !status.running {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let card = core
+        .record_get(RecordGetRequest { key: deal })
+        .await
+        .expect("card");
+    assert_eq!(card.title, "Загружено с устройства");
+    assert!(card.pending_fields.is_empty(), "nothing left to send");
+}

@@ -6,10 +6,11 @@ use crate::api::Core;
 use chrono::{DateTime, Utc};
 use kartoteka_bitrix::Client;
 use kartoteka_domain::ipc::{self, AppEvent, IpcError, SyncProgress};
+use kartoteka_domain::EntityType;
 use kartoteka_store::Store;
 use kartoteka_sync::{
     system_clock, BitrixPortal, Connectivity, Policy, RunFuture, SchedulerConfig, StatusBoard,
-    SyncEngine, SyncError, SyncErrorCode, SyncEvent, SyncScheduler,
+    SyncEngine, SyncError, SyncErrorCode, SyncEvent, SyncScheduler, UploadSummary, Uploader,
 };
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -66,8 +67,9 @@ fn reached_portal(event: &SyncEvent) -> Option<bool> {
     }
 }
 
-/// Starts the scheduler for one portal and its replica. Events go to the UI after the engine
-/// has committed what they report.
+/// Starts the scheduler for one portal and its replica. Each run uploads the outbox first (so
+/// the pull that follows reads the portal with our edits in it), then pulls. Events go to the
+/// UI after the engine has committed what they report.
 pub fn spawn_scheduler(
     client: Client,
     policy: Policy,
@@ -77,6 +79,7 @@ pub fn spawn_scheduler(
     work_offline: Arc<AtomicBool>,
 ) -> SyncScheduler {
     let board = StatusBoard::new();
+    let upload_events = events.clone();
     let forward: kartoteka_sync::EventSink = Arc::new(move |event: &SyncEvent| {
         if let Some(reached) = reached_portal(event) {
             if online.swap(reached, Ordering::SeqCst) != reached {
@@ -87,11 +90,18 @@ pub fn spawn_scheduler(
             events.send(app_event);
         }
     });
+    let uploader = Arc::new(Uploader::new(
+        client.clone(),
+        Arc::clone(&replica),
+        system_clock(),
+    ));
+    let sink = board.sink(forward);
+    let upload_failed = Arc::clone(&sink);
     let engine = Arc::new(SyncEngine::new(
         Arc::new(BitrixPortal::new(client)),
         replica,
         policy,
-        board.sink(forward),
+        sink,
     ));
     SyncScheduler::spawn(
         board,
@@ -105,9 +115,42 @@ pub fn spawn_scheduler(
                 return Box::pin(async { Err(SyncError::Cancelled) });
             }
             let engine = Arc::clone(&engine);
-            Box::pin(async move { engine.run(&cancel).await })
+            let uploader = Arc::clone(&uploader);
+            let events = upload_events.clone();
+            let failed = Arc::clone(&upload_failed);
+            Box::pin(async move {
+                match uploader.run(&cancel).await {
+                    Ok(summary) => {
+                        if upload_moved(&summary) {
+                            // Committed by the uploader: states, portal ids, refreshed rows.
+                            events.send(AppEvent::OutboxChanged {});
+                            events.send(AppEvent::RecordsChanged {
+                                entity_types: EntityType::ALL.to_vec(),
+                            });
+                        }
+                    }
+                    Err(SyncError::Cancelled) => return Err(SyncError::Cancelled),
+                    Err(error) => {
+                        // The queue stays; attempts and last errors may have changed.
+                        failed(&SyncEvent::Failed {
+                            code: error.code(),
+                            user_code: error.user_code(),
+                            message: error.to_string(),
+                        });
+                        events.send(AppEvent::OutboxChanged {});
+                        return Err(error);
+                    }
+                }
+                engine.run(&cancel).await
+            })
         },
     )
+}
+
+/// Whether an upload changed anything the UI shows (an entry uploaded, created, deleted, in
+/// conflict or refused).
+fn upload_moved(s: &UploadSummary) -> bool {
+    s.uploaded + s.created + s.deleted + s.conflicts + s.rejected > 0
 }
 
 pub fn ipc_status(status: &kartoteka_sync::SyncStatus) -> ipc::SyncStatus {

@@ -276,10 +276,12 @@ impl Uploader {
             summary.write_requests += 1;
             for (key, e) in chunk {
                 match outcome(&r, &format!("a{}", e.id)) {
-                    Outcome::Ok(v) => match item_of(key.entity_type, v) {
-                        Some(item) => self.created(*key, e, item, summary).await?,
-                        None => {} // stays "sending": looked up next time
-                    },
+                    Outcome::Ok(v) => {
+                        // Without an item it stays "sending": looked up next time.
+                        if let Some(item) = item_of(key.entity_type, v) {
+                            self.created(*key, e, item, summary).await?
+                        }
+                    }
                     Outcome::Refused(err) => {
                         let (state, words) = refusal_state(err, OutboxOp::Create);
                         self.failed(vec![e.id], state, words, summary).await?;

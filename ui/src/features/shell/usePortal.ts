@@ -176,6 +176,8 @@ export function usePortal(): PortalState {
             lastSyncAt: s?.lastSyncAt ?? null,
             lastError: event.error,
           }));
+          // A failed upload counted an attempt and kept its error on each entry.
+          refreshOutbox();
           break;
         case "recordsChanged":
           setRevision((r) => r + 1);
