@@ -22,6 +22,16 @@ export function linkTarget(f: Pick<EditField, "fieldType">): EntityType | null {
   }
 }
 
+/**
+ * The link fields the form offers: a deal's `contactId` (the portal's old single contact) is
+ * left out when `contactIds` is there — the first of `contactIds` is the primary contact —, and
+ * so is a contact's `companyId` beside `companyIds`.
+ */
+export function offeredLinkFields<F extends Pick<EditField, "name" | "fieldType">>(fields: readonly F[]): F[] {
+  const names = new Set(fields.map((f) => f.name));
+  return fields.filter((f) => linkTarget(f) !== null && !(f.name.endsWith("Id") && names.has(`${f.name}s`)));
+}
+
 interface Props {
   fields: EditField[];
   /** Ids per link field (`contactIds`: the first is the primary contact). */

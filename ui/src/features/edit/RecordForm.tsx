@@ -8,7 +8,7 @@ import { ErrorBanner } from "../shell/ErrorBanner";
 import { EntriesEditor } from "./EntriesEditor";
 import { changedFields, isEditable, problemsOf, toDraft, type Draft, type EditField } from "./fieldEdit";
 import { FieldInput, statusChoices } from "./FieldInput";
-import { LinksEditor } from "./LinksEditor";
+import { LinksEditor, offeredLinkFields } from "./LinksEditor";
 import { entryDrafts, entryEdits, entryProblem, linkIds, linkValue, problemField, problemText, refusedProblems, type EntryDraft } from "./multiEdit";
 
 interface Props {
@@ -45,7 +45,8 @@ export function formEdit(
 }
 
 /** The edit and create form: every editable field by its type, phones and e-mails, links. */
-export function RecordForm({ mode, entityType, fields, linkFields, linkTitles, entries: original, withEntries, onSubmit, onCancel }: Props) {
+export function RecordForm({ mode, entityType, fields, linkFields: allLinkFields, linkTitles, entries: original, withEntries, onSubmit, onCancel }: Props) {
+  const linkFields = useMemo(() => offeredLinkFields(allLinkFields), [allLinkFields]);
   const { t, lang } = useI18n();
   const [refs, setRefs] = useState<ReferenceLists | null>(null);
   const [drafts, setDrafts] = useState<Record<string, Draft>>({});

@@ -15,6 +15,7 @@ import {
 } from "./fieldEdit";
 import { entryEdits, entryDrafts, entryProblem, linkValue, makePrimary, newEntry, problemField, refusedProblems } from "./multiEdit";
 import { formEdit } from "./RecordForm";
+import { offeredLinkFields } from "./LinksEditor";
 import { isLocalRecord, LOCAL_ID_BASE } from "./local";
 
 function field(name: string, fieldType: EditField["fieldType"], raw: unknown, extra: Partial<EditField> = {}): EditField {
@@ -176,6 +177,16 @@ describe("phones, e-mails and links", () => {
     expect(linkValue([4, 5], true, [4, 5])).toBeUndefined();
     expect(linkValue(0, false, [9])).toBe(9);
     expect(linkValue(9, false, [])).toBe(0);
+  });
+
+  it("a deal's old single contact field is not offered beside contactIds", () => {
+    const offered = offeredLinkFields([
+      field("contactId", "crm_contact", 4),
+      field("contactIds", "crm_contact", [4], { isMultiple: true }),
+      field("companyId", "crm_company", 7),
+      field("title", "string", "x"),
+    ]);
+    expect(offered.map((f) => f.name)).toEqual(["contactIds", "companyId"]);
   });
 
   it("the form's edit holds changed fields, links and entries only", () => {

@@ -41,6 +41,9 @@ describe("outbox grouping", () => {
     expect(outboxValueText([5, 7])).toBe("5, 7");
     expect(outboxValueText({ value: "+7 900", valueType: "WORK" })).toBe("+7 900 (WORK)");
     expect(outboxValueText(1500)).toBe("1500");
+    expect(outboxValueText({ fields: { name: "Анна", lastName: "Б", secondName: "" }, fm: [{ value: "+7 1", valueType: "WORK" }] })).toBe(
+      "name: Анна; lastName: Б; +7 1 (WORK)",
+    );
   });
 
   it("offers retry for refused or waiting entries and discard until an entry is closed", () => {

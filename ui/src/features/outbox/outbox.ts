@@ -45,6 +45,14 @@ export function outboxValueText(v: unknown): string {
     // A phone or e-mail entry: its value (and kind).
     const o = v as Record<string, unknown>;
     if (typeof o.value === "string") return [o.value, typeof o.valueType === "string" ? `(${o.valueType})` : ""].filter(Boolean).join(" ");
+    // A create: its fields, then its phones and e-mails.
+    if (typeof o.fields === "object" && o.fields !== null) {
+      const parts = Object.entries(o.fields as Record<string, unknown>)
+        .filter(([, x]) => x !== null && x !== "" && !(Array.isArray(x) && x.length === 0))
+        .map(([k, x]) => `${k}: ${outboxValueText(x)}`);
+      if (Array.isArray(o.fm)) parts.push(...o.fm.map(outboxValueText));
+      return parts.length > 0 ? parts.join("; ") : "—";
+    }
   }
   return JSON.stringify(v);
 }

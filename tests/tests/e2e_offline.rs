@@ -1,0 +1,536 @@
+//! End-to-end offline story (issue 8 §5, first bullet) on the demo portal: with "work offline"
+//! on, the user edits a deal's amount and a custom field, links a contact, removes the deal's
+//! contact and restores the removed link from the History tab, and creates a contact with a
+//! phone; the badge and the outbox show the unsent edits. Going online uploads everything: the
+//! sandbox has each change exactly once (one new contact, not two), the deal's timeline has the
+//! published change log, and the History tab says the edits were made offline and are now on
+//! the portal. Drives the real app binary through tauri-driver; run with `./.ci/dev e2e`.
+//!
+//! Not covered here: a restart between the offline edits and going online. The demo portal is
+//! generated afresh, with its replica, at every start, so a restart needs a webhook portal that
+//! outlives the app (the shell test `an_edit_saved_online_is_uploaded_…` and the store's
+//! durability tests cover what survives).
+
+use std::time::Duration;
+
+use kartoteka_tests::e2e::{AppUnderTest, E2eError, Session};
+use serde_json::{json, Value};
+
+const SYNC_TIMEOUT: Duration = Duration::from_secs(180);
+const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+/// The demo contact whose name is markup (sandbox demo data): never picked here.
+const HOSTILE_CONTACT: i64 = 3;
+const AMOUNT: &str = "777777.77";
+const NOTE: &str = "Заметка, сделанная офлайн";
+const PHONE: &str = "+7 900 123-45-67";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the built app, tauri-driver and Xvfb; run by ./.ci/dev e2e"]
+async fn offline_edits_of_a_deal_and_a_new_contact_reach_the_portal_exactly_once_when_online() {
+    let app = AppUnderTest::launch("offline", &["--demo"])
+        .await
+        .expect("the app starts under tauri-driver");
+    let result = story(&app).await;
+    if let Err(e) = result {
+        app.save_failure_artifacts().await;
+        panic!("{e}");
+    }
+    app.close().await.expect("the session ends cleanly");
+}
+
+struct Picked {
+    deal_id: i64,
+    deal_title: String,
+    /// The contact the deal has (removed, then restored from history).
+    contact_id: i64,
+    /// Another contact, linked offline.
+    other_id: i64,
+    other_last_name: String,
+}
+
+async fn story(app: &AppUnderTest) -> Result<(), E2eError> {
+    let session = app.session()?;
+    session
+        .execute(
+            "window.__alerts = 0; window.alert = () => { window.__alerts += 1; }; return true;",
+            vec![],
+        )
+        .await?;
+    wait_sync_done(app, "the first sync to finish").await?;
+    let portal = app
+        .wait_for_script(
+            "the demo portal's address",
+            STEP_TIMEOUT,
+            r#"return document.querySelector('[data-testid="portal-badge"]')?.getAttribute("title") ?? null;"#,
+            |v| v.as_str().is_some_and(|s| s.starts_with("127.0.0.1:")),
+        )
+        .await?;
+    let emu = Emu::new(portal.as_str().unwrap_or_default());
+    let picked = emu.pick().await?;
+    let last_name = format!("Офлайнова-{}", std::process::id());
+
+    // 1. Work offline: no upload, no pull.
+    click_css(session, r#"[data-testid="work-offline"]"#).await?;
+    app.wait_for_script(
+        "the header to say offline by choice",
+        STEP_TIMEOUT,
+        r#"return document.querySelector('[data-testid="connection"]')?.getAttribute("data-work-offline") ?? null;"#,
+        |v| v == "on",
+    )
+    .await?;
+
+    // 2. The deal: amount, a custom field, a new contact link, in one save.
+    click_css(session, r#".sidebar [data-testid="nav-deal"]"#).await?;
+    open_record_from_list(app, "deal", picked.deal_id, &picked.deal_title).await?;
+    click_when(
+        app,
+        "the card's Edit button",
+        r#"[data-testid="card-edit"]"#,
+    )
+    .await?;
+    wait_css(app, "the edit form", r#"[data-testid="edit-opportunity"]"#).await?;
+    set_input(session, r#"[data-testid="edit-opportunity"]"#, AMOUNT).await?;
+    set_input(session, r#"[data-testid="edit-UF_CRM_NOTE"]"#, NOTE).await?;
+    set_input(
+        session,
+        r#"[data-testid="picker-contact"]"#,
+        &picked.other_last_name,
+    )
+    .await?;
+    app.wait_for_script(
+        "the contact found by the picker",
+        STEP_TIMEOUT,
+        &format!(
+            r#"const row = [...document.querySelectorAll('[data-testid="picker-row"]')].find((r) => r.textContent.includes({name}));
+               if (!row) return false;
+               row.click();
+               return true;"#,
+            name = json!(picked.other_last_name)
+        ),
+        |v| v == true,
+    )
+    .await?;
+    wait_css(
+        app,
+        "the picked contact in the form",
+        &format!(r#"[data-testid="edit-linked-contact-{}"]"#, picked.other_id),
+    )
+    .await?;
+    shot(app, "offline_deal_form").await?;
+    click_css(session, r#"[data-testid="form-save"]"#).await?;
+    wait_css(
+        app,
+        "the saved deal's pending chip",
+        r#"[data-testid="chip-pending"]"#,
+    )
+    .await?;
+
+    // 3. Remove the deal's own contact by mistake, then restore the link from the History tab.
+    click_when(
+        app,
+        "the card's Edit button",
+        r#"[data-testid="card-edit"]"#,
+    )
+    .await?;
+    click_when(
+        app,
+        "the remove button of the deal's contact",
+        &format!(
+            r#"[data-testid="edit-linked-contact-{}"] .icon-button"#,
+            picked.contact_id
+        ),
+    )
+    .await?;
+    click_css(session, r#"[data-testid="form-save"]"#).await?;
+    app.wait_for_script(
+        "the form to close after the save",
+        STEP_TIMEOUT,
+        r#"return !document.querySelector('[data-testid="record-form"]');"#,
+        |v| v == true,
+    )
+    .await?;
+    click_css(session, r#"[data-testid="card-tab-history"]"#).await?;
+    click_when(
+        app,
+        "Restore on the removed link",
+        r#"[data-testid="history-event"][data-event="link_removed"] [data-testid="history-restore"]"#,
+    )
+    .await?;
+    app.wait_for_script(
+        "the restore to be recorded",
+        STEP_TIMEOUT,
+        r#"return document.querySelectorAll('[data-testid="history-tab"] [data-testid="event-pending"]').length;"#,
+        |v| v.as_u64().is_some_and(|n| n >= 4),
+    )
+    .await?;
+    shot(app, "offline_deal_history").await?;
+
+    // 4. A new contact with a phone.
+    click_css(session, r#".sidebar [data-testid="nav-contact"]"#).await?;
+    click_when(
+        app,
+        "New on the contacts list",
+        r#"[data-testid="list-new"]"#,
+    )
+    .await?;
+    wait_css(app, "the create form", r#"[data-testid="edit-name"]"#).await?;
+    set_input(session, r#"[data-testid="edit-name"]"#, "Анна").await?;
+    set_input(session, r#"[data-testid="edit-lastName"]"#, &last_name).await?;
+    click_css(session, r#"[data-testid="add-phone"]"#).await?;
+    set_input(
+        session,
+        r#"[data-testid="edit-entry-phone"] [data-testid="edit-entry-value"]"#,
+        PHONE,
+    )
+    .await?;
+    click_css(session, r#"[data-testid="form-save"]"#).await?;
+    wait_css(
+        app,
+        "the new contact's card, not uploaded yet",
+        r#"[data-testid="chip-not-uploaded"]"#,
+    )
+    .await?;
+    shot(app, "offline_new_contact").await?;
+
+    // 5. The badge and the outbox.
+    let badge = app
+        .wait_for_script(
+            "the unsent-edits badge",
+            STEP_TIMEOUT,
+            r#"return document.querySelector('[data-testid="outbox-badge"]')?.textContent.replace(/\D/g, "") ?? null;"#,
+            |v| v.as_str().and_then(|s| s.parse::<u32>().ok()).is_some_and(|n| n >= 4),
+        )
+        .await?;
+    println!("unsent edits: {badge}");
+    click_css(session, r#".sidebar [data-testid="nav-outbox"]"#).await?;
+    wait_css(
+        app,
+        "the outbox's entries",
+        r#"[data-testid="outbox-entry"]"#,
+    )
+    .await?;
+    shot(app, "offline_outbox").await?;
+
+    // 6. Online again: everything is uploaded without being asked.
+    click_css(session, r#"[data-testid="work-offline"]"#).await?;
+    app.wait_for_script(
+        "the outbox to empty",
+        SYNC_TIMEOUT,
+        r#"return document.querySelector('[data-testid="outbox-badge"]') === null
+             && document.querySelector('[data-testid="connection"]')?.getAttribute("data-work-offline") === "off";"#,
+        |v| v == true,
+    )
+    .await?;
+    wait_sync_done(app, "the sync after the upload").await?;
+    shot(app, "online_outbox_empty").await?;
+
+    // 7. The portal has each change exactly once.
+    let deal = emu
+        .act(
+            1,
+            "crm.item.get",
+            json!({"entityTypeId": 2, "id": picked.deal_id}),
+        )
+        .await?;
+    let item = &deal["item"];
+    println!(
+        "the deal on the portal: opportunity {}, contactIds {}, ufCrmNote {}",
+        item["opportunity"], item["contactIds"], item["ufCrmNote"]
+    );
+    let opportunity = item["opportunity"]
+        .as_f64()
+        .or_else(|| item["opportunity"].as_str().and_then(|s| s.parse().ok()));
+    assert_eq!(
+        opportunity,
+        Some(777777.77),
+        "the amount reached the portal"
+    );
+    assert!(
+        item.to_string().contains(NOTE),
+        "the custom field reached the portal"
+    );
+    let contacts: Vec<i64> = item["contactIds"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_i64).collect())
+        .unwrap_or_default();
+    assert!(
+        contacts.contains(&picked.other_id),
+        "the linked contact is on the portal: {contacts:?}"
+    );
+    assert!(
+        contacts.contains(&picked.contact_id),
+        "the restored link is on the portal: {contacts:?}"
+    );
+    let created = emu
+        .act(
+            1,
+            "crm.item.list",
+            json!({"entityTypeId": 3, "filter": {"lastName": last_name}, "select": ["id", "lastName", "fm"]}),
+        )
+        .await?;
+    let created = created["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        created.len(),
+        1,
+        "the contact was created once: {created:?}"
+    );
+    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+    let new_id = created[0]["id"].as_i64().unwrap_or_default();
+    let contact = emu
+        .act(1, "crm.item.get", json!({"entityTypeId": 3, "id": new_id}))
+        .await?;
+    assert!(
+        digits(&contact.to_string()).contains(&digits(PHONE)),
+        "the new contact's phone is on the portal: {contact}"
+    );
+    let logs = emu
+        .act(
+            1,
+            "crm.timeline.logmessage.list",
+            json!({"entityTypeId": 2, "entityId": picked.deal_id}),
+        )
+        .await?;
+    println!("the deal's timeline log: {logs}");
+    assert!(
+        logs.to_string().contains("777"),
+        "the change log is on the deal's timeline: {logs}"
+    );
+
+    // 8. The History tab: made offline, now on the portal.
+    click_css(session, r#".sidebar [data-testid="nav-deal"]"#).await?;
+    open_record_from_list(app, "deal", picked.deal_id, &picked.deal_title).await?;
+    click_when(
+        app,
+        "the History tab",
+        r#"[data-testid="card-tab-history"]"#,
+    )
+    .await?;
+    let meta = app
+        .wait_for_script(
+            "the offline edit, uploaded, in the History tab",
+            SYNC_TIMEOUT,
+            r#"const saves = [...document.querySelectorAll('[data-testid="history-save"]')];
+               const save = saves.find((s) => s.textContent.includes("Это устройство (офлайн)"));
+               return save ? save.querySelector(".save-meta").textContent : null;"#,
+            |v| v.as_str().is_some_and(|s| s.contains("На портале")),
+        )
+        .await?;
+    println!("history: {meta}");
+    let alerts = session.execute("return window.__alerts;", vec![]).await?;
+    assert_eq!(alerts, json!(0), "no script ran");
+    shot(app, "online_deal_history").await?;
+    Ok(())
+}
+
+struct Emu {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Emu {
+    fn new(host: &str) -> Self {
+        Emu {
+            base: format!("http://{host}"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn act(&self, user: i64, method: &str, params: Value) -> Result<Value, E2eError> {
+        let body: Value = self
+            .http
+            .post(format!("{}/_emu/act", self.base))
+            .json(&json!({"userId": user, "method": method, "params": params}))
+            .send()
+            .await
+            .map_err(|e| E2eError::WebDriver(format!("/_emu/act {method}: {e}")))?
+            .json()
+            .await
+            .map_err(|e| E2eError::WebDriver(format!("/_emu/act {method}: {e}")))?;
+        if body.get("error").is_some() {
+            return Err(E2eError::WebDriver(format!(
+                "/_emu/act {method} failed: {body}"
+            )));
+        }
+        Ok(body["result"].clone())
+    }
+
+    /// A deal with exactly one contact and a unique title, and another contact with a unique
+    /// last name to link to it.
+    async fn pick(&self) -> Result<Picked, E2eError> {
+        let deals = self
+            .act(
+                1,
+                "crm.item.list",
+                json!({"entityTypeId": 2, "select": ["id", "title", "contactIds"], "order": {"id": "ASC"}}),
+            )
+            .await?;
+        let deals = deals["items"].as_array().cloned().unwrap_or_default();
+        let title_of = |d: &Value| d["title"].as_str().unwrap_or_default().to_owned();
+        let deal = deals
+            .iter()
+            .find(|d| {
+                let ids = d["contactIds"].as_array().cloned().unwrap_or_default();
+                let title = title_of(d);
+                ids.len() == 1
+                    && ids[0].as_i64() != Some(HOSTILE_CONTACT)
+                    && !title.is_empty()
+                    && deals.iter().filter(|o| title_of(o) == title).count() == 1
+            })
+            .ok_or_else(|| E2eError::Setup("no demo deal with one contact".into()))?;
+        let contact_id = deal["contactIds"][0].as_i64().unwrap_or_default();
+        let contacts = self
+            .act(
+                1,
+                "crm.item.list",
+                json!({"entityTypeId": 3, "select": ["id", "lastName"], "order": {"id": "ASC"}}),
+            )
+            .await?;
+        let contacts = contacts["items"].as_array().cloned().unwrap_or_default();
+        let last = |c: &Value| c["lastName"].as_str().unwrap_or_default().to_owned();
+        let other = contacts
+            .iter()
+            .find(|c| {
+                let id = c["id"].as_i64().unwrap_or_default();
+                let name = last(c);
+                id != contact_id
+                    && id != HOSTILE_CONTACT
+                    && name.chars().count() > 3
+                    && name.chars().all(char::is_alphabetic)
+                    && contacts.iter().filter(|o| last(o) == name).count() == 1
+            })
+            .ok_or_else(|| E2eError::Setup("no demo contact with a unique last name".into()))?;
+        Ok(Picked {
+            deal_id: deal["id"].as_i64().unwrap_or_default(),
+            deal_title: title_of(deal),
+            contact_id,
+            other_id: other["id"].as_i64().unwrap_or_default(),
+            other_last_name: last(other),
+        })
+    }
+}
+
+async fn wait_sync_done(app: &AppUnderTest, what: &str) -> Result<(), E2eError> {
+    app.wait_for_script(
+        what,
+        SYNC_TIMEOUT,
+        r#"const s = document.querySelector('[data-testid="sync-state"]');
+           return s ? s.getAttribute("data-sync") : null;"#,
+        |v| v == "done",
+    )
+    .await
+    .map(|_| ())
+}
+
+async fn wait_css(app: &AppUnderTest, what: &str, css: &str) -> Result<(), E2eError> {
+    app.wait_for_script(
+        what,
+        STEP_TIMEOUT,
+        &format!("return !!document.querySelector({});", json!(css)),
+        |v| v == true,
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Waits for an element and clicks it.
+async fn click_when(app: &AppUnderTest, what: &str, css: &str) -> Result<(), E2eError> {
+    app.wait_for_script(
+        what,
+        STEP_TIMEOUT,
+        &format!(
+            "const el = document.querySelector({});\n\
+             if (!el || el.disabled) return false;\n\
+             el.scrollIntoView({{ block: 'center' }});\n\
+             el.click();\n\
+             return true;",
+            json!(css)
+        ),
+        |v| v == true,
+    )
+    .await
+    .map(|_| ())
+}
+
+async fn shot(app: &AppUnderTest, name: &str) -> Result<(), E2eError> {
+    let path = app.save_screenshot(name).await?;
+    println!("screenshot: {}", path.display());
+    Ok(())
+}
+
+async fn click_css(session: &Session, css: &str) -> Result<(), E2eError> {
+    let clicked = session
+        .execute(
+            "const el = document.querySelector(arguments[0]);\n\
+             if (!el) return false;\n\
+             el.scrollIntoView({ block: 'center' });\n\
+             el.click();\n\
+             return true;",
+            vec![json!(css)],
+        )
+        .await?;
+    if clicked == Value::Bool(true) {
+        Ok(())
+    } else {
+        Err(E2eError::WebDriver(format!("nothing to click at {css}")))
+    }
+}
+
+/// Types into a React-controlled input (the native setter, then an input event).
+async fn set_input(session: &Session, css: &str, text: &str) -> Result<(), E2eError> {
+    let set = session
+        .execute(
+            r#"const input = document.querySelector(arguments[0]);
+               if (!input) return false;
+               const proto = input instanceof HTMLTextAreaElement ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;
+               const set = Object.getOwnPropertyDescriptor(proto, "value").set;
+               set.call(input, arguments[1]);
+               input.dispatchEvent(new Event("input", { bubbles: true }));
+               return true;"#,
+            vec![json!(css), json!(text)],
+        )
+        .await?;
+    if set == Value::Bool(true) {
+        Ok(())
+    } else {
+        Err(E2eError::WebDriver(format!("no input at {css}")))
+    }
+}
+
+async fn open_record_from_list(
+    app: &AppUnderTest,
+    entity_type: &str,
+    id: i64,
+    title: &str,
+) -> Result<(), E2eError> {
+    app.wait_for_script(
+        "the record list",
+        STEP_TIMEOUT,
+        r#"return !!document.querySelector('.records input[type="search"]');"#,
+        |v| v == true,
+    )
+    .await?;
+    let open_row = format!(
+        r#"const title = {title};
+           const card = document.querySelector('[data-testid="record-card"][data-entity-type="{entity_type}"]');
+           if (card && card.getAttribute("data-record-id") === "{id}") return "open";
+           const input = document.querySelector('.records input[type="search"]');
+           if (input && input.value !== title) {{
+             const set = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set;
+             set.call(input, title);
+             input.dispatchEvent(new Event("input", {{ bubbles: true }}));
+             return "typed";
+           }}
+           const rows = [...document.querySelectorAll('[data-testid="vtable-body"] [role="row"]')];
+           const row = rows.find((r) => r.querySelector('[role="gridcell"]')?.textContent.trim() === title);
+           if (!row) return "no row";
+           row.dispatchEvent(new MouseEvent("click", {{ bubbles: true }}));
+           row.dispatchEvent(new MouseEvent("dblclick", {{ bubbles: true }}));
+           return "clicked";"#,
+        title = json!(title),
+    );
+    app.wait_for_script("the record's card, opened", STEP_TIMEOUT, &open_row, |v| {
+        v == "open"
+    })
+    .await
+    .map(|_| ())
+}
