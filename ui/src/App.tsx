@@ -50,7 +50,8 @@ export function App() {
         }
         return;
       }
-      const typing = e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement;
+      const typing =
+        e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement || e.target instanceof HTMLTextAreaElement;
       if ((e.key === "/" && !typing) || (e.ctrlKey && e.key.toLowerCase() === "f")) {
         if (searchRef.current) {
           e.preventDefault();

@@ -356,7 +356,10 @@ impl Core {
     /// answer now, the counts come from the replica (as of the last sync) instead of an error.
     pub async fn counts(&self) -> Result<PortalCounts, IpcError> {
         let portal = self.portal().await?;
-        if self.sync_connectivity() == Some(kartoteka_sync::Connectivity::Offline) {
+        // Working offline by choice: no portal call at all.
+        if self.works_offline()
+            || self.sync_connectivity() == Some(kartoteka_sync::Connectivity::Offline)
+        {
             if let Ok(counts) = self.replica_counts() {
                 return Ok(counts);
             }
