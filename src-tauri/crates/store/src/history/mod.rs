@@ -185,6 +185,31 @@ impl Store {
         Ok(id)
     }
 
+    /// This device's user as events made here record them (the signed-in portal user, by name).
+    pub fn local_actor(
+        &mut self,
+        online: bool,
+        make_device_id: impl FnOnce() -> String,
+    ) -> Result<LocalActor, StoreError> {
+        let profile = self.profile()?;
+        let device_id = self.device_id(make_device_id)?;
+        let name = match profile.user_id {
+            Some(id) => self
+                .users()?
+                .into_iter()
+                .find(|u| u.id == id)
+                .map(|u| u.display_name())
+                .unwrap_or_else(|| format!("#{id}")),
+            None => String::new(),
+        };
+        Ok(LocalActor {
+            user_id: profile.user_id,
+            name,
+            device_id,
+            online,
+        })
+    }
+
     /// Records events in one transaction, each inner list as one group (one save). The engine's
     /// own write path: the pull, local events and the history benchmark all end here.
     pub fn append_history(&mut self, groups: &[Vec<NewEvent>]) -> Result<Vec<i64>, StoreError> {
