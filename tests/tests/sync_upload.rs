@@ -545,3 +545,162 @@ async fn a_manager_whose_log_messages_are_refused_publishes_comments_and_refusal
         "remembered: no log message is tried again"
     );
 }
+
+#[tokio::test]
+async fn a_rate_limit_storm_and_dropped_connections_end_with_every_edit_uploaded_once() {
+    let sb = sandbox(None).await;
+    let url = sb.admin_webhook_url();
+    let emu = Emu::new(&sb);
+    let dir = tempfile::tempdir().expect("dir");
+    let store = replica(&dir.path().join("replica.db"));
+    pull(&url, &store).await;
+    let huge = "Очень длинный комментарий. ".repeat(40_000); // ≈ 1 MB of UTF-8
+    let html = "<img src=x onerror=alert(1)>";
+    let origins: Vec<String>;
+    {
+        let mut s = store.lock().expect("lock");
+        let me = actor(1);
+        for id in 10..40 {
+            s.edit_record(
+                &me,
+                key(EntityType::Deal, id),
+                &edit(json!({"UF_CRM_VISITS": id})),
+                id,
+            )
+            .expect("edit");
+        }
+        s.edit_record(
+            &me,
+            key(EntityType::Deal, 41),
+            &edit(json!({"comments": huge})),
+            50,
+        )
+        .expect("a 1 MB comment is a value like any other");
+        let mut made = Vec::new();
+        for n in 0..3 {
+            let saved = s
+                .create_record(
+                    &me,
+                    EntityType::Contact,
+                    &edit(json!({"name": html, "lastName": format!("Шторм {n}")})),
+                    60 + n,
+                )
+                .expect("create");
+            made.push(format!("laptop-1-{}", saved.key.id));
+        }
+        origins = made;
+    }
+    // Half of all batches refused for the rate limit; two writes lose their connection after
+    // the portal applied them.
+    emu.post(
+        "faults",
+        json!([
+            {"match": {"method": "batch", "probability": 0.5, "repeat": true},
+             "action": {"type": "error", "status": 503, "error": "QUERY_LIMIT_EXCEEDED", "description": "Too many requests"}},
+            {"match": {"method": "batch", "nth": 2, "times": 2}, "action": {"type": "drop"}}
+        ]),
+    )
+    .await;
+    // The scheduler retries failed rounds; here, up to 10 runs.
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        match upload(&url, &store).await {
+            Ok(_) if open_entries(&store).is_empty() => break,
+            _ if runs < 10 => continue,
+            other => panic!(
+                "still unsent after {runs} runs: {other:?} {:?}",
+                open_entries(&store)
+            ),
+        }
+    }
+    let fired = emu.faults_fired().await;
+    emu.delete("faults").await;
+    assert!(
+        fired[0] >= 1 && fired[1] >= 1,
+        "the faults fired: {fired:?}"
+    );
+    for origin in &origins {
+        assert_eq!(
+            items_with_origin(&emu, EntityType::Contact, origin)
+                .await
+                .len(),
+            1,
+            "each create exactly once"
+        );
+    }
+    let d = portal_item(&emu, EntityType::Deal, 41).await;
+    assert_eq!(
+        d["comments"].as_str().map(str::len),
+        Some(huge.len()),
+        "the 1 MB comment arrived whole"
+    );
+    let c = items_with_origin(&emu, EntityType::Contact, &origins[0]).await;
+    let c = portal_item(&emu, EntityType::Contact, c[0]["id"].as_i64().expect("id")).await;
+    assert_eq!(
+        c["name"],
+        json!(html),
+        "markup is stored as the characters typed"
+    );
+    pull(&url, &store).await;
+    assert_replica_equals_portal(&url, &store).await;
+}
+
+#[tokio::test]
+async fn a_revoked_webhook_pauses_the_upload_and_keeps_the_queue() {
+    let sb = sandbox(None).await;
+    let url = sb.admin_webhook_url();
+    let emu = Emu::new(&sb);
+    let dir = tempfile::tempdir().expect("dir");
+    let store = replica(&dir.path().join("replica.db"));
+    pull(&url, &store).await;
+    store
+        .lock()
+        .expect("lock")
+        .edit_record(
+            &actor(1),
+            key(EntityType::Deal, 4),
+            &edit(json!({"title": "После отзыва"})),
+            1,
+        )
+        .expect("edit");
+    let code = url
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .expect("code")
+        .to_string();
+    emu.post(
+        "credentials",
+        json!({"kind": "webhook", "userId": 1, "code": code, "revoked": true}),
+    )
+    .await;
+    let err = upload(&url, &store)
+        .await
+        .expect_err("a revoked webhook cannot upload");
+    assert!(
+        err.to_lowercase().contains("auth") || err.contains("401"),
+        "{err}"
+    );
+    let entries = open_entries(&store);
+    assert_eq!(entries.len(), 1, "the queue is kept");
+    assert_eq!(
+        entries[0].state,
+        OutboxState::Pending,
+        "not rejected: it waits for a new webhook"
+    );
+
+    emu.post(
+        "credentials",
+        json!({"kind": "webhook", "userId": 1, "code": code, "revoked": false}),
+    )
+    .await;
+    upload(&url, &store)
+        .await
+        .expect("upload with the webhook back");
+    assert!(open_entries(&store).is_empty());
+    assert_eq!(
+        portal_item(&emu, EntityType::Deal, 4).await["title"],
+        json!("После отзыва")
+    );
+}
