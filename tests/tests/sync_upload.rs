@@ -704,3 +704,69 @@ async fn a_revoked_webhook_pauses_the_upload_and_keeps_the_queue() {
         json!("После отзыва")
     );
 }
+
+#[tokio::test]
+async fn another_kartoteka_users_upload_appears_as_exact_entries_not_as_an_observed_diff() {
+    let sb = sandbox(None).await;
+    let url = sb.admin_webhook_url();
+    let dir = tempfile::tempdir().expect("dir");
+    let a = replica(&dir.path().join("a.db"));
+    let b = replica(&dir.path().join("b.db"));
+    b.lock()
+        .expect("lock")
+        .device_id(|| "laptop-B".into())
+        .expect("device id");
+    pull(&url, &a).await;
+    pull(&url, &b).await;
+    let deal = key(EntityType::Deal, 6);
+    a.lock()
+        .expect("lock")
+        .edit_record(
+            &actor(1),
+            deal,
+            &edit(json!({"title": "Переименовано на ноутбуке A", "UF_CRM_VISITS": 11})),
+            1_700_000_000_000,
+        )
+        .expect("edit on A");
+    upload(&url, &a).await.expect("A uploads");
+
+    // B syncs: the pull observes the change, the peer-log reader explains it.
+    pull(&url, &b).await;
+    let recorded = Uploader::new(client(&url), Arc::clone(&b), kartoteka_sync::system_clock())
+        .read_peer_logs(&CancellationToken::new())
+        .await
+        .expect("read peer logs");
+    assert_eq!(recorded, 2, "one exact entry per field A changed");
+    let titles: Vec<HistoryEvent> = history(&b, deal)
+        .into_iter()
+        .filter(|e| e.field.as_deref() == Some("title"))
+        .collect();
+    assert_eq!(
+        titles.len(),
+        1,
+        "one entry for the rename, never both: {titles:?}"
+    );
+    let e = &titles[0];
+    assert_eq!(e.source, HistorySource::PeerLog);
+    assert_eq!(e.author_name, "Полевой Представитель");
+    assert_eq!(
+        e.happened_at.timestamp_millis(),
+        1_700_000_000_000,
+        "A's own time of the edit"
+    );
+    assert_eq!(
+        e.new_display.as_deref(),
+        Some("Переименовано на ноутбуке A")
+    );
+    // A second read adds nothing.
+    pull(&url, &b).await;
+    let again = Uploader::new(client(&url), Arc::clone(&b), kartoteka_sync::system_clock())
+        .read_peer_logs(&CancellationToken::new())
+        .await
+        .expect("read again");
+    assert_eq!(again, 0);
+    assert_eq!(
+        b.lock().expect("lock").verify_history().expect("verify").1,
+        None
+    );
+}

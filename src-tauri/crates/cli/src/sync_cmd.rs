@@ -108,12 +108,17 @@ pub fn run(args: SyncArgs) -> anyhow::Result<()> {
             Some(uploader.run(&cancel).await.context("upload failed")?)
         };
         let engine = SyncEngine::new(
-            Arc::new(BitrixPortal::new(client)),
-            replica,
+            Arc::new(BitrixPortal::new(client.clone())),
+            Arc::clone(&replica),
             policy,
             events,
         );
         let summary = engine.run(&cancel).await.context("sync failed")?;
+        // Other Kartoteka users' change logs on the records this pull found changed.
+        Uploader::new(client, replica, kartoteka_sync::system_clock())
+            .read_peer_logs(&cancel)
+            .await
+            .context("reading other users' change logs failed")?;
         if args.json {
             // The pull summary as before, with the upload beside it.
             let mut out = serde_json::to_value(&summary)?;

@@ -14,12 +14,14 @@
 
 mod asof;
 mod observe;
+mod peerlog;
 mod query;
 mod stagehistory;
 mod verify;
 mod write;
 
 pub use observe::{is_bookkeeping_field, BOOKKEEPING_FIELDS};
+pub use peerlog::TimelineLog;
 pub use query::HistoryQuery;
 pub use stagehistory::StageHistoryEntry;
 pub use verify::BrokenLink;
