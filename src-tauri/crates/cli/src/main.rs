@@ -2,6 +2,7 @@
 
 mod bench_cmd;
 mod bench_history;
+mod edit_cmd;
 mod history_cmd;
 mod records_cmd;
 mod sandbox_cmd;
@@ -22,6 +23,12 @@ enum Command {
     Sandbox(sandbox_cmd::SandboxArgs),
     /// Pull a portal into a replica file (webhook from KARTOTEKA_WEBHOOK) and print a summary.
     Sync(sync_cmd::SyncArgs),
+    /// Record an edit of a record, exactly as the app does (no network needed).
+    Edit(edit_cmd::EditArgs),
+    /// Create a record locally (uploaded at the next sync).
+    Create(edit_cmd::CreateArgs),
+    /// The outbox of unsent edits.
+    Outbox(edit_cmd::OutboxArgs),
     /// Read records from a replica file.
     Records(records_cmd::RecordsArgs),
     /// History of the replica: list, export, verify the hash chains.
@@ -43,6 +50,9 @@ fn main() -> anyhow::Result<()> {
         Command::Sandbox(args) => sandbox_cmd::run(args),
         Command::Sync(args) => sync_cmd::run(args),
         Command::Records(args) => records_cmd::run(args),
+        Command::Edit(args) => edit_cmd::run_edit(args),
+        Command::Create(args) => edit_cmd::run_create(args),
+        Command::Outbox(args) => edit_cmd::run_outbox(args),
         Command::History(args) => history_cmd::run(args),
         Command::Bench(args) => bench_cmd::run(args),
     }

@@ -8,7 +8,7 @@ use kartoteka_domain::EntityType;
 use kartoteka_store::Store;
 use kartoteka_sync::{
     BitrixPortal, CancellationToken, EventSink, Policy, ReconcilePolicy, SyncEngine, SyncEvent,
-    SyncSummary,
+    SyncSummary, Uploader,
 };
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -43,6 +43,9 @@ pub struct SyncArgs {
     /// Print the summary as JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Pull only: leave the outbox of local edits unsent.
+    #[arg(long)]
+    no_upload: bool,
 }
 
 pub fn run(args: SyncArgs) -> anyhow::Result<()> {
@@ -86,12 +89,7 @@ pub fn run(args: SyncArgs) -> anyhow::Result<()> {
         } else {
             kartoteka_sync::no_events()
         };
-        let engine = SyncEngine::new(
-            Arc::new(BitrixPortal::new(client)),
-            Arc::new(Mutex::new(store)),
-            policy,
-            events,
-        );
+        let replica = Arc::new(Mutex::new(store));
         let cancel = CancellationToken::new();
         let on_ctrl_c = cancel.clone();
         tokio::spawn(async move {
@@ -100,10 +98,39 @@ pub fn run(args: SyncArgs) -> anyhow::Result<()> {
                 on_ctrl_c.cancel();
             }
         });
-        let summary = engine.run(&cancel).await.context("sync failed")?;
-        if args.json {
-            println!("{}", serde_json::to_string_pretty(&summary)?);
+        // The outbox goes first: the pull that follows then brings the portal's versions of
+        // what was just written (product.md §5).
+        let upload = if args.no_upload {
+            None
         } else {
+            let uploader =
+                Uploader::new(client.clone(), Arc::clone(&replica), kartoteka_sync::system_clock());
+            Some(uploader.run(&cancel).await.context("upload failed")?)
+        };
+        let engine = SyncEngine::new(
+            Arc::new(BitrixPortal::new(client.clone())),
+            Arc::clone(&replica),
+            policy,
+            events,
+        );
+        let summary = engine.run(&cancel).await.context("sync failed")?;
+        // Other Kartoteka users' change logs on the records this pull found changed.
+        Uploader::new(client, replica, kartoteka_sync::system_clock())
+            .read_peer_logs(&cancel)
+            .await
+            .context("reading other users' change logs failed")?;
+        if args.json {
+            // The pull summary as before, with the upload beside it.
+            let mut out = serde_json::to_value(&summary)?;
+            out["upload"] = serde_json::to_value(&upload)?;
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        } else {
+            if let Some(u) = &upload {
+                println!(
+                    "upload: {} uploaded ({} created, {} deleted), {} conflicts, {} rejected, {} logs, {} requests",
+                    u.uploaded, u.created, u.deleted, u.conflicts, u.rejected, u.logs, u.requests()
+                );
+            }
             print!("{}", render_summary(&summary));
         }
         Ok(())

@@ -41,7 +41,9 @@ pub use detail::{EntityCounts, LinkDirection, LinkedRecord, RecordDetail, Server
 pub use diff::FieldChange;
 pub use edit::ORIGINATOR_ID;
 pub use error::StoreError;
-pub use history::{BrokenLink, HistoryQuery, LocalActor, NewEvent, Profile, StageHistoryEntry};
+pub use history::{
+    BrokenLink, HistoryQuery, LocalActor, NewEvent, Profile, StageHistoryEntry, TimelineLog,
+};
 pub use lifecycle::SyncCheckpoint;
 pub use outbox::LocalEdit;
 pub use pull::{ApplyStats, RecordChange};

@@ -315,6 +315,12 @@ CREATE TABLE outbox_logs (
 );
 -- upload: the change logs still to publish.
 CREATE INDEX outbox_logs_unpublished ON outbox_logs (id) WHERE published IS NULL;
+
+-- Records changed on the portal since their timelines were last read for other Kartoteka
+-- users' change logs (filled by the pull, emptied by the peer-log reader).
+CREATE TABLE peer_log_due (
+    rid INTEGER PRIMARY KEY
+);
 "#;
 
 /// Outbox states that count as "unsent": a pulled value never overwrites these fields.

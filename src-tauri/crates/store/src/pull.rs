@@ -257,6 +257,11 @@ pub(crate) fn apply_in(
         observer.finish(tx)?;
     }
     deltas.write(tx)?;
+    // Changed on the portal: its timeline may hold another Kartoteka user's change log.
+    let mut due = tx.prepare_cached("INSERT OR IGNORE INTO peer_log_due (rid) VALUES (?1)")?;
+    for c in stats.changes.iter().filter(|c| !c.changes.is_empty()) {
+        due.execute([rid(entity_type, c.key.id)?])?;
+    }
     Ok(stats)
 }
 

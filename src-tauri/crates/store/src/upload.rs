@@ -623,10 +623,10 @@ fn change_log(
                 let line = match event.as_str() {
                     "created" => "Запись создана".to_string(),
                     "deleted" => "Запись удалена".to_string(),
-                    "linkAdded" => {
+                    "link_added" => {
                         format!("Добавлена связь «{}»: {}", label, new_d.unwrap_or_default())
                     }
-                    "linkRemoved" => {
+                    "link_removed" => {
                         format!("Удалена связь «{}»: {}", label, old_d.unwrap_or_default())
                     }
                     "reverted" | "resolved" => continue,

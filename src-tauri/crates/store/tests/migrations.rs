@@ -15,6 +15,13 @@ use serde_json::json;
 fn make_v1_database(path: &std::path::Path) {
     let conn = Connection::open(path).expect("create v1 file");
     conn.execute_batch(V1_SQL).expect("v1 schema");
+    make_v1_rows(&conn);
+    conn.execute_batch("PRAGMA user_version = 1;")
+        .expect("v1 version");
+}
+
+/// The first release's rows (valid in every later schema too).
+fn make_v1_rows(conn: &Connection) {
     conn.execute_batch(
         r#"
         INSERT INTO records (rid, entity_type, id, state, title, title_sort, stage_id, category_id,
@@ -31,7 +38,6 @@ fn make_v1_database(path: &std::path::Path) {
         INSERT INTO record_counts (entity_type, state, n) VALUES (2, 0, 1);
         INSERT INTO sync_state (entity_type, last_id, initial_done, updated_since_time, updated_since_id)
         VALUES (2, 7, 1, 1700003600, 7);
-        PRAGMA user_version = 1;
         "#,
     )
     .expect("v1 data");
@@ -199,4 +205,66 @@ fn reopening_a_current_database_keeps_data_and_version() {
         store.sync_checkpoint(EntityType::Deal).expect("cp").last_id,
         3
     );
+}
+
+/// A version-3 database (history, no offline edits yet) with a record and an unsent edit in
+/// the v2 outbox: after the upgrade the edit is still queued (as an update made offline) and
+/// new edits and creates work.
+#[test]
+fn database_made_by_v3_with_an_unsent_edit_upgrades_and_keeps_it_queued() {
+    use kartoteka_domain::edit::OutboxListRequest;
+    use kartoteka_domain::{OutboxOp, OutboxState, RecordEdit};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("replica.db");
+    {
+        let conn = Connection::open(&path).expect("create v3 file");
+        for sql in &STEPS[..3] {
+            conn.execute_batch(sql).expect("v1..v3 schema");
+        }
+        make_v1_rows(&conn);
+        conn.execute_batch(
+            r#"
+            INSERT INTO outbox (entity_type, record_id, field, base_value, new_value, created_at, state)
+            VALUES (2, 7, 'title', '"Поставка станков"', '"Поставка прессов"', 1700000100, 'pending');
+            PRAGMA user_version = 3;
+            "#,
+        )
+        .expect("v3 data");
+    }
+    let mut store = Store::open(&path).expect("v3 database opens");
+    assert_eq!(store.schema_version().expect("version"), SUPPORTED_VERSION);
+    let list = store
+        .outbox_list(&OutboxListRequest::default())
+        .expect("outbox after upgrade");
+    assert_eq!(list.open, 1, "the unsent edit survived the upgrade");
+    let e = &list.entries[0];
+    assert_eq!(
+        (e.op, e.state, e.field.as_str()),
+        (OutboxOp::Update, OutboxState::Pending, "title")
+    );
+    assert_eq!(
+        e.happened_ms, 1_700_000_100_000,
+        "its time comes from the old column"
+    );
+    assert_eq!(store.upload_queue(10).expect("queue").len(), 1);
+
+    let actor = kartoteka_store::LocalActor {
+        user_id: Some(1),
+        name: "Анна".into(),
+        device_id: "dev".into(),
+        online: false,
+    };
+    let mut edit = RecordEdit::default();
+    edit.fields
+        .insert("comments".into(), json!("после обновления"));
+    store
+        .edit_record(&actor, key(EntityType::Deal, 7), &edit, 1)
+        .expect("edit on the upgraded file");
+    let mut create = RecordEdit::default();
+    create.fields.insert("title".into(), json!("Новая"));
+    let saved = store
+        .create_record(&actor, EntityType::Deal, &create, 2)
+        .expect("create on the upgraded file");
+    assert!(saved.key.is_local());
+    assert_eq!(store.verify_history().expect("verify").1, None);
 }

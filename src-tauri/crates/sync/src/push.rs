@@ -708,6 +708,92 @@ impl Uploader {
     }
 }
 
+impl Uploader {
+    /// Reads other Kartoteka users' change logs from the timelines of records the last pulls
+    /// found changed (log messages and comments, 25 records per request) into history. Returns
+    /// how many events were recorded.
+    pub async fn read_peer_logs(&self, cancel: &CancellationToken) -> Result<u64, SyncError> {
+        let device = self
+            .store(|s| s.device_id(|| "unknown-device".to_string()))
+            .await?;
+        let mut recorded = 0;
+        loop {
+            if cancel.is_cancelled() {
+                return Err(SyncError::Cancelled);
+            }
+            let due = self
+                .store(|s| s.peer_logs_due(MAX_BATCH_COMMANDS / 2))
+                .await?;
+            if due.is_empty() {
+                return Ok(recorded);
+            }
+            let mut commands = Vec::new();
+            for k in &due {
+                commands.push(BatchCommand::new(
+                    format!("m{}_{}", k.entity_type.type_id(), k.id),
+                    "crm.timeline.logmessage.list",
+                    json!({"entityTypeId": k.entity_type.type_id(), "entityId": k.id}),
+                ));
+                commands.push(BatchCommand::new(
+                    format!("c{}_{}", k.entity_type.type_id(), k.id),
+                    "crm.timeline.comment.list",
+                    json!({"filter": {"ENTITY_ID": k.id, "ENTITY_TYPE": k.entity_type.slug()},
+                           "order": {"ID": "DESC"}}),
+                ));
+            }
+            let r = self
+                .client
+                .batch(&commands, false)
+                .await
+                .map_err(portal_error)?;
+            for k in due {
+                let mut logs = Vec::new();
+                if let Outcome::Ok(v) =
+                    outcome(&r, &format!("m{}_{}", k.entity_type.type_id(), k.id))
+                {
+                    let list = v.get("logMessages").unwrap_or(v);
+                    for m in list.as_array().into_iter().flatten() {
+                        logs.push(kartoteka_store::TimelineLog {
+                            external_id: format!("logmessage:{}", m["id"]),
+                            created_ms: m["created"]
+                                .as_str()
+                                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                                .map(|t| t.timestamp_millis())
+                                .unwrap_or(0),
+                            text: m["text"].as_str().unwrap_or_default().to_string(),
+                        });
+                    }
+                }
+                if let Outcome::Ok(v) =
+                    outcome(&r, &format!("c{}_{}", k.entity_type.type_id(), k.id))
+                {
+                    for c in v.as_array().into_iter().flatten() {
+                        logs.push(kartoteka_store::TimelineLog {
+                            external_id: format!(
+                                "comment:{}",
+                                c["ID"]
+                                    .as_str()
+                                    .map(str::to_string)
+                                    .unwrap_or_else(|| c["ID"].to_string())
+                            ),
+                            created_ms: c["CREATED"]
+                                .as_str()
+                                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                                .map(|t| t.timestamp_millis())
+                                .unwrap_or(0),
+                            text: c["COMMENT"].as_str().unwrap_or_default().to_string(),
+                        });
+                    }
+                }
+                let device = device.clone();
+                recorded += self
+                    .store(move |s| s.apply_peer_logs(k, &logs, &device))
+                    .await?;
+            }
+        }
+    }
+}
+
 impl std::fmt::Debug for Uploader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Uploader").finish_non_exhaustive()

@@ -14,12 +14,14 @@
 
 mod asof;
 mod observe;
+mod peerlog;
 mod query;
 mod stagehistory;
 mod verify;
 mod write;
 
 pub use observe::{is_bookkeeping_field, BOOKKEEPING_FIELDS};
+pub use peerlog::TimelineLog;
 pub use query::HistoryQuery;
 pub use stagehistory::StageHistoryEntry;
 pub use verify::BrokenLink;
@@ -183,6 +185,31 @@ impl Store {
         let id = make();
         self.set_meta(META_DEVICE, &id)?;
         Ok(id)
+    }
+
+    /// This device's user as events made here record them (the signed-in portal user, by name).
+    pub fn local_actor(
+        &mut self,
+        online: bool,
+        make_device_id: impl FnOnce() -> String,
+    ) -> Result<LocalActor, StoreError> {
+        let profile = self.profile()?;
+        let device_id = self.device_id(make_device_id)?;
+        let name = match profile.user_id {
+            Some(id) => self
+                .users()?
+                .into_iter()
+                .find(|u| u.id == id)
+                .map(|u| u.display_name())
+                .unwrap_or_else(|| format!("#{id}")),
+            None => String::new(),
+        };
+        Ok(LocalActor {
+            user_id: profile.user_id,
+            name,
+            device_id,
+            online,
+        })
     }
 
     /// Records events in one transaction, each inner list as one group (one save). The engine's

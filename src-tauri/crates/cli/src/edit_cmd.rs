@@ -1,0 +1,297 @@
+//! `kartoteka-cli edit|create|outbox`: local edits recorded exactly as the app records them (one
+//! durable transaction: replica row, outbox entries, history), no network needed; the outbox
+//! as a table or JSON lines with conflicts per field.
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use kartoteka_domain::edit::OutboxListRequest;
+use kartoteka_domain::{EntityType, MultiFieldEdit, MultiFieldKind, RecordEdit, RecordKey};
+use kartoteka_store::{LocalActor, Store, StoreError};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+pub struct EditArgs {
+    #[arg(long)]
+    db: PathBuf,
+    #[arg(long = "type")]
+    entity_type: EntityType,
+    #[arg(long, allow_hyphen_values = true)]
+    id: i64,
+    /// FIELD=VALUE; FIELD by its crm.item name (camelCase) or custom-field name (UF_CRM_… or
+    /// its camelCase form); VALUE as JSON when it parses (numbers, arrays, null), else text.
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    set: Vec<String>,
+    /// Add a phone: VALUE or TYPE:VALUE (WORK, MOBILE, …).
+    #[arg(long = "add-phone")]
+    add_phone: Vec<String>,
+    /// Add an e-mail: VALUE or TYPE:VALUE.
+    #[arg(long = "add-email")]
+    add_email: Vec<String>,
+    /// Remove a phone or e-mail entry by its id.
+    #[arg(long = "remove-fm")]
+    remove_fm: Vec<i64>,
+    /// Record the edit as made while online (default: offline).
+    #[arg(long)]
+    online: bool,
+}
+
+#[derive(Args)]
+pub struct CreateArgs {
+    #[arg(long)]
+    db: PathBuf,
+    #[arg(long = "type")]
+    entity_type: EntityType,
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    set: Vec<String>,
+    #[arg(long = "add-phone")]
+    add_phone: Vec<String>,
+    #[arg(long = "add-email")]
+    add_email: Vec<String>,
+    #[arg(long)]
+    online: bool,
+}
+
+#[derive(Args)]
+pub struct OutboxArgs {
+    #[command(subcommand)]
+    command: OutboxCommand,
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// Unsent edits with their state (conflicts per field: mine, theirs, original).
+    List {
+        #[arg(long)]
+        db: PathBuf,
+        /// Also entries already uploaded or discarded.
+        #[arg(long)]
+        all: bool,
+        /// One JSON object per entry.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put rejected entries (or one entry) back in the queue.
+    Retry {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        id: Option<i64>,
+    },
+}
+
+fn open(db: &Path) -> anyhow::Result<Store> {
+    Store::open(db).with_context(|| format!("opening the replica {}", db.display()))
+}
+
+/// A device id for edits made from the command line (kept in the replica once made).
+fn cli_device_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "cli-{:x}-{:x}",
+        std::process::id(),
+        nanos & 0xffff_ffff_ffff
+    )
+}
+
+fn actor(store: &mut Store, online: bool) -> anyhow::Result<LocalActor> {
+    store
+        .local_actor(online, cli_device_id)
+        .context("reading the signed-in user")
+}
+
+/// `ufCrm5Size` → `UF_CRM_5_SIZE` style lookup against the replica's field metadata.
+fn field_name(store: &Store, t: EntityType, given: &str) -> anyhow::Result<String> {
+    let metas = store.field_meta(t).context("reading field metadata")?;
+    if metas.is_empty() || metas.iter().any(|m| m.name == given) {
+        return Ok(given.to_string());
+    }
+    let squash = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase()
+    };
+    match metas.iter().find(|m| squash(&m.name) == squash(given)) {
+        Some(m) => Ok(m.name.clone()),
+        None => bail!("{t} has no field \"{given}\""),
+    }
+}
+
+fn parse_value(text: &str) -> Value {
+    match serde_json::from_str::<Value>(text) {
+        Ok(
+            v @ (Value::Number(_)
+            | Value::Array(_)
+            | Value::Null
+            | Value::Bool(_)
+            | Value::Object(_)),
+        ) => v,
+        _ => Value::String(text.to_string()),
+    }
+}
+
+fn multi(kind: MultiFieldKind, spec: &str) -> MultiFieldEdit {
+    let (value_type, value) = match spec.split_once(':') {
+        Some((t, v)) if t.chars().all(|c| c.is_ascii_uppercase()) && !t.is_empty() => (t, v),
+        _ => ("WORK", spec),
+    };
+    MultiFieldEdit::Add {
+        kind,
+        value_type: value_type.to_string(),
+        value: value.to_string(),
+    }
+}
+
+fn build_edit(
+    store: &Store,
+    t: EntityType,
+    set: &[String],
+    phones: &[String],
+    emails: &[String],
+    remove: &[i64],
+) -> anyhow::Result<RecordEdit> {
+    let mut edit = RecordEdit::default();
+    for pair in set {
+        let Some((field, value)) = pair.split_once('=') else {
+            bail!("--set takes FIELD=VALUE, got \"{pair}\"");
+        };
+        edit.fields
+            .insert(field_name(store, t, field.trim())?, parse_value(value));
+    }
+    edit.multi_fields
+        .extend(phones.iter().map(|p| multi(MultiFieldKind::Phone, p)));
+    edit.multi_fields
+        .extend(emails.iter().map(|p| multi(MultiFieldKind::Email, p)));
+    edit.multi_fields
+        .extend(remove.iter().map(|&id| MultiFieldEdit::Remove { id }));
+    if edit.is_empty() {
+        bail!(
+            "nothing to change: give --set FIELD=VALUE (or --add-phone, --add-email, --remove-fm)"
+        );
+    }
+    Ok(edit)
+}
+
+fn explain(e: StoreError) -> anyhow::Error {
+    match e {
+        StoreError::Invalid(problems) => anyhow::anyhow!(
+            "the edit was refused, nothing was queued:\n{}",
+            problems
+                .iter()
+                .map(|p| format!("  {}: {}", p.field, p.message_en))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        StoreError::NotFound => anyhow::anyhow!("no such record in the replica"),
+        other => anyhow::Error::new(other),
+    }
+}
+
+pub fn run_edit(args: EditArgs) -> anyhow::Result<()> {
+    let mut store = open(&args.db)?;
+    let edit = build_edit(
+        &store,
+        args.entity_type,
+        &args.set,
+        &args.add_phone,
+        &args.add_email,
+        &args.remove_fm,
+    )?;
+    let actor = actor(&mut store, args.online)?;
+    let key = RecordKey {
+        entity_type: args.entity_type,
+        id: args.id,
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    let saved = store
+        .edit_record(&actor, key, &edit, now)
+        .map_err(explain)?;
+    println!(
+        "saved {} #{}: {} change(s) queued",
+        key.entity_type.slug(),
+        key.id,
+        saved.queued
+    );
+    Ok(())
+}
+
+pub fn run_create(args: CreateArgs) -> anyhow::Result<()> {
+    let mut store = open(&args.db)?;
+    let edit = build_edit(
+        &store,
+        args.entity_type,
+        &args.set,
+        &args.add_phone,
+        &args.add_email,
+        &[],
+    )?;
+    let actor = actor(&mut store, args.online)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let saved = store
+        .create_record(&actor, args.entity_type, &edit, now)
+        .map_err(explain)?;
+    println!(
+        "created {} with local id {} (uploaded at the next sync)",
+        saved.key.entity_type.slug(),
+        saved.key.id
+    );
+    Ok(())
+}
+
+pub fn run_outbox(args: OutboxArgs) -> anyhow::Result<()> {
+    match args.command {
+        OutboxCommand::List { db, all, json } => {
+            let store = open(&db)?;
+            let list = store
+                .outbox_list(&OutboxListRequest {
+                    include_closed: all,
+                    record: None,
+                })
+                .context("reading the outbox")?;
+            if json {
+                for e in &list.entries {
+                    println!("{}", serde_json::to_string(e)?);
+                }
+                return Ok(());
+            }
+            println!(
+                "{:>6}  {:<8} {:>16}  {:<24} {:<10} {:>3}  details",
+                "id", "type", "record", "field", "state", "try"
+            );
+            for e in &list.entries {
+                let details = match (&e.theirs, &e.last_error) {
+                    (Some(theirs), _) => {
+                        format!("mine {} · theirs {} · original {}", e.mine, theirs, e.base)
+                    }
+                    (None, Some(err)) => err.clone(),
+                    (None, None) => format!("{} → {}", e.base, e.mine),
+                };
+                println!(
+                    "{:>6}  {:<8} {:>16}  {:<24} {:<10} {:>3}  {}",
+                    e.id,
+                    e.key.entity_type.slug(),
+                    e.key.id,
+                    e.field,
+                    e.state.as_str(),
+                    e.attempts,
+                    details
+                );
+            }
+            println!("open: {}  conflicts: {}", list.open, list.conflicts);
+            Ok(())
+        }
+        OutboxCommand::Retry { db, id } => {
+            let mut store = open(&db)?;
+            let n = store.retry_outbox(id).context("retrying")?;
+            println!(
+                "{n} entr{} back in the queue",
+                if n == 1 { "y" } else { "ies" }
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,772 @@
+//! Offline edits uploaded to the sandbox over real HTTP (product.md §5, issue "Offline edits"):
+//! everything reaches the portal exactly once, conflicts are per field, creates survive an
+//! uncertain outcome without a duplicate, refusals are shown in the portal's words, and the
+//! change logs land on the timeline (as comments when log messages are refused).
+
+mod sync_support;
+
+use kartoteka_domain::edit::OutboxListRequest;
+use kartoteka_domain::{
+    EntityType, HistoryEvent, HistoryEventCode, HistoryFilter, HistorySource, HistorySyncState,
+    MultiFieldEdit, MultiFieldKind, OutboxState, RecordEdit, RecordKey,
+};
+use kartoteka_store::{HistoryQuery, LocalActor, Store};
+use kartoteka_sync::{CancellationToken, ReconcilePolicy, UploadSummary, Uploader};
+use serde_json::{json, Map, Value};
+use std::sync::{Arc, Mutex};
+use sync_support::{assert_replica_equals_portal, client, engine, policy, replica, sandbox, Emu};
+
+fn actor(user_id: i64) -> LocalActor {
+    LocalActor {
+        user_id: Some(user_id),
+        name: "Полевой Представитель".into(),
+        device_id: "laptop-1".into(),
+        online: false,
+    }
+}
+
+fn edit(fields: Value) -> RecordEdit {
+    RecordEdit {
+        fields: fields.as_object().cloned().unwrap_or_else(Map::new),
+        multi_fields: vec![],
+    }
+}
+
+fn key(t: EntityType, id: i64) -> RecordKey {
+    RecordKey { entity_type: t, id }
+}
+
+async fn pull(url: &str, store: &Arc<Mutex<Store>>) {
+    engine(url, store, policy(ReconcilePolicy::Always))
+        .run(&CancellationToken::new())
+        .await
+        .expect("pull succeeds");
+}
+
+async fn upload(url: &str, store: &Arc<Mutex<Store>>) -> Result<UploadSummary, String> {
+    Uploader::new(
+        client(url),
+        Arc::clone(store),
+        kartoteka_sync::system_clock(),
+    )
+    .run(&CancellationToken::new())
+    .await
+    .map_err(|e| e.to_string())
+}
+
+fn history(store: &Arc<Mutex<Store>>, k: RecordKey) -> Vec<HistoryEvent> {
+    let s = store.lock().expect("lock");
+    let filter = HistoryFilter {
+        record: Some(k),
+        ..Default::default()
+    };
+    s.history_page(
+        &HistoryQuery {
+            filter: &filter,
+            include_hidden: false,
+        },
+        None,
+        200,
+    )
+    .expect("history")
+    .0
+}
+
+fn open_entries(store: &Arc<Mutex<Store>>) -> Vec<kartoteka_domain::OutboxEntry> {
+    store
+        .lock()
+        .expect("lock")
+        .outbox_list(&OutboxListRequest::default())
+        .expect("outbox")
+        .entries
+}
+
+/// The portal's own state of one item (bypasses permissions).
+async fn portal_item(emu: &Emu, t: EntityType, id: i64) -> Value {
+    let r = emu
+        .act(
+            1,
+            "crm.item.get",
+            json!({"entityTypeId": t.type_id(), "id": id, "useOriginalUfNames": "Y"}),
+        )
+        .await;
+    r["result"]["item"].clone()
+}
+
+async fn items_with_origin(emu: &Emu, t: EntityType, origin: &str) -> Vec<Value> {
+    let r = emu
+        .act(
+            1,
+            "crm.item.list",
+            json!({"entityTypeId": t.type_id(), "select": ["id"],
+                   "filter": {"=originatorId": "kartoteka", "=originId": origin}}),
+        )
+        .await;
+    r["result"]["items"].as_array().cloned().unwrap_or_default()
+}
+
+fn first_with_contacts(store: &Arc<Mutex<Store>>) -> (i64, Vec<i64>) {
+    let s = store.lock().expect("lock");
+    for id in s.all_ids(EntityType::Deal).expect("ids") {
+        let d = s
+            .get_record(key(EntityType::Deal, id))
+            .expect("read")
+            .expect("deal");
+        let ids: Vec<i64> = d.fields["contactIds"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_i64).collect())
+            .unwrap_or_default();
+        if ids.len() >= 2 {
+            return (id, ids);
+        }
+    }
+    panic!("the demo portal has deals with two contacts");
+}
+
+#[tokio::test]
+async fn offline_edits_reach_the_portal_exactly_once_after_a_restart() {
+    let sb = sandbox(None).await;
+    let url = sb.admin_webhook_url();
+    let emu = Emu::new(&sb);
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("replica.db");
+    let store = replica(&path);
+    pull(&url, &store).await;
+
+    // Someone removed a contact from a deal; the pull recorded it.
+    let (deal3, contacts3) = first_with_contacts(&store);
+    let removed_contact = contacts3[1];
+    let kept: Vec<i64> = contacts3
+        .iter()
+        .copied()
+        .filter(|&c| c != removed_contact)
+        .collect();
+    emu.act(
+        2,
+        "crm.item.update",
+        json!({"entityTypeId": 2, "id": deal3, "fields": {"contactIds": kept}}),
+    )
+    .await;
+    pull(&url, &store).await;
+
+    // Offline: amount and a custom field, a phone, a new contact linked to a deal, and the
+    // removed link restored from history.
+    let me = actor(1);
+    let deal1 = key(EntityType::Deal, 1);
+    let contact_key = {
+        let s = store.lock().expect("lock");
+        key(
+            EntityType::Contact,
+            s.all_ids(EntityType::Contact).expect("ids")[0],
+        )
+    };
+    let created;
+    {
+        let mut s = store.lock().expect("lock");
+        s.edit_record(
+            &me,
+            deal1,
+            &edit(json!({"opportunity": "12345.67", "UF_CRM_NOTE": "Заметка офлайн"})),
+            1_000,
+        )
+        .expect("edit deal");
+        s.edit_record(
+            &me,
+            contact_key,
+            &RecordEdit {
+                fields: Map::new(),
+                multi_fields: vec![MultiFieldEdit::Add {
+                    kind: MultiFieldKind::Phone,
+                    value_type: "MOBILE".into(),
+                    value: "+7 901 555-44-33".into(),
+                }],
+            },
+            2_000,
+        )
+        .expect("add phone");
+        created = s
+            .create_record(
+                &me,
+                EntityType::Contact,
+                &RecordEdit {
+                    fields: json!({"name": "Олег", "lastName": "Офлайнов"})
+                        .as_object()
+                        .cloned()
+                        .expect("map"),
+                    multi_fields: vec![MultiFieldEdit::Add {
+                        kind: MultiFieldKind::Email,
+                        value_type: "WORK".into(),
+                        value: "oleg@example.ru".into(),
+                    }],
+                },
+                3_000,
+            )
+            .expect("create contact");
+        let deal2 = s
+            .get_record(key(EntityType::Deal, 2))
+            .expect("read")
+            .expect("deal 2");
+        let mut ids: Vec<Value> = deal2.fields["contactIds"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        ids.push(json!(created.key.id));
+        s.edit_record(
+            &me,
+            key(EntityType::Deal, 2),
+            &edit(json!({"contactIds": ids})),
+            4_000,
+        )
+        .expect("link the new contact");
+    }
+    let removed_event = history(&store, key(EntityType::Deal, deal3))
+        .into_iter()
+        .find(|e| e.event == HistoryEventCode::LinkRemoved)
+        .expect("the removed link is in the deal's history");
+    store
+        .lock()
+        .expect("lock")
+        .revert_history_event(&me, removed_event.seq, 5_000)
+        .expect("restore the link with one call");
+    let origin = {
+        let entries = open_entries(&store);
+        assert_eq!(
+            entries.len(),
+            6,
+            "amount, note, phone, create, link, restored link: {entries:?}"
+        );
+        entries
+            .iter()
+            .find_map(|e| e.key.is_local().then(|| format!("laptop-1-{}", e.key.id)))
+            .expect("the create is queued")
+    };
+
+    // "Restart": the replica is closed and opened again; the queue is on disk.
+    drop(store);
+    let store = replica(&path);
+
+    let summary = upload(&url, &store).await.expect("upload");
+    assert_eq!(summary.created, 1);
+    assert_eq!((summary.conflicts, summary.rejected), (0, 0), "{summary:?}");
+    assert!(open_entries(&store).is_empty(), "everything was uploaded");
+
+    // The portal has every change, the new contact exactly once.
+    let d1 = portal_item(&emu, EntityType::Deal, 1).await;
+    assert_eq!(d1["opportunity"].as_f64(), Some(12345.67));
+    assert_eq!(d1["UF_CRM_NOTE"], json!("Заметка офлайн"));
+    let c = portal_item(&emu, EntityType::Contact, contact_key.id).await;
+    assert!(
+        c["fm"]
+            .as_array()
+            .expect("fm")
+            .iter()
+            .any(|m| m["value"] == json!("+7 901 555-44-33")),
+        "the phone was added: {c}"
+    );
+    let made = items_with_origin(&emu, EntityType::Contact, &origin).await;
+    assert_eq!(made.len(), 1, "the create reached the portal exactly once");
+    let new_id = made[0]["id"].as_i64().expect("id");
+    let d2 = portal_item(&emu, EntityType::Deal, 2).await;
+    assert!(
+        d2["contactIds"]
+            .as_array()
+            .expect("ids")
+            .contains(&json!(new_id)),
+        "the link to the new contact names its portal id: {d2}"
+    );
+    let d3 = portal_item(&emu, EntityType::Deal, deal3).await;
+    assert!(
+        d3["contactIds"]
+            .as_array()
+            .expect("ids")
+            .contains(&json!(removed_contact)),
+        "the removed link is back: {d3}"
+    );
+
+    // History: "edited offline", uploaded, with both times.
+    let events = history(&store, deal1);
+    let amount = events
+        .iter()
+        .find(|e| {
+            e.field.as_deref() == Some("opportunity") && e.source == HistorySource::DeviceOffline
+        })
+        .expect("the offline edit");
+    assert_eq!(amount.sync_state, HistorySyncState::Synced);
+    assert_eq!(amount.happened_at.timestamp_millis(), 1_000);
+    assert!(amount
+        .received_at
+        .is_some_and(|t| t.timestamp_millis() > 1_000));
+
+    // The change log is on the deal's timeline, machine-readable.
+    let logs = emu
+        .act(
+            1,
+            "crm.timeline.logmessage.list",
+            json!({"entityTypeId": 2, "entityId": 1}),
+        )
+        .await;
+    let text = logs["result"].to_string();
+    assert!(
+        text.contains("kartoteka v1") && text.contains("12345.67"),
+        "{text}"
+    );
+
+    // A second round sends nothing; the pull after it changes nothing we sent.
+    let again = upload(&url, &store).await.expect("upload");
+    assert_eq!(again.write_requests, 0, "{again:?}");
+    pull(&url, &store).await;
+    assert_replica_equals_portal(&url, &store).await;
+    assert!(
+        !history(&store, deal1)
+            .iter()
+            .any(|e| e.source == HistorySource::Observed
+                && e.field.as_deref() == Some("opportunity")),
+        "our own upload is not observed again at sync"
+    );
+    let s = store.lock().expect("lock");
+    assert_eq!(s.verify_history().expect("verify").1, None);
+}
+
+#[tokio::test]
+async fn a_field_changed_on_the_portal_meanwhile_is_a_conflict_and_other_fields_merge() {
+    let sb = sandbox(None).await;
+    let url = sb.admin_webhook_url();
+    let emu = Emu::new(&sb);
+    let dir = tempfile::tempdir().expect("dir");
+    let store = replica(&dir.path().join("replica.db"));
+    pull(&url, &store).await;
+    let deal = key(EntityType::Deal, 5);
+    store
+        .lock()
+        .expect("lock")
+        .edit_record(
+            &actor(1),
+            deal,
+            &edit(json!({"title": "Моё название", "UF_CRM_VISITS": 7})),
+            1,
+        )
+        .expect("edit");
+    // Meanwhile another user renames the deal and changes its comment.
+    emu.act(
+        2,
+        "crm.item.update",
+        json!({"entityTypeId": 2, "id": 5, "fields": {"title": "Их название", "comments": "их комментарий"}}),
+    )
+    .await;
+
+    let summary = upload(&url, &store).await.expect("upload");
+    assert_eq!(summary.conflicts, 1, "{summary:?}");
+    let item = portal_item(&emu, EntityType::Deal, 5).await;
+    assert_eq!(
+        item["title"],
+        json!("Их название"),
+        "their title is never silently overwritten"
+    );
+    assert_eq!(
+        item["UF_CRM_VISITS"],
+        json!(7),
+        "the other field merged on its own"
+    );
+
+    let conflict = open_entries(&store)
+        .into_iter()
+        .find(|e| e.state == OutboxState::Conflict)
+        .expect("a conflict entry");
+    assert_eq!(conflict.field, "title");
+    assert_eq!(conflict.mine, json!("Моё название"));
+    assert_eq!(conflict.theirs, Some(json!("Их название")));
+
+    // The user keeps theirs-and-mine: "mine" goes up on the next round.
+    store
+        .lock()
+        .expect("lock")
+        .resolve_conflict(
+            &actor(1),
+            conflict.id,
+            &kartoteka_domain::ConflictChoice::Mine,
+            10,
+        )
+        .expect("resolve");
+    upload(&url, &store).await.expect("upload");
+    let item = portal_item(&emu, EntityType::Deal, 5).await;
+    assert_eq!(item["title"], json!("Моё название"));
+    let events = history(&store, deal);
+    assert!(events.iter().any(|e| e.event == HistoryEventCode::Resolved));
+    pull(&url, &store).await;
+    assert_replica_equals_portal(&url, &store).await;
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_is_found_by_its_tag_not_sent_twice() {
+    let sb = sandbox(None).await;
+    let url = sb.admin_webhook_url();
+    let emu = Emu::new(&sb);
+    let dir = tempfile::tempdir().expect("dir");
+    let store = replica(&dir.path().join("replica.db"));
+    pull(&url, &store).await;
+    let saved = store
+        .lock()
+        .expect("lock")
+        .create_record(
+            &actor(1),
+            EntityType::Company,
+            &edit(json!({"title": "ООО Неуверенность"})),
+            1,
+        )
+        .expect("create");
+    // The portal applies the write, then answers 500.
+    emu.post(
+        "faults",
+        json!([{"match": {"method": "batch", "nth": 1}, "action": {"type": "commitThenFail", "status": 500}}]),
+    )
+    .await;
+    let first = upload(&url, &store).await;
+    assert!(first.is_err(), "the lost answer stops the round: {first:?}");
+    assert_eq!(emu.faults_fired().await, vec![1]);
+    let origin = format!("laptop-1-{}", saved.key.id);
+    assert_eq!(
+        items_with_origin(&emu, EntityType::Company, &origin)
+            .await
+            .len(),
+        1
+    );
+
+    let second = upload(&url, &store).await.expect("upload");
+    assert_eq!(second.created, 1, "{second:?}");
+    assert_eq!(
+        items_with_origin(&emu, EntityType::Company, &origin)
+            .await
+            .len(),
+        1,
+        "looked up by its tag, never created twice"
+    );
+    assert!(open_entries(&store).is_empty());
+    pull(&url, &store).await;
+    assert_replica_equals_portal(&url, &store).await;
+}
+
+#[tokio::test]
+async fn a_manager_whose_log_messages_are_refused_publishes_comments_and_refusals_keep_the_portals_words(
+) {
+    let sb = sandbox(None).await;
+    let url = sb.webhook_url(2).expect("manager webhook");
+    let emu = Emu::new(&sb);
+    let dir = tempfile::tempdir().expect("dir");
+    let store = replica(&dir.path().join("replica.db"));
+    pull(&url, &store).await;
+    // Two deals of the manager's own.
+    let (a, b) = {
+        let s = store.lock().expect("lock");
+        let own: Vec<i64> = s
+            .all_ids(EntityType::Deal)
+            .expect("ids")
+            .into_iter()
+            .filter(|&id| {
+                s.get_record(key(EntityType::Deal, id))
+                    .expect("read")
+                    .is_some_and(|d| d.fields["assignedById"] == json!(2))
+            })
+            .collect();
+        (own[0], own[1])
+    };
+    {
+        let mut s = store.lock().expect("lock");
+        s.edit_record(
+            &actor(2),
+            key(EntityType::Deal, a),
+            &edit(json!({"comments": "Позвонил клиенту"})),
+            1,
+        )
+        .expect("edit");
+        s.edit_record(
+            &actor(2),
+            key(EntityType::Deal, b),
+            &edit(json!({"title": "Запрещено"})),
+            2,
+        )
+        .expect("edit");
+    }
+    // The manager may no longer write deal b (write: own, and b is reassigned).
+    emu.post(
+        "permissions",
+        json!({"userId": 2, "entityTypeId": 2, "read": "all", "write": "none", "delete": "none"}),
+    )
+    .await;
+    emu.post(
+        "permissions",
+        json!({"userId": 2, "entityTypeId": 2, "read": "all", "write": "all", "delete": "none"}),
+    )
+    .await;
+    emu.act(
+        1,
+        "crm.item.update",
+        json!({"entityTypeId": 2, "id": b, "fields": {"assignedById": 1}}),
+    )
+    .await;
+    emu.post(
+        "permissions",
+        json!({"userId": 2, "entityTypeId": 2, "read": "all", "write": "own", "delete": "none"}),
+    )
+    .await;
+
+    let summary = upload(&url, &store).await.expect("upload");
+    assert_eq!(summary.rejected, 1, "{summary:?}");
+    let rejected = open_entries(&store)
+        .into_iter()
+        .find(|e| e.state == OutboxState::Rejected)
+        .expect("rejected entry");
+    assert!(
+        rejected
+            .last_error
+            .as_deref()
+            .is_some_and(|m| m.contains("Портал отклонил")),
+        "{rejected:?}"
+    );
+    assert!(summary.logs >= 1, "{summary:?}");
+    let comments = emu
+        .act(
+            1,
+            "crm.timeline.comment.list",
+            json!({"filter": {"ENTITY_ID": a, "ENTITY_TYPE": "deal"}}),
+        )
+        .await;
+    assert!(
+        comments["result"].to_string().contains("kartoteka v1"),
+        "the change log went in as a comment: {comments}"
+    );
+    assert_eq!(
+        store
+            .lock()
+            .expect("lock")
+            .log_channel()
+            .expect("meta")
+            .as_deref(),
+        Some("comment"),
+        "remembered: no log message is tried again"
+    );
+}
+
+#[tokio::test]
+async fn a_rate_limit_storm_and_dropped_connections_end_with_every_edit_uploaded_once() {
+    let sb = sandbox(None).await;
+    let url = sb.admin_webhook_url();
+    let emu = Emu::new(&sb);
+    let dir = tempfile::tempdir().expect("dir");
+    let store = replica(&dir.path().join("replica.db"));
+    pull(&url, &store).await;
+    let huge = "Очень длинный комментарий. ".repeat(40_000); // ≈ 1 MB of UTF-8
+    let html = "<img src=x onerror=alert(1)>";
+    let origins: Vec<String>;
+    {
+        let mut s = store.lock().expect("lock");
+        let me = actor(1);
+        for id in 10..40 {
+            s.edit_record(
+                &me,
+                key(EntityType::Deal, id),
+                &edit(json!({"UF_CRM_VISITS": id})),
+                id,
+            )
+            .expect("edit");
+        }
+        s.edit_record(
+            &me,
+            key(EntityType::Deal, 41),
+            &edit(json!({"comments": huge})),
+            50,
+        )
+        .expect("a 1 MB comment is a value like any other");
+        let mut made = Vec::new();
+        for n in 0..3 {
+            let saved = s
+                .create_record(
+                    &me,
+                    EntityType::Contact,
+                    &edit(json!({"name": html, "lastName": format!("Шторм {n}")})),
+                    60 + n,
+                )
+                .expect("create");
+            made.push(format!("laptop-1-{}", saved.key.id));
+        }
+        origins = made;
+    }
+    // Half of all batches refused for the rate limit; two writes lose their connection after
+    // the portal applied them.
+    emu.post(
+        "faults",
+        json!([
+            {"match": {"method": "batch", "probability": 0.5, "repeat": true},
+             "action": {"type": "error", "status": 503, "error": "QUERY_LIMIT_EXCEEDED", "description": "Too many requests"}},
+            {"match": {"method": "batch", "nth": 2, "times": 2}, "action": {"type": "drop"}}
+        ]),
+    )
+    .await;
+    // The scheduler retries failed rounds; here, up to 10 runs.
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        match upload(&url, &store).await {
+            Ok(_) if open_entries(&store).is_empty() => break,
+            _ if runs < 10 => continue,
+            other => panic!(
+                "still unsent after {runs} runs: {other:?} {:?}",
+                open_entries(&store)
+            ),
+        }
+    }
+    let fired = emu.faults_fired().await;
+    emu.delete("faults").await;
+    assert!(
+        fired[0] >= 1 && fired[1] >= 1,
+        "the faults fired: {fired:?}"
+    );
+    for origin in &origins {
+        assert_eq!(
+            items_with_origin(&emu, EntityType::Contact, origin)
+                .await
+                .len(),
+            1,
+            "each create exactly once"
+        );
+    }
+    let d = portal_item(&emu, EntityType::Deal, 41).await;
+    assert_eq!(
+        d["comments"].as_str().map(str::len),
+        Some(huge.len()),
+        "the 1 MB comment arrived whole"
+    );
+    let c = items_with_origin(&emu, EntityType::Contact, &origins[0]).await;
+    let c = portal_item(&emu, EntityType::Contact, c[0]["id"].as_i64().expect("id")).await;
+    assert_eq!(
+        c["name"],
+        json!(html),
+        "markup is stored as the characters typed"
+    );
+    pull(&url, &store).await;
+    assert_replica_equals_portal(&url, &store).await;
+}
+
+#[tokio::test]
+async fn a_revoked_webhook_pauses_the_upload_and_keeps_the_queue() {
+    let sb = sandbox(None).await;
+    let url = sb.admin_webhook_url();
+    let emu = Emu::new(&sb);
+    let dir = tempfile::tempdir().expect("dir");
+    let store = replica(&dir.path().join("replica.db"));
+    pull(&url, &store).await;
+    store
+        .lock()
+        .expect("lock")
+        .edit_record(
+            &actor(1),
+            key(EntityType::Deal, 4),
+            &edit(json!({"title": "После отзыва"})),
+            1,
+        )
+        .expect("edit");
+    let code = url
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .expect("code")
+        .to_string();
+    emu.post(
+        "credentials",
+        json!({"kind": "webhook", "userId": 1, "code": code, "revoked": true}),
+    )
+    .await;
+    let err = upload(&url, &store)
+        .await
+        .expect_err("a revoked webhook cannot upload");
+    assert!(
+        err.to_lowercase().contains("auth") || err.contains("401"),
+        "{err}"
+    );
+    let entries = open_entries(&store);
+    assert_eq!(entries.len(), 1, "the queue is kept");
+    assert_eq!(
+        entries[0].state,
+        OutboxState::Pending,
+        "not rejected: it waits for a new webhook"
+    );
+
+    emu.post(
+        "credentials",
+        json!({"kind": "webhook", "userId": 1, "code": code, "revoked": false}),
+    )
+    .await;
+    upload(&url, &store)
+        .await
+        .expect("upload with the webhook back");
+    assert!(open_entries(&store).is_empty());
+    assert_eq!(
+        portal_item(&emu, EntityType::Deal, 4).await["title"],
+        json!("После отзыва")
+    );
+}
+
+#[tokio::test]
+async fn another_kartoteka_users_upload_appears_as_exact_entries_not_as_an_observed_diff() {
+    let sb = sandbox(None).await;
+    let url = sb.admin_webhook_url();
+    let dir = tempfile::tempdir().expect("dir");
+    let a = replica(&dir.path().join("a.db"));
+    let b = replica(&dir.path().join("b.db"));
+    b.lock()
+        .expect("lock")
+        .device_id(|| "laptop-B".into())
+        .expect("device id");
+    pull(&url, &a).await;
+    pull(&url, &b).await;
+    let deal = key(EntityType::Deal, 6);
+    a.lock()
+        .expect("lock")
+        .edit_record(
+            &actor(1),
+            deal,
+            &edit(json!({"title": "Переименовано на ноутбуке A", "UF_CRM_VISITS": 11})),
+            1_700_000_000_000,
+        )
+        .expect("edit on A");
+    upload(&url, &a).await.expect("A uploads");
+
+    // B syncs: the pull observes the change, the peer-log reader explains it.
+    pull(&url, &b).await;
+    let recorded = Uploader::new(client(&url), Arc::clone(&b), kartoteka_sync::system_clock())
+        .read_peer_logs(&CancellationToken::new())
+        .await
+        .expect("read peer logs");
+    assert_eq!(recorded, 2, "one exact entry per field A changed");
+    let titles: Vec<HistoryEvent> = history(&b, deal)
+        .into_iter()
+        .filter(|e| e.field.as_deref() == Some("title"))
+        .collect();
+    assert_eq!(
+        titles.len(),
+        1,
+        "one entry for the rename, never both: {titles:?}"
+    );
+    let e = &titles[0];
+    assert_eq!(e.source, HistorySource::PeerLog);
+    assert_eq!(e.author_name, "Полевой Представитель");
+    assert_eq!(
+        e.happened_at.timestamp_millis(),
+        1_700_000_000_000,
+        "A's own time of the edit"
+    );
+    assert_eq!(
+        e.new_display.as_deref(),
+        Some("Переименовано на ноутбуке A")
+    );
+    // A second read adds nothing.
+    pull(&url, &b).await;
+    let again = Uploader::new(client(&url), Arc::clone(&b), kartoteka_sync::system_clock())
+        .read_peer_logs(&CancellationToken::new())
+        .await
+        .expect("read again");
+    assert_eq!(again, 0);
+    assert_eq!(
+        b.lock().expect("lock").verify_history().expect("verify").1,
+        None
+    );
+}
