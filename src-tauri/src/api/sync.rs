@@ -68,8 +68,9 @@ fn reached_portal(event: &SyncEvent) -> Option<bool> {
 }
 
 /// Starts the scheduler for one portal and its replica. Each run uploads the outbox first (so
-/// the pull that follows reads the portal with our edits in it), then pulls. Events go to the
-/// UI after the engine has committed what they report.
+/// the pull that follows reads the portal with our edits in it), then pulls, then reads other
+/// Kartoteka users' change logs of what the pull found changed. Events go to the UI after the
+/// engine has committed what they report.
 pub fn spawn_scheduler(
     client: Client,
     policy: Policy,
@@ -90,6 +91,16 @@ pub fn spawn_scheduler(
             events.send(app_event);
         }
     });
+    // This device's id is made here, the app's way, before the upload or the reading of other
+    // users' change logs could make one of their own.
+    match replica.lock() {
+        Ok(mut store) => {
+            if let Err(error) = store.device_id(crate::api::history::new_device_id) {
+                tracing::warn!(%error, "the device id was not read");
+            }
+        }
+        Err(_) => tracing::warn!("the replica lock is poisoned"),
+    }
     let uploader = Arc::new(Uploader::new(
         client.clone(),
         Arc::clone(&replica),
@@ -141,7 +152,21 @@ pub fn spawn_scheduler(
                         return Err(error);
                     }
                 }
-                engine.run(&cancel).await
+                let summary = engine.run(&cancel).await?;
+                // Other Kartoteka users' change logs on the records this pull found changed.
+                match uploader.read_peer_logs(&cancel).await {
+                    Ok(0) => {}
+                    Ok(recorded) => {
+                        tracing::info!(recorded, "other users' change logs read");
+                        events.send(AppEvent::RecordsChanged {
+                            entity_types: EntityType::ALL.to_vec(),
+                        });
+                    }
+                    Err(SyncError::Cancelled) => return Err(SyncError::Cancelled),
+                    // The pull itself is committed; the logs are read again next time.
+                    Err(error) => tracing::warn!(%error, "other users' change logs were not read"),
+                }
+                Ok(summary)
             })
         },
     )
