@@ -72,6 +72,19 @@ export function RecordForm({ mode, entityType, fields, linkFields: allLinkFields
     };
   }, [entityType]);
 
+  // A new deal or lead starts in the first stage of its pipeline, as on the portal.
+  useEffect(() => {
+    if (mode !== "create" || !refs) return;
+    const stage = fields.find((f) => f.name === "stageId" || (f.name === "statusId" && entityType === "lead"));
+    if (!stage) return;
+    setDrafts((d) => {
+      if (d[stage.name] !== undefined) return d;
+      const category = d.categoryId ?? "";
+      const first = statusChoices(stage, entityType, Number(Array.isArray(category) ? category[0] : category) || 0, refs)[0];
+      return first ? { ...d, [stage.name]: first.statusId } : d;
+    });
+  }, [mode, refs, fields, entityType]);
+
   // The first input takes the keyboard when the form opens.
   useEffect(() => {
     formRef.current?.querySelector<HTMLElement>("input, select, textarea")?.focus();

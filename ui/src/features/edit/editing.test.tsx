@@ -8,6 +8,7 @@ import { I18nProvider } from "../../lib/i18n";
 import { Header } from "../shell/Header";
 import { OutboxPage } from "../outbox/OutboxPage";
 import { RecordCard } from "../records/RecordCard";
+import { CreateRecord } from "./CreateRecord";
 
 type Handler = (cmd: string, payload?: unknown) => unknown;
 
@@ -139,6 +140,55 @@ describe("card edit mode", () => {
     expect(screen.queryByTestId("card-edit")).toBeNull();
     fireEvent.click(screen.getByTestId("card-restore"));
     await waitFor(() => expect(calls.some(([c]) => c === "record_restore")).toBe(true));
+  });
+});
+
+describe("create form", () => {
+  it("requires what the portal requires, starts a deal in the first stage and opens the new record", async () => {
+    const calls: [string, unknown][] = [];
+    const fieldMeta = (name: string, fieldType: string, label: string, extra: Record<string, unknown> = {}) => ({
+      name,
+      fieldType,
+      label,
+      isRequired: false,
+      isReadOnly: false,
+      isImmutable: false,
+      isMultiple: false,
+      isCustom: false,
+      statusType: null,
+      options: [],
+      ...extra,
+    });
+    const stage = (statusId: string, sort: number) => ({ listId: "DEAL_STAGE", statusId, name: statusId, sort, semantics: "process", color: null, categoryId: 0 });
+    const dealRefs = {
+      ...refs,
+      stages: [stage("PREPARATION", 20), stage("NEW", 10)],
+      fields: [
+        fieldMeta("title", "string", "Название", { isRequired: true }),
+        fieldMeta("stageId", "crm_status", "Стадия", { isRequired: true }),
+        fieldMeta("contactId", "crm_contact", "Контакт"),
+        fieldMeta("contactIds", "crm_contact", "Контакты", { isMultiple: true }),
+      ],
+    };
+    const opened: unknown[] = [];
+    const created = { key: { entityType: "deal", id: 2 ** 47 + 5 }, queued: 1, historySeqs: [3] };
+    mockIPC(ipc({ references_list: () => dealRefs, record_create: () => created }, calls));
+    render(
+      <I18nProvider initial="en">
+        <CreateRecord entityType="deal" onCreated={(k) => opened.push(k)} onClose={() => {}} />
+      </I18nProvider>,
+    );
+    await screen.findByTestId("edit-title");
+    expect(screen.queryByTestId("edit-link-contactId")).toBeNull();
+    expect(screen.getByTestId("edit-link-contactIds")).toBeTruthy();
+    await waitFor(() => expect((screen.getByTestId("edit-stageId") as HTMLSelectElement).value).toBe("NEW"));
+    fireEvent.submit(screen.getByTestId("record-form"));
+    expect((await screen.findByTestId("problem-title")).textContent).toBe("This field is required");
+    fireEvent.change(screen.getByTestId("edit-title"), { target: { value: "Новая сделка" } });
+    fireEvent.submit(screen.getByTestId("record-form"));
+    await waitFor(() => expect(opened).toEqual([created.key]));
+    const [, payload] = calls.find(([c]) => c === "record_create")!;
+    expect(payload).toEqual({ request: { entityType: "deal", edit: { fields: { title: "Новая сделка", stageId: "NEW" }, multiFields: [] } } });
   });
 });
 
