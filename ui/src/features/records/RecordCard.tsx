@@ -147,7 +147,9 @@ export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
       <div className="card-head">
         <span className="card-type">
           <EntityIcon type={recordKey.entityType} />
-          {t(ENTITY_ONE_KEY[recordKey.entityType])} #{recordKey.id}
+          {/* A record made here has no portal id yet: its local number means nothing to a person. */}
+          {t(ENTITY_ONE_KEY[recordKey.entityType])}
+          {isLocalRecord(recordKey) ? "" : ` #${recordKey.id}`}
         </span>
         <span className="card-actions">
           {card && !card.deleted && !editing && (
