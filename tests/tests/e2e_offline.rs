@@ -38,6 +38,155 @@ async fn offline_edits_of_a_deal_and_a_new_contact_reach_the_portal_exactly_once
     app.close().await.expect("the session ends cleanly");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the built app, tauri-driver and Xvfb; run by ./.ci/dev e2e"]
+async fn a_field_a_colleague_changed_meanwhile_is_a_conflict_settled_in_the_dialog() {
+    let app = AppUnderTest::launch("conflict", &["--demo"])
+        .await
+        .expect("the app starts under tauri-driver");
+    let result = conflict_story(&app).await;
+    if let Err(e) = result {
+        app.save_failure_artifacts().await;
+        panic!("{e}");
+    }
+    app.close().await.expect("the session ends cleanly");
+}
+
+/// Offline, we change a deal's title and amount; a colleague (user 2, through the sandbox's
+/// act-as) changes its title and comment on the portal. Online again: the amount is uploaded,
+/// the comment stays (merged silently), the title is a conflict with both values, settled in
+/// the outbox's dialog with "mine" and then uploaded.
+async fn conflict_story(app: &AppUnderTest) -> Result<(), E2eError> {
+    const MINE: &str = "Наше название сделки";
+    const THEIRS: &str = "Название коллеги";
+    const COMMENT: &str = "Комментарий коллеги";
+    let session = app.session()?;
+    wait_sync_done(app, "the first sync to finish").await?;
+    let portal = app
+        .wait_for_script(
+            "the demo portal's address",
+            STEP_TIMEOUT,
+            r#"return document.querySelector('[data-testid="portal-badge"]')?.getAttribute("title") ?? null;"#,
+            |v| v.as_str().is_some_and(|s| s.starts_with("127.0.0.1:")),
+        )
+        .await?;
+    let emu = Emu::new(portal.as_str().unwrap_or_default());
+    let picked = emu.pick().await?;
+
+    click_css(session, r#"[data-testid="work-offline"]"#).await?;
+    click_css(session, r#".sidebar [data-testid="nav-deal"]"#).await?;
+    open_record_from_list(app, "deal", picked.deal_id, &picked.deal_title).await?;
+    click_when(
+        app,
+        "the card's Edit button",
+        r#"[data-testid="card-edit"]"#,
+    )
+    .await?;
+    wait_css(app, "the edit form", r#"[data-testid="edit-title"]"#).await?;
+    set_input(session, r#"[data-testid="edit-title"]"#, MINE).await?;
+    set_input(session, r#"[data-testid="edit-opportunity"]"#, "123456").await?;
+    click_css(session, r#"[data-testid="form-save"]"#).await?;
+    wait_css(
+        app,
+        "the saved deal's pending chip",
+        r#"[data-testid="chip-pending"]"#,
+    )
+    .await?;
+
+    emu.act(
+        2,
+        "crm.item.update",
+        json!({"entityTypeId": 2, "id": picked.deal_id, "fields": {"title": THEIRS, "comments": COMMENT}}),
+    )
+    .await?;
+
+    click_css(session, r#"[data-testid="work-offline"]"#).await?;
+    app.wait_for_script(
+        "the badge to show a conflict",
+        SYNC_TIMEOUT,
+        r#"const b = document.querySelector('[data-testid="outbox-badge"]');
+           return b ? b.classList.contains("conflict") : false;"#,
+        |v| v == true,
+    )
+    .await?;
+    click_css(session, r#".sidebar [data-testid="nav-outbox"]"#).await?;
+    click_when(
+        app,
+        "Resolve on the deal",
+        r#"[data-testid="outbox-resolve"]"#,
+    )
+    .await?;
+    let row = app
+        .wait_for_script(
+            "the conflict dialog's title row",
+            STEP_TIMEOUT,
+            r#"const row = document.querySelector('[data-testid="conflict-dialog"] [data-testid="conflict-row"]');
+               if (!row) return null;
+               const text = (c) => row.querySelector(`[data-testid="conflict-${c}"]`)?.textContent ?? null;
+               return { field: row.querySelector("th").textContent, mine: text("mine"), theirs: text("theirs"), original: text("original") };"#,
+            |v| v.is_object(),
+        )
+        .await?;
+    println!("conflict: {row}");
+    assert_eq!(row["mine"], json!(MINE), "the dialog shows my value");
+    assert_eq!(row["theirs"], json!(THEIRS), "and the colleague's");
+    assert_eq!(
+        row["original"],
+        json!(picked.deal_title),
+        "and the one both started from"
+    );
+    let rows = session
+        .execute(
+            r#"return document.querySelectorAll('[data-testid="conflict-dialog"] [data-testid="conflict-row"]').length;"#,
+            vec![],
+        )
+        .await?;
+    assert_eq!(
+        rows,
+        json!(1),
+        "only the title conflicts; the amount went up on its own"
+    );
+    shot(app, "conflict_dialog").await?;
+    click_css(
+        session,
+        r#"[data-testid="conflict-dialog"] [data-testid="conflict-mine"]"#,
+    )
+    .await?;
+    app.wait_for_script(
+        "the outbox to empty after the choice",
+        SYNC_TIMEOUT,
+        r#"return document.querySelector('[data-testid="conflict-dialog"]') === null
+             && document.querySelector('[data-testid="outbox-badge"]') === null;"#,
+        |v| v == true,
+    )
+    .await?;
+    shot(app, "conflict_settled").await?;
+
+    let deal = emu
+        .act(
+            1,
+            "crm.item.get",
+            json!({"entityTypeId": 2, "id": picked.deal_id}),
+        )
+        .await?;
+    let item = &deal["item"];
+    assert_eq!(item["title"], json!(MINE), "my title, chosen in the dialog");
+    assert_eq!(
+        item["comments"],
+        json!(COMMENT),
+        "the colleague's comment merged silently"
+    );
+    let opportunity = item["opportunity"]
+        .as_f64()
+        .or_else(|| item["opportunity"].as_str().and_then(|s| s.parse().ok()));
+    assert_eq!(
+        opportunity,
+        Some(123456.0),
+        "the amount that did not conflict"
+    );
+    Ok(())
+}
+
 struct Picked {
     deal_id: i64,
     deal_title: String,
