@@ -324,3 +324,32 @@ describe("record card", () => {
     expect(opened).toEqual([{ entityType: "contact", id: 81 }]);
   });
 });
+
+describe("switching portals with unsent edits", () => {
+  it("asks first and exports the unsent edits to a file before the connect screen", async () => {
+    const calls: string[] = [];
+    mockIPC(
+      (cmd, payload) => {
+        calls.push(cmd);
+        return portal({
+          outbox_list: () => ({ entries: [], open: 2, conflicts: 0 }),
+          outbox_export: () => ({ path: "/home/u/Downloads/kartoteka-outbox.json", entries: 2 }),
+        })(cmd, payload);
+      },
+      { shouldMockEvents: true },
+    );
+    render(
+      <I18nProvider initial="en">
+        <App />
+      </I18nProvider>,
+    );
+    await waitFor(() => expect(screen.getByTestId("outbox-badge").textContent).toContain("2"));
+    fireEvent.click(screen.getByTestId("nav-connect"));
+    expect(screen.getByTestId("switch-unsent").textContent).toContain("2 edits");
+    expect(screen.queryByText("Connect to Bitrix24")).toBeNull();
+    fireEvent.click(screen.getByTestId("confirm-yes"));
+    expect((await screen.findByTestId("switch-exported")).textContent).toContain("kartoteka-outbox.json");
+    expect(calls).toContain("outbox_export");
+    expect(screen.getAllByText("Connect to Bitrix24").length).toBeGreaterThan(0);
+  });
+});

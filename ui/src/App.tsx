@@ -1,6 +1,8 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { useI18n } from "./lib/i18n";
-import type { RecordKey } from "./lib/ipc";
+import { IpcFailure, outboxExport, type IpcError, type RecordKey } from "./lib/ipc";
+import { ConfirmDialog } from "./features/shell/ConfirmDialog";
+import { ErrorBanner } from "./features/shell/ErrorBanner";
 import { ConnectScreen } from "./features/connect/ConnectScreen";
 import { CreateRecord } from "./features/edit/CreateRecord";
 import { OutboxPage } from "./features/outbox/OutboxPage";
@@ -20,7 +22,28 @@ export function App() {
   const [route, setRoute] = useState<Route>({ kind: "overview" });
   const searchRef = useRef<HTMLInputElement>(null);
 
-  const navigate = useCallback((next: Route) => setRoute(next), []);
+  // Switching portals with unsent edits asks first and offers to export them to a file.
+  const [askSwitch, setAskSwitch] = useState(false);
+  const [exported, setExported] = useState<string | null>(null);
+  const [exportError, setExportError] = useState<IpcError | null>(null);
+  const unsent = portal.outbox?.open ?? 0;
+  const navigate = useCallback(
+    (next: Route) => {
+      if (next.kind === "connect" && unsent > 0) setAskSwitch(true);
+      else setRoute(next);
+    },
+    [unsent],
+  );
+  const exportThenSwitch = () => {
+    setExportError(null);
+    outboxExport(null)
+      .then((r) => {
+        setExported(t("outbox.exported", { n: r.entries, path: r.path }));
+        setAskSwitch(false);
+        setRoute({ kind: "connect" });
+      })
+      .catch((e: unknown) => setExportError(e instanceof IpcFailure ? e.error : { code: "internal", message: String(e) }));
+  };
   const openRecord = useCallback(
     (key: RecordKey) => setRoute({ kind: "records", entityType: key.entityType, open: key }),
     [],
@@ -156,6 +179,11 @@ export function App() {
               )}
             </div>
           )}
+          {route.kind === "connect" && exported && (
+            <div className="notice" role="status" data-testid="switch-exported">
+              {exported}
+            </div>
+          )}
           {route.kind === "connect" && (
             <ConnectScreen
               onConnected={() => {
@@ -166,6 +194,30 @@ export function App() {
           )}
         </div>
       </main>
+      {askSwitch && (
+        <ConfirmDialog
+          title={t("switch.title")}
+          confirmLabel={t("switch.export")}
+          onConfirm={exportThenSwitch}
+          onCancel={() => setAskSwitch(false)}
+        >
+          <p data-testid="switch-unsent">
+            {t(portal.status?.mode === "demo" ? "switch.unsentDemo" : "switch.unsent", { n: unsent })}
+          </p>
+          {exportError && <ErrorBanner error={exportError} />}
+          <button
+            type="button"
+            className="link-button"
+            data-testid="switch-anyway"
+            onClick={() => {
+              setAskSwitch(false);
+              setRoute({ kind: "connect" });
+            }}
+          >
+            {t("switch.anyway")}
+          </button>
+        </ConfirmDialog>
+      )}
     </div>
   );
 }

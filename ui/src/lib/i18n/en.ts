@@ -304,4 +304,9 @@ export const en: Record<MessageKey, string> = {
   "conflict.theirs": "Theirs (portal)",
   "conflict.original": "Original",
   "conflict.close": "Close",
+  "switch.title": "Unsent edits",
+  "switch.unsent": "{n} edits on this device have not reached the portal yet. They stay in this portal's database and are uploaded when you come back to it. Export them to a file before switching?",
+  "switch.unsentDemo": "{n} edits on this device have not reached the demo portal. The demo portal is made afresh at every start, so they will be lost. Export them to a file before switching?",
+  "switch.export": "Export to a file and go on",
+  "switch.anyway": "Go on without exporting",
 };
