@@ -33,6 +33,8 @@ enum BenchCommand {
     /// P3, P4, P5, P8: N history events through the engine's write path, then pages, totals,
     /// text search and an .xlsx export, each beside its raw-SQLite bound.
     History(crate::bench_history::HistoryBenchArgs),
+    /// P6 and P7: durable offline edits, then their upload (limits off, then the standard limit).
+    Upload(crate::bench_upload::UploadBenchArgs),
     /// (Used by `bench history`.) One export in this process; prints rows, seconds, peak memory.
     #[command(hide = true)]
     HistoryExportChild(crate::bench_history::ExportChildArgs),
@@ -63,6 +65,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             rt.block_on(pull(a))
         }
         BenchCommand::History(a) => crate::bench_history::run(a),
+        BenchCommand::Upload(a) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(crate::bench_upload::run(a)),
         BenchCommand::HistoryExportChild(a) => crate::bench_history::export_child(a),
     }
 }

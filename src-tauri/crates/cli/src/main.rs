@@ -2,6 +2,7 @@
 
 mod bench_cmd;
 mod bench_history;
+mod bench_upload;
 mod edit_cmd;
 mod history_cmd;
 mod records_cmd;

@@ -507,3 +507,28 @@ pub fn synthetic_record(entity_type: EntityType, id: i64, version: u32) -> Recor
         multi_fields,
     }
 }
+
+/// The bound of performance.md P6: one small durable commit (three rows; WAL,
+/// synchronous=FULL) in a fresh file in `dir`, `n` times. Returns each commit's seconds.
+pub fn durable_commit_bound(dir: &std::path::Path, n: usize) -> Result<Vec<f64>, StoreError> {
+    let path = dir.join("bound-durable.db");
+    let _ = std::fs::remove_file(&path);
+    let conn = rusqlite::Connection::open(&path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, b TEXT, c TEXT)")?;
+    let mut times = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = std::time::Instant::now();
+        let tx = conn.unchecked_transaction()?;
+        for col in 0..3 {
+            tx.execute(
+                "INSERT INTO t (a, b, c) VALUES (?1, ?2, ?3)",
+                rusqlite::params![format!("row {i} {col}"), "значение", "{\"x\":1}"],
+            )?;
+        }
+        tx.commit()?;
+        times.push(t.elapsed().as_secs_f64());
+    }
+    Ok(times)
+}
