@@ -266,7 +266,7 @@ export const ru = {
   "history.revert": "Вернуть",
   "history.restoreEntry": "Восстановить",
   "history.reverted": "Изменение отменено новой правкой",
-  "outbox.title": "Исходящие изменения",
+  "outbox.title": "Исходящие",
   "outbox.empty": "Все изменения отправлены на портал",
   "outbox.open": "Ждут отправки или решения: {n}",
   "outbox.showClosed": "Показывать отправленные и отменённые",
