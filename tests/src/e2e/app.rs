@@ -17,6 +17,8 @@ const POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// The app, running, with a WebDriver session attached.
 pub struct AppUnderTest {
     story: String,
+    /// The app's command line, for [`AppUnderTest::restart`].
+    args: Vec<String>,
     session: Option<Session>,
     // Field order matters for Drop: the driver (and with it the app) stops before the home
     // directory it writes into is removed.
@@ -79,6 +81,7 @@ impl AppUnderTest {
             .await?;
         Ok(Self {
             story: story.to_owned(),
+            args: args.iter().map(|a| a.to_string()).collect(),
             session: Some(session),
             driver,
             home,
@@ -242,6 +245,23 @@ impl AppUnderTest {
             "driver and app output: {}",
             self.driver.log_path().display()
         );
+    }
+
+    /// Closes the app and starts it again with the same command line and the same home
+    /// directory (its settings, database and keyring entries stay), as a person restarting it.
+    pub async fn restart(&mut self) -> Result<(), E2eError> {
+        if let Some(session) = self.session.take() {
+            session.delete().await?;
+        }
+        let webdriver = WebDriver::on_port(self.driver.port())?;
+        let session = webdriver
+            .new_session(json!({
+                "browserName": "wry",
+                "tauri:options": { "application": app_binary()?, "args": self.args },
+            }))
+            .await?;
+        self.session = Some(session);
+        Ok(())
     }
 
     /// Ends the session (closing the app) and stops tauri-driver.
