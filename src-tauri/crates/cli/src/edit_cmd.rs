@@ -71,6 +71,20 @@ enum OutboxCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write the unsent edits to a JSON file (before signing out or deleting local data).
+    Export {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Queue edits from such a file again (in this replica, as this device's user).
+    Import {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        file: PathBuf,
+    },
     /// Put rejected entries (or one entry) back in the queue.
     Retry {
         #[arg(long)]
@@ -282,6 +296,33 @@ pub fn run_outbox(args: OutboxArgs) -> anyhow::Result<()> {
                 );
             }
             println!("open: {}  conflicts: {}", list.open, list.conflicts);
+            Ok(())
+        }
+        OutboxCommand::Export { db, out } => {
+            let store = open(&db)?;
+            let edits = store.export_unsent_edits().context("reading the outbox")?;
+            let tmp = out.with_extension("part");
+            std::fs::write(&tmp, serde_json::to_vec_pretty(&edits)?)
+                .with_context(|| format!("writing {}", tmp.display()))?;
+            std::fs::rename(&tmp, &out).with_context(|| format!("writing {}", out.display()))?;
+            println!(
+                "{} unsent edit(s) written to {}",
+                edits.edits.len(),
+                out.display()
+            );
+            Ok(())
+        }
+        OutboxCommand::Import { db, file } => {
+            let mut store = open(&db)?;
+            let text =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let edits: kartoteka_store::ExportedEdits = serde_json::from_slice(&text)
+                .with_context(|| format!("{} is not a file of unsent edits", file.display()))?;
+            let actor = actor(&mut store, false)?;
+            let n = store
+                .import_unsent_edits(&actor, &edits, chrono::Utc::now().timestamp_millis())
+                .map_err(explain)?;
+            println!("{n} change(s) queued again");
             Ok(())
         }
         OutboxCommand::Retry { db, id } => {

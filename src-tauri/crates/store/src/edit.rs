@@ -759,18 +759,46 @@ impl Store {
         now_ms: i64,
     ) -> Result<EditSaved, StoreError> {
         let (record, state) = load_local(&self.conn, key)?.ok_or(StoreError::NotFound)?;
-        if state != RecordState::Deleted {
+        // A record deleted on the portal while this user's edits waited ("gone" entries) is
+        // re-created with those edits in it.
+        let gone: bool = self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE entity_type = ?1 AND record_id = ?2 \
+                 AND state = 'gone')",
+            )?
+            .query_row(params![key.entity_type.type_id(), key.id], |r| r.get(0))?;
+        if state != RecordState::Deleted && !gone {
             return Err(StoreError::NotAllowed(
                 "only a deleted record can be restored",
             ));
         }
+        if gone {
+            self.conn.execute(
+                "UPDATE outbox SET state = 'discarded', last_error = NULL WHERE entity_type = ?1 \
+                 AND record_id = ?2 AND state NOT IN ('done', 'discarded')",
+                params![key.entity_type.type_id(), key.id],
+            )?;
+            if state == RecordState::Active {
+                self.conn.execute(
+                    "UPDATE records SET state = 1, state_changed_at = ?2 WHERE rid = ?1",
+                    params![rid_of(key)?, now_ms / 1000],
+                )?;
+                let mut deltas = CountDeltas::default();
+                deltas.add(key.entity_type, RecordState::Active, -1);
+                deltas.add(key.entity_type, RecordState::Deleted, 1);
+                deltas.write(&self.conn)?;
+            }
+        }
         let metas = field_metas(&self.conn, key.entity_type)?;
         let mut edit = RecordEdit::default();
         for (name, value) in &record.fields {
-            let writable = metas
-                .iter()
-                .find(|m| &m.name == name)
-                .is_some_and(|m| !m.is_read_only);
+            // Without field metadata (not synced yet) every non-system field is taken.
+            let writable = metas.is_empty()
+                || metas
+                    .iter()
+                    .find(|m| &m.name == name)
+                    .is_some_and(|m| !m.is_read_only);
             if writable
                 && !SYSTEM_FIELDS.contains(&name.as_str())
                 && !kartoteka_domain::record::is_empty_value(value)

@@ -50,7 +50,10 @@ pub use pull::{ApplyStats, RecordChange};
 pub use query::{
     Cursor, Page, RecordFilter, RecordPage, RecordRow, RecordView, SortField, SortKey,
 };
-pub use upload::{multi_by_id, PendingLog, QueuedEntry, QueuedRecord, LOG_MARKER};
+pub use upload::{
+    multi_by_id, ExportedEdit, ExportedEdits, PendingLog, QueuedEntry, QueuedRecord,
+    EDITS_FILE_FORMAT, LOG_MARKER,
+};
 
 /// Where a record is, as far as lists are concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]

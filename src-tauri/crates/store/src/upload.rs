@@ -687,3 +687,156 @@ fn change_log(
     );
     Ok(Some((title.to_string(), body)))
 }
+
+/// Unsent edits written to a file (sign-out, switching portals, deleting local data) and read
+/// back: the portal-independent part of each open entry.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportedEdit {
+    pub entity_type: kartoteka_domain::EntityType,
+    pub record_id: i64,
+    pub op: OutboxOp,
+    pub field: String,
+    pub base: Value,
+    pub value: Value,
+    pub happened_ms: i64,
+    pub origin_id: Option<String>,
+}
+
+/// The file format of exported unsent edits.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportedEdits {
+    pub format: String,
+    pub edits: Vec<ExportedEdit>,
+}
+
+/// The `format` of [`ExportedEdits`].
+pub const EDITS_FILE_FORMAT: &str = "kartoteka-unsent-edits/1";
+
+impl Store {
+    /// Every open entry (not yet uploaded or discarded), for a file.
+    pub fn export_unsent_edits(&self) -> Result<ExportedEdits, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, entity_type, record_id, op, field, base_value, new_value, origin_id, \
+             state, attempts, happened_ms, created_at FROM outbox \
+             WHERE state NOT IN ('done', 'discarded') ORDER BY id",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut edits = Vec::new();
+        while let Some(r) = rows.next()? {
+            let t: i64 = r.get("entity_type")?;
+            let e = entry_from_row(r)?;
+            edits.push(ExportedEdit {
+                entity_type: kartoteka_domain::EntityType::from_type_id(t)
+                    .ok_or_else(|| StoreError::corrupt("outbox.entity_type", t.to_string()))?,
+                record_id: r.get("record_id")?,
+                op: e.op,
+                field: e.field,
+                base: e.base,
+                value: e.new,
+                happened_ms: e.happened_ms,
+                origin_id: e.origin_id,
+            });
+        }
+        Ok(ExportedEdits {
+            format: EDITS_FILE_FORMAT.into(),
+            edits,
+        })
+    }
+
+    /// Queues exported edits again (after signing in anew): one durable save per record and
+    /// kind. Creates keep their tag and count as uncertain, so the upload looks them up before
+    /// sending (an earlier attempt may have reached the portal). Returns how many entries were
+    /// queued; edits of records this replica does not hold are skipped.
+    pub fn import_unsent_edits(
+        &mut self,
+        actor: &crate::LocalActor,
+        file: &ExportedEdits,
+        now_ms: i64,
+    ) -> Result<u32, StoreError> {
+        if file.format != EDITS_FILE_FORMAT {
+            return Err(StoreError::corrupt("edits file", file.format.clone()));
+        }
+        let mut queued = 0;
+        let mut created: std::collections::HashMap<(i64, i64), RecordKey> = Default::default();
+        for e in &file.edits {
+            let key = RecordKey {
+                entity_type: e.entity_type,
+                id: e.record_id,
+            };
+            match e.op {
+                OutboxOp::Create => {
+                    let mut edit = kartoteka_domain::RecordEdit::default();
+                    if let Some(f) = e.value.get("fields").and_then(Value::as_object) {
+                        edit.fields = f.clone();
+                    }
+                    for m in e
+                        .value
+                        .get("fm")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        if let Ok(m) = serde_json::from_value::<MultiField>(m.clone()) {
+                            edit.multi_fields
+                                .push(kartoteka_domain::MultiFieldEdit::Add {
+                                    kind: m.kind,
+                                    value_type: m.value_type,
+                                    value: m.value,
+                                });
+                        }
+                    }
+                    let saved = self.create_record(actor, e.entity_type, &edit, now_ms)?;
+                    if let Some(origin) = &e.origin_id {
+                        self.conn.execute(
+                            "UPDATE outbox SET origin_id = ?3, attempts = 1 WHERE entity_type = ?1 \
+                             AND record_id = ?2 AND op = 'create'",
+                            params![saved.key.entity_type.type_id(), saved.key.id, origin],
+                        )?;
+                    }
+                    created.insert((e.entity_type.type_id(), e.record_id), saved.key);
+                    queued += saved.queued;
+                }
+                OutboxOp::Delete => {
+                    if load_local(&self.conn, key)?.is_some() {
+                        queued += self.delete_record(actor, key, now_ms)?.queued;
+                    }
+                }
+                OutboxOp::Update => {
+                    let key = created
+                        .get(&(e.entity_type.type_id(), e.record_id))
+                        .copied()
+                        .unwrap_or(key);
+                    let Some((record, _)) = load_local(&self.conn, key)? else {
+                        continue;
+                    };
+                    let mut edit = kartoteka_domain::RecordEdit::default();
+                    if let Some(id) = e.field.strip_prefix(FM_PREFIX) {
+                        let id: i64 = id.parse().unwrap_or(0);
+                        let m: Option<MultiField> = serde_json::from_value(e.value.clone()).ok();
+                        let present = record.multi_fields.iter().any(|x| x.id == id);
+                        edit.multi_fields.push(match (m, present) {
+                            (Some(m), true) => kartoteka_domain::MultiFieldEdit::Change {
+                                id,
+                                value_type: m.value_type,
+                                value: m.value,
+                            },
+                            (Some(m), false) => kartoteka_domain::MultiFieldEdit::Add {
+                                kind: m.kind,
+                                value_type: m.value_type,
+                                value: m.value,
+                            },
+                            (None, true) => kartoteka_domain::MultiFieldEdit::Remove { id },
+                            (None, false) => continue,
+                        });
+                    } else {
+                        edit.fields.insert(e.field.clone(), e.value.clone());
+                    }
+                    queued += self.edit_record(actor, key, &edit, now_ms)?.queued;
+                }
+            }
+        }
+        Ok(queued)
+    }
+}

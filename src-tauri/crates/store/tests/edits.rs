@@ -410,3 +410,76 @@ fn conflict_is_resolved_per_field_and_recorded() {
         .iter()
         .any(|e| e.event == HistoryEventCode::Resolved));
 }
+
+#[test]
+fn unsent_edits_exported_to_a_file_are_queued_again_in_a_fresh_replica() {
+    let (_dir, mut store) = seeded();
+    let me = actor(false);
+    store
+        .edit_record(
+            &me,
+            key(EntityType::Deal, 7),
+            &edit(json!({"title": "Из файла"})),
+            1,
+        )
+        .expect("edit");
+    let created = store
+        .create_record(
+            &me,
+            EntityType::Contact,
+            &edit(json!({"name": "Файлов"})),
+            2,
+        )
+        .expect("create");
+    let file = store.export_unsent_edits().expect("export");
+    assert_eq!(file.edits.len(), 2);
+    let text = serde_json::to_string(&file).expect("to json");
+
+    // Signed out, local data deleted, signed in again: a fresh replica of the same portal.
+    let (_dir2, mut fresh) = seeded();
+    let file: kartoteka_store::ExportedEdits = serde_json::from_str(&text).expect("from json");
+    let queued = fresh.import_unsent_edits(&me, &file, 3).expect("import");
+    assert_eq!(queued, 2);
+    let card = fresh
+        .get_record(key(EntityType::Deal, 7))
+        .expect("read")
+        .expect("deal");
+    assert_eq!(card.title, "Из файла");
+    let q = fresh.upload_queue(10).expect("queue");
+    let create = q
+        .iter()
+        .flat_map(|r| r.entries.iter())
+        .find(|e| e.op == OutboxOp::Create)
+        .expect("the create is queued again");
+    assert_eq!(
+        create.origin_id.as_deref(),
+        Some(format!("dev-7-{}", created.key.id).as_str()),
+        "it keeps its tag"
+    );
+    assert_eq!(create.attempts, 1, "and is looked up before it is sent");
+}
+
+#[test]
+fn a_record_deleted_on_the_portal_while_edits_waited_is_re_created_with_them() {
+    let (_dir, mut store) = seeded();
+    let me = actor(false);
+    let k = key(EntityType::Contact, 6);
+    store
+        .edit_record(&me, k, &edit(json!({"post": "Директор"})), 1)
+        .expect("edit");
+    let q = store.upload_queue(10).expect("queue");
+    let id = q[0].entries[0].id;
+    store
+        .upload_failed(&[id], OutboxState::Gone, "Запись удалена на портале")
+        .expect("gone");
+    let saved = store.restore_record(&me, k, 2).expect("re-create");
+    assert!(saved.key.is_local());
+    let q = store.upload_queue(10).expect("queue");
+    assert_eq!(q.len(), 1, "only the create is queued");
+    assert_eq!(
+        q[0].entries[0].new["fields"]["post"],
+        json!("Директор"),
+        "with the edit in it"
+    );
+    assert_eq!(q[0].entries[0].new["fields"]["lastName"], json!("Козлова"));
+}
