@@ -226,9 +226,13 @@ async fn a_saved_edit_shows_on_the_card_in_the_list_and_in_the_outbox_and_the_ui
         .expect("exported");
     assert_eq!(exported.entries, outbox.open);
     let text = std::fs::read_to_string(&file).expect("the file");
-    let read: kartoteka_domain::edit::OutboxFile = serde_json::from_str(&text).expect("json");
-    assert_eq!(read.format, "kartoteka-outbox");
-    assert_eq!(read.entries.len() as u32, outbox.open);
+    let read: kartoteka_store::ExportedEdits = serde_json::from_str(&text).expect("json");
+    assert_eq!(
+        read.format,
+        kartoteka_store::EDITS_FILE_FORMAT,
+        "importable again"
+    );
+    assert_eq!(read.edits.len() as u32, outbox.open);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ use crate::api::history::local_actor;
 use crate::api::Core;
 use chrono::{DateTime, Local, Utc};
 use kartoteka_domain::edit::{
-    EditSaved, OutboxEntryRequest, OutboxExportRequest, OutboxExported, OutboxFile, OutboxList,
+    EditSaved, OutboxEntryRequest, OutboxExportRequest, OutboxExported, OutboxList,
     OutboxListRequest, OutboxResolveRequest, SyncSetOfflineRequest,
 };
 use kartoteka_domain::ipc::{ErrorCode, IpcError, PortalStatus};
@@ -129,17 +129,14 @@ impl Core {
         Ok(())
     }
 
-    /// Writes the unsent entries to a JSON file (the Downloads folder when no path is given).
+    /// Writes the unsent edits to a JSON file (the Downloads folder when no path is given), in
+    /// the store's format that `kartoteka-cli outbox import` queues again.
     pub async fn outbox_export(
         &self,
         request: OutboxExportRequest,
     ) -> Result<OutboxExported, IpcError> {
-        let list = self.outbox_list(OutboxListRequest::default()).await?;
-        let entries: Vec<_> = list
-            .entries
-            .into_iter()
-            .filter(|e| e.state.is_open())
-            .collect();
+        let edits = self
+            .with_replica(|store| store.export_unsent_edits().map_err(|e| from_edit_store(&e)))?;
         let path = match request.path.filter(|p| !p.trim().is_empty()) {
             Some(path) => PathBuf::from(path),
             None => {
@@ -149,21 +146,10 @@ impl Core {
                 default_outbox_path(&dir, Local::now())
             }
         };
-        let portal = match self.status().await {
-            Ok(status) => status.portal_name,
-            Err(_) => String::new(),
-        };
-        let file = OutboxFile {
-            format: OutboxFile::FORMAT.to_string(),
-            version: OutboxFile::VERSION,
-            portal,
-            exported_ms: Utc::now().timestamp_millis(),
-            entries,
-        };
-        let text = serde_json::to_string_pretty(&file)
+        let text = serde_json::to_string_pretty(&edits)
             .map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))?;
         write_whole(&path, &text, "the outbox export")?;
-        let count = u32::try_from(file.entries.len()).unwrap_or(u32::MAX);
+        let count = u32::try_from(edits.edits.len()).unwrap_or(u32::MAX);
         tracing::info!(entries = count, "unsent edits exported");
         Ok(OutboxExported {
             path: path.display().to_string(),

@@ -414,27 +414,6 @@ pub struct OutboxExported {
     pub entries: u32,
 }
 
-/// The file `outbox_export` writes: the unsent entries as the outbox panel shows them, with
-/// what is needed to import them back (the format's name and version, which replica they are
-/// from).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OutboxFile {
-    /// Always [`OutboxFile::FORMAT`].
-    pub format: String,
-    pub version: u32,
-    /// The portal's host name (never the webhook).
-    pub portal: String,
-    /// UTC unix milliseconds.
-    pub exported_ms: i64,
-    pub entries: Vec<OutboxEntry>,
-}
-
-impl OutboxFile {
-    pub const FORMAT: &'static str = "kartoteka-outbox";
-    pub const VERSION: u32 = 1;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
