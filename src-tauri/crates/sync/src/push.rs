@@ -144,19 +144,22 @@ impl Uploader {
     #[tracing::instrument(skip_all)]
     pub async fn run(&self, cancel: &CancellationToken) -> Result<UploadSummary, SyncError> {
         let mut summary = UploadSummary::default();
-        let mut last_open = usize::MAX;
+        let mut last_round: Vec<i64> = Vec::new();
         loop {
             if cancel.is_cancelled() {
                 return Err(SyncError::Cancelled);
             }
             let queue = self.store(|s| s.upload_queue(ROUND_RECORDS)).await?;
-            let open: usize = queue.iter().map(|r| r.entries.len()).sum();
-            if queue.is_empty() || open >= last_open {
+            let round: Vec<i64> = queue
+                .iter()
+                .flat_map(|r| r.entries.iter().map(|e| e.id))
+                .collect();
+            if queue.is_empty() || round == last_round {
                 // Nothing left, or nothing moved (entries waiting for a record not yet created).
                 break;
             }
-            last_open = open;
             self.round(queue, &mut summary).await?;
+            last_round = round;
         }
         self.publish_logs(cancel, &mut summary).await?;
         tracing::info!(
