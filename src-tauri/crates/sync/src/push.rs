@@ -20,6 +20,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
+/// Timelines read per run for other users' change logs (2 commands each, 25 records a request).
+const PEER_LOG_RECORDS_PER_RUN: usize = 1_000;
+
 /// Records read per round (50 `crm.item.list` commands of 50 ids in one request).
 const ROUND_RECORDS: usize = 2_500;
 
@@ -718,9 +721,15 @@ impl Uploader {
             .store(|s| s.device_id(|| "unknown-device".to_string()))
             .await?;
         let mut recorded = 0;
+        // At most PEER_LOG_RECORDS_PER_RUN timelines per run (40 requests); the rest stay due
+        // for the next runs, so a large incremental pull does not turn into thousands of reads.
+        let mut read = 0;
         loop {
             if cancel.is_cancelled() {
                 return Err(SyncError::Cancelled);
+            }
+            if read >= PEER_LOG_RECORDS_PER_RUN {
+                return Ok(recorded);
             }
             let due = self
                 .store(|s| s.peer_logs_due(MAX_BATCH_COMMANDS / 2))
@@ -728,6 +737,7 @@ impl Uploader {
             if due.is_empty() {
                 return Ok(recorded);
             }
+            read += due.len();
             let mut commands = Vec::new();
             for k in &due {
                 commands.push(BatchCommand::new(
