@@ -709,6 +709,8 @@ async fn a_revoked_webhook_pauses_the_upload_and_keeps_the_queue() {
 async fn another_kartoteka_users_upload_appears_as_exact_entries_not_as_an_observed_diff() {
     let sb = sandbox(None).await;
     let url = sb.admin_webhook_url();
+    // B is a colleague's laptop (another portal user).
+    let url_b = sb.webhook_url(3).expect("manager webhook");
     let dir = tempfile::tempdir().expect("dir");
     let a = replica(&dir.path().join("a.db"));
     let b = replica(&dir.path().join("b.db"));
@@ -717,7 +719,7 @@ async fn another_kartoteka_users_upload_appears_as_exact_entries_not_as_an_obser
         .device_id(|| "laptop-B".into())
         .expect("device id");
     pull(&url, &a).await;
-    pull(&url, &b).await;
+    pull(&url_b, &b).await;
     let deal = key(EntityType::Deal, 6);
     a.lock()
         .expect("lock")
@@ -731,11 +733,15 @@ async fn another_kartoteka_users_upload_appears_as_exact_entries_not_as_an_obser
     upload(&url, &a).await.expect("A uploads");
 
     // B syncs: the pull observes the change, the peer-log reader explains it.
-    pull(&url, &b).await;
-    let recorded = Uploader::new(client(&url), Arc::clone(&b), kartoteka_sync::system_clock())
-        .read_peer_logs(&CancellationToken::new())
-        .await
-        .expect("read peer logs");
+    pull(&url_b, &b).await;
+    let recorded = Uploader::new(
+        client(&url_b),
+        Arc::clone(&b),
+        kartoteka_sync::system_clock(),
+    )
+    .read_peer_logs(&CancellationToken::new())
+    .await
+    .expect("read peer logs");
     assert_eq!(recorded, 2, "one exact entry per field A changed");
     let titles: Vec<HistoryEvent> = history(&b, deal)
         .into_iter()
@@ -759,11 +765,15 @@ async fn another_kartoteka_users_upload_appears_as_exact_entries_not_as_an_obser
         Some("Переименовано на ноутбуке A")
     );
     // A second read adds nothing.
-    pull(&url, &b).await;
-    let again = Uploader::new(client(&url), Arc::clone(&b), kartoteka_sync::system_clock())
-        .read_peer_logs(&CancellationToken::new())
-        .await
-        .expect("read again");
+    pull(&url_b, &b).await;
+    let again = Uploader::new(
+        client(&url_b),
+        Arc::clone(&b),
+        kartoteka_sync::system_clock(),
+    )
+    .read_peer_logs(&CancellationToken::new())
+    .await
+    .expect("read again");
     assert_eq!(again, 0);
     assert_eq!(
         b.lock().expect("lock").verify_history().expect("verify").1,

@@ -20,6 +20,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
+/// Timelines read per run for other users' change logs (2 commands each, 25 records a request).
+const PEER_LOG_RECORDS_PER_RUN: usize = 1_000;
+
 /// Records read per round (50 `crm.item.list` commands of 50 ids in one request).
 const ROUND_RECORDS: usize = 2_500;
 
@@ -144,19 +147,22 @@ impl Uploader {
     #[tracing::instrument(skip_all)]
     pub async fn run(&self, cancel: &CancellationToken) -> Result<UploadSummary, SyncError> {
         let mut summary = UploadSummary::default();
-        let mut last_open = usize::MAX;
+        let mut last_round: Vec<i64> = Vec::new();
         loop {
             if cancel.is_cancelled() {
                 return Err(SyncError::Cancelled);
             }
             let queue = self.store(|s| s.upload_queue(ROUND_RECORDS)).await?;
-            let open: usize = queue.iter().map(|r| r.entries.len()).sum();
-            if queue.is_empty() || open >= last_open {
+            let round: Vec<i64> = queue
+                .iter()
+                .flat_map(|r| r.entries.iter().map(|e| e.id))
+                .collect();
+            if queue.is_empty() || round == last_round {
                 // Nothing left, or nothing moved (entries waiting for a record not yet created).
                 break;
             }
-            last_open = open;
             self.round(queue, &mut summary).await?;
+            last_round = round;
         }
         self.publish_logs(cancel, &mut summary).await?;
         tracing::info!(
@@ -717,9 +723,15 @@ impl Uploader {
             .store(|s| s.device_id(|| "unknown-device".to_string()))
             .await?;
         let mut recorded = 0;
+        // At most PEER_LOG_RECORDS_PER_RUN timelines per run (40 requests); the rest stay due
+        // for the next runs, so a large incremental pull does not turn into thousands of reads.
+        let mut read = 0;
         loop {
             if cancel.is_cancelled() {
                 return Err(SyncError::Cancelled);
+            }
+            if read >= PEER_LOG_RECORDS_PER_RUN {
+                return Ok(recorded);
             }
             let due = self
                 .store(|s| s.peer_logs_due(MAX_BATCH_COMMANDS / 2))
@@ -727,6 +739,7 @@ impl Uploader {
             if due.is_empty() {
                 return Ok(recorded);
             }
+            read += due.len();
             let mut commands = Vec::new();
             for k in &due {
                 commands.push(BatchCommand::new(
