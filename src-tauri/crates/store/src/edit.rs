@@ -881,15 +881,25 @@ pub(crate) fn insert_outbox(
          state, op, group_id, history_seqs, happened_ms, source, origin_id) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
-    for c in changes {
-        let mine: Vec<i64> = seqs
+    // Events that belong to no one field (a "reverted" marker) travel with the save's first row.
+    let belongs = |f: &Option<String>, c: &QueuedChange| {
+        f.as_deref()
+            .is_some_and(|f| f == c.field || is_link_field_for(f, &c.field))
+    };
+    let loose: Vec<i64> = seqs
+        .iter()
+        .filter(|(_, f)| !changes.iter().any(|c| belongs(f, c)))
+        .map(|(s, _)| *s)
+        .collect();
+    for (i, c) in changes.iter().enumerate() {
+        let mut mine: Vec<i64> = seqs
             .iter()
-            .filter(|(_, f)| {
-                f.as_deref()
-                    .is_some_and(|f| f == c.field || is_link_field_for(f, &c.field))
-            })
+            .filter(|(_, f)| belongs(f, c))
             .map(|(s, _)| *s)
             .collect();
+        if i == 0 {
+            mine.extend(&loose);
+        }
         insert.execute(params![
             key.entity_type.type_id(),
             key.id,

@@ -368,6 +368,22 @@ fn removed_link_is_restored_from_history_with_one_call() {
     assert!(events.iter().any(
         |e| e.event == HistoryEventCode::LinkAdded && e.sync_state == HistorySyncState::Pending
     ));
+    // Uploaded: the "reverted" marker is delivered with the change it records.
+    let q = store.upload_queue(10).expect("queue");
+    let ids: Vec<i64> = q[0].entries.iter().map(|e| e.id).collect();
+    store
+        .upload_succeeded(deal_key, &ids, None, 10_000, false)
+        .expect("done");
+    let events = history(&store, deal_key);
+    let reverted = events
+        .iter()
+        .find(|e| e.event == HistoryEventCode::Reverted)
+        .expect("reverted");
+    assert_eq!(
+        reverted.sync_state,
+        HistorySyncState::Synced,
+        "not left pending"
+    );
 }
 
 #[test]
