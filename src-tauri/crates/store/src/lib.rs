@@ -30,6 +30,7 @@ mod promote;
 mod pull;
 mod query;
 mod reference;
+mod search;
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;

@@ -2,11 +2,12 @@
 //! sorted, with keyset paging and an exact total.
 
 use crate::migrations::UNSENT_STATES_SQL;
-use crate::promote::{rid_of, rid_range, search_query};
+use crate::promote::{rid_of, rid_range};
+use crate::search::{search_query, SearchQuery};
 use crate::{RecordState, Store, StoreError};
 use kartoteka_domain::{EntityType, RecordKey};
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{params_from_iter, OptionalExtension, Row};
+use rusqlite::{params, params_from_iter, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
 /// Which records a list shows.
@@ -28,8 +29,10 @@ pub struct RecordFilter {
     pub entity_type: EntityType,
     #[serde(default)]
     pub view: RecordView,
-    /// Instant search: every word is a prefix of a word of the title, name, phone or e-mail;
-    /// case-insensitive, Cyrillic included.
+    /// Instant search over what a row shows: title, name, company, responsible, phones (any
+    /// form, domestic too), e-mails. Words of 3+ characters are found anywhere, of 2 at a word's
+    /// start; one character filters nothing yet; no letter or digit at all finds nothing.
+    /// Case-insensitive, Cyrillic included.
     #[serde(default)]
     pub search: Option<String>,
     #[serde(default)]
@@ -187,12 +190,17 @@ const MAX_LIMIT: u32 = 1000;
 fn filter_sql(
     f: &RecordFilter,
     sort: SortField,
+    plan: SearchPlan,
 ) -> Result<(Vec<String>, Vec<SqlValue>), StoreError> {
     let mut conds: Vec<String> = Vec::new();
     let mut params: Vec<SqlValue> = Vec::new();
     let placeholders = |n: usize| vec!["?"; n].join(", ");
+    let search = searched(f);
+    let driven = plan == SearchPlan::Driven && matches!(search, Some(SearchQuery::Match(_)));
 
-    if sort == SortField::Id {
+    if driven {
+        // The index's rowid range is the type: no condition the planner could walk instead.
+    } else if sort == SortField::Id {
         let (lo, hi) = rid_range(f.entity_type);
         conds.push("rid BETWEEN ? AND ?".into());
         params.push(lo.into());
@@ -209,9 +217,28 @@ fn filter_sql(
         }
         .into(),
     );
-    if let Some(q) = f.search.as_deref().and_then(search_query) {
-        conds.push("rid IN (SELECT rowid FROM records_search WHERE records_search MATCH ?)".into());
-        params.push(q.into());
+    match search {
+        None | Some(SearchQuery::NotYet) => {}
+        Some(SearchQuery::Nothing) => conds.push("0".into()),
+        Some(SearchQuery::Match(q)) if plan == SearchPlan::Probe => {
+            conds.push(
+                "EXISTS (SELECT 1 FROM records_search s WHERE s.records_search MATCH ? \
+                 AND s.rowid = records.rid)"
+                    .into(),
+            );
+            params.push(q.into());
+        }
+        Some(SearchQuery::Match(q)) => {
+            let (lo, hi) = rid_range(f.entity_type);
+            conds.push(
+                "rid IN (SELECT rowid FROM records_search WHERE records_search MATCH ? \
+                 AND rowid BETWEEN ? AND ?)"
+                    .into(),
+            );
+            params.push(q.into());
+            params.push(lo.into());
+            params.push(hi.into());
+        }
     }
     if !f.stage_ids.is_empty() {
         conds.push(format!("stage_id IN ({})", placeholders(f.stage_ids.len())));
@@ -249,10 +276,40 @@ fn filter_sql(
     Ok((conds, params))
 }
 
+/// How a searched list finds its rows (`list_records` chooses by the number of matches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SearchPlan {
+    /// The matches as a set the planner may use as it likes (other filters decide).
+    Generic,
+    /// Few matches: read them from the index, sort them (no other access path offered).
+    Driven,
+    /// Many matches: walk the sort order's index and ask the search index about each row.
+    Probe,
+}
+
+/// Probing one row costs about this many times what reading one match costs (measured with
+/// `bench pull`): the page walks limit × records / matches rows, the driven plan reads matches.
+const PROBE_COST: u64 = 8;
+
+/// Deleted records matched one by one against the index (for the active total) up to this many.
+const DELETED_PROBE_MAX: u64 = 20_000;
+
 /// True when only the type and view are set: the total then comes from the counters.
 fn is_unfiltered(f: &RecordFilter) -> bool {
-    f.search.as_deref().and_then(search_query).is_none()
-        && f.stage_ids.is_empty()
+    searched(f).is_none() && only_search(f)
+}
+
+/// The trigram query when the filter searches (and `Nothing` is not a query).
+fn searched(f: &RecordFilter) -> Option<SearchQuery> {
+    f.search
+        .as_deref()
+        .map(search_query)
+        .filter(|q| *q != SearchQuery::NotYet)
+}
+
+/// True when nothing but the type, the view and the search is set.
+fn only_search(f: &RecordFilter) -> bool {
+    f.stage_ids.is_empty()
         && f.category_id.is_none()
         && f.assigned_by_ids.is_empty()
         && f.linked_to.is_none()
@@ -292,7 +349,25 @@ impl Store {
     ) -> Result<RecordPage, StoreError> {
         let _span =
             tracing::debug_span!("store_list_records", entity_type = %filter.entity_type).entered();
-        let (filter_conds, filter_params) = filter_sql(filter, page.sort.field)?;
+        let limit = page.limit.clamp(1, MAX_LIMIT);
+        // A search alone: the index counts its matches, which decide the plan and the total.
+        let mut search_total = None;
+        let plan = match (searched(filter), only_search(filter), filter.view) {
+            (Some(SearchQuery::Match(q)), true, RecordView::Active) => {
+                let matches = self.search_matches(filter.entity_type, &q)?;
+                let records = self.counted(filter)?;
+                search_total = self.active_matches(filter.entity_type, &q, matches)?;
+                if matches.saturating_mul(matches) <= u64::from(limit) * records.max(1) * PROBE_COST
+                {
+                    SearchPlan::Driven
+                } else {
+                    SearchPlan::Probe
+                }
+            }
+            (Some(SearchQuery::Match(_)), _, RecordView::RecycleBin) => SearchPlan::Probe,
+            _ => SearchPlan::Generic,
+        };
+        let (filter_conds, filter_params) = filter_sql(filter, page.sort.field, plan)?;
         let mut conds = filter_conds.clone();
         let mut params = filter_params.clone();
         let sort = page.sort;
@@ -323,7 +398,6 @@ impl Store {
             }
             params.push(after_rid.into());
         }
-        let limit = page.limit.clamp(1, MAX_LIMIT);
         let sql = format!(
             "SELECT entity_type, id, title, title_sort, state, stage_id, category_id, \
              assigned_by_id, opportunity, opportunity_minor, currency_id, company_id, phone, email, \
@@ -359,7 +433,9 @@ impl Store {
             };
             out.push((row, cursor));
         }
-        let total = if is_unfiltered(filter) {
+        let total = if let Some(n) = search_total {
+            n
+        } else if is_unfiltered(filter) {
             self.counted(filter)?
         } else {
             let sql = format!(
@@ -375,6 +451,42 @@ impl Store {
             next,
             total,
         })
+    }
+
+    /// How many records of a type the search index matches (active and deleted ones).
+    fn search_matches(&self, entity_type: EntityType, q: &str) -> Result<u64, StoreError> {
+        let (lo, hi) = rid_range(entity_type);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT COUNT(*) FROM records_search WHERE records_search MATCH ?1 \
+             AND rowid BETWEEN ?2 AND ?3",
+        )?;
+        let n: i64 = stmt.query_row(params![q, lo, hi], |r| r.get(0))?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// The active records among `matches`: those minus the deleted ones that match, each of which
+    /// is probed (hidden records are not in the index). `None` when too many are deleted.
+    fn active_matches(
+        &self,
+        entity_type: EntityType,
+        q: &str,
+        matches: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        let mut deleted_filter = RecordFilter::new(entity_type);
+        deleted_filter.view = RecordView::RecycleBin;
+        if self.counted(&deleted_filter)? > DELETED_PROBE_MAX {
+            return Ok(None);
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT COUNT(*) FROM records WHERE entity_type = ?1 AND state = ?2 \
+             AND EXISTS (SELECT 1 FROM records_search s WHERE s.records_search MATCH ?3 \
+             AND s.rowid = records.rid)",
+        )?;
+        let deleted: i64 = stmt.query_row(
+            params![entity_type.type_id(), RecordState::Deleted.code(), q],
+            |r| r.get(0),
+        )?;
+        Ok(Some(matches.saturating_sub(deleted.max(0) as u64)))
     }
 
     fn counted(&self, filter: &RecordFilter) -> Result<u64, StoreError> {
@@ -394,10 +506,16 @@ impl Store {
 
 #[cfg(test)]
 pub(crate) fn explain(store: &Store, filter: &RecordFilter, sort: SortKey) -> String {
-    let (conds, params) = filter_sql(filter, sort.field).expect("filter");
+    explain_plan(store, filter, sort, SearchPlan::Generic)
+}
+
+#[cfg(test)]
+fn explain_plan(store: &Store, filter: &RecordFilter, sort: SortKey, plan: SearchPlan) -> String {
+    let (conds, params) = filter_sql(filter, sort.field, plan).expect("filter");
+    let dir = if sort.descending { "DESC" } else { "ASC" };
     let order = match sort.column() {
-        Some(col) => format!("{col} DESC, rid DESC"),
-        None => "rid DESC".into(),
+        Some(col) => format!("{col} {dir}, rid {dir}"),
+        None => format!("rid {dir}"),
     };
     let sql = format!(
         "EXPLAIN QUERY PLAN SELECT id FROM records WHERE {} ORDER BY {order} LIMIT 51",
@@ -443,6 +561,43 @@ mod tests {
         }
         let p = plan(&f, SortField::Id);
         assert!(!p.contains("TEMP B-TREE"), "id order is the key order: {p}");
+    }
+
+    #[test]
+    fn amount_and_created_sorts_walk_their_indexes_without_a_sort_step() {
+        // Issue 10 §2: sorting a million deals by amount was a full sort on every page.
+        let f = RecordFilter::new(EntityType::Deal);
+        for (field, index) in [
+            (SortField::Opportunity, "records_by_amount"),
+            (SortField::CreatedTime, "records_by_created"),
+        ] {
+            for descending in [true, false] {
+                let store = Store::open_in_memory().expect("store");
+                let p = explain(&store, &f, SortKey { field, descending });
+                assert!(
+                    p.contains(index) && !p.contains("TEMP B-TREE"),
+                    "{field:?} {descending}: {p}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn many_search_matches_walk_the_sort_index_and_few_are_read_from_the_search_index() {
+        let mut f = RecordFilter::new(EntityType::Contact);
+        f.search = Some("иван".into());
+        let store = Store::open_in_memory().expect("store");
+        let sort = SortKey::default();
+        let p = explain_plan(&store, &f, sort, SearchPlan::Probe);
+        assert!(
+            p.contains("records_by_updated") && !p.contains("TEMP B-TREE"),
+            "probe plan walks the time index: {p}"
+        );
+        let p = explain_plan(&store, &f, sort, SearchPlan::Driven);
+        assert!(
+            !p.contains("records_by_updated") && p.contains("records_search"),
+            "driven plan reads the matches first: {p}"
+        );
     }
 
     #[test]
