@@ -220,14 +220,6 @@ fn filter_sql(
     match search {
         None | Some(SearchQuery::NotYet) => {}
         Some(SearchQuery::Nothing) => conds.push("0".into()),
-        Some(SearchQuery::Match(q)) if plan == SearchPlan::Probe => {
-            conds.push(
-                "EXISTS (SELECT 1 FROM records_search s WHERE s.records_search MATCH ? \
-                 AND s.rowid = records.rid)"
-                    .into(),
-            );
-            params.push(q.into());
-        }
         Some(SearchQuery::Match(q)) => {
             let (lo, hi) = rid_range(f.entity_type);
             conds.push(
@@ -283,16 +275,107 @@ enum SearchPlan {
     Generic,
     /// Few matches: read them from the index, sort them (no other access path offered).
     Driven,
-    /// Many matches: walk the sort order's index and ask the search index about each row.
-    Probe,
 }
 
-/// Probing one row costs about this many times what reading one match costs (measured with
-/// `bench pull`): the page walks limit × records / matches rows, the driven plan reads matches.
-const PROBE_COST: u64 = 8;
+/// Reading a match and sorting it costs about this many times what stepping one entry of a sort
+/// index costs (measured with `bench pull`): few matches are sorted, many are met by walking the
+/// sort index (limit × records / matches entries) and checking each against the match list.
+const SORT_COST: u64 = 13;
 
-/// Deleted records matched one by one against the index (for the active total) up to this many.
-const DELETED_PROBE_MAX: u64 = 20_000;
+/// The columns of a list row.
+fn row_columns() -> String {
+    format!(
+        "entity_type, id, title, title_sort, state, stage_id, category_id, \
+         assigned_by_id, opportunity, opportunity_minor, currency_id, company_id, phone, email, \
+         created_time, updated_time, \
+         EXISTS (SELECT 1 FROM outbox o WHERE o.entity_type = records.entity_type \
+           AND o.record_id = records.id AND o.state IN {UNSENT_STATES_SQL}) AS has_pending_edits"
+    )
+}
+
+/// Where the next page starts if this row is the last one shown.
+fn cursor_of(r: &Row<'_>, row: &RecordRow, sort: SortKey) -> Result<Cursor, StoreError> {
+    Ok(Cursor {
+        sort,
+        text: (sort.field == SortField::Title)
+            .then(|| r.get("title_sort"))
+            .transpose()?,
+        number: match sort.field {
+            SortField::UpdatedTime => Some(row.updated_time),
+            SortField::CreatedTime => Some(row.created_time),
+            SortField::Opportunity => Some(r.get("opportunity_minor")?),
+            SortField::Title | SortField::Id => None,
+        },
+        id: row.id,
+    })
+}
+
+/// The keyset condition after `after` (and its parameters), and the ORDER BY, of a sort.
+fn keyset_sql(
+    entity_type: EntityType,
+    sort: SortKey,
+    after: Option<&Cursor>,
+) -> Result<(Option<String>, Vec<SqlValue>, String), StoreError> {
+    let dir = if sort.descending { "DESC" } else { "ASC" };
+    let cmp = if sort.descending { "<" } else { ">" };
+    let order = match sort.column() {
+        Some(col) => format!("{col} {dir}, rid {dir}"),
+        None => format!("rid {dir}"),
+    };
+    let Some(after) = after else {
+        return Ok((None, Vec::new(), order));
+    };
+    if after.sort != sort {
+        return Err(StoreError::BadCursor);
+    }
+    let after_rid = rid_of(RecordKey {
+        entity_type,
+        id: after.id,
+    })?;
+    let mut params: Vec<SqlValue> = Vec::new();
+    let cond = match (sort.column(), sort.field) {
+        (None, _) => format!("rid {cmp} ?"),
+        (Some(col), SortField::Title) => {
+            params.push(after.text.clone().ok_or(StoreError::BadCursor)?.into());
+            format!("({col}, rid) {cmp} (?, ?)")
+        }
+        (Some(col), _) => {
+            params.push(after.number.ok_or(StoreError::BadCursor)?.into());
+            format!("({col}, rid) {cmp} (?, ?)")
+        }
+    };
+    params.push(after_rid.into());
+    Ok((Some(cond), params, order))
+}
+
+/// The statement that walks a type's records in a sort order, from the sort's index alone.
+fn walk_sql(
+    entity_type: EntityType,
+    sort: SortKey,
+    after: Option<&Cursor>,
+) -> Result<(String, Vec<SqlValue>), StoreError> {
+    let (keyset, keyset_params, order) = keyset_sql(entity_type, sort, after)?;
+    let mut params: Vec<SqlValue> = Vec::new();
+    let mut conds = Vec::new();
+    if sort.field == SortField::Id {
+        let (lo, hi) = rid_range(entity_type);
+        conds.push("rid BETWEEN ? AND ?".to_string());
+        params.push(lo.into());
+        params.push(hi.into());
+    } else {
+        conds.push("entity_type = ?".to_string());
+        params.push(entity_type.type_id().into());
+    }
+    conds.extend(keyset);
+    params.extend(keyset_params);
+    Ok((
+        format!(
+            "SELECT rid FROM records WHERE {} ORDER BY {order}",
+            conds.join(" AND ")
+        ),
+        params,
+    ))
+}
 
 /// True when only the type and view are set: the total then comes from the counters.
 fn is_unfiltered(f: &RecordFilter) -> bool {
@@ -350,61 +433,34 @@ impl Store {
         let _span =
             tracing::debug_span!("store_list_records", entity_type = %filter.entity_type).entered();
         let limit = page.limit.clamp(1, MAX_LIMIT);
-        // A search alone: the index counts its matches, which decide the plan and the total.
+        // A search alone: the index lists its matches, which give the total and decide the plan.
         let mut search_total = None;
-        let plan = match (searched(filter), only_search(filter), filter.view) {
-            (Some(SearchQuery::Match(q)), true, RecordView::Active) => {
-                let matches = self.search_matches(filter.entity_type, &q)?;
-                let records = self.counted(filter)?;
-                search_total = self.active_matches(filter.entity_type, &q, matches)?;
-                if matches.saturating_mul(matches) <= u64::from(limit) * records.max(1) * PROBE_COST
-                {
-                    SearchPlan::Driven
-                } else {
-                    SearchPlan::Probe
-                }
+        let mut plan = SearchPlan::Generic;
+        if let (Some(SearchQuery::Match(q)), true, RecordView::Active) =
+            (searched(filter), only_search(filter), filter.view)
+        {
+            let matches = self.search_matches(filter.entity_type, &q)?;
+            let deleted = self.deleted_among(filter.entity_type, &matches)?;
+            let active = (matches.len() - deleted) as u64;
+            let records = self.counted(filter)?;
+            let m = matches.len() as u64;
+            if m.saturating_mul(m).saturating_mul(SORT_COST) > u64::from(limit) * records.max(1) {
+                return self.walk_matches(filter.entity_type, &matches, page, limit, active);
             }
-            (Some(SearchQuery::Match(_)), _, RecordView::RecycleBin) => SearchPlan::Probe,
-            _ => SearchPlan::Generic,
-        };
+            search_total = Some(active);
+            plan = SearchPlan::Driven;
+        }
         let (filter_conds, filter_params) = filter_sql(filter, page.sort.field, plan)?;
         let mut conds = filter_conds.clone();
         let mut params = filter_params.clone();
         let sort = page.sort;
-        let dir = if sort.descending { "DESC" } else { "ASC" };
-        let cmp = if sort.descending { "<" } else { ">" };
-        let order = match sort.column() {
-            Some(col) => format!("{col} {dir}, rid {dir}"),
-            None => format!("rid {dir}"),
-        };
-        if let Some(after) = &page.after {
-            if after.sort != sort {
-                return Err(StoreError::BadCursor);
-            }
-            let after_rid = rid_of(RecordKey {
-                entity_type: filter.entity_type,
-                id: after.id,
-            })?;
-            match (sort.column(), sort.field) {
-                (None, _) => conds.push(format!("rid {cmp} ?")),
-                (Some(col), SortField::Title) => {
-                    conds.push(format!("({col}, rid) {cmp} (?, ?)"));
-                    params.push(after.text.clone().ok_or(StoreError::BadCursor)?.into());
-                }
-                (Some(col), _) => {
-                    conds.push(format!("({col}, rid) {cmp} (?, ?)"));
-                    params.push(after.number.ok_or(StoreError::BadCursor)?.into());
-                }
-            }
-            params.push(after_rid.into());
-        }
+        let (keyset, keyset_params, order) =
+            keyset_sql(filter.entity_type, sort, page.after.as_ref())?;
+        conds.extend(keyset);
+        params.extend(keyset_params);
         let sql = format!(
-            "SELECT entity_type, id, title, title_sort, state, stage_id, category_id, \
-             assigned_by_id, opportunity, opportunity_minor, currency_id, company_id, phone, email, \
-             created_time, updated_time, \
-             EXISTS (SELECT 1 FROM outbox o WHERE o.entity_type = records.entity_type \
-               AND o.record_id = records.id AND o.state IN {UNSENT_STATES_SQL}) AS has_pending_edits \
-             FROM records WHERE {} ORDER BY {order} LIMIT {}",
+            "SELECT {} FROM records WHERE {} ORDER BY {order} LIMIT {}",
+            row_columns(),
             conds.join(" AND "),
             limit + 1
         );
@@ -418,19 +474,7 @@ impl Store {
                 break;
             }
             let row = row_from(r)?;
-            let cursor = Cursor {
-                sort,
-                text: (sort.field == SortField::Title)
-                    .then(|| r.get("title_sort"))
-                    .transpose()?,
-                number: match sort.field {
-                    SortField::UpdatedTime => Some(row.updated_time),
-                    SortField::CreatedTime => Some(row.created_time),
-                    SortField::Opportunity => Some(r.get("opportunity_minor")?),
-                    SortField::Title | SortField::Id => None,
-                },
-                id: row.id,
-            };
+            let cursor = cursor_of(r, &row, sort)?;
             out.push((row, cursor));
         }
         let total = if let Some(n) = search_total {
@@ -453,40 +497,76 @@ impl Store {
         })
     }
 
-    /// How many records of a type the search index matches (active and deleted ones).
-    fn search_matches(&self, entity_type: EntityType, q: &str) -> Result<u64, StoreError> {
+    /// The rows (active and deleted) of a type the search index matches, in rid order.
+    fn search_matches(&self, entity_type: EntityType, q: &str) -> Result<Vec<i64>, StoreError> {
         let (lo, hi) = rid_range(entity_type);
         let mut stmt = self.conn.prepare_cached(
-            "SELECT COUNT(*) FROM records_search WHERE records_search MATCH ?1 \
+            "SELECT rowid FROM records_search WHERE records_search MATCH ?1 \
              AND rowid BETWEEN ?2 AND ?3",
         )?;
-        let n: i64 = stmt.query_row(params![q, lo, hi], |r| r.get(0))?;
-        Ok(n.max(0) as u64)
+        let rows = stmt.query_map(params![q, lo, hi], |r| r.get::<_, i64>(0))?;
+        let mut out: Vec<i64> = rows.collect::<Result<_, _>>()?;
+        out.sort_unstable();
+        Ok(out)
     }
 
-    /// The active records among `matches`: those minus the deleted ones that match, each of which
-    /// is probed (hidden records are not in the index). `None` when too many are deleted.
-    fn active_matches(
+    /// How many of `matches` are in the recycle bin (few: read from `records_not_active`).
+    fn deleted_among(&self, entity_type: EntityType, matches: &[i64]) -> Result<usize, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT rid FROM records WHERE entity_type = ?1 AND state = ?2")?;
+        let mut rows = stmt.query(params![entity_type.type_id(), RecordState::Deleted.code()])?;
+        let mut n = 0;
+        while let Some(r) = rows.next()? {
+            if matches.binary_search(&r.get(0)?).is_ok() {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// A page of many matches: the sort's index is walked (index only) and each entry looked up
+    /// in the sorted match list, until the page is full; only those rows are read.
+    fn walk_matches(
         &self,
         entity_type: EntityType,
-        q: &str,
-        matches: u64,
-    ) -> Result<Option<u64>, StoreError> {
-        let mut deleted_filter = RecordFilter::new(entity_type);
-        deleted_filter.view = RecordView::RecycleBin;
-        if self.counted(&deleted_filter)? > DELETED_PROBE_MAX {
-            return Ok(None);
+        matches: &[i64],
+        page: &Page,
+        limit: u32,
+        total: u64,
+    ) -> Result<RecordPage, StoreError> {
+        let sort = page.sort;
+        let (sql, params) = walk_sql(entity_type, sort, page.after.as_ref())?;
+        let mut walk = self.conn.prepare_cached(&sql)?;
+        let mut read = self.conn.prepare_cached(&format!(
+            "SELECT {} FROM records WHERE rid = ?1 AND state = ?2",
+            row_columns()
+        ))?;
+        let mut entries = walk.query(params_from_iter(params.iter()))?;
+        let mut out: Vec<(RecordRow, Cursor)> = Vec::with_capacity(limit as usize);
+        let mut next = None;
+        while let Some(e) = entries.next()? {
+            let rid: i64 = e.get(0)?;
+            if matches.binary_search(&rid).is_err() {
+                continue;
+            }
+            let mut rows = read.query(params![rid, RecordState::Active.code()])?;
+            let Some(r) = rows.next()? else {
+                continue; // in the recycle bin
+            };
+            if out.len() == limit as usize {
+                next = out.last().map(|last| last.1.clone());
+                break;
+            }
+            let row = row_from(r)?;
+            let cursor = cursor_of(r, &row, sort)?;
+            out.push((row, cursor));
         }
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT COUNT(*) FROM records WHERE entity_type = ?1 AND state = ?2 \
-             AND EXISTS (SELECT 1 FROM records_search s WHERE s.records_search MATCH ?3 \
-             AND s.rowid = records.rid)",
-        )?;
-        let deleted: i64 = stmt.query_row(
-            params![entity_type.type_id(), RecordState::Deleted.code(), q],
-            |r| r.get(0),
-        )?;
-        Ok(Some(matches.saturating_sub(deleted.max(0) as u64)))
+        Ok(RecordPage {
+            rows: out.into_iter().map(|(r, _)| r).collect(),
+            next,
+            total,
+        })
     }
 
     fn counted(&self, filter: &RecordFilter) -> Result<u64, StoreError> {
@@ -583,17 +663,37 @@ mod tests {
     }
 
     #[test]
-    fn many_search_matches_walk_the_sort_index_and_few_are_read_from_the_search_index() {
+    fn many_search_matches_walk_a_sort_index_alone_and_few_are_read_from_the_search_index() {
+        let store = Store::open_in_memory().expect("store");
+        for (field, index) in [
+            (SortField::UpdatedTime, "records_by_updated"),
+            (SortField::Title, "records_by_title"),
+            (SortField::Opportunity, "records_by_amount"),
+            (SortField::CreatedTime, "records_by_created"),
+        ] {
+            let sort = SortKey {
+                field,
+                descending: true,
+            };
+            let (sql, params) = walk_sql(EntityType::Contact, sort, None).expect("walk");
+            let mut stmt = store
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .expect("prepare");
+            let p = stmt
+                .query_map(params_from_iter(params.iter()), |r| r.get::<_, String>(3))
+                .expect("plan")
+                .map(|r| r.expect("row"))
+                .collect::<Vec<_>>()
+                .join(" | ");
+            assert!(
+                p.contains(&format!("COVERING INDEX {index}")) && !p.contains("TEMP B-TREE"),
+                "{field:?}: the walk reads only the index, in order: {p}"
+            );
+        }
         let mut f = RecordFilter::new(EntityType::Contact);
         f.search = Some("иван".into());
-        let store = Store::open_in_memory().expect("store");
-        let sort = SortKey::default();
-        let p = explain_plan(&store, &f, sort, SearchPlan::Probe);
-        assert!(
-            p.contains("records_by_updated") && !p.contains("TEMP B-TREE"),
-            "probe plan walks the time index: {p}"
-        );
-        let p = explain_plan(&store, &f, sort, SearchPlan::Driven);
+        let p = explain_plan(&store, &f, SortKey::default(), SearchPlan::Driven);
         assert!(
             !p.contains("records_by_updated") && p.contains("records_search"),
             "driven plan reads the matches first: {p}"
