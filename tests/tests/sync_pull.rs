@@ -221,53 +221,54 @@ async fn company_size_and_industry_codes_arrive_with_the_labels_a_card_shows() {
         .run(&CancellationToken::new())
         .await
         .expect("sync succeeds");
-    let s = store.lock().expect("replica lock");
-    let stages = s.stages().expect("reference lists");
-    let label = |list: &str, code: &str| {
-        stages
-            .iter()
-            .find(|st| st.list_id == list && st.status_id == code)
-            .map(|st| st.name.clone())
-    };
-    assert_eq!(
-        label("EMPLOYEES", "EMPLOYEES_4").as_deref(),
-        Some("более 500")
-    );
-    assert_eq!(
-        label("INDUSTRY", "IT").as_deref(),
-        Some("Информационные технологии")
-    );
-    let meta = s.field_meta(EntityType::Company).expect("field metadata");
-    for (field, list) in [("employees", "EMPLOYEES"), ("industry", "INDUSTRY")] {
-        let m = meta
-            .iter()
-            .find(|m| m.name == field)
-            .unwrap_or_else(|| panic!("company field {field}"));
+    {
+        let s = store.lock().expect("replica lock");
+        let stages = s.stages().expect("reference lists");
+        let label = |list: &str, code: &str| {
+            stages
+                .iter()
+                .find(|st| st.list_id == list && st.status_id == code)
+                .map(|st| st.name.clone())
+        };
         assert_eq!(
-            m.status_type.as_deref(),
-            Some(list),
-            "{field} names its list"
+            label("EMPLOYEES", "EMPLOYEES_4").as_deref(),
+            Some("более 500")
         );
-    }
-    let companies = s.all_ids(EntityType::Company).expect("company ids");
-    assert!(!companies.is_empty());
-    for id in companies {
-        let card = s
-            .get_record(RecordKey {
-                entity_type: EntityType::Company,
-                id,
-            })
-            .expect("read")
-            .expect("company");
+        assert_eq!(
+            label("INDUSTRY", "IT").as_deref(),
+            Some("Информационные технологии")
+        );
+        let meta = s.field_meta(EntityType::Company).expect("field metadata");
         for (field, list) in [("employees", "EMPLOYEES"), ("industry", "INDUSTRY")] {
-            if let Some(code) = card.fields.get(field).and_then(|v| v.as_str()) {
-                assert!(
-                    label(list, code).is_some(),
-                    "company {id}: {field} code {code} has a label in {list}"
-                );
+            let m = meta
+                .iter()
+                .find(|m| m.name == field)
+                .unwrap_or_else(|| panic!("company field {field}"));
+            assert_eq!(
+                m.status_type.as_deref(),
+                Some(list),
+                "{field} names its list"
+            );
+        }
+        let companies = s.all_ids(EntityType::Company).expect("company ids");
+        assert!(!companies.is_empty());
+        for id in companies {
+            let card = s
+                .get_record(RecordKey {
+                    entity_type: EntityType::Company,
+                    id,
+                })
+                .expect("read")
+                .expect("company");
+            for (field, list) in [("employees", "EMPLOYEES"), ("industry", "INDUSTRY")] {
+                if let Some(code) = card.fields.get(field).and_then(|v| v.as_str()) {
+                    assert!(
+                        label(list, code).is_some(),
+                        "company {id}: {field} code {code} has a label in {list}"
+                    );
+                }
             }
         }
     }
-    drop(s);
     sb.shutdown().await;
 }
