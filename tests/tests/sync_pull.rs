@@ -207,3 +207,68 @@ async fn cancelled_sync_resumes_without_gap_or_duplicate() {
     assert_replica_equals_portal(&url, &store).await;
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn company_size_and_industry_codes_arrive_with_the_labels_a_card_shows() {
+    // Issue 11 §4: a company card read "Кол-во сотрудников: EMPLOYEES_4". A portal lists the
+    // labels in crm.status.list (ENTITY_ID EMPLOYEES, INDUSTRY) and names the list in the field's
+    // statusType; the sync keeps both, so the card can show "более 500".
+    let sb = sandbox(None).await;
+    let url = sb.admin_webhook_url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = replica(&dir.path().join("replica.db"));
+    engine(&url, &store, policy(ReconcilePolicy::Never))
+        .run(&CancellationToken::new())
+        .await
+        .expect("sync succeeds");
+    {
+        let s = store.lock().expect("replica lock");
+        let stages = s.stages().expect("reference lists");
+        let label = |list: &str, code: &str| {
+            stages
+                .iter()
+                .find(|st| st.list_id == list && st.status_id == code)
+                .map(|st| st.name.clone())
+        };
+        assert_eq!(
+            label("EMPLOYEES", "EMPLOYEES_4").as_deref(),
+            Some("более 500")
+        );
+        assert_eq!(
+            label("INDUSTRY", "IT").as_deref(),
+            Some("Информационные технологии")
+        );
+        let meta = s.field_meta(EntityType::Company).expect("field metadata");
+        for (field, list) in [("employees", "EMPLOYEES"), ("industry", "INDUSTRY")] {
+            let m = meta
+                .iter()
+                .find(|m| m.name == field)
+                .unwrap_or_else(|| panic!("company field {field}"));
+            assert_eq!(
+                m.status_type.as_deref(),
+                Some(list),
+                "{field} names its list"
+            );
+        }
+        let companies = s.all_ids(EntityType::Company).expect("company ids");
+        assert!(!companies.is_empty());
+        for id in companies {
+            let card = s
+                .get_record(RecordKey {
+                    entity_type: EntityType::Company,
+                    id,
+                })
+                .expect("read")
+                .expect("company");
+            for (field, list) in [("employees", "EMPLOYEES"), ("industry", "INDUSTRY")] {
+                if let Some(code) = card.fields.get(field).and_then(|v| v.as_str()) {
+                    assert!(
+                        label(list, code).is_some(),
+                        "company {id}: {field} code {code} has a label in {list}"
+                    );
+                }
+            }
+        }
+    }
+    sb.shutdown().await;
+}

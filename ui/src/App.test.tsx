@@ -201,6 +201,7 @@ describe("record list", () => {
     phone: "+7 900 000-00-0" + id,
     email: null,
     companyTitle: null,
+    createdTime: null,
     updatedTime: null,
     hasPendingEdits: false,
   });
@@ -225,6 +226,7 @@ describe("record list", () => {
           stageName: null,
           stageColor: null,
           responsibleName: null,
+          createdTime: null,
           updatedTime: null,
           fields: [],
           multiFields: [],
@@ -265,6 +267,7 @@ describe("record card", () => {
           stageName: null,
           stageColor: null,
           responsibleName: null,
+          createdTime: null,
           updatedTime: null,
           fields: [{ name: "comments", label: "Comment", fieldType: "text", isCustom: false, values: [evil] }],
           multiFields: [{ id: 1, kind: "EMAIL", valueType: "WORK", value: evil }],
@@ -293,6 +296,7 @@ describe("record card", () => {
           stageName: null,
           stageColor: null,
           responsibleName: null,
+          createdTime: null,
           updatedTime: null,
           fields: [
             { name: "title", label: "Name", fieldType: "string", isCustom: false, values: ["Service contract"] },

@@ -552,6 +552,55 @@ mod tests {
         );
     }
 
+    #[test]
+    fn company_size_and_industry_read_as_their_labels_not_codes() {
+        // Issue 11 §4: "Кол-во сотрудников: EMPLOYEES_4" must read "более 500".
+        let mut names = names();
+        for s in [
+            status("EMPLOYEES", "EMPLOYEES_4", "более 500"),
+            status("INDUSTRY", "IT", "Информационные технологии"),
+        ] {
+            names
+                .stages
+                .insert((s.list_id.clone(), s.status_id.clone()), s);
+        }
+        let mut employees = meta(
+            "employees",
+            FieldType::CrmStatus,
+            "Кол-во сотрудников",
+            false,
+        );
+        employees.status_type = Some("EMPLOYEES".into());
+        // A portal that leaves statusType out: the standard field still names its list.
+        let industry = meta(
+            "industry",
+            FieldType::CrmStatus,
+            "Сфера деятельности",
+            false,
+        );
+        let detail = detail_with(
+            json!({"employees": "EMPLOYEES_4", "industry": "IT"}),
+            vec![employees, industry],
+        );
+        let shown: Vec<(String, Vec<String>)> = card_fields(&detail, &names)
+            .into_iter()
+            .map(|f| (f.label, f.values))
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                (
+                    "Кол-во сотрудников".to_string(),
+                    vec!["более 500".to_string()]
+                ),
+                (
+                    "Сфера деятельности".to_string(),
+                    vec!["Информационные технологии".to_string()]
+                ),
+            ]
+        );
+    }
+
     fn detail_with(fields: serde_json::Value, field_meta: Vec<FieldMeta>) -> RecordDetail {
         RecordDetail {
             key: RecordKey {

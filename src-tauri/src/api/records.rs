@@ -138,6 +138,7 @@ pub fn list(store: &Store, request: &RecordsListRequest) -> Result<RecordsPage, 
             phone: row.phone,
             email: row.email,
             company_title,
+            created_time: utc(row.created_time),
             updated_time: utc(row.updated_time),
             has_pending_edits: row.has_pending_edits,
         });

@@ -167,6 +167,16 @@ async fn pull(args: PullArgs) -> anyhow::Result<()> {
     }
     sandbox.shutdown().await;
 
+    // Issue 10 §2: record search and the new sorts on the replica just pulled.
+    {
+        let s = store.lock().map_err(|_| anyhow!("replica lock poisoned"))?;
+        let figures = kartoteka_store::bench::time_searches(&s)?;
+        println!("\nsearch on the replica ({pulled} records; first page of 50 + exact total, target p95 ≤ 50 ms)");
+        for f in &figures {
+            println!("  {f}");
+        }
+    }
+
     // The bounds, measured now on this machine.
     let bound_dir = dir.join("bounds");
     std::fs::create_dir_all(&bound_dir)?;

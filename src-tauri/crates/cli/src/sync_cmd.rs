@@ -72,7 +72,7 @@ pub fn run(args: SyncArgs) -> anyhow::Result<()> {
             .with_context(|| format!("opening the replica {}", args.db.display()))?;
         let policy = Policy {
             entity_types: if args.types.is_empty() {
-                EntityType::ALL.to_vec()
+                Policy::default().entity_types
             } else {
                 args.types.clone()
             },

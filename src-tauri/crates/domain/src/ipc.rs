@@ -262,6 +262,7 @@ pub struct RecordListRow {
     pub phone: Option<String>,
     pub email: Option<String>,
     pub company_title: Option<String>,
+    pub created_time: Option<DateTime<Utc>>,
     pub updated_time: Option<DateTime<Utc>>,
     /// The record has local edits not yet sent to the portal.
     pub has_pending_edits: bool,
@@ -512,6 +513,7 @@ mod tests {
             phone: None,
             email: None,
             company_title: None,
+            created_time: None,
             updated_time: None,
             has_pending_edits: false,
         };

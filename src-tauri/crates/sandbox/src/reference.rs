@@ -195,7 +195,7 @@ pub fn demo_reference(p: &mut Portal) {
     let simple = |list: &[(&'static str, &'static str)]| -> Vec<StatusDef<'static>> {
         list.iter().map(|(a, b)| (*a, *b, "", "")).collect()
     };
-    let lists: [(&str, Vec<StatusDef<'static>>); 6] = [
+    let lists: [(&str, Vec<StatusDef<'static>>); 7] = [
         (
             "SOURCE",
             simple(&[
@@ -248,6 +248,17 @@ pub fn demo_reference(p: &mut Portal) {
                 ("CONSULTING", "Консалтинг"),
                 ("DELIVERY", "Доставка"),
                 ("OTHER", "Другое"),
+            ]),
+        ),
+        (
+            // A portal's default company sizes (`crm.status.list` ENTITY_ID EMPLOYEES): the
+            // company field `employees` holds these codes.
+            "EMPLOYEES",
+            simple(&[
+                ("EMPLOYEES_1", "менее 50"),
+                ("EMPLOYEES_2", "50-250"),
+                ("EMPLOYEES_3", "250-500"),
+                ("EMPLOYEES_4", "более 500"),
             ]),
         ),
         (

@@ -292,7 +292,10 @@ pub fn system_fields(t: i64) -> Vec<Field> {
             ),
             f("revenue", "double", 0, "Годовой оборот"),
             f("currencyId", "crm_currency", 0, "Валюта"),
-            f("employees", "crm_status", 0, "Кол-во сотрудников"),
+            st(
+                f("employees", "crm_status", 0, "Кол-во сотрудников"),
+                "EMPLOYEES",
+            ),
             f("bankingDetails", "text", 0, "Банковские реквизиты"),
             f("comments", "text", 0, "Комментарий"),
             f("isMyCompany", "boolean", 0, "Моя компания"),

@@ -134,6 +134,105 @@ pub fn run(dir: &Path, n: usize) -> Result<BenchReport, StoreError> {
     })
 }
 
+/// One search timed on a replica: the first page of 50 and the exact total.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchFigure {
+    pub what: String,
+    pub entity_type: EntityType,
+    pub query: String,
+    pub total: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+}
+
+impl fmt::Display for SearchFigure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:<28} {:<9} {:<16} {:>8} found  p50 {:>6.1} ms  p95 {:>6.1} ms",
+            self.what,
+            self.entity_type.slug(),
+            format!("\"{}\"", self.query),
+            self.total,
+            self.p50_ms,
+            self.p95_ms
+        )
+    }
+}
+
+/// Issue 10 §2: record search on a pulled replica (first page + total, target ≤ 50 ms p95 at
+/// 1M records): two characters, a name, a substring inside words, a phone in domestic form (one
+/// of the replica's own numbers), a partial domestic prefix, an e-mail part and a deal title
+/// word; then the amount and creation-time sorts. 20 runs each, after one warm-up.
+pub fn time_searches(store: &Store) -> Result<Vec<SearchFigure>, StoreError> {
+    let phone: Option<String> = store
+        .conn
+        .query_row(
+            "SELECT phone FROM records WHERE entity_type = 3 AND state = 0 AND phone IS NOT NULL \
+             ORDER BY rid LIMIT 1 OFFSET 500",
+            [],
+            |r| r.get(0),
+        )
+        .ok();
+    let domestic = phone
+        .map(|p| {
+            let d: String = p.chars().filter(char::is_ascii_digit).collect();
+            match d.strip_prefix('7') {
+                Some(rest) => format!("8{rest}"),
+                None => d,
+            }
+        })
+        .unwrap_or_else(|| "89032180888".into());
+    let prefix: String = domestic.chars().take(4).collect();
+    let cases: Vec<(&str, EntityType, String)> = vec![
+        ("2 letters", EntityType::Contact, "ан".into()),
+        ("2 letters", EntityType::Deal, "по".into()),
+        ("first name", EntityType::Contact, "Иван".into()),
+        ("last name", EntityType::Contact, "Смирнова".into()),
+        (
+            "substring inside a word",
+            EntityType::Contact,
+            "расимов".into(),
+        ),
+        ("phone, domestic form", EntityType::Contact, domestic),
+        (
+            "phone, domestic prefix",
+            EntityType::Contact,
+            format!("{} {}", &prefix[..1], &prefix[1..]),
+        ),
+        ("e-mail part", EntityType::Contact, "mail.ru".into()),
+        ("name and company", EntityType::Deal, "ООО".into()),
+        ("3 letters", EntityType::Company, "тех".into()),
+    ];
+    let mut out = Vec::new();
+    for (what, t, query) in cases {
+        let mut filter = RecordFilter::new(t);
+        filter.search = Some(query.clone());
+        let page = Page {
+            sort: SortKey::default(),
+            after: None,
+            limit: 50,
+        };
+        let total = store.list_records(&filter, &page)?.total;
+        let mut times = Vec::with_capacity(20);
+        for _ in 0..20 {
+            let start = Instant::now();
+            store.list_records(&filter, &page)?;
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+        times.sort_by(f64::total_cmp);
+        out.push(SearchFigure {
+            what: what.to_string(),
+            entity_type: t,
+            query,
+            total,
+            p50_ms: times[times.len() / 2],
+            p95_ms: times[(times.len() * 95).div_ceil(100) - 1],
+        });
+    }
+    Ok(out)
+}
+
 /// Median time of the first page (50 rows and the exact total) of the lists a user opens most.
 fn time_lists(store: &Store) -> Result<Vec<(String, f64)>, StoreError> {
     let mut by_stage = RecordFilter::new(EntityType::Deal);
@@ -161,6 +260,22 @@ fn time_lists(store: &Store) -> Result<Vec<(String, f64)>, StoreError> {
         ),
         ("deals in one stage", by_stage, SortKey::default()),
         ("deals of one responsible", mine, SortKey::default()),
+        (
+            "deals by amount",
+            RecordFilter::new(EntityType::Deal),
+            SortKey {
+                field: SortField::Opportunity,
+                descending: true,
+            },
+        ),
+        (
+            "deals by created time",
+            RecordFilter::new(EntityType::Deal),
+            SortKey {
+                field: SortField::CreatedTime,
+                descending: true,
+            },
+        ),
         ("contacts, search \"иван\"", search, SortKey::default()),
         ("contacts, search \"+7999\"", phone, SortKey::default()),
     ];

@@ -5,8 +5,9 @@
 
 use crate::history::{LocalActor, NewEvent, Observer};
 use crate::lifecycle::CountDeltas;
-use crate::promote::{hash64, promote, rid_of, search_body};
+use crate::promote::{hash64, promote, rid_of};
 use crate::pull::Statements;
+use crate::search::{company_dependents, reindex, search_body, Names};
 use crate::{RecordState, Store, StoreError};
 use kartoteka_domain::edit::FieldProblem;
 use kartoteka_domain::{
@@ -121,7 +122,8 @@ pub(crate) fn write_local(
     let rid = rid_of(record.key)?;
     let mut st = Statements::new(tx)?;
     let promoted = promote(record);
-    let body = search_body(record, &promoted);
+    let mut names = Names::new(tx)?;
+    let body = search_body(record, &promoted, &mut names)?;
     let search_hash = hash64(&[body.as_bytes()]);
     let server_hash: i64 = if insert {
         0
@@ -145,6 +147,11 @@ pub(crate) fn write_local(
     st.unindex.execute([rid])?;
     st.index.execute(params![rid, body])?;
     st.write_links(rid, record, true)?;
+    if record.key.entity_type == EntityType::Company && !insert {
+        // A renamed company: the rows that show its name search by the new one.
+        let dependents = company_dependents(tx, record.key.id)?;
+        reindex(tx, &mut names, &dependents)?;
+    }
     Ok(())
 }
 

@@ -31,6 +31,7 @@ mod promote;
 mod pull;
 mod query;
 mod reference;
+mod search;
 mod upload;
 
 use rusqlite::{Connection, OpenFlags};

@@ -3,7 +3,8 @@
 //! Every step is kept as a named constant, so the upgrade tests can build a database exactly as an
 //! older version of the app left it (see `tests/migrations.rs`).
 
-use rusqlite_migration::{Migrations, M};
+use rusqlite::Transaction;
+use rusqlite_migration::{HookError, Migrations, M};
 
 /// Version 1: records, their full field maps, the server mirror, links, search, reference lists,
 /// field metadata and the sync checkpoints.
@@ -323,19 +324,55 @@ CREATE TABLE peer_log_due (
 );
 "#;
 
+/// Version 5: search finds what the user sees (issue 11 §6) and lists sort by amount and by
+/// creation time through an index (issue 10 §2). The searchable text is written again by
+/// [`crate::search::rebuild`] in the same transaction (it needs the Rust side: names, phones).
+pub const V5_SQL: &str = r#"
+-- list_records search: a trigram index, so any 3+ characters find the records whose text holds
+-- them ("расимова" finds "Герасимова") and two find a word's start. The text (search.rs) is the
+-- title, name parts, the company's and the responsible's names, e-mails and phones as '#' and
+-- digits. detail=full: a query is a phrase of trigrams, which needs their positions.
+-- rowid = records.rid.
+DROP TABLE records_search;
+CREATE VIRTUAL TABLE records_search USING fts5(
+    body, content = '', contentless_delete = 1, detail = full,
+    tokenize = 'trigram remove_diacritics 1'
+);
+UPDATE records SET search_hash = 0;
+-- list_records sorted by amount (keyset paging on opportunity_minor, rid).
+CREATE INDEX records_by_amount ON records (entity_type, opportunity_minor);
+-- list_records sorted by creation time (keyset paging on created_time, rid).
+CREATE INDEX records_by_created ON records (entity_type, created_time);
+"#;
+
 /// Outbox states that count as "unsent": a pulled value never overwrites these fields.
 /// Must match the partial index `outbox_unsent`.
 pub(crate) const UNSENT_STATES_SQL: &str =
     "('pending', 'sending', 'conflict', 'blocked', 'rejected', 'gone')";
 
 /// Each step of the schema, oldest first. Append only.
-pub const STEPS: &[&str] = &[V1_SQL, V2_SQL, V3_SQL, V4_SQL];
+pub const STEPS: &[&str] = &[V1_SQL, V2_SQL, V3_SQL, V4_SQL, V5_SQL];
 
 /// The newest schema version this build understands.
 pub const SUPPORTED_VERSION: i64 = STEPS.len() as i64;
 
 pub(crate) fn migrations() -> Migrations<'static> {
-    Migrations::new(STEPS.iter().map(|sql| M::up(sql)).collect())
+    Migrations::new(
+        STEPS
+            .iter()
+            .map(|sql| {
+                if std::ptr::eq(*sql, V5_SQL) {
+                    M::up_with_hook(sql, |tx: &Transaction| {
+                        crate::search::rebuild(tx)
+                            .map(drop)
+                            .map_err(|e| HookError::Hook(format!("rebuilding search: {e}")))
+                    })
+                } else {
+                    M::up(sql)
+                }
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]

@@ -3,10 +3,11 @@
 //! conflicts arrive with the outbox issue.
 
 use crate::migrations::UNSENT_STATES_SQL;
-use crate::promote::{hash64, promote, rid_of, search_body};
+use crate::promote::{hash64, promote, rid_of};
 use crate::pull::Statements;
+use crate::search::{company_dependents, reindex, search_body, Names};
 use crate::{Store, StoreError};
-use kartoteka_domain::{MultiField, Record, RecordKey};
+use kartoteka_domain::{EntityType, MultiField, Record, RecordKey};
 use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -128,7 +129,8 @@ impl Store {
                 ids.push(tx.last_insert_rowid());
             }
             let promoted = promote(&local);
-            let body = search_body(&local, &promoted);
+            let mut names = Names::new(&tx)?;
+            let body = search_body(&local, &promoted, &mut names)?;
             let search_hash = hash64(&[body.as_bytes()]);
             st.write_row(true, rid, key, &promoted, server_hash, search_hash)?;
             st.put_fields.execute(params![
@@ -139,6 +141,11 @@ impl Store {
             st.unindex.execute([rid])?;
             st.index.execute(params![rid, body])?;
             st.write_links(rid, &local, true)?;
+            if key.entity_type == EntityType::Company {
+                // A renamed company: the rows that show its name search by the new one.
+                let dependents = company_dependents(&tx, key.id)?;
+                reindex(&tx, &mut names, &dependents)?;
+            }
         }
         tx.commit()?;
         Ok(ids)

@@ -165,49 +165,13 @@ fn as_int(v: &Value) -> Option<i64> {
         .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
 }
 
-/// The text instant search matches: title, name parts, company title, phones (as written, digits
-/// only, and the last ten digits) and e-mails. The FTS tokenizer folds case, Cyrillic included.
-pub(crate) fn search_body(record: &Record, promoted: &Promoted) -> String {
-    let mut body = String::with_capacity(128);
-    body.push_str(&promoted.title);
-    for name in ["name", "secondName", "lastName", "companyTitle"] {
-        if let Some(t) = record.text(name) {
-            body.push(' ');
-            body.push_str(t);
-        }
-    }
-    for m in &record.multi_fields {
-        match m.kind {
-            MultiFieldKind::Phone => {
-                body.push(' ');
-                body.push_str(&m.value);
-                let digits: String = m.value.chars().filter(char::is_ascii_digit).collect();
-                if !digits.is_empty() {
-                    body.push(' ');
-                    body.push_str(&digits);
-                    if digits.len() > 10 {
-                        body.push(' ');
-                        body.push_str(&digits[digits.len() - 10..]);
-                    }
-                }
-            }
-            MultiFieldKind::Email => {
-                body.push(' ');
-                body.push_str(&m.value);
-            }
-            _ => {}
-        }
-    }
-    fold_yo(&body)
-}
-
 /// `ё` is written as `е` as often as not; search treats them as one letter.
 pub(crate) fn fold_yo(s: &str) -> String {
     s.replace(['ё', 'Ё'], "е")
 }
 
-/// Turns what a person typed into an FTS5 query: every word a prefix, all words required.
-/// Returns `None` when nothing searchable remains (then the search filter is ignored).
+/// Turns what a person typed into a query of a word index (the history's): every word a prefix,
+/// all words required. Returns `None` when nothing searchable remains.
 pub(crate) fn search_query(input: &str) -> Option<String> {
     let terms: Vec<String> = input
         .split(|c: char| !c.is_alphanumeric())
@@ -396,10 +360,6 @@ mod tests {
         assert_eq!(
             search_query("Иван  ПЕТ").as_deref(),
             Some("\"иван\"* \"пет\"*")
-        );
-        assert_eq!(
-            search_query("ivan.petrov@").as_deref(),
-            Some("\"ivan\"* \"petrov\"*")
         );
         assert_eq!(search_query(" -- "), None);
     }

@@ -9,7 +9,8 @@ use crate::diff::{diff_fields, FieldChange};
 use crate::history::Observer;
 use crate::lifecycle::{write_checkpoint, CountDeltas, SyncCheckpoint};
 use crate::migrations::UNSENT_STATES_SQL;
-use crate::promote::{declared_links, hash64, promote, rid, rid_of, search_body, Promoted};
+use crate::promote::{declared_links, hash64, promote, rid, rid_of, Promoted};
+use crate::search::{company_dependents, reindex, search_body, Names};
 use crate::{RecordState, Store, StoreError};
 use kartoteka_domain::{EntityType, MultiField, Record, RecordKey};
 use rusqlite::{params, CachedStatement, Connection, OptionalExtension};
@@ -68,7 +69,7 @@ impl<'c> Statements<'c> {
     pub(crate) fn new(conn: &'c Connection) -> Result<Self, StoreError> {
         Ok(Statements {
             current: conn.prepare_cached(
-                "SELECT server_hash, state, search_hash, state_changed_at FROM records WHERE rid = ?1",
+                "SELECT server_hash, state, search_hash, state_changed_at, title FROM records WHERE rid = ?1",
             )?,
             previous_server: conn.prepare_cached(
                 "SELECT COALESCE(s.fields, f.fields) AS fields, \
@@ -238,6 +239,8 @@ pub(crate) fn apply_in(
         let unsent = unsent_fields(tx, entity_type)?;
         let mut st = Statements::new(tx)?;
         let mut observer = Observer::new(tx, entity_type)?;
+        let mut names = Names::new(tx)?;
+        let mut renamed = Vec::new();
         let mut buf = JsonBuffers {
             fields: Vec::with_capacity(8192),
             multi: Vec::with_capacity(1024),
@@ -246,15 +249,23 @@ pub(crate) fn apply_in(
             apply_one(
                 &mut st,
                 &mut observer,
+                &mut names,
                 &mut buf,
                 entity_type,
                 record,
                 &unsent,
                 &mut stats,
                 &mut deltas,
+                &mut renamed,
             )?;
         }
         observer.finish(tx)?;
+        // Companies new or renamed here: the rows that show their name search by it.
+        for id in renamed {
+            names.forget_company(id);
+            let dependents = company_dependents(tx, id)?;
+            reindex(tx, &mut names, &dependents)?;
+        }
     }
     deltas.write(tx)?;
     // Changed on the portal by someone else: its timeline may hold another Kartoteka user's
@@ -289,12 +300,14 @@ fn utf8(bytes: &[u8]) -> Result<&str, StoreError> {
 fn apply_one(
     st: &mut Statements<'_>,
     observer: &mut Observer<'_>,
+    names: &mut Names<'_>,
     buf: &mut JsonBuffers,
     entity_type: EntityType,
     record: &Record,
     unsent: &HashMap<i64, Vec<String>>,
     stats: &mut ApplyStats,
     deltas: &mut CountDeltas,
+    renamed: &mut Vec<i64>,
 ) -> Result<(), StoreError> {
     let key = record.key;
     if key.entity_type != entity_type {
@@ -321,14 +334,19 @@ fn apply_one(
                 r.get::<_, i64>("state")?,
                 r.get::<_, i64>("search_hash")?,
                 r.get::<_, Option<i64>>("state_changed_at")?,
+                r.get::<_, String>("title")?,
             ))
         })
         .optional()?;
 
-    let Some((old_hash, old_state, old_search_hash, state_changed_at)) = current else {
+    let is_company = entity_type == EntityType::Company;
+    let Some((old_hash, old_state, old_search_hash, state_changed_at, old_title)) = current else {
         // New here: no previous version, so no diff to compute.
         let promoted = promote(record);
-        let body = search_body(record, &promoted);
+        let body = search_body(record, &promoted, names)?;
+        if is_company {
+            renamed.push(key.id);
+        }
         let search_hash = hash64(&[body.as_bytes()]);
         st.write_row(false, rid, key, &promoted, server_hash, search_hash)?;
         st.put_fields
@@ -451,7 +469,10 @@ fn apply_one(
     };
 
     let promoted = promote(local);
-    let body = search_body(local, &promoted);
+    let body = search_body(local, &promoted, names)?;
+    if is_company && (promoted.title != old_title || old_state == RecordState::Hidden) {
+        renamed.push(key.id);
+    }
     let search_hash = hash64(&[body.as_bytes()]);
     st.write_row(true, rid, key, &promoted, server_hash, search_hash)?;
     st.put_fields

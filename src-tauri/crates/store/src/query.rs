@@ -2,11 +2,12 @@
 //! sorted, with keyset paging and an exact total.
 
 use crate::migrations::UNSENT_STATES_SQL;
-use crate::promote::{rid_of, rid_range, search_query};
+use crate::promote::{rid_of, rid_range};
+use crate::search::{search_query, SearchQuery};
 use crate::{RecordState, Store, StoreError};
 use kartoteka_domain::{EntityType, RecordKey};
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{params_from_iter, OptionalExtension, Row};
+use rusqlite::{params, params_from_iter, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
 /// Which records a list shows.
@@ -28,8 +29,10 @@ pub struct RecordFilter {
     pub entity_type: EntityType,
     #[serde(default)]
     pub view: RecordView,
-    /// Instant search: every word is a prefix of a word of the title, name, phone or e-mail;
-    /// case-insensitive, Cyrillic included.
+    /// Instant search over what a row shows: title, name, company, responsible, phones (any
+    /// form, domestic too), e-mails. Words of 3+ characters are found anywhere, of 2 at a word's
+    /// start; one character filters nothing yet; no letter or digit at all finds nothing.
+    /// Case-insensitive, Cyrillic included.
     #[serde(default)]
     pub search: Option<String>,
     #[serde(default)]
@@ -187,12 +190,17 @@ const MAX_LIMIT: u32 = 1000;
 fn filter_sql(
     f: &RecordFilter,
     sort: SortField,
+    plan: SearchPlan,
 ) -> Result<(Vec<String>, Vec<SqlValue>), StoreError> {
     let mut conds: Vec<String> = Vec::new();
     let mut params: Vec<SqlValue> = Vec::new();
     let placeholders = |n: usize| vec!["?"; n].join(", ");
+    let search = searched(f);
+    let driven = plan == SearchPlan::Driven && matches!(search, Some(SearchQuery::Match(_)));
 
-    if sort == SortField::Id {
+    if driven {
+        // The index's rowid range is the type: no condition the planner could walk instead.
+    } else if sort == SortField::Id {
         let (lo, hi) = rid_range(f.entity_type);
         conds.push("rid BETWEEN ? AND ?".into());
         params.push(lo.into());
@@ -201,17 +209,29 @@ fn filter_sql(
         conds.push("entity_type = ?".into());
         params.push(f.entity_type.type_id().into());
     }
-    conds.push("state = ?".into());
-    params.push(
-        match f.view {
-            RecordView::Active => RecordState::Active.code(),
-            RecordView::RecycleBin => RecordState::Deleted.code(),
+    match f.view {
+        RecordView::Active => conds.push(format!("state = {}", RecordState::Active.code())),
+        // SQLite uses the partial index `records_not_active` only when the query repeats its
+        // condition word for word.
+        RecordView::RecycleBin => conds.push(format!(
+            "state = {} AND state <> 0",
+            RecordState::Deleted.code()
+        )),
+    }
+    match search {
+        None | Some(SearchQuery::NotYet) => {}
+        Some(SearchQuery::Nothing) => conds.push("0".into()),
+        Some(SearchQuery::Match(q)) => {
+            let (lo, hi) = rid_range(f.entity_type);
+            conds.push(
+                "rid IN (SELECT rowid FROM records_search WHERE records_search MATCH ? \
+                 AND rowid BETWEEN ? AND ?)"
+                    .into(),
+            );
+            params.push(q.into());
+            params.push(lo.into());
+            params.push(hi.into());
         }
-        .into(),
-    );
-    if let Some(q) = f.search.as_deref().and_then(search_query) {
-        conds.push("rid IN (SELECT rowid FROM records_search WHERE records_search MATCH ?)".into());
-        params.push(q.into());
     }
     if !f.stage_ids.is_empty() {
         conds.push(format!("stage_id IN ({})", placeholders(f.stage_ids.len())));
@@ -249,10 +269,136 @@ fn filter_sql(
     Ok((conds, params))
 }
 
+/// How a searched list finds its rows (`list_records` chooses by the number of matches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SearchPlan {
+    /// The matches as a set the planner may use as it likes (other filters decide).
+    Generic,
+    /// Few matches: read them from the index, sort them (no other access path offered).
+    Driven,
+}
+
+/// Reading a match and sorting it costs about this many times what stepping one entry of a sort
+/// index costs (measured with `bench pull`): few matches are sorted, many are met by walking the
+/// sort index (limit × records / matches entries) and checking each against the match list.
+const SORT_COST: u64 = 13;
+
+/// A type's records in the recycle bin (state 1 = `RecordState::Deleted`). SQLite uses the
+/// partial index `records_not_active` only when the query repeats its condition word for word.
+const DELETED_OF_TYPE_SQL: &str =
+    "SELECT rid FROM records WHERE entity_type = ?1 AND state = 1 AND state <> 0";
+
+/// The columns of a list row.
+fn row_columns() -> String {
+    format!(
+        "entity_type, id, title, title_sort, state, stage_id, category_id, \
+         assigned_by_id, opportunity, opportunity_minor, currency_id, company_id, phone, email, \
+         created_time, updated_time, \
+         EXISTS (SELECT 1 FROM outbox o WHERE o.entity_type = records.entity_type \
+           AND o.record_id = records.id AND o.state IN {UNSENT_STATES_SQL}) AS has_pending_edits"
+    )
+}
+
+/// Where the next page starts if this row is the last one shown.
+fn cursor_of(r: &Row<'_>, row: &RecordRow, sort: SortKey) -> Result<Cursor, StoreError> {
+    Ok(Cursor {
+        sort,
+        text: (sort.field == SortField::Title)
+            .then(|| r.get("title_sort"))
+            .transpose()?,
+        number: match sort.field {
+            SortField::UpdatedTime => Some(row.updated_time),
+            SortField::CreatedTime => Some(row.created_time),
+            SortField::Opportunity => Some(r.get("opportunity_minor")?),
+            SortField::Title | SortField::Id => None,
+        },
+        id: row.id,
+    })
+}
+
+/// The keyset condition after `after` (and its parameters), and the ORDER BY, of a sort.
+fn keyset_sql(
+    entity_type: EntityType,
+    sort: SortKey,
+    after: Option<&Cursor>,
+) -> Result<(Option<String>, Vec<SqlValue>, String), StoreError> {
+    let dir = if sort.descending { "DESC" } else { "ASC" };
+    let cmp = if sort.descending { "<" } else { ">" };
+    let order = match sort.column() {
+        Some(col) => format!("{col} {dir}, rid {dir}"),
+        None => format!("rid {dir}"),
+    };
+    let Some(after) = after else {
+        return Ok((None, Vec::new(), order));
+    };
+    if after.sort != sort {
+        return Err(StoreError::BadCursor);
+    }
+    let after_rid = rid_of(RecordKey {
+        entity_type,
+        id: after.id,
+    })?;
+    let mut params: Vec<SqlValue> = Vec::new();
+    let cond = match (sort.column(), sort.field) {
+        (None, _) => format!("rid {cmp} ?"),
+        (Some(col), SortField::Title) => {
+            params.push(after.text.clone().ok_or(StoreError::BadCursor)?.into());
+            format!("({col}, rid) {cmp} (?, ?)")
+        }
+        (Some(col), _) => {
+            params.push(after.number.ok_or(StoreError::BadCursor)?.into());
+            format!("({col}, rid) {cmp} (?, ?)")
+        }
+    };
+    params.push(after_rid.into());
+    Ok((Some(cond), params, order))
+}
+
+/// The statement that walks a type's records in a sort order, from the sort's index alone.
+fn walk_sql(
+    entity_type: EntityType,
+    sort: SortKey,
+    after: Option<&Cursor>,
+) -> Result<(String, Vec<SqlValue>), StoreError> {
+    let (keyset, keyset_params, order) = keyset_sql(entity_type, sort, after)?;
+    let mut params: Vec<SqlValue> = Vec::new();
+    let mut conds = Vec::new();
+    if sort.field == SortField::Id {
+        let (lo, hi) = rid_range(entity_type);
+        conds.push("rid BETWEEN ? AND ?".to_string());
+        params.push(lo.into());
+        params.push(hi.into());
+    } else {
+        conds.push("entity_type = ?".to_string());
+        params.push(entity_type.type_id().into());
+    }
+    conds.extend(keyset);
+    params.extend(keyset_params);
+    Ok((
+        format!(
+            "SELECT rid FROM records WHERE {} ORDER BY {order}",
+            conds.join(" AND ")
+        ),
+        params,
+    ))
+}
+
 /// True when only the type and view are set: the total then comes from the counters.
 fn is_unfiltered(f: &RecordFilter) -> bool {
-    f.search.as_deref().and_then(search_query).is_none()
-        && f.stage_ids.is_empty()
+    searched(f).is_none() && only_search(f)
+}
+
+/// The trigram query when the filter searches (and `Nothing` is not a query).
+fn searched(f: &RecordFilter) -> Option<SearchQuery> {
+    f.search
+        .as_deref()
+        .map(search_query)
+        .filter(|q| *q != SearchQuery::NotYet)
+}
+
+/// True when nothing but the type, the view and the search is set.
+fn only_search(f: &RecordFilter) -> bool {
+    f.stage_ids.is_empty()
         && f.category_id.is_none()
         && f.assigned_by_ids.is_empty()
         && f.linked_to.is_none()
@@ -292,45 +438,35 @@ impl Store {
     ) -> Result<RecordPage, StoreError> {
         let _span =
             tracing::debug_span!("store_list_records", entity_type = %filter.entity_type).entered();
-        let (filter_conds, filter_params) = filter_sql(filter, page.sort.field)?;
+        let limit = page.limit.clamp(1, MAX_LIMIT);
+        // A search alone: the index lists its matches, which give the total and decide the plan.
+        let mut search_total = None;
+        let mut plan = SearchPlan::Generic;
+        if let (Some(SearchQuery::Match(q)), true, RecordView::Active) =
+            (searched(filter), only_search(filter), filter.view)
+        {
+            let matches = self.search_matches(filter.entity_type, &q)?;
+            let deleted = self.deleted_among(filter.entity_type, &matches)?;
+            let active = (matches.len() - deleted) as u64;
+            let records = self.counted(filter)?;
+            let m = matches.len() as u64;
+            if m.saturating_mul(m).saturating_mul(SORT_COST) > u64::from(limit) * records.max(1) {
+                return self.walk_matches(filter.entity_type, &matches, page, limit, active);
+            }
+            search_total = Some(active);
+            plan = SearchPlan::Driven;
+        }
+        let (filter_conds, filter_params) = filter_sql(filter, page.sort.field, plan)?;
         let mut conds = filter_conds.clone();
         let mut params = filter_params.clone();
         let sort = page.sort;
-        let dir = if sort.descending { "DESC" } else { "ASC" };
-        let cmp = if sort.descending { "<" } else { ">" };
-        let order = match sort.column() {
-            Some(col) => format!("{col} {dir}, rid {dir}"),
-            None => format!("rid {dir}"),
-        };
-        if let Some(after) = &page.after {
-            if after.sort != sort {
-                return Err(StoreError::BadCursor);
-            }
-            let after_rid = rid_of(RecordKey {
-                entity_type: filter.entity_type,
-                id: after.id,
-            })?;
-            match (sort.column(), sort.field) {
-                (None, _) => conds.push(format!("rid {cmp} ?")),
-                (Some(col), SortField::Title) => {
-                    conds.push(format!("({col}, rid) {cmp} (?, ?)"));
-                    params.push(after.text.clone().ok_or(StoreError::BadCursor)?.into());
-                }
-                (Some(col), _) => {
-                    conds.push(format!("({col}, rid) {cmp} (?, ?)"));
-                    params.push(after.number.ok_or(StoreError::BadCursor)?.into());
-                }
-            }
-            params.push(after_rid.into());
-        }
-        let limit = page.limit.clamp(1, MAX_LIMIT);
+        let (keyset, keyset_params, order) =
+            keyset_sql(filter.entity_type, sort, page.after.as_ref())?;
+        conds.extend(keyset);
+        params.extend(keyset_params);
         let sql = format!(
-            "SELECT entity_type, id, title, title_sort, state, stage_id, category_id, \
-             assigned_by_id, opportunity, opportunity_minor, currency_id, company_id, phone, email, \
-             created_time, updated_time, \
-             EXISTS (SELECT 1 FROM outbox o WHERE o.entity_type = records.entity_type \
-               AND o.record_id = records.id AND o.state IN {UNSENT_STATES_SQL}) AS has_pending_edits \
-             FROM records WHERE {} ORDER BY {order} LIMIT {}",
+            "SELECT {} FROM records WHERE {} ORDER BY {order} LIMIT {}",
+            row_columns(),
             conds.join(" AND "),
             limit + 1
         );
@@ -344,22 +480,12 @@ impl Store {
                 break;
             }
             let row = row_from(r)?;
-            let cursor = Cursor {
-                sort,
-                text: (sort.field == SortField::Title)
-                    .then(|| r.get("title_sort"))
-                    .transpose()?,
-                number: match sort.field {
-                    SortField::UpdatedTime => Some(row.updated_time),
-                    SortField::CreatedTime => Some(row.created_time),
-                    SortField::Opportunity => Some(r.get("opportunity_minor")?),
-                    SortField::Title | SortField::Id => None,
-                },
-                id: row.id,
-            };
+            let cursor = cursor_of(r, &row, sort)?;
             out.push((row, cursor));
         }
-        let total = if is_unfiltered(filter) {
+        let total = if let Some(n) = search_total {
+            n
+        } else if is_unfiltered(filter) {
             self.counted(filter)?
         } else {
             let sql = format!(
@@ -370,6 +496,76 @@ impl Store {
             let n: i64 = stmt.query_row(params_from_iter(filter_params.iter()), |r| r.get(0))?;
             n as u64
         };
+        Ok(RecordPage {
+            rows: out.into_iter().map(|(r, _)| r).collect(),
+            next,
+            total,
+        })
+    }
+
+    /// The rows (active and deleted) of a type the search index matches, in rid order.
+    fn search_matches(&self, entity_type: EntityType, q: &str) -> Result<Vec<i64>, StoreError> {
+        let (lo, hi) = rid_range(entity_type);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT rowid FROM records_search WHERE records_search MATCH ?1 \
+             AND rowid BETWEEN ?2 AND ?3",
+        )?;
+        let rows = stmt.query_map(params![q, lo, hi], |r| r.get::<_, i64>(0))?;
+        let mut out: Vec<i64> = rows.collect::<Result<_, _>>()?;
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// How many of `matches` are in the recycle bin (few: read from `records_not_active`).
+    fn deleted_among(&self, entity_type: EntityType, matches: &[i64]) -> Result<usize, StoreError> {
+        let mut stmt = self.conn.prepare_cached(DELETED_OF_TYPE_SQL)?;
+        let mut rows = stmt.query(params![entity_type.type_id()])?;
+        let mut n = 0;
+        while let Some(r) = rows.next()? {
+            if matches.binary_search(&r.get(0)?).is_ok() {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// A page of many matches: the sort's index is walked (index only) and each entry looked up
+    /// in the sorted match list, until the page is full; only those rows are read.
+    fn walk_matches(
+        &self,
+        entity_type: EntityType,
+        matches: &[i64],
+        page: &Page,
+        limit: u32,
+        total: u64,
+    ) -> Result<RecordPage, StoreError> {
+        let sort = page.sort;
+        let (sql, params) = walk_sql(entity_type, sort, page.after.as_ref())?;
+        let mut walk = self.conn.prepare_cached(&sql)?;
+        let mut read = self.conn.prepare_cached(&format!(
+            "SELECT {} FROM records WHERE rid = ?1 AND state = ?2",
+            row_columns()
+        ))?;
+        let mut entries = walk.query(params_from_iter(params.iter()))?;
+        let mut out: Vec<(RecordRow, Cursor)> = Vec::with_capacity(limit as usize);
+        let mut next = None;
+        while let Some(e) = entries.next()? {
+            let rid: i64 = e.get(0)?;
+            if matches.binary_search(&rid).is_err() {
+                continue;
+            }
+            let mut rows = read.query(params![rid, RecordState::Active.code()])?;
+            let Some(r) = rows.next()? else {
+                continue; // in the recycle bin
+            };
+            if out.len() == limit as usize {
+                next = out.last().map(|last| last.1.clone());
+                break;
+            }
+            let row = row_from(r)?;
+            let cursor = cursor_of(r, &row, sort)?;
+            out.push((row, cursor));
+        }
         Ok(RecordPage {
             rows: out.into_iter().map(|(r, _)| r).collect(),
             next,
@@ -394,10 +590,16 @@ impl Store {
 
 #[cfg(test)]
 pub(crate) fn explain(store: &Store, filter: &RecordFilter, sort: SortKey) -> String {
-    let (conds, params) = filter_sql(filter, sort.field).expect("filter");
+    explain_plan(store, filter, sort, SearchPlan::Generic)
+}
+
+#[cfg(test)]
+fn explain_plan(store: &Store, filter: &RecordFilter, sort: SortKey, plan: SearchPlan) -> String {
+    let (conds, params) = filter_sql(filter, sort.field, plan).expect("filter");
+    let dir = if sort.descending { "DESC" } else { "ASC" };
     let order = match sort.column() {
-        Some(col) => format!("{col} DESC, rid DESC"),
-        None => "rid DESC".into(),
+        Some(col) => format!("{col} {dir}, rid {dir}"),
+        None => format!("rid {dir}"),
     };
     let sql = format!(
         "EXPLAIN QUERY PLAN SELECT id FROM records WHERE {} ORDER BY {order} LIMIT 51",
@@ -443,6 +645,78 @@ mod tests {
         }
         let p = plan(&f, SortField::Id);
         assert!(!p.contains("TEMP B-TREE"), "id order is the key order: {p}");
+    }
+
+    #[test]
+    fn amount_and_created_sorts_walk_their_indexes_without_a_sort_step() {
+        // Issue 10 §2: sorting a million deals by amount was a full sort on every page.
+        let f = RecordFilter::new(EntityType::Deal);
+        for (field, index) in [
+            (SortField::Opportunity, "records_by_amount"),
+            (SortField::CreatedTime, "records_by_created"),
+        ] {
+            for descending in [true, false] {
+                let store = Store::open_in_memory().expect("store");
+                let p = explain(&store, &f, SortKey { field, descending });
+                assert!(
+                    p.contains(index) && !p.contains("TEMP B-TREE"),
+                    "{field:?} {descending}: {p}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn many_search_matches_walk_a_sort_index_alone_and_few_are_read_from_the_search_index() {
+        let store = Store::open_in_memory().expect("store");
+        for (field, index) in [
+            (SortField::UpdatedTime, "records_by_updated"),
+            (SortField::Title, "records_by_title"),
+            (SortField::Opportunity, "records_by_amount"),
+            (SortField::CreatedTime, "records_by_created"),
+        ] {
+            let sort = SortKey {
+                field,
+                descending: true,
+            };
+            let (sql, params) = walk_sql(EntityType::Contact, sort, None).expect("walk");
+            let mut stmt = store
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .expect("prepare");
+            let p = stmt
+                .query_map(params_from_iter(params.iter()), |r| r.get::<_, String>(3))
+                .expect("plan")
+                .map(|r| r.expect("row"))
+                .collect::<Vec<_>>()
+                .join(" | ");
+            assert!(
+                p.contains(&format!("COVERING INDEX {index}")) && !p.contains("TEMP B-TREE"),
+                "{field:?}: the walk reads only the index, in order: {p}"
+            );
+        }
+        let mut f = RecordFilter::new(EntityType::Contact);
+        f.search = Some("иван".into());
+        let p = explain_plan(&store, &f, SortKey::default(), SearchPlan::Driven);
+        assert!(
+            !p.contains("records_by_updated") && p.contains("records_search"),
+            "driven plan reads the matches first: {p}"
+        );
+    }
+
+    #[test]
+    fn a_search_total_reads_the_recycle_bin_from_its_partial_index() {
+        // With a bound state the planner cannot use the partial index and scans the whole type.
+        let store = Store::open_in_memory().expect("store");
+        let p: String = store
+            .conn
+            .query_row(
+                &format!("EXPLAIN QUERY PLAN {}", DELETED_OF_TYPE_SQL),
+                [2],
+                |r| r.get(3),
+            )
+            .expect("plan");
+        assert!(p.contains("records_not_active"), "{p}");
     }
 
     #[test]

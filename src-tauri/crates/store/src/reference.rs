@@ -1,10 +1,12 @@
 //! Reference data: users, stages and other status lists, pipelines, field metadata.
 
+use crate::search::{reindex, responsible_for, Names};
 use crate::{Store, StoreError};
 use kartoteka_domain::{
     Category, EntityType, FieldMeta, FieldOption, FieldType, Stage, StageSemantics, User, UserKind,
 };
 use rusqlite::{params, Row};
+use std::collections::HashMap;
 
 fn kind_text(kind: UserKind) -> &'static str {
     match kind {
@@ -54,6 +56,11 @@ impl Store {
     /// `user.get` never returns are kept unless the list names them.
     pub fn replace_users(&mut self, users: &[User]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
+        let before: HashMap<i64, (String, String)> = {
+            let mut stmt = tx.prepare_cached("SELECT id, name, last_name FROM users")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;
+            rows.collect::<Result<_, _>>()?
+        };
         tx.execute("DELETE FROM users WHERE kind = 'person'", [])?;
         {
             let mut put = tx.prepare_cached(
@@ -69,6 +76,23 @@ impl Store {
                     u.active,
                     kind_text(u.kind)
                 ])?;
+            }
+        }
+        // A renamed (or newly known) responsible: their records search by the name.
+        let renamed: Vec<i64> = users
+            .iter()
+            .filter(|u| {
+                before
+                    .get(&u.id)
+                    .is_none_or(|(n, l)| *n != u.name || *l != u.last_name)
+            })
+            .map(|u| u.id)
+            .collect();
+        if !renamed.is_empty() {
+            let mut names = Names::new(&tx)?;
+            for id in renamed {
+                let rids = responsible_for(&tx, id)?;
+                reindex(&tx, &mut names, &rids)?;
             }
         }
         tx.commit()?;

@@ -176,6 +176,14 @@ fn keyset_paging_returns_every_matching_row_exactly_once_in_order_for_every_sort
         f,
         Box::new(|r| r.fields["assignedById"] == json!(2) && r.fields["categoryId"] == json!(1)),
     ));
+    // A search alone: many matches, so pages come from walking each sort's index.
+    let mut f = RecordFilter::new(EntityType::Deal);
+    f.search = Some("бета".into());
+    filters.push((
+        "search",
+        f,
+        Box::new(|r| r.display_title().to_lowercase().contains("бета")),
+    ));
     let mut f = RecordFilter::new(EntityType::Deal);
     f.search = Some("бета".into());
     f.stage_ids = vec!["WON".into()];

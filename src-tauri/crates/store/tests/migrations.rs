@@ -268,3 +268,92 @@ fn database_made_by_v3_with_an_unsent_edit_upgrades_and_keeps_it_queued() {
     assert!(saved.key.is_local());
     assert_eq!(store.verify_history().expect("verify").1, None);
 }
+
+/// A version-3 database with a company, its contact (domestic phone) and the responsible user,
+/// searchable by the v1 word index only.
+fn make_v3_database(path: &std::path::Path) {
+    let conn = Connection::open(path).expect("create v3 file");
+    for step in &STEPS[..3] {
+        conn.execute_batch(step).expect("v1..v3 schema");
+    }
+    conn.execute_batch(
+        r#"
+        INSERT INTO users (id, name, last_name, active, kind) VALUES (3, 'Пётр', 'Сидоров', 1, 'person');
+        INSERT INTO records (rid, entity_type, id, state, title, title_sort, company_id, assigned_by_id,
+            opportunity, opportunity_minor, phone, created_time, updated_time, server_hash, search_hash)
+        VALUES (4 * 281474976710656 + 2, 4, 2, 0, 'ООО «Вектор»', 'ооо «вектор»', NULL, 3,
+                NULL, 0, NULL, 1700000000, 1700000000, 1, 1),
+               (3 * 281474976710656 + 5, 3, 5, 0, 'Анна Герасимова', 'анна герасимова', 2, 3,
+                NULL, 0, '8 903 218-08-88', 1700000100, 1700000100, 2, 2);
+        INSERT INTO record_fields (rid, fields, multi_fields) VALUES
+            (4 * 281474976710656 + 2, '{"id":2,"title":"ООО «Вектор»","assignedById":3}', '[]'),
+            (3 * 281474976710656 + 5,
+             '{"id":5,"name":"Анна","lastName":"Герасимова","companyId":2,"companyIds":[2],"assignedById":3}',
+             '[{"id":51,"kind":"PHONE","valueType":"WORK","value":"8 903 218-08-88"}]');
+        INSERT INTO records_search (rowid, body) VALUES
+            (4 * 281474976710656 + 2, 'ООО «Вектор»'),
+            (3 * 281474976710656 + 5, 'Анна Герасимова 8 903 218-08-88 89032180888');
+        INSERT INTO links (from_rid, to_rid, is_primary, sort)
+        VALUES (3 * 281474976710656 + 5, 4 * 281474976710656 + 2, 1, 10);
+        INSERT INTO record_counts (entity_type, state, n) VALUES (3, 0, 1), (4, 0, 1);
+        PRAGMA user_version = 3;
+        "#,
+    )
+    .expect("v3 data");
+}
+
+#[test]
+fn database_made_by_v3_upgrades_to_the_trigram_search_and_finds_what_a_row_shows() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("replica.db");
+    make_v3_database(&path);
+    let store = Store::open(&path).expect("v3 database opens in the current version");
+    assert_eq!(store.schema_version().expect("version"), SUPPORTED_VERSION);
+    let found = |q: &str| {
+        let mut f = RecordFilter::new(EntityType::Contact);
+        f.search = Some(q.into());
+        let page = store
+            .list_records(
+                &f,
+                &Page {
+                    sort: Default::default(),
+                    after: None,
+                    limit: 10,
+                },
+            )
+            .expect("list");
+        assert_eq!(page.total as usize, page.rows.len(), "{q}: exact total");
+        page.rows.into_iter().map(|r| r.id).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        found("расимова"),
+        vec![5],
+        "substring inside a word, rebuilt index"
+    );
+    assert_eq!(
+        found("+7 903 218-08-88"),
+        vec![5],
+        "phone in international form"
+    );
+    assert_eq!(
+        found("вектор"),
+        vec![5],
+        "the company's name shown in the row"
+    );
+    assert_eq!(
+        found("сидоров"),
+        vec![5],
+        "the responsible's name shown in the row"
+    );
+    assert!(found("петров").is_empty());
+    let conn = Connection::open(&path).expect("raw open");
+    let indexes: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' \
+             AND name IN ('records_by_amount', 'records_by_created')",
+            [],
+            |r| r.get(0),
+        )
+        .expect("indexes");
+    assert_eq!(indexes, 2, "the sort indexes exist after the upgrade");
+}

@@ -57,7 +57,14 @@ pub struct Policy {
 impl Default for Policy {
     fn default() -> Self {
         Self {
-            entity_types: EntityType::ALL.to_vec(),
+            // Companies first: the contacts, deals and leads that follow copy their names
+            // into the search text as they are written (a company after them re-indexes them).
+            entity_types: vec![
+                EntityType::Company,
+                EntityType::Contact,
+                EntityType::Lead,
+                EntityType::Deal,
+            ],
             overlap: TimeDelta::minutes(5),
             reconcile: ReconcilePolicy::WhenCountsDiffer,
             full_reconcile_every: Some(TimeDelta::hours(1)),

@@ -57,6 +57,25 @@ export function listRequest(
   };
 }
 
+/**
+ * What the search box says about text the search cannot use (the replica's search, search.rs):
+ * text with no letter or digit finds nothing; a single character is not a search yet (the list
+ * stays unfiltered until a second one). `null` when the text is searched as typed.
+ */
+export function searchHint(text: string): "list.searchNoLetters" | "list.searchTooShort" | null {
+  const s = text.trim();
+  if (s === "") return null;
+  if (!/[\p{L}\p{N}]/u.test(s)) return "list.searchNoLetters";
+  if (/^[\d\s()\-.+\u00a0]+$/.test(s)) {
+    // A phone number: one run of digits; after a + even one digit is a number's start.
+    return s.startsWith("+") || s.replace(/\D/g, "").length >= 2 ? null : "list.searchTooShort";
+  }
+  const longest = Math.max(
+    ...s.split(/\s+/).map((w) => [...w.replace(/^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu, "")].length),
+  );
+  return longest < 2 ? "list.searchTooShort" : null;
+}
+
 export function RecordList({ entityType, revision, syncing = false, onOpen, onCreate, searchRef }: Props) {
   const { t, lang } = useI18n();
   const [search, setSearch] = useState("");
@@ -150,6 +169,7 @@ export function RecordList({ entityType, revision, syncing = false, onOpen, onCr
     getCoreRowModel: getCoreRowModel(),
   });
 
+  const hint = searchHint(debouncedSearch);
   const rowAt = useCallback((i: number) => cache.current.row(i), []);
   const activate = useCallback(
     (i: number) => {
@@ -187,6 +207,11 @@ export function RecordList({ entityType, revision, syncing = false, onOpen, onCr
           />
         </label>
         <Filters entityType={entityType} references={references} value={filters} onChange={setFilters} />
+        {hint && (
+          <span className="search-hint muted" role="status" data-testid="search-hint">
+            {t(hint)}
+          </span>
+        )}
         <span className="found muted" aria-live="polite">
           {total === null ? t("list.loading") : t("list.found", { n: formatCount(total, lang) })}
         </span>

@@ -9,13 +9,15 @@ const col = createColumnHelper<RecordListRow>();
 
 /**
  * Column id → the sort field the shell understands; columns not listed cannot be sorted. Only
- * columns an index of the replica serves (`records_by_title`, `records_by_updated`): a sort
- * without one reads and sorts the whole table for every page. The amount joins them when the
- * replica indexes it (the shell already accepts `amount`).
+ * columns an index of the replica serves (`records_by_title`, `records_by_updated`,
+ * `records_by_amount`, `records_by_created`): a sort without one reads and sorts the whole table
+ * for every page.
  */
 export const SORTABLE: Partial<Record<string, RecordSortField>> = {
   title: "title",
   updated: "updatedTime",
+  amount: "amount",
+  created: "createdTime",
 };
 
 /** The order a list has before the user picks one: most recently changed first. */
@@ -74,16 +76,18 @@ export function columnsFor(type: EntityType, t: Translate, lang: Language): Colu
     enableSorting: false,
     cell: ({ row }) => <Text value={row.original.responsibleName} />,
   });
-  const amount = col.display({
+  const amount = col.accessor((r) => r.amount, {
     id: "amount",
     header: t("list.col.amount"),
     size: 1.1,
     minSize: 120,
-    enableSorting: false,
+    enableSorting: true,
+    // The largest amounts first, as a salesperson looks at a pipeline.
+    sortDescFirst: true,
     cell: ({ row }) => (
       <Text className="num" value={formatMoney(row.original.amount, row.original.currency, lang)} />
     ),
-  });
+  }) as ColumnDef<RecordListRow, unknown>;
   const phone = col.display({
     id: "phone",
     header: t("list.col.phone"),
@@ -117,14 +121,23 @@ export function columnsFor(type: EntityType, t: Translate, lang: Language): Colu
     sortDescFirst: true,
     cell: ({ row }) => <Text className="muted" value={formatDateTime(row.original.updatedTime, lang)} />,
   }) as ColumnDef<RecordListRow, unknown>;
+  const created = col.accessor((r) => r.createdTime, {
+    id: "created",
+    header: t("list.col.created"),
+    size: 1.4,
+    minSize: 150,
+    enableSorting: true,
+    sortDescFirst: true,
+    cell: ({ row }) => <Text className="muted" value={formatDateTime(row.original.createdTime, lang)} />,
+  }) as ColumnDef<RecordListRow, unknown>;
   switch (type) {
     case "lead":
-      return [title, stage, phone, responsible, updated, email];
+      return [title, stage, phone, responsible, updated, email, created];
     case "deal":
-      return [title, stage, amount, responsible, updated, company];
+      return [title, stage, amount, responsible, updated, company, created];
     case "contact":
-      return [title, phone, company, email, responsible, updated];
+      return [title, phone, company, email, responsible, updated, created];
     case "company":
-      return [title, phone, email, responsible, updated];
+      return [title, phone, email, responsible, updated, created];
   }
 }

@@ -52,6 +52,7 @@ const row = (entityType: string, id: number, title: string) => ({
   phone: "+7 903 218-08-88",
   email: "anna.gerasimova@example.com",
   companyTitle: null,
+  createdTime: null,
   updatedTime: "2026-11-20T10:00:00Z",
   hasPendingEdits: false,
 });
@@ -62,6 +63,7 @@ const card = (id: number, extra: Record<string, unknown> = {}) => ({
   stageName: null,
   stageColor: null,
   responsibleName: null,
+  createdTime: null,
   updatedTime: null,
   fields: [
     { name: "title", label: "Name", fieldType: "string", isCustom: false, values: [`Deal ${id}`] },
@@ -128,10 +130,16 @@ describe("record list", () => {
     await waitFor(() => expect(screen.getByTestId("th-title").getAttribute("aria-sort")).toBe("descending"));
     await waitFor(() => expect(requests.at(-1)).toMatchObject({ sort: { field: "title", descending: true } }));
 
-    // No index serves the amount: its header is not offered for sorting. Money in full in a tooltip.
-    const amount = screen.getByTestId("th-amount");
-    expect(amount.querySelector("button")).toBeNull();
-    expect(amount.getAttribute("aria-sort")).toBeNull();
+    // The amount has its index now (records_by_amount): largest first on the first click.
+    fireEvent.click(screen.getByTestId("th-amount").querySelector("button") as HTMLButtonElement);
+    await waitFor(() => expect(screen.getByTestId("th-amount").getAttribute("aria-sort")).toBe("descending"));
+    expect(screen.getByTestId("th-amount").textContent).toContain("▼");
+    expect(screen.getByTestId("th-title").getAttribute("aria-sort")).toBe("none");
+    await waitFor(() => expect(requests.at(-1)).toMatchObject({ sort: { field: "amount", descending: true } }));
+    fireEvent.click(screen.getByTestId("th-amount").querySelector("button") as HTMLButtonElement);
+    await waitFor(() => expect(screen.getByTestId("th-amount").getAttribute("aria-sort")).toBe("ascending"));
+    await waitFor(() => expect(requests.at(-1)).toMatchObject({ sort: { field: "amount", descending: false } }));
+    // Money in full in a tooltip.
     const money = screen.getAllByTitle((t) => spaces(t) === "RUB 1,350,000.50")[0];
     expect(money).toBeTruthy();
   });

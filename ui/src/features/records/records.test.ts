@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { PAGE_SIZE, RowCache } from "./pageCache";
-import { listRequest } from "./RecordList";
+import { listRequest, searchHint } from "./RecordList";
 import { NO_FILTERS, stageListId } from "./Filters";
+import { columnsFor } from "./columns";
 
 describe("RowCache", () => {
   const row = (id: number) => ({ key: { entityType: "deal" as const, id } }) as never;
@@ -52,6 +53,17 @@ describe("listRequest", () => {
     });
   });
 
+  it("sorts by amount and by created time, the columns the replica indexes", () => {
+    const amount = listRequest("deal", "", [{ id: "amount", desc: true }], NO_FILTERS, null);
+    expect(amount.sort).toEqual({ field: "amount", descending: true });
+    const created = listRequest("lead", "", [{ id: "created", desc: false }], NO_FILTERS, null);
+    expect(created.sort).toEqual({ field: "createdTime", descending: false });
+    for (const type of ["lead", "deal", "contact", "company"] as const) {
+      const ids = columnsFor(type, (k) => k, "en").map((c) => c.id);
+      expect(ids, type).toContain("created");
+    }
+  });
+
   it("sends no search, sort or filter when none is chosen", () => {
     const req = listRequest("contact", "   ", [{ id: "phone", desc: false }], NO_FILTERS, null);
     expect(req.search).toBeNull();
@@ -82,5 +94,19 @@ describe("valueTypeLabel", () => {
     expect(valueTypeLabel("WORK", ru)).toBe("рабочий");
     expect(valueTypeLabel("MOBILE", en)).toBe("mobile");
     expect(valueTypeLabel("TELEGRAM", ru)).toBe("TELEGRAM");
+  });
+});
+
+describe("searchHint", () => {
+  it("says why text finds nothing or is not searched yet, and stays quiet for real searches", () => {
+    expect(searchHint("<")).toBe("list.searchNoLetters");
+    expect(searchHint(" -- ")).toBe("list.searchNoLetters");
+    expect(searchHint("и")).toBe("list.searchTooShort");
+    expect(searchHint("7")).toBe("list.searchTooShort");
+    expect(searchHint("")).toBeNull();
+    expect(searchHint("ив")).toBeNull();
+    expect(searchHint("+7")).toBeNull();
+    expect(searchHint("8 9")).toBeNull();
+    expect(searchHint("a.b")).toBeNull();
   });
 });

@@ -41,6 +41,8 @@ export const en: Record<MessageKey, string> = {
   "overview.connecting": "Connecting to the portal…",
   "overview.demoNote": "You are using the demo portal: a built-in server with sample data on this computer.",
 
+  "list.searchNoLetters": "Search looks for letters and digits",
+  "list.searchTooShort": "Type one more character to search",
   "list.search": "Search by title, name, phone, e-mail",
   "list.found": "Found: {n}",
   "list.empty": "Nothing found",
@@ -52,6 +54,7 @@ export const en: Record<MessageKey, string> = {
   "list.col.phone": "Phone",
   "list.col.email": "E-mail",
   "list.col.company": "Company",
+  "list.col.created": "Created",
   "list.col.updated": "Updated",
   "list.col.name": "Name",
   "list.filter.stage": "Stage",

@@ -41,6 +41,8 @@ export const ru = {
   "overview.connecting": "Подключение к порталу…",
   "overview.demoNote": "Вы работаете с демо-порталом: это встроенный сервер с примерами данных на этом компьютере.",
 
+  "list.searchNoLetters": "Поиск ищет буквы и цифры",
+  "list.searchTooShort": "Введите ещё хотя бы один символ для поиска",
   "list.search": "Поиск по названию, имени, телефону, e-mail",
   "list.found": "Найдено: {n}",
   "list.empty": "Ничего не найдено",
@@ -52,6 +54,7 @@ export const ru = {
   "list.col.phone": "Телефон",
   "list.col.email": "E-mail",
   "list.col.company": "Компания",
+  "list.col.created": "Создано",
   "list.col.updated": "Изменено",
   "list.col.name": "Имя",
   "list.filter.stage": "Стадия",

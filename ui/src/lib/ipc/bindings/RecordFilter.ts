@@ -8,8 +8,10 @@ import type { RecordView } from "./RecordView";
  */
 export type RecordFilter = { entityType: EntityType, view: RecordView, 
 /**
- * Instant search: every word is a prefix of a word of the title, name, phone or e-mail;
- * case-insensitive, Cyrillic included.
+ * Instant search over what a row shows: title, name, company, responsible, phones (any
+ * form, domestic too), e-mails. Words of 3+ characters are found anywhere, of 2 at a word's
+ * start; one character filters nothing yet; no letter or digit at all finds nothing.
+ * Case-insensitive, Cyrillic included.
  */
 search: string | null, stageIds: Array<string>, categoryId: number | null, 
 /**

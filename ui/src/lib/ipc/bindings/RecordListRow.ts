@@ -9,7 +9,7 @@ export type RecordListRow = { key: RecordKey, title: string, stageId: string | n
  * The amount as the portal and the replica keep it: decimal text (`1000000.10`), never a
  * float, so no kopeck is lost on the way to the screen.
  */
-amount: string | null, currency: string | null, phone: string | null, email: string | null, companyTitle: string | null, updatedTime: string | null, 
+amount: string | null, currency: string | null, phone: string | null, email: string | null, companyTitle: string | null, createdTime: string | null, updatedTime: string | null, 
 /**
  * The record has local edits not yet sent to the portal.
  */
