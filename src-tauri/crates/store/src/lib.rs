@@ -29,6 +29,7 @@ mod outbox;
 mod promote;
 mod pull;
 mod query;
+mod read;
 mod reference;
 
 use rusqlite::{Connection, OpenFlags};
@@ -45,6 +46,7 @@ pub use pull::{ApplyStats, RecordChange};
 pub use query::{
     Cursor, Page, RecordFilter, RecordPage, RecordRow, RecordView, SortField, SortKey,
 };
+pub use read::ReadPool;
 
 /// Where a record is, as far as lists are concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
@@ -85,8 +87,8 @@ pub struct Store {
 
 /// Page cache: 256 MiB (negative = KiB). A large cache doubles update speed (performance.md).
 const CACHE_SIZE_KIB: i64 = -262_144;
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-const STATEMENT_CACHE: usize = 64;
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const STATEMENT_CACHE: usize = 64;
 const WAL_CHECKPOINT_PAGES: i64 = 16_384;
 const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
