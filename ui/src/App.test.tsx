@@ -229,6 +229,7 @@ describe("record list", () => {
           fields: [],
           multiFields: [],
           links: [],
+          linksTotal: 0,
         }),
       }),
       { shouldMockEvents: true },
@@ -269,6 +270,7 @@ describe("record card", () => {
           fields: [{ name: "comments", label: "Comment", fieldType: "text", isCustom: false, values: [evil] }],
           multiFields: [{ id: 1, kind: "EMAIL", valueType: "WORK", value: evil }],
           links: [],
+          linksTotal: 0,
         }),
       }),
     );
@@ -303,6 +305,8 @@ describe("record card", () => {
           links: [
             { key: { entityType: "contact", id: 81 }, title: "Novak Sophie", isPrimary: true, phone: "+7 495 436-19-11", email: null },
           ],
+          // The replica cuts a card's links: the card says how many more there are.
+          linksTotal: 3,
         }),
       }),
     );
@@ -320,6 +324,7 @@ describe("record card", () => {
     expect(screen.queryByText("Quote")).toBeNull();
     fireEvent.click(screen.getByText("Show empty fields (1)"));
     expect(screen.getByText("Quote")).toBeTruthy();
+    expect(screen.getByTestId("links-more").textContent).toBe("and 2 more");
     fireEvent.click(screen.getByText("Novak Sophie"));
     expect(opened).toEqual([{ entityType: "contact", id: 81 }]);
   });

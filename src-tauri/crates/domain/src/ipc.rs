@@ -324,7 +324,11 @@ pub struct RecordCard {
     /// label; an empty field has no values (the card folds those away).
     pub fields: Vec<CardField>,
     pub multi_fields: Vec<MultiField>,
+    /// The first links (the replica's limit per card), in card order.
     pub links: Vec<CardLink>,
+    /// How many links the record has in all; more than `links` holds when it was cut.
+    #[ts(type = "number")]
+    pub links_total: u64,
 }
 
 /// Reference lists the filters offer: stages, pipelines, users.

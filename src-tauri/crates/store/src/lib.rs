@@ -36,7 +36,9 @@ use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 use std::time::Duration;
 
-pub use detail::{EntityCounts, LinkDirection, LinkedRecord, RecordDetail, ServerVersion};
+pub use detail::{
+    EntityCounts, LinkDirection, LinkedRecord, RecordDetail, ServerVersion, LINKS_ON_CARD,
+};
 pub use diff::FieldChange;
 pub use error::StoreError;
 pub use history::{BrokenLink, HistoryQuery, LocalActor, NewEvent, Profile, StageHistoryEntry};

@@ -69,6 +69,7 @@ const card = (id: number, extra: Record<string, unknown> = {}) => ({
   ],
   multiFields: [],
   links: [],
+  linksTotal: 0,
   ...extra,
 });
 
