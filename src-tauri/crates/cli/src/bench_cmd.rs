@@ -33,6 +33,9 @@ enum BenchCommand {
     /// P3, P4, P5, P8: N history events through the engine's write path, then pages, totals,
     /// text search and an .xlsx export, each beside its raw-SQLite bound.
     History(crate::bench_history::HistoryBenchArgs),
+    /// §1 of issue 10: list pages read while a pull of N records writes the replica, through
+    /// the app's read-only connections and through the writer's lock; the idle replica as bound.
+    Responsive(crate::bench_responsive::ResponsiveArgs),
     /// (Used by `bench history`.) One export in this process; prints rows, seconds, peak memory.
     #[command(hide = true)]
     HistoryExportChild(crate::bench_history::ExportChildArgs),
@@ -63,11 +66,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             rt.block_on(pull(a))
         }
         BenchCommand::History(a) => crate::bench_history::run(a),
+        BenchCommand::Responsive(a) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(crate::bench_responsive::run(a)),
         BenchCommand::HistoryExportChild(a) => crate::bench_history::export_child(a),
     }
 }
 
-fn work_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+pub(crate) fn work_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     let dir = given.unwrap_or_else(|| {
         std::env::temp_dir().join(format!("kartoteka-bench-{}", std::process::id()))
     });

@@ -446,7 +446,11 @@ fn a_linked_records_phones_are_read_without_the_record_and_hidden_ones_have_none
     let mut store = Store::open_in_memory().expect("store");
     let c = contact(5, "Иван", "Петров", "+7 495 123-45-67", "ivan@mail.ru");
     store
-        .apply_pulled(EntityType::Contact, std::slice::from_ref(&c), &checkpoint(5))
+        .apply_pulled(
+            EntityType::Contact,
+            std::slice::from_ref(&c),
+            &checkpoint(5),
+        )
         .expect("contact");
     let found = store
         .record_multi_fields(key(EntityType::Contact, 5))
