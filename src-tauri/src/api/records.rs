@@ -89,7 +89,7 @@ pub fn list(store: &Store, request: &RecordsListRequest) -> Result<RecordsPage, 
     if filter.search.as_deref().is_some_and(|s| !searchable(s)) {
         return Ok(RecordsPage {
             rows: Vec::new(),
-            total: 0,
+            total: Some(0),
             next_cursor: None,
         });
     }

@@ -267,9 +267,10 @@ pub struct RecordListRow {
 #[ts(export)]
 pub struct RecordsPage {
     pub rows: Vec<RecordListRow>,
-    /// How many records match the search and filters (all pages together).
-    #[ts(type = "number")]
-    pub total: u64,
+    /// How many records match the search and filters (all pages together); `None` on a later
+    /// page of a filtered list, where the first page's total still holds (not counted again).
+    #[ts(type = "number | null")]
+    pub total: Option<u64>,
     /// Where the next page starts; `None` on the last page.
     pub next_cursor: Option<String>,
 }

@@ -67,7 +67,7 @@ fn database_made_by_v1_with_data_upgrades_and_keeps_its_records() {
     );
     let page = page.expect("list");
     assert_eq!(page.rows.len(), 1, "search index survives");
-    assert_eq!(page.total, 1);
+    assert_eq!(page.total, Some(1));
 
     let cp = store.sync_checkpoint(EntityType::Deal).expect("checkpoint");
     assert_eq!(

@@ -68,7 +68,7 @@ fn a_list_read_completes_while_a_write_transaction_is_held_open() {
         .expect("the list reads");
     assert_eq!(
         (rows, total, uncommitted),
-        (50, 60, 0),
+        (50, Some(60), 0),
         "the reader sees the last committed state, not the uncommitted deletes"
     );
 }
