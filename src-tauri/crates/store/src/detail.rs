@@ -170,6 +170,18 @@ impl Store {
         Ok(out)
     }
 
+    /// Every record whose own fields link to this one (a deleted contact's deals and companies),
+    /// whatever the other record's fields say, with no limit: sync re-reads them all.
+    pub fn records_linking_to(&self, key: RecordKey) -> Result<Vec<RecordKey>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT from_rid FROM links WHERE to_rid = ?1 ORDER BY from_rid",
+        )?;
+        let rids = stmt
+            .query_map([rid_of(key)?], |r| r.get::<_, i64>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        rids.into_iter().map(key_of).collect()
+    }
+
     /// How many records a record is linked to (each once, hidden ones left out).
     fn links_total(&self, rid: i64) -> Result<u64, StoreError> {
         let mut stmt = self.conn.prepare_cached(&format!(

@@ -25,6 +25,7 @@ pub use event::{no_events, EventSink, SyncEvent, SyncPhase, SyncSummary, TypeSum
 pub use model::{ApplyCounts, PullCheckpoint, PulledChunk, ReferenceData, SignedIn, Watermark};
 pub use plan::{next_action, Policy, ReconcilePolicy, RetryPolicy, SyncAction};
 pub use ports::{Portal, Replica};
+pub use reconcile::PROBE_BATCH;
 pub use scheduler::{
     Connectivity, RunFuture, RunningProgress, SchedulerConfig, StatusBoard, SyncScheduler,
     SyncStatus,
