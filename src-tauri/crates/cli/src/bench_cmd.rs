@@ -36,6 +36,9 @@ enum BenchCommand {
     /// §1 of issue 10: list pages read while a pull of N records writes the replica, through
     /// the app's read-only connections and through the writer's lock; the idle replica as bound.
     Responsive(crate::bench_responsive::ResponsiveArgs),
+    /// P10: Kartoteka and an existing client library (fast_bitrix24 from PyPI, installed by the
+    /// benchmark) pull the same records from the same sandbox; wall times and request counts.
+    Peer(crate::bench_peer::PeerArgs),
     /// (Used by `bench history`.) One export in this process; prints rows, seconds, peak memory.
     #[command(hide = true)]
     HistoryExportChild(crate::bench_history::ExportChildArgs),
@@ -66,6 +69,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             rt.block_on(pull(a))
         }
         BenchCommand::History(a) => crate::bench_history::run(a),
+        BenchCommand::Peer(a) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(crate::bench_peer::run(a)),
         BenchCommand::Responsive(a) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?

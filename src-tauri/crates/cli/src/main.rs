@@ -2,6 +2,7 @@
 
 mod bench_cmd;
 mod bench_history;
+mod bench_peer;
 mod bench_responsive;
 mod history_cmd;
 mod records_cmd;
