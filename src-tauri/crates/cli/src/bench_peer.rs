@@ -85,6 +85,38 @@ fn peer_python(venv: &Path) -> anyhow::Result<PathBuf> {
     Ok(python)
 }
 
+/// What the requests since `since` were for: the method, or for a `batch` the methods of its
+/// commands (`batch:crm.item.list`), with counts.
+async fn requests_by_method(control: &Control, since: u64) -> anyhow::Result<String> {
+    let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
+    for r in control.requests(since).await? {
+        let what = if r.method == "batch" {
+            let mut inner: Vec<String> = r
+                .params
+                .get("cmd")
+                .and_then(Value::as_object)
+                .map(|cmds| {
+                    cmds.values()
+                        .filter_map(Value::as_str)
+                        .map(|c| c.split('?').next().unwrap_or(c).to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+            inner.sort();
+            inner.dedup();
+            format!("batch:{}", inner.join("+"))
+        } else {
+            r.method.clone()
+        };
+        *counts.entry(what).or_default() += 1;
+    }
+    Ok(counts
+        .iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect::<Vec<_>>()
+        .join(", "))
+}
+
 /// Requests the sandbox has answered so far (its log's sequence number).
 async fn requests_so_far(control: &Control) -> anyhow::Result<u64> {
     let answer = control.clear_requests().await?;
@@ -141,6 +173,7 @@ pub async fn run(args: PeerArgs) -> anyhow::Result<()> {
     );
     let summary = engine.run(&CancellationToken::new()).await?;
     let ours_seconds = t.elapsed().as_secs_f64();
+    let ours_breakdown = requests_by_method(&control, 0).await?;
     let ours_requests = requests_so_far(&control).await? - before;
 
     // The peer, on the same portal, as a child process.
@@ -158,6 +191,7 @@ pub async fn run(args: PeerArgs) -> anyhow::Result<()> {
         .arg(&peer_db);
     let output = tokio::task::spawn_blocking(move || peer.output()).await??;
     let peer_seconds = t.elapsed().as_secs_f64();
+    let peer_breakdown = requests_by_method(&control, 0).await?;
     let peer_requests = requests_so_far(&control).await? - before;
     if !output.status.success() {
         bail!(
@@ -187,6 +221,12 @@ pub async fn run(args: PeerArgs) -> anyhow::Result<()> {
     );
     println!(
         "  fast_bitrix24   {peer_records:>8} records  {peer_seconds:>7.2} s  {peer_requests:>6} requests  (crm.item.list get_all into SQLite JSON rows; process start included)"
+    );
+    println!("  kartoteka's requests: {ours_breakdown}");
+    println!("  the peer's requests:  {peer_breakdown}");
+    println!(
+        "  kartoteka reading records: {} requests ({} initial pull by id, the rest the incremental pass); the peer reads records only (no stage history, no field metadata, no users)",
+        summary.pull_requests, summary.initial_pull_requests
     );
     println!(
         "  speed: kartoteka is {:.2}× the peer  (target ≥ 2×)",

@@ -143,10 +143,11 @@ impl Portal for BitrixPortal {
         &self,
         t: EntityType,
         after_id: i64,
+        more_expected: bool,
     ) -> Result<(Vec<StageHistoryEntry>, bool), PortalError> {
         let (rows, exhausted) = self
             .client
-            .stage_history_after(t, after_id)
+            .stage_history_after(t, after_id, more_expected)
             .await
             .map_err(portal_error)?;
         let entries = rows

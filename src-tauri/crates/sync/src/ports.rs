@@ -59,11 +59,13 @@ pub trait Portal: Send + Sync {
         types: &[EntityType],
     ) -> impl Future<Output = Result<ReferenceData, PortalError>> + Send;
     /// Stage-history rows (deals, leads) with id above `after_id`, ascending; `true` when the
-    /// scan reached the end.
+    /// scan reached the end. `more_expected`: the previous call stopped short of the end, so
+    /// there is no point in a cheap single-page probe first.
     fn stage_history(
         &self,
         t: EntityType,
         after_id: i64,
+        more_expected: bool,
     ) -> impl Future<Output = Result<(Vec<StageHistoryEntry>, bool), PortalError>> + Send;
     /// HTTP requests made so far by this client.
     fn requests_made(&self) -> u64;
