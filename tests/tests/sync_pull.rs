@@ -272,3 +272,55 @@ async fn company_size_and_industry_codes_arrive_with_the_labels_a_card_shows() {
     }
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_long_stage_history_is_read_2500_rows_to_a_request_after_one_probe_per_type() {
+    let sb = sandbox(Some(20_000)).await;
+    let url = sb.admin_webhook_url();
+    let control = kartoteka_sandbox::control::Control::of(&sb);
+    let client = client(&url);
+    let mut bound = 0u64;
+    for t in [EntityType::Lead, EntityType::Deal] {
+        let r = client
+            .call(
+                "crm.stagehistory.list",
+                json!({"entityTypeId": t.type_id()}),
+            )
+            .await
+            .expect("stage history total");
+        let rows = r.total.expect("the portal reports a total");
+        // One probe page, then a chain of 2,500 rows per request (+1: the chain that finds the end).
+        bound += rows.div_ceil(2_500) + 1;
+    }
+    assert!(bound > 6, "the portal has a long stage history ({bound})");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = replica(&dir.path().join("replica.db"));
+    control.clear_requests().await.expect("clear the log");
+    engine(&url, &store, policy(ReconcilePolicy::Never))
+        .run(&CancellationToken::new())
+        .await
+        .expect("sync succeeds");
+    let log = control.requests(0).await.expect("log");
+    let single = log
+        .iter()
+        .filter(|r| r.method == "crm.stagehistory.list")
+        .count();
+    let chained = log
+        .iter()
+        .filter(|r| {
+            r.method == "batch"
+                && r.params
+                    .get("cmd")
+                    .is_some_and(|c| c.to_string().contains("crm.stagehistory.list"))
+        })
+        .count() as u64;
+    assert_eq!(
+        single, 2,
+        "one single-page probe per type; a scan that goes on continues with chains at once"
+    );
+    assert!(
+        chained + 2 <= bound,
+        "{chained} chained requests, bound {bound}"
+    );
+    sb.shutdown().await;
+}

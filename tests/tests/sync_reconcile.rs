@@ -151,3 +151,124 @@ async fn custom_field_added_on_the_portal_appears_without_a_restart() {
     assert_replica_equals_portal(&url, &store).await;
     sb.shutdown().await;
 }
+
+/// Requests of the log that probe contacts: single `crm.item.get` calls and `batch`es of them
+/// (the deals that linked to deleted contacts are re-read in batches of their own).
+fn probes(log: &[kartoteka_sandbox::control::LoggedRequest]) -> (usize, usize) {
+    let single = log.iter().filter(|r| r.method == "crm.item.get").count();
+    let batched = log
+        .iter()
+        .filter(|r| {
+            r.method == "batch"
+                && r.params.get("cmd").is_some_and(|c| {
+                    let c = c.to_string();
+                    c.contains("crm.item.get") && c.contains("entityTypeId=3")
+                })
+        })
+        .count();
+    (single, batched)
+}
+
+/// Deletes `n` contacts as another user, 50 per batch; returns their ids.
+async fn delete_contacts(emu: &Emu, ids: &[i64]) {
+    for chunk in ids.chunks(50) {
+        let cmd: serde_json::Map<String, Value> = chunk
+            .iter()
+            .map(|id| {
+                (
+                    format!("d{id}"),
+                    Value::String(format!("crm.item.delete?entityTypeId=3&id={id}")),
+                )
+            })
+            .collect();
+        emu.act(2, "batch", json!({"halt": 0, "cmd": cmd})).await;
+    }
+}
+
+#[tokio::test]
+async fn disputed_ids_are_probed_fifty_per_batch_committed_as_they_go_and_resumed() {
+    use kartoteka_sync::{SyncEngine, SyncEvent, SyncPhase};
+    let sb = sandbox(Some(3_000)).await;
+    let emu = Emu::new(&sb);
+    let url = sb.admin_webhook_url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = replica(&dir.path().join("replica.db"));
+    engine(&url, &store, policy(ReconcilePolicy::WhenCountsDiffer))
+        .run(&CancellationToken::new())
+        .await
+        .expect("initial sync");
+    let contacts: Vec<i64> = replica_view(&store, EntityType::Contact)
+        .keys()
+        .copied()
+        .collect();
+    assert!(contacts.len() >= 240, "the portal has enough contacts");
+
+    // 120 deletions: ⌈120/50⌉ = 3 probe requests instead of 120.
+    delete_contacts(&emu, &contacts[..120]).await;
+    emu.control().clear_requests().await.expect("clear the log");
+    let summary = engine(&url, &store, policy(ReconcilePolicy::WhenCountsDiffer))
+        .run(&CancellationToken::new())
+        .await
+        .expect("second sync");
+    assert_eq!(summary.for_type(EntityType::Contact).deleted, 120);
+    let log = emu.control().requests(0).await.expect("log");
+    assert_eq!(
+        probes(&log),
+        (0, 3),
+        "120 disputed ids probed in three batches of crm.item.get, none one by one"
+    );
+
+    // 120 more, and the run is cancelled after its first probe batch: the 50 it learned of
+    // are committed, and the next run probes only the other 70.
+    delete_contacts(&emu, &contacts[120..240]).await;
+    let cancel = CancellationToken::new();
+    let on_progress = cancel.clone();
+    let stopping = SyncEngine::new(
+        std::sync::Arc::new(kartoteka_sync::BitrixPortal::new(client(&url))),
+        std::sync::Arc::clone(&store),
+        policy(ReconcilePolicy::WhenCountsDiffer),
+        std::sync::Arc::new(move |e: &SyncEvent| {
+            if let SyncEvent::Progress {
+                phase: SyncPhase::Reconcile,
+                done,
+                ..
+            } = e
+            {
+                if *done >= 50 {
+                    on_progress.cancel();
+                }
+            }
+        }),
+    );
+    assert!(
+        stopping.run(&cancel).await.is_err(),
+        "the run stops after its first probe batch"
+    );
+    let deleted_now = |store: &std::sync::Arc<std::sync::Mutex<kartoteka_store::Store>>| {
+        let counts = store.lock().expect("lock").counts().expect("counts");
+        counts
+            .iter()
+            .find(|c| c.entity_type == EntityType::Contact)
+            .map_or(0, |c| c.deleted)
+    };
+    assert_eq!(
+        deleted_now(&store),
+        170,
+        "the first batch's 50 deletions were committed before the run stopped"
+    );
+    emu.control().clear_requests().await.expect("clear the log");
+    let summary = engine(&url, &store, policy(ReconcilePolicy::WhenCountsDiffer))
+        .run(&CancellationToken::new())
+        .await
+        .expect("resumed sync");
+    assert_eq!(
+        summary.for_type(EntityType::Contact).deleted,
+        70,
+        "the resumed run probes only what is still disputed"
+    );
+    let log = emu.control().requests(0).await.expect("log");
+    assert_eq!(probes(&log), (0, 2), "70 ids: two probe batches");
+    assert_eq!(deleted_now(&store), 240);
+    assert_replica_equals_portal(&url, &store).await;
+    sb.shutdown().await;
+}

@@ -231,6 +231,7 @@ describe("record list", () => {
           fields: [],
           multiFields: [],
           links: [],
+          linksTotal: 0,
         }),
       }),
       { shouldMockEvents: true },
@@ -272,6 +273,7 @@ describe("record card", () => {
           fields: [{ name: "comments", label: "Comment", fieldType: "text", isCustom: false, values: [evil] }],
           multiFields: [{ id: 1, kind: "EMAIL", valueType: "WORK", value: evil }],
           links: [],
+          linksTotal: 0,
         }),
       }),
     );
@@ -307,6 +309,8 @@ describe("record card", () => {
           links: [
             { key: { entityType: "contact", id: 81 }, title: "Novak Sophie", isPrimary: true, phone: "+7 495 436-19-11", email: null },
           ],
+          // The replica cuts a card's links: the card says how many more there are.
+          linksTotal: 3,
         }),
       }),
     );
@@ -324,6 +328,7 @@ describe("record card", () => {
     expect(screen.queryByText("Quote")).toBeNull();
     fireEvent.click(screen.getByText("Show empty fields (1)"));
     expect(screen.getByText("Quote")).toBeTruthy();
+    expect(screen.getByTestId("links-more").textContent).toBe("and 2 more");
     fireEvent.click(screen.getByText("Novak Sophie"));
     expect(opened).toEqual([{ entityType: "contact", id: 81 }]);
   });

@@ -455,6 +455,7 @@ mod tests {
             fields: fields.as_object().cloned().unwrap_or_default(),
             multi_fields: vec![],
             links: vec![],
+            links_total: 0,
             field_meta: vec![
                 meta("UF_CRM_LEVEL", FieldType::Enumeration, "Level", true),
                 meta("title", FieldType::String, "Name", false),
@@ -612,6 +613,7 @@ mod tests {
             fields: fields.as_object().cloned().unwrap_or_default(),
             multi_fields: vec![],
             links: vec![],
+            links_total: 0,
             field_meta,
             pending_fields: vec![],
             created_time: 0,

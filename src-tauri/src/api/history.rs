@@ -246,21 +246,48 @@ impl Core {
     }
 
     /// Records that this device's user opened a card; a failure is logged, never shown (the
-    /// card itself opened).
+    /// card itself opened). The card never waits for it: while sync holds the writer (a pull's
+    /// write transaction), the view is written in the background once the writer is free.
     pub(crate) fn record_card_view(&self, key: RecordKey) {
         let at_ms = Utc::now().timestamp_millis();
         if !self.history.is_new_view(key, at_ms) {
             return;
         }
         let online = self.is_online();
-        let recorded = self.with_replica_mut(|store| {
-            let actor = local_actor(store, online).map_err(|e| from_history_store(&e))?;
-            store
-                .record_view(key, &actor, at_ms)
-                .map_err(|e| from_history_store(&e))
-        });
-        if let Err(error) = recorded {
-            tracing::warn!(code = ?error.code, "the card view was not recorded");
+        let Ok(replica) = self.replica() else { return };
+        let record = move |store: &mut Store| {
+            let recorded = match local_actor(store, online) {
+                Ok(actor) => store.record_view(key, &actor, at_ms),
+                Err(error) => Err(error),
+            }
+            .map_err(|e| from_history_store(&e));
+            if let Err(error) = recorded {
+                tracing::warn!(code = ?error.code, "the card view was not recorded");
+            }
+        };
+        let busy = match replica.try_lock() {
+            Ok(mut store) => {
+                record(&mut store);
+                false
+            }
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => {
+                record(&mut poisoned.into_inner());
+                false
+            }
+            Err(std::sync::TryLockError::WouldBlock) => true,
+        };
+        if busy {
+            tracing::debug!(
+                entity_type = %key.entity_type,
+                id = key.id,
+                "writer busy: the card view is recorded in the background"
+            );
+            tokio::task::spawn_blocking(move || {
+                let mut store = replica
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                record(&mut store);
+            });
         }
     }
 

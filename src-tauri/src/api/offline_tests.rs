@@ -89,7 +89,10 @@ async fn a_sync_that_cannot_reach_the_portal_turns_offline_and_lists_still_read_
         .records_list(deals())
         .await
         .expect("deals from the replica");
-    assert!(before.total > 0, "the first sync brought deals");
+    assert!(
+        before.total.unwrap_or(0) > 0,
+        "the first sync brought deals"
+    );
 
     // The portal goes away: nothing listens on its port any more.
     sandbox.shutdown().await;
@@ -131,9 +134,5 @@ async fn a_sync_that_cannot_reach_the_portal_turns_offline_and_lists_still_read_
         .iter()
         .find(|c| c.entity_type == EntityType::Deal)
         .map(|c| c.count);
-    assert_eq!(
-        deal_count,
-        Some(before.total),
-        "counts come from the replica"
-    );
+    assert_eq!(deal_count, before.total, "counts come from the replica");
 }

@@ -9,7 +9,7 @@ use kartoteka_domain::ipc::{
 };
 use kartoteka_domain::EntityType;
 use kartoteka_sandbox::{Sandbox, SandboxOptions};
-use kartoteka_store::Store;
+use kartoteka_store::{ReadPool, Store};
 use kartoteka_sync::{Policy, SyncScheduler};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,6 +37,29 @@ impl Portal {
     }
 }
 
+/// Read-only connections the screens share: two, so that a list and a card (or a history page)
+/// read at the same time; each has its own page cache, so more would cost memory at idle.
+const READERS: usize = 2;
+
+/// A portal's replica: the one writer (sync, edits) and the screens' read connections.
+#[derive(Clone)]
+struct Replica {
+    writer: Arc<Mutex<Store>>,
+    readers: Arc<ReadPool>,
+}
+
+impl Replica {
+    /// Opens (and migrates) the file with the writer first, then the readers beside it.
+    fn open(path: &Path) -> Result<Replica, kartoteka_store::StoreError> {
+        let writer = Store::open(path)?;
+        let readers = ReadPool::open(path, READERS)?;
+        Ok(Replica {
+            writer: Arc::new(Mutex::new(writer)),
+            readers: Arc::new(readers),
+        })
+    }
+}
+
 /// Where the app stands with its portal.
 #[derive(Clone)]
 enum Slot {
@@ -61,10 +84,10 @@ pub struct Core {
     sync: Mutex<Option<SyncScheduler>>,
     /// Where the replicas and settings live (the app's data directory).
     pub(crate) data_dir: PathBuf,
-    /// The replica of the current portal, shared with sync; opened when a portal is installed.
-    /// When it cannot be opened, why (a newer version's file, a full disk): every command that
-    /// needs it answers with that reason.
-    replica: Mutex<Result<Arc<Mutex<Store>>, IpcError>>,
+    /// The replica of the current portal: its writer, shared with sync, and the screens' read
+    /// connections; opened when a portal is installed. When it cannot be opened, why (a newer
+    /// version's file, a full disk): every command that needs it answers with that reason.
+    replica: Mutex<Result<Replica, IpcError>>,
     /// How many records the demo portal holds; `None`: the standard demo set.
     demo_records: Option<usize>,
     /// How the REST client of a webhook portal retries (production defaults; quicker in tests).
@@ -108,20 +131,22 @@ impl Core {
         self
     }
 
-    /// Runs a read or write on the current portal's replica.
+    /// Runs a read on the current portal's replica, on one of the screens' read-only
+    /// connections: it never waits for a sync's write transaction (WAL).
     pub fn with_replica<T>(
         &self,
         f: impl FnOnce(&Store) -> Result<T, IpcError>,
     ) -> Result<T, IpcError> {
-        let replica = self.replica()?;
-        let store = replica
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&store)
+        let readers = self.current_replica()?.readers;
+        readers.read(f)
     }
 
-    /// The current portal's replica, as sync shares it.
+    /// The current portal's replica writer, as sync shares it.
     pub fn replica(&self) -> Result<Arc<Mutex<Store>>, IpcError> {
+        Ok(self.current_replica()?.writer)
+    }
+
+    fn current_replica(&self) -> Result<Replica, IpcError> {
         let guard = self
             .replica
             .lock()
@@ -182,7 +207,7 @@ impl Core {
                     format!("the app's data folder cannot be created: {e}"),
                 )
             })
-            .and_then(|()| Store::open(&path).map_err(|e| crate::api::records::from_store(&e)));
+            .and_then(|()| Replica::open(&path).map_err(|e| crate::api::records::from_store(&e)));
         if let Err(error) = &opened {
             tracing::error!(code = ?error.code, %error, "the local database did not open");
         }
@@ -192,7 +217,7 @@ impl Core {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         self.history
             .set_replica_path(opened.is_ok().then(|| path.clone()));
-        *guard = opened.map(|store| Arc::new(Mutex::new(store)));
+        *guard = opened;
     }
 
     /// Starts the demo portal: the sandbox with the standard demo data set, on 127.0.0.1 with a

@@ -14,7 +14,6 @@ use kartoteka_domain::{EntityType, RecordKey};
 use kartoteka_store::{
     Cursor, Page, RecordFilter, RecordState, SortField, SortKey, Store, StoreError,
 };
-use std::collections::HashMap;
 
 /// The largest page the UI may ask for.
 const MAX_PAGE: u32 = 500;
@@ -94,7 +93,7 @@ pub fn list(store: &Store, request: &RecordsListRequest) -> Result<RecordsPage, 
     if filter.search.as_deref().is_some_and(|s| !searchable(s)) {
         return Ok(RecordsPage {
             rows: Vec::new(),
-            total: 0,
+            total: Some(0),
             next_cursor: None,
         });
     }
@@ -102,22 +101,14 @@ pub fn list(store: &Store, request: &RecordsListRequest) -> Result<RecordsPage, 
         .list_records(&filter, &page)
         .map_err(|e| from_store(&e))?;
     let names = Names::load(store).map_err(|e| from_store(&e))?;
-    let mut companies: HashMap<i64, Option<String>> = HashMap::new();
+    // Company names by title only (one indexed lookup each), not whole records.
+    let company_ids: Vec<i64> = found.rows.iter().filter_map(|r| r.company_id).collect();
+    let companies = store
+        .record_titles(EntityType::Company, &company_ids)
+        .map_err(|e| from_store(&e))?;
     let mut rows = Vec::with_capacity(found.rows.len());
     for row in found.rows {
-        let company_title = match row.company_id {
-            Some(id) => companies
-                .entry(id)
-                .or_insert_with(|| {
-                    let key = RecordKey {
-                        entity_type: EntityType::Company,
-                        id,
-                    };
-                    store.get_record(key).ok().flatten().map(|d| d.title)
-                })
-                .clone(),
-            None => None,
-        };
+        let company_title = row.company_id.and_then(|id| companies.get(&id).cloned());
         let stage = row
             .stage_id
             .as_deref()
@@ -183,8 +174,12 @@ pub fn card(store: &Store, key: RecordKey) -> Result<RecordCard, IpcError> {
         })
         .and_then(|id| names.user(id));
     let mut fields = card_fields(&detail, &names);
+    // Titles and phones only: a linked company's own links and fields are not read.
     name_crm_references(&mut fields, |linked| {
-        store.get_record(linked).ok().flatten().map(|d| d.title)
+        store
+            .record_titles(linked.entity_type, &[linked.id])
+            .ok()
+            .and_then(|mut titles| titles.remove(&linked.id))
     });
     Ok(RecordCard {
         key,
@@ -195,12 +190,9 @@ pub fn card(store: &Store, key: RecordKey) -> Result<RecordCard, IpcError> {
         updated_time: utc(detail.updated_time),
         fields,
         multi_fields: detail.multi_fields.clone(),
+        links_total: detail.links_total,
         links: card_links(&detail, |linked| {
-            store
-                .get_record(linked)
-                .ok()
-                .flatten()
-                .map(|d| d.multi_fields)
+            store.record_multi_fields(linked).ok().flatten()
         }),
         link_fields: card_link_fields(&detail),
         deleted: detail.state == RecordState::Deleted,

@@ -48,28 +48,33 @@ fn params(t: EntityType, after: Value) -> Value {
 impl Client {
     /// Stage-history rows of deals or leads with `ID` above `after_id`, ascending: the first page
     /// alone (a routine poll costs one command), and when it is full, a 50-command key-set chain
-    /// from its last row in the same call (up to 2,550 rows). Returns the rows and whether the
-    /// scan reached the end.
+    /// from its last row in the same call (up to 2,550 rows). With `more_expected` (the caller's
+    /// previous call stopped short of the end) the chain comes at once, without the single page:
+    /// a long scan costs one request per 2,500 rows. Returns the rows and whether the scan
+    /// reached the end.
     pub async fn stage_history_after(
         &self,
         t: EntityType,
         after_id: i64,
+        more_expected: bool,
     ) -> Result<(Vec<StageHistoryRow>, bool), BitrixError> {
-        let r = self
-            .call("crm.stagehistory.list", params(t, json!(after_id)))
-            .await?;
         let mut rows = Vec::new();
         let mut last = after_id;
-        let page = list_items(&r.result);
-        let full = page.len() == PAGE_SIZE;
-        for item in page {
-            if let Some(row) = parse_row(item).filter(|row| row.id > last) {
-                last = row.id;
-                rows.push(row);
+        if !more_expected {
+            let r = self
+                .call("crm.stagehistory.list", params(t, json!(after_id)))
+                .await?;
+            let page = list_items(&r.result);
+            let full = page.len() == PAGE_SIZE;
+            for item in page {
+                if let Some(row) = parse_row(item).filter(|row| row.id > last) {
+                    last = row.id;
+                    rows.push(row);
+                }
             }
-        }
-        if !full {
-            return Ok((rows, true));
+            if !full {
+                return Ok((rows, true));
+            }
         }
         let commands: Vec<BatchCommand> = (0..MAX_BATCH_COMMANDS)
             .map(|k| {

@@ -102,6 +102,49 @@ impl Client {
         parse_record(t, item)
     }
 
+    /// Up to 50 items by id in one `batch` request (`crm.item.get` each, no halt): each id with
+    /// its record or its own error (`NOT_FOUND` for a deleted one, `ACCESS_DENIED` for one the
+    /// user may no longer read). An error of the request itself is the `Err`.
+    pub async fn get_items_batch(
+        &self,
+        t: EntityType,
+        ids: &[i64],
+    ) -> Result<Vec<(i64, Result<Record, BitrixError>)>, BitrixError> {
+        let commands: Vec<BatchCommand> = ids
+            .iter()
+            .map(|id| {
+                BatchCommand::new(
+                    format!("g{id}"),
+                    "crm.item.get",
+                    json!({"entityTypeId": t.type_id(), "id": id, "useOriginalUfNames": "Y"}),
+                )
+            })
+            .collect();
+        let result = self.batch(&commands, false).await?;
+        Ok(ids
+            .iter()
+            .zip(&commands)
+            .map(|(id, c)| {
+                let one = match result.outcome(&c.key) {
+                    Some(Ok(v)) => v
+                        .get("item")
+                        .and_then(Value::as_object)
+                        .ok_or_else(|| BitrixError::MalformedResponse {
+                            http_status: 200,
+                            reason: "crm.item.get returned no item".into(),
+                        })
+                        .and_then(|item| parse_record(t, item)),
+                    Some(Err(e)) => Err(e.clone().into_error(200)),
+                    None => Err(BitrixError::MalformedResponse {
+                        http_status: 200,
+                        reason: "the batch has no answer for a crm.item.get".into(),
+                    }),
+                };
+                (*id, one)
+            })
+            .collect())
+    }
+
     /// One key-set page (`>id` after `after_id`, id order, `start=-1`). An empty `select` means `*`.
     pub async fn list_items_after(
         &self,

@@ -48,6 +48,7 @@ pub use history::StageHistoryRow;
 pub use items::{ItemsChunk, UpdatedChunk, PAGE_SIZE};
 pub use parse::{parse_record, DealContact, Profile};
 pub use php_query::encode_php_query;
+pub use reference::ReferenceBundle;
 pub use retry::{RequestKind, RetryDecision, RetryPolicy};
 pub use secret::{KeyringSecretStore, MemorySecretStore, SecretBackend, SecretStore};
 pub use webhook::WebhookUrl;

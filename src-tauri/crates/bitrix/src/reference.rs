@@ -3,17 +3,198 @@
 use crate::client::{Client, MAX_BATCH_COMMANDS};
 use crate::error::BitrixError;
 use crate::parse::{
-    parse_category, parse_deal_contact, parse_profile, parse_stage, parse_user, DealContact,
-    Profile,
+    parse_category, parse_deal_contact, parse_fields, parse_profile, parse_stage, parse_user,
+    DealContact, Profile,
 };
-use crate::wire::{php_list, BatchCommand};
-use kartoteka_domain::{Category, EntityType, Stage, User};
+use crate::wire::{lenient_i64, php_list, BatchCommand, BatchResult};
+use crate::ErrorClass;
+use kartoteka_domain::{Category, EntityType, FieldMeta, Stage, User};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 /// The offset page size of `user.get`, `crm.status.list` and `crm.category.list`.
 const OFFSET_PAGE: u64 = 50;
 
+/// Everything a sync's reference step reads, from [`Client::reference_bundle`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReferenceBundle {
+    pub users: Vec<User>,
+    pub stages: Vec<Stage>,
+    /// Deal pipelines (the only type with pipelines the app shows).
+    pub categories: Vec<Category>,
+    pub fields: BTreeMap<EntityType, Vec<FieldMeta>>,
+    /// Whether the webhook's user administers the portal or heads a department.
+    pub is_supervisor: bool,
+}
+
+/// An offset-paged list in the reference batch: its key, method and parameters.
+struct PagedList {
+    key: &'static str,
+    method: &'static str,
+    params: Value,
+    rows: fn(&Value) -> &Value,
+}
+
+impl PagedList {
+    fn at(&self, start: u64) -> Value {
+        let mut p = self.params.clone();
+        if let Some(o) = p.as_object_mut() {
+            o.insert("start".into(), json!(start));
+        }
+        p
+    }
+}
+
+fn categories_of(r: &Value) -> &Value {
+    r.get("categories").unwrap_or(r)
+}
+
+fn same(r: &Value) -> &Value {
+    r
+}
+
 impl Client {
+    /// Users, status lists and stages, deal pipelines, the field metadata of `types`, and
+    /// whether the webhook's user `user_id` is a supervisor — in one `batch` request (plus one
+    /// more for every 50 further pages of a list longer than 50 entries: large portals only).
+    /// What [`Client::users`], [`Client::statuses`], [`Client::categories`],
+    /// [`Client::item_fields`] and [`Client::is_supervisor`] read in eight or more requests.
+    pub async fn reference_bundle(
+        &self,
+        types: &[EntityType],
+        user_id: i64,
+    ) -> Result<ReferenceBundle, BitrixError> {
+        let mut lists = vec![
+            PagedList {
+                key: "users",
+                method: "user.get",
+                params: json!({"sort": "ID", "order": "ASC"}),
+                rows: same,
+            },
+            PagedList {
+                key: "statuses",
+                method: "crm.status.list",
+                params: json!({"order": {"ENTITY_ID": "ASC", "SORT": "ASC"}}),
+                rows: same,
+            },
+        ];
+        if types.contains(&EntityType::Deal) {
+            lists.push(PagedList {
+                key: "categories",
+                method: "crm.category.list",
+                params: json!({"entityTypeId": EntityType::Deal.type_id()}),
+                rows: categories_of,
+            });
+        }
+        let mut commands: Vec<BatchCommand> = lists
+            .iter()
+            .map(|l| BatchCommand::new(l.key.to_string(), l.method, l.at(0)))
+            .collect();
+        for t in types {
+            commands.push(BatchCommand::new(
+                format!("fields_{}", t.slug()),
+                "crm.item.fields",
+                json!({"entityTypeId": t.type_id(), "useOriginalUfNames": "Y"}),
+            ));
+        }
+        commands.push(BatchCommand::new(
+            "admin".to_string(),
+            "user.admin",
+            json!({}),
+        ));
+        commands.push(BatchCommand::new(
+            "heads".to_string(),
+            "department.get",
+            json!({"UF_HEAD": user_id}),
+        ));
+        let first = self.batch(&commands, false).await?;
+
+        // Lists longer than one page: their further pages, 50 to a batch.
+        let mut rows: BTreeMap<&'static str, Vec<Value>> = BTreeMap::new();
+        let mut further: Vec<(usize, u64)> = Vec::new();
+        for (i, list) in lists.iter().enumerate() {
+            let page = match first.outcome(list.key) {
+                Some(Ok(v)) => v,
+                Some(Err(e))
+                    if list.key == "categories" && e.code == "ENTITY_TYPE_NOT_SUPPORTED" =>
+                {
+                    rows.insert(list.key, Vec::new());
+                    continue;
+                }
+                Some(Err(e)) => return Err(e.clone().into_error(200)),
+                None => return Err(missing(list.key)),
+            };
+            rows.insert(
+                list.key,
+                php_list(Some((list.rows)(page)))
+                    .into_iter()
+                    .cloned()
+                    .collect(),
+            );
+            if let (Some(next), Some(total)) =
+                (first.nexts.get(list.key), first.totals.get(list.key))
+            {
+                further.extend(
+                    (*next..*total)
+                        .step_by(OFFSET_PAGE as usize)
+                        .map(|s| (i, s)),
+                );
+            }
+        }
+        for group in further.chunks(MAX_BATCH_COMMANDS) {
+            let commands: Vec<BatchCommand> = group
+                .iter()
+                .enumerate()
+                .map(|(k, (i, start))| {
+                    BatchCommand::new(format!("p{k}"), lists[*i].method, lists[*i].at(*start))
+                })
+                .collect();
+            let result = self.batch(&commands, true).await?;
+            for (c, (i, _)) in commands.iter().zip(group) {
+                match result.outcome(&c.key) {
+                    Some(Ok(v)) => rows
+                        .entry(lists[*i].key)
+                        .or_default()
+                        .extend(php_list(Some((lists[*i].rows)(v))).into_iter().cloned()),
+                    Some(Err(e)) => return Err(e.clone().into_error(200)),
+                    None => break,
+                }
+            }
+        }
+
+        let mut bundle = ReferenceBundle {
+            users: rows
+                .get("users")
+                .map(|r| r.iter().filter_map(parse_user).collect())
+                .unwrap_or_default(),
+            stages: rows
+                .get("statuses")
+                .map(|r| r.iter().filter_map(parse_stage).collect())
+                .unwrap_or_default(),
+            categories: rows
+                .get("categories")
+                .map(|r| {
+                    r.iter()
+                        .filter_map(|v| parse_category(v, EntityType::Deal))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            ..ReferenceBundle::default()
+        };
+        for t in types {
+            let key = format!("fields_{}", t.slug());
+            match first.outcome(&key) {
+                Some(Ok(v)) => {
+                    bundle.fields.insert(*t, parse_fields(v));
+                }
+                Some(Err(e)) => return Err(e.clone().into_error(200)),
+                None => return Err(missing("fields")),
+            }
+        }
+        bundle.is_supervisor = supervisor(&first, user_id)?;
+        Ok(bundle)
+    }
+
     /// The webhook's own user: the connection check. An inactive user gets an empty result,
     /// reported as `authorization_error` (class Auth).
     pub async fn profile(&self) -> Result<Profile, BitrixError> {
@@ -127,4 +308,33 @@ impl Client {
         }
         Ok(out)
     }
+}
+
+fn missing(key: &str) -> BitrixError {
+    BitrixError::MalformedResponse {
+        http_status: 200,
+        reason: format!("the reference batch has no answer for {key}"),
+    }
+}
+
+/// [`Client::is_supervisor`] from the batch's `admin` and `heads` answers: a method the webhook
+/// may not call counts as "no"; only a transient failure is an error.
+fn supervisor(batch: &BatchResult, user_id: i64) -> Result<bool, BitrixError> {
+    let answer = |key: &str| match batch.outcome(key) {
+        Some(Ok(v)) => Ok(Some(v.clone())),
+        Some(Err(e)) if e.class(200) == ErrorClass::RetryLater => Err(e.clone().into_error(200)),
+        Some(Err(e)) => {
+            tracing::info!(code = %e.code, method = key, "not available; counts as no");
+            Ok(None)
+        }
+        None => Ok(None),
+    };
+    if answer("admin")?.and_then(|v| v.as_bool()) == Some(true) {
+        return Ok(true);
+    }
+    Ok(answer("heads")?.is_some_and(|v| {
+        php_list(Some(&v))
+            .into_iter()
+            .any(|d| d.get("UF_HEAD").and_then(lenient_i64) == Some(user_id))
+    }))
 }

@@ -35,6 +35,12 @@ enum BenchCommand {
     History(crate::bench_history::HistoryBenchArgs),
     /// P6 and P7: durable offline edits, then their upload (limits off, then the standard limit).
     Upload(crate::bench_upload::UploadBenchArgs),
+    /// §1 of issue 10: list pages read while a pull of N records writes the replica, through
+    /// the app's read-only connections and through the writer's lock; the idle replica as bound.
+    Responsive(crate::bench_responsive::ResponsiveArgs),
+    /// P10: Kartoteka and an existing client library (fast_bitrix24 from PyPI, installed by the
+    /// benchmark) pull the same records from the same sandbox; wall times and request counts.
+    Peer(crate::bench_peer::PeerArgs),
     /// (Used by `bench history`.) One export in this process; prints rows, seconds, peak memory.
     #[command(hide = true)]
     HistoryExportChild(crate::bench_history::ExportChildArgs),
@@ -69,11 +75,19 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             .enable_all()
             .build()?
             .block_on(crate::bench_upload::run(a)),
+        BenchCommand::Peer(a) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(crate::bench_peer::run(a)),
+        BenchCommand::Responsive(a) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(crate::bench_responsive::run(a)),
         BenchCommand::HistoryExportChild(a) => crate::bench_history::export_child(a),
     }
 }
 
-fn work_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+pub(crate) fn work_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     let dir = given.unwrap_or_else(|| {
         std::env::temp_dir().join(format!("kartoteka-bench-{}", std::process::id()))
     });

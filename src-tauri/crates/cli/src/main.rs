@@ -2,6 +2,8 @@
 
 mod bench_cmd;
 mod bench_history;
+mod bench_peer;
+mod bench_responsive;
 mod bench_upload;
 mod edit_cmd;
 mod history_cmd;

@@ -273,9 +273,10 @@ pub struct RecordListRow {
 #[ts(export)]
 pub struct RecordsPage {
     pub rows: Vec<RecordListRow>,
-    /// How many records match the search and filters (all pages together).
-    #[ts(type = "number")]
-    pub total: u64,
+    /// How many records match the search and filters (all pages together); `None` on a later
+    /// page of a filtered list, where the first page's total still holds (not counted again).
+    #[ts(type = "number | null")]
+    pub total: Option<u64>,
     /// Where the next page starts; `None` on the last page.
     pub next_cursor: Option<String>,
 }
@@ -350,7 +351,11 @@ pub struct RecordCard {
     /// label; an empty field has no values (the card folds those away).
     pub fields: Vec<CardField>,
     pub multi_fields: Vec<MultiField>,
+    /// The first links (the replica's limit per card), in card order.
     pub links: Vec<CardLink>,
+    /// How many links the record has in all; more than `links` holds when it was cut.
+    #[ts(type = "number")]
+    pub links_total: u64,
     /// The record's own link fields (`contactIds` — the first is the primary contact —,
     /// `companyId`, `companyIds`) with their stored ids: what the edit form changes.
     #[serde(default)]

@@ -213,7 +213,7 @@ pub fn time_searches(store: &Store) -> Result<Vec<SearchFigure>, StoreError> {
             after: None,
             limit: 50,
         };
-        let total = store.list_records(&filter, &page)?.total;
+        let total = store.list_records(&filter, &page)?.total.unwrap_or(0);
         let mut times = Vec::with_capacity(20);
         for _ in 0..20 {
             let start = Instant::now();

@@ -30,6 +30,7 @@ mod outbox;
 mod promote;
 mod pull;
 mod query;
+mod read;
 mod reference;
 mod search;
 mod upload;
@@ -38,7 +39,9 @@ use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 use std::time::Duration;
 
-pub use detail::{EntityCounts, LinkDirection, LinkedRecord, RecordDetail, ServerVersion};
+pub use detail::{
+    EntityCounts, LinkDirection, LinkedRecord, RecordDetail, ServerVersion, LINKS_ON_CARD,
+};
 pub use diff::FieldChange;
 pub use edit::ORIGINATOR_ID;
 pub use error::StoreError;
@@ -51,6 +54,7 @@ pub use pull::{ApplyStats, RecordChange};
 pub use query::{
     Cursor, Page, RecordFilter, RecordPage, RecordRow, RecordView, SortField, SortKey,
 };
+pub use read::ReadPool;
 pub use upload::{
     multi_by_id, ExportedEdit, ExportedEdits, PendingLog, QueuedEntry, QueuedRecord,
     EDITS_FILE_FORMAT, LOG_MARKER,
@@ -95,8 +99,8 @@ pub struct Store {
 
 /// Page cache: 256 MiB (negative = KiB). A large cache doubles update speed (performance.md).
 const CACHE_SIZE_KIB: i64 = -262_144;
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-const STATEMENT_CACHE: usize = 64;
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const STATEMENT_CACHE: usize = 64;
 const WAL_CHECKPOINT_PAGES: i64 = 16_384;
 const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 

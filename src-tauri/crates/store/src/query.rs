@@ -176,9 +176,11 @@ pub struct RecordPage {
     pub rows: Vec<RecordRow>,
     /// `None` on the last page.
     pub next: Option<Cursor>,
-    /// How many records the filter matches (exact).
-    #[ts(type = "number")]
-    pub total: u64,
+    /// How many records the filter matches (exact). `None` on a later page of a filtered list:
+    /// counting costs a walk of every match, so only the first page counts (the UI keeps it);
+    /// an unfiltered list reads its counter on every page (microseconds).
+    #[ts(type = "number | null")]
+    pub total: Option<u64>,
 }
 
 /// Largest page the store returns.
@@ -484,9 +486,11 @@ impl Store {
             out.push((row, cursor));
         }
         let total = if let Some(n) = search_total {
-            n
+            Some(n)
         } else if is_unfiltered(filter) {
-            self.counted(filter)?
+            Some(self.counted(filter)?)
+        } else if page.after.is_some() {
+            None
         } else {
             let sql = format!(
                 "SELECT COUNT(*) FROM records WHERE {}",
@@ -494,7 +498,7 @@ impl Store {
             );
             let mut stmt = self.conn.prepare_cached(&sql)?;
             let n: i64 = stmt.query_row(params_from_iter(filter_params.iter()), |r| r.get(0))?;
-            n as u64
+            Some(n as u64)
         };
         Ok(RecordPage {
             rows: out.into_iter().map(|(r, _)| r).collect(),
@@ -569,7 +573,7 @@ impl Store {
         Ok(RecordPage {
             rows: out.into_iter().map(|(r, _)| r).collect(),
             next,
-            total,
+            total: Some(total),
         })
     }
 

@@ -230,16 +230,23 @@ fn keyset_paging_returns_every_matching_row_exactly_once_in_order_for_every_sort
                             filter,
                             &Page {
                                 sort,
-                                after,
+                                after: after.clone(),
                                 limit: 7,
                             },
                         )
                         .expect("page");
-                    assert_eq!(
-                        p.total as usize,
-                        expected.len(),
-                        "{name} {sort:?}: exact total"
-                    );
+                    if after.is_none() {
+                        assert_eq!(
+                            p.total,
+                            Some(expected.len() as u64),
+                            "{name} {sort:?}: exact total on the first page"
+                        );
+                    } else {
+                        assert!(
+                            p.total.is_none() || p.total == Some(expected.len() as u64),
+                            "{name} {sort:?}: a later page's total is the same or not counted"
+                        );
+                    }
                     got.extend(p.rows.iter().map(|r| r.id));
                     pages += 1;
                     assert!(pages < 100, "paging must end");
@@ -403,4 +410,122 @@ fn reference_lists_and_field_labels_round_trip_and_reach_the_card() {
         .expect("deal");
     assert_eq!(card.field_meta[1].label, "Регионы");
     assert_eq!(card.fields["UF_CRM_REGIONS"], json!([80]));
+}
+
+#[test]
+fn a_company_with_many_deals_shows_its_first_links_and_the_total() {
+    let mut store = Store::open_in_memory().expect("store");
+    let company = record(EntityType::Company, 7, json!({"title": "ООО Ромашка"}));
+    store
+        .apply_pulled(EntityType::Company, &[company], &checkpoint(7))
+        .expect("company");
+    let deals: Vec<Record> = (1..=450)
+        .map(|id| {
+            let mut d = deal(
+                id,
+                &format!("Deal {id}"),
+                "NEW",
+                1,
+                "2024-06-01T10:00:00+03:00",
+            );
+            d.fields.insert("companyId".into(), json!(7));
+            d
+        })
+        .collect();
+    store
+        .apply_pulled(EntityType::Deal, &deals, &checkpoint(450))
+        .expect("deals");
+    let card = store
+        .get_record(key(EntityType::Company, 7))
+        .expect("read")
+        .expect("the company");
+    assert_eq!(
+        card.links.len(),
+        kartoteka_store::LINKS_ON_CARD,
+        "a card reads its first links, not all 450"
+    );
+    assert_eq!(card.links_total, 450, "and says how many there are in all");
+    let ids: Vec<i64> = card.links.iter().map(|l| l.key.id).collect();
+    assert_eq!(ids, (1..=200).collect::<Vec<_>>(), "in card order");
+
+    // A deal's company name for a list row, without loading the company's 450 links.
+    let titles = store
+        .record_titles(EntityType::Company, &[7, 7, 8])
+        .expect("titles");
+    assert_eq!(titles.len(), 1, "an unknown company has no title");
+    assert_eq!(titles.get(&7).map(String::as_str), Some("ООО Ромашка"));
+}
+
+#[test]
+fn a_linked_records_phones_are_read_without_the_record_and_hidden_ones_have_none() {
+    let mut store = Store::open_in_memory().expect("store");
+    let c = contact(5, "Иван", "Петров", "+7 495 123-45-67", "ivan@mail.ru");
+    store
+        .apply_pulled(
+            EntityType::Contact,
+            std::slice::from_ref(&c),
+            &checkpoint(5),
+        )
+        .expect("contact");
+    let found = store
+        .record_multi_fields(key(EntityType::Contact, 5))
+        .expect("read");
+    assert_eq!(found, Some(c.multi_fields));
+    assert_eq!(
+        store
+            .record_multi_fields(key(EntityType::Contact, 6))
+            .expect("read"),
+        None
+    );
+}
+
+#[test]
+fn a_filtered_list_counts_its_matches_on_the_first_page_only() {
+    let mut store = Store::open_in_memory().expect("store");
+    let deals: Vec<Record> = (1..=30)
+        .map(|id| {
+            let stage = if id % 3 == 0 { "WON" } else { "NEW" };
+            deal(
+                id,
+                &format!("Deal {id}"),
+                stage,
+                1,
+                "2024-06-01T10:00:00+03:00",
+            )
+        })
+        .collect();
+    store
+        .apply_pulled(EntityType::Deal, &deals, &checkpoint(30))
+        .expect("pull");
+    let mut filter = RecordFilter::new(EntityType::Deal);
+    filter.stage_ids = vec!["NEW".into()];
+    let first = store.list_records(&filter, &page(5)).expect("first page");
+    assert_eq!(first.total, Some(20), "the first page counts: exact");
+    let second = store
+        .list_records(
+            &filter,
+            &Page {
+                after: first.next.clone(),
+                ..page(5)
+            },
+        )
+        .expect("second page");
+    assert_eq!(second.rows.len(), 5);
+    assert_eq!(
+        second.total, None,
+        "a later page does not walk every match again to count them"
+    );
+    // Unfiltered lists read their counter (microseconds) on every page.
+    let all = RecordFilter::new(EntityType::Deal);
+    let first = store.list_records(&all, &page(5)).expect("first page");
+    let second = store
+        .list_records(
+            &all,
+            &Page {
+                after: first.next.clone(),
+                ..page(5)
+            },
+        )
+        .expect("second page");
+    assert_eq!((first.total, second.total), (Some(30), Some(30)));
 }

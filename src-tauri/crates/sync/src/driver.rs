@@ -202,13 +202,17 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
             let mut after = self
                 .with_replica(move |r| r.stage_history_checkpoint(t))
                 .await?;
+            let mut more_expected = false;
             loop {
                 if cancel.is_cancelled() {
                     return Err(SyncError::Cancelled);
                 }
                 let (entries, exhausted) = self
-                    .call(cancel, || self.portal.stage_history(t, after))
+                    .call(cancel, || {
+                        self.portal.stage_history(t, after, more_expected)
+                    })
                     .await?;
+                more_expected = !exhausted;
                 let Some(last) = entries.iter().map(|e| e.id).max() else {
                     break;
                 };

@@ -28,6 +28,7 @@ pub use model::{ApplyCounts, PullCheckpoint, PulledChunk, ReferenceData, SignedI
 pub use plan::{next_action, Policy, ReconcilePolicy, RetryPolicy, SyncAction};
 pub use ports::{Portal, Replica};
 pub use push::{UploadSummary, Uploader};
+pub use reconcile::PROBE_BATCH;
 pub use scheduler::{
     Connectivity, RunFuture, RunningProgress, SchedulerConfig, StatusBoard, SyncScheduler,
     SyncStatus,

@@ -9,6 +9,9 @@ use kartoteka_domain::{EntityType, Record, RecordKey};
 use kartoteka_store::StageHistoryEntry;
 use std::future::Future;
 
+/// One probed id: its record, or why the portal did not give it (`NotFound`, `AccessDenied`, …).
+pub type Probed = (i64, Result<Record, PortalError>);
+
 /// The Bitrix24 portal, read side.
 pub trait Portal: Send + Sync {
     /// The portal's current time, in its own offset.
@@ -43,17 +46,26 @@ pub trait Portal: Send + Sync {
         t: EntityType,
         id: i64,
     ) -> impl Future<Output = Result<Record, PortalError>> + Send;
+    /// Up to [`PROBE_BATCH`](crate::reconcile::PROBE_BATCH) records in one request, each id with
+    /// its record or its own failure (`NotFound`, `AccessDenied`, …).
+    fn get_records(
+        &self,
+        t: EntityType,
+        ids: &[i64],
+    ) -> impl Future<Output = Result<Vec<Probed>, PortalError>> + Send;
     /// Users, stages, pipelines, and field metadata of the given types.
     fn reference(
         &self,
         types: &[EntityType],
     ) -> impl Future<Output = Result<ReferenceData, PortalError>> + Send;
     /// Stage-history rows (deals, leads) with id above `after_id`, ascending; `true` when the
-    /// scan reached the end.
+    /// scan reached the end. `more_expected`: the previous call stopped short of the end, so
+    /// there is no point in a cheap single-page probe first.
     fn stage_history(
         &self,
         t: EntityType,
         after_id: i64,
+        more_expected: bool,
     ) -> impl Future<Output = Result<(Vec<StageHistoryEntry>, bool), PortalError>> + Send;
     /// HTTP requests made so far by this client.
     fn requests_made(&self) -> u64;

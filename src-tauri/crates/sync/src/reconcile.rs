@@ -1,14 +1,17 @@
 //! Finding deletions and lost (or regained) access by comparing id sets (CONTRACT §3, §7).
 
 use crate::driver::SyncEngine;
-use crate::error::{PortalFailure, SyncError};
+use crate::error::{PortalError, PortalFailure, SyncError};
 use crate::event::{SyncEvent, SyncPhase, SyncSummary};
 use crate::model::PullCheckpoint;
 use crate::plan::RunState;
-use crate::ports::{Portal, Replica};
+use crate::ports::{Portal, Probed, Replica};
 use kartoteka_domain::{EntityType, Record};
 use std::collections::{BTreeMap, BTreeSet};
 use tokio_util::sync::CancellationToken;
+
+/// How many disputed ids one `batch` request probes (a batch holds 50 commands).
+pub const PROBE_BATCH: usize = 50;
 
 /// What the portal said about the ids on which the two sides disagree.
 #[derive(Debug, Default)]
@@ -41,22 +44,53 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
             .collect();
         tracing::info!(entity_type = %t, portal = portal_ids.len(), local = local_ids.len(), disputed = disputed.len(), "reconciling");
 
-        let mut outcome = ReconcileOutcome::default();
-        for (n, &id) in disputed.iter().enumerate() {
+        // Probed 50 to a `batch` request, each batch committed before the next is asked for:
+        // a run stopped midway (cancelled, killed, offline) keeps what it learned, and the next
+        // run's comparison no longer disputes those ids, so it goes on where this one stopped.
+        let current = run.types.get(&t).map(|s| s.checkpoint).unwrap_or_default();
+        let now = run.now;
+        let mut done = 0u64;
+        let (mut pulled, mut deleted, mut hidden) = (0u64, 0u64, 0u64);
+        for ids in disputed.chunks(PROBE_BATCH) {
             if cancel.is_cancelled() {
                 return Err(SyncError::Cancelled);
             }
-            match self.call(cancel, || self.portal.get_record(t, id)).await {
-                Ok(record) => outcome.found.push(record),
-                Err(SyncError::Portal(e)) if e.kind == PortalFailure::NotFound => {
-                    outcome.deleted.push(id)
+            let answers = self.call(cancel, || self.probe(t, ids)).await?;
+            let mut outcome = ReconcileOutcome::default();
+            for (id, answer) in answers {
+                match answer {
+                    Ok(record) => outcome.found.push(record),
+                    Err(e) if e.kind == PortalFailure::NotFound => outcome.deleted.push(id),
+                    Err(e) if e.kind == PortalFailure::AccessDenied => outcome.hidden.push(id),
+                    Err(e) => return Err(SyncError::Portal(e)),
                 }
-                Err(SyncError::Portal(e)) if e.kind == PortalFailure::AccessDenied => {
-                    outcome.hidden.push(id)
-                }
-                Err(e) => return Err(e),
             }
-            let done = n as u64 + 1;
+            self.refresh_linking(cancel, t, &outcome, run, summary)
+                .await?;
+            let ReconcileOutcome {
+                found,
+                deleted: gone,
+                hidden: denied,
+            } = outcome;
+            let (d, h) = self
+                .with_replica(move |r| {
+                    Ok((
+                        r.mark_deleted(t, &gone, now)?,
+                        r.mark_hidden(t, &denied, now)?,
+                    ))
+                })
+                .await?;
+            let found_here = found.len() as u64;
+            let counts = self.apply(t, found, current).await?;
+            let s = summary.entry(t);
+            s.pulled += found_here;
+            s.inserted += counts.inserted;
+            s.updated += counts.updated;
+            s.unchanged += counts.unchanged;
+            s.deleted += d;
+            s.hidden += h;
+            (pulled, deleted, hidden) = (pulled + found_here, deleted + d, hidden + h);
+            done += ids.len() as u64;
             (self.events)(&SyncEvent::Progress {
                 entity_type: Some(t),
                 phase: SyncPhase::Reconcile,
@@ -65,41 +99,35 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
             });
         }
 
-        self.refresh_linking(cancel, t, &outcome, run, summary)
-            .await?;
-
-        // Deletions and hidings first; the checkpoint that says "compared" goes last, so a run
-        // killed in between compares again.
-        let now = run.now;
-        let current = run.types.get(&t).map(|s| s.checkpoint).unwrap_or_default();
+        // The checkpoint that says "compared" goes last, so a run killed before it compares
+        // again (only what is still disputed).
         let checkpoint = PullCheckpoint {
             reconciled_at: Some(now),
             ..current
         };
-        let pulled = outcome.found.len() as u64;
-        let ReconcileOutcome {
-            found,
-            deleted,
-            hidden,
-        } = outcome;
-        let (deleted, hidden) = self
-            .with_replica(move |r| {
-                Ok((
-                    r.mark_deleted(t, &deleted, now)?,
-                    r.mark_hidden(t, &hidden, now)?,
-                ))
-            })
-            .await?;
-        let counts = self.apply(t, found, checkpoint).await?;
+        self.apply(t, Vec::new(), checkpoint).await?;
         tracing::info!(entity_type = %t, deleted, hidden, found = pulled, "reconciled");
-        let s = summary.entry(t);
-        s.pulled += pulled;
-        s.inserted += counts.inserted;
-        s.updated += counts.updated;
-        s.unchanged += counts.unchanged;
-        s.deleted += deleted;
-        s.hidden += hidden;
         Ok(checkpoint)
+    }
+
+    /// One `batch` of `crm.item.get`: a failure that says nothing about the record (busy,
+    /// offline) fails the whole batch, so that it is retried as one.
+    async fn probe(&self, t: EntityType, ids: &[i64]) -> Result<Vec<Probed>, PortalError> {
+        let answers = self.portal.get_records(t, ids).await?;
+        if let Some(e) = answers.iter().find_map(|(_, a)| match a {
+            Err(e)
+                if !matches!(
+                    e.kind,
+                    PortalFailure::NotFound | PortalFailure::AccessDenied
+                ) =>
+            {
+                Some(e.clone())
+            }
+            _ => None,
+        }) {
+            return Err(e);
+        }
+        Ok(answers)
     }
 
     /// Re-reads the records that linked to the deleted ones: the portal removed those links
@@ -125,7 +153,7 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
                 Ok(keys)
             })
             .await?;
-        let mut fresh: BTreeMap<EntityType, Vec<Record>> = BTreeMap::new();
+        let mut wanted: BTreeMap<EntityType, Vec<i64>> = BTreeMap::new();
         for key in linking {
             // Types this run does not sync are left alone.
             if !run.types.contains_key(&key.entity_type) {
@@ -134,18 +162,18 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
             if key.entity_type == t && outcome.deleted.contains(&key.id) {
                 continue;
             }
-            match self
-                .call(cancel, || self.portal.get_record(key.entity_type, key.id))
-                .await
-            {
-                Ok(record) => fresh.entry(key.entity_type).or_default().push(record),
-                // Gone or hidden too: the next reconcile of that type deals with it.
-                Err(SyncError::Portal(e))
-                    if matches!(
-                        e.kind,
-                        PortalFailure::NotFound | PortalFailure::AccessDenied
-                    ) => {}
-                Err(e) => return Err(e),
+            wanted.entry(key.entity_type).or_default().push(key.id);
+        }
+        // Re-read 50 to a `batch`, like the probes.
+        let mut fresh: BTreeMap<EntityType, Vec<Record>> = BTreeMap::new();
+        for (other, ids) in wanted {
+            for chunk in ids.chunks(PROBE_BATCH) {
+                for (_, answer) in self.call(cancel, || self.probe(other, chunk)).await? {
+                    // Gone or hidden too: the next reconcile of that type deals with it.
+                    if let Ok(record) = answer {
+                        fresh.entry(other).or_default().push(record);
+                    }
+                }
             }
         }
         for (other, records) in fresh {

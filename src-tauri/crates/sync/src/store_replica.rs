@@ -4,9 +4,7 @@ use crate::model::{ApplyCounts, PullCheckpoint, ReferenceData, Watermark};
 use crate::ports::Replica;
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use kartoteka_domain::{EntityType, Record, RecordKey};
-use kartoteka_store::{
-    LinkDirection, Profile, StageHistoryEntry, Store, StoreError, SyncCheckpoint,
-};
+use kartoteka_store::{Profile, StageHistoryEntry, Store, StoreError, SyncCheckpoint};
 
 fn from_unix(seconds: i64) -> Option<DateTime<FixedOffset>> {
     Utc.timestamp_opt(seconds, 0)
@@ -115,16 +113,9 @@ impl Replica for Store {
     }
 
     fn records_linking_to(&self, t: EntityType, id: i64) -> Result<Vec<RecordKey>, StoreError> {
-        Ok(self
-            .get_record(RecordKey { entity_type: t, id })?
-            .map(|d| {
-                d.links
-                    .into_iter()
-                    .filter(|l| l.direction == LinkDirection::Incoming)
-                    .map(|l| l.key)
-                    .collect()
-            })
-            .unwrap_or_default())
+        // Every declaration, not the card's view of the links (cut at its limit, and where a
+        // link declared from both ends shows as the record's own).
+        Store::records_linking_to(self, RecordKey { entity_type: t, id })
     }
 
     fn replace_reference(&mut self, reference: &ReferenceData) -> Result<(), StoreError> {

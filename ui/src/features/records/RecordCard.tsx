@@ -286,6 +286,11 @@ export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
                   </li>
                 ))}
               </ul>
+              {card.linksTotal > card.links.length && (
+                <p className="muted" data-testid="links-more">
+                  {t("card.moreLinks", { n: card.linksTotal - card.links.length })}
+                </p>
+              )}
             </section>
           )}
 

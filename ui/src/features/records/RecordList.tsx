@@ -124,7 +124,8 @@ export function RecordList({ entityType, revision, syncing = false, onOpen, onCr
         .then((result) => {
           if (gen !== generation.current) return;
           rows.append(result.rows, result.nextCursor);
-          setTotal(Number(result.total));
+          // A later page of a filtered list is not counted again: the first page's total holds.
+          if (result.total !== null) setTotal(Number(result.total));
           setTick((n) => n + 1);
           // Keep going while the rows on screen are not all loaded (a jump far down the list).
           fetchMore(gen);

@@ -71,6 +71,7 @@ const card = (id: number, extra: Record<string, unknown> = {}) => ({
   ],
   multiFields: [],
   links: [],
+  linksTotal: 0,
   ...extra,
 });
 
@@ -142,6 +143,33 @@ describe("record list", () => {
     // Money in full in a tooltip.
     const money = screen.getAllByTitle((t) => spaces(t) === "RUB 1,350,000.50")[0];
     expect(money).toBeTruthy();
+  });
+
+  it("keeps the first page's total when a later page is not counted again", async () => {
+    withLayout();
+    const cursors: Array<unknown> = [];
+    mockIPC(
+      portal({
+        records_list: (_c, payload) => {
+          const { cursor } = (payload as { request: { cursor: string | null } }).request;
+          cursors.push(cursor);
+          if (cursor === null) {
+            const rows = [1, 2, 3, 4, 5].map((i) => row("deal", i, `Deal ${i}`));
+            return { rows, total: 120, nextCursor: "page2" };
+          }
+          // A later page of a filtered list: the shell does not count again.
+          const rows = [6, 7, 8, 9, 10].map((i) => row("deal", i, `Deal ${i}`));
+          return { rows, total: null, nextCursor: null };
+        },
+      }),
+      { shouldMockEvents: true },
+    );
+    renderApp();
+    fireEvent.click(await screen.findByTestId("count-deal"));
+    await screen.findByText("Deal 1");
+    await screen.findByText("Deal 10");
+    expect(cursors).toEqual([null, "page2"]);
+    expect(spaces(screen.getByText(/^Found:/).textContent)).toBe("Found: 120");
   });
 
   it("shows the stage and responsible filters once the first sync brings their data", async () => {

@@ -68,6 +68,7 @@ export const en: Record<MessageKey, string> = {
   "card.custom": "Custom fields",
   "card.contacts": "Phones and e-mails",
   "card.links": "Links",
+  "card.moreLinks": "and {n} more",
   "card.primary": "primary",
   "card.noValue": "—",
   "card.yes": "yes",

@@ -68,6 +68,7 @@ export const ru = {
   "card.custom": "Пользовательские поля",
   "card.contacts": "Телефоны и e-mail",
   "card.links": "Связи",
+  "card.moreLinks": "и ещё {n}",
   "card.primary": "основной",
   "card.noValue": "—",
   "card.yes": "да",

@@ -12,7 +12,15 @@ export type RecordCard = { key: RecordKey, title: string, stageName: string | nu
  * Every field the portal describes, standard ones first, then custom ones, each with its
  * label; an empty field has no values (the card folds those away).
  */
-fields: Array<CardField>, multiFields: Array<MultiField>, links: Array<CardLink>, 
+fields: Array<CardField>, multiFields: Array<MultiField>, 
+/**
+ * The first links (the replica's limit per card), in card order.
+ */
+links: Array<CardLink>, 
+/**
+ * How many links the record has in all; more than `links` holds when it was cut.
+ */
+linksTotal: number, 
 /**
  * The record's own link fields (`contactIds` — the first is the primary contact —,
  * `companyId`, `companyIds`) with their stored ids: what the edit form changes.

@@ -13,7 +13,15 @@ export type RecordDetail = { key: RecordKey, title: string, state: RecordState,
 /**
  * Every field (standard and custom) of the local version, as the portal names them.
  */
-fields: { [key in string]?: JsonValue }, multiFields: Array<MultiField>, links: Array<LinkedRecord>, 
+fields: { [key in string]?: JsonValue }, multiFields: Array<MultiField>, 
+/**
+ * The first [`LINKS_ON_CARD`] links, in card order.
+ */
+links: Array<LinkedRecord>, 
+/**
+ * How many links the record has in all (a company may have 50,000 deals).
+ */
+linksTotal: number, 
 /**
  * Labels, types and options of the type's fields, in the portal's order.
  */

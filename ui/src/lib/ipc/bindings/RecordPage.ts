@@ -8,6 +8,8 @@ export type RecordPage = { rows: Array<RecordRow>,
  */
 next: Cursor | null, 
 /**
- * How many records the filter matches (exact).
+ * How many records the filter matches (exact). `None` on a later page of a filtered list:
+ * counting costs a walk of every match, so only the first page counts (the UI keeps it);
+ * an unfiltered list reads its counter on every page (microseconds).
  */
-total: number, };
+total: number | null, };

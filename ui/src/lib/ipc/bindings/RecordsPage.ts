@@ -3,9 +3,10 @@ import type { RecordListRow } from "./RecordListRow";
 
 export type RecordsPage = { rows: Array<RecordListRow>, 
 /**
- * How many records match the search and filters (all pages together).
+ * How many records match the search and filters (all pages together); `None` on a later
+ * page of a filtered list, where the first page's total still holds (not counted again).
  */
-total: number, 
+total: number | null, 
 /**
  * Where the next page starts; `None` on the last page.
  */
