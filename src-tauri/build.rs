@@ -30,6 +30,7 @@ const COMMANDS: &[&str] = &[
     "outbox_retry",
     "outbox_discard",
     "outbox_export",
+    "outbox_import",
 ];
 
 fn main() {

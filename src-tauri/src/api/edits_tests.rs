@@ -391,3 +391,93 @@ async fn an_edit_saved_online_is_uploaded_by_the_next_run_and_leaves_the_outbox(
     assert_eq!(card.title, "Загружено с устройства");
     assert!(card.pending_fields.is_empty(), "nothing left to send");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exported_unsent_edits_are_imported_back_once_and_a_foreign_file_is_refused_in_words() {
+    use kartoteka_domain::edit::{
+        OutboxExportRequest, OutboxImportRequest, RecordCreateRequest, RecordUpdateRequest,
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (core, _events) = synced(dir.path()).await;
+    core.sync_set_offline(SyncSetOfflineRequest { offline: true })
+        .await
+        .expect("offline");
+    let deal = first_deal(&core).await;
+    let mut edit = RecordEdit::default();
+    edit.fields.insert("comments".into(), json!("Из файла"));
+    core.record_update(RecordUpdateRequest { key: deal, edit })
+        .await
+        .expect("saved");
+    let mut contact = RecordEdit::default();
+    contact.fields.insert("name".into(), json!("Импортов"));
+    core.record_create(RecordCreateRequest {
+        entity_type: EntityType::Contact,
+        edit: contact,
+    })
+    .await
+    .expect("created");
+    let file = dir.path().join("unsent.json");
+    let exported = core
+        .outbox_export(OutboxExportRequest {
+            path: Some(file.display().to_string()),
+        })
+        .await
+        .expect("exported");
+    assert_eq!(exported.entries, 2);
+    let content = std::fs::read_to_string(&file).expect("the file is there");
+
+    // Imported into the replica that still holds them: the create is not made twice.
+    let again = core
+        .outbox_import(OutboxImportRequest {
+            content: content.clone(),
+        })
+        .await
+        .expect("imported");
+    assert_eq!(again, 0, "nothing new: the same edits are queued already");
+    let open = core
+        .outbox_list(OutboxListRequest::default())
+        .await
+        .expect("outbox")
+        .open;
+    assert_eq!(open, 2);
+
+    // After the entries were discarded, the file brings them back.
+    for e in core
+        .outbox_list(OutboxListRequest::default())
+        .await
+        .expect("outbox")
+        .entries
+    {
+        core.outbox_discard(OutboxEntryRequest { id: Some(e.id) })
+            .await
+            .expect("discard");
+    }
+    let back = core
+        .outbox_import(OutboxImportRequest { content })
+        .await
+        .expect("imported");
+    assert_eq!(back, 2, "the comment and the new contact are queued again");
+    let card = core
+        .record_get(RecordGetRequest { key: deal })
+        .await
+        .expect("card");
+    assert!(
+        card.fields
+            .iter()
+            .any(|f| f.values.iter().any(|v| v == "Из файла")),
+        "the imported edit is on the card"
+    );
+
+    let refused = core
+        .outbox_import(OutboxImportRequest {
+            content: "{\"not\": \"an export\"}".into(),
+        })
+        .await
+        .expect_err("not an export");
+    assert_eq!(refused.code, ErrorCode::InvalidInput);
+    assert!(
+        refused.message.contains("not a Kartoteka export"),
+        "{}",
+        refused.message
+    );
+}

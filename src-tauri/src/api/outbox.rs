@@ -7,8 +7,8 @@ use crate::api::history::local_actor;
 use crate::api::Core;
 use chrono::{DateTime, Local, Utc};
 use kartoteka_domain::edit::{
-    EditSaved, OutboxEntryRequest, OutboxExportRequest, OutboxExported, OutboxList,
-    OutboxListRequest, OutboxResolveRequest, SyncSetOfflineRequest,
+    EditSaved, OutboxEntryRequest, OutboxExportRequest, OutboxExported, OutboxImportRequest,
+    OutboxList, OutboxListRequest, OutboxResolveRequest, SyncSetOfflineRequest,
 };
 use kartoteka_domain::ipc::{ErrorCode, IpcError, PortalStatus};
 use serde::{Deserialize, Serialize};
@@ -155,6 +155,33 @@ impl Core {
             path: path.display().to_string(),
             entries: count,
         })
+    }
+
+    /// Queues the edits of an exported file again (after signing in anew or on another replica
+    /// of the same portal). Creates keep their tag and are looked up before they are sent.
+    pub async fn outbox_import(&self, request: OutboxImportRequest) -> Result<u32, IpcError> {
+        let file: kartoteka_store::ExportedEdits =
+            serde_json::from_str(&request.content).map_err(|_| {
+                IpcError::new(
+                    ErrorCode::InvalidInput,
+                    "this file is not a Kartoteka export of unsent edits",
+                )
+            })?;
+        let online = self.edits_online();
+        let now_ms = Utc::now().timestamp_millis();
+        let queued = self.with_replica_mut(|store| {
+            let actor = local_actor(store, online).map_err(|e| from_edit_store(&e))?;
+            store
+                .import_unsent_edits(&actor, &file, now_ms)
+                .map_err(|e| from_edit_store(&e))
+        })?;
+        tracing::info!(queued, "unsent edits imported");
+        self.after_outbox_change(None, true);
+        self.events
+            .send(kartoteka_domain::ipc::AppEvent::RecordsChanged {
+                entity_types: kartoteka_domain::EntityType::ALL.to_vec(),
+            });
+        Ok(queued)
     }
 
     /// Turns "work offline" on or off and keeps the choice. On: a running sync is cancelled

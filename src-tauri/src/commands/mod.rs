@@ -39,5 +39,6 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         outbox::outbox_retry,
         outbox::outbox_discard,
         outbox::outbox_export,
+        outbox::outbox_import,
     ]
 }

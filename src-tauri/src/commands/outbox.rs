@@ -1,7 +1,7 @@
 use crate::api::Core;
 use kartoteka_domain::edit::{
-    EditSaved, OutboxEntryRequest, OutboxExportRequest, OutboxExported, OutboxList,
-    OutboxListRequest, OutboxResolveRequest,
+    EditSaved, OutboxEntryRequest, OutboxExportRequest, OutboxExported, OutboxImportRequest,
+    OutboxList, OutboxListRequest, OutboxResolveRequest,
 };
 use kartoteka_domain::ipc::IpcError;
 use std::sync::Arc;
@@ -45,4 +45,12 @@ pub async fn outbox_export(
     request: OutboxExportRequest,
 ) -> Result<OutboxExported, IpcError> {
     core.outbox_export(request).await
+}
+
+#[tauri::command]
+pub async fn outbox_import(
+    core: State<'_, Arc<Core>>,
+    request: OutboxImportRequest,
+) -> Result<u32, IpcError> {
+    core.outbox_import(request).await
 }

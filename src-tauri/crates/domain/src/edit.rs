@@ -394,6 +394,15 @@ pub struct OutboxExportRequest {
     pub path: Option<String>,
 }
 
+/// `outbox_import`: the text of a file `outbox_export` wrote (read by the UI from the file the
+/// user picked), queued again as this device's edits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct OutboxImportRequest {
+    pub content: String,
+}
+
 /// Why a save was refused before anything was queued (validation from field metadata).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]

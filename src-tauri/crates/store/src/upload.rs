@@ -767,6 +767,19 @@ impl Store {
             };
             match e.op {
                 OutboxOp::Create => {
+                    // Already queued here (or uploaded from here): never a second record.
+                    let known: bool = match &e.origin_id {
+                        Some(origin) => self.conn.query_row(
+                            "SELECT EXISTS (SELECT 1 FROM outbox WHERE origin_id = ?1 \
+                             AND state <> 'discarded')",
+                            [origin],
+                            |r| r.get(0),
+                        )?,
+                        None => false,
+                    };
+                    if known {
+                        continue;
+                    }
                     let mut edit = kartoteka_domain::RecordEdit::default();
                     if let Some(f) = e.value.get("fields").and_then(Value::as_object) {
                         edit.fields = f.clone();

@@ -248,4 +248,19 @@ describe("header and outbox", () => {
     fireEvent.click(screen.getByTestId("confirm-yes"));
     await waitFor(() => expect(calls.some(([c]) => c === "outbox_discard")).toBe(true));
   });
+  it("imports a file of exported edits: the file's text goes to the shell and the count is shown", async () => {
+    const calls: Array<[string, unknown]> = [];
+    mockIPC(ipc({ outbox_list: () => ({ entries: [], open: 0, conflicts: 0 }), outbox_import: () => 2 }, calls));
+    render(
+      <I18nProvider initial="ru">
+        <OutboxPage revision={0} onOpen={() => {}} />
+      </I18nProvider>,
+    );
+    const text = JSON.stringify({ format: "kartoteka-unsent-edits/1", edits: [] });
+    const file = new File([text], "unsent.json", { type: "application/json" });
+    fireEvent.change(await screen.findByTestId("outbox-import-file"), { target: { files: [file] } });
+    await waitFor(() => expect(screen.getByTestId("outbox-notice").textContent).toContain("Снова в очереди из файла: 2"));
+    const sent = calls.find(([c]) => c === "outbox_import");
+    expect(JSON.stringify(sent?.[1])).toContain("kartoteka-unsent-edits/1");
+  });
 });

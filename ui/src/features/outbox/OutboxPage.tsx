@@ -1,7 +1,7 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { formatDateTime } from "../../lib/format";
 import { useI18n } from "../../lib/i18n";
-import { IpcFailure, outboxDiscard, outboxExport, outboxList, outboxRetry, type IpcError, type RecordKey } from "../../lib/ipc";
+import { IpcFailure, outboxDiscard, outboxExport, outboxImport, outboxList, outboxRetry, type IpcError, type RecordKey } from "../../lib/ipc";
 import type { OutboxEntry } from "../../lib/ipc/bindings/OutboxEntry";
 import type { OutboxList } from "../../lib/ipc/bindings/OutboxList";
 import { ConfirmDialog } from "../shell/ConfirmDialog";
@@ -29,6 +29,7 @@ export function OutboxPage({ revision, onOpen }: Props) {
   const [resolving, setResolving] = useState<OutboxGroup | null>(null);
   const [busy, setBusy] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
+  const importFile = useRef<HTMLInputElement>(null);
   const reload = useCallback(() => setReloads((n) => n + 1), []);
 
   useEffect(() => {
@@ -78,6 +79,30 @@ export function OutboxPage({ revision, onOpen }: Props) {
         >
           {t("outbox.export")}
         </button>
+        <button
+          type="button"
+          className="secondary small"
+          disabled={busy}
+          data-testid="outbox-import"
+          onClick={() => importFile.current?.click()}
+        >
+          {t("outbox.import")}
+        </button>
+        <input
+          ref={importFile}
+          type="file"
+          accept=".json,application/json"
+          hidden
+          data-testid="outbox-import-file"
+          onChange={(e) => {
+            const file = e.target.files?.[0];
+            e.target.value = "";
+            if (!file) return;
+            act(() =>
+              file.text().then((content) => outboxImport(content)).then((n) => setNotice(t("outbox.imported", { n }))),
+            );
+          }}
+        />
       </div>
       {error && <ErrorBanner error={error} />}
       {notice && (

@@ -290,6 +290,8 @@ export const en: Record<MessageKey, string> = {
   "outbox.resolve": "Resolve",
   "outbox.export": "Export unsent edits to a file",
   "outbox.exported": "Exported edits: {n}. File: {path}",
+  "outbox.import": "Import edits from a file",
+  "outbox.imported": "Queued again from the file: {n}",
   "outbox.op.update": "change",
   "outbox.op.create": "create",
   "outbox.op.delete": "delete",

@@ -290,6 +290,8 @@ export const ru = {
   "outbox.resolve": "Решить конфликт",
   "outbox.export": "Выгрузить неотправленные в файл",
   "outbox.exported": "Выгружено изменений: {n}. Файл: {path}",
+  "outbox.import": "Загрузить изменения из файла",
+  "outbox.imported": "Снова в очереди из файла: {n}",
   "outbox.op.update": "изменение",
   "outbox.op.create": "создание",
   "outbox.op.delete": "удаление",

@@ -31,6 +31,7 @@ import type { EditSaved } from "./bindings/EditSaved";
 import type { HistoryRevertRequest } from "./bindings/HistoryRevertRequest";
 import type { OutboxEntryRequest } from "./bindings/OutboxEntryRequest";
 import type { OutboxExportRequest } from "./bindings/OutboxExportRequest";
+import type { OutboxImportRequest } from "./bindings/OutboxImportRequest";
 import type { OutboxExported } from "./bindings/OutboxExported";
 import type { OutboxList } from "./bindings/OutboxList";
 import type { OutboxListRequest } from "./bindings/OutboxListRequest";
@@ -69,6 +70,7 @@ export interface Commands {
   outbox_retry: [OutboxEntryRequest, number];
   outbox_discard: [OutboxEntryRequest, null];
   outbox_export: [OutboxExportRequest, OutboxExported];
+  outbox_import: [OutboxImportRequest, number];
   sync_set_offline: [SyncSetOfflineRequest, PortalStatus];
 }
 
@@ -111,4 +113,5 @@ export const outboxResolve = (request: OutboxResolveRequest) => call("outbox_res
 export const outboxRetry = (id: number | null) => call("outbox_retry", { id });
 export const outboxDiscard = (id: number) => call("outbox_discard", { id });
 export const outboxExport = (path: string | null) => call("outbox_export", { path });
+export const outboxImport = (content: string) => call("outbox_import", { content });
 export const syncSetOffline = (offline: boolean) => call("sync_set_offline", { offline });
