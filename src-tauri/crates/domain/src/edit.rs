@@ -108,7 +108,7 @@ fn text(v: &Value) -> Option<String> {
 
 /// One change to a phone, e-mail, site or messenger entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-#[serde(rename_all = "camelCase", tag = "op")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "op")]
 #[ts(export)]
 pub enum MultiFieldEdit {
     Add {

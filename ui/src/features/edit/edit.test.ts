@@ -158,9 +158,9 @@ describe("phones, e-mails and links", () => {
     drafts.push({ ...newEntry("EMAIL"), value: " b@example.com " });
     drafts.push(newEntry("PHONE"));
     expect(entryEdits(original, drafts)).toEqual([
-      { op: "change", id: 1, value_type: "WORK", value: "+7 900 000-00-99" },
+      { op: "change", id: 1, valueType: "WORK", value: "+7 900 000-00-99" },
       { op: "remove", id: 3 },
-      { op: "add", kind: "EMAIL", value_type: "WORK", value: "b@example.com" },
+      { op: "add", kind: "EMAIL", valueType: "WORK", value: "b@example.com" },
     ]);
   });
 

@@ -49,7 +49,7 @@ export function entryEdits(original: readonly MultiField[], drafts: readonly Ent
   for (const d of drafts) {
     if (d.id === null) {
       if (!d.removed && d.value.trim() !== "") {
-        out.push({ op: "add", kind: d.kind, value_type: d.valueType, value: d.value.trim() });
+        out.push({ op: "add", kind: d.kind, valueType: d.valueType, value: d.value.trim() });
       }
       continue;
     }
@@ -57,7 +57,7 @@ export function entryEdits(original: readonly MultiField[], drafts: readonly Ent
     if (!was) continue;
     if (d.removed) out.push({ op: "remove", id: d.id });
     else if (was.value !== d.value.trim() || was.valueType !== d.valueType) {
-      out.push({ op: "change", id: d.id, value_type: d.valueType, value: d.value.trim() });
+      out.push({ op: "change", id: d.id, valueType: d.valueType, value: d.value.trim() });
     }
   }
   return out;

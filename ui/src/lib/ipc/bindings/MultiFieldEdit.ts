@@ -4,4 +4,4 @@ import type { MultiFieldKind } from "./MultiFieldKind";
 /**
  * One change to a phone, e-mail, site or messenger entry.
  */
-export type MultiFieldEdit = { "op": "add", kind: MultiFieldKind, value_type: string, value: string, } | { "op": "change", id: number, value_type: string, value: string, } | { "op": "remove", id: number, };
+export type MultiFieldEdit = { "op": "add", kind: MultiFieldKind, valueType: string, value: string, } | { "op": "change", id: number, valueType: string, value: string, } | { "op": "remove", id: number, };
