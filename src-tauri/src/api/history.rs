@@ -126,25 +126,9 @@ pub fn new_device_id() -> String {
     )
 }
 
-/// This device's user as events made here record them.
+/// This device's user as events made here record them (the device id made the app's way).
 pub fn local_actor(store: &mut Store, online: bool) -> Result<LocalActor, StoreError> {
-    let profile = store.profile()?;
-    let device_id = store.device_id(new_device_id)?;
-    let name = match profile.user_id {
-        Some(id) => store
-            .users()?
-            .into_iter()
-            .find(|u| u.id == id)
-            .map(|u| u.display_name())
-            .unwrap_or_else(|| format!("#{id}")),
-        None => String::new(),
-    };
-    Ok(LocalActor {
-        user_id: profile.user_id,
-        name,
-        device_id,
-        online,
-    })
+    store.local_actor(online, new_device_id)
 }
 
 /// One page of events; the first page also carries the exact total.

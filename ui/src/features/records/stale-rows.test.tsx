@@ -29,13 +29,10 @@ const row = (entityType: string, id: number, title: string) => ({
   hasPendingEdits: false,
 });
 
-it("shows no row of the previous list while the next list's first page is on its way", async () => {
+/** The demo portal's shell, with `records_list` answered by `page` per entity type. */
+function renderWithPortal(page: (entityType: string | undefined) => unknown) {
   vi.spyOn(HTMLElement.prototype, "clientHeight", "get").mockReturnValue(600);
   vi.spyOn(HTMLElement.prototype, "clientWidth", "get").mockReturnValue(1100);
-  let releaseContacts: (v: unknown) => void = () => {};
-  const contactsPage = new Promise((resolve) => {
-    releaseContacts = resolve;
-  });
   mockIPC(
     (cmd, payload) => {
       const p = payload as { request?: { entityType?: string } } | undefined;
@@ -53,8 +50,7 @@ it("shows no row of the previous list while the next list's first page is on its
         case "outbox_list":
           return { entries: [], open: 0, conflicts: 0 };
         case "records_list":
-          if (p?.request?.entityType === "contact") return contactsPage;
-          return { rows: [row("deal", 1, "Сделка из прошлого списка")], total: 1, nextCursor: null };
+          return page(p?.request?.entityType);
         default:
           return null;
       }
@@ -65,6 +61,22 @@ it("shows no row of the previous list while the next list's first page is on its
     <I18nProvider initial="ru">
       <App />
     </I18nProvider>,
+  );
+}
+
+/** A page that answers only when `release` is called. */
+function pending() {
+  let release: (v: unknown) => void = () => {};
+  const page = new Promise((resolve) => {
+    release = resolve;
+  });
+  return { page, release: (v: unknown) => release(v) };
+}
+
+it("shows no row of the previous list while the next list's first page is on its way", async () => {
+  const contacts = pending();
+  renderWithPortal((t) =>
+    t === "contact" ? contacts.page : { rows: [row("deal", 1, "Сделка из прошлого списка")], total: 1, nextCursor: null },
   );
   fireEvent.click(await screen.findByTestId("count-deal"));
   await screen.findByText("Сделка из прошлого списка");
@@ -73,52 +85,20 @@ it("shows no row of the previous list while the next list's first page is on its
   // The contacts page has not answered yet: the deal must already be gone.
   expect(screen.queryByText("Сделка из прошлого списка")).toBeNull();
 
-  releaseContacts({ rows: [row("contact", 2, "Анна Герасимова")], total: 1, nextCursor: null });
+  contacts.release({ rows: [row("contact", 2, "Анна Герасимова")], total: 1, nextCursor: null });
   await screen.findByText("Анна Герасимова");
   expect(screen.queryByText("Сделка из прошлого списка")).toBeNull();
 });
 
 it("drops the previous list's late answer instead of showing it under the new title", async () => {
-  vi.spyOn(HTMLElement.prototype, "clientHeight", "get").mockReturnValue(600);
-  vi.spyOn(HTMLElement.prototype, "clientWidth", "get").mockReturnValue(1100);
-  let releaseDeals: (v: unknown) => void = () => {};
-  const dealsPage = new Promise((resolve) => {
-    releaseDeals = resolve;
-  });
-  mockIPC(
-    (cmd, payload) => {
-      const p = payload as { request?: { entityType?: string } } | undefined;
-      switch (cmd) {
-        case "portal_status":
-          return { mode: "demo", portalName: "Демо", online: true, lastSyncAt: null };
-        case "portal_counts":
-          return {
-            counts: ["lead", "deal", "contact", "company"].map((entityType) => ({ entityType, count: 1 })),
-          };
-        case "sync_status":
-          return { running: false, progress: null, lastSyncAt: null, lastError: null };
-        case "references_list":
-          return { stages: [], categories: [], users: [] };
-        case "outbox_list":
-          return { entries: [], open: 0, conflicts: 0 };
-        case "records_list":
-          if (p?.request?.entityType === "deal") return dealsPage;
-          return { rows: [row("contact", 2, "Анна Герасимова")], total: 1, nextCursor: null };
-        default:
-          return null;
-      }
-    },
-    { shouldMockEvents: true },
-  );
-  render(
-    <I18nProvider initial="ru">
-      <App />
-    </I18nProvider>,
+  const deals = pending();
+  renderWithPortal((t) =>
+    t === "deal" ? deals.page : { rows: [row("contact", 2, "Анна Герасимова")], total: 1, nextCursor: null },
   );
   fireEvent.click(await screen.findByTestId("count-deal"));
   fireEvent.click(await screen.findByTestId("nav-contact"));
   await screen.findByText("Анна Герасимова");
-  releaseDeals({ rows: [row("deal", 1, "Поздняя сделка")], total: 1, nextCursor: null });
+  deals.release({ rows: [row("deal", 1, "Поздняя сделка")], total: 1, nextCursor: null });
   await new Promise((r) => setTimeout(r, 50));
   expect(screen.queryByText("Поздняя сделка")).toBeNull();
   expect(screen.getByText("Анна Герасимова")).toBeTruthy();
