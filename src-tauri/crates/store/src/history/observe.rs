@@ -56,8 +56,6 @@ struct Names {
     /// status id → name, for a stage whose list is unknown.
     any_stage: HashMap<String, String>,
     categories: HashMap<i64, String>,
-    /// id → (name, technical).
-    users: HashMap<i64, (String, bool)>,
 }
 
 fn load_names(conn: &Connection, entity_type: EntityType) -> Result<Names, StoreError> {
@@ -112,29 +110,11 @@ fn load_names(conn: &Connection, entity_type: EntityType) -> Result<Names, Store
             categories.insert(r.get(0)?, r.get(1)?);
         }
     }
-    let mut users = HashMap::new();
-    {
-        let mut stmt = conn.prepare_cached("SELECT id, name, last_name, kind FROM users")?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let name: String = r.get(1)?;
-            let last: String = r.get(2)?;
-            let kind: String = r.get(3)?;
-            users.insert(
-                r.get(0)?,
-                (
-                    format!("{name} {last}").trim().to_string(),
-                    kind == "technical",
-                ),
-            );
-        }
-    }
     Ok(Names {
         metas,
         stages,
         any_stage,
         categories,
-        users,
     })
 }
 
@@ -255,6 +235,10 @@ pub(crate) struct Observer<'c> {
     entity_type: EntityType,
     names: Names,
     title_of: RefCell<CachedStatement<'c>>,
+    /// Users are looked up as met (a portal may have thousands; a save names one or two).
+    user_of: RefCell<CachedStatement<'c>>,
+    /// id → (name, technical), or `None` for an id the replica does not know.
+    users: RefCell<HashMap<i64, Option<(String, bool)>>>,
     pub(crate) writer: HistoryWriter<'c>,
 }
 
@@ -266,6 +250,10 @@ impl<'c> Observer<'c> {
             title_of: RefCell::new(
                 conn.prepare_cached("SELECT title FROM records WHERE rid = ?1")?,
             ),
+            user_of: RefCell::new(
+                conn.prepare_cached("SELECT name, last_name, kind FROM users WHERE id = ?1")?,
+            ),
+            users: RefCell::new(HashMap::new()),
             writer: HistoryWriter::new(conn)?,
         })
     }
@@ -274,8 +262,31 @@ impl<'c> Observer<'c> {
         self.writer.finish(conn)
     }
 
+    fn user(&self, id: i64) -> Option<(String, bool)> {
+        if let Some(known) = self.users.borrow().get(&id) {
+            return known.clone();
+        }
+        let found = self
+            .user_of
+            .borrow_mut()
+            .query_row([id], |r| {
+                let name: String = r.get(0)?;
+                let last: String = r.get(1)?;
+                let kind: String = r.get(2)?;
+                Ok((
+                    format!("{name} {last}").trim().to_string(),
+                    kind == "technical",
+                ))
+            })
+            .optional()
+            .ok()
+            .flatten();
+        self.users.borrow_mut().insert(id, found.clone());
+        found
+    }
+
     fn author(&self, id: Option<i64>) -> (String, AuthorKind) {
-        match id.and_then(|id| self.names.users.get(&id)) {
+        match id.and_then(|id| self.user(id)).as_ref() {
             Some((name, true)) => (name.clone(), AuthorKind::Robot),
             Some((name, false)) => (name.clone(), AuthorKind::Person),
             None => (
