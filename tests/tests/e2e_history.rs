@@ -369,21 +369,12 @@ async fn shot(app: &AppUnderTest, name: &str) -> Result<(), E2eError> {
 
 /// Clicks the first element matching `css`, as a person's click does (a DOM click event).
 async fn click_css(session: &Session, css: &str) -> Result<(), E2eError> {
-    let clicked = session
-        .execute(
-            "const el = document.querySelector(arguments[0]);\n\
-             if (!el) return false;\n\
-             el.scrollIntoView({ block: 'center' });\n\
-             el.click();\n\
-             return true;",
-            vec![json!(css)],
-        )
-        .await?;
-    if clicked == Value::Bool(true) {
-        Ok(())
-    } else {
-        Err(E2eError::WebDriver(format!("nothing to click at {css}")))
-    }
+    // A WebDriver click, as a person clicks: it fails on a hidden or covered element.
+    let element = session
+        .find(css)
+        .await?
+        .ok_or_else(|| E2eError::WebDriver(format!("nothing to click at {css}")))?;
+    session.click(&element).await
 }
 
 /// Types into a React-controlled input (the native setter, then an input event).
