@@ -471,13 +471,16 @@ async fn story(app: &AppUnderTest) -> Result<(), E2eError> {
         &format!(
             r#"const row = [...document.querySelectorAll('[data-testid="picker-row"]')].find((r) => r.textContent.includes({name}));
                if (!row) return false;
-               row.click();
+               document.querySelectorAll('[data-e2e-target]').forEach((e) => e.removeAttribute('data-e2e-target'));
+               row.setAttribute('data-e2e-target', 'picked');
                return true;"#,
             name = json!(picked.other_last_name)
         ),
         |v| v == true,
     )
     .await?;
+    // Found by its text by script; clicked through WebDriver, as a person clicks.
+    click_css(app.session()?, r#"[data-e2e-target="picked"]"#).await?;
     wait_css(
         app,
         "the picked contact in the form",
