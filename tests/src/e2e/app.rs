@@ -250,9 +250,20 @@ impl AppUnderTest {
     /// Closes the app and starts it again with the same command line and the same home
     /// directory (its settings, database and keyring entries stay), as a person restarting it.
     pub async fn restart(&mut self) -> Result<(), E2eError> {
+        self.quit().await?;
+        self.start_again().await
+    }
+
+    /// Closes the app (its home directory stays) until [`AppUnderTest::start_again`].
+    pub async fn quit(&mut self) -> Result<(), E2eError> {
         if let Some(session) = self.session.take() {
             session.delete().await?;
         }
+        Ok(())
+    }
+
+    /// Starts the app again after [`AppUnderTest::quit`], with the same command line and home.
+    pub async fn start_again(&mut self) -> Result<(), E2eError> {
         let webdriver = WebDriver::on_port(self.driver.port())?;
         let session = webdriver
             .new_session(json!({

@@ -9,12 +9,14 @@
 
 mod app;
 mod driver;
+mod keyring;
 mod webdriver;
 
 use std::path::{Path, PathBuf};
 
 pub use app::AppUnderTest;
 pub use driver::TauriDriver;
+pub use keyring::TestKeyring;
 pub use webdriver::{keys, Element, Session, WebDriver};
 
 /// Why a story could not drive the app.
