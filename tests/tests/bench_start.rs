@@ -3,9 +3,9 @@
 //! Prints figures against the budget (≤ 1.5 s, ≤ 300 MB); asserts nothing about them.
 //!
 //! Run on demand (not an `e2e_*` story, so CI does not run it):
-//! `KARTOTEKA_BENCH_START_RECORDS=1000000 xvfb-run -a dbus-run-session -- cargo test -p
-//! kartoteka-tests --test bench_start -- --ignored --nocapture` (with `KARTOTEKA_APP` set to a
-//! build of the app; a release build for figures that mean something).
+//! `KARTOTEKA_BENCH_START_RECORDS=1000000 xvfb-run -a dbus-run-session -- cargo test --release
+//! -p kartoteka-tests --test bench_start -- --ignored --nocapture`, with `KARTOTEKA_APP` set to a
+//! release build of the app and `KARTOTEKA_CLI` to a release build of `kartoteka-cli`.
 //!
 //! How: the app is connected to a sandbox portal through its connect screen (the webhook goes
 //! to a test keyring) and closed at once; the CLI pulls the whole portal into a replica, which
@@ -138,7 +138,11 @@ async fn run(app: &mut AppUnderTest, webhook: &str, records: usize) -> Result<()
     // The whole portal, pulled by the CLI into the app's replica file.
     let pulled = replica.with_extension("cli.db");
     let started = Instant::now();
-    let out = std::process::Command::new(cli_binary())
+    // A release build of the CLI (KARTOTEKA_CLI) pulls a million records in minutes.
+    let cli = std::env::var_os("KARTOTEKA_CLI")
+        .map(PathBuf::from)
+        .unwrap_or_else(cli_binary);
+    let out = std::process::Command::new(cli)
         .args(["sync", "--no-rate-limit", "--db"])
         .arg(&pulled)
         .env("KARTOTEKA_WEBHOOK", webhook)
