@@ -211,13 +211,20 @@ async fn story(app: &AppUnderTest) -> Result<(), E2eError> {
 
     // 8. Markup in a value is text on the global page …
     click_css(session, r#".history-filters .link-button.muted"#).await?;
-    set_input(session, r#"[data-testid="history-text"]"#, "onerror").await?;
+    // The reset clicked through WebDriver may re-render after the text is typed: the text is
+    // typed again (React's own setter) until it holds, then the row is looked for.
     let hostile_row = app
         .wait_for_script(
             "the hostile contact's row, found by text",
             STEP_TIMEOUT,
             &format!(
-                r#"const rows = [...document.querySelectorAll('[data-testid="history-table"] [role="row"][aria-rowindex]')];
+                r#"const input = document.querySelector('[data-testid="history-text"]');
+                   if (input && input.value !== "onerror") {{
+                     Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set.call(input, "onerror");
+                     input.dispatchEvent(new Event("input", {{ bubbles: true }}));
+                     return null;
+                   }}
+                   const rows = [...document.querySelectorAll('[data-testid="history-table"] [role="row"][aria-rowindex]')];
                    const row = rows.find((r) => r.querySelector('[data-col="title"]')?.textContent.includes({hostile}));
                    if (!row) return null;
                    return {{ title: row.querySelector('[data-col="title"]').textContent,
@@ -386,26 +393,6 @@ async fn click_css(session: &Session, css: &str) -> Result<(), E2eError> {
         .await?
         .ok_or_else(|| E2eError::WebDriver(format!("nothing to click at {css}")))?;
     session.click(&element).await
-}
-
-/// Types into a React-controlled input (the native setter, then an input event).
-async fn set_input(session: &Session, css: &str, text: &str) -> Result<(), E2eError> {
-    let set = session
-        .execute(
-            r#"const input = document.querySelector(arguments[0]);
-               if (!input) return false;
-               const set = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set;
-               set.call(input, arguments[1]);
-               input.dispatchEvent(new Event("input", { bubbles: true }));
-               return true;"#,
-            vec![json!(css), json!(text)],
-        )
-        .await?;
-    if set == Value::Bool(true) {
-        Ok(())
-    } else {
-        Err(E2eError::WebDriver(format!("no input at {css}")))
-    }
 }
 
 /// Searches a record list for `title` and opens the record's card.
