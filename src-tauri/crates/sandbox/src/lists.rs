@@ -181,6 +181,23 @@ const HISTORY_FIELDS: [&str; 9] = [
     "STATUS_ID",
 ];
 
+/// The least id a stage-history filter lets through (`>ID`, `>=ID`, `=ID` with one integer).
+fn id_lower_bound(conds: &[(crate::filter::Op, String, Vec<String>)]) -> Option<i64> {
+    use crate::filter::Op::*;
+    conds
+        .iter()
+        .filter(|(_, name, vals)| name == "ID" && vals.len() == 1)
+        .filter_map(|(op, _, vals)| {
+            let v = vals[0].parse::<i64>().ok()?;
+            match op {
+                Gt => v.checked_add(1),
+                Ge | Eq => Some(v),
+                _ => None,
+            }
+        })
+        .max()
+}
+
 pub fn stagehistory_list(call: &mut Call<'_>, p: &Value) -> MethodResult {
     let t = param_i64(p, "entityTypeId").unwrap_or(0);
     if t != 1 && t != 2 {
@@ -317,7 +334,11 @@ pub fn stagehistory_list(call: &mut Call<'_>, p: &Value) -> MethodResult {
     } else if desc {
         Box::new(rows.iter().rev())
     } else {
-        Box::new(rows.iter())
+        // Rows are kept in id order: a key-set page (`>ID` = the last id read) starts where
+        // that id lies, as the portal's primary-key index does, instead of scanning from the
+        // first row (a 1M-record portal's stage history would be read 50 times a request).
+        let from = id_lower_bound(&conds).map_or(0, |lo| rows.partition_point(|r| r.id < lo));
+        Box::new(rows[from..].iter())
     };
     let mut page = Vec::new();
     let mut total = 0i64;

@@ -815,6 +815,57 @@ async fn stagehistory_list_orders_by_the_field_given() {
     p.sb.shutdown().await;
 }
 
+#[tokio::test]
+async fn stagehistory_key_set_pages_match_offset_pages() {
+    // The key-set page (`>ID`, start -1) seeks to the id; it must list exactly the rows an
+    // offset scan lists from that point on, for `>ID`, `>=ID` and a non-numeric id.
+    let p = Portal::demo().await;
+    let ids = |v: &Value| -> Vec<i64> {
+        v["result"]["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|r| r["ID"].as_i64().expect("id"))
+            .collect()
+    };
+    let all = ids(
+        &p.ok(
+            "crm.stagehistory.list",
+            json!({"entityTypeId": 2, "order": {"ID": "ASC"}, "select": ["ID"], "start": 0}),
+        )
+        .await,
+    );
+    assert!(all.len() >= 10, "the demo deals have stage history");
+    let pivot = all[4];
+    let after = ids(
+        &p.ok(
+            "crm.stagehistory.list",
+            json!({"entityTypeId": 2, "order": {"ID": "ASC"}, "filter": {">ID": pivot}, "select": ["ID"], "start": -1}),
+        )
+        .await,
+    );
+    let n = after.len().min(all.len() - 5);
+    assert!(n > 0, "rows follow the pivot");
+    assert_eq!(after[..n], all[5..5 + n], ">ID continues right after the pivot");
+    let from = ids(
+        &p.ok(
+            "crm.stagehistory.list",
+            json!({"entityTypeId": 2, "order": {"ID": "ASC"}, "filter": {">=ID": pivot}, "select": ["ID"], "start": -1}),
+        )
+        .await,
+    );
+    assert_eq!(from.first(), Some(&pivot), ">=ID includes the id itself");
+    let none = ids(
+        &p.ok(
+            "crm.stagehistory.list",
+            json!({"entityTypeId": 2, "order": {"ID": "ASC"}, "filter": {">ID": i64::MAX - 1}, "start": -1}),
+        )
+        .await,
+    );
+    assert!(none.is_empty(), "nothing lies past the last id");
+    p.sb.shutdown().await;
+}
+
 // ---- 7. recycle bin -----------------------------------------------------------------------------
 
 #[tokio::test]
