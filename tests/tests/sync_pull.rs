@@ -36,10 +36,10 @@ async fn initial_pull_of_0_1_50_51_deals_crosses_page_boundaries_and_equals_the_
             "{n} deals: {} initial pull requests",
             summary.initial_pull_requests
         );
-        // The incremental pass re-reads the overlap window: one single-page probe per type, and
-        // one chained batch more only for a type whose probe came back full (50 deals or more,
-        // all created inside the window on the frozen clock).
-        let incremental_bound = 4 + u64::from(n >= 50);
+        // The incremental pass re-reads the overlap window: the first page of all four types
+        // in one probe request, and one chained batch more only for a type whose probe came
+        // back full (50 deals or more, all created inside the window on the frozen clock).
+        let incremental_bound = 1 + u64::from(n >= 50);
         assert!(
             summary.pull_requests - summary.initial_pull_requests <= incremental_bound,
             "{n} deals: {} incremental pull requests (bound {incremental_bound})",
@@ -47,6 +47,89 @@ async fn initial_pull_of_0_1_50_51_deals_crosses_page_boundaries_and_equals_the_
         );
         assert_replica_equals_portal(&url, &store).await;
     }
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_routine_sync_probes_every_type_in_one_request_and_goes_on_only_where_a_page_is_full() {
+    let sb = sandbox(None).await;
+    let emu = Emu::new(&sb);
+    let url = sb.admin_webhook_url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = replica(&dir.path().join("replica.db"));
+    let engine = engine(&url, &store, policy(ReconcilePolicy::Never));
+    engine
+        .run(&CancellationToken::new())
+        .await
+        .expect("initial sync");
+
+    // An hour on, another user changes 60 deals (more than a page) and one contact.
+    emu.post("clock", json!({"advanceSeconds": 3600})).await;
+    let deals: Vec<i64> = replica_view(&store, EntityType::Deal)
+        .keys()
+        .copied()
+        .take(60)
+        .collect();
+    assert_eq!(deals.len(), 60, "the demo has 60 deals or more");
+    for (k, id) in deals.iter().enumerate() {
+        emu.act(
+            2,
+            "crm.item.update",
+            json!({"entityTypeId": 2, "id": id, "fields": {"title": format!("Сделка {k} от Ирины")}}),
+        )
+        .await;
+    }
+    let contact = *replica_view(&store, EntityType::Contact)
+        .keys()
+        .next()
+        .expect("demo has contacts");
+    emu.act(
+        2,
+        "crm.item.update",
+        json!({"entityTypeId": 3, "id": contact, "fields": {"name": "Ирина-правка"}}),
+    )
+    .await;
+
+    emu.control().clear_requests().await.expect("clear the log");
+    let summary = engine
+        .run(&CancellationToken::new())
+        .await
+        .expect("routine sync");
+    let log = emu.control().requests(0).await.expect("request log");
+    let item_reads: Vec<String> = log
+        .iter()
+        .filter(|r| {
+            let cmds = r
+                .params
+                .get("cmd")
+                .map(|c| c.to_string())
+                .unwrap_or_default();
+            r.method == "crm.item.list" || (r.method == "batch" && cmds.contains("crm.item.list"))
+        })
+        .map(|r| {
+            r.params
+                .get("cmd")
+                .map(|c| c.to_string())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(
+        item_reads.len(),
+        2,
+        "one probe for the four types, one chain for the deals whose page was full: {item_reads:#?}"
+    );
+    assert!(
+        (1..=4).all(|t| item_reads[0].contains(&format!("entityTypeId={t}&"))),
+        "the probe asks every type: {}",
+        item_reads[0]
+    );
+    assert!(
+        !log.iter().any(|r| r.method == "server.time"),
+        "the clock comes with the reference batch"
+    );
+    assert_eq!(summary.for_type(EntityType::Deal).updated, 60);
+    assert_eq!(summary.for_type(EntityType::Contact).updated, 1);
+    assert_replica_equals_portal(&url, &store).await;
     sb.shutdown().await;
 }
 

@@ -271,6 +271,48 @@ impl Client {
         Ok(updated_chunk(records, exhausted))
     }
 
+    /// The first page of several types' incremental passes in one request, one command a type
+    /// (the probe of [`Client::pull_updated_batch`], for all types at once): a routine poll that
+    /// finds little costs one request, not one per type. Each type gets its own answer: its page
+    /// (exhausted when short; a full one is continued with `pull_updated_batch` from its
+    /// cursor) or that command's own error, which the caller retries per type.
+    pub async fn probe_updated_batch(
+        &self,
+        probes: &[(EntityType, DateTime<FixedOffset>)],
+    ) -> Result<Vec<Result<UpdatedChunk, BitrixError>>, BitrixError> {
+        let commands: Vec<BatchCommand> = probes
+            .iter()
+            .enumerate()
+            .map(|(i, (t, since))| {
+                let filter = json!({">=updatedTime": filter_time(since)});
+                BatchCommand::new(
+                    format!("p{i}"),
+                    "crm.item.list",
+                    list_params(*t, &["*"], filter, updated_order()),
+                )
+            })
+            .collect();
+        let result = self.batch(&commands, false).await?;
+        Ok(commands
+            .iter()
+            .zip(probes)
+            .map(|(c, (t, _))| match result.outcome(&c.key) {
+                Some(Ok(v)) => {
+                    let page = list_items(v);
+                    let full = page.len() == PAGE_SIZE;
+                    let mut records = Vec::with_capacity(page.len());
+                    let in_order = append_updated(*t, &page, &mut records, None)?;
+                    Ok(updated_chunk(records, in_order && !full))
+                }
+                Some(Err(e)) => Err(e.clone().into_error(200)),
+                None => Err(BitrixError::MalformedResponse {
+                    http_status: 200,
+                    reason: format!("the batch gave no answer to {}", c.key),
+                }),
+            })
+            .collect())
+    }
+
     /// Runs the 50-command `>id` chain and returns the raw items in order, plus whether the end
     /// was reached.
     async fn id_chain(

@@ -8,6 +8,7 @@ use crate::parse::{
 };
 use crate::wire::{lenient_i64, php_list, BatchCommand, BatchResult};
 use crate::ErrorClass;
+use chrono::{DateTime, FixedOffset};
 use kartoteka_domain::{Category, EntityType, FieldMeta, Stage, User};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -25,6 +26,9 @@ pub struct ReferenceBundle {
     pub fields: BTreeMap<EntityType, Vec<FieldMeta>>,
     /// Whether the webhook's user administers the portal or heads a department.
     pub is_supervisor: bool,
+    /// The portal's clock when the batch ran (`server.time`, in the portal's offset): a sync
+    /// run's start marker without a request of its own. `None` if the portal gave no time.
+    pub server_time: Option<DateTime<FixedOffset>>,
 }
 
 /// An offset-paged list in the reference batch: its key, method and parameters.
@@ -106,6 +110,11 @@ impl Client {
             "heads".to_string(),
             "department.get",
             json!({"UF_HEAD": user_id}),
+        ));
+        commands.push(BatchCommand::new(
+            "time".to_string(),
+            "server.time",
+            json!({}),
         ));
         let first = self.batch(&commands, false).await?;
 
@@ -192,6 +201,12 @@ impl Client {
             }
         }
         bundle.is_supervisor = supervisor(&first, user_id)?;
+        bundle.server_time = match first.outcome("time") {
+            Some(Ok(v)) => v
+                .as_str()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok()),
+            _ => None,
+        };
         Ok(bundle)
     }
 

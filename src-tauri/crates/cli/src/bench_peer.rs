@@ -228,12 +228,25 @@ pub async fn run(args: PeerArgs) -> anyhow::Result<()> {
         "  kartoteka reading records: {} requests ({} initial pull by id, the rest the incremental pass); the peer reads records only (no stage history, no field metadata, no users)",
         summary.pull_requests, summary.initial_pull_requests
     );
+    // The same work as the peer's: the records of the four types (with the reference data
+    // they need), up to the moment they are in the replica and on screen. The stage history
+    // that follows is work the peer does not do; it is shown apart.
+    let records_seconds = ours_seconds - summary.stage_history_seconds;
+    let records_requests = ours_requests.saturating_sub(summary.stage_history_requests);
     println!(
-        "  speed: kartoteka is {:.2}× the peer  (target ≥ 2×)",
+        "  kartoteka, records in the replica: {records_seconds:.2} s, {records_requests} requests; then stage history {:.2} s, {} requests ({} moves; the peer reads none)",
+        summary.stage_history_seconds, summary.stage_history_requests, summary.stage_moves
+    );
+    println!(
+        "  speed, same work (records):  kartoteka is {:.2}× the peer  (target ≥ 2×)",
+        peer_seconds / records_seconds.max(1e-9)
+    );
+    println!(
+        "  speed, whole run:            kartoteka is {:.2}× the peer",
         peer_seconds / ours_seconds.max(1e-9)
     );
     println!(
-        "  requests: kartoteka {ours_requests} vs peer {peer_requests}  (target: no more than the peer)"
+        "  requests, same work: kartoteka {records_requests} vs peer {peer_requests}  (target: no more than the peer); whole run {ours_requests}"
     );
     Ok(())
 }

@@ -828,13 +828,12 @@ async fn stagehistory_key_set_pages_match_offset_pages() {
             .map(|r| r["ID"].as_i64().expect("id"))
             .collect()
     };
-    let all = ids(
-        &p.ok(
+    let all = ids(&p
+        .ok(
             "crm.stagehistory.list",
             json!({"entityTypeId": 2, "order": {"ID": "ASC"}, "select": ["ID"], "start": 0}),
         )
-        .await,
-    );
+        .await);
     assert!(all.len() >= 10, "the demo deals have stage history");
     let pivot = all[4];
     let after = ids(
@@ -846,7 +845,11 @@ async fn stagehistory_key_set_pages_match_offset_pages() {
     );
     let n = after.len().min(all.len() - 5);
     assert!(n > 0, "rows follow the pivot");
-    assert_eq!(after[..n], all[5..5 + n], ">ID continues right after the pivot");
+    assert_eq!(
+        after[..n],
+        all[5..5 + n],
+        ">ID continues right after the pivot"
+    );
     let from = ids(
         &p.ok(
             "crm.stagehistory.list",

@@ -93,6 +93,26 @@ impl Portal for BitrixPortal {
         })
     }
 
+    async fn probe_updated(
+        &self,
+        probes: &[(EntityType, DateTime<FixedOffset>)],
+    ) -> Result<Vec<Result<PulledChunk, PortalError>>, PortalError> {
+        Ok(self
+            .client
+            .probe_updated_batch(probes)
+            .await
+            .map_err(portal_error)?
+            .into_iter()
+            .map(|r| {
+                r.map(|chunk| PulledChunk {
+                    records: chunk.records,
+                    exhausted: chunk.exhausted,
+                })
+                .map_err(portal_error)
+            })
+            .collect())
+    }
+
     async fn list_ids(
         &self,
         t: EntityType,
@@ -136,6 +156,7 @@ impl Portal for BitrixPortal {
                 user_id,
                 is_supervisor: bundle.is_supervisor,
             }),
+            server_time: bundle.server_time,
         })
     }
 

@@ -134,14 +134,27 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
             let requests_before = self.portal.requests_made();
             let is_pull = matches!(
                 action,
-                SyncAction::PullInitial { .. } | SyncAction::PullUpdated { .. }
+                SyncAction::PullInitial { .. }
+                    | SyncAction::PullUpdated { .. }
+                    | SyncAction::ProbeUpdated
             );
             match action {
                 SyncAction::Done => {
+                    let t = Instant::now();
+                    let before = self.portal.requests_made();
                     self.pull_stage_history(cancel, summary).await?;
+                    summary.stage_history_requests =
+                        self.portal.requests_made().saturating_sub(before);
+                    summary.stage_history_seconds = t.elapsed().as_secs_f64();
                     return self.finish(&run).await;
                 }
-                SyncAction::RefreshReference => self.refresh_reference(cancel, &mut run).await?,
+                SyncAction::RefreshReference => {
+                    // The reference batch also read the portal's clock: the start marker of
+                    // every type this run begins (read before any record, as it must be).
+                    if let Some(t) = self.refresh_reference(cancel, &mut run).await? {
+                        portal_time.get_or_insert(t);
+                    }
+                }
                 SyncAction::MarkPullStart { entity_type } => {
                     let now = match portal_time {
                         Some(t) => t,
@@ -163,6 +176,7 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
                     self.pull(cancel, &mut run, action, &mut ahead, summary)
                         .await?
                 }
+                SyncAction::ProbeUpdated => self.probe_updated(cancel, &mut run, summary).await?,
                 SyncAction::CompareCounts { entity_type } => {
                     let portal = self.call(cancel, || self.portal.count(entity_type)).await?;
                     let local = self
@@ -254,13 +268,15 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
         .await
     }
 
+    /// Reloads the reference data; returns the portal's clock read in the same request.
     async fn refresh_reference(
         &self,
         cancel: &CancellationToken,
         run: &mut RunState,
-    ) -> Result<(), SyncError> {
+    ) -> Result<Option<DateTime<FixedOffset>>, SyncError> {
         let types = self.policy.entity_types.clone();
         let reference = self.call(cancel, || self.portal.reference(&types)).await?;
+        let server_time = reference.server_time;
         let fields: usize = reference.fields.values().map(Vec::len).sum();
         tracing::info!(
             users = reference.users.len(),
@@ -277,7 +293,7 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
             done: 1,
             total: Some(1),
         });
-        Ok(())
+        Ok(server_time)
     }
 
     async fn mark_pull_start(
@@ -327,7 +343,59 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
         let (applied, read) = tokio::join!(self.apply(t, chunk.records, checkpoint), read_next);
         let counts = applied?;
         *ahead = read;
+        self.record_step(run, action, checkpoint, updated, pulled, counts, summary);
+        Ok(())
+    }
 
+    /// The first page of every type's incremental pass in one request. Each type's page is
+    /// applied in its own transaction; a type whose page came back full goes on from it, and a
+    /// type whose command failed starts its pass alone (with its own retries) afterwards.
+    async fn probe_updated(
+        &self,
+        cancel: &CancellationToken,
+        run: &mut RunState,
+        summary: &mut SyncSummary,
+    ) -> Result<(), SyncError> {
+        let probes = crate::plan::updated_probes(run, &self.policy);
+        run.updated_probed = true;
+        let answers = self
+            .call(cancel, || self.portal.probe_updated(&probes))
+            .await?;
+        for ((t, since), answer) in probes.into_iter().zip(answers) {
+            let chunk = match answer {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    tracing::info!(entity = %t, error = %e, "probe failed; the type's pass goes on alone");
+                    continue;
+                }
+            };
+            let action = SyncAction::PullUpdated {
+                entity_type: t,
+                since,
+                after: None,
+            };
+            let current = type_run(run, t).checkpoint;
+            let (_, checkpoint, updated, _) = advance(action, &current, &chunk, run.now);
+            let pulled = chunk.records.len() as u64;
+            let counts = self.apply(t, chunk.records, checkpoint).await?;
+            self.record_step(run, action, checkpoint, updated, pulled, counts, summary);
+        }
+        Ok(())
+    }
+
+    /// After a pull step committed: the run state, the summary and a progress event.
+    #[allow(clippy::too_many_arguments)]
+    fn record_step(
+        &self,
+        run: &mut RunState,
+        action: SyncAction,
+        checkpoint: PullCheckpoint,
+        updated: Option<crate::plan::UpdatedPass>,
+        pulled: u64,
+        counts: ApplyCounts,
+        summary: &mut SyncSummary,
+    ) {
+        let t = entity_type_of(action);
         let entry = type_run(run, t);
         entry.checkpoint = checkpoint;
         if let Some(pass) = updated {
@@ -350,7 +418,6 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
             done,
             total,
         });
-        Ok(())
     }
 
     async fn fetch(&self, action: SyncAction) -> Result<PulledChunk, PortalError> {
@@ -442,7 +509,9 @@ fn entity_type_of(action: SyncAction) -> EntityType {
         | SyncAction::PullUpdated { entity_type, .. }
         | SyncAction::CompareCounts { entity_type }
         | SyncAction::Reconcile { entity_type } => entity_type,
-        SyncAction::RefreshReference | SyncAction::Done => EntityType::Lead,
+        SyncAction::RefreshReference | SyncAction::ProbeUpdated | SyncAction::Done => {
+            EntityType::Lead
+        }
     }
 }
 

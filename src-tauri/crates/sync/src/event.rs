@@ -59,6 +59,11 @@ pub struct SyncSummary {
     pub initial_pull_requests: u64,
     /// Stage moves recorded from the portal's stage history.
     pub stage_moves: u64,
+    /// Of `requests`, those that read the portal's stage history (after the records: the
+    /// records are in the replica, and on screen, before it is read).
+    pub stage_history_requests: u64,
+    /// Of `seconds`, the time spent reading and recording stage history.
+    pub stage_history_seconds: f64,
     pub seconds: f64,
 }
 

@@ -76,6 +76,9 @@ pub struct ReferenceData {
     pub fields: BTreeMap<EntityType, Vec<FieldMeta>>,
     /// The webhook's user and whether they are a supervisor (may hide history entries).
     pub signed_in: Option<SignedIn>,
+    /// The portal's clock when the reference data was read, if the portal told it (it then
+    /// serves as the run's pull-start marker, with no `server.time` request of its own).
+    pub server_time: Option<DateTime<FixedOffset>>,
 }
 
 /// Who the webhook acts as.

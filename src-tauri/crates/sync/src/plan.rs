@@ -117,6 +117,9 @@ pub struct RunState {
     /// Device time when the run started.
     pub now: DateTime<FixedOffset>,
     pub reference_refreshed: bool,
+    /// The types' incremental passes were probed together this run (once; a type whose probe
+    /// failed goes on alone).
+    pub updated_probed: bool,
     pub types: BTreeMap<EntityType, TypeRun>,
 }
 
@@ -128,6 +131,7 @@ impl RunState {
         Self {
             now,
             reference_refreshed: false,
+            updated_probed: false,
             types: checkpoints
                 .into_iter()
                 .map(|(t, checkpoint)| {
@@ -164,6 +168,8 @@ pub enum SyncAction {
         since: DateTime<FixedOffset>,
         after: Option<Watermark>,
     },
+    /// The first page of every type's incremental pass ([`updated_probes`]), in one request.
+    ProbeUpdated,
     CompareCounts {
         entity_type: EntityType,
     },
@@ -173,18 +179,35 @@ pub enum SyncAction {
     Done,
 }
 
+/// The types whose incremental pass has not started, each with the time it starts from (the
+/// last seen `updatedTime` less the overlap), in policy order.
+pub fn updated_probes(run: &RunState, policy: &Policy) -> Vec<(EntityType, DateTime<FixedOffset>)> {
+    policy
+        .entity_types
+        .iter()
+        .filter_map(|t| {
+            let state = run.types.get(t)?;
+            let watermark = state.checkpoint.watermark?;
+            (state.checkpoint.initial_done && state.updated == UpdatedPass::NotStarted)
+                .then(|| (*t, watermark.time - policy.overlap))
+        })
+        .collect()
+}
+
 /// Decides the next action. Pure: the same state and policy always give the same action.
 pub fn next_action(run: &RunState, policy: &Policy) -> SyncAction {
     use SyncAction::*;
     if policy.refresh_reference && !run.reference_refreshed {
         return RefreshReference;
     }
+    // Every type's initial pull first, then the incremental passes: their first pages then go
+    // to the portal together, in one request (a routine sync costs one, not one per type).
     for &entity_type in &policy.entity_types {
         let state = run.types.get(&entity_type).copied().unwrap_or_default();
         let checkpoint = state.checkpoint;
-        let Some(watermark) = checkpoint.watermark else {
+        if checkpoint.watermark.is_none() {
             return MarkPullStart { entity_type };
-        };
+        }
         if !checkpoint.initial_done {
             if policy.progress_totals && state.total.is_none() {
                 return CountForProgress { entity_type };
@@ -194,6 +217,16 @@ pub fn next_action(run: &RunState, policy: &Policy) -> SyncAction {
                 after_id: checkpoint.initial_after_id,
             };
         }
+    }
+    if !run.updated_probed && updated_probes(run, policy).len() > 1 {
+        return ProbeUpdated;
+    }
+    for &entity_type in &policy.entity_types {
+        let state = run.types.get(&entity_type).copied().unwrap_or_default();
+        let checkpoint = state.checkpoint;
+        let Some(watermark) = checkpoint.watermark else {
+            return MarkPullStart { entity_type };
+        };
         match state.updated {
             UpdatedPass::NotStarted => {
                 return PullUpdated {
@@ -284,6 +317,7 @@ mod tests {
         RunState {
             now: at(NOW),
             reference_refreshed: reference,
+            updated_probed: false,
             types: BTreeMap::from([(Lead, lead), (Deal, deal)]),
         }
     }
@@ -304,8 +338,16 @@ mod tests {
         run(true, started(2500, false), TypeRun::default()), ReconcilePolicy::Never,
         SyncAction::PullInitial { entity_type: Lead, after_id: 2500 })]
     #[case::finished_initial_pull_is_followed_by_an_incremental_pass_with_overlap(
-        run(true, started(2500, true), TypeRun::default()), ReconcilePolicy::Never,
+        run(true, started(2500, true), finished()), ReconcilePolicy::Never,
         SyncAction::PullUpdated { entity_type: Lead, since: at("2026-03-01T08:55:00+03:00"), after: None })]
+    #[case::every_initial_pull_comes_before_any_incremental_pass(
+        run(true, started(2500, true), TypeRun::default()), ReconcilePolicy::Never,
+        SyncAction::MarkPullStart { entity_type: Deal })]
+    #[case::passes_of_several_types_start_with_one_probe(
+        run(true, started(2500, true), started(700, true)),
+        ReconcilePolicy::Always,
+        SyncAction::ProbeUpdated
+    )]
     #[case::incremental_pass_continues_after_the_last_row_without_moving_since(
         run(true, TypeRun { updated: UpdatedPass::Running {
             since: at("2026-03-01T08:55:00+03:00"), after: Some(wm("2026-03-01T09:10:00+03:00", 77)) },
@@ -353,6 +395,43 @@ mod tests {
         #[case] expected: SyncAction,
     ) {
         assert_eq!(next_action(&state, &policy(reconcile)), expected);
+    }
+
+    #[test]
+    fn the_probe_is_sent_once_a_run_and_then_types_go_on_alone() {
+        let mut state = run(true, started(2500, true), started(700, true));
+        let p = policy(ReconcilePolicy::Never);
+        assert_eq!(
+            updated_probes(&state, &p),
+            vec![
+                (Lead, at("2026-03-01T08:55:00+03:00")),
+                (Deal, at("2026-03-01T08:55:00+03:00"))
+            ],
+            "each type starts from its watermark less the overlap"
+        );
+        state.updated_probed = true;
+        assert_eq!(
+            next_action(&state, &p),
+            SyncAction::PullUpdated {
+                entity_type: Lead,
+                since: at("2026-03-01T08:55:00+03:00"),
+                after: None
+            },
+            "a type whose probe failed is pulled on its own"
+        );
+        state.updated_probed = false;
+        state.types.insert(Lead, finished());
+        assert_eq!(updated_probes(&state, &p).len(), 1);
+        assert!(
+            matches!(
+                next_action(&state, &p),
+                SyncAction::PullUpdated {
+                    entity_type: Deal,
+                    ..
+                }
+            ),
+            "one type alone needs no probe of its own"
+        );
     }
 
     #[test]

@@ -34,6 +34,12 @@ pub trait Portal: Send + Sync {
         since: DateTime<FixedOffset>,
         after: Option<Watermark>,
     ) -> impl Future<Output = Result<PulledChunk, PortalError>> + Send;
+    /// One request for several types: the first page of each one's incremental pass (as
+    /// [`Portal::pull_updated`] with no `after`), each type with its own chunk or failure.
+    fn probe_updated(
+        &self,
+        probes: &[(EntityType, DateTime<FixedOffset>)],
+    ) -> impl Future<Output = Result<Vec<Result<PulledChunk, PortalError>>, PortalError>> + Send;
     /// One request: ids greater than `after_id`, ascending; `true` when no more remain.
     fn list_ids(
         &self,
