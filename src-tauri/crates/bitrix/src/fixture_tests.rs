@@ -106,6 +106,18 @@ fn f1_lead_page_parses_into_records_with_nulls_kept_and_no_next() {
         records.iter().map(|r| r.key.id).collect::<Vec<_>>(),
         vec![253, 255, 252, 254]
     );
+    // The owned parse (used by the pull) gives the same records, field order included.
+    let owned: Vec<_> = crate::parse::into_list_items(r.result.clone())
+        .into_iter()
+        .map(|i| {
+            crate::parse::parse_record_owned(EntityType::Lead, i)
+                .unwrap_or_else(|e| panic!("{e}"))
+        })
+        .collect();
+    assert_eq!(owned, records);
+    for (a, b) in owned.iter().zip(&records) {
+        assert!(a.fields.keys().eq(b.fields.keys()), "same field order");
+    }
     assert_eq!(records[0].fields.get("lastName"), Some(&Value::Null));
     assert_eq!(records[0].text("isManualOpportunity"), Some("Y"));
     assert_eq!(

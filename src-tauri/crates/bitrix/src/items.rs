@@ -3,7 +3,7 @@
 
 use crate::client::{Client, MAX_BATCH_COMMANDS};
 use crate::error::BitrixError;
-use crate::parse::{list_items, parse_fields, parse_record};
+use crate::parse::{list_items, parse_fields, parse_record, parse_record_owned};
 use crate::retry::{RequestKind, RetryDecision};
 use crate::wire::{lenient_i64, BatchCommand, BatchResult};
 use chrono::{DateTime, FixedOffset, SecondsFormat};
@@ -169,8 +169,8 @@ impl Client {
     ) -> Result<ItemsChunk, BitrixError> {
         let (items, exhausted) = self.id_chain(t, after_id, &["*"]).await?;
         let records = items
-            .iter()
-            .map(|i| parse_record(t, i))
+            .into_iter()
+            .map(|i| parse_record_owned(t, i))
             .collect::<Result<Vec<_>, _>>()?;
         let last_id = records.last().map(|r| r.key.id);
         tracing::debug!(entity = %t, after_id, count = records.len(), exhausted, "pulled items");
@@ -227,9 +227,9 @@ impl Client {
                         list_params(t, &["*"], filter, updated_order()),
                     )
                     .await?;
-                let page = list_items(&r.result);
+                let page = crate::parse::into_list_items(r.result);
                 let full = page.len() == PAGE_SIZE;
-                if !append_updated(t, &page, &mut records, None)? {
+                if !append_updated(t, page, &mut records, None)? {
                     return Ok(updated_chunk(records, false));
                 }
                 match records
@@ -256,11 +256,17 @@ impl Client {
                 )
             })
             .collect();
-        let result = self.read_chain(&commands).await?;
+        let mut result = self.read_chain(&commands).await?;
+        let pages = chain_pages(&result, commands.len())?.len();
         let mut exhausted = false;
-        for page in chain_pages(&result, commands.len())? {
+        for k in 0..pages {
+            let page = result
+                .results
+                .remove(&format!("c{k}"))
+                .map(crate::parse::into_list_items)
+                .unwrap_or_default();
             let full = page.len() == PAGE_SIZE;
-            if !append_updated(t, &page, &mut records, Some(from))? {
+            if !append_updated(t, page, &mut records, Some(from))? {
                 return Ok(updated_chunk(records, false));
             }
             if !full {
@@ -292,19 +298,23 @@ impl Client {
                 )
             })
             .collect();
-        let result = self.batch(&commands, false).await?;
+        let mut result = self.batch(&commands, false).await?;
         Ok(commands
             .iter()
             .zip(probes)
-            .map(|(c, (t, _))| match result.outcome(&c.key) {
-                Some(Ok(v)) => {
-                    let page = list_items(v);
+            .map(|(c, (t, _))| match result.errors.get(&c.key) {
+                None if result.results.contains_key(&c.key) => {
+                    let page = result
+                        .results
+                        .remove(&c.key)
+                        .map(crate::parse::into_list_items)
+                        .unwrap_or_default();
                     let full = page.len() == PAGE_SIZE;
                     let mut records = Vec::with_capacity(page.len());
-                    let in_order = append_updated(*t, &page, &mut records, None)?;
+                    let in_order = append_updated(*t, page, &mut records, None)?;
                     Ok(updated_chunk(records, in_order && !full))
                 }
-                Some(Err(e)) => Err(e.clone().into_error(200)),
+                Some(e) => Err(e.clone().into_error(200)),
                 None => Err(BitrixError::MalformedResponse {
                     http_status: 200,
                     reason: format!("the batch gave no answer to {}", c.key),
@@ -332,25 +342,44 @@ impl Client {
                 BatchCommand::new(format!("c{k}"), "crm.item.list", params)
             })
             .collect();
-        let result = self.read_chain(&commands).await?;
-        let mut out: Vec<Map<String, Value>> = Vec::new();
+        let mut result = self.read_chain(&commands).await?;
+        // First, on the borrowed pages: how many items of each page to take.
+        let mut takes: Vec<usize> = Vec::new();
+        let mut taken = 0usize;
+        let mut exhausted = false;
         let mut last = after_id;
-        for page in chain_pages(&result, commands.len())? {
+        'pages: for page in chain_pages(&result, commands.len())? {
             let full = page.len() == PAGE_SIZE;
-            for item in page {
+            let mut n = 0;
+            for item in &page {
                 let id = item.get("id").and_then(lenient_i64).unwrap_or(0);
                 if id <= last {
                     // Out of order or repeated (an unresolved reference read as empty): stop.
-                    return no_progress_guard(out.len()).map(|()| (out, false));
+                    no_progress_guard(taken + n)?;
+                    takes.push(n);
+                    break 'pages;
                 }
                 last = id;
-                out.push(item.clone());
+                n += 1;
             }
+            takes.push(n);
+            taken += n;
             if !full {
-                return Ok((out, true));
+                exhausted = true;
+                break;
             }
         }
-        Ok((out, false))
+        // Then the items themselves, moved out of the answer (no copy of each value).
+        let mut out: Vec<Map<String, Value>> = Vec::with_capacity(taken);
+        for (k, n) in takes.into_iter().enumerate() {
+            let page = result
+                .results
+                .remove(&format!("c{k}"))
+                .map(crate::parse::into_list_items)
+                .unwrap_or_default();
+            out.extend(page.into_iter().take(n));
+        }
+        Ok((out, exhausted))
     }
 
     /// Sends a chained batch. The first command has a literal filter, so its failure is real:
@@ -384,12 +413,12 @@ fn updated_order() -> Value {
 /// before the last row taken, or `after`): the chunk stops there and the caller continues.
 fn append_updated(
     t: EntityType,
-    page: &[&Map<String, Value>],
+    page: Vec<Map<String, Value>>,
     records: &mut Vec<Record>,
     after: Option<(DateTime<FixedOffset>, i64)>,
 ) -> Result<bool, BitrixError> {
     for item in page {
-        let record = parse_record(t, item)?;
+        let record = parse_record_owned(t, item)?;
         let key = record
             .updated_time
             .map(|u| (u, record.key.id))

@@ -45,6 +45,56 @@ pub fn parse_record(t: EntityType, item: &Map<String, Value>) -> Result<Record, 
     })
 }
 
+/// [`parse_record`] of an item the caller owns: its values move into the record instead of
+/// being copied (a 2,500-item chunk is about 100,000 values). Same result, same field order.
+pub fn parse_record_owned(
+    t: EntityType,
+    mut item: Map<String, Value>,
+) -> Result<Record, BitrixError> {
+    let id = item
+        .get("id")
+        .or_else(|| item.get("ID"))
+        .and_then(lenient_i64)
+        .filter(|id| *id > 0)
+        .ok_or_else(|| malformed("an item has no id"))?;
+    let updated_time = item.get("updatedTime").and_then(datetime_with_offset);
+    let multi_fields = item
+        .shift_remove("fm")
+        .map(|fm| {
+            php_list(Some(&fm))
+                .into_iter()
+                .filter_map(parse_multi_field)
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Record {
+        key: RecordKey { entity_type: t, id },
+        updated_time,
+        fields: item,
+        multi_fields,
+    })
+}
+
+/// The items of a `crm.item.list` result, taken out of it (see [`list_items`]).
+pub(crate) fn into_list_items(result: Value) -> Vec<Map<String, Value>> {
+    let items = match result {
+        Value::Object(mut o) => o.remove("items").unwrap_or(Value::Null),
+        other => other,
+    };
+    let values: Vec<Value> = match items {
+        Value::Array(a) => a,
+        Value::Object(o) => o.into_iter().map(|(_, v)| v).collect(),
+        _ => Vec::new(),
+    };
+    values
+        .into_iter()
+        .filter_map(|v| match v {
+            Value::Object(m) => Some(m),
+            _ => None,
+        })
+        .collect()
+}
+
 fn parse_multi_field(v: &Value) -> Option<MultiField> {
     let o = v.as_object()?;
     let kind = MultiFieldKind::parse(o.get("typeId").or_else(|| o.get("TYPE_ID"))?.as_str()?)?;
@@ -220,4 +270,38 @@ pub(crate) fn parse_profile(v: &Value) -> Option<Profile> {
         last_name: o.get("LAST_NAME").map(value_text).unwrap_or_default(),
         time_zone: o.get("TIME_ZONE").map(value_text).filter(|s| !s.is_empty()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_owned_parse_equals_the_borrowed_one_with_phones_in_the_middle_of_the_item() {
+        let page = json!({"items": [
+            {"id": 7, "title": "ООО «Ромашка»", "fm": [
+                {"id": 11, "typeId": "PHONE", "valueType": "WORK", "value": "+7 999 000-11-22"},
+                {"id": 12, "typeId": "EMAIL", "valueType": "HOME", "value": "a@b.ru"}
+            ], "updatedTime": "2026-03-01T10:00:00+03:00", "ufCrm1": ["x", 2]},
+            "not an item",
+            {"id": "8", "title": null}
+        ]});
+        let borrowed: Vec<Record> = list_items(&page)
+            .into_iter()
+            .map(|i| parse_record(EntityType::Company, i).expect("parses"))
+            .collect();
+        let owned: Vec<Record> = into_list_items(page)
+            .into_iter()
+            .map(|i| parse_record_owned(EntityType::Company, i).expect("parses"))
+            .collect();
+        assert_eq!(owned, borrowed);
+        assert_eq!(owned.len(), 2, "a value that is not an object is no item");
+        assert_eq!(owned[0].multi_fields.len(), 2);
+        assert_eq!(
+            owned[0].fields.keys().collect::<Vec<_>>(),
+            vec!["id", "title", "updatedTime", "ufCrm1"],
+            "the fields keep their order without fm"
+        );
+    }
 }
