@@ -405,5 +405,26 @@ async fn a_long_stage_history_is_read_2500_rows_to_a_request_after_one_probe_per
         chained + 2 <= bound,
         "{chained} chained requests, bound {bound}"
     );
+    // Key-set pages skip the count (`start=-1`): otherwise the portal counts the whole stage
+    // history for every one of a chain's 50 commands.
+    for r in log.iter().filter(|r| r.method == "crm.stagehistory.list") {
+        assert_eq!(
+            r.params.get("start").map(|v| v.to_string().trim_matches('"').to_string()),
+            Some("-1".to_string()),
+            "the probe asks for no count: {:?}",
+            r.params
+        );
+    }
+    let chained_pages: Vec<&str> = log
+        .iter()
+        .filter(|r| r.method == "batch")
+        .filter_map(|r| r.params.get("cmd").and_then(|c| c.as_object()))
+        .flat_map(|cmds| cmds.values().filter_map(|c| c.as_str()))
+        .filter(|c| c.starts_with("crm.stagehistory.list"))
+        .collect();
+    assert!(!chained_pages.is_empty());
+    for c in chained_pages {
+        assert!(c.contains("start=-1"), "every chained page asks for no count: {c}");
+    }
     sb.shutdown().await;
 }

@@ -37,11 +37,14 @@ fn parse_row(item: &Map<String, Value>) -> Option<StageHistoryRow> {
     })
 }
 
+/// A key-set page: `>ID` the last row read, ascending, and `start: -1` so the portal does not
+/// count the whole history for every command (CONTRACT §3, key-set paging).
 fn params(t: EntityType, after: Value) -> Value {
     json!({
         "entityTypeId": t.type_id(),
         "filter": {">ID": after},
         "order": {"ID": "ASC"},
+        "start": -1,
     })
 }
 
