@@ -409,7 +409,9 @@ async fn a_long_stage_history_is_read_2500_rows_to_a_request_after_one_probe_per
     // history for every one of a chain's 50 commands.
     for r in log.iter().filter(|r| r.method == "crm.stagehistory.list") {
         assert_eq!(
-            r.params.get("start").map(|v| v.to_string().trim_matches('"').to_string()),
+            r.params
+                .get("start")
+                .map(|v| v.to_string().trim_matches('"').to_string()),
             Some("-1".to_string()),
             "the probe asks for no count: {:?}",
             r.params
@@ -424,7 +426,10 @@ async fn a_long_stage_history_is_read_2500_rows_to_a_request_after_one_probe_per
         .collect();
     assert!(!chained_pages.is_empty());
     for c in chained_pages {
-        assert!(c.contains("start=-1"), "every chained page asks for no count: {c}");
+        assert!(
+            c.contains("start=-1"),
+            "every chained page asks for no count: {c}"
+        );
     }
     sb.shutdown().await;
 }

@@ -251,7 +251,7 @@ impl Client {
         }
         let params = json!({ "halt": if halt { 1 } else { 0 }, "cmd": cmd });
         let r = self.call_as(kind, "batch", params).await?;
-        let out = batch_result_from(&r.result)?;
+        let out = batch_result_from(r.result)?;
         for c in commands {
             if let Some(t) = out.times.get(&c.key) {
                 self.note_time(&c.method, t);
@@ -332,6 +332,7 @@ impl Client {
             }
         }
         inner.requests.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
         let sent = inner
             .http
             .post(inner.webhook.method_url(method))
@@ -354,10 +355,12 @@ impl Client {
                 .unwrap_or_else(|| "an unknown address".into());
             return Err(BitrixError::Redirected { new_host });
         }
+        let answered = started.elapsed();
         let body = match response.bytes().await {
             Ok(b) => b,
             Err(e) => return Err(self.transport_error(e)),
         };
+        let received = started.elapsed();
         let result = self.decode(status, &body);
         if let Err(BitrixError::Api { code, .. }) = &result {
             if code == "QUERY_LIMIT_EXCEEDED" {
@@ -366,7 +369,16 @@ impl Client {
                 }
             }
         }
-        tracing::debug!(method, status, ok = result.is_ok(), "bitrix request");
+        tracing::debug!(
+            method,
+            status,
+            ok = result.is_ok(),
+            bytes = body.len(),
+            answer_ms = answered.as_millis() as u64,
+            body_ms = (received - answered).as_millis() as u64,
+            decode_ms = (started.elapsed() - received).as_millis() as u64,
+            "bitrix request"
+        );
         result
     }
 

@@ -110,8 +110,7 @@ fn f1_lead_page_parses_into_records_with_nulls_kept_and_no_next() {
     let owned: Vec<_> = crate::parse::into_list_items(r.result.clone())
         .into_iter()
         .map(|i| {
-            crate::parse::parse_record_owned(EntityType::Lead, i)
-                .unwrap_or_else(|e| panic!("{e}"))
+            crate::parse::parse_record_owned(EntityType::Lead, i).unwrap_or_else(|e| panic!("{e}"))
         })
         .collect();
     assert_eq!(owned, records);
@@ -158,7 +157,7 @@ fn f2_legacy_deal_keeps_string_numbers_and_date_only_fields_keep_their_calendar_
 fn f3a_batch_success_reads_results_totals_and_empty_maps_sent_as_lists() {
     let r = call_result_from_body(fixture("F3a-batch-success.json"), 200)
         .unwrap_or_else(|e| panic!("{e}"));
-    let b = batch_result_from(&r.result).unwrap_or_else(|e| panic!("{e}"));
+    let b = batch_result_from(r.result.clone()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         b.results.keys().collect::<Vec<_>>(),
         vec!["get_department", "get_user"]
@@ -173,7 +172,7 @@ fn f3a_batch_success_reads_results_totals_and_empty_maps_sent_as_lists() {
 fn f3b_batch_errors_are_collected_per_command_and_all_five_maps_may_be_lists() {
     let r = call_result_from_body(fixture("F3b-batch-errors-halt0.json"), 200)
         .unwrap_or_else(|e| panic!("{e}"));
-    let b = batch_result_from(&r.result).unwrap_or_else(|e| panic!("{e}"));
+    let b = batch_result_from(r.result.clone()).unwrap_or_else(|e| panic!("{e}"));
     assert!(b.results.is_empty() && b.totals.is_empty() && b.times.is_empty());
     let e = b
         .outcome("get_user")

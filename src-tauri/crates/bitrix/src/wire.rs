@@ -142,16 +142,21 @@ pub(crate) fn call_result_from_body(
 
 /// Parses `result` of a `batch` call: five maps, each of which may be `{}`, `[]` or a list
 /// (PHP serializes a map with keys 0..n as a list).
-pub(crate) fn batch_result_from(result: &Value) -> Result<BatchResult, BitrixError> {
-    let o = result
-        .as_object()
-        .ok_or_else(|| BitrixError::MalformedResponse {
+/// The commands' results move into the [`BatchResult`] (a pull's batch carries 2,500 items).
+pub(crate) fn batch_result_from(result: Value) -> Result<BatchResult, BitrixError> {
+    let Value::Object(mut o) = result else {
+        return Err(BitrixError::MalformedResponse {
             http_status: 200,
             reason: "batch result is not an object".into(),
-        })?;
+        });
+    };
     let mut out = BatchResult::default();
-    for (k, v) in php_map(o.get("result")) {
-        out.results.insert(k, v.clone());
+    match o.remove("result") {
+        Some(Value::Object(m)) => out.results.extend(m),
+        Some(Value::Array(a)) => out
+            .results
+            .extend(a.into_iter().enumerate().map(|(i, v)| (i.to_string(), v))),
+        _ => {}
     }
     for (k, v) in php_map(o.get("result_error")) {
         let err = v
@@ -295,7 +300,7 @@ mod tests {
 
     #[test]
     fn numeric_batch_keys_may_come_back_as_lists() {
-        let r = batch_result_from(&json!({
+        let r = batch_result_from(json!({
             "result": [{"items": []}, {"items": [{"id": 1}]}],
             "result_error": {},
             "result_total": [0, 1],
@@ -305,7 +310,7 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(r.results.keys().collect::<Vec<_>>(), vec!["0", "1"]);
         assert_eq!(r.totals.get("1"), Some(&1));
-        assert!(batch_result_from(&json!("nope")).is_err());
+        assert!(batch_result_from(json!("nope")).is_err());
     }
 
     #[test]
