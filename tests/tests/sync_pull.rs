@@ -104,7 +104,8 @@ async fn a_routine_sync_probes_every_type_in_one_request_and_goes_on_only_where_
                 .get("cmd")
                 .map(|c| c.to_string())
                 .unwrap_or_default();
-            r.method == "crm.item.list" || (r.method == "batch" && cmds.contains("crm.item.list"))
+            // Reads of whole items (`select=*`); the reference batch counts ids only.
+            r.method == "crm.item.list" || (r.method == "batch" && cmds.contains("select[0]=%2A"))
         })
         .map(|r| {
             r.params
@@ -116,7 +117,8 @@ async fn a_routine_sync_probes_every_type_in_one_request_and_goes_on_only_where_
     assert_eq!(
         item_reads.len(),
         2,
-        "one probe for the four types, one chain for the deals whose page was full: {item_reads:#?}"
+        "one probe for the four types, one chain for the deals whose page was full ({} in all)",
+        item_reads.len()
     );
     assert!(
         (1..=4).all(|t| item_reads[0].contains(&format!("entityTypeId={t}&"))),

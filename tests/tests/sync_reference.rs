@@ -128,6 +128,16 @@ async fn a_sync_reads_its_reference_data_in_one_request() {
         "reference data is one batch; every other request pulls records ({} in all)",
         summary.requests
     );
+    // The progress totals (record counts) and the portal's clock came in that batch too.
+    let singles: Vec<&str> = log
+        .iter()
+        .map(|r| r.method.as_str())
+        .filter(|m| *m == "crm.item.list" || *m == "server.time")
+        .collect();
+    assert!(
+        singles.is_empty(),
+        "no count or clock request of its own: {singles:?}"
+    );
     assert_replica_equals_portal(&url, &store).await;
     sb.shutdown().await;
 }

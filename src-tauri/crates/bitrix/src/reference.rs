@@ -3,8 +3,8 @@
 use crate::client::{Client, MAX_BATCH_COMMANDS};
 use crate::error::BitrixError;
 use crate::parse::{
-    parse_category, parse_deal_contact, parse_fields, parse_profile, parse_stage, parse_user,
-    DealContact, Profile,
+    list_items, parse_category, parse_deal_contact, parse_fields, parse_profile, parse_stage,
+    parse_user, DealContact, Profile,
 };
 use crate::wire::{lenient_i64, php_list, BatchCommand, BatchResult};
 use crate::ErrorClass;
@@ -29,6 +29,9 @@ pub struct ReferenceBundle {
     /// The portal's clock when the batch ran (`server.time`, in the portal's offset): a sync
     /// run's start marker without a request of its own. `None` if the portal gave no time.
     pub server_time: Option<DateTime<FixedOffset>>,
+    /// How many records of each type the user may read, counted in the same batch (the
+    /// progress total of an initial pull, without a request of its own).
+    pub counts: BTreeMap<EntityType, u64>,
 }
 
 /// An offset-paged list in the reference batch: its key, method and parameters.
@@ -116,6 +119,13 @@ impl Client {
             "server.time",
             json!({}),
         ));
+        for t in types {
+            commands.push(BatchCommand::new(
+                format!("count_{}", t.slug()),
+                "crm.item.list",
+                json!({"entityTypeId": t.type_id(), "select": ["id"], "order": {"id": "ASC"}, "start": 0}),
+            ));
+        }
         let first = self.batch(&commands, false).await?;
 
         // Lists longer than one page: their further pages, 50 to a batch.
@@ -201,6 +211,18 @@ impl Client {
             }
         }
         bundle.is_supervisor = supervisor(&first, user_id)?;
+        for t in types {
+            let key = format!("count_{}", t.slug());
+            // A type the user may not list simply has no count (progress then has no total).
+            if let Some(Ok(v)) = first.outcome(&key) {
+                let total = first
+                    .totals
+                    .get(&key)
+                    .copied()
+                    .unwrap_or(list_items(v).len() as u64);
+                bundle.counts.insert(*t, total);
+            }
+        }
         bundle.server_time = match first.outcome("time") {
             Some(Ok(v)) => v
                 .as_str()

@@ -157,6 +157,7 @@ impl Portal for BitrixPortal {
                 is_supervisor: bundle.is_supervisor,
             }),
             server_time: bundle.server_time,
+            counts: bundle.counts,
         })
     }
 

@@ -277,6 +277,26 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
         let types = self.policy.entity_types.clone();
         let reference = self.call(cancel, || self.portal.reference(&types)).await?;
         let server_time = reference.server_time;
+        // The counts that came with it are the progress totals of the initial pulls to come
+        // (no count request of their own).
+        if self.policy.progress_totals {
+            let due: Vec<(EntityType, u64)> = reference
+                .counts
+                .iter()
+                .filter(|(t, _)| {
+                    run.types
+                        .get(t)
+                        .is_none_or(|s| !s.checkpoint.initial_done && s.total.is_none())
+                })
+                .map(|(t, n)| (*t, *n))
+                .collect();
+            for (t, total) in due {
+                let base = self.with_replica(move |r| r.visible_count(t)).await?;
+                let entry = type_run(run, t);
+                entry.total = Some(total);
+                entry.progress_base = base;
+            }
+        }
         let fields: usize = reference.fields.values().map(Vec::len).sum();
         tracing::info!(
             users = reference.users.len(),

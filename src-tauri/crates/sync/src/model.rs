@@ -79,6 +79,8 @@ pub struct ReferenceData {
     /// The portal's clock when the reference data was read, if the portal told it (it then
     /// serves as the run's pull-start marker, with no `server.time` request of its own).
     pub server_time: Option<DateTime<FixedOffset>>,
+    /// Records of each type the user may read, counted in the same request (progress totals).
+    pub counts: BTreeMap<EntityType, u64>,
 }
 
 /// Who the webhook acts as.
