@@ -151,6 +151,15 @@ async fn ten_thousand_records_are_pulled_in_batches_of_2500_and_equal_the_portal
         summary.types.iter().map(|s| s.inserted).sum::<u64>(),
         total as u64
     );
+    // The initial pulls share their requests: a batch that finishes one type goes on with the
+    // next, so they need the pages of all types (each type's full pages and one short page to
+    // show its end), 50 pages to a request — not a request per type per 2,500.
+    let pages: u64 = counts.values().map(|&n| n as u64 / 50 + 1).sum();
+    assert!(
+        summary.initial_pull_requests <= pages.div_ceil(50),
+        "{} initial pull requests for {total} records in {pages} pages",
+        summary.initial_pull_requests
+    );
     // Per type: ⌈n/2500⌉ initial batches (+1 when n is a multiple of 2,500) and one incremental batch.
     let bound: u64 = counts.values().map(|&n| (n as u64 / 2500) + 1 + 1).sum();
     assert!(

@@ -160,6 +160,78 @@ impl Client {
             .collect()
     }
 
+    /// Several types' initial pulls in one request: each segment `(type, after_id, pages)` is
+    /// its own key-set chain (its first command a literal `>id`, the rest chained on the page
+    /// before), and the segments together fill one `batch` of up to 50 commands. A type whose
+    /// pull ends within the batch (its remaining count known) thus leaves the rest of the batch
+    /// to the next type instead of to empty pages. Each segment gets its chunk, or `None` when
+    /// its first command failed (that type is simply pulled again later); a failure of the
+    /// first segment's first command is retried as [`Client::pull_items_batch`]'s is.
+    pub async fn pull_items_spanning(
+        &self,
+        segments: &[(EntityType, i64, usize)],
+    ) -> Result<Vec<Option<ItemsChunk>>, BitrixError> {
+        let total: usize = segments.iter().map(|s| s.2).sum();
+        if segments.is_empty() || segments.iter().any(|s| s.2 == 0) || total > MAX_BATCH_COMMANDS {
+            return Err(BitrixError::InvalidRequest(format!(
+                "a spanning pull needs segments of 1 page or more, {MAX_BATCH_COMMANDS} pages at most in all"
+            )));
+        }
+        let mut commands = Vec::with_capacity(total);
+        let mut starts = Vec::with_capacity(segments.len());
+        for &(t, after_id, pages) in segments {
+            let from = commands.len();
+            starts.push(from);
+            for k in 0..pages {
+                let after = if k == 0 {
+                    json!(after_id)
+                } else {
+                    reference(from + k - 1, "id")
+                };
+                let params = list_params(t, &["*"], json!({">id": after}), json!({"id": "ASC"}));
+                commands.push(BatchCommand::new(
+                    format!("c{}", from + k),
+                    "crm.item.list",
+                    params,
+                ));
+            }
+        }
+        // No halt: a failure in one type's chain must not cut the next type's off.
+        let mut result = self.read_chain_with(&commands, segments.len() == 1).await?;
+        let mut out = Vec::with_capacity(segments.len());
+        for (&(t, after_id, pages), &from) in segments.iter().zip(&starts) {
+            let taken = match chain_pages_from(&result, from, pages) {
+                Ok(p) => take_counts(&p, after_id),
+                Err(e) if from == 0 => return Err(e),
+                Err(e) => {
+                    tracing::info!(entity = %t, error = %e, "a later segment failed; that type is pulled again");
+                    out.push(None);
+                    continue;
+                }
+            };
+            let (takes, exhausted) = taken?;
+            let mut records = Vec::new();
+            for (k, n) in takes.into_iter().enumerate() {
+                let page = result
+                    .results
+                    .remove(&format!("c{}", from + k))
+                    .map(crate::parse::into_list_items)
+                    .unwrap_or_default();
+                for item in page.into_iter().take(n) {
+                    records.push(parse_record_owned(t, item)?);
+                }
+            }
+            let last_id = records.last().map(|r| r.key.id);
+            tracing::debug!(entity = %t, after_id, pages, count = records.len(), exhausted, "pulled items");
+            out.push(Some(ItemsChunk {
+                records,
+                last_id,
+                exhausted,
+            }));
+        }
+        Ok(out)
+    }
+
     /// Up to 2,500 items after `after_id` in one request: 50 chained key-set pages, each filtering
     /// `>id` on the last id of the page before (`$result[c{k-1}][items][49][id]`).
     pub async fn pull_items_batch(
@@ -344,33 +416,9 @@ impl Client {
             .collect();
         let mut result = self.read_chain(&commands).await?;
         // First, on the borrowed pages: how many items of each page to take.
-        let mut takes: Vec<usize> = Vec::new();
-        let mut taken = 0usize;
-        let mut exhausted = false;
-        let mut last = after_id;
-        'pages: for page in chain_pages(&result, commands.len())? {
-            let full = page.len() == PAGE_SIZE;
-            let mut n = 0;
-            for item in &page {
-                let id = item.get("id").and_then(lenient_i64).unwrap_or(0);
-                if id <= last {
-                    // Out of order or repeated (an unresolved reference read as empty): stop.
-                    no_progress_guard(taken + n)?;
-                    takes.push(n);
-                    break 'pages;
-                }
-                last = id;
-                n += 1;
-            }
-            takes.push(n);
-            taken += n;
-            if !full {
-                exhausted = true;
-                break;
-            }
-        }
+        let (takes, exhausted) = take_counts(&chain_pages(&result, commands.len())?, after_id)?;
         // Then the items themselves, moved out of the answer (no copy of each value).
-        let mut out: Vec<Map<String, Value>> = Vec::with_capacity(taken);
+        let mut out: Vec<Map<String, Value>> = Vec::with_capacity(takes.iter().sum());
         for (k, n) in takes.into_iter().enumerate() {
             let page = result
                 .results
@@ -388,9 +436,17 @@ impl Client {
         &self,
         commands: &[BatchCommand],
     ) -> Result<BatchResult, BitrixError> {
+        self.read_chain_with(commands, true).await
+    }
+
+    async fn read_chain_with(
+        &self,
+        commands: &[BatchCommand],
+        halt: bool,
+    ) -> Result<BatchResult, BitrixError> {
         let mut attempt = 0;
         loop {
-            let result = self.batch(commands, true).await?;
+            let result = self.batch(commands, halt).await?;
             let Some(Err(e)) = result.outcome("c0") else {
                 return Ok(result);
             };
@@ -441,6 +497,38 @@ fn append_updated(
 
 /// A chunk that stops early must still move forward, or the caller would ask the same again
 /// forever: a portal that ignores the key-set filter is an error.
+/// How many items of each page of a key-set chain to take: ids must rise past `after_id` and
+/// each other; the first that does not (an unresolved reference read as a fresh scan) ends the
+/// chunk there. Returns the counts and whether a short page ended the scan.
+fn take_counts(
+    pages: &[Vec<&Map<String, Value>>],
+    after_id: i64,
+) -> Result<(Vec<usize>, bool), BitrixError> {
+    let mut takes = Vec::with_capacity(pages.len());
+    let mut taken = 0usize;
+    let mut last = after_id;
+    for page in pages {
+        let full = page.len() == PAGE_SIZE;
+        let mut n = 0;
+        for item in page {
+            let id = item.get("id").and_then(lenient_i64).unwrap_or(0);
+            if id <= last {
+                no_progress_guard(taken + n)?;
+                takes.push(n);
+                return Ok((takes, false));
+            }
+            last = id;
+            n += 1;
+        }
+        takes.push(n);
+        taken += n;
+        if !full {
+            return Ok((takes, true));
+        }
+    }
+    Ok((takes, false))
+}
+
 fn no_progress_guard(taken: usize) -> Result<(), BitrixError> {
     if taken == 0 {
         return Err(BitrixError::MalformedResponse {
@@ -470,8 +558,17 @@ pub(crate) fn chain_pages(
     result: &BatchResult,
     n: usize,
 ) -> Result<Vec<Vec<&Map<String, Value>>>, BitrixError> {
+    chain_pages_from(result, 0, n)
+}
+
+/// [`chain_pages`] of the chain whose commands are `c{from}` … `c{from + n - 1}`.
+pub(crate) fn chain_pages_from(
+    result: &BatchResult,
+    from: usize,
+    n: usize,
+) -> Result<Vec<Vec<&Map<String, Value>>>, BitrixError> {
     let mut pages = Vec::new();
-    for k in 0..n {
+    for k in from..from + n {
         let key = format!("c{k}");
         match result.outcome(&key) {
             Some(Ok(v)) => {
@@ -482,8 +579,8 @@ pub(crate) fn chain_pages(
                     break;
                 }
             }
-            Some(Err(e)) if k == 0 => return Err(e.clone().into_error(200)),
-            None if k == 0 => {
+            Some(Err(e)) if k == from => return Err(e.clone().into_error(200)),
+            None if k == from => {
                 return Err(BitrixError::MalformedResponse {
                     http_status: 200,
                     reason: "the batch returned nothing for its first command".into(),

@@ -124,7 +124,9 @@ async fn pull(args: PullArgs) -> anyhow::Result<()> {
     let store = Arc::new(Mutex::new(Store::open(&replica_path)?));
     let policy = Policy {
         reconcile: ReconcilePolicy::Never,
-        progress_totals: false,
+        // As the app runs it: the counts come with the reference batch and let one request
+        // carry the end of one type and the start of the next.
+        progress_totals: true,
         ..Policy::default()
     };
     let engine = SyncEngine::new(

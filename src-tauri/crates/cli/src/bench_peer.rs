@@ -166,7 +166,9 @@ pub async fn run(args: PeerArgs) -> anyhow::Result<()> {
         store,
         Policy {
             reconcile: ReconcilePolicy::Never,
-            progress_totals: false,
+            // As the app runs it: the counts come with the reference batch and let one request
+            // carry the end of one type and the start of the next.
+            progress_totals: true,
             ..Policy::default()
         },
         kartoteka_sync::no_events(),

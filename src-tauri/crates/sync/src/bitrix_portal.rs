@@ -76,6 +76,25 @@ impl Portal for BitrixPortal {
         })
     }
 
+    async fn pull_spanning(
+        &self,
+        segments: &[(EntityType, i64, usize)],
+    ) -> Result<Vec<Option<PulledChunk>>, PortalError> {
+        Ok(self
+            .client
+            .pull_items_spanning(segments)
+            .await
+            .map_err(portal_error)?
+            .into_iter()
+            .map(|c| {
+                c.map(|chunk| PulledChunk {
+                    records: chunk.records,
+                    exhausted: chunk.exhausted,
+                })
+            })
+            .collect())
+    }
+
     async fn pull_updated(
         &self,
         t: EntityType,

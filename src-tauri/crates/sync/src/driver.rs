@@ -26,8 +26,13 @@ pub fn system_clock() -> Clock {
 /// A chunk read while the previous one was being written.
 struct ReadAhead {
     action: SyncAction,
-    chunk: Result<PulledChunk, PortalError>,
+    /// What the request carried: each part's own pull action and its chunk (`None`: that part
+    /// failed on its own and is read again later).
+    parts: Result<Vec<(SyncAction, Option<PulledChunk>)>, PortalError>,
 }
+
+/// List pages one request carries (one `batch` of chained `crm.item.list` commands).
+const INITIAL_PAGES_PER_REQUEST: usize = 50;
 
 /// Runs pull syncs of one portal into one replica.
 pub struct SyncEngine<P: Portal, R: Replica> {
@@ -333,6 +338,8 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
     }
 
     /// One pull step (initial or incremental). While the chunk is written, the next one is read.
+    /// An initial pull's request may carry the end of one type and the start of the next ones
+    /// ([`crate::plan::initial_segments`]); each part is committed in its own transaction.
     async fn pull(
         &self,
         cancel: &CancellationToken,
@@ -341,29 +348,63 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
         ahead: &mut Option<ReadAhead>,
         summary: &mut SyncSummary,
     ) -> Result<(), SyncError> {
-        let chunk = match ahead.take() {
+        let parts = match ahead.take() {
             Some(ReadAhead {
                 action: a,
-                chunk: Ok(chunk),
-            }) if a == action => chunk,
-            _ => self.call(cancel, || self.fetch(action)).await?,
+                parts: Ok(parts),
+            }) if a == action => parts,
+            _ => self.call(cancel, || self.fetch(run, action)).await?,
         };
-        let state = type_run(run, entity_type_of(action)).to_owned();
-        let (t, checkpoint, updated, next) = advance(action, &state.checkpoint, &chunk, run.now);
-        let pulled = chunk.records.len() as u64;
+        // Where each part leaves its type, and what the run looks like once all are committed.
+        let mut after = run.clone();
+        let mut steps = Vec::with_capacity(parts.len());
+        for (part, chunk) in parts {
+            let Some(chunk) = chunk else { continue };
+            let t = entity_type_of(part);
+            let current = type_run(&mut after, t).checkpoint;
+            let (_, checkpoint, updated, _) = advance(part, &current, &chunk, run.now);
+            let entry = type_run(&mut after, t);
+            entry.checkpoint = checkpoint;
+            if let Some(pass) = updated {
+                entry.updated = pass;
+            }
+            if matches!(part, SyncAction::PullInitial { .. }) {
+                entry.initial_pulled += chunk.records.len() as u64;
+            }
+            steps.push((part, checkpoint, updated, chunk));
+        }
+        // The next pull, read while these parts are written.
+        let next = match next_action(&after, &self.policy) {
+            a @ (SyncAction::PullInitial { .. } | SyncAction::PullUpdated { .. }) => Some(a),
+            _ => None,
+        };
         let read_next = async {
             match next {
                 Some(a) if !cancel.is_cancelled() => Some(ReadAhead {
                     action: a,
-                    chunk: self.fetch(a).await,
+                    parts: self.fetch(&after, a).await,
                 }),
                 _ => None,
             }
         };
-        let (applied, read) = tokio::join!(self.apply(t, chunk.records, checkpoint), read_next);
-        let counts = applied?;
+        let write = async {
+            let mut written = Vec::with_capacity(steps.len());
+            for (part, checkpoint, updated, chunk) in steps {
+                let t = entity_type_of(part);
+                let pulled = chunk.records.len() as u64;
+                let counts = self.apply(t, chunk.records, checkpoint).await?;
+                written.push((part, checkpoint, updated, pulled, counts));
+            }
+            Ok::<_, SyncError>(written)
+        };
+        let (written, read) = tokio::join!(write, read_next);
+        // A part that failed to commit fails the run; the next run starts from the replica's
+        // checkpoints, which hold every part committed before it.
+        let written = written?;
         *ahead = read;
-        self.record_step(run, action, checkpoint, updated, pulled, counts, summary);
+        for (part, checkpoint, updated, pulled, counts) in written {
+            self.record_step(run, part, checkpoint, updated, pulled, counts, summary);
+        }
         Ok(())
     }
 
@@ -421,6 +462,9 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
         if let Some(pass) = updated {
             entry.updated = pass;
         }
+        if matches!(action, SyncAction::PullInitial { .. }) {
+            entry.initial_pulled += pulled;
+        }
         let (total, base) = (entry.total, entry.progress_base);
         let s = summary.entry(t);
         s.pulled += pulled;
@@ -440,21 +484,52 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
         });
     }
 
-    async fn fetch(&self, action: SyncAction) -> Result<PulledChunk, PortalError> {
+    /// One request for a pull action: its parts, each with its own pull action and chunk.
+    async fn fetch(
+        &self,
+        run: &RunState,
+        action: SyncAction,
+    ) -> Result<Vec<(SyncAction, Option<PulledChunk>)>, PortalError> {
         match action {
             SyncAction::PullInitial {
                 entity_type,
                 after_id,
-            } => self.portal.pull_by_id(entity_type, after_id).await,
+            } => {
+                let segments = crate::plan::initial_segments(
+                    run,
+                    &self.policy,
+                    entity_type,
+                    after_id,
+                    INITIAL_PAGES_PER_REQUEST,
+                );
+                if segments == [(entity_type, after_id, INITIAL_PAGES_PER_REQUEST)] {
+                    let chunk = self.portal.pull_by_id(entity_type, after_id).await?;
+                    return Ok(vec![(action, Some(chunk))]);
+                }
+                let chunks = self.portal.pull_spanning(&segments).await?;
+                Ok(segments
+                    .iter()
+                    .zip(chunks)
+                    .map(|(&(t, after, _), chunk)| {
+                        (
+                            SyncAction::PullInitial {
+                                entity_type: t,
+                                after_id: after,
+                            },
+                            chunk,
+                        )
+                    })
+                    .collect())
+            }
             SyncAction::PullUpdated {
                 entity_type,
                 since,
                 after,
-            } => self.portal.pull_updated(entity_type, since, after).await,
-            _ => Ok(PulledChunk {
-                records: Vec::new(),
-                exhausted: true,
-            }),
+            } => {
+                let chunk = self.portal.pull_updated(entity_type, since, after).await?;
+                Ok(vec![(action, Some(chunk))])
+            }
+            _ => Ok(Vec::new()),
         }
     }
 

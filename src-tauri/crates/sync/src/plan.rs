@@ -109,6 +109,9 @@ pub struct TypeRun {
     pub updated: UpdatedPass,
     pub counts: Option<CountComparison>,
     pub reconciled: bool,
+    /// Records the initial pull brought this run (with `total` and `progress_base`: how many
+    /// remain, so that a batch can carry the end of one type and the start of the next).
+    pub initial_pulled: u64,
 }
 
 /// The in-memory state of one run; changed by the driver only after the replica commits.
@@ -194,6 +197,56 @@ pub fn updated_probes(run: &RunState, policy: &Policy) -> Vec<(EntityType, DateT
         .collect()
 }
 
+/// The pages of records a key-set chain needs to reach the end of a type whose remaining count
+/// is known: the full pages, and one more that comes back short (or empty) to show the end.
+/// `None` when the count is unknown, or already used up (the portal gained records meanwhile).
+pub fn pages_to_end(state: &TypeRun) -> Option<usize> {
+    let total = state.total?;
+    let remaining = total.checked_sub(state.progress_base + state.initial_pulled)?;
+    if remaining == 0 && state.initial_pulled > 0 {
+        // Pulled as many as were counted but no short page yet: the count is stale.
+        return None;
+    }
+    usize::try_from(remaining / PAGE_RECORDS + 1).ok()
+}
+
+/// Records in one list page.
+const PAGE_RECORDS: u64 = 50;
+
+/// The segments of the request that goes on with `first`'s initial pull: `first` for the
+/// pages it still needs, then the next types (policy order, start marked, pull not done) for
+/// the rest of the batch's `commands`. A type with no known remaining count takes what is left.
+pub fn initial_segments(
+    run: &RunState,
+    policy: &Policy,
+    first: EntityType,
+    after_id: i64,
+    commands: usize,
+) -> Vec<(EntityType, i64, usize)> {
+    let mut left = commands;
+    let mut segments = Vec::new();
+    let from = policy
+        .entity_types
+        .iter()
+        .position(|t| *t == first)
+        .unwrap_or(policy.entity_types.len());
+    let rest = policy.entity_types.iter().skip(from + 1).filter_map(|t| {
+        let state = run.types.get(t)?;
+        let cp = state.checkpoint;
+        (cp.watermark.is_some() && !cp.initial_done).then_some((*t, cp.initial_after_id))
+    });
+    for (t, after) in std::iter::once((first, after_id)).chain(rest) {
+        if left == 0 {
+            break;
+        }
+        let state = run.types.get(&t).copied().unwrap_or_default();
+        let pages = pages_to_end(&state).unwrap_or(left).clamp(1, left);
+        segments.push((t, after, pages));
+        left -= pages;
+    }
+    segments
+}
+
 /// Decides the next action. Pure: the same state and policy always give the same action.
 pub fn next_action(run: &RunState, policy: &Policy) -> SyncAction {
     use SyncAction::*;
@@ -202,12 +255,18 @@ pub fn next_action(run: &RunState, policy: &Policy) -> SyncAction {
     }
     // Every type's initial pull first, then the incremental passes: their first pages then go
     // to the portal together, in one request (a routine sync costs one, not one per type).
+    // Every type's start is marked (a local write with the clock the reference batch read)
+    // before any record is read, so that one request may carry the end of one type's initial
+    // pull and the start of the next one's.
+    for &entity_type in &policy.entity_types {
+        let state = run.types.get(&entity_type).copied().unwrap_or_default();
+        if state.checkpoint.watermark.is_none() {
+            return MarkPullStart { entity_type };
+        }
+    }
     for &entity_type in &policy.entity_types {
         let state = run.types.get(&entity_type).copied().unwrap_or_default();
         let checkpoint = state.checkpoint;
-        if checkpoint.watermark.is_none() {
-            return MarkPullStart { entity_type };
-        }
         if !checkpoint.initial_done {
             if policy.progress_totals && state.total.is_none() {
                 return CountForProgress { entity_type };
@@ -335,8 +394,11 @@ mod tests {
         run(true, TypeRun { total: None, ..started(0, false) }, finished()), ReconcilePolicy::Never,
         SyncAction::CountForProgress { entity_type: Lead })]
     #[case::initial_pull_resumes_after_the_committed_id(
-        run(true, started(2500, false), TypeRun::default()), ReconcilePolicy::Never,
+        run(true, started(2500, false), finished()), ReconcilePolicy::Never,
         SyncAction::PullInitial { entity_type: Lead, after_id: 2500 })]
+    #[case::every_start_is_marked_before_any_record_is_read(
+        run(true, started(2500, false), TypeRun::default()), ReconcilePolicy::Never,
+        SyncAction::MarkPullStart { entity_type: Deal })]
     #[case::finished_initial_pull_is_followed_by_an_incremental_pass_with_overlap(
         run(true, started(2500, true), finished()), ReconcilePolicy::Never,
         SyncAction::PullUpdated { entity_type: Lead, since: at("2026-03-01T08:55:00+03:00"), after: None })]
@@ -395,6 +457,66 @@ mod tests {
         #[case] expected: SyncAction,
     ) {
         assert_eq!(next_action(&state, &policy(reconcile)), expected);
+    }
+
+    #[test]
+    fn a_batch_carries_the_end_of_one_type_and_the_start_of_the_next() {
+        let p = policy(ReconcilePolicy::Never);
+        // 10,588 leads counted, 10,000 pulled: 11 full pages and a short one remain.
+        let lead = TypeRun {
+            total: Some(10_588),
+            initial_pulled: 10_000,
+            ..started(10_000, false)
+        };
+        let deal = TypeRun {
+            total: Some(21_176),
+            ..started(0, false)
+        };
+        let state = run(true, lead, deal);
+        assert_eq!(pages_to_end(&lead), Some(12));
+        assert_eq!(
+            initial_segments(&state, &p, Lead, 10_000, 50),
+            vec![(Lead, 10_000, 12), (Deal, 0, 38)]
+        );
+        // 100 remaining: two full pages and an empty one to see the end.
+        let exact = TypeRun {
+            total: Some(100),
+            ..started(0, false)
+        };
+        assert_eq!(pages_to_end(&exact), Some(3));
+        // The last type takes only what it needs.
+        let small_deal = TypeRun {
+            total: Some(120),
+            ..started(0, false)
+        };
+        let state = run(true, lead, small_deal);
+        assert_eq!(
+            initial_segments(&state, &p, Lead, 10_000, 50),
+            vec![(Lead, 10_000, 12), (Deal, 0, 3)]
+        );
+        // No count, or a count already used up: the type takes the whole batch.
+        let unknown = TypeRun {
+            total: None,
+            ..started(0, false)
+        };
+        assert_eq!(pages_to_end(&unknown), None);
+        let stale = TypeRun {
+            total: Some(50),
+            initial_pulled: 50,
+            ..started(50, false)
+        };
+        assert_eq!(pages_to_end(&stale), None);
+        let state = run(true, stale, deal);
+        assert_eq!(
+            initial_segments(&state, &p, Lead, 50, 50),
+            vec![(Lead, 50, 50)]
+        );
+        // A type whose start is not marked yet is not read ahead of its mark.
+        let state = run(true, lead, TypeRun::default());
+        assert_eq!(
+            initial_segments(&state, &p, Lead, 10_000, 50),
+            vec![(Lead, 10_000, 12)]
+        );
     }
 
     #[test]

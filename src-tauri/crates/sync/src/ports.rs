@@ -26,6 +26,13 @@ pub trait Portal: Send + Sync {
         t: EntityType,
         after_id: i64,
     ) -> impl Future<Output = Result<PulledChunk, PortalError>> + Send;
+    /// One request carrying several types' initial pulls: per segment `(type, after_id,
+    /// pages)`, that type's records after `after_id` (up to `pages` × 50), or `None` when that
+    /// segment failed on its own (the type is read again later).
+    fn pull_spanning(
+        &self,
+        segments: &[(EntityType, i64, usize)],
+    ) -> impl Future<Output = Result<Vec<Option<PulledChunk>>, PortalError>> + Send;
     /// One request: records updated at or after `since`, ascending by `(updatedTime, id)`,
     /// continuing strictly after `after` when given.
     fn pull_updated(
