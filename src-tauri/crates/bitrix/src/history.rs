@@ -48,6 +48,31 @@ fn params(t: EntityType, after: Value) -> Value {
     })
 }
 
+/// The first page of a stage-history scan as a batch command (`key`), for a probe batch that
+/// carries other commands too.
+pub(crate) fn probe_command(
+    key: String,
+    t: EntityType,
+    after_id: i64,
+) -> crate::wire::BatchCommand {
+    crate::wire::BatchCommand::new(key, "crm.stagehistory.list", params(t, json!(after_id)))
+}
+
+/// A probe page's rows after `after_id` and whether the page was the last (short).
+pub(crate) fn probe_rows(result: &Value, after_id: i64) -> (Vec<StageHistoryRow>, bool) {
+    let page = list_items(result);
+    let full = page.len() == PAGE_SIZE;
+    let mut last = after_id;
+    let mut rows = Vec::new();
+    for item in page {
+        if let Some(row) = parse_row(item).filter(|row| row.id > last) {
+            last = row.id;
+            rows.push(row);
+        }
+    }
+    (rows, !full)
+}
+
 impl Client {
     /// Stage-history rows of deals or leads with `ID` above `after_id`, ascending: the first page
     /// alone (a routine poll costs one command), and when it is full, a 50-command key-set chain

@@ -354,11 +354,22 @@ impl Client {
     /// finds little costs one request, not one per type. Each type gets its own answer: its page
     /// (exhausted when short; a full one is continued with `pull_updated_batch` from its
     /// cursor) or that command's own error, which the caller retries per type.
+    ///
+    /// `stage_probes` add the first page of stage-history scans (type, after id) to the same
+    /// request; each comes back as its rows after the id and whether the page was the last.
+    #[allow(clippy::type_complexity)]
     pub async fn probe_updated_batch(
         &self,
         probes: &[(EntityType, DateTime<FixedOffset>)],
-    ) -> Result<Vec<Result<UpdatedChunk, BitrixError>>, BitrixError> {
-        let commands: Vec<BatchCommand> = probes
+        stage_probes: &[(EntityType, i64)],
+    ) -> Result<
+        (
+            Vec<Result<UpdatedChunk, BitrixError>>,
+            Vec<Result<(Vec<crate::StageHistoryRow>, bool), BitrixError>>,
+        ),
+        BitrixError,
+    > {
+        let mut commands: Vec<BatchCommand> = probes
             .iter()
             .enumerate()
             .map(|(i, (t, since))| {
@@ -370,9 +381,28 @@ impl Client {
                 )
             })
             .collect();
+        commands.extend(
+            stage_probes
+                .iter()
+                .enumerate()
+                .map(|(i, (t, after))| crate::history::probe_command(format!("s{i}"), *t, *after)),
+        );
         let mut result = self.batch(&commands, false).await?;
-        Ok(commands
+        let stages = stage_probes
             .iter()
+            .enumerate()
+            .map(|(i, (_, after))| match result.outcome(&format!("s{i}")) {
+                Some(Ok(v)) => Ok(crate::history::probe_rows(v, *after)),
+                Some(Err(e)) => Err(e.clone().into_error(200)),
+                None => Err(BitrixError::MalformedResponse {
+                    http_status: 200,
+                    reason: format!("the batch gave no answer to s{i}"),
+                }),
+            })
+            .collect();
+        let items = commands
+            .iter()
+            .take(probes.len())
             .zip(probes)
             .map(|(c, (t, _))| match result.errors.get(&c.key) {
                 None if result.results.contains_key(&c.key) => {
@@ -392,7 +422,8 @@ impl Client {
                     reason: format!("the batch gave no answer to {}", c.key),
                 }),
             })
-            .collect())
+            .collect();
+        Ok((items, stages))
     }
 
     /// Runs the 50-command `>id` chain and returns the raw items in order, plus whether the end

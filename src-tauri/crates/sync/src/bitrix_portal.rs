@@ -115,12 +115,20 @@ impl Portal for BitrixPortal {
     async fn probe_updated(
         &self,
         probes: &[(EntityType, DateTime<FixedOffset>)],
-    ) -> Result<Vec<Result<PulledChunk, PortalError>>, PortalError> {
-        Ok(self
+        stage_probes: &[(EntityType, i64)],
+    ) -> Result<
+        (
+            Vec<Result<PulledChunk, PortalError>>,
+            Vec<Result<(Vec<StageHistoryEntry>, bool), PortalError>>,
+        ),
+        PortalError,
+    > {
+        let (items, stages) = self
             .client
-            .probe_updated_batch(probes)
+            .probe_updated_batch(probes, stage_probes)
             .await
-            .map_err(portal_error)?
+            .map_err(portal_error)?;
+        let items = items
             .into_iter()
             .map(|r| {
                 r.map(|chunk| PulledChunk {
@@ -129,7 +137,15 @@ impl Portal for BitrixPortal {
                 })
                 .map_err(portal_error)
             })
-            .collect())
+            .collect();
+        let stages = stages
+            .into_iter()
+            .map(|r| {
+                r.map(|(rows, exhausted)| (rows.into_iter().map(stage_entry).collect(), exhausted))
+                    .map_err(portal_error)
+            })
+            .collect();
+        Ok((items, stages))
     }
 
     async fn list_ids(
@@ -191,21 +207,22 @@ impl Portal for BitrixPortal {
             .stage_history_after(t, after_id, more_expected)
             .await
             .map_err(portal_error)?;
-        let entries = rows
-            .into_iter()
-            .map(|r| StageHistoryEntry {
-                id: r.id,
-                type_id: r.type_id,
-                owner_id: r.owner_id,
-                created_ms: r.created.timestamp_millis(),
-                stage_id: r.stage_id,
-                category_id: r.category_id,
-            })
-            .collect();
+        let entries = rows.into_iter().map(stage_entry).collect();
         Ok((entries, exhausted))
     }
 
     fn requests_made(&self) -> u64 {
         self.client.requests_made()
+    }
+}
+
+fn stage_entry(r: kartoteka_bitrix::StageHistoryRow) -> StageHistoryEntry {
+    StageHistoryEntry {
+        id: r.id,
+        type_id: r.type_id,
+        owner_id: r.owner_id,
+        created_ms: r.created.timestamp_millis(),
+        stage_id: r.stage_id,
+        category_id: r.category_id,
     }
 }

@@ -31,6 +31,11 @@ struct ReadAhead {
     parts: Result<Vec<(SyncAction, Option<PulledChunk>)>, PortalError>,
 }
 
+/// Stage-history first pages read with the probe batch: per type, the id they were read after,
+/// the rows, and whether the page was the last.
+type StageFirst =
+    std::collections::BTreeMap<EntityType, (i64, Vec<kartoteka_store::StageHistoryEntry>, bool)>;
+
 /// List pages one request carries (one `batch` of chained `crm.item.list` commands).
 const INITIAL_PAGES_PER_REQUEST: usize = 50;
 
@@ -130,6 +135,7 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
         // One `server.time` per run serves every type's start marker (an earlier marker only
         // widens the first incremental window).
         let mut portal_time: Option<DateTime<FixedOffset>> = None;
+        let mut stage_first = StageFirst::new();
         loop {
             if cancel.is_cancelled() {
                 return Err(SyncError::Cancelled);
@@ -147,7 +153,8 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
                 SyncAction::Done => {
                     let t = Instant::now();
                     let before = self.portal.requests_made();
-                    self.pull_stage_history(cancel, summary).await?;
+                    self.pull_stage_history(cancel, summary, stage_first)
+                        .await?;
                     summary.stage_history_requests =
                         self.portal.requests_made().saturating_sub(before);
                     summary.stage_history_seconds = t.elapsed().as_secs_f64();
@@ -181,7 +188,10 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
                     self.pull(cancel, &mut run, action, &mut ahead, summary)
                         .await?
                 }
-                SyncAction::ProbeUpdated => self.probe_updated(cancel, &mut run, summary).await?,
+                SyncAction::ProbeUpdated => {
+                    self.probe_updated(cancel, &mut run, summary, &mut stage_first)
+                        .await?
+                }
                 SyncAction::CompareCounts { entity_type } => {
                     let portal = self.call(cancel, || self.portal.count(entity_type)).await?;
                     let local = self
@@ -213,6 +223,7 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
         &self,
         cancel: &CancellationToken,
         summary: &mut SyncSummary,
+        mut stage_first: StageFirst,
     ) -> Result<(), SyncError> {
         for t in [EntityType::Lead, EntityType::Deal] {
             if !self.policy.entity_types.contains(&t) {
@@ -222,15 +233,24 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
                 .with_replica(move |r| r.stage_history_checkpoint(t))
                 .await?;
             let mut more_expected = false;
+            // The first page, when the probe batch already read it from where the replica is.
+            let mut first = stage_first
+                .remove(&t)
+                .filter(|(from, _, _)| *from == after)
+                .map(|(_, entries, exhausted)| (entries, exhausted));
             loop {
                 if cancel.is_cancelled() {
                     return Err(SyncError::Cancelled);
                 }
-                let (entries, exhausted) = self
-                    .call(cancel, || {
-                        self.portal.stage_history(t, after, more_expected)
-                    })
-                    .await?;
+                let (entries, exhausted) = match first.take() {
+                    Some(page) => page,
+                    None => {
+                        self.call(cancel, || {
+                            self.portal.stage_history(t, after, more_expected)
+                        })
+                        .await?
+                    }
+                };
                 more_expected = !exhausted;
                 let Some(last) = entries.iter().map(|e| e.id).max() else {
                     break;
@@ -416,12 +436,33 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
         cancel: &CancellationToken,
         run: &mut RunState,
         summary: &mut SyncSummary,
+        stage_first: &mut StageFirst,
     ) -> Result<(), SyncError> {
         let probes = crate::plan::updated_probes(run, &self.policy);
         run.updated_probed = true;
-        let answers = self
-            .call(cancel, || self.portal.probe_updated(&probes))
+        // The stage history's first pages ride along (read now, recorded after the records).
+        let mut stage_probes = Vec::new();
+        for t in [EntityType::Lead, EntityType::Deal] {
+            if self.policy.entity_types.contains(&t) {
+                let after = self
+                    .with_replica(move |r| r.stage_history_checkpoint(t))
+                    .await?;
+                stage_probes.push((t, after));
+            }
+        }
+        let (answers, stage_answers) = self
+            .call(cancel, || self.portal.probe_updated(&probes, &stage_probes))
             .await?;
+        for ((t, after), answer) in stage_probes.into_iter().zip(stage_answers) {
+            match answer {
+                Ok((entries, exhausted)) => {
+                    stage_first.insert(t, (after, entries, exhausted));
+                }
+                Err(e) => {
+                    tracing::info!(entity = %t, error = %e, "stage-history probe failed; read later");
+                }
+            }
+        }
         for ((t, since), answer) in probes.into_iter().zip(answers) {
             let chunk = match answer {
                 Ok(chunk) => chunk,

@@ -43,10 +43,22 @@ pub trait Portal: Send + Sync {
     ) -> impl Future<Output = Result<PulledChunk, PortalError>> + Send;
     /// One request for several types: the first page of each one's incremental pass (as
     /// [`Portal::pull_updated`] with no `after`), each type with its own chunk or failure.
+    /// `stage_probes` (type, after id) add the first page of stage-history scans to the same
+    /// request, each with its rows and whether that page was the last.
+    #[allow(clippy::type_complexity)]
     fn probe_updated(
         &self,
         probes: &[(EntityType, DateTime<FixedOffset>)],
-    ) -> impl Future<Output = Result<Vec<Result<PulledChunk, PortalError>>, PortalError>> + Send;
+        stage_probes: &[(EntityType, i64)],
+    ) -> impl Future<
+        Output = Result<
+            (
+                Vec<Result<PulledChunk, PortalError>>,
+                Vec<Result<(Vec<StageHistoryEntry>, bool), PortalError>>,
+            ),
+            PortalError,
+        >,
+    > + Send;
     /// One request: ids greater than `after_id`, ascending; `true` when no more remain.
     fn list_ids(
         &self,
