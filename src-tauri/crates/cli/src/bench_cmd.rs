@@ -41,9 +41,18 @@ enum BenchCommand {
     /// P10: Kartoteka and an existing client library (fast_bitrix24 from PyPI, installed by the
     /// benchmark) pull the same records from the same sandbox; wall times and request counts.
     Peer(crate::bench_peer::PeerArgs),
+    /// Issue 10 §2: record search (first page + exact total) on an existing replica file.
+    Search(SearchArgs),
     /// (Used by `bench history`.) One export in this process; prints rows, seconds, peak memory.
     #[command(hide = true)]
     HistoryExportChild(crate::bench_history::ExportChildArgs),
+}
+
+#[derive(Args)]
+struct SearchArgs {
+    /// The replica to search (e.g. one `bench pull --dir` left behind).
+    #[arg(long)]
+    replica: PathBuf,
 }
 
 #[derive(Args)]
@@ -84,6 +93,18 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             .build()?
             .block_on(crate::bench_responsive::run(a)),
         BenchCommand::HistoryExportChild(a) => crate::bench_history::export_child(a),
+        BenchCommand::Search(a) => {
+            let store = Store::open(&a.replica)?;
+            let records: u64 = EntityType::ALL
+                .iter()
+                .map(|t| store.all_ids(*t).map(|ids| ids.len() as u64))
+                .sum::<Result<u64, _>>()?;
+            println!("search on {} ({records} records; first page of 50 + exact total, target p95 ≤ 50 ms)", a.replica.display());
+            for f in kartoteka_store::bench::time_searches(&store)? {
+                println!("  {f}");
+            }
+            Ok(())
+        }
     }
 }
 

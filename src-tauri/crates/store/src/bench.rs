@@ -184,6 +184,8 @@ pub fn time_searches(store: &Store) -> Result<Vec<SearchFigure>, StoreError> {
         })
         .unwrap_or_else(|| "89032180888".into());
     let prefix: String = domestic.chars().take(4).collect();
+    // The same number's start in international form (+7 and three digits).
+    let international = format!("+7{}", &prefix[1..]);
     let cases: Vec<(&str, EntityType, String)> = vec![
         ("2 letters", EntityType::Contact, "ан".into()),
         ("2 letters", EntityType::Deal, "по".into()),
@@ -200,6 +202,14 @@ pub fn time_searches(store: &Store) -> Result<Vec<SearchFigure>, StoreError> {
             EntityType::Contact,
             format!("{} {}", &prefix[..1], &prefix[1..]),
         ),
+        ("phone, + and one digit", EntityType::Contact, "+7".into()),
+        ("phone, + and two digits", EntityType::Contact, "+79".into()),
+        (
+            "phone, international prefix",
+            EntityType::Contact,
+            international,
+        ),
+        ("2 digits", EntityType::Contact, "99".into()),
         ("e-mail part", EntityType::Contact, "mail.ru".into()),
         ("name and company", EntityType::Deal, "ООО".into()),
         ("3 letters", EntityType::Company, "тех".into()),
