@@ -12,7 +12,7 @@ use crate::migrations::UNSENT_STATES_SQL;
 use crate::promote::{declared_links, hash64, promote, rid, rid_of, Promoted};
 use crate::search::{company_dependents, reindex, search_body, Names};
 use crate::{RecordState, Store, StoreError};
-use kartoteka_domain::{EntityType, MultiField, Record, RecordKey};
+use kartoteka_domain::{EntityType, Record, RecordKey};
 use rusqlite::{params, CachedStatement, Connection, OptionalExtension};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -381,34 +381,34 @@ fn apply_one(
     let mut prev_links = None;
     let restored = old_state != RecordState::Active;
     if old_hash != server_hash {
-        let prev: Map<String, Value> = serde_json::from_str(&prev_fields)?;
-        diff_fields(&prev, &record.fields, &mut changes);
+        let same_multi = prev_multi == multi_json;
+        let prev = Record {
+            key,
+            updated_time: None,
+            fields: serde_json::from_str(&prev_fields)?,
+            multi_fields: if old_state == RecordState::Hidden {
+                Vec::new()
+            } else if same_multi {
+                record.multi_fields.clone()
+            } else {
+                serde_json::from_str(&prev_multi)?
+            },
+        };
+        diff_fields(&prev.fields, &record.fields, &mut changes);
         if old_state == RecordState::Hidden {
             // Access came back: what this device forgot is new to it again.
             observer.created(record)?;
         } else {
-            let prev_multi_fields: Vec<MultiField> = if prev_multi == multi_json {
-                record.multi_fields.clone()
-            } else {
-                serde_json::from_str(&prev_multi)?
-            };
             observer.changed(
                 &prev,
-                &prev_multi_fields,
                 record,
                 restored.then_some(state_changed_at.unwrap_or(0)),
             )?;
         }
         if !has_mirror {
-            let prev_record = Record {
-                key,
-                updated_time: None,
-                fields: prev,
-                multi_fields: Vec::new(),
-            };
-            prev_links = Some(declared_links(&prev_record));
+            prev_links = Some(declared_links(&prev));
         }
-        if prev_multi != multi_json {
+        if !same_multi {
             changes.push(FieldChange {
                 field: MULTI_FIELDS.to_string(),
                 old: serde_json::from_str(&prev_multi)?,
@@ -418,12 +418,7 @@ fn apply_one(
     } else if old_state == RecordState::Hidden {
         observer.created(record)?;
     } else if restored {
-        observer.changed(
-            &record.fields,
-            &record.multi_fields,
-            record,
-            Some(state_changed_at.unwrap_or(0)),
-        )?;
+        observer.changed(record, record, Some(state_changed_at.unwrap_or(0)))?;
     }
 
     // The local view: the server version, except fields with unsent edits.

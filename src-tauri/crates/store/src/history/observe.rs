@@ -12,7 +12,7 @@ use kartoteka_domain::{
     HistorySyncState, MultiField, MultiFieldKind, Record, RecordKey,
 };
 use rusqlite::{CachedStatement, Connection, OptionalExtension};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
@@ -473,10 +473,10 @@ impl<'c> Observer<'c> {
     }
 
     /// A record that changed since the last version this device saw: one group of events.
+    /// `prev` is the previous version (its key and update time are not read).
     pub(crate) fn changed(
         &mut self,
-        prev_fields: &Map<String, Value>,
-        prev_multi: &[MultiField],
+        prev: &Record,
         record: &Record,
         restored_after: Option<i64>,
     ) -> Result<usize, StoreError> {
@@ -487,7 +487,7 @@ impl<'c> Observer<'c> {
             .unwrap_or(0)
             * 1000;
         let by = record.id_field("updatedBy");
-        let events = self.change_events(prev_fields, prev_multi, record, restored_after, at, by)?;
+        let events = self.change_events(prev, record, restored_after, at, by)?;
         if events.is_empty() {
             return Ok(0);
         }
@@ -499,22 +499,18 @@ impl<'c> Observer<'c> {
     }
 
     /// The events that turn `prev` into `record`, attributed to `by` at `at` (not yet written):
-    /// one per field, multi-field entry and link.
+    /// one per field, multi-field entry and link. Only `prev`'s fields and multi-fields are
+    /// read (a caller's previous version is used as it is, not copied).
     pub(crate) fn change_events(
         &mut self,
-        prev_fields: &Map<String, Value>,
-        prev_multi: &[MultiField],
+        prev_record: &Record,
         record: &Record,
         restored_after: Option<i64>,
         at: i64,
         by: Option<i64>,
     ) -> Result<Vec<NewEvent>, StoreError> {
-        let prev_record = Record {
-            key: record.key,
-            updated_time: None,
-            fields: prev_fields.clone(),
-            multi_fields: prev_multi.to_vec(),
-        };
+        let prev_fields = &prev_record.fields;
+        let prev_multi = &prev_record.multi_fields;
         let mut events = Vec::new();
         if let Some(gone_at) = restored_after {
             // A record restored from the recycle bin keeps its old updatedTime (CONTRACT, the
@@ -550,7 +546,7 @@ impl<'c> Observer<'c> {
             e.field_label = Some(self.label(name));
             e.old_value = json_text(old);
             e.new_value = json_text(new);
-            e.old_display = self.display(name, old, &prev_record);
+            e.old_display = self.display(name, old, prev_record);
             e.new_display = self.display(name, new, record);
             events.push(e);
         }
@@ -573,7 +569,7 @@ impl<'c> Observer<'c> {
             }
         }
         // Links.
-        let old_links = declared_links(&prev_record);
+        let old_links = declared_links(prev_record);
         let new_links = declared_links(record);
         for l in &new_links {
             if !old_links.iter().any(|o| o.to == l.to) {
