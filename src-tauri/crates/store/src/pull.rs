@@ -13,7 +13,8 @@ use crate::promote::{declared_links, hash64, promote, rid, rid_of, Promoted};
 use crate::search::{company_dependents, reindex, search_body, Names};
 use crate::{RecordState, Store, StoreError};
 use kartoteka_domain::{EntityType, Record, RecordKey};
-use rusqlite::{params, CachedStatement, Connection, OptionalExtension};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, CachedStatement, Connection, OptionalExtension, Statement};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -63,13 +64,87 @@ pub(crate) struct Statements<'c> {
     link: CachedStatement<'c>,
     unblock: CachedStatement<'c>,
     outbox_values: CachedStatement<'c>,
+    conn: &'c Connection,
+    /// UPDATEs of a pulled record's row that leave out the indexed columns whose value did not
+    /// change, by [`IndexedColumns::changed`] mask: SQLite rewrites the entries of every index
+    /// whose column an UPDATE sets, changed or not (7 indexes on `records`).
+    updates: HashMap<u8, Statement<'c>>,
 }
+
+/// A record row's indexed columns as stored (read with the row's hashes, before an update).
+pub(crate) struct IndexedColumns {
+    state: i64,
+    title_sort: SqlValue,
+    stage_id: SqlValue,
+    assigned_by_id: SqlValue,
+    opportunity_minor: SqlValue,
+    created_time: SqlValue,
+    updated_time: SqlValue,
+}
+
+impl IndexedColumns {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(IndexedColumns {
+            state: r.get("state")?,
+            title_sort: r.get("title_sort")?,
+            stage_id: r.get("stage_id")?,
+            assigned_by_id: r.get("assigned_by_id")?,
+            opportunity_minor: r.get("opportunity_minor")?,
+            created_time: r.get("created_time")?,
+            updated_time: r.get("updated_time")?,
+        })
+    }
+
+    /// One bit per indexed column that `p` changes (in the order of [`UPDATE_INDEXED`]).
+    fn changed(&self, p: &Promoted) -> u8 {
+        fn text(old: &SqlValue, new: Option<&str>) -> bool {
+            match (old, new) {
+                (SqlValue::Text(a), Some(b)) => a == b,
+                (SqlValue::Null, None) => true,
+                _ => false,
+            }
+        }
+        fn int(old: &SqlValue, new: Option<i64>) -> bool {
+            match (old, new) {
+                (SqlValue::Integer(a), Some(b)) => *a == b,
+                (SqlValue::Null, None) => true,
+                _ => false,
+            }
+        }
+        let same = [
+            self.state == RecordState::Active.code(),
+            text(&self.title_sort, Some(&p.title_sort)),
+            text(&self.stage_id, p.stage_id.as_deref()),
+            int(&self.assigned_by_id, p.assigned_by_id),
+            int(&self.opportunity_minor, Some(p.opportunity_minor)),
+            int(&self.created_time, Some(p.created_time)),
+            int(&self.updated_time, Some(p.updated_time)),
+        ];
+        same.iter().enumerate().fold(
+            0,
+            |mask, (i, same)| if *same { mask } else { mask | 1 << i },
+        )
+    }
+}
+
+/// The indexed columns of `records` as set by the update statement, in mask bit order.
+const UPDATE_INDEXED: [&str; 7] = [
+    "state = 0",
+    "title_sort = ?5",
+    "stage_id = ?6",
+    "assigned_by_id = ?8",
+    "opportunity_minor = ?10",
+    "created_time = ?15",
+    "updated_time = ?16",
+];
 
 impl<'c> Statements<'c> {
     pub(crate) fn new(conn: &'c Connection) -> Result<Self, StoreError> {
         Ok(Statements {
             current: conn.prepare_cached(
-                "SELECT server_hash, state, search_hash, state_changed_at, title FROM records WHERE rid = ?1",
+                "SELECT server_hash, state, search_hash, state_changed_at, title, title_sort, \
+                 stage_id, assigned_by_id, opportunity_minor, created_time, updated_time \
+                 FROM records WHERE rid = ?1",
             )?,
             previous_server: conn.prepare_cached(
                 "SELECT COALESCE(s.fields, f.fields) AS fields, \
@@ -122,7 +197,64 @@ impl<'c> Statements<'c> {
                 "SELECT field, new_value FROM outbox WHERE entity_type = ?1 AND record_id = ?2 \
                  AND state IN {UNSENT_STATES_SQL} ORDER BY id"
             ))?,
+            conn,
+            updates: HashMap::new(),
         })
+    }
+
+    /// Updates a record's row like [`Self::write_row`], leaving out the indexed columns whose
+    /// stored value (`old`) is already the new one: same row, fewer index entries rewritten.
+    pub(crate) fn update_row(
+        &mut self,
+        rid: i64,
+        key: RecordKey,
+        p: &Promoted,
+        old: &IndexedColumns,
+        server_hash: i64,
+        search_hash: i64,
+    ) -> Result<(), StoreError> {
+        let mask = old.changed(p);
+        let stmt = match self.updates.entry(mask) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let mut sql = String::from(
+                    "UPDATE records SET title = ?4, category_id = ?7, opportunity = ?9, \
+                     currency_id = ?11, company_id = ?12, phone = ?13, email = ?14, \
+                     updated_by_id = ?17, server_hash = ?18, search_hash = ?19, \
+                     state_changed_at = NULL",
+                );
+                for (i, set) in UPDATE_INDEXED.iter().enumerate() {
+                    if mask & (1 << i) != 0 {
+                        sql.push_str(", ");
+                        sql.push_str(set);
+                    }
+                }
+                sql.push_str(" WHERE rid = ?1 AND entity_type = ?2 AND id = ?3");
+                e.insert(self.conn.prepare(&sql)?)
+            }
+        };
+        stmt.execute(params![
+            rid,
+            key.entity_type.type_id(),
+            key.id,
+            p.title,
+            p.title_sort,
+            p.stage_id,
+            p.category_id,
+            p.assigned_by_id,
+            p.opportunity,
+            p.opportunity_minor,
+            p.currency_id,
+            p.company_id,
+            p.phone,
+            p.email,
+            p.created_time,
+            p.updated_time,
+            p.updated_by_id,
+            server_hash,
+            search_hash
+        ])?;
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -335,12 +467,15 @@ fn apply_one(
                 r.get::<_, i64>("search_hash")?,
                 r.get::<_, Option<i64>>("state_changed_at")?,
                 r.get::<_, String>("title")?,
+                IndexedColumns::read(r)?,
             ))
         })
         .optional()?;
 
     let is_company = entity_type == EntityType::Company;
-    let Some((old_hash, old_state, old_search_hash, state_changed_at, old_title)) = current else {
+    let Some((old_hash, old_state, old_search_hash, state_changed_at, old_title, old_indexed)) =
+        current
+    else {
         // New here: no previous version, so no diff to compute.
         let promoted = promote(record);
         let body = search_body(record, &promoted, names)?;
@@ -469,7 +604,7 @@ fn apply_one(
         renamed.push(key.id);
     }
     let search_hash = hash64(&[body.as_bytes()]);
-    st.write_row(true, rid, key, &promoted, server_hash, search_hash)?;
+    st.update_row(rid, key, &promoted, &old_indexed, server_hash, search_hash)?;
     st.put_fields
         .execute(params![rid, local_fields_json, local_multi_json])?;
     if search_hash != old_search_hash || old_state == RecordState::Hidden {
