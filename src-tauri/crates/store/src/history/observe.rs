@@ -5,6 +5,7 @@
 
 use super::write::HistoryWriter;
 use super::NewEvent;
+use crate::diff::pair_fields;
 use crate::promote::{declared_links, rid_of, unix_time};
 use crate::StoreError;
 use kartoteka_domain::{
@@ -520,22 +521,20 @@ impl<'c> Observer<'c> {
         }
         // Fields, standard and custom.
         let null = Value::Null;
-        let mut names: Vec<&String> = record.fields.keys().collect();
-        names.extend(
-            prev_fields
-                .keys()
-                .filter(|k| !record.fields.contains_key(*k)),
-        );
-        for name in names {
-            if is_bookkeeping_field(name) || LINK_FIELDS.contains(&name.as_str()) {
-                continue;
-            }
-            let old = prev_fields.get(name).unwrap_or(&null);
-            let new = record.fields.get(name).unwrap_or(&null);
+        let mut changed: Vec<(&String, &Value, &Value)> = Vec::new();
+        pair_fields(prev_fields, &record.fields, |name, old, new| {
+            let old = old.unwrap_or(&null);
+            let new = new.unwrap_or(&null);
             let empty = kartoteka_domain::record::is_empty_value;
             if old == new || (empty(old) && empty(new)) {
-                continue;
+                return;
             }
+            if is_bookkeeping_field(name) || LINK_FIELDS.contains(&name.as_str()) {
+                return;
+            }
+            changed.push((name, old, new));
+        });
+        for (name, old, new) in changed {
             let code = if name == "stageId" {
                 HistoryEventCode::StageChanged
             } else {
