@@ -371,6 +371,7 @@ pub(crate) fn apply_in(
         let unsent = unsent_fields(tx, entity_type)?;
         let mut st = Statements::new(tx)?;
         let mut observer = Observer::new(tx, entity_type)?;
+        observer.defer_writes();
         let mut names = Names::new(tx)?;
         let mut renamed = Vec::new();
         let mut buf = JsonBuffers {

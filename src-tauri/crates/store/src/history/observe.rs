@@ -241,6 +241,9 @@ pub(crate) struct Observer<'c> {
     /// id → (name, technical), or `None` for an id the replica does not know.
     users: RefCell<HashMap<i64, Option<(String, bool)>>>,
     pub(crate) writer: HistoryWriter<'c>,
+    /// Events of `created` and `changed` not yet appended, with their group ids, when writes
+    /// are deferred (see [`Observer::defer_writes`]).
+    deferred: Option<Vec<(NewEvent, i64)>>,
 }
 
 impl<'c> Observer<'c> {
@@ -256,10 +259,34 @@ impl<'c> Observer<'c> {
             ),
             users: RefCell::new(HashMap::new()),
             writer: HistoryWriter::new(conn)?,
+            deferred: None,
         })
     }
 
-    pub(crate) fn finish(self, conn: &Connection) -> Result<(), StoreError> {
+    /// From now on, `created` and `changed` compute their events at once (values displayed as
+    /// of that moment, group ids in call order) and append them, in the same order, at
+    /// [`Observer::finish`]. A pull writes a whole batch's records first and then its history:
+    /// each set of tables is written in one go instead of alternating between them for every
+    /// record. The events and their order are the same.
+    pub(crate) fn defer_writes(&mut self) {
+        self.deferred.get_or_insert_with(Vec::new);
+    }
+
+    fn emit(&mut self, e: NewEvent, group_id: i64) -> Result<(), StoreError> {
+        match &mut self.deferred {
+            Some(events) => events.push((e, group_id)),
+            None => {
+                self.writer.append(&e, group_id)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends the deferred events, then writes the chain tails and counters.
+    pub(crate) fn finish(mut self, conn: &Connection) -> Result<(), StoreError> {
+        for (e, g) in self.deferred.take().unwrap_or_default() {
+            self.writer.append(&e, g)?;
+        }
         self.writer.finish(conn)
     }
 
@@ -469,8 +496,7 @@ impl<'c> Observer<'c> {
         );
         e.new_display = Some(record.display_title());
         let g = self.writer.new_group();
-        self.writer.append(&e, g)?;
-        Ok(())
+        self.emit(e, g)
     }
 
     /// A record that changed since the last version this device saw: one group of events.
@@ -492,11 +518,12 @@ impl<'c> Observer<'c> {
         if events.is_empty() {
             return Ok(0);
         }
+        let n = events.len();
         let g = self.writer.new_group();
-        for e in &events {
-            self.writer.append(e, g)?;
+        for e in events {
+            self.emit(e, g)?;
         }
-        Ok(events.len())
+        Ok(n)
     }
 
     /// The events that turn `prev` into `record`, attributed to `by` at `at` (not yet written):
