@@ -395,3 +395,41 @@ fn changed_records_rows_and_indexes_match_a_fresh_pull_of_the_same_versions() {
     };
     assert_eq!(rows(dir.path()), rows(fresh_dir.path()));
 }
+
+/// A batch's search texts and links are written after its records, in their order: a record
+/// that comes twice in one batch ends with its second version's text and links, as if the
+/// versions had come in two batches.
+#[test]
+fn a_record_twice_in_one_batch_keeps_the_later_versions_text_and_links() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut store = open(dir.path());
+    let mut v1 = deal(8, "Альфапроект", "NEW", 1, T1);
+    v1.fields.insert("contactIds".into(), json!([101]));
+    let mut v2 = deal(8, "Бетапроект", "WON", 1, T2);
+    v2.fields.insert("contactIds".into(), json!([102]));
+    let stats = store
+        .apply_pulled(EntityType::Deal, &[v1, v2], &checkpoint(8))
+        .expect("batch");
+    assert_eq!((stats.inserted, stats.updated), (1, 1));
+    let found = |store: &kartoteka_store::Store, text: &str| {
+        let mut filter = RecordFilter::new(EntityType::Deal);
+        filter.search = Some(text.into());
+        store
+            .list_records(&filter, &page(10))
+            .expect("search")
+            .rows
+            .len()
+    };
+    assert_eq!(found(&store, "Бетапроект"), 1);
+    assert_eq!(found(&store, "Альфапроект"), 0, "the first text is gone");
+    drop(store);
+    let conn = Connection::open(dir.path().join("replica.db")).expect("raw open");
+    let targets: Vec<i64> = conn
+        .prepare("SELECT to_rid & 0xFFFFFFFFFFFF FROM links ORDER BY to_rid")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("links")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(targets, vec![102], "the second version's links only");
+}
