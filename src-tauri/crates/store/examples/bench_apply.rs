@@ -15,6 +15,10 @@ use kartoteka_store::{Store, SyncCheckpoint};
 use std::path::PathBuf;
 use std::time::Instant;
 
+/// The allocator of the CLI and the app, so that the figures are theirs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn batches(n: usize, version: u32) -> Vec<(EntityType, Vec<Record>)> {
     let deals = n / 2;
     let mut out = Vec::new();
