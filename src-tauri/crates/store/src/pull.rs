@@ -9,11 +9,12 @@ use crate::diff::{diff_fields, FieldChange};
 use crate::history::Observer;
 use crate::lifecycle::{write_checkpoint, CountDeltas, SyncCheckpoint};
 use crate::migrations::UNSENT_STATES_SQL;
-use crate::promote::{declared_links, hash64, promote, rid, rid_of, Promoted};
+use crate::promote::{declared_links, hash64, promote, rid, rid_of, DeclaredLink, Promoted};
 use crate::search::{company_dependents, reindex, search_body, Names};
 use crate::{RecordState, Store, StoreError};
-use kartoteka_domain::{EntityType, MultiField, Record, RecordKey};
-use rusqlite::{params, CachedStatement, Connection, OptionalExtension};
+use kartoteka_domain::{EntityType, Record, RecordKey};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, CachedStatement, Connection, OptionalExtension, Statement};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -63,13 +64,87 @@ pub(crate) struct Statements<'c> {
     link: CachedStatement<'c>,
     unblock: CachedStatement<'c>,
     outbox_values: CachedStatement<'c>,
+    conn: &'c Connection,
+    /// UPDATEs of a pulled record's row that leave out the indexed columns whose value did not
+    /// change, by [`IndexedColumns::changed`] mask: SQLite rewrites the entries of every index
+    /// whose column an UPDATE sets, changed or not (7 indexes on `records`).
+    updates: HashMap<u8, Statement<'c>>,
 }
+
+/// A record row's indexed columns as stored (read with the row's hashes, before an update).
+pub(crate) struct IndexedColumns {
+    state: i64,
+    title_sort: SqlValue,
+    stage_id: SqlValue,
+    assigned_by_id: SqlValue,
+    opportunity_minor: SqlValue,
+    created_time: SqlValue,
+    updated_time: SqlValue,
+}
+
+impl IndexedColumns {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(IndexedColumns {
+            state: r.get("state")?,
+            title_sort: r.get("title_sort")?,
+            stage_id: r.get("stage_id")?,
+            assigned_by_id: r.get("assigned_by_id")?,
+            opportunity_minor: r.get("opportunity_minor")?,
+            created_time: r.get("created_time")?,
+            updated_time: r.get("updated_time")?,
+        })
+    }
+
+    /// One bit per indexed column that `p` changes (in the order of [`UPDATE_INDEXED`]).
+    fn changed(&self, p: &Promoted) -> u8 {
+        fn text(old: &SqlValue, new: Option<&str>) -> bool {
+            match (old, new) {
+                (SqlValue::Text(a), Some(b)) => a == b,
+                (SqlValue::Null, None) => true,
+                _ => false,
+            }
+        }
+        fn int(old: &SqlValue, new: Option<i64>) -> bool {
+            match (old, new) {
+                (SqlValue::Integer(a), Some(b)) => *a == b,
+                (SqlValue::Null, None) => true,
+                _ => false,
+            }
+        }
+        let same = [
+            self.state == RecordState::Active.code(),
+            text(&self.title_sort, Some(&p.title_sort)),
+            text(&self.stage_id, p.stage_id.as_deref()),
+            int(&self.assigned_by_id, p.assigned_by_id),
+            int(&self.opportunity_minor, Some(p.opportunity_minor)),
+            int(&self.created_time, Some(p.created_time)),
+            int(&self.updated_time, Some(p.updated_time)),
+        ];
+        same.iter().enumerate().fold(
+            0,
+            |mask, (i, same)| if *same { mask } else { mask | 1 << i },
+        )
+    }
+}
+
+/// The indexed columns of `records` as set by the update statement, in mask bit order.
+const UPDATE_INDEXED: [&str; 7] = [
+    "state = 0",
+    "title_sort = ?5",
+    "stage_id = ?6",
+    "assigned_by_id = ?8",
+    "opportunity_minor = ?10",
+    "created_time = ?15",
+    "updated_time = ?16",
+];
 
 impl<'c> Statements<'c> {
     pub(crate) fn new(conn: &'c Connection) -> Result<Self, StoreError> {
         Ok(Statements {
             current: conn.prepare_cached(
-                "SELECT server_hash, state, search_hash, state_changed_at, title FROM records WHERE rid = ?1",
+                "SELECT server_hash, state, search_hash, state_changed_at, title, title_sort, \
+                 stage_id, assigned_by_id, opportunity_minor, created_time, updated_time \
+                 FROM records WHERE rid = ?1",
             )?,
             previous_server: conn.prepare_cached(
                 "SELECT COALESCE(s.fields, f.fields) AS fields, \
@@ -122,7 +197,64 @@ impl<'c> Statements<'c> {
                 "SELECT field, new_value FROM outbox WHERE entity_type = ?1 AND record_id = ?2 \
                  AND state IN {UNSENT_STATES_SQL} ORDER BY id"
             ))?,
+            conn,
+            updates: HashMap::new(),
         })
+    }
+
+    /// Updates a record's row like [`Self::write_row`], leaving out the indexed columns whose
+    /// stored value (`old`) is already the new one: same row, fewer index entries rewritten.
+    pub(crate) fn update_row(
+        &mut self,
+        rid: i64,
+        key: RecordKey,
+        p: &Promoted,
+        old: &IndexedColumns,
+        server_hash: i64,
+        search_hash: i64,
+    ) -> Result<(), StoreError> {
+        let mask = old.changed(p);
+        let stmt = match self.updates.entry(mask) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let mut sql = String::from(
+                    "UPDATE records SET title = ?4, category_id = ?7, opportunity = ?9, \
+                     currency_id = ?11, company_id = ?12, phone = ?13, email = ?14, \
+                     updated_by_id = ?17, server_hash = ?18, search_hash = ?19, \
+                     state_changed_at = NULL",
+                );
+                for (i, set) in UPDATE_INDEXED.iter().enumerate() {
+                    if mask & (1 << i) != 0 {
+                        sql.push_str(", ");
+                        sql.push_str(set);
+                    }
+                }
+                sql.push_str(" WHERE rid = ?1 AND entity_type = ?2 AND id = ?3");
+                e.insert(self.conn.prepare(&sql)?)
+            }
+        };
+        stmt.execute(params![
+            rid,
+            key.entity_type.type_id(),
+            key.id,
+            p.title,
+            p.title_sort,
+            p.stage_id,
+            p.category_id,
+            p.assigned_by_id,
+            p.opportunity,
+            p.opportunity_minor,
+            p.currency_id,
+            p.company_id,
+            p.phone,
+            p.email,
+            p.created_time,
+            p.updated_time,
+            p.updated_by_id,
+            server_hash,
+            search_hash
+        ])?;
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -239,18 +371,21 @@ pub(crate) fn apply_in(
         let unsent = unsent_fields(tx, entity_type)?;
         let mut st = Statements::new(tx)?;
         let mut observer = Observer::new(tx, entity_type)?;
+        observer.defer_writes();
         let mut names = Names::new(tx)?;
         let mut renamed = Vec::new();
         let mut buf = JsonBuffers {
             fields: Vec::with_capacity(8192),
             multi: Vec::with_capacity(1024),
         };
+        let mut later = Later::default();
         for record in records {
             apply_one(
                 &mut st,
                 &mut observer,
                 &mut names,
                 &mut buf,
+                &mut later,
                 entity_type,
                 record,
                 &unsent,
@@ -259,6 +394,7 @@ pub(crate) fn apply_in(
                 &mut renamed,
             )?;
         }
+        later.write(&mut st)?;
         observer.finish(tx)?;
         // Companies new or renamed here: the rows that show their name search by it.
         for id in renamed {
@@ -286,6 +422,39 @@ pub(crate) fn apply_in(
     Ok(stats)
 }
 
+/// The search-index and link writes of a batch, made after all its records' rows and in the
+/// same order (like its history events, see `Observer::defer_writes`): each table is written in
+/// one go instead of alternating between them for every record. Nothing in the loop reads
+/// either table, so the result is the same.
+#[derive(Default)]
+struct Later {
+    /// (rid, whether its previous text is removed first, its text).
+    search: Vec<(i64, bool, String)>,
+    /// (rid, whether its previous links are removed first, its links).
+    links: Vec<(i64, bool, Vec<DeclaredLink>)>,
+}
+
+impl Later {
+    fn write(self, st: &mut Statements<'_>) -> Result<(), StoreError> {
+        for (rid, replace, body) in self.search {
+            if replace {
+                st.unindex.execute([rid])?;
+            }
+            st.index.execute(params![rid, body])?;
+        }
+        for (rid, replace, links) in self.links {
+            if replace {
+                st.unlink.execute([rid])?;
+            }
+            for link in links {
+                st.link
+                    .execute(params![rid, rid_of(link.to)?, link.is_primary, link.sort])?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Serialization buffers reused across a batch (no per-record growth of fresh strings).
 struct JsonBuffers {
     fields: Vec<u8>,
@@ -302,6 +471,7 @@ fn apply_one(
     observer: &mut Observer<'_>,
     names: &mut Names<'_>,
     buf: &mut JsonBuffers,
+    later: &mut Later,
     entity_type: EntityType,
     record: &Record,
     unsent: &HashMap<i64, Vec<String>>,
@@ -335,12 +505,15 @@ fn apply_one(
                 r.get::<_, i64>("search_hash")?,
                 r.get::<_, Option<i64>>("state_changed_at")?,
                 r.get::<_, String>("title")?,
+                IndexedColumns::read(r)?,
             ))
         })
         .optional()?;
 
     let is_company = entity_type == EntityType::Company;
-    let Some((old_hash, old_state, old_search_hash, state_changed_at, old_title)) = current else {
+    let Some((old_hash, old_state, old_search_hash, state_changed_at, old_title, old_indexed)) =
+        current
+    else {
         // New here: no previous version, so no diff to compute.
         let promoted = promote(record);
         let body = search_body(record, &promoted, names)?;
@@ -351,8 +524,8 @@ fn apply_one(
         st.write_row(false, rid, key, &promoted, server_hash, search_hash)?;
         st.put_fields
             .execute(params![rid, fields_json, multi_json])?;
-        st.index.execute(params![rid, body])?;
-        st.write_links(rid, record, false)?;
+        later.search.push((rid, false, body));
+        later.links.push((rid, false, declared_links(record)));
         if unsent.contains_key(&key.id) {
             // Back after lost access: its blocked edits may go again.
             st.unblock.execute(params![entity_type.type_id(), key.id])?;
@@ -381,34 +554,34 @@ fn apply_one(
     let mut prev_links = None;
     let restored = old_state != RecordState::Active;
     if old_hash != server_hash {
-        let prev: Map<String, Value> = serde_json::from_str(&prev_fields)?;
-        diff_fields(&prev, &record.fields, &mut changes);
+        let same_multi = prev_multi == multi_json;
+        let prev = Record {
+            key,
+            updated_time: None,
+            fields: serde_json::from_str(&prev_fields)?,
+            multi_fields: if old_state == RecordState::Hidden {
+                Vec::new()
+            } else if same_multi {
+                record.multi_fields.clone()
+            } else {
+                serde_json::from_str(&prev_multi)?
+            },
+        };
+        diff_fields(&prev.fields, &record.fields, &mut changes);
         if old_state == RecordState::Hidden {
             // Access came back: what this device forgot is new to it again.
             observer.created(record)?;
         } else {
-            let prev_multi_fields: Vec<MultiField> = if prev_multi == multi_json {
-                record.multi_fields.clone()
-            } else {
-                serde_json::from_str(&prev_multi)?
-            };
             observer.changed(
                 &prev,
-                &prev_multi_fields,
                 record,
                 restored.then_some(state_changed_at.unwrap_or(0)),
             )?;
         }
         if !has_mirror {
-            let prev_record = Record {
-                key,
-                updated_time: None,
-                fields: prev,
-                multi_fields: Vec::new(),
-            };
-            prev_links = Some(declared_links(&prev_record));
+            prev_links = Some(declared_links(&prev));
         }
-        if prev_multi != multi_json {
+        if !same_multi {
             changes.push(FieldChange {
                 field: MULTI_FIELDS.to_string(),
                 old: serde_json::from_str(&prev_multi)?,
@@ -418,12 +591,7 @@ fn apply_one(
     } else if old_state == RecordState::Hidden {
         observer.created(record)?;
     } else if restored {
-        observer.changed(
-            &record.fields,
-            &record.multi_fields,
-            record,
-            Some(state_changed_at.unwrap_or(0)),
-        )?;
+        observer.changed(record, record, Some(state_changed_at.unwrap_or(0)))?;
     }
 
     // The local view: the server version, except fields with unsent edits.
@@ -474,16 +642,16 @@ fn apply_one(
         renamed.push(key.id);
     }
     let search_hash = hash64(&[body.as_bytes()]);
-    st.write_row(true, rid, key, &promoted, server_hash, search_hash)?;
+    st.update_row(rid, key, &promoted, &old_indexed, server_hash, search_hash)?;
     st.put_fields
         .execute(params![rid, local_fields_json, local_multi_json])?;
     if search_hash != old_search_hash || old_state == RecordState::Hidden {
-        st.unindex.execute([rid])?;
-        st.index.execute(params![rid, body])?;
+        later.search.push((rid, true, body));
     }
     // Most changes (stage, amount, responsible) leave the links alone: skip rewriting them.
-    if pending.is_some() || prev_links.is_none_or(|prev| prev != declared_links(local)) {
-        st.write_links(rid, local, true)?;
+    let links = declared_links(local);
+    if pending.is_some() || prev_links.is_none_or(|prev| prev != links) {
+        later.links.push((rid, true, links));
     }
     if restored {
         if old_state == RecordState::Hidden {

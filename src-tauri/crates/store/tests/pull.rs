@@ -323,3 +323,113 @@ fn link_fields_become_links_shown_with_titles_in_both_directions() {
         .links
         .is_empty());
 }
+
+/// The rows and every index of `records` after changed pulls (which set only the indexed
+/// columns whose value changed) are those of the same versions pulled into an empty replica.
+#[test]
+fn changed_records_rows_and_indexes_match_a_fresh_pull_of_the_same_versions() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fresh_dir = tempfile::tempdir().expect("temp dir");
+    let mut store = open(dir.path());
+    let v1: Vec<_> = (1..=6)
+        .map(|id| deal(id, &format!("Сделка {id}"), "NEW", 1, T1))
+        .collect();
+    store
+        .apply_pulled(EntityType::Deal, &v1, &checkpoint(6))
+        .expect("v1");
+    store
+        .mark_deleted(&[key(EntityType::Deal, 6)], 10)
+        .expect("delete");
+    let mut v2 = v1.clone();
+    v2[0].fields.insert("stageId".into(), json!("WON")); // stage only
+    v2[1]
+        .fields
+        .insert("title".into(), json!("Другое название")); // title only
+    v2[2].fields.insert("assignedById".into(), json!(7));
+    v2[2].fields.insert("updatedTime".into(), json!(T2));
+    v2[3].fields.insert("opportunity".into(), json!(5000));
+    v2[3].fields.insert("createdTime".into(), json!(T2));
+    // v2[4] unchanged, v2[5] unchanged but back from the recycle bin.
+    let stats = store
+        .apply_pulled(EntityType::Deal, &v2, &checkpoint(6))
+        .expect("v2");
+    assert_eq!((stats.updated, stats.unchanged, stats.restored), (5, 1, 1));
+    drop(store);
+    let mut fresh = open(fresh_dir.path());
+    fresh
+        .apply_pulled(EntityType::Deal, &v2, &checkpoint(6))
+        .expect("fresh");
+    drop(fresh);
+
+    let rows = |dir: &std::path::Path| -> Vec<String> {
+        let conn = Connection::open(dir.join("replica.db")).expect("raw open");
+        let ok: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .expect("integrity check");
+        assert_eq!(ok, "ok", "every index agrees with the table");
+        let mut out = Vec::new();
+        for index in [
+            "records_by_updated",
+            "records_by_title",
+            "records_by_stage",
+            "records_by_assignee",
+            "records_by_amount",
+            "records_by_created",
+        ] {
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT rid, state, title, title_sort, stage_id, assigned_by_id, \
+                     opportunity, opportunity_minor, created_time, updated_time \
+                     FROM records INDEXED BY {index} WHERE entity_type = 2"
+                ))
+                .expect("prepare");
+            let mut rows = stmt.query([]).expect("query");
+            while let Some(r) = rows.next().expect("row") {
+                let cells: Vec<String> = (0..10)
+                    .map(|i| format!("{:?}", r.get_ref(i).expect("cell")))
+                    .collect();
+                out.push(format!("{index}: {}", cells.join(" | ")));
+            }
+        }
+        out
+    };
+    assert_eq!(rows(dir.path()), rows(fresh_dir.path()));
+}
+
+/// A batch's search texts and links are written after its records, in their order: a record
+/// that comes twice in one batch ends with its second version's text and links, as if the
+/// versions had come in two batches.
+#[test]
+fn a_record_twice_in_one_batch_keeps_the_later_versions_text_and_links() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut store = open(dir.path());
+    let mut v1 = deal(8, "Альфапроект", "NEW", 1, T1);
+    v1.fields.insert("contactIds".into(), json!([101]));
+    let mut v2 = deal(8, "Бетапроект", "WON", 1, T2);
+    v2.fields.insert("contactIds".into(), json!([102]));
+    let stats = store
+        .apply_pulled(EntityType::Deal, &[v1, v2], &checkpoint(8))
+        .expect("batch");
+    assert_eq!((stats.inserted, stats.updated), (1, 1));
+    let found = |store: &kartoteka_store::Store, text: &str| {
+        let mut filter = RecordFilter::new(EntityType::Deal);
+        filter.search = Some(text.into());
+        store
+            .list_records(&filter, &page(10))
+            .expect("search")
+            .rows
+            .len()
+    };
+    assert_eq!(found(&store, "Бетапроект"), 1);
+    assert_eq!(found(&store, "Альфапроект"), 0, "the first text is gone");
+    drop(store);
+    let conn = Connection::open(dir.path().join("replica.db")).expect("raw open");
+    let targets: Vec<i64> = conn
+        .prepare("SELECT to_rid & 0xFFFFFFFFFFFF FROM links ORDER BY to_rid")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("links")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(targets, vec![102], "the second version's links only");
+}

@@ -5,6 +5,7 @@
 
 use super::write::HistoryWriter;
 use super::NewEvent;
+use crate::diff::pair_fields;
 use crate::promote::{declared_links, rid_of, unix_time};
 use crate::StoreError;
 use kartoteka_domain::{
@@ -12,7 +13,7 @@ use kartoteka_domain::{
     HistorySyncState, MultiField, MultiFieldKind, Record, RecordKey,
 };
 use rusqlite::{CachedStatement, Connection, OptionalExtension};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
@@ -240,6 +241,9 @@ pub(crate) struct Observer<'c> {
     /// id → (name, technical), or `None` for an id the replica does not know.
     users: RefCell<HashMap<i64, Option<(String, bool)>>>,
     pub(crate) writer: HistoryWriter<'c>,
+    /// Events of `created` and `changed` not yet appended, with their group ids, when writes
+    /// are deferred (see [`Observer::defer_writes`]).
+    deferred: Option<Vec<(NewEvent, i64)>>,
 }
 
 impl<'c> Observer<'c> {
@@ -255,10 +259,34 @@ impl<'c> Observer<'c> {
             ),
             users: RefCell::new(HashMap::new()),
             writer: HistoryWriter::new(conn)?,
+            deferred: None,
         })
     }
 
-    pub(crate) fn finish(self, conn: &Connection) -> Result<(), StoreError> {
+    /// From now on, `created` and `changed` compute their events at once (values displayed as
+    /// of that moment, group ids in call order) and append them, in the same order, at
+    /// [`Observer::finish`]. A pull writes a whole batch's records first and then its history:
+    /// each set of tables is written in one go instead of alternating between them for every
+    /// record. The events and their order are the same.
+    pub(crate) fn defer_writes(&mut self) {
+        self.deferred.get_or_insert_with(Vec::new);
+    }
+
+    fn emit(&mut self, e: NewEvent, group_id: i64) -> Result<(), StoreError> {
+        match &mut self.deferred {
+            Some(events) => events.push((e, group_id)),
+            None => {
+                self.writer.append(&e, group_id)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends the deferred events, then writes the chain tails and counters.
+    pub(crate) fn finish(mut self, conn: &Connection) -> Result<(), StoreError> {
+        for (e, g) in self.deferred.take().unwrap_or_default() {
+            self.writer.append(&e, g)?;
+        }
         self.writer.finish(conn)
     }
 
@@ -468,15 +496,14 @@ impl<'c> Observer<'c> {
         );
         e.new_display = Some(record.display_title());
         let g = self.writer.new_group();
-        self.writer.append(&e, g)?;
-        Ok(())
+        self.emit(e, g)
     }
 
     /// A record that changed since the last version this device saw: one group of events.
+    /// `prev` is the previous version (its key and update time are not read).
     pub(crate) fn changed(
         &mut self,
-        prev_fields: &Map<String, Value>,
-        prev_multi: &[MultiField],
+        prev: &Record,
         record: &Record,
         restored_after: Option<i64>,
     ) -> Result<usize, StoreError> {
@@ -487,34 +514,31 @@ impl<'c> Observer<'c> {
             .unwrap_or(0)
             * 1000;
         let by = record.id_field("updatedBy");
-        let events = self.change_events(prev_fields, prev_multi, record, restored_after, at, by)?;
+        let events = self.change_events(prev, record, restored_after, at, by)?;
         if events.is_empty() {
             return Ok(0);
         }
+        let n = events.len();
         let g = self.writer.new_group();
-        for e in &events {
-            self.writer.append(e, g)?;
+        for e in events {
+            self.emit(e, g)?;
         }
-        Ok(events.len())
+        Ok(n)
     }
 
     /// The events that turn `prev` into `record`, attributed to `by` at `at` (not yet written):
-    /// one per field, multi-field entry and link.
+    /// one per field, multi-field entry and link. Only `prev`'s fields and multi-fields are
+    /// read (a caller's previous version is used as it is, not copied).
     pub(crate) fn change_events(
         &mut self,
-        prev_fields: &Map<String, Value>,
-        prev_multi: &[MultiField],
+        prev_record: &Record,
         record: &Record,
         restored_after: Option<i64>,
         at: i64,
         by: Option<i64>,
     ) -> Result<Vec<NewEvent>, StoreError> {
-        let prev_record = Record {
-            key: record.key,
-            updated_time: None,
-            fields: prev_fields.clone(),
-            multi_fields: prev_multi.to_vec(),
-        };
+        let prev_fields = &prev_record.fields;
+        let prev_multi = &prev_record.multi_fields;
         let mut events = Vec::new();
         if let Some(gone_at) = restored_after {
             // A record restored from the recycle bin keeps its old updatedTime (CONTRACT, the
@@ -524,22 +548,20 @@ impl<'c> Observer<'c> {
         }
         // Fields, standard and custom.
         let null = Value::Null;
-        let mut names: Vec<&String> = record.fields.keys().collect();
-        names.extend(
-            prev_fields
-                .keys()
-                .filter(|k| !record.fields.contains_key(*k)),
-        );
-        for name in names {
-            if is_bookkeeping_field(name) || LINK_FIELDS.contains(&name.as_str()) {
-                continue;
-            }
-            let old = prev_fields.get(name).unwrap_or(&null);
-            let new = record.fields.get(name).unwrap_or(&null);
+        let mut changed: Vec<(&String, &Value, &Value)> = Vec::new();
+        pair_fields(prev_fields, &record.fields, |name, old, new| {
+            let old = old.unwrap_or(&null);
+            let new = new.unwrap_or(&null);
             let empty = kartoteka_domain::record::is_empty_value;
             if old == new || (empty(old) && empty(new)) {
-                continue;
+                return;
             }
+            if is_bookkeeping_field(name) || LINK_FIELDS.contains(&name.as_str()) {
+                return;
+            }
+            changed.push((name, old, new));
+        });
+        for (name, old, new) in changed {
             let code = if name == "stageId" {
                 HistoryEventCode::StageChanged
             } else {
@@ -550,7 +572,7 @@ impl<'c> Observer<'c> {
             e.field_label = Some(self.label(name));
             e.old_value = json_text(old);
             e.new_value = json_text(new);
-            e.old_display = self.display(name, old, &prev_record);
+            e.old_display = self.display(name, old, prev_record);
             e.new_display = self.display(name, new, record);
             events.push(e);
         }
@@ -573,7 +595,7 @@ impl<'c> Observer<'c> {
             }
         }
         // Links.
-        let old_links = declared_links(&prev_record);
+        let old_links = declared_links(prev_record);
         let new_links = declared_links(record);
         for l in &new_links {
             if !old_links.iter().any(|o| o.to == l.to) {

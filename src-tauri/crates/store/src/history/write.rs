@@ -159,21 +159,25 @@ impl<'c> HistoryWriter<'c> {
         self.tails.insert(rid, (seq, hash));
 
         self.body.clear();
-        for part in [
+        let parts = [
             Some(e.record_title.as_str()),
             e.field_label.as_deref(),
             e.old_display.as_deref().or(e.old_value.as_deref()),
             e.new_display.as_deref().or(e.new_value.as_deref()),
             e.note.as_deref(),
             Some(e.author_name.as_str()),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if !part.is_empty() {
-                self.body.push_str(part);
-                self.body.push('\n');
+        ];
+        for (i, part) in parts.iter().enumerate() {
+            let Some(part) = part.filter(|p| !p.is_empty()) else {
+                continue;
+            };
+            // A text already in the body adds no word to the index (detail = none keeps only
+            // which rows hold a word): a `created` event's new value is the record's title.
+            if parts[..i].contains(&Some(part)) {
+                continue;
             }
+            self.body.push_str(part);
+            self.body.push('\n');
         }
         if !self.body.is_empty() {
             let body = fold_yo(&self.body);
