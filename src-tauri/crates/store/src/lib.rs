@@ -19,6 +19,7 @@
 
 pub mod bench;
 pub mod bench_history;
+mod checkpoint;
 mod detail;
 mod diff;
 mod edit;
@@ -95,6 +96,8 @@ impl RecordState {
 /// The local replica.
 pub struct Store {
     conn: Connection,
+    /// Checkpoints the WAL on its own thread (file databases).
+    checkpointer: Option<checkpoint::Checkpointer>,
 }
 
 /// Page cache: 256 MiB (negative = KiB). A large cache doubles update speed (performance.md).
@@ -113,7 +116,23 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)?;
-        Self::prepare(conn, true)
+        let mut store = Self::prepare(conn, true)?;
+        store.checkpointer = checkpoint::Checkpointer::start(path);
+        if store.checkpointer.is_some() {
+            store.conn.pragma_update(
+                None,
+                "wal_autocheckpoint",
+                checkpoint::WRITER_FALLBACK_PAGES,
+            )?;
+        }
+        Ok(store)
+    }
+
+    /// After a large commit: the WAL is copied back into the database on the checkpoint thread.
+    pub(crate) fn checkpoint_soon(&self) {
+        if let Some(c) = &self.checkpointer {
+            c.nudge();
+        }
     }
 
     /// A private in-memory replica, for unit tests.
@@ -155,7 +174,10 @@ impl Store {
         if found < supported {
             tracing::info!(from = found, to = supported, "database schema upgraded");
         }
-        Ok(Store { conn })
+        Ok(Store {
+            conn,
+            checkpointer: None,
+        })
     }
 
     /// Shrinks this connection's page cache to `kib` KiB. For connections that stream once

@@ -347,6 +347,7 @@ impl Store {
         let stats = apply_in(&tx, entity_type, records)?;
         write_checkpoint(&tx, entity_type, checkpoint)?;
         tx.commit()?;
+        self.checkpoint_soon();
         tracing::debug!(
             inserted = stats.inserted,
             updated = stats.updated,

@@ -41,7 +41,10 @@ impl Store {
         conn.pragma_update(None, "cache_size", READER_CACHE_KIB)?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.set_prepared_statement_cache_capacity(crate::STATEMENT_CACHE);
-        Ok(Store { conn })
+        Ok(Store {
+            conn,
+            checkpointer: None,
+        })
     }
 }
 

@@ -396,7 +396,10 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
         // The next pull, read while these parts are written.
         let next = match next_action(&after, &self.policy) {
             a @ (SyncAction::PullInitial { .. } | SyncAction::PullUpdated { .. }) => Some(a),
-            _ => None,
+            other => {
+                tracing::debug!(?other, "nothing to read ahead");
+                None
+            }
         };
         let read_next = async {
             match next {
@@ -531,6 +534,7 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
         run: &RunState,
         action: SyncAction,
     ) -> Result<Vec<(SyncAction, Option<PulledChunk>)>, PortalError> {
+        tracing::debug!(?action, "fetch starts");
         match action {
             SyncAction::PullInitial {
                 entity_type,

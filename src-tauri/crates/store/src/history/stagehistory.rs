@@ -219,6 +219,7 @@ impl Store {
             )?;
         }
         tx.commit()?;
+        self.checkpoint_soon();
         Ok(recorded)
     }
 
