@@ -21,28 +21,7 @@ fn malformed(reason: impl Into<String>) -> BitrixError {
 /// A `crm.item` object as a [`Record`]: `fm` becomes `multi_fields`, `updatedTime` is parsed, and
 /// every other key (including `id` and `updatedTime`) is kept in `fields` exactly as sent.
 pub fn parse_record(t: EntityType, item: &Map<String, Value>) -> Result<Record, BitrixError> {
-    let id = item
-        .get("id")
-        .or_else(|| item.get("ID"))
-        .and_then(lenient_i64)
-        .filter(|id| *id > 0)
-        .ok_or_else(|| malformed("an item has no id"))?;
-    let updated_time = item.get("updatedTime").and_then(datetime_with_offset);
-    let multi_fields = php_list(item.get("fm"))
-        .into_iter()
-        .filter_map(parse_multi_field)
-        .collect();
-    let fields = item
-        .iter()
-        .filter(|(k, _)| k.as_str() != "fm")
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    Ok(Record {
-        key: RecordKey { entity_type: t, id },
-        updated_time,
-        fields,
-        multi_fields,
-    })
+    parse_record_owned(t, item.clone())
 }
 
 /// [`parse_record`] of an item the caller owns: its values move into the record instead of

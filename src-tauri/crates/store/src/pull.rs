@@ -233,28 +233,7 @@ impl<'c> Statements<'c> {
                 e.insert(self.conn.prepare(&sql)?)
             }
         };
-        stmt.execute(params![
-            rid,
-            key.entity_type.type_id(),
-            key.id,
-            p.title,
-            p.title_sort,
-            p.stage_id,
-            p.category_id,
-            p.assigned_by_id,
-            p.opportunity,
-            p.opportunity_minor,
-            p.currency_id,
-            p.company_id,
-            p.phone,
-            p.email,
-            p.created_time,
-            p.updated_time,
-            p.updated_by_id,
-            server_hash,
-            search_hash
-        ])?;
-        Ok(())
+        execute_row(stmt, rid, key, p, server_hash, search_hash)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -272,28 +251,7 @@ impl<'c> Statements<'c> {
         } else {
             &mut self.insert
         };
-        stmt.execute(params![
-            rid,
-            key.entity_type.type_id(),
-            key.id,
-            p.title,
-            p.title_sort,
-            p.stage_id,
-            p.category_id,
-            p.assigned_by_id,
-            p.opportunity,
-            p.opportunity_minor,
-            p.currency_id,
-            p.company_id,
-            p.phone,
-            p.email,
-            p.created_time,
-            p.updated_time,
-            p.updated_by_id,
-            server_hash,
-            search_hash
-        ])?;
-        Ok(())
+        execute_row(stmt, rid, key, p, server_hash, search_hash)
     }
 
     pub(crate) fn write_links(
@@ -314,6 +272,39 @@ impl<'c> Statements<'c> {
 }
 
 /// The unsent edited fields of a type's records, read once per batch (the outbox is small).
+/// Runs an insert or update of a `records` row: its 19 parameters in the statements' order.
+fn execute_row(
+    stmt: &mut rusqlite::Statement<'_>,
+    rid: i64,
+    key: RecordKey,
+    p: &Promoted,
+    server_hash: i64,
+    search_hash: i64,
+) -> Result<(), StoreError> {
+    stmt.execute(params![
+        rid,
+        key.entity_type.type_id(),
+        key.id,
+        p.title,
+        p.title_sort,
+        p.stage_id,
+        p.category_id,
+        p.assigned_by_id,
+        p.opportunity,
+        p.opportunity_minor,
+        p.currency_id,
+        p.company_id,
+        p.phone,
+        p.email,
+        p.created_time,
+        p.updated_time,
+        p.updated_by_id,
+        server_hash,
+        search_hash
+    ])?;
+    Ok(())
+}
+
 fn unsent_fields(
     conn: &Connection,
     entity_type: EntityType,
