@@ -171,56 +171,17 @@ impl Client {
         &self,
         segments: &[(EntityType, i64, usize)],
     ) -> Result<Vec<Option<ItemsChunk>>, BitrixError> {
-        let total: usize = segments.iter().map(|s| s.2).sum();
-        if segments.is_empty() || segments.iter().any(|s| s.2 == 0) || total > MAX_BATCH_COMMANDS {
-            return Err(BitrixError::InvalidRequest(format!(
-                "a spanning pull needs segments of 1 page or more, {MAX_BATCH_COMMANDS} pages at most in all"
-            )));
-        }
-        let mut commands = Vec::with_capacity(total);
-        let mut starts = Vec::with_capacity(segments.len());
-        for &(t, after_id, pages) in segments {
-            let from = commands.len();
-            starts.push(from);
-            for k in 0..pages {
-                let after = if k == 0 {
-                    json!(after_id)
-                } else {
-                    reference(from + k - 1, "id")
-                };
-                let params = list_params(t, &["*"], json!({">id": after}), json!({"id": "ASC"}));
-                commands.push(BatchCommand::new(
-                    format!("c{}", from + k),
-                    "crm.item.list",
-                    params,
-                ));
-            }
-        }
-        // No halt: a failure in one type's chain must not cut the next type's off.
-        let mut result = self.read_chain_with(&commands, segments.len() == 1).await?;
+        let chains = self.key_set_chains(segments, &["*"]).await?;
         let mut out = Vec::with_capacity(segments.len());
-        for (&(t, after_id, pages), &from) in segments.iter().zip(&starts) {
-            let taken = match chain_pages_from(&result, from, pages) {
-                Ok(p) => take_counts(&p, after_id),
-                Err(e) if from == 0 => return Err(e),
-                Err(e) => {
-                    tracing::info!(entity = %t, error = %e, "a later segment failed; that type is pulled again");
-                    out.push(None);
-                    continue;
-                }
+        for (&(t, after_id, pages), chain) in segments.iter().zip(chains) {
+            let Some((items, exhausted)) = chain else {
+                out.push(None);
+                continue;
             };
-            let (takes, exhausted) = taken?;
-            let mut records = Vec::new();
-            for (k, n) in takes.into_iter().enumerate() {
-                let page = result
-                    .results
-                    .remove(&format!("c{}", from + k))
-                    .map(crate::parse::into_list_items)
-                    .unwrap_or_default();
-                for item in page.into_iter().take(n) {
-                    records.push(parse_record_owned(t, item)?);
-                }
-            }
+            let records = items
+                .into_iter()
+                .map(|i| parse_record_owned(t, i))
+                .collect::<Result<Vec<_>, _>>()?;
             let last_id = records.last().map(|r| r.key.id);
             tracing::debug!(entity = %t, after_id, pages, count = records.len(), exhausted, "pulled items");
             out.push(Some(ItemsChunk {
@@ -239,18 +200,14 @@ impl Client {
         t: EntityType,
         after_id: i64,
     ) -> Result<ItemsChunk, BitrixError> {
-        let (items, exhausted) = self.id_chain(t, after_id, &["*"]).await?;
-        let records = items
-            .into_iter()
-            .map(|i| parse_record_owned(t, i))
-            .collect::<Result<Vec<_>, _>>()?;
-        let last_id = records.last().map(|r| r.key.id);
-        tracing::debug!(entity = %t, after_id, count = records.len(), exhausted, "pulled items");
-        Ok(ItemsChunk {
-            records,
-            last_id,
-            exhausted,
-        })
+        self.pull_items_spanning(&[(t, after_id, MAX_BATCH_COMMANDS)])
+            .await?
+            .pop()
+            .flatten()
+            .ok_or_else(|| BitrixError::MalformedResponse {
+                http_status: 200,
+                reason: "the batch returned nothing for its first command".into(),
+            })
     }
 
     /// Ids only, for deletion detection (§3): up to 2,500 ids after `after_id` in one request.
@@ -434,31 +391,78 @@ impl Client {
         after_id: i64,
         select: &[&str],
     ) -> Result<(Vec<Map<String, Value>>, bool), BitrixError> {
-        let commands: Vec<BatchCommand> = (0..MAX_BATCH_COMMANDS)
-            .map(|k| {
+        self.key_set_chains(&[(t, after_id, MAX_BATCH_COMMANDS)], select)
+            .await?
+            .pop()
+            .flatten()
+            .ok_or_else(|| BitrixError::MalformedResponse {
+                http_status: 200,
+                reason: "the batch returned nothing for its first command".into(),
+            })
+    }
+
+    /// One `batch` of key-set chains: each segment `(type, after_id, pages)` its own chain (its
+    /// first command a literal `>id`, the rest chained on the page before), up to 50 commands in
+    /// all. Per segment: its raw items in order and whether a short page ended it, or `None`
+    /// when its first command failed. The first segment's failure is retried, then returned.
+    async fn key_set_chains(
+        &self,
+        segments: &[(EntityType, i64, usize)],
+        select: &[&str],
+    ) -> Result<Vec<Option<(Vec<Map<String, Value>>, bool)>>, BitrixError> {
+        let total: usize = segments.iter().map(|s| s.2).sum();
+        if segments.is_empty() || segments.iter().any(|s| s.2 == 0) || total > MAX_BATCH_COMMANDS {
+            return Err(BitrixError::InvalidRequest(format!(
+                "key-set chains need segments of 1 page or more, {MAX_BATCH_COMMANDS} pages at most in all"
+            )));
+        }
+        let mut commands = Vec::with_capacity(total);
+        let mut starts = Vec::with_capacity(segments.len());
+        for &(t, after_id, pages) in segments {
+            let from = commands.len();
+            starts.push(from);
+            for k in 0..pages {
                 let after = if k == 0 {
                     json!(after_id)
                 } else {
-                    reference(k - 1, "id")
+                    reference(from + k - 1, "id")
                 };
                 let params = list_params(t, select, json!({">id": after}), json!({"id": "ASC"}));
-                BatchCommand::new(format!("c{k}"), "crm.item.list", params)
-            })
-            .collect();
-        let mut result = self.read_chain(&commands).await?;
-        // First, on the borrowed pages: how many items of each page to take.
-        let (takes, exhausted) = take_counts(&chain_pages(&result, commands.len())?, after_id)?;
-        // Then the items themselves, moved out of the answer (no copy of each value).
-        let mut out: Vec<Map<String, Value>> = Vec::with_capacity(takes.iter().sum());
-        for (k, n) in takes.into_iter().enumerate() {
-            let page = result
-                .results
-                .remove(&format!("c{k}"))
-                .map(crate::parse::into_list_items)
-                .unwrap_or_default();
-            out.extend(page.into_iter().take(n));
+                commands.push(BatchCommand::new(
+                    format!("c{}", from + k),
+                    "crm.item.list",
+                    params,
+                ));
+            }
         }
-        Ok((out, exhausted))
+        // One chain halts at its first failure; with several, a failure in one type's chain
+        // must not cut the next type's off.
+        let mut result = self.read_chain_with(&commands, segments.len() == 1).await?;
+        let mut out = Vec::with_capacity(segments.len());
+        for (&(t, after_id, pages), &from) in segments.iter().zip(&starts) {
+            // First, on the borrowed pages: how many items of each page to take.
+            let (takes, exhausted) = match chain_pages_from(&result, from, pages) {
+                Ok(p) => take_counts(&p, after_id)?,
+                Err(e) if from == 0 => return Err(e),
+                Err(e) => {
+                    tracing::info!(entity = %t, error = %e, "a later segment failed; that type is read again");
+                    out.push(None);
+                    continue;
+                }
+            };
+            // Then the items themselves, moved out of the answer (no copy of each value).
+            let mut items = Vec::with_capacity(takes.iter().sum());
+            for (k, n) in takes.into_iter().enumerate() {
+                let page = result
+                    .results
+                    .remove(&format!("c{}", from + k))
+                    .map(crate::parse::into_list_items)
+                    .unwrap_or_default();
+                items.extend(page.into_iter().take(n));
+            }
+            out.push(Some((items, exhausted)));
+        }
+        Ok(out)
     }
 
     /// Sends a chained batch. The first command has a literal filter, so its failure is real:

@@ -116,46 +116,56 @@ pub(crate) fn work_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-async fn pull(args: PullArgs) -> anyhow::Result<()> {
-    let dir = work_dir(args.dir.clone())?;
+/// The benchmarks' portal: a frozen-clock sandbox with limits off holding `records` demo
+/// records across the four types; says how long generating them took.
+pub(crate) async fn bench_sandbox(records: usize) -> anyhow::Result<Sandbox> {
     let started = Instant::now();
     let sandbox = Sandbox::start(SandboxOptions {
         clock: ClockMode::Frozen,
         limits: LimitsPreset::Off,
-        records: Some(args.records),
+        records: Some(records),
         ..SandboxOptions::default()
     })
     .await?;
     println!(
-        "sandbox: {} records generated in {:.1} s",
-        args.records,
+        "sandbox: {records} records generated in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    Ok(sandbox)
+}
 
-    let webhook = WebhookUrl::parse(&sandbox.admin_webhook_url())?;
+/// A sync engine as the app runs it (its counts come with the reference batch, so one request
+/// can carry the end of one type and the start of the next), without reconcile, reading
+/// `webhook` with no rate limit into `store`.
+pub(crate) fn bench_engine(
+    webhook: &str,
+    store: Arc<Mutex<Store>>,
+) -> anyhow::Result<SyncEngine<BitrixPortal, Store>> {
     let client = Client::new(
-        webhook,
+        WebhookUrl::parse(webhook)?,
         ClientOptions {
             rate_limit: None,
             ..ClientOptions::default()
         },
     )?;
+    Ok(SyncEngine::new(
+        Arc::new(BitrixPortal::new(client)),
+        store,
+        Policy {
+            reconcile: ReconcilePolicy::Never,
+            ..Policy::default()
+        },
+        kartoteka_sync::no_events(),
+    ))
+}
+
+async fn pull(args: PullArgs) -> anyhow::Result<()> {
+    let dir = work_dir(args.dir.clone())?;
+    let sandbox = bench_sandbox(args.records).await?;
     let replica_path = dir.join("replica.db");
     let _ = std::fs::remove_file(&replica_path);
     let store = Arc::new(Mutex::new(Store::open(&replica_path)?));
-    let policy = Policy {
-        reconcile: ReconcilePolicy::Never,
-        // As the app runs it: the counts come with the reference batch and let one request
-        // carry the end of one type and the start of the next.
-        progress_totals: true,
-        ..Policy::default()
-    };
-    let engine = SyncEngine::new(
-        Arc::new(BitrixPortal::new(client)),
-        Arc::clone(&store),
-        policy,
-        kartoteka_sync::no_events(),
-    );
+    let engine = bench_engine(&sandbox.admin_webhook_url(), Arc::clone(&store))?;
     let cancel = CancellationToken::new();
 
     // P1: initial pull.

@@ -7,11 +7,9 @@
 
 use anyhow::{anyhow, bail, Context};
 use clap::Args;
-use kartoteka_bitrix::{Client, ClientOptions, WebhookUrl};
 use kartoteka_sandbox::control::Control;
-use kartoteka_sandbox::{ClockMode, LimitsPreset, Sandbox, SandboxOptions};
 use kartoteka_store::Store;
-use kartoteka_sync::{BitrixPortal, CancellationToken, Policy, ReconcilePolicy, SyncEngine};
+use kartoteka_sync::CancellationToken;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -130,19 +128,7 @@ pub async fn run(args: PeerArgs) -> anyhow::Result<()> {
     let venv = args.venv.clone().unwrap_or_else(default_venv);
     let python = peer_python(&venv)?;
     let dir = crate::bench_cmd::work_dir(args.dir.clone())?;
-    let started = Instant::now();
-    let sandbox = Sandbox::start(SandboxOptions {
-        clock: ClockMode::Frozen,
-        limits: LimitsPreset::Off,
-        records: Some(args.records),
-        ..SandboxOptions::default()
-    })
-    .await?;
-    println!(
-        "sandbox: {} records generated in {:.1} s",
-        args.records,
-        started.elapsed().as_secs_f64()
-    );
+    let sandbox = crate::bench_cmd::bench_sandbox(args.records).await?;
     let control = Control::of(&sandbox);
     let webhook = sandbox.admin_webhook_url();
 
@@ -153,26 +139,8 @@ pub async fn run(args: PeerArgs) -> anyhow::Result<()> {
     }
     let before = requests_so_far(&control).await?;
     let t = Instant::now();
-    let client = Client::new(
-        WebhookUrl::parse(&webhook)?,
-        ClientOptions {
-            rate_limit: None,
-            ..ClientOptions::default()
-        },
-    )?;
     let store = Arc::new(Mutex::new(Store::open(&replica_path)?));
-    let engine = SyncEngine::new(
-        Arc::new(BitrixPortal::new(client)),
-        store,
-        Policy {
-            reconcile: ReconcilePolicy::Never,
-            // As the app runs it: the counts come with the reference batch and let one request
-            // carry the end of one type and the start of the next.
-            progress_totals: true,
-            ..Policy::default()
-        },
-        kartoteka_sync::no_events(),
-    );
+    let engine = crate::bench_cmd::bench_engine(&webhook, store)?;
     let summary = engine.run(&CancellationToken::new()).await?;
     let ours_seconds = t.elapsed().as_secs_f64();
     let ours_breakdown = requests_by_method(&control, 0).await?;

@@ -8,11 +8,9 @@
 
 use anyhow::anyhow;
 use clap::Args;
-use kartoteka_bitrix::{Client, ClientOptions, WebhookUrl};
 use kartoteka_domain::EntityType;
-use kartoteka_sandbox::{ClockMode, LimitsPreset, Sandbox, SandboxOptions};
 use kartoteka_store::{Cursor, Page, ReadPool, RecordFilter, Store, StoreError};
-use kartoteka_sync::{BitrixPortal, CancellationToken, Policy, ReconcilePolicy, SyncEngine};
+use kartoteka_sync::CancellationToken;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -109,26 +107,7 @@ impl Screen {
 
 pub async fn run(args: ResponsiveArgs) -> anyhow::Result<()> {
     let dir = crate::bench_cmd::work_dir(args.dir.clone())?;
-    let started = Instant::now();
-    let sandbox = Sandbox::start(SandboxOptions {
-        clock: ClockMode::Frozen,
-        limits: LimitsPreset::Off,
-        records: Some(args.records),
-        ..SandboxOptions::default()
-    })
-    .await?;
-    println!(
-        "sandbox: {} records generated in {:.1} s",
-        args.records,
-        started.elapsed().as_secs_f64()
-    );
-    let client = Client::new(
-        WebhookUrl::parse(&sandbox.admin_webhook_url())?,
-        ClientOptions {
-            rate_limit: None,
-            ..ClientOptions::default()
-        },
-    )?;
+    let sandbox = crate::bench_cmd::bench_sandbox(args.records).await?;
     let replica_path = dir.join("responsive.db");
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", replica_path.display()));
@@ -136,16 +115,7 @@ pub async fn run(args: ResponsiveArgs) -> anyhow::Result<()> {
     let writer = Arc::new(Mutex::new(Store::open(&replica_path)?));
     // The app's read path: two read-only connections beside the writer.
     let readers = Arc::new(ReadPool::open(&replica_path, 2)?);
-    let engine = SyncEngine::new(
-        Arc::new(BitrixPortal::new(client)),
-        Arc::clone(&writer),
-        Policy {
-            reconcile: ReconcilePolicy::Never,
-            progress_totals: false,
-            ..Policy::default()
-        },
-        kartoteka_sync::no_events(),
-    );
+    let engine = crate::bench_cmd::bench_engine(&sandbox.admin_webhook_url(), Arc::clone(&writer))?;
 
     let pulling = Arc::new(AtomicBool::new(true));
     let interval = Duration::from_millis(args.interval_ms);

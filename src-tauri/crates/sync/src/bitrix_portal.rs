@@ -64,18 +64,6 @@ impl Portal for BitrixPortal {
         self.client.count(t).await.map_err(portal_error)
     }
 
-    async fn pull_by_id(&self, t: EntityType, after_id: i64) -> Result<PulledChunk, PortalError> {
-        let chunk = self
-            .client
-            .pull_items_batch(t, after_id)
-            .await
-            .map_err(portal_error)?;
-        Ok(PulledChunk {
-            records: chunk.records,
-            exhausted: chunk.exhausted,
-        })
-    }
-
     async fn pull_spanning(
         &self,
         segments: &[(EntityType, i64, usize)],

@@ -382,7 +382,7 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
             let Some(chunk) = chunk else { continue };
             let t = entity_type_of(part);
             let current = type_run(&mut after, t).checkpoint;
-            let (_, checkpoint, updated, _) = advance(part, &current, &chunk, run.now);
+            let (checkpoint, updated) = advance(part, &current, &chunk, run.now);
             let entry = type_run(&mut after, t);
             entry.checkpoint = checkpoint;
             if let Some(pass) = updated {
@@ -480,7 +480,7 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
                 after: None,
             };
             let current = type_run(run, t).checkpoint;
-            let (_, checkpoint, updated, _) = advance(action, &current, &chunk, run.now);
+            let (checkpoint, updated) = advance(action, &current, &chunk, run.now);
             let pulled = chunk.records.len() as u64;
             let counts = self.apply(t, chunk.records, checkpoint).await?;
             self.record_step(run, action, checkpoint, updated, pulled, counts, summary);
@@ -547,10 +547,6 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
                     after_id,
                     INITIAL_PAGES_PER_REQUEST,
                 );
-                if segments == [(entity_type, after_id, INITIAL_PAGES_PER_REQUEST)] {
-                    let chunk = self.portal.pull_by_id(entity_type, after_id).await?;
-                    return Ok(vec![(action, Some(chunk))]);
-                }
                 let chunks = self.portal.pull_spanning(&segments).await?;
                 Ok(segments
                     .iter()
@@ -655,24 +651,16 @@ fn entity_type_of(action: SyncAction) -> EntityType {
     }
 }
 
-/// Where a pull step leaves the type: the checkpoint to commit with the chunk, the incremental
-/// pass's new position, and the next pull to read ahead (if more rows remain).
+/// Where a pull step leaves the type: the checkpoint to commit with the chunk, and the
+/// incremental pass's new position (the planner, asked again, says what comes next).
 fn advance(
     action: SyncAction,
     current: &PullCheckpoint,
     chunk: &PulledChunk,
     now: DateTime<FixedOffset>,
-) -> (
-    EntityType,
-    PullCheckpoint,
-    Option<UpdatedPass>,
-    Option<SyncAction>,
-) {
+) -> (PullCheckpoint, Option<UpdatedPass>) {
     match action {
-        SyncAction::PullInitial {
-            entity_type,
-            after_id,
-        } => {
+        SyncAction::PullInitial { after_id, .. } => {
             let last_id = chunk.last_id().unwrap_or(after_id).max(after_id);
             // A page that brings nothing new ends the pull, whatever the portal claims.
             let done = chunk.exhausted || last_id == after_id;
@@ -688,17 +676,9 @@ fn advance(
                 reconciled_at,
                 ..*current
             };
-            let next = (!done).then_some(SyncAction::PullInitial {
-                entity_type,
-                after_id: last_id,
-            });
-            (entity_type, checkpoint, None, next)
+            (checkpoint, None)
         }
-        SyncAction::PullUpdated {
-            entity_type,
-            since,
-            after,
-        } => {
+        SyncAction::PullUpdated { since, after, .. } => {
             let last = chunk.last_watermark();
             let moved = match (last, after) {
                 (Some(l), Some(a)) => l > a,
@@ -716,14 +696,9 @@ fn advance(
             } else {
                 UpdatedPass::Running { since, after: last }
             };
-            let next = (!done).then_some(SyncAction::PullUpdated {
-                entity_type,
-                since,
-                after: last,
-            });
-            (entity_type, checkpoint, Some(pass), next)
+            (checkpoint, Some(pass))
         }
-        other => (entity_type_of(other), *current, None, None),
+        _ => (*current, None),
     }
 }
 

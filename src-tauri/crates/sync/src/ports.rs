@@ -20,12 +20,6 @@ pub trait Portal: Send + Sync {
     ) -> impl Future<Output = Result<DateTime<FixedOffset>, PortalError>> + Send;
     /// How many records of a type the user may read (advisory; used for progress and reconcile).
     fn count(&self, t: EntityType) -> impl Future<Output = Result<u64, PortalError>> + Send;
-    /// One request: records with id greater than `after_id`, ascending.
-    fn pull_by_id(
-        &self,
-        t: EntityType,
-        after_id: i64,
-    ) -> impl Future<Output = Result<PulledChunk, PortalError>> + Send;
     /// One request carrying several types' initial pulls: per segment `(type, after_id,
     /// pages)`, that type's records after `after_id` (up to `pages` × 50), or `None` when that
     /// segment failed on its own (the type is read again later).
