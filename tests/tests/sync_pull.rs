@@ -160,6 +160,56 @@ async fn a_routine_sync_probes_every_type_in_one_request_and_goes_on_only_where_
 }
 
 #[tokio::test]
+async fn a_probe_command_that_fails_alone_leaves_its_type_to_be_pulled_on_its_own() {
+    let sb = sandbox(None).await;
+    let emu = Emu::new(&sb);
+    let url = sb.admin_webhook_url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = replica(&dir.path().join("replica.db"));
+    let engine = engine(&url, &store, policy(ReconcilePolicy::Never));
+    engine
+        .run(&CancellationToken::new())
+        .await
+        .expect("initial sync");
+    emu.post("clock", json!({"advanceSeconds": 3600})).await;
+    let contact = *replica_view(&store, EntityType::Contact)
+        .keys()
+        .next()
+        .expect("demo has contacts");
+    emu.act(
+        2,
+        "crm.item.update",
+        json!({"entityTypeId": 3, "id": contact, "fields": {"name": "Ирина-правка"}}),
+    )
+    .await;
+    // The contacts' command of the shared probe (p1: companies, contacts, leads, deals) fails
+    // on its own, once; the other types' answers in the same batch stand.
+    emu.post(
+        "faults",
+        json!([{"match": {"method": "crm.item.list", "command": "p1"},
+                "action": {"type": "error", "status": 503, "error": "OPERATION_TIME_LIMIT",
+                           "description": "Method is blocked due to operation time limit."}}]),
+    )
+    .await;
+    let summary = engine
+        .run(&CancellationToken::new())
+        .await
+        .expect("the sync goes on past one failed command");
+    assert_eq!(
+        emu.faults_fired().await,
+        vec![1],
+        "the probe's contact command failed"
+    );
+    assert_eq!(
+        summary.for_type(EntityType::Contact).updated,
+        1,
+        "the contacts were read again on their own"
+    );
+    assert_replica_equals_portal(&url, &store).await;
+    sb.shutdown().await;
+}
+
+#[tokio::test]
 async fn ten_thousand_records_are_pulled_in_batches_of_2500_and_equal_the_portal() {
     let sb = sandbox(Some(10_000)).await;
     let url = sb.admin_webhook_url();
