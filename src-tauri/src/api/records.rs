@@ -26,6 +26,18 @@ pub fn from_store(error: &StoreError) -> IpcError {
                 .with_param("found", found)
                 .with_param("supported", supported)
         }
+        StoreError::UpgradeFailed {
+            from,
+            to,
+            step: Some(step),
+            reason,
+            copy: Some(copy),
+        } => IpcError::new(ErrorCode::DatabaseUpgradeFailed, error.to_string())
+            .with_param("from", from)
+            .with_param("to", to)
+            .with_param("step", step)
+            .with_param("reason", reason)
+            .with_param("copy", copy.display()),
         _ => IpcError::new(ErrorCode::Storage, error.to_string()),
     }
 }
@@ -48,11 +60,7 @@ fn sort_key(request: &RecordsListRequest) -> SortKey {
 /// The store's filter and page for a list request.
 pub fn store_query(request: &RecordsListRequest) -> Result<(RecordFilter, Page), IpcError> {
     let mut filter = RecordFilter::new(request.entity_type);
-    filter.search = request
-        .search
-        .as_ref()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty());
+    filter.set_search(request.search.as_deref());
     filter.stage_ids = request.stage_ids.clone();
     filter.category_id = request.category_id;
     filter.assigned_by_ids = request.responsible_ids.clone();

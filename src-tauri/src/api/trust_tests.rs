@@ -112,6 +112,61 @@ async fn a_replica_written_by_a_newer_version_is_explained_with_its_version_and_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_upgrade_names_its_step_and_the_copy_and_leaves_the_file_as_it_was() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let secrets: Arc<dyn SecretStore> = Arc::new(MemorySecretStore::new());
+    let portal = Sandbox::start(SandboxOptions::default())
+        .await
+        .expect("sandbox");
+    configure(dir.path(), secrets.clone(), &portal).await;
+
+    // A schema-4 replica whose upgrade cannot complete: step 5 creates an index that exists.
+    let file = replica_path(
+        dir.path(),
+        PortalMode::Webhook,
+        &portal.addr().to_string(),
+        1,
+    );
+    {
+        let conn = rusqlite::Connection::open(&file).expect("create");
+        for step in &kartoteka_store::migrations::STEPS[..4] {
+            conn.execute_batch(step.sql).expect("v1..v4");
+        }
+        conn.execute_batch(
+            "CREATE INDEX records_by_amount ON records (title_sort); PRAGMA user_version = 4;",
+        )
+        .expect("the clash");
+    }
+    let before = std::fs::read(&file).expect("read file");
+
+    let core = Core::new(Arc::new(Quiet), dir.path().to_path_buf(), secrets);
+    core.start(false).await.expect("the portal itself starts");
+    let error = core.records_list(deals()).await.expect_err("no replica");
+    assert_eq!(error.code, ErrorCode::DatabaseUpgradeFailed, "{error:?}");
+    let params = error.params.clone().unwrap_or_default();
+    let copy = kartoteka_store::upgrade_copy_path(&file, 4);
+    assert_eq!(params.get("from").map(String::as_str), Some("4"));
+    assert_eq!(params.get("step").map(String::as_str), Some("5"));
+    assert!(
+        params
+            .get("reason")
+            .is_some_and(|r| r.contains("records_by_amount")),
+        "{params:?}"
+    );
+    assert_eq!(
+        params.get("copy").map(String::as_str),
+        Some(copy.display().to_string().as_str())
+    );
+    assert!(copy.exists(), "the copy is where the message says");
+    assert_eq!(
+        std::fs::read(&file).expect("read file"),
+        before,
+        "the file is as the previous version left it"
+    );
+    portal.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unavailable_keyring_at_start_asks_for_the_webhook_again_instead_of_showing_the_demo() {
     let dir = tempfile::tempdir().expect("temp dir");
     let portal = Sandbox::start(SandboxOptions::default())

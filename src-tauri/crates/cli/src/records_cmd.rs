@@ -1,9 +1,9 @@
-//! `kartoteka-cli records count|show`: reads the replica file.
+//! `kartoteka-cli records count|list|show`: reads the replica file.
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use kartoteka_domain::{EntityType, RecordKey};
-use kartoteka_store::Store;
+use kartoteka_store::{Page, RecordFilter, Store};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -21,6 +21,23 @@ enum RecordsCommand {
         #[arg(long = "type")]
         entity_type: Option<EntityType>,
         /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The first page of a type's list and its exact total, searched as the app's lists search
+    /// (any part of a title, name, company, responsible, phone in any form, e-mail).
+    List {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long = "type")]
+        entity_type: EntityType,
+        /// The search box's text.
+        #[arg(long)]
+        search: Option<String>,
+        /// Rows on the page (the lists show 50).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+        /// Print JSON: `{"total": N, "rows": [...]}`.
         #[arg(long)]
         json: bool,
     },
@@ -63,6 +80,39 @@ pub fn run(args: RecordsArgs) -> anyhow::Result<()> {
                         c.hidden
                     );
                 }
+            }
+            Ok(())
+        }
+        RecordsCommand::List {
+            db,
+            entity_type,
+            search,
+            limit,
+            json,
+        } => {
+            let store = open(&db)?;
+            let mut filter = RecordFilter::new(entity_type);
+            filter.set_search(search.as_deref());
+            let page = store
+                .list_records(
+                    &filter,
+                    &Page {
+                        sort: Default::default(),
+                        after: None,
+                        limit,
+                    },
+                )
+                .context("reading the list")?;
+            let total = page.total.unwrap_or(page.rows.len() as u64);
+            if json {
+                let out = serde_json::json!({"total": total, "rows": page.rows});
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                for row in &page.rows {
+                    let contact = row.phone.as_deref().or(row.email.as_deref()).unwrap_or("");
+                    println!("{:>9}  {}  {}", row.id, row.title, contact);
+                }
+                println!("total: {total}");
             }
             Ok(())
         }

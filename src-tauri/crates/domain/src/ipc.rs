@@ -47,6 +47,11 @@ pub enum ErrorCode {
     /// The local database was written by a newer Kartoteka and was left unchanged: update the
     /// app. `params`: `found` (the file's schema version), `supported` (this app's).
     DatabaseTooNew,
+    /// Upgrading the local database to this version failed; nothing of it was committed, and a
+    /// copy of the file from before the upgrade lies beside it. `params`: `from`, `to` (schema
+    /// versions), `step` (the version whose step failed), `reason` (SQLite's words), `copy`
+    /// (the copy's path).
+    DatabaseUpgradeFailed,
     /// The system keyring (Secret Service, kernel keyring) could not be read or written, so the
     /// saved webhook is out of reach: unlock the keyring, or paste the webhook again.
     SecretStoreUnavailable,
@@ -55,7 +60,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::Offline,
         ErrorCode::Auth,
         ErrorCode::NoAccess,
@@ -66,6 +71,7 @@ impl ErrorCode {
         ErrorCode::InvalidInput,
         ErrorCode::Storage,
         ErrorCode::DatabaseTooNew,
+        ErrorCode::DatabaseUpgradeFailed,
         ErrorCode::SecretStoreUnavailable,
         ErrorCode::Internal,
     ];

@@ -44,8 +44,18 @@ pub enum StoreError {
         detail: String,
     },
 
-    #[error("database migration failed: {0}")]
-    Migration(#[from] rusqlite_migration::Error),
+    /// Bringing an older replica's schema up to date failed. Nothing of the upgrade was
+    /// committed: the file is as it was, and `copy` (when one could be made) is a copy of it from
+    /// just before the upgrade. `step` is the version whose step failed; `None` when the copy
+    /// itself could not be made, so the upgrade was not tried.
+    #[error("{}", upgrade_failed(*.from, *.to, *.step, .reason, .copy.as_deref()))]
+    UpgradeFailed {
+        from: i64,
+        to: i64,
+        step: Option<i64>,
+        reason: String,
+        copy: Option<std::path::PathBuf>,
+    },
 
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -55,6 +65,30 @@ pub enum StoreError {
 
     #[error("cannot open database file: {0}")]
     Io(#[from] std::io::Error),
+}
+
+fn upgrade_failed(
+    from: i64,
+    to: i64,
+    step: Option<i64>,
+    reason: &str,
+    copy: Option<&std::path::Path>,
+) -> String {
+    let head = format!("the replica could not be upgraded from schema {from} to {to}");
+    match (step, copy) {
+        (None, _) => format!(
+            "{head}: no copy of it could be made first ({reason}), so the upgrade was not \
+             tried; the file was not changed"
+        ),
+        (Some(step), Some(copy)) => format!(
+            "{head}: step {step} failed ({reason}); the file was not changed, and a copy of it \
+             from before the upgrade is at {}",
+            copy.display()
+        ),
+        (Some(step), None) => {
+            format!("{head}: step {step} failed ({reason}); the file was not changed")
+        }
+    }
 }
 
 impl StoreError {

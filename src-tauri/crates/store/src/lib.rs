@@ -34,6 +34,7 @@ mod query;
 mod read;
 mod reference;
 mod search;
+mod upgrade_copy;
 mod upload;
 
 use rusqlite::{Connection, OpenFlags};
@@ -56,6 +57,7 @@ pub use query::{
     Cursor, Page, RecordFilter, RecordPage, RecordRow, RecordView, SortField, SortKey,
 };
 pub use read::ReadPool;
+pub use upgrade_copy::upgrade_copy_path;
 pub use upload::{
     multi_by_id, ExportedEdit, ExportedEdits, PendingLog, QueuedEntry, QueuedRecord,
     EDITS_FILE_FORMAT, LOG_MARKER,
@@ -110,13 +112,19 @@ const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 impl Store {
     /// Opens (or creates) the replica at `path` and brings its schema up to date. A database
     /// written by a newer version is refused with [`StoreError::TooNew`] and left untouched.
+    ///
+    /// Before an upgrade, a copy of the file as it is is written beside it
+    /// ([`upgrade_copy_path`]); it stays there until the file is opened again by a later process
+    /// (the next start of the app or of the CLI). An upgrade that fails commits nothing and
+    /// answers [`StoreError::UpgradeFailed`], which names the failed step and the copy.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let _span = tracing::info_span!("store_open").entered();
+        upgrade_copy::note_process_start();
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)?;
-        let mut store = Self::prepare(conn, true)?;
+        let mut store = Self::prepare(conn, Some(path))?;
         store.checkpointer = checkpoint::Checkpointer::start(path);
         if store.checkpointer.is_some() {
             store.conn.pragma_update(
@@ -137,10 +145,10 @@ impl Store {
 
     /// A private in-memory replica, for unit tests.
     pub fn open_in_memory() -> Result<Store, StoreError> {
-        Self::prepare(Connection::open_in_memory()?, false)
+        Self::prepare(Connection::open_in_memory()?, None)
     }
 
-    fn prepare(mut conn: Connection, file: bool) -> Result<Store, StoreError> {
+    fn prepare(mut conn: Connection, file: Option<&Path>) -> Result<Store, StoreError> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // Read the version before anything writes to the file.
         let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -153,13 +161,6 @@ impl Store {
             );
             return Err(StoreError::TooNew { found, supported });
         }
-        if file {
-            let mode: String =
-                conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
-            if !mode.eq_ignore_ascii_case("wal") {
-                tracing::warn!(mode = %mode, "WAL journal not available");
-            }
-        }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "cache_size", CACHE_SIZE_KIB)?;
         conn.pragma_update(None, "foreign_keys", true)?;
@@ -169,11 +170,45 @@ impl Store {
         // halving pull speed (measured with bench::run). The WAL file is cut back to this size.
         conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
         conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
-        migrations::migrations().to_latest(&mut conn)?;
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         if found < supported {
+            // A file with data in it is copied first; a new one (version 0) has nothing to keep.
+            let copy = match file {
+                Some(path) if found > 0 => {
+                    Some(upgrade_copy::make(&conn, path, found).map_err(|e| {
+                        StoreError::UpgradeFailed {
+                            from: found,
+                            to: supported,
+                            step: None,
+                            reason: e.to_string(),
+                            copy: None,
+                        }
+                    })?)
+                }
+                _ => None,
+            };
+            migrations::upgrade(&mut conn, found).map_err(|failed| {
+                tracing::error!(from = found, step = failed.version, error = %failed.error, "schema upgrade failed");
+                StoreError::UpgradeFailed {
+                    from: found,
+                    to: supported,
+                    step: Some(failed.version),
+                    reason: failed.error.to_string(),
+                    copy,
+                }
+            })?;
             tracing::info!(from = found, to = supported, "database schema upgraded");
+        } else if let Some(path) = file {
+            upgrade_copy::discard_earlier(path);
         }
+        // After the upgrade, so that a failed one leaves even the journal mode as it was.
+        if file.is_some() {
+            let mode: String =
+                conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                tracing::warn!(mode = %mode, "WAL journal not available");
+            }
+        }
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(Store {
             conn,
             checkpointer: None,

@@ -1,10 +1,15 @@
-//! The schema, as an append-only list of migrations. Never edit a released step: add a new one.
+//! The schema, as an append-only list of steps. Never edit a released step: add a new one.
 //!
-//! Every step is kept as a named constant, so the upgrade tests can build a database exactly as an
-//! older version of the app left it (see `tests/migrations.rs`).
+//! Step `n` (counting from 1) brings a database from `PRAGMA user_version = n - 1` to `n`. A step
+//! is its SQL and, where SQL alone cannot do the work, a Rust function run right after it in the
+//! same transaction. The function is part of the step value itself, so which step runs it can
+//! never depend on how a build laid out its constants.
+//!
+//! [`upgrade`] runs every missing step in one transaction: a step that fails leaves the database
+//! as it was.
 
-use rusqlite::Transaction;
-use rusqlite_migration::{HookError, Migrations, M};
+use crate::StoreError;
+use rusqlite::{Connection, Transaction};
 
 /// Version 1: records, their full field maps, the server mirror, links, search, reference lists,
 /// field metadata and the sync checkpoints.
@@ -324,9 +329,10 @@ CREATE TABLE peer_log_due (
 );
 "#;
 
-/// Version 5: search finds what the user sees (issue 11 §6) and lists sort by amount and by
-/// creation time through an index (issue 10 §2). The searchable text is written again by
-/// [`crate::search::rebuild`] in the same transaction (it needs the Rust side: names, phones).
+/// Version 5: search finds what the user sees (substrings inside words, phones in any form, the
+/// row's company and responsible names) and lists sort by amount and by creation time through an
+/// index. The searchable text is written again by [`crate::search::rebuild`] in the same
+/// transaction (it needs the Rust side: names, phones): see [`STEPS`].
 pub const V5_SQL: &str = r#"
 -- list_records search: a trigram index, so any 3+ characters find the records whose text holds
 -- them ("расимова" finds "Герасимова") and two find a word's start. The text (search.rs) is the
@@ -350,29 +356,75 @@ CREATE INDEX records_by_created ON records (entity_type, created_time);
 pub(crate) const UNSENT_STATES_SQL: &str =
     "('pending', 'sending', 'conflict', 'blocked', 'rejected', 'gone')";
 
-/// Each step of the schema, oldest first. Append only.
-pub const STEPS: &[&str] = &[V1_SQL, V2_SQL, V3_SQL, V4_SQL, V5_SQL];
+/// Work a step needs beyond its SQL, run in the step's transaction right after the SQL.
+pub type StepFn = fn(&Transaction) -> Result<(), StoreError>;
+
+/// One step of the schema.
+#[derive(Clone, Copy)]
+pub struct Step {
+    /// The SQL of the step (run with `execute_batch`).
+    pub sql: &'static str,
+    /// What SQL alone cannot do (e.g. text that needs Rust to compute), after `sql`.
+    pub then: Option<StepFn>,
+}
+
+impl Step {
+    const fn sql(sql: &'static str) -> Step {
+        Step { sql, then: None }
+    }
+}
+
+/// Version 5's search index is empty after its SQL: every record's text is written again.
+fn rebuild_search(tx: &Transaction) -> Result<(), StoreError> {
+    crate::search::rebuild(tx).map(drop)
+}
+
+/// Each step of the schema, oldest first: `STEPS[n - 1]` makes version `n`. Append only.
+pub const STEPS: &[Step] = &[
+    Step::sql(V1_SQL),
+    Step::sql(V2_SQL),
+    Step::sql(V3_SQL),
+    Step::sql(V4_SQL),
+    Step {
+        sql: V5_SQL,
+        then: Some(rebuild_search),
+    },
+];
 
 /// The newest schema version this build understands.
 pub const SUPPORTED_VERSION: i64 = STEPS.len() as i64;
 
-pub(crate) fn migrations() -> Migrations<'static> {
-    Migrations::new(
-        STEPS
-            .iter()
-            .map(|sql| {
-                if std::ptr::eq(*sql, V5_SQL) {
-                    M::up_with_hook(sql, |tx: &Transaction| {
-                        crate::search::rebuild(tx)
-                            .map(drop)
-                            .map_err(|e| HookError::Hook(format!("rebuilding search: {e}")))
-                    })
-                } else {
-                    M::up(sql)
-                }
-            })
-            .collect(),
-    )
+/// Why an upgrade stopped: the version whose step failed and what the database said.
+#[derive(Debug)]
+pub struct StepFailed {
+    pub version: i64,
+    pub error: StoreError,
+}
+
+/// Brings a database of schema `found` (< [`SUPPORTED_VERSION`]) to the newest version: every
+/// missing step, then `user_version`, in one transaction. On an error nothing is committed.
+pub(crate) fn upgrade(conn: &mut Connection, found: i64) -> Result<(), StepFailed> {
+    let begin = |error| StepFailed {
+        version: found + 1,
+        error,
+    };
+    let tx = conn.transaction().map_err(|e| begin(e.into()))?;
+    let first = usize::try_from(found).unwrap_or(0);
+    for (index, step) in STEPS.iter().enumerate().skip(first) {
+        let version = index as i64 + 1;
+        let failed = |error| StepFailed { version, error };
+        tx.execute_batch(step.sql).map_err(|e| failed(e.into()))?;
+        if let Some(then) = step.then {
+            then(&tx).map_err(failed)?;
+        }
+    }
+    let last = |error| StepFailed {
+        version: SUPPORTED_VERSION,
+        error,
+    };
+    tx.pragma_update(None, "user_version", SUPPORTED_VERSION)
+        .map_err(|e| last(e.into()))?;
+    tx.commit().map_err(|e| last(e.into()))
 }
 
 #[cfg(test)]
@@ -382,11 +434,45 @@ mod tests {
     #[test]
     fn every_step_applies_to_an_empty_database() {
         let mut conn = rusqlite::Connection::open_in_memory().expect("memory db");
-        migrations().validate().expect("migrations are valid");
-        migrations().to_latest(&mut conn).expect("migrate");
+        upgrade(&mut conn, 0).expect("migrate");
         let v: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");
         assert_eq!(v, SUPPORTED_VERSION);
+    }
+
+    #[test]
+    fn a_failing_step_is_named_and_nothing_of_the_upgrade_stays() {
+        let mut conn = rusqlite::Connection::open_in_memory().expect("memory db");
+        for step in &STEPS[..4] {
+            conn.execute_batch(step.sql).expect("v1..v4");
+        }
+        // Version 5 creates this index: an object of that name makes its SQL fail.
+        conn.execute_batch(
+            "CREATE TABLE records_by_amount_taken (x); \
+             CREATE INDEX records_by_amount ON records_by_amount_taken (x); \
+             PRAGMA user_version = 4;",
+        )
+        .expect("v4 with a clash");
+        let failed = upgrade(&mut conn, 4).expect_err("the clash stops the upgrade");
+        assert_eq!(failed.version, 5);
+        assert!(
+            failed.error.to_string().contains("records_by_amount"),
+            "{}",
+            failed.error
+        );
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(v, 4, "the version is the old one");
+        let trigram: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'records_search' \
+                 AND sql LIKE '%trigram%'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("schema");
+        assert_eq!(trigram, 0, "the step's earlier statements were rolled back");
     }
 }

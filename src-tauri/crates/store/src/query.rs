@@ -71,6 +71,14 @@ impl RecordFilter {
             updated_before: None,
         }
     }
+
+    /// The search box's text as the lists use it: trimmed, and no search at all when blank.
+    pub fn set_search(&mut self, text: Option<&str>) {
+        self.search = text
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]

@@ -134,7 +134,7 @@ fn database_made_by_v1_with_data_upgrades_and_keeps_its_records() {
 #[test]
 fn every_migration_step_is_kept_in_order() {
     // Append-only: step 1 is still the v1 SQL the upgrade test builds from.
-    assert_eq!(STEPS[0], V1_SQL);
+    assert_eq!(STEPS[0].sql, V1_SQL);
     assert_eq!(STEPS.len() as i64, SUPPORTED_VERSION);
 }
 
@@ -218,8 +218,8 @@ fn database_made_by_v3_with_an_unsent_edit_upgrades_and_keeps_it_queued() {
     let path = dir.path().join("replica.db");
     {
         let conn = Connection::open(&path).expect("create v3 file");
-        for sql in &STEPS[..3] {
-            conn.execute_batch(sql).expect("v1..v3 schema");
+        for step in &STEPS[..3] {
+            conn.execute_batch(step.sql).expect("v1..v3 schema");
         }
         make_v1_rows(&conn);
         conn.execute_batch(
@@ -274,7 +274,7 @@ fn database_made_by_v3_with_an_unsent_edit_upgrades_and_keeps_it_queued() {
 fn make_v3_database(path: &std::path::Path) {
     let conn = Connection::open(path).expect("create v3 file");
     for step in &STEPS[..3] {
-        conn.execute_batch(step).expect("v1..v3 schema");
+        conn.execute_batch(step.sql).expect("v1..v3 schema");
     }
     conn.execute_batch(
         r#"
@@ -356,4 +356,115 @@ fn database_made_by_v3_upgrades_to_the_trigram_search_and_finds_what_a_row_shows
         )
         .expect("indexes");
     assert_eq!(indexes, 2, "the sort indexes exist after the upgrade");
+}
+
+/// A version-4 database (offline edits, before the trigram search) with the v1 rows.
+fn make_v4_database(path: &std::path::Path, extra_sql: &str) {
+    let conn = Connection::open(path).expect("create v4 file");
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .expect("WAL, as the app leaves its files");
+    for step in &STEPS[..4] {
+        conn.execute_batch(step.sql).expect("v1..v4 schema");
+    }
+    make_v1_rows(&conn);
+    conn.execute_batch(extra_sql).expect("extra v4 rows");
+    conn.execute_batch("PRAGMA user_version = 4;")
+        .expect("v4 version");
+}
+
+#[test]
+fn an_upgrade_keeps_a_copy_of_the_file_as_it_was() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("replica.db");
+    make_v4_database(&path, "");
+    let copy = kartoteka_store::upgrade_copy_path(&path, 4);
+    assert_eq!(copy, dir.path().join("replica.db.v4.bak"));
+
+    let store = Store::open(&path).expect("v4 opens");
+    assert_eq!(store.schema_version().expect("version"), SUPPORTED_VERSION);
+    drop(store);
+    let kept = Connection::open(&copy).expect("the copy is a database");
+    let (version, title): (i64, String) = kept
+        .query_row(
+            "SELECT (SELECT user_version FROM pragma_user_version), title FROM records",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("the copy's rows");
+    assert_eq!((version, title.as_str()), (4, "Поставка станков"));
+    drop(kept);
+
+    // Opened again by the same process (the app's export does so): the copy stays until the
+    // next start, which the CLI's tests check with a second process.
+    drop(Store::open(&path).expect("reopens"));
+    assert!(copy.exists(), "kept while this process runs");
+}
+
+#[test]
+fn a_failed_upgrade_changes_nothing_and_names_the_step_and_the_copy() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("replica.db");
+    // Version 5 creates an index of this name: its SQL fails half-way through the step, after
+    // it dropped and made the search table again.
+    make_v4_database(
+        &path,
+        "CREATE INDEX records_by_amount ON records (entity_type, title_sort);",
+    );
+    {
+        // As the app leaves it: everything in the main file.
+        let conn = Connection::open(&path).expect("raw open");
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .expect("checkpoint");
+    }
+    let before = std::fs::read(&path).expect("read file");
+
+    let err = match Store::open(&path) {
+        Err(e) => e,
+        Ok(_) => panic!("the clash must stop the upgrade"),
+    };
+    let copy = kartoteka_store::upgrade_copy_path(&path, 4);
+    match &err {
+        StoreError::UpgradeFailed {
+            from,
+            to,
+            step,
+            reason,
+            copy: Some(named),
+        } => {
+            assert_eq!((*from, *to, *step), (4, SUPPORTED_VERSION, Some(5)));
+            assert!(reason.contains("records_by_amount"), "{reason}");
+            assert_eq!(named, &copy);
+        }
+        other => panic!("expected UpgradeFailed with a copy, got {other:?}"),
+    }
+    let message = err.to_string();
+    assert!(
+        message.contains("step 5")
+            && message.contains("not changed")
+            && message.contains(&copy.display().to_string()),
+        "{message}"
+    );
+
+    let after = std::fs::read(&path).expect("read file again");
+    assert!(
+        before == after,
+        "the user's file is byte for byte as it was"
+    );
+    let conn = Connection::open(&copy).expect("the copy opens");
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, 4);
+    let conn = Connection::open(&path).expect("the file opens");
+    let body: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'records_search'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("search table");
+    assert!(
+        !body.contains("trigram"),
+        "nothing of step 5 stayed: {body}"
+    );
 }

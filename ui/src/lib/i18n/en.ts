@@ -210,6 +210,8 @@ export const en: Record<MessageKey, string> = {
   "error.storage": "The local database failed.",
   "error.databaseTooNew":
     "This data file was written by a newer Kartoteka (database version {found}; this version reads up to {supported}). Update the app — the file was not changed.",
+  "error.databaseUpgradeFailed":
+    "Kartoteka could not update its data file to this version (database version {from} → {to}, step {step}: {reason}). The file was not changed. A copy of it from before the update: {copy}",
   "error.secretStoreUnavailable":
     "The system keyring (GNOME Keyring, KWallet) is not available, so the saved webhook cannot be read. Paste the webhook again, or unlock the keyring and restart Kartoteka.",
   "error.internal": "Internal application error.",

@@ -14,6 +14,7 @@ const ALL: ErrorCode[] = [
   "invalidInput",
   "storage",
   "databaseTooNew",
+  "databaseUpgradeFailed",
   "secretStoreUnavailable",
   "internal",
 ];
@@ -29,6 +30,23 @@ describe("error params", () => {
     expect(translate("ru", errorMessageKey(error.code), errorParams(error))).toContain("версия базы 9");
     expect(translate("en", errorMessageKey(error.code), errorParams(error))).toContain("database version 9");
     expect(translate("en", errorMessageKey(error.code), errorParams(error))).toContain("the file was not changed");
+  });
+});
+
+describe("a failed upgrade", () => {
+  it("names the step, the reason and the copy in both languages", () => {
+    const error = toIpcError({
+      code: "databaseUpgradeFailed",
+      message: "the replica could not be upgraded",
+      params: { from: "4", to: "5", step: "5", reason: "index records_by_amount already exists", copy: "/data/replica.db.v4.bak" },
+    });
+    for (const lang of ["ru", "en"] as const) {
+      const text = translate(lang, errorMessageKey(error.code), errorParams(error));
+      expect(text).toContain("4 → 5");
+      expect(text).toContain("records_by_amount");
+      expect(text).toContain("/data/replica.db.v4.bak");
+    }
+    expect(translate("ru", errorMessageKey(error.code), errorParams(error))).toContain("Файл не изменён");
   });
 });
 

@@ -13,6 +13,7 @@ const CODES: readonly ErrorCode[] = [
   "invalidInput",
   "storage",
   "databaseTooNew",
+  "databaseUpgradeFailed",
   "secretStoreUnavailable",
   "internal",
 ];
