@@ -11,10 +11,12 @@ use kartoteka_domain::{
     MultiFieldEdit, MultiFieldKind, OutboxState, RecordEdit, RecordKey,
 };
 use kartoteka_store::{HistoryQuery, LocalActor, Store};
-use kartoteka_sync::{CancellationToken, ReconcilePolicy, UploadSummary, Uploader};
+use kartoteka_sync::{CancellationToken, ReconcilePolicy, Uploader};
 use serde_json::{json, Map, Value};
 use std::sync::{Arc, Mutex};
-use sync_support::{assert_replica_equals_portal, client, engine, policy, replica, sandbox, Emu};
+use sync_support::{
+    assert_replica_equals_portal, client, engine, policy, replica, sandbox, upload, Emu,
+};
 
 fn actor(user_id: i64) -> LocalActor {
     LocalActor {
@@ -41,17 +43,6 @@ async fn pull(url: &str, store: &Arc<Mutex<Store>>) {
         .run(&CancellationToken::new())
         .await
         .expect("pull succeeds");
-}
-
-async fn upload(url: &str, store: &Arc<Mutex<Store>>) -> Result<UploadSummary, String> {
-    Uploader::new(
-        client(url),
-        Arc::clone(store),
-        kartoteka_sync::system_clock(),
-    )
-    .run(&CancellationToken::new())
-    .await
-    .map_err(|e| e.to_string())
 }
 
 fn history(store: &Arc<Mutex<Store>>, k: RecordKey) -> Vec<HistoryEvent> {

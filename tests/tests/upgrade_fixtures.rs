@@ -10,13 +10,12 @@ use kartoteka_domain::edit::OutboxListRequest;
 use kartoteka_domain::{EntityType, HistoryFilter, RecordKey};
 use kartoteka_store::migrations::SUPPORTED_VERSION;
 use kartoteka_store::{HistoryQuery, Page, RecordFilter, Store};
-use kartoteka_sync::{CancellationToken, Uploader};
 use rusqlite::Connection;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use sync_support::{client, sandbox, Emu};
+use sync_support::{sandbox, upload, Emu};
 
 /// What one fixture holds besides its pulled records.
 struct Fixture {
@@ -182,17 +181,6 @@ async fn portal_item(emu: &Emu, key: RecordKey) -> Value {
         .clone()
 }
 
-async fn upload(url: &str, store: &Arc<Mutex<Store>>) -> kartoteka_sync::UploadSummary {
-    Uploader::new(
-        client(url),
-        Arc::clone(store),
-        kartoteka_sync::system_clock(),
-    )
-    .run(&CancellationToken::new())
-    .await
-    .expect("upload")
-}
-
 async fn check(fixture: &Fixture) {
     let dir = tempfile::tempdir().expect("dir");
     let path = copy_of(fixture.version, dir.path());
@@ -304,7 +292,7 @@ async fn check(fixture: &Fixture) {
         set_on_portal(&emu, u, base).await;
     }
 
-    let summary = upload(&url, &store).await;
+    let summary = upload(&url, &store).await.expect("upload");
     assert_eq!(
         (summary.conflicts, summary.rejected),
         (0, 0),
@@ -336,7 +324,7 @@ async fn check(fixture: &Fixture) {
     }
     drop(store);
     let store = Arc::new(Mutex::new(Store::open(&path).expect("restart")));
-    let again = upload(&url, &store).await;
+    let again = upload(&url, &store).await.expect("upload");
     assert_eq!(
         again.write_requests, 0,
         "v{v}: nothing sent twice: {again:?}"

@@ -8,6 +8,7 @@ use kartoteka_bitrix::{MemorySecretStore, SecretError, SecretStore, WebhookUrl};
 use kartoteka_domain::ipc::{AppEvent, ErrorCode, PortalMode, RecordsListRequest};
 use kartoteka_domain::EntityType;
 use kartoteka_sandbox::{Sandbox, SandboxOptions};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 struct Quiet;
@@ -48,6 +49,18 @@ fn deals() -> RecordsListRequest {
     }
 }
 
+/// A configured webhook portal (a sandbox) in `dir` whose replica file is not opened yet, and
+/// that file's path: the tests write an old or odd replica there before the app starts.
+async fn configured_portal(dir: &std::path::Path) -> (Sandbox, Arc<dyn SecretStore>, PathBuf) {
+    let secrets: Arc<dyn SecretStore> = Arc::new(MemorySecretStore::new());
+    let portal = Sandbox::start(SandboxOptions::default())
+        .await
+        .expect("sandbox");
+    configure(dir, secrets.clone(), &portal).await;
+    let file = replica_path(dir, PortalMode::Webhook, &portal.addr().to_string(), 1);
+    (portal, secrets, file)
+}
+
 /// Remembers `portal` as the configured one in `dir` (settings file and secret), as a connect
 /// would, without opening its replica.
 async fn configure(dir: &std::path::Path, secrets: Arc<dyn SecretStore>, portal: &Sandbox) {
@@ -59,19 +72,8 @@ async fn configure(dir: &std::path::Path, secrets: Arc<dyn SecretStore>, portal:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_written_by_a_newer_version_is_explained_with_its_version_and_left_unchanged() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let secrets: Arc<dyn SecretStore> = Arc::new(MemorySecretStore::new());
-    let portal = Sandbox::start(SandboxOptions::default())
-        .await
-        .expect("sandbox");
-    configure(dir.path(), secrets.clone(), &portal).await;
-
+    let (portal, secrets, file) = configured_portal(dir.path()).await;
     // A replica from a future Kartoteka: schema version 99.
-    let file = replica_path(
-        dir.path(),
-        PortalMode::Webhook,
-        &portal.addr().to_string(),
-        1,
-    );
     drop(kartoteka_store::Store::open(&file).expect("replica created"));
     {
         let conn = rusqlite::Connection::open(&file).expect("open");
@@ -114,19 +116,8 @@ async fn a_replica_written_by_a_newer_version_is_explained_with_its_version_and_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_upgrade_names_its_step_and_the_copy_and_leaves_the_file_as_it_was() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let secrets: Arc<dyn SecretStore> = Arc::new(MemorySecretStore::new());
-    let portal = Sandbox::start(SandboxOptions::default())
-        .await
-        .expect("sandbox");
-    configure(dir.path(), secrets.clone(), &portal).await;
-
+    let (portal, secrets, file) = configured_portal(dir.path()).await;
     // A schema-4 replica whose upgrade cannot complete: step 5 creates an index that exists.
-    let file = replica_path(
-        dir.path(),
-        PortalMode::Webhook,
-        &portal.addr().to_string(),
-        1,
-    );
     {
         let conn = rusqlite::Connection::open(&file).expect("create");
         for step in &kartoteka_store::migrations::STEPS[..4] {

@@ -155,6 +155,21 @@ pub fn engine(webhook: &str, store: &Arc<Mutex<Store>>, policy: Policy) -> Engin
     )
 }
 
+/// One upload of the outbox (the app's uploader, with the test client).
+pub async fn upload(
+    webhook: &str,
+    store: &Arc<Mutex<Store>>,
+) -> Result<kartoteka_sync::UploadSummary, String> {
+    kartoteka_sync::Uploader::new(
+        client(webhook),
+        Arc::clone(store),
+        kartoteka_sync::system_clock(),
+    )
+    .run(&kartoteka_sync::CancellationToken::new())
+    .await
+    .map_err(|e| e.to_string())
+}
+
 /// One record as both sides are compared: updatedTime (unix seconds), fields without empties,
 /// multi-fields.
 #[derive(Debug, Clone, PartialEq)]
