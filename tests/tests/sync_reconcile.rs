@@ -272,3 +272,53 @@ async fn disputed_ids_are_probed_fifty_per_batch_committed_as_they_go_and_resume
     assert_replica_equals_portal(&url, &store).await;
     sb.shutdown().await;
 }
+
+/// A real portal answers a `crm.item.list` whose select has no `*` with only the selected `UF_*`
+/// keys when `useOriginalUfNames` is `Y` (every item `[]` for `select: ["id"]`): the id scan
+/// must still see every id, so that a reconcile of an unchanged portal probes nothing and costs
+/// at most ⌈N/2,500⌉ + 5 requests.
+#[tokio::test]
+async fn a_reconcile_of_an_unchanged_portal_reads_every_id_and_probes_nothing() {
+    let sb = sandbox(Some(6_000)).await;
+    let emu = Emu::new(&sb);
+    let url = sb.admin_webhook_url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = replica(&dir.path().join("replica.db"));
+    engine(&url, &store, policy(ReconcilePolicy::Always))
+        .run(&CancellationToken::new())
+        .await
+        .expect("initial sync");
+    let n: u64 = store
+        .lock()
+        .expect("lock")
+        .counts()
+        .expect("counts")
+        .iter()
+        .map(|c| c.active)
+        .sum();
+    assert!(n >= 5_000, "{n} records");
+
+    emu.control().clear_requests().await.expect("clear the log");
+    let summary = engine(&url, &store, policy(ReconcilePolicy::Always))
+        .run(&CancellationToken::new())
+        .await
+        .expect("reconciling sync");
+    let log = emu.control().requests(0).await.expect("log");
+    let probing = log
+        .iter()
+        .filter(|r| r.method == "crm.item.get" || r.params.to_string().contains("crm.item.get"))
+        .count();
+    assert_eq!(probing, 0, "no record was disputed: every id was seen");
+    for t in EntityType::ALL {
+        let s = summary.for_type(t);
+        assert_eq!((s.deleted, s.hidden), (0, 0), "{t}: nothing lost");
+    }
+    let bound = n.div_ceil(2_500) + 5;
+    assert!(
+        log.len() as u64 <= bound,
+        "{} requests for a reconcile of {n} records (bound {bound}): {:?}",
+        log.len(),
+        log.iter().map(|r| r.method.as_str()).collect::<Vec<_>>()
+    );
+    sb.shutdown().await;
+}

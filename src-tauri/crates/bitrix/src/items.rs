@@ -44,15 +44,21 @@ pub(crate) fn reference(prev: usize, field: &str) -> Value {
     ))
 }
 
+/// `crm.item.list` parameters. Original UF names (`UF_CRM_…`) are asked for only with a select
+/// of whole items (`*`): the portal filters an item's keys by the select upper-cased when
+/// `useOriginalUfNames` is `Y`, so a narrow select such as `["id"]` would come back as items with
+/// no keys at all (`[]`), system keys being camelCase. (A narrow select naming user fields would
+/// get them in camelCase, `ufCrm…`.)
 fn list_params(t: EntityType, select: &[&str], filter: Value, order: Value) -> Value {
     let select: Vec<&str> = if select.is_empty() {
         vec!["*"]
     } else {
         select.to_vec()
     };
+    let original = select.contains(&"*");
     json!({
         "entityTypeId": t.type_id(),
-        "useOriginalUfNames": "Y",
+        "useOriginalUfNames": if original { "Y" } else { "N" },
         "select": select,
         "filter": filter,
         "order": order,

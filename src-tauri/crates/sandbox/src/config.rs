@@ -43,6 +43,10 @@ pub struct Config {
     pub logmessage_add: String,
     /// Deletes move items to the recycle bin (default on, as on cloud portals; §11 #13).
     pub recycle_bin: bool,
+    /// Lenient switch: a `crm.item.list` select without `*` keeps the named system keys (and
+    /// always `id`) even with `useOriginalUfNames=Y`. Off by default: a real portal keeps only
+    /// the selected `UF_*` keys then (see `items::parse_select`).
+    pub narrow_select_keeps_system_keys: bool,
 }
 
 impl Config {
@@ -77,6 +81,7 @@ impl Config {
             method_not_found_status: 404,
             logmessage_add: "admin".into(),
             recycle_bin: true,
+            narrow_select_keeps_system_keys: false,
         }
     }
 
@@ -124,6 +129,12 @@ impl Config {
         }
         if let Some(b) = v.get("unorderedListsWhenNoOrder").and_then(Value::as_bool) {
             self.unordered_lists_when_no_order = b;
+        }
+        if let Some(b) = v
+            .get("narrowSelectKeepsSystemKeys")
+            .and_then(Value::as_bool)
+        {
+            self.narrow_select_keeps_system_keys = b;
         }
         if let Some(b) = v.get("zeroTimings").and_then(Value::as_bool) {
             self.zero_timings = b;

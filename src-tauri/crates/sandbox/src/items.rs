@@ -95,7 +95,23 @@ pub enum Select {
     Some(Vec<String>),
 }
 
-pub fn parse_select(portal: &Portal, t: i64, v: Option<&Value>) -> Select {
+/// Which fields of `crm.item.list` to render, from its `select`.
+///
+/// As the server applies it (`crm/lib/controller/item.php`): `listAction` upper-cases the names
+/// (`convertFieldNamesToUpper`: `id` → `ID`), `prepareSelect` keeps the fields that exist (`UF_*`
+/// adds every user field), and `getJsonForItems` keeps the item's keys found in that select, with
+/// the select turned back to camelCase (`convertKeysToCamelCase`) only when `useOriginalUfNames`
+/// is `N`. With `Y` the select stays upper-case while system keys are camelCase (`id`,
+/// `title`): only the selected `UF_*` keys survive, and an item of none is `[]`. Nothing is
+/// added to the select (no implicit `id`). `lenient` keeps the named system keys with `Y` too,
+/// and `id` always (the sandbox's older answer).
+pub fn parse_select(
+    portal: &Portal,
+    t: i64,
+    v: Option<&Value>,
+    original: bool,
+    lenient: bool,
+) -> Select {
     let names: Vec<String> = match v {
         None | Some(Value::Null) => return Select::All,
         Some(Value::Array(a)) => a.iter().map(crate::values::scalar_text).collect(),
@@ -106,18 +122,26 @@ pub fn parse_select(portal: &Portal, t: i64, v: Option<&Value>) -> Select {
     if names.is_empty() || names.iter().any(|n| n == "*") {
         return Select::All;
     }
-    let mut out = vec!["id".to_string()];
+    let mut out: Vec<String> = if lenient {
+        vec!["id".to_string()]
+    } else {
+        Vec::new()
+    };
+    let keep = |f: &Field, out: &mut Vec<String>| {
+        let survives = lenient || !original || f.dynamic;
+        if survives && f.name != "fm" && !out.contains(&f.name) {
+            out.push(f.name.clone());
+        }
+    };
     for n in names {
         if n == "UF_*" || n == "uf_*" {
             for f in portal.fields(t).iter().filter(|f| f.dynamic) {
-                out.push(f.name.clone());
+                keep(f, &mut out);
             }
             continue;
         }
         if let Some(f) = resolve(portal, t, &n) {
-            if f.name != "fm" && !out.contains(&f.name) {
-                out.push(f.name.clone());
-            }
+            keep(f, &mut out);
         }
     }
     Select::Some(out)
@@ -130,6 +154,8 @@ pub fn render(portal: &Portal, t: i64, item: &Item, select: &Select, original: b
     match select {
         Select::All if original => return item.json.clone(),
         Select::All => return Arc::from(rename_ufs(portal, t, &item.json)),
+        // PHP encodes an empty array as `[]`.
+        Select::Some(names) if names.is_empty() => return Arc::from("[]"),
         Select::Some(names) if names.iter().all(|n| CORE.contains(&n.as_str())) => {
             return Arc::from(render_core(item, names, portal.offset));
         }
@@ -357,7 +383,13 @@ pub fn list(call: &mut Call<'_>, p: &Value) -> MethodResult {
         }
         None => vec![],
     };
-    let select = parse_select(portal, t, param(p, "select"));
+    let select = parse_select(
+        portal,
+        t,
+        param(p, "select"),
+        original,
+        call.cfg.narrow_select_keeps_system_keys,
+    );
     let start = start_of(p);
     let rights = portal.rights(call.user, t).read;
     let (page, total) = scan(

@@ -1150,3 +1150,100 @@ async fn unresolved_batch_reference_in_a_filter_is_invalid_arg_value_for_every_l
     }
     p.sb.shutdown().await;
 }
+
+// ---- narrow select with useOriginalUfNames -----------------------------------------------
+// crm/lib/controller/item.php: listAction upper-cases the select (convertFieldNamesToUpper),
+// prepareSelect adds nothing but the user fields of UF_*, and getJsonForItems keeps the keys of
+// each item found in the select, turned back to camelCase only when useOriginalUfNames is N.
+
+async fn list_keys(p: &Portal, params: Value) -> Vec<Vec<String>> {
+    let v = p.ok("crm.item.list", params).await;
+    v["result"]["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|it| match it {
+            Value::Object(o) => o.keys().cloned().collect(),
+            // PHP's empty array
+            Value::Array(a) if a.is_empty() => Vec::new(),
+            other => panic!("an item is an object or []: {other}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_narrow_select_with_original_uf_names_keeps_only_user_fields() {
+    let p = Portal::demo().await;
+    let keys = list_keys(
+        &p,
+        json!({"entityTypeId": 2, "useOriginalUfNames": "Y", "select": ["id"], "order": {"id": "ASC"}}),
+    )
+    .await;
+    assert!(!keys.is_empty());
+    assert!(
+        keys.iter().all(Vec::is_empty),
+        "`ID` matches no camelCase key: every item is []: {keys:?}"
+    );
+
+    let keys = list_keys(
+        &p,
+        json!({"entityTypeId": 2, "useOriginalUfNames": "Y",
+               "select": ["id", "title", "UF_CRM_NOTE"], "order": {"id": "ASC"}}),
+    )
+    .await;
+    assert!(
+        keys.iter()
+            .all(|k| k.iter().all(|key| key == "UF_CRM_NOTE"))
+            && keys.iter().any(|k| !k.is_empty()),
+        "only the user field survives: {keys:?}"
+    );
+
+    let keys = list_keys(
+        &p,
+        json!({"entityTypeId": 2, "useOriginalUfNames": "Y", "select": ["*"], "order": {"id": "ASC"}}),
+    )
+    .await;
+    assert!(
+        keys.iter().all(|k| k.contains(&"id".to_string()))
+            && keys.iter().any(|k| k.contains(&"UF_CRM_NOTE".to_string())),
+        "`*` keeps every key, user fields by their original names: {:?}",
+        keys.first()
+    );
+    p.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_narrow_select_without_original_names_keeps_exactly_the_selected_keys() {
+    let p = Portal::demo().await;
+    for (select, want) in [
+        (json!(["id"]), vec!["id"]),
+        (json!(["ID", "TITLE"]), vec!["id", "title"]),
+        // Nothing is added: no implicit id.
+        (json!(["title"]), vec!["title"]),
+        (json!(["id", "UF_CRM_NOTE"]), vec!["id", "ufCrmNote"]),
+    ] {
+        let keys = list_keys(
+            &p,
+            json!({"entityTypeId": 2, "select": select, "order": {"id": "ASC"}}),
+        )
+        .await;
+        assert!(!keys.is_empty());
+        let seen: std::collections::BTreeSet<&str> =
+            keys.iter().flatten().map(String::as_str).collect();
+        let want: std::collections::BTreeSet<&str> = want.into_iter().collect();
+        assert_eq!(seen, want, "select {select}: exactly the selected keys");
+    }
+    // The sandbox's older answer, behind a switch.
+    p.emu_post("config", json!({"narrowSelectKeepsSystemKeys": true}))
+        .await;
+    let keys = list_keys(
+        &p,
+        json!({"entityTypeId": 2, "useOriginalUfNames": "Y", "select": ["title"], "order": {"id": "ASC"}}),
+    )
+    .await;
+    assert!(
+        keys.iter().all(|k| k.as_slice() == ["id", "title"]),
+        "{keys:?}"
+    );
+    p.sb.shutdown().await;
+}
