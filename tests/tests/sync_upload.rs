@@ -771,3 +771,130 @@ async fn another_kartoteka_users_upload_appears_as_exact_entries_not_as_an_obser
         None
     );
 }
+
+/// A yes/no field reaches the portal as the user set it, whatever JSON shape the edit holds: the
+/// portal reads only `true`, "true", "y", "Y" as yes, and in a `batch` query string JSON `true`
+/// is "1" — a no (`prepareBooleanFieldValue` in the item controller). Standard and custom fields,
+/// on an update and on a create.
+#[tokio::test]
+async fn yes_no_fields_reach_the_portal_as_set_in_any_json_shape() {
+    let sb = sandbox(None).await;
+    let url = sb.admin_webhook_url();
+    let emu = Emu::new(&sb);
+    let dir = tempfile::tempdir().expect("dir");
+    let store = replica(&dir.path().join("replica.db"));
+    pull(&url, &store).await;
+    let deal = key(EntityType::Deal, 1);
+    emu.act(
+        1,
+        "crm.item.update",
+        json!({"entityTypeId": 2, "id": 1, "useOriginalUfNames": "Y",
+               "fields": {"opened": "N", "UF_CRM_VIP": "N"}}),
+    )
+    .await;
+    pull(&url, &store).await;
+    {
+        let mut s = store.lock().expect("lock");
+        s.edit_record(
+            &actor(1),
+            deal,
+            &edit(json!({"opened": true, "UF_CRM_VIP": 1})),
+            1,
+        )
+        .expect("edit");
+        let mut create =
+            edit(json!({"title": "Новая с флагом", "opened": true, "UF_CRM_VIP": "1"}));
+        create.multi_fields.clear();
+        s.create_record(&actor(1), EntityType::Deal, &create, 2)
+            .expect("create");
+    }
+    let summary = upload(&url, &store).await.expect("upload");
+    assert_eq!(
+        (summary.rejected, summary.conflicts),
+        (0, 0),
+        "{summary:?}: {:?}",
+        open_entries(&store)
+    );
+    assert_eq!(summary.created, 1, "{summary:?}");
+    assert!(open_entries(&store).is_empty(), "everything taken");
+    let d = portal_item(&emu, EntityType::Deal, 1).await;
+    assert_eq!(
+        (&d["opened"], &d["UF_CRM_VIP"]),
+        (&json!("Y"), &json!("Y")),
+        "{d}"
+    );
+    let made = emu
+        .act(
+            1,
+            "crm.item.list",
+            json!({"entityTypeId": 2, "useOriginalUfNames": "Y", "select": ["*"],
+                   "filter": {"=title": "Новая с флагом"}}),
+        )
+        .await;
+    let item = &made["result"]["items"][0];
+    assert_eq!(
+        (&item["opened"], &item["UF_CRM_VIP"]),
+        (&json!("Y"), &json!("Y")),
+        "{made}"
+    );
+    sb.shutdown().await;
+}
+
+/// Emptied fields are emptied on the portal: a `batch` command is a PHP query string, where
+/// `null` and `[]` vanish, and the item controller clears a field written as `""`. A number set
+/// to 0 is a value, not an empty one.
+#[tokio::test]
+async fn emptied_fields_are_cleared_on_the_portal_and_zero_stays_a_value() {
+    let sb = sandbox(None).await;
+    let url = sb.admin_webhook_url();
+    let emu = Emu::new(&sb);
+    let dir = tempfile::tempdir().expect("dir");
+    let store = replica(&dir.path().join("replica.db"));
+    pull(&url, &store).await;
+    let (deal_id, _) = first_with_contacts(&store);
+    emu.act(
+        1,
+        "crm.item.update",
+        json!({"entityTypeId": 2, "id": deal_id, "useOriginalUfNames": "Y",
+               "fields": {"opportunity": 1500, "probability": 40, "UF_CRM_NOTE": "Заметка",
+                          "UF_CRM_TAGS": ["a", "b"], "comments": "Текст"}}),
+    )
+    .await;
+    pull(&url, &store).await;
+    let deal = key(EntityType::Deal, deal_id);
+    // One save of a single emptied field (so `fields` would be empty on the wire), then the rest.
+    for (i, fields) in [
+        json!({"UF_CRM_NOTE": null}),
+        json!({"opportunity": null, "probability": 0, "UF_CRM_TAGS": [], "contactIds": [],
+               "comments": ""}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        store
+            .lock()
+            .expect("lock")
+            .edit_record(&actor(1), deal, &edit(fields), i as i64 + 1)
+            .expect("edit");
+    }
+    let summary = upload(&url, &store).await.expect("upload");
+    assert_eq!((summary.rejected, summary.conflicts), (0, 0), "{summary:?}");
+    assert!(open_entries(&store).is_empty(), "everything taken");
+    let d = portal_item(&emu, EntityType::Deal, deal_id).await;
+    let empty = |v: &Value| {
+        v.is_null() || v.as_str() == Some("") || v.as_array().is_some_and(Vec::is_empty)
+    };
+    for field in ["UF_CRM_NOTE", "UF_CRM_TAGS", "contactIds", "comments"] {
+        assert!(empty(&d[field]), "{field} cleared: {d}");
+    }
+    assert!(
+        empty(&d["opportunity"]) || d["opportunity"].as_f64() == Some(0.0),
+        "the amount cleared: {d}"
+    );
+    assert_eq!(
+        d["probability"].as_f64(),
+        Some(0.0),
+        "0 is stored as 0: {d}"
+    );
+    sb.shutdown().await;
+}

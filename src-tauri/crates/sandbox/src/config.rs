@@ -47,6 +47,9 @@ pub struct Config {
     /// always `id`) even with `useOriginalUfNames=Y`. Off by default: a real portal keeps only
     /// the selected `UF_*` keys then (see `items::parse_select`).
     pub narrow_select_keeps_system_keys: bool,
+    /// Lenient switch: a user field of type boolean also takes `1` / `"1"` as yes. Off by
+    /// default: the item controller reads only `true`, `"true"`, `"y"`, `"Y"` as yes.
+    pub uf_boolean_one_is_yes: bool,
 }
 
 impl Config {
@@ -82,6 +85,7 @@ impl Config {
             logmessage_add: "admin".into(),
             recycle_bin: true,
             narrow_select_keeps_system_keys: false,
+            uf_boolean_one_is_yes: false,
         }
     }
 
@@ -135,6 +139,9 @@ impl Config {
             .and_then(Value::as_bool)
         {
             self.narrow_select_keeps_system_keys = b;
+        }
+        if let Some(b) = v.get("ufBooleanOneIsYes").and_then(Value::as_bool) {
+            self.uf_boolean_one_is_yes = b;
         }
         if let Some(b) = v.get("zeroTimings").and_then(Value::as_bool) {
             self.zero_timings = b;

@@ -57,13 +57,12 @@ pub fn scalar(f: &Field, v: &Value, offset: i32) -> Result<Option<Value>, ApiErr
                 num(text.trim().parse::<f64>().map_err(|_| not_valid(&f.name))?)
             }
         }
-        // only `true`, "true", "y", "Y" are yes; anything else is no, never an error (§11 #4).
-        // A boolean UF also takes `1` (the user-field type stores 1/0).
+        // `crm/lib/controller/item.php` `prepareBooleanFieldValue`, for every field of type
+        // boolean, user fields included: only `true`, "true", "y", "Y" are yes; anything else
+        // (`1`, "1" — what a JSON `true` becomes in a `batch` query string) is no, never an error.
         "boolean" => match v {
             Value::Bool(true) => json!("Y"),
             Value::String(s) if matches!(s.as_str(), "true" | "y" | "Y") => json!("Y"),
-            Value::String(s) if f.dynamic && s == "1" => json!("Y"),
-            Value::Number(n) if f.dynamic && n.as_f64().is_some_and(|x| x != 0.0) => json!("Y"),
             _ => json!("N"),
         },
         "date" => {

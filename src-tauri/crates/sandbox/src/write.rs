@@ -28,13 +28,15 @@ fn operation_denied(op: &str) -> ApiError {
     )
 }
 
-/// Applies client `fields` to a map. Unknown and read-only keys are ignored.
+/// Applies client `fields` to a map. Unknown and read-only keys are ignored. `uf_one_is_yes` is
+/// the lenient switch under which a user field of type boolean also takes `1` as yes.
 fn apply(
     portal: &mut Portal,
     t: i64,
     map: &mut Map<String, Value>,
     fields: &Map<String, Value>,
     offset: i32,
+    uf_one_is_yes: bool,
 ) -> Result<(), ApiError> {
     for (k, v) in fields {
         let Some(f) = resolve(portal, t, k).cloned() else {
@@ -53,6 +55,12 @@ fn apply(
             map.insert("fm".into(), Value::Array(list));
             continue;
         }
+        let lenient_yes = uf_one_is_yes
+            && f.dynamic
+            && f.ty == "boolean"
+            && matches!(crate::values::scalar_text(v).as_str(), "1");
+        let yes = json!("Y");
+        let v = if lenient_yes { &yes } else { v };
         if let Some(val) = field_value(&f, v, offset)? {
             if f.name == "contactId" {
                 let id = val.as_i64().unwrap_or(0);
@@ -293,7 +301,14 @@ pub fn add(call: &mut Call<'_>, p: &Value) -> MethodResult {
         );
         map.insert("probability".into(), Value::Null);
     }
-    apply(call.portal, t, &mut map, &fields, offset)?;
+    apply(
+        call.portal,
+        t,
+        &mut map,
+        &fields,
+        offset,
+        call.cfg.uf_boolean_one_is_yes,
+    )?;
     if !rights.write.allows(user, &Item::from_map(&map)) {
         return Err(operation_denied("ADD"));
     }
@@ -367,7 +382,14 @@ pub fn update(call: &mut Call<'_>, p: &Value) -> MethodResult {
     }
     let old = existing.map();
     let mut map = old.clone();
-    apply(call.portal, t, &mut map, &fields, offset)?;
+    apply(
+        call.portal,
+        t,
+        &mut map,
+        &fields,
+        offset,
+        call.cfg.uf_boolean_one_is_yes,
+    )?;
     let history = settle_stage(call.portal, t, Some(&old), &mut map)?;
     settle_category(call.portal, t, &map)?;
     crate::values::set_contact_flags(&mut map);

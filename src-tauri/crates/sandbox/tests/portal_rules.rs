@@ -249,6 +249,45 @@ async fn booleans_are_yes_only_for_true_true_y_and_never_an_error() {
     p.sb.shutdown().await;
 }
 
+/// `prepareBooleanFieldValue` runs for every field of type boolean (`Field::TYPE_BOOLEAN`), user
+/// fields too, and a `batch` command is a PHP query string: JSON `true` arrives as "1", a no.
+#[tokio::test]
+async fn a_boolean_user_field_reads_one_as_no_in_and_out_of_batch() {
+    let p = Portal::demo().await;
+    let deal = p
+        .ok(
+            "crm.item.add",
+            json!({"entityTypeId": 2, "useOriginalUfNames": "Y",
+                   "fields": {"title": "VIP", "UF_CRM_VIP": "Y"}}),
+        )
+        .await["result"]["item"]
+        .clone();
+    let id = id_of(&deal);
+    assert_eq!(deal["UF_CRM_VIP"], "Y");
+    let set = |v: Value| json!({"entityTypeId": 2, "id": id, "useOriginalUfNames": "Y", "fields": {"UF_CRM_VIP": v}});
+    for (v, want) in [
+        (json!(1), "N"),
+        (json!("Y"), "Y"),
+        (json!("1"), "N"),
+        (json!(true), "Y"),
+    ] {
+        let u = p.ok("crm.item.update", set(v.clone())).await;
+        assert_eq!(u["result"]["item"]["UF_CRM_VIP"], want, "UF_CRM_VIP = {v}");
+    }
+    // In a batch command, JSON true is the query string's 1.
+    let cmd =
+        format!("crm.item.update?entityTypeId=2&id={id}&useOriginalUfNames=Y&fields[UF_CRM_VIP]=1");
+    let b = p.ok("batch", json!({"halt": 0, "cmd": {"u": cmd}})).await;
+    assert_eq!(b["result"]["result"]["u"]["item"]["UF_CRM_VIP"], "N", "{b}");
+
+    // The sandbox's older answer, behind a switch.
+    p.emu_post("config", json!({"ufBooleanOneIsYes": true}))
+        .await;
+    let u = p.ok("crm.item.update", set(json!("1"))).await;
+    assert_eq!(u["result"]["item"]["UF_CRM_VIP"], "Y");
+    p.sb.shutdown().await;
+}
+
 #[tokio::test]
 async fn unparseable_date_is_silently_not_set() {
     let p = Portal::demo().await;

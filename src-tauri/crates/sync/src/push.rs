@@ -7,16 +7,16 @@
 
 use crate::driver::Clock;
 use crate::error::{PortalError, PortalFailure, SyncError};
-use crate::upload::{check_answer, create_fields, names_local_record, plan_update};
+use crate::upload::{check_answer, create_fields, for_the_wire, names_local_record, plan_update};
 use crate::{portal_error, SharedReplica};
 use kartoteka_bitrix::{
     parse_record, ApiError, BatchCommand, BatchResult, Client, MAX_BATCH_COMMANDS,
 };
-use kartoteka_domain::{EntityType, OutboxOp, OutboxState, Record, RecordKey};
+use kartoteka_domain::{EntityType, FieldType, OutboxOp, OutboxState, Record, RecordKey};
 use kartoteka_store::{QueuedEntry, QueuedRecord, Store, StoreError, ORIGINATOR_ID};
 use serde::Serialize;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -125,6 +125,24 @@ impl Uploader {
 
     fn now_ms(&self) -> i64 {
         (self.clock)().timestamp_millis()
+    }
+
+    /// The yes/no fields of every type, by name (from the replica's field metadata).
+    async fn yes_no_fields(&self) -> Result<HashMap<EntityType, HashSet<String>>, SyncError> {
+        self.store(|s| {
+            let mut out = HashMap::new();
+            for t in EntityType::ALL {
+                let names = s
+                    .field_meta(t)?
+                    .into_iter()
+                    .filter(|f| f.field_type == FieldType::Boolean)
+                    .map(|f| f.name)
+                    .collect();
+                out.insert(t, names);
+            }
+            Ok(out)
+        })
+        .await
     }
 
     async fn store<T, F>(&self, f: F) -> Result<T, SyncError>
@@ -256,19 +274,24 @@ impl Uploader {
                 None => to_send.push((key, e)),
             }
         }
+        let booleans = self.yes_no_fields().await?;
         for chunk in to_send.chunks(MAX_BATCH_COMMANDS) {
             let ids: Vec<i64> = chunk.iter().map(|(_, e)| e.id).collect();
             self.store(move |s| s.mark_sending(&ids)).await?;
             let commands: Vec<BatchCommand> = chunk
                 .iter()
                 .map(|(key, e)| {
+                    let mut fields = create_fields(e, ORIGINATOR_ID);
+                    for_the_wire(&mut fields, &booleans[&key.entity_type]);
+                    // On a create an empty field is one not set: the portal's default applies.
+                    fields.retain(|_, v| v.as_str() != Some(""));
                     BatchCommand::new(
                         format!("a{}", e.id),
                         "crm.item.add",
                         json!({
                             "entityTypeId": key.entity_type.type_id(),
                             "useOriginalUfNames": "Y",
-                            "fields": create_fields(e, ORIGINATOR_ID),
+                            "fields": fields,
                         }),
                     )
                 })
@@ -348,6 +371,7 @@ impl Uploader {
             return Ok(());
         }
         let current = self.read_current(&records, summary).await?;
+        let booleans = self.yes_no_fields().await?;
         let mut writes: Vec<(QueuedRecord, BatchCommand, Vec<crate::upload::FieldChange>)> =
             Vec::new();
         for record in records {
@@ -393,7 +417,8 @@ impl Uploader {
                         writes.push((record, cmd, Vec::new()));
                         continue;
                     }
-                    let plan = plan_update(&record.entries, portal);
+                    let mut plan = plan_update(&record.entries, portal);
+                    plan.for_the_wire(&booleans[&key.entity_type]);
                     if !plan.conflicts.is_empty() {
                         summary.conflicts += plan.conflicts.len() as u64;
                         let c = plan.conflicts.clone();

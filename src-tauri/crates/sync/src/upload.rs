@@ -6,6 +6,7 @@
 use kartoteka_domain::{same_value, MultiField, OutboxOp, Record};
 use kartoteka_store::QueuedEntry;
 use serde_json::{json, Map, Value};
+use std::collections::HashSet;
 
 /// One field's queued changes collapsed: the base of the first, the value of the last.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +29,21 @@ pub struct UpdatePlan {
     pub already: Vec<i64>,
     /// Entries whose portal value changed since our base: (entry id, the portal's value).
     pub conflicts: Vec<(i64, Value)>,
+}
+
+impl UpdatePlan {
+    /// [`for_the_wire`] on the fields to write; the written changes then name the values as sent,
+    /// so that the portal's answer is checked against what it was given (`"Y"`, not `1`).
+    pub fn for_the_wire(&mut self, booleans: &HashSet<String>) {
+        for_the_wire(&mut self.fields, booleans);
+        for change in &mut self.written {
+            if let Some(sent) = self.fields.get(&change.field) {
+                if booleans.contains(&change.field) {
+                    change.mine = sent.clone();
+                }
+            }
+        }
+    }
 }
 
 /// Collapses a record's update entries per field, in first-edit order.
@@ -178,6 +194,40 @@ pub fn check_answer(written: &[FieldChange], answered: &Record) -> Vec<String> {
         }
     }
     missing
+}
+
+/// Puts written `fields` in the form a portal reads the same in and out of `batch`, where every
+/// command is a PHP query string:
+/// - An empty value (`null`, `[]`) becomes `""`: a query string has no `null` and no empty
+///   array (the key vanishes, so the old value stays, and a `fields` of nothing but that key is
+///   missing altogether), while the item controller clears a field written as `""`
+///   (`Field::isValueEmpty`). Links (`contactIds`) are cleared the same way.
+/// - A yes/no field (named in `booleans`) becomes `"Y"` or `"N"`: the controller takes only
+///   `true`, `"true"`, `"y"` and `"Y"` as yes (`prepareBooleanFieldValue`), and a JSON `true`
+///   arrives as `"1"`, a no. What the user meant as yes (`true`, `1`, `"1"`, `"Y"`, `"true"`)
+///   becomes `"Y"`.
+///
+/// `fm` (an object of entries) is left as it is.
+pub fn for_the_wire(fields: &mut Map<String, Value>, booleans: &HashSet<String>) {
+    fn yes_no(v: &Value) -> Value {
+        let yes = match v {
+            Value::Bool(b) => *b,
+            Value::Number(n) => n.as_f64().is_some_and(|x| x != 0.0),
+            Value::String(s) => matches!(s.trim(), "Y" | "y" | "1" | "true"),
+            Value::Null => return json!(""),
+            Value::Array(a) if a.is_empty() => return json!(""),
+            Value::Array(a) => return Value::Array(a.iter().map(yes_no).collect()),
+            Value::Object(_) => return v.clone(),
+        };
+        json!(if yes { "Y" } else { "N" })
+    }
+    for (name, value) in fields.iter_mut() {
+        if booleans.contains(name) {
+            *value = yes_no(value);
+        } else if value.is_null() || value.as_array().is_some_and(Vec::is_empty) {
+            *value = json!("");
+        }
+    }
 }
 
 /// `fields` of `crm.item.add` for a create entry: the values, `fm` as an array (CONTRACT §2.5),
@@ -400,5 +450,49 @@ mod tests {
             f["fm"],
             json!([{"typeId": "PHONE", "valueType": "WORK", "value": "+7 903"}])
         );
+    }
+
+    #[test]
+    fn yes_no_fields_go_as_y_or_n_and_empty_values_as_empty_strings() {
+        let booleans: HashSet<String> = ["opened", "UF_CRM_VIP", "UF_CRM_FLAGS"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        for (mine, wire) in [
+            (json!(true), json!("Y")),
+            (json!(false), json!("N")),
+            (json!(1), json!("Y")),
+            (json!(0), json!("N")),
+            (json!("1"), json!("Y")),
+            (json!("0"), json!("N")),
+            (json!("Y"), json!("Y")),
+            (json!("y"), json!("Y")),
+            (json!("true"), json!("Y")),
+            (json!("N"), json!("N")),
+            (Value::Null, json!("")),
+        ] {
+            let mut fields = Map::new();
+            fields.insert("opened".into(), mine.clone());
+            fields.insert("title".into(), json!(true));
+            for_the_wire(&mut fields, &booleans);
+            assert_eq!(fields["opened"], wire, "{mine}");
+            assert_eq!(fields["title"], json!(true), "not a yes/no field");
+        }
+        let mut fields = Map::new();
+        fields.insert("UF_CRM_FLAGS".into(), json!([1, 0, true]));
+        fields.insert("opportunity".into(), Value::Null);
+        fields.insert("contactIds".into(), json!([]));
+        fields.insert("UF_CRM_TAGS".into(), json!([]));
+        fields.insert("probability".into(), json!(0));
+        fields.insert("comments".into(), json!("0"));
+        fields.insert("fm".into(), json!({"5": {"VALUE": ""}}));
+        for_the_wire(&mut fields, &booleans);
+        assert_eq!(fields["UF_CRM_FLAGS"], json!(["Y", "N", "Y"]));
+        for cleared in ["opportunity", "contactIds", "UF_CRM_TAGS"] {
+            assert_eq!(fields[cleared], json!(""), "{cleared} is cleared by \"\"");
+        }
+        assert_eq!(fields["probability"], json!(0), "0 is a value");
+        assert_eq!(fields["comments"], json!("0"), "\"0\" is a value");
+        assert_eq!(fields["fm"], json!({"5": {"VALUE": ""}}));
     }
 }
