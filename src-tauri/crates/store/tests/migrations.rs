@@ -468,3 +468,48 @@ fn a_failed_upgrade_changes_nothing_and_names_the_step_and_the_copy() {
         "nothing of step 5 stayed: {body}"
     );
 }
+
+#[test]
+fn an_upgrade_whose_copy_cannot_be_made_is_not_tried() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("replica.db");
+    make_v4_database(&path, "");
+    {
+        let conn = Connection::open(&path).expect("raw open");
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .expect("checkpoint");
+    }
+    // Something that is not a file stands where the copy goes: it can be neither replaced nor
+    // written.
+    let copy = kartoteka_store::upgrade_copy_path(&path, 4);
+    std::fs::create_dir(&copy).expect("a folder in the copy's place");
+    std::fs::write(copy.join("keep"), b"x").expect("not empty");
+    let before = std::fs::read(&path).expect("read file");
+
+    let err = match Store::open(&path) {
+        Err(e) => e,
+        Ok(_) => panic!("no upgrade without its copy"),
+    };
+    match &err {
+        StoreError::UpgradeFailed {
+            from: 4,
+            step: None,
+            copy: None,
+            ..
+        } => {}
+        other => panic!("expected UpgradeFailed without a step, got {other:?}"),
+    }
+    assert!(
+        err.to_string().contains("no copy of it could be made"),
+        "{err}"
+    );
+    assert!(
+        std::fs::read(&path).expect("read again") == before,
+        "untouched"
+    );
+    let conn = Connection::open(&path).expect("raw open");
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, 4);
+}

@@ -208,8 +208,10 @@ impl Uploader {
                 None => others.push(record),
             }
         }
-        self.creates(creates, summary).await?;
-        self.updates(others, summary).await
+        // The yes/no fields are written as Y/N (`for_the_wire`): read once per round.
+        let booleans = self.yes_no_fields().await?;
+        self.creates(creates, &booleans, summary).await?;
+        self.updates(others, &booleans, summary).await
     }
 
     // ---- creates ------------------------------------------------------------------------
@@ -217,6 +219,7 @@ impl Uploader {
     async fn creates(
         &self,
         creates: Vec<(RecordKey, QueuedEntry)>,
+        booleans: &HashMap<EntityType, HashSet<String>>,
         summary: &mut UploadSummary,
     ) -> Result<(), SyncError> {
         if creates.is_empty() {
@@ -274,7 +277,6 @@ impl Uploader {
                 None => to_send.push((key, e)),
             }
         }
-        let booleans = self.yes_no_fields().await?;
         for chunk in to_send.chunks(MAX_BATCH_COMMANDS) {
             let ids: Vec<i64> = chunk.iter().map(|(_, e)| e.id).collect();
             self.store(move |s| s.mark_sending(&ids)).await?;
@@ -357,6 +359,7 @@ impl Uploader {
     async fn updates(
         &self,
         records: Vec<QueuedRecord>,
+        booleans: &HashMap<EntityType, HashSet<String>>,
         summary: &mut UploadSummary,
     ) -> Result<(), SyncError> {
         // Entries that name a record not yet created wait for it.
@@ -371,7 +374,6 @@ impl Uploader {
             return Ok(());
         }
         let current = self.read_current(&records, summary).await?;
-        let booleans = self.yes_no_fields().await?;
         let mut writes: Vec<(QueuedRecord, BatchCommand, Vec<crate::upload::FieldChange>)> =
             Vec::new();
         for record in records {
