@@ -188,9 +188,18 @@ fn normalized(fields: &Map<String, Value>) -> BTreeMap<String, Value> {
         .collect()
 }
 
-/// Everything the user of `webhook` can read of one type, straight from the portal.
+/// Everything the user of `webhook` can read of one type, straight from the portal; date-only
+/// fields (by the portal's own field list) as the calendar dates they stand for.
 pub async fn portal_view(webhook: &str, t: EntityType) -> BTreeMap<i64, Seen> {
     let client = client(webhook);
+    let dates: Vec<String> = client
+        .item_fields(t)
+        .await
+        .expect("portal lists fields")
+        .into_iter()
+        .filter(|f| f.field_type == kartoteka_domain::FieldType::Date)
+        .map(|f| f.name)
+        .collect();
     let mut out = BTreeMap::new();
     let mut after = 0;
     loop {
@@ -199,11 +208,19 @@ pub async fn portal_view(webhook: &str, t: EntityType) -> BTreeMap<i64, Seen> {
             .await
             .expect("portal lists records");
         for r in &chunk.records {
+            let mut fields = normalized(&r.fields);
+            for name in &dates {
+                if let Some(v) = fields.get_mut(name) {
+                    if let Some(d) = kartoteka_domain::canonical_date(v) {
+                        *v = d;
+                    }
+                }
+            }
             out.insert(
                 r.key.id,
                 Seen {
                     updated_time: r.updated_time.map(|t| t.timestamp()).unwrap_or(0),
-                    fields: normalized(&r.fields),
+                    fields,
                     multi_fields: r.multi_fields.clone(),
                 },
             );

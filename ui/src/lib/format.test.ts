@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatCount, formatDateTime, formatFieldValue, formatMoney, formatSince, portalHost } from "./format";
+import { calendarDay, formatCount, formatDateTime, formatFieldValue, formatMoney, formatSince, portalHost } from "./format";
 import { translate } from "./i18n";
 
 // Intl uses narrow/normal no-break spaces as group separators; compare with plain spaces.
@@ -55,6 +55,21 @@ describe("formatSince", () => {
   });
 });
 
+describe("calendarDay", () => {
+  it("reads a portal's date as the day of the nearest UTC midnight, in every zone and season", () => {
+    expect(calendarDay("2026-03-13")).toBe("2026-03-13");
+    expect(calendarDay("13.03.2026")).toBe("2026-03-13");
+    expect(calendarDay("2026-03-12T19:00:00-05:00")).toBe("2026-03-13");
+    expect(calendarDay("2026-03-13T00:00:00+00:00")).toBe("2026-03-13");
+    expect(calendarDay("2026-03-13T03:00:00+03:00")).toBe("2026-03-13");
+    expect(calendarDay("2026-03-13T12:00:00+12:00")).toBe("2026-03-13");
+    // Summer time between the date and the time it was read: an hour either side.
+    expect(calendarDay("2026-07-09T19:00:00-04:00")).toBe("2026-07-10");
+    expect(calendarDay("2026-07-10T01:00:00+01:00")).toBe("2026-07-10");
+    expect(calendarDay("soon")).toBeNull();
+  });
+});
+
 describe("portalHost", () => {
   it("shows only the host of a webhook URL, never the secret in its path", () => {
     expect(portalHost("https://acme.bitrix24.ru/rest/1/s3cr3t/")).toBe("acme.bitrix24.ru");
@@ -67,6 +82,9 @@ describe("formatFieldValue", () => {
   it("shows dates as the portal's calendar day, whatever the user's time zone", () => {
     expect(formatFieldValue("2026-08-31T03:00:00+03:00", "date", "ru")).toBe("31.08.2026");
     expect(formatFieldValue("2026-08-31T00:00:00+03:00", "date", "en")).toBe("31/08/2026");
+    // West of UTC a portal sends the evening before (00:00 UTC shown in its zone).
+    expect(formatFieldValue("2026-08-30T19:00:00-05:00", "date", "ru")).toBe("31.08.2026");
+    expect(formatFieldValue("2026-08-31", "date", "ru")).toBe("31.08.2026");
   });
 
   it("groups digits of numbers and leaves text alone", () => {

@@ -108,13 +108,29 @@ export function portalHost(url: string): string | null {
   }
 }
 
-/** A date without time: `31.08.2026` (ru). Bitrix24 sends dates as midnight in the portal's zone,
- * so the calendar day is read from the text, not converted to the user's zone. */
+/**
+ * The calendar day of a date-only value, `YYYY-MM-DD`. Kartoteka keeps dates in that form; a
+ * portal sends them as 00:00 UTC of the day shown in its own zone (`2026-03-12T19:00:00-05:00` is
+ * the 13th in New York), an hour either side of it with summer time, so a value with a time is
+ * the day of the nearest UTC midnight. `null` when the text is no date.
+ */
+export function calendarDay(value: string): string | null {
+  const text = value.trim();
+  if (/^\d{4}-\d{2}-\d{2}$/.test(text)) return text;
+  const dotted = /^(\d{2})\.(\d{2})\.(\d{4})$/.exec(text);
+  if (dotted) return `${dotted[3]}-${dotted[2]}-${dotted[1]}`;
+  const t = new Date(text).getTime();
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(text) || Number.isNaN(t)) return null;
+  const day = 86_400_000;
+  return new Date(Math.floor((t + day / 2) / day) * day).toISOString().slice(0, 10);
+}
+
+/** A date without time: `31.08.2026` (ru), the day {@link calendarDay} reads, in no time zone. */
 export function formatDate(iso: string, lang: Language): string {
-  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso);
-  if (!m) return iso;
-  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
-  return new Intl.DateTimeFormat(locale(lang), { day: "2-digit", month: "2-digit", year: "numeric", timeZone: "UTC" }).format(d);
+  const day = calendarDay(iso);
+  if (!day) return iso;
+  const date = new Date(`${day}T00:00:00Z`);
+  return new Intl.DateTimeFormat(locale(lang), { day: "2-digit", month: "2-digit", year: "numeric", timeZone: "UTC" }).format(date);
 }
 
 /** One card value for display, by the field's type; anything unrecognised is shown as it came. */

@@ -17,15 +17,12 @@ pub fn is_empty_wire(v: Option<&Value>) -> bool {
     }
 }
 
-/// The calendar date of a date-only field: the first 10 characters of `"2000-01-01T02:00:00+02:00"`
-/// or `"2000-01-01"`, **never converted through a time zone** (§8.1). Also reads the portal locale
-/// form `"24.08.2023"`. Empty forms give `None`.
+/// The calendar date of a date-only field: a portal sends 00:00 UTC of the date shown in its
+/// zone (`"2024-08-29T19:00:00-05:00"` is the 30th), so the date of the nearest UTC midnight
+/// ([`kartoteka_domain::calendar_date`]); `"2000-01-01"` and the locale form `"24.08.2023"` are
+/// read as written. Empty forms give `None`.
 pub fn date_only(v: &Value) -> Option<NaiveDate> {
-    let s = v.as_str()?.trim();
-    let head = s.get(..10)?;
-    NaiveDate::parse_from_str(head, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(head, "%d.%m.%Y"))
-        .ok()
+    kartoteka_domain::calendar_date(v)
 }
 
 /// A datetime value: ISO 8601 with an offset (the normal form), or one of the offset-less forms
@@ -139,9 +136,11 @@ mod tests {
     #[case("2000-01-01T02:00:00+02:00", "2000-01-01")]
     #[case("2026-03-13T03:00:00+01:00", "2026-03-13")]
     #[case("2024-08-30T00:00:00-05:00", "2024-08-30")]
+    #[case("2024-08-29T19:00:00-05:00", "2024-08-30")]
+    #[case("2026-07-09T20:00:00-04:00", "2026-07-10")]
     #[case("2024-08-30", "2024-08-30")]
     #[case("24.08.2023", "2023-08-24")]
-    fn date_only_fields_take_the_first_ten_characters_without_zone_conversion(
+    fn date_only_fields_are_the_day_of_the_nearest_utc_midnight(
         #[case] wire: &str,
         #[case] date: &str,
     ) {

@@ -22,9 +22,37 @@ impl RecordKey {
     }
 }
 
+/// The calendar date a date-only value stands for. A portal renders a date as 00:00 UTC of it
+/// shown in the portal's zone (`2026-03-13T03:00:00+03:00` in Moscow, `2026-03-12T19:00:00-05:00`
+/// in New York: `CRestUtil::ConvertDate` is `date('c', MakeTimeStamp($d) + date("Z"))`), and
+/// since `date("Z")` is the offset in force when the value is *read*, a zone with summer time
+/// moves it an hour either side of midnight. So a value with a time is read as the date of the
+/// **nearest** UTC midnight; `YYYY-MM-DD` and `DD.MM.YYYY` are that date.
+pub fn calendar_date(v: &Value) -> Option<chrono::NaiveDate> {
+    let s = v.as_str()?.trim();
+    if s.len() <= 10 {
+        return chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .or_else(|_| chrono::NaiveDate::parse_from_str(s, "%d.%m.%Y"))
+            .ok();
+    }
+    let t = chrono::DateTime::parse_from_rfc3339(s)
+        .or_else(|_| chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%z"))
+        .ok()?
+        .timestamp();
+    chrono::DateTime::from_timestamp((t + 43_200).div_euclid(86_400) * 86_400, 0)
+        .map(|d| d.date_naive())
+}
+
+/// A date-only value in the form Kartoteka keeps and writes: `YYYY-MM-DD` (read on the portal's
+/// own clock, so the same day in every zone). `None` when `v` is no date.
+pub fn canonical_date(v: &Value) -> Option<Value> {
+    calendar_date(v).map(|d| Value::String(d.format("%Y-%m-%d").to_string()))
+}
+
 /// Whether two field values mean the same, as the portal writes them back: numbers by value
-/// (`"1500.00"` = `1500`), date-times by instant, dates by their first 10 characters, yes/no
-/// flags by meaning (`"Y"` = `true`), lists element by element, and every empty form alike.
+/// (`"1500.00"` = `1500`), date-times by instant, a date against a date-only value by
+/// [`calendar_date`], yes/no flags by meaning (`"Y"` = `true`), lists element by element, and
+/// every empty form alike.
 pub fn same_value(a: &Value, b: &Value) -> bool {
     use crate::record::is_empty_value;
     if is_empty_value(a) && is_empty_value(b) {
@@ -61,10 +89,10 @@ pub fn same_value(a: &Value, b: &Value) -> bool {
             ) {
                 return p == q;
             }
-            let date_like =
-                |s: &str| s.len() >= 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-';
-            if (x.len() == 10 || y.len() == 10) && date_like(&x) && date_like(&y) {
-                return x[..10] == y[..10];
+            if x.len() == 10 || y.len() == 10 {
+                if let (Some(p), Some(q)) = (calendar_date(a), calendar_date(b)) {
+                    return p == q;
+                }
             }
             false
         }
@@ -438,6 +466,13 @@ mod tests {
                 json!("2026-03-01T06:00:00+00:00"),
             ),
             (json!("2026-03-01"), json!("2026-03-01T03:00:00+03:00")),
+            // A date read back west of UTC is the evening before, in its zone.
+            (json!("2026-03-13"), json!("2026-03-12T19:00:00-05:00")),
+            (json!("2026-03-13"), json!("2026-03-13T00:00:00+00:00")),
+            (json!("2026-03-13"), json!("2026-03-13T12:00:00+12:00")),
+            // Summer time between the date and now: an hour either side of midnight UTC.
+            (json!("2026-07-10"), json!("2026-07-09T19:00:00-04:00")),
+            (json!("2026-07-10"), json!("2026-07-10T01:00:00+01:00")),
             (json!("Y"), json!(true)),
             (json!(null), json!("")),
             (json!([]), json!(null)),
@@ -453,6 +488,7 @@ mod tests {
         for (a, b) in [
             (json!("1500"), json!("1501")),
             (json!("2026-03-01"), json!("2026-03-02T03:00:00+03:00")),
+            (json!("2026-03-12"), json!("2026-03-12T19:00:00-05:00")),
             (json!("Y"), json!("N")),
             (json!([5, 7]), json!([7, 5])),
             (json!("Иванов"), json!("Петров")),

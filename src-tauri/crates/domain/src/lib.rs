@@ -10,8 +10,8 @@ pub mod record;
 pub mod reference;
 
 pub use edit::{
-    same_value, ConflictChoice, EditSaved, MultiFieldEdit, OutboxEntry, OutboxOp, OutboxState,
-    RecordEdit, LOCAL_ID_BASE,
+    calendar_date, canonical_date, same_value, ConflictChoice, EditSaved, MultiFieldEdit,
+    OutboxEntry, OutboxOp, OutboxState, RecordEdit, LOCAL_ID_BASE,
 };
 pub use entity::{EntityType, UnknownEntityType};
 pub use field::{FieldMeta, FieldOption, FieldType};

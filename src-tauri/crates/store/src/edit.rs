@@ -191,6 +191,41 @@ fn field_metas(conn: &Connection, t: EntityType) -> Result<Vec<FieldMeta>, Store
     Ok(out)
 }
 
+/// The edit with every date-only value as `YYYY-MM-DD`, the form a portal reads the same in every
+/// zone (`CRestUtil::unConvertDate` reads a string on the portal's clock: `…T00:00:00+03:00` is
+/// the day before west of Moscow). A value typed with a time keeps the date it was typed with;
+/// anything that is no date is left for [`validate`] to name.
+fn dates_as_written(
+    conn: &Connection,
+    t: EntityType,
+    edit: &RecordEdit,
+) -> Result<RecordEdit, StoreError> {
+    let mut out = edit.clone();
+    let metas = field_metas(conn, t)?;
+    let typed_date = |v: &mut Value| {
+        let Some(s) = v.as_str() else { return };
+        let head = s.trim().get(..10).unwrap_or_default();
+        let date = chrono::NaiveDate::parse_from_str(head, "%Y-%m-%d")
+            .or_else(|_| chrono::NaiveDate::parse_from_str(head, "%d.%m.%Y"));
+        if let Ok(d) = date {
+            *v = Value::String(d.format("%Y-%m-%d").to_string());
+        }
+    };
+    for (name, value) in out.fields.iter_mut() {
+        if !metas
+            .iter()
+            .any(|m| &m.name == name && m.field_type == FieldType::Date)
+        {
+            continue;
+        }
+        match value {
+            Value::Array(a) => a.iter_mut().for_each(typed_date),
+            other => typed_date(other),
+        }
+    }
+    Ok(out)
+}
+
 fn problem(field: &str, label: &str, ru: String, en: String) -> FieldProblem {
     FieldProblem {
         field: field.to_string(),
@@ -564,6 +599,7 @@ impl Store {
             if state != RecordState::Active {
                 return Err(StoreError::NotAllowed("the record is not active"));
             }
+            let edit = &dates_as_written(tx, key.entity_type, edit)?;
             let after = apply_edit(&before, edit);
             let problems = validate(tx, key.entity_type, false, edit, &after)?;
             if !problems.is_empty() {
@@ -635,6 +671,7 @@ impl Store {
                 fields: Map::new(),
                 multi_fields: Vec::new(),
             };
+            let edit = &dates_as_written(tx, t, edit)?;
             let mut record = apply_edit(&empty, edit);
             let problems = validate(tx, t, true, edit, &record)?;
             if !problems.is_empty() {

@@ -361,6 +361,7 @@ pub(crate) fn apply_in(
     let mut deltas = CountDeltas::default();
     {
         let unsent = unsent_fields(tx, entity_type)?;
+        let date_fields = date_fields(tx, entity_type)?;
         let mut st = Statements::new(tx)?;
         let mut observer = Observer::new(tx, entity_type)?;
         observer.defer_writes();
@@ -380,6 +381,7 @@ pub(crate) fn apply_in(
                 &mut later,
                 entity_type,
                 record,
+                &date_fields,
                 &unsent,
                 &mut stats,
                 &mut deltas,
@@ -412,6 +414,58 @@ pub(crate) fn apply_in(
         due.execute([rid(entity_type, c.key.id)?])?;
     }
     Ok(stats)
+}
+
+/// The date-only fields of a type (standard and custom), by the replica's field metadata.
+fn date_fields(tx: &Connection, entity_type: EntityType) -> Result<Vec<String>, StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT name FROM field_meta WHERE entity_type = ?1 AND field_type = 'date'",
+    )?;
+    let names = stmt
+        .query_map([entity_type.type_id()], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok(names)
+}
+
+/// A copy of `record` whose date-only fields hold `YYYY-MM-DD` (the portal sends 00:00 UTC of
+/// the date shown in its zone, which moves with summer time: see
+/// [`kartoteka_domain::calendar_date`]), or `None` when they already do. Multiple date fields
+/// are converted element by element.
+fn with_canonical_dates(record: &Record, date_fields: &[String]) -> Option<Record> {
+    let needs = |v: &Value| match v {
+        Value::String(s) => s.len() > 10 && kartoteka_domain::calendar_date(v).is_some(),
+        Value::Array(a) => a.iter().any(|x| {
+            x.as_str().is_some_and(|s| s.len() > 10) && kartoteka_domain::calendar_date(x).is_some()
+        }),
+        _ => false,
+    };
+    if !date_fields
+        .iter()
+        .any(|f| record.fields.get(f).is_some_and(needs))
+    {
+        return None;
+    }
+    let mut out = record.clone();
+    for f in date_fields {
+        let Some(v) = out.fields.get_mut(f) else {
+            continue;
+        };
+        match v {
+            Value::Array(a) => {
+                for x in a.iter_mut() {
+                    if let Some(d) = kartoteka_domain::canonical_date(x) {
+                        *x = d;
+                    }
+                }
+            }
+            other => {
+                if let Some(d) = kartoteka_domain::canonical_date(other) {
+                    *other = d;
+                }
+            }
+        }
+    }
+    Some(out)
 }
 
 /// The search-index and link writes of a batch, made after all its records' rows and in the
@@ -466,11 +520,20 @@ fn apply_one(
     later: &mut Later,
     entity_type: EntityType,
     record: &Record,
+    date_fields: &[String],
     unsent: &HashMap<i64, Vec<String>>,
     stats: &mut ApplyStats,
     deltas: &mut CountDeltas,
     renamed: &mut Vec<i64>,
 ) -> Result<(), StoreError> {
+    let canonical;
+    let record = match with_canonical_dates(record, date_fields) {
+        Some(r) => {
+            canonical = r;
+            &canonical
+        }
+        None => record,
+    };
     let key = record.key;
     if key.entity_type != entity_type {
         return Err(StoreError::InvalidKey {

@@ -759,3 +759,130 @@ fn group_ids_stay_unique_across_saves_even_after_the_newest_events_leave_the_dev
         "every save (one event each here) has its own group: {events:#?}"
     );
 }
+
+/// A portal renders a date-only value as 00:00 UTC of the date shown in its zone, and summer
+/// time moves that an hour (`CRestUtil::ConvertDate`). The replica keeps the date itself, and a
+/// new rendering of the same date — or a value kept by an older replica — is no change.
+#[test]
+fn date_fields_are_kept_as_dates_and_another_rendering_of_the_same_date_is_no_change() {
+    let mut s = store_with_reference();
+    s.replace_field_meta(
+        EntityType::Deal,
+        &[
+            meta("title", "Название", FieldType::String),
+            meta("closedate", "Дата завершения", FieldType::Date),
+            meta("UF_CRM_VISIT", "Визит", FieldType::Date),
+        ],
+    )
+    .expect("meta");
+    let k = key(EntityType::Deal, 1);
+    // New York in winter: the 13th is the 12th at 19:00.
+    let d = with(
+        with(
+            deal(1, "Станки", "NEW", 2, T0),
+            "closedate",
+            json!("2026-03-12T19:00:00-05:00"),
+        ),
+        "UF_CRM_VISIT",
+        json!("2026-07-09T19:00:00-04:00"),
+    );
+    s.apply_pulled(EntityType::Deal, &[d], &checkpoint(1))
+        .expect("pull");
+    let fields = s.get_record(k).expect("read").expect("record").fields;
+    assert_eq!(fields["closedate"], "2026-03-13");
+    assert_eq!(fields["UF_CRM_VISIT"], "2026-07-10");
+    // Read again in summer: the same dates rendered an hour later; then a real change.
+    let again = with(
+        with(
+            with(
+                deal(1, "Станки", "NEW", 2, T1),
+                "closedate",
+                json!("2026-03-12T20:00:00-04:00"),
+            ),
+            "UF_CRM_VISIT",
+            json!("2026-07-09T20:00:00-04:00"),
+        ),
+        "updatedTime",
+        json!(T1),
+    );
+    s.apply_pulled(EntityType::Deal, &[again], &checkpoint(2))
+        .expect("pull");
+    let moved = with(
+        with(
+            with(
+                deal(1, "Станки", "NEW", 2, T2),
+                "closedate",
+                json!("2026-03-13T20:00:00-04:00"),
+            ),
+            "UF_CRM_VISIT",
+            json!("2026-07-09T20:00:00-04:00"),
+        ),
+        "updatedTime",
+        json!(T2),
+    );
+    s.apply_pulled(EntityType::Deal, &[moved], &checkpoint(3))
+        .expect("pull");
+    let changes: Vec<(String, String, String)> = of_record(&s, k)
+        .into_iter()
+        .filter(|e| e.event == HistoryEventCode::FieldChanged)
+        .map(|e| {
+            (
+                e.field.unwrap_or_default(),
+                e.old_display.unwrap_or_default(),
+                e.new_display.unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        vec![(
+            "closedate".to_string(),
+            "13.03.2026".to_string(),
+            "14.03.2026".to_string()
+        )],
+        "only the real change is history"
+    );
+}
+
+#[test]
+fn a_date_kept_as_the_portal_sent_it_by_an_older_replica_becomes_a_date_without_a_history_event() {
+    let mut s = store_with_reference(); // no date metadata yet: the value is kept as sent
+    let k = key(EntityType::Deal, 1);
+    let d = with(
+        deal(1, "Станки", "NEW", 2, T0),
+        "closedate",
+        json!("2026-03-13T03:00:00+03:00"),
+    );
+    s.apply_pulled(EntityType::Deal, &[d], &checkpoint(1))
+        .expect("pull");
+    assert_eq!(
+        s.get_record(k).expect("read").expect("record").fields["closedate"],
+        "2026-03-13T03:00:00+03:00"
+    );
+    s.replace_field_meta(
+        EntityType::Deal,
+        &[meta("closedate", "Дата завершения", FieldType::Date)],
+    )
+    .expect("meta");
+    let again = with(
+        with(
+            deal(1, "Станки", "NEW", 2, T1),
+            "closedate",
+            json!("2026-03-13T03:00:00+03:00"),
+        ),
+        "updatedTime",
+        json!(T1),
+    );
+    s.apply_pulled(EntityType::Deal, &[again], &checkpoint(2))
+        .expect("pull");
+    assert_eq!(
+        s.get_record(k).expect("read").expect("record").fields["closedate"],
+        "2026-03-13"
+    );
+    assert!(
+        of_record(&s, k)
+            .iter()
+            .all(|e| e.event != HistoryEventCode::FieldChanged),
+        "the same date in another form is no change"
+    );
+}

@@ -1,6 +1,7 @@
 // Editing a record's fields: which input each field gets from its metadata, the stored value
 // turned into what the input holds (a draft) and back, and the checks made before a save.
 // Pure functions; the forms only render what these decide.
+import { calendarDay } from "../../lib/format";
 import type { MessageKey } from "../../lib/i18n";
 import type { CardField } from "../../lib/ipc/bindings/CardField";
 import type { FieldMeta } from "../../lib/ipc/bindings/FieldMeta";
@@ -130,10 +131,8 @@ export function scalarDraft(kind: EditorKind, raw: unknown): string {
   switch (kind) {
     case "bool":
       return raw === true || raw === 1 || raw === "Y" || raw === "1" ? "Y" : "N";
-    case "date": {
-      const m = /^(\d{4}-\d{2}-\d{2})/.exec(String(raw));
-      return m?.[1] ?? "";
-    }
+    case "date":
+      return calendarDay(String(raw)) ?? "";
     case "datetime": {
       const d = new Date(String(raw));
       return Number.isNaN(d.getTime()) ? "" : localDateTime(d);

@@ -178,6 +178,20 @@ fn currency_sign(code: &str) -> &str {
     }
 }
 
+/// Whether two values of a date-only field (one date, or a list of them) name the same dates.
+fn same_dates(old: &Value, new: &Value) -> bool {
+    use kartoteka_domain::calendar_date;
+    match (old, new) {
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len()
+                && a.iter().zip(b).all(|(x, y)| {
+                    calendar_date(x).is_some() && calendar_date(x) == calendar_date(y)
+                })
+        }
+        _ => calendar_date(old).is_some() && calendar_date(old) == calendar_date(new),
+    }
+}
+
 fn datetime_text(s: &str) -> String {
     match chrono::DateTime::parse_from_rfc3339(s) {
         Ok(t) => t.format("%d.%m.%Y %H:%M").to_string(),
@@ -455,7 +469,10 @@ impl<'c> Observer<'c> {
                     None => money_text(v).unwrap_or(s),
                 }
             }
-            FieldType::Date | FieldType::Datetime => datetime_text(&text()),
+            FieldType::Date => kartoteka_domain::calendar_date(v)
+                .map(|d| d.format("%d.%m.%Y").to_string())
+                .unwrap_or_else(text),
+            FieldType::Datetime => datetime_text(&text()),
             FieldType::CrmContact => self.linked_title(EntityType::Contact, as_id(v), text),
             FieldType::CrmCompany => self.linked_title(EntityType::Company, as_id(v), text),
             FieldType::CrmLead => self.linked_title(EntityType::Lead, as_id(v), text),
@@ -560,6 +577,16 @@ impl<'c> Observer<'c> {
                 return;
             }
             changed.push((name, old, new));
+        });
+        // A date-only value written another way (a replica from before dates were kept as
+        // `YYYY-MM-DD`, or the portal's rendering moved by summer time) is the same date.
+        changed.retain(|(name, old, new)| {
+            let is_date = self
+                .names
+                .metas
+                .get(name.as_str())
+                .is_some_and(|m| m.field_type == FieldType::Date);
+            !(is_date && same_dates(old, new))
         });
         for (name, old, new) in changed {
             let code = if name == "stageId" {
