@@ -23,6 +23,14 @@ impl Call<'_> {
     pub fn offset(&self) -> i32 {
         self.cfg.portal_offset
     }
+
+    /// The portal's zone and this call's time, for converting written dates.
+    pub fn dates(&self) -> crate::clock::Dates {
+        crate::clock::Dates {
+            zone: self.cfg.zone(),
+            now: self.now,
+        }
+    }
 }
 
 /// A method's `result` value.

@@ -9,7 +9,6 @@
 use crate::api::{param, param_i64, ApiError, Call, MethodResult, Out};
 use crate::clock::fmt_datetime;
 use crate::state::{as_i64, Portal};
-use crate::values::scalar_text;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -29,16 +28,30 @@ pub fn ids_of(map: &Map<String, Value>, key: &str) -> Vec<i64> {
         .unwrap_or_default()
 }
 
-/// Sets one item's link list and the deprecated single link beside it (no timestamp bump).
-fn put_ids(map: &mut Map<String, Value>, key: &str, ids: &[i64]) {
-    map.insert(key.into(), json!(ids));
-    let single = if key == "companyIds" {
+/// The single-id field beside a link list: the primary (`companyId` of a contact, `contactId`
+/// of a lead or deal; a company has none, its map has no `contactId`).
+fn single_of(key: &str) -> &'static str {
+    if key == "companyIds" {
         "companyId"
     } else {
         "contactId"
-    };
+    }
+}
+
+/// Sets one item's link list and the primary beside it (no timestamp bump): `primary` when
+/// given, else the current primary while it is still bound, else the first
+/// (`Binding::selectPrimaryBoundEntity`).
+fn put_ids(map: &mut Map<String, Value>, key: &str, ids: &[i64], primary: Option<i64>) {
+    map.insert(key.into(), json!(ids));
+    let single = single_of(key);
     if map.contains_key(single) {
-        map.insert(single.into(), json!(ids.first().copied().unwrap_or(0)));
+        let current = map.get(single).and_then(as_i64).filter(|p| ids.contains(p));
+        let chosen = primary
+            .filter(|p| ids.contains(p))
+            .or(current)
+            .or_else(|| ids.first().copied())
+            .unwrap_or(0);
+        map.insert(single.into(), json!(chosen));
     }
 }
 
@@ -56,7 +69,7 @@ pub fn mirror(portal: &mut Portal, t: i64, id: i64, old: &[i64], new: &[i64]) ->
             crate::write::rewrite(portal, other, *o, |m| {
                 let mut ids = ids_of(m, other_key);
                 ids.retain(|x| *x != id);
-                put_ids(m, other_key, &ids);
+                put_ids(m, other_key, &ids, None);
             });
             touched.push((other, *o));
         }
@@ -68,7 +81,7 @@ pub fn mirror(portal: &mut Portal, t: i64, id: i64, old: &[i64], new: &[i64]) ->
                 if !ids.contains(&id) {
                     ids.push(id);
                 }
-                put_ids(m, other_key, &ids);
+                put_ids(m, other_key, &ids, None);
             });
             touched.push((other, *n));
         }
@@ -106,7 +119,7 @@ pub fn reconcile(portal: &mut Portal) {
                         ids.push(x);
                     }
                 }
-                put_ids(m, key, &ids);
+                put_ids(m, key, &ids, None);
             });
         }
     }
@@ -166,8 +179,8 @@ pub fn binding_fields(key: &str) -> Value {
     Value::Object(m)
 }
 
-/// Writes the owner's list (bumping the owner) and mirrors it.
-fn set_list(call: &mut Call<'_>, t: i64, field: &str, id: i64, ids: &[i64]) {
+/// Writes the owner's list and its primary (bumping the owner) and mirrors it.
+fn set_list(call: &mut Call<'_>, t: i64, field: &str, id: i64, ids: &[i64], primary: Option<i64>) {
     let old = call
         .portal
         .store(t)
@@ -177,7 +190,7 @@ fn set_list(call: &mut Call<'_>, t: i64, field: &str, id: i64, ids: &[i64]) {
         .unwrap_or_default();
     let (now, user, offset) = (call.now, call.user, call.offset());
     crate::write::rewrite(call.portal, t, id, |m| {
-        put_ids(m, field, ids);
+        put_ids(m, field, ids, primary);
         m.insert("updatedTime".into(), json!(fmt_datetime(now, offset)));
         m.insert("updatedBy".into(), json!(user));
     });
@@ -193,8 +206,10 @@ fn other_id(v: &Value, key: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| empty("The parameter 'fields' is not valid."))
 }
 
+/// `IS_PRIMARY` of one binding: only the exact `"Y"` counts (`EntityBinding::normalizeEntityBindings`
+/// compares with `=== 'Y'`).
 fn primary(v: &Value) -> bool {
-    param(v, "IS_PRIMARY").is_some_and(|x| scalar_text(x).eq_ignore_ascii_case("Y"))
+    param(v, "IS_PRIMARY").is_some_and(|x| x.as_str() == Some("Y"))
 }
 
 /// Serves one link method, or `None` when `m` is not one.
@@ -212,10 +227,18 @@ fn run(call: &mut Call<'_>, t: i64, field: &str, key: &str, rest: &str, p: &Valu
             .map(|it| ids_of(&it.map(), field))
             .unwrap_or_default()
     };
+    let primary_of = |call: &Call<'_>, id: i64| {
+        call.portal
+            .store(t)
+            .items
+            .get(&id)
+            .and_then(|it| it.map().get(single_of(field)).and_then(as_i64))
+    };
     match rest {
         "fields" => Ok(Out::json(binding_fields(key))),
         "items.get" => {
             let id = owner(call, t, p, false)?;
+            let primary = primary_of(call, id);
             let rows: Vec<Value> = current(call, id)
                 .iter()
                 .enumerate()
@@ -224,7 +247,8 @@ fn run(call: &mut Call<'_>, t: i64, field: &str, key: &str, rest: &str, p: &Valu
                     row.insert(key.into(), json!(x));
                     row.insert("SORT".into(), json!((i as i64 + 1) * 10));
                     row.insert("ROLE_ID".into(), json!(0));
-                    row.insert("IS_PRIMARY".into(), json!(if i == 0 { "Y" } else { "N" }));
+                    let yes = primary.map_or(i == 0, |p| p == *x);
+                    row.insert("IS_PRIMARY".into(), json!(if yes { "Y" } else { "N" }));
                     Value::Object(row)
                 })
                 .collect();
@@ -245,14 +269,17 @@ fn run(call: &mut Call<'_>, t: i64, field: &str, key: &str, rest: &str, p: &Valu
                     rows.push((x, sort, primary(it)));
                 }
             }
-            rows.sort_by_key(|r| (!r.2, r.1));
+            // `setItems`: the first binding marked exactly "Y" is the primary, else the first;
+            // the list keeps the SORT order.
+            let chosen = rows.iter().find(|r| r.2).or(rows.first()).map(|r| r.0);
+            rows.sort_by_key(|r| r.1);
             let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-            set_list(call, t, field, id, &ids);
+            set_list(call, t, field, id, &ids, chosen);
             Ok(Out::json(json!(true)))
         }
         "items.delete" => {
             let id = owner(call, t, p, true)?;
-            set_list(call, t, field, id, &[]);
+            set_list(call, t, field, id, &[], None);
             Ok(Out::json(json!(true)))
         }
         "add" => {
@@ -263,12 +290,10 @@ fn run(call: &mut Call<'_>, t: i64, field: &str, key: &str, rest: &str, p: &Valu
             if ids.contains(&x) {
                 return Ok(Out::json(json!(false)));
             }
-            if primary(&fields) {
-                ids.insert(0, x);
-            } else {
-                ids.push(x);
-            }
-            set_list(call, t, field, id, &ids);
+            // Added last; the primary when so marked or when there is none yet.
+            ids.push(x);
+            let chosen = primary(&fields).then_some(x);
+            set_list(call, t, field, id, &ids, chosen);
             Ok(Out::json(json!(true)))
         }
         "delete" => {
@@ -280,7 +305,7 @@ fn run(call: &mut Call<'_>, t: i64, field: &str, key: &str, rest: &str, p: &Valu
                 return Ok(Out::json(json!(false)));
             }
             ids.retain(|y| *y != x);
-            set_list(call, t, field, id, &ids);
+            set_list(call, t, field, id, &ids, None);
             Ok(Out::json(json!(true)))
         }
         _ => Err(ApiError::new(

@@ -50,9 +50,27 @@ pub struct Config {
     /// Lenient switch: a user field of type boolean also takes `1` / `"1"` as yes. Off by
     /// default: the item controller reads only `true`, `"true"`, `"y"`, `"Y"` as yes.
     pub uf_boolean_one_is_yes: bool,
+    /// The portal's named time zone (`portalZone`, e.g. `America/New_York`), with its summer
+    /// time; `None` keeps the fixed `portal_offset`. When set, `portal_offset` follows the
+    /// zone's offset at the virtual clock's time of the setting.
+    pub portal_zone: Option<chrono_tz::Tz>,
+    /// Lenient switch: `contactIds` written by `crm.item.add/update` makes its first id the
+    /// primary contact (what `EntityBinding::normalizeEntityBindings` does in 26.250). Off by
+    /// default: the order chooses nothing, the current primary stays while bound
+    /// (`Binding::selectPrimaryBoundEntity`), and only `*.contact.items.set` with `IS_PRIMARY`
+    /// moves it.
+    pub contact_ids_order_chooses_primary: bool,
 }
 
 impl Config {
+    /// The portal's zone: the named zone when set, else the fixed offset.
+    pub fn zone(&self) -> crate::clock::Zone {
+        match self.portal_zone {
+            Some(tz) => crate::clock::Zone::Named(tz),
+            None => crate::clock::Zone::Fixed(self.portal_offset),
+        }
+    }
+
     pub fn new(limits: LimitsPreset) -> Config {
         let (enabled, cap, drain, plan) = match limits {
             LimitsPreset::Off => (false, 50.0, 2.0, "standard"),
@@ -86,6 +104,8 @@ impl Config {
             recycle_bin: true,
             narrow_select_keeps_system_keys: false,
             uf_boolean_one_is_yes: false,
+            portal_zone: None,
+            contact_ids_order_chooses_primary: false,
         }
     }
 
@@ -170,6 +190,23 @@ impl Config {
         if let Some(b) = v.get("recycleBin").and_then(Value::as_bool) {
             self.recycle_bin = b;
         }
+        match v.get("portalZone") {
+            Some(Value::Null) => self.portal_zone = None,
+            Some(Value::String(name)) => {
+                self.portal_zone = Some(
+                    name.parse::<chrono_tz::Tz>()
+                        .map_err(|_| format!("portalZone: unknown time zone {name:?}"))?,
+                );
+            }
+            Some(_) => return Err("portalZone must be a zone name like Europe/Moscow".into()),
+            None => {}
+        }
+        if let Some(b) = v
+            .get("contactIdsOrderChoosesPrimary")
+            .and_then(Value::as_bool)
+        {
+            self.contact_ids_order_chooses_primary = b;
+        }
         Ok(())
     }
 
@@ -191,6 +228,8 @@ impl Config {
             "methodNotFoundStatus": self.method_not_found_status,
             "logmessageAdd": self.logmessage_add,
             "recycleBin": self.recycle_bin,
+            "portalZone": self.portal_zone.map(|z| z.name().to_string()),
+            "contactIdsOrderChoosesPrimary": self.contact_ids_order_chooses_primary,
         })
     }
 }

@@ -91,8 +91,14 @@ pub fn handle(
         ("GET", "config") => (200, engine.cfg.to_json()),
         ("POST", "config") => match engine.cfg.apply(&body) {
             Ok(()) => {
-                if engine.portal.offset != engine.cfg.portal_offset {
-                    rerender_offset(&mut engine.portal, engine.cfg.portal_offset);
+                let now = engine.clock.now();
+                if let Some(tz) = engine.cfg.portal_zone {
+                    engine.cfg.portal_offset = crate::clock::Zone::Named(tz).offset_at(now);
+                }
+                if engine.portal.offset != engine.cfg.portal_offset
+                    || engine.portal.zone != engine.cfg.portal_zone
+                {
+                    rerender_offset(&mut engine.portal, engine.cfg.zone(), now);
                     if let Some(p) = &engine.persist {
                         p.full(&engine.portal);
                     }
@@ -404,9 +410,10 @@ fn state(engine: &Engine, q: &Value) -> EmuResult {
     }
 }
 
-/// Re-renders every stored datetime and date in a new portal offset.
-fn rerender_offset(portal: &mut Portal, offset: i32) {
-    use crate::clock::{fmt_date, parse_date};
+/// Re-renders every stored datetime and date in a new portal zone.
+fn rerender_offset(portal: &mut Portal, zone: crate::clock::Zone, now: i64) {
+    use crate::clock::{fmt_date_in, stored_date};
+    let offset = zone.offset_at(now);
     for t in crate::schema::TYPES {
         let kinds: Vec<(String, bool)> = portal
             .fields(t)
@@ -422,7 +429,7 @@ fn rerender_offset(portal: &mut Portal, offset: i32) {
                         continue;
                     };
                     let v = if *date_only {
-                        parse_date(s).map(|d| fmt_date(d, offset))
+                        stored_date(s).map(|d| fmt_date_in(d, zone, now))
                     } else {
                         parse_datetime(s, offset).map(|x| fmt_datetime(x, offset))
                     };
@@ -434,4 +441,8 @@ fn rerender_offset(portal: &mut Portal, offset: i32) {
         }
     }
     portal.offset = offset;
+    portal.zone = match zone {
+        crate::clock::Zone::Named(tz) => Some(tz),
+        crate::clock::Zone::Fixed(_) => None,
+    };
 }

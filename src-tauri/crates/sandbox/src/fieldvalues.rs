@@ -1,7 +1,7 @@
 //! Converting written field values (`crm.item.add/update` `fields`) into stored values.
 
 use crate::api::ApiError;
-use crate::clock::{fmt_date, fmt_datetime, parse_date, parse_datetime};
+use crate::clock::{fmt_date_in, fmt_datetime, input_date, parse_datetime, Dates};
 use crate::schema::Field;
 use crate::state::as_i64;
 use crate::values::num;
@@ -28,7 +28,7 @@ fn type_name(v: &Value) -> &'static str {
 
 /// One scalar written to a field of this type; `None` when the portal silently does not set it
 /// (an unparseable date or datetime, CONTRACT §11 #4).
-pub fn scalar(f: &Field, v: &Value, offset: i32) -> Result<Option<Value>, ApiError> {
+pub fn scalar(f: &Field, v: &Value, dates: Dates) -> Result<Option<Value>, ApiError> {
     let text = crate::values::scalar_text(v);
     let empty = v.is_null() || text.is_empty();
     let is_link = matches!(
@@ -69,11 +69,9 @@ pub fn scalar(f: &Field, v: &Value, offset: i32) -> Result<Option<Value>, ApiErr
             if empty {
                 Value::Null
             } else {
-                let d = parse_date(&text).or_else(|| {
-                    parse_datetime(&text, offset).map(|t| crate::clock::date_of(t, offset))
-                });
-                match d {
-                    Some(d) => json!(fmt_date(d, offset)),
+                // `CRestUtil::unConvertDate` in, `CRestUtil::ConvertDate` out (stored rendered).
+                match input_date(&text, dates.zone, dates.now) {
+                    Some(d) => json!(fmt_date_in(d, dates.zone, dates.now)),
                     None => return Ok(None),
                 }
             }
@@ -82,8 +80,8 @@ pub fn scalar(f: &Field, v: &Value, offset: i32) -> Result<Option<Value>, ApiErr
             if empty {
                 Value::Null
             } else {
-                match parse_datetime(&text, offset) {
-                    Some(t) => json!(fmt_datetime(t, offset)),
+                match parse_datetime(&text, dates.offset()) {
+                    Some(t) => json!(fmt_datetime(t, dates.offset())),
                     None => return Ok(None),
                 }
             }
@@ -123,9 +121,9 @@ pub fn scalar(f: &Field, v: &Value, offset: i32) -> Result<Option<Value>, ApiErr
 
 /// A value written to a field: multiple fields take arrays (or PHP index objects).
 /// Returns `None` when the write must be ignored (`[]` on a multiple enumeration, §2.6).
-pub fn field_value(f: &Field, v: &Value, offset: i32) -> Result<Option<Value>, ApiError> {
+pub fn field_value(f: &Field, v: &Value, dates: Dates) -> Result<Option<Value>, ApiError> {
     if !f.multiple {
-        return scalar(f, v, offset);
+        return scalar(f, v, dates);
     }
     let items: Vec<&Value> = match v {
         Value::Array(a) => a.iter().collect(),
@@ -150,7 +148,7 @@ pub fn field_value(f: &Field, v: &Value, offset: i32) -> Result<Option<Value>, A
         if crate::values::scalar_text(it).is_empty() {
             continue;
         }
-        if let Some(x) = scalar(f, it, offset)?.filter(|x| !x.is_null()) {
+        if let Some(x) = scalar(f, it, dates)?.filter(|x| !x.is_null()) {
             out.push(x);
         }
     }

@@ -1,7 +1,7 @@
 //! `crm.item.list` filters and orders: parsing (with the portal's operator prefixes and nested
 //! `logic: OR` groups), validation and evaluation against stored items.
 
-use crate::clock::{date_of, parse_date, parse_datetime};
+use crate::clock::parse_datetime;
 use crate::schema::Field;
 use crate::state::Item;
 use serde_json::Value;
@@ -209,12 +209,10 @@ pub fn to_val(kind: Kind, v: &Value, offset: i32) -> Option<Val> {
     Some(match kind {
         Kind::Num => Val::Num(text.trim().parse().ok()?),
         Kind::Time => Val::Time(parse_datetime(&text, offset)?),
+        // A stored date is rendered by `CRestUtil::ConvertDate` (00:00 UTC of the date, an hour
+        // either side with summer time): its date is the nearest UTC midnight's.
         Kind::Date => {
-            let d = if text.len() > 10 {
-                date_of(parse_datetime(&text, offset)?, offset)
-            } else {
-                parse_date(&text)?
-            };
+            let d = crate::clock::stored_date(&text)?;
             Val::Text(d.format("%Y-%m-%d").to_string())
         }
         Kind::Flag => Val::Text(

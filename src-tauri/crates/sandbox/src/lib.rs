@@ -63,7 +63,7 @@
 //! |---|---|
 //! | `crm.item.*` keys of `select`/`filter`/`order`/`fields` in camelCase or UPPER_SNAKE (`ID`, `STAGE_ID`), also in `batch`; answers camelCase | server code §11 #1 |
 //! | `fm`: elements without `typeId` or `value` ignored; array = add all (ids ignored); object keyed by id changes, `value:""` deletes, `n…`/vanished ids add; a string is ignored; unknown `typeId`/`valueType` stored as given | server code §11 #2–3 |
-//! | booleans: only `true`, `"true"`, `"y"`, `"Y"` are yes, else no, never 400 (boolean UFs also take `1`: choice, as the user-field type stores 1/0) | server code §11 #4 |
+//! | booleans: only `true`, `"true"`, `"y"`, `"Y"` are yes, else no, never 400 — user fields too (see below) | server code §11 #4 |
 //! | an unparseable date/datetime is silently not set | server code §11 #4 |
 //! | update answers the whole saved item; a no-op update keeps `updatedTime` | server code §11 #5 |
 //! | write refused by the operation: `CRM_ITEM_ADD/UPDATE/DELETE_ACCESS_DENIED` (e.g. reassigning outside one's rights); no read/edit right on the item at all stays `ACCESS_DENIED` | server code §11 #6; split between the two codes: choice |
@@ -78,6 +78,18 @@
 //! | `originatorId`/`originId` on all four types, not unique; `categoryId` on contacts/companies; `hasPhone`/`hasEmail` | server code §11 #14 |
 //! | wrong webhook code → 401 `INVALID_CREDENTIALS` "Invalid request credentials"; `profile.TIME_ZONE` a zone name or `""`; `XML_ID` a string; the missing methods of issue 7 §9; an unresolved batch reference in any list filter → `INVALID_ARG_VALUE` | issue §9 (live portals) |
 //! | `user.admin`, `department.get` with `UF_HEAD` | issue §9 / the History feature's supervisors |
+//!
+//! # Rules read in the server code, version 26.250 (modules crm, rest, main)
+//! Each is on by default; a lenient variant, where one exists, is a `/_emu/config` switch.
+//!
+//! | rule | server code | lenient switch |
+//! |---|---|---|
+//! | `crm.item.list` with `useOriginalUfNames=Y` and a `select` without `*`: the select is upper-cased while system keys stay camelCase, so only `UF_*` keys survive (`select:["id"]` gives `[]` per item) | `crm/lib/controller/item.php` `getJsonForItems` | `narrowSelectKeepsSystemKeys` |
+//! | yes/no fields, custom ones included: only `true`, `"true"`, `"y"`, `"Y"` are yes; `1`/`"1"` (a JSON `true` inside `batch`) is no | `crm/lib/controller/item.php` `prepareBooleanFieldValue` | `ufBooleanOneIsYes` |
+//! | a field written as `""` is cleared; `0`/`"0"` are values | `item.php` `processFields`, `crm/lib/field.php` `Field::isValueEmpty` | — |
+//! | a date-only value goes out as 00:00 UTC of the date shown in the portal's zone, with the offset in force *now* added (an hour off with summer time) | `rest/classes/general/rest_util.php` `CRestUtil::ConvertDate` (`date('c', MakeTimeStamp($d) + date("Z"))`) | — |
+//! | a written date is read on the portal's clock, an explicit offset honoured (`…T00:00:00+03:00` is the day before west of Moscow) | `CRestUtil::unConvertDate` | — |
+//! | the portal's zone: a fixed `portalOffset`, or `portalZone` (an IANA name: summer time) | PHP's default time zone | — |
 //!
 //! Tried with an existing client library as a new user would (issue 7 "done when"):
 //! `fast_bitrix24` 1.8.14 from PyPI, unchanged, against `kartoteka-cli sandbox --frozen-clock`

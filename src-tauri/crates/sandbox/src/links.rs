@@ -2,7 +2,6 @@
 
 use crate::api::{param, param_i64, ApiError, Call, MethodResult, Out};
 use crate::state::{as_i64, Binding};
-use crate::values::scalar_text;
 use crate::write::sync_deal_contacts;
 use serde_json::{json, Value};
 
@@ -39,7 +38,7 @@ fn binding_of(v: &Value, index: usize) -> Result<Binding, ApiError> {
     Ok(Binding {
         contact_id,
         sort: param_i64(v, "SORT").unwrap_or((index as i64 + 1) * 10),
-        primary: param(v, "IS_PRIMARY").is_some_and(|x| scalar_text(x).eq_ignore_ascii_case("Y")),
+        primary: param(v, "IS_PRIMARY").is_some_and(|x| x.as_str() == Some("Y")),
     })
 }
 

@@ -274,6 +274,8 @@ pub struct Portal {
     pub next_status: i64,
     /// The portal offset items are rendered in (seconds east of UTC).
     pub offset: i32,
+    /// The named zone the stored dates and datetimes were rendered in (`None`: `offset`).
+    pub zone: Option<chrono_tz::Tz>,
     /// Cached field lists per type (system + UF), rebuilt when UFs change.
     pub fields: [Vec<Field>; 4],
     /// Items deleted while the recycle bin is on, by `(entityTypeId, id)` (kept in memory only).

@@ -1,7 +1,7 @@
 //! `crm.item.add`, `crm.item.update`, `crm.item.delete`, and the shared write path.
 
 use crate::api::{ApiError, Call, MethodResult, Out};
-use crate::clock::{date_of, fmt_date, fmt_datetime};
+use crate::clock::{fmt_date_in, fmt_datetime};
 use crate::fieldvalues::{apply_fm, field_value, fields_param, not_valid};
 use crate::items::{entity_type, item_envelope, item_id, original_names, render, resolve, Select};
 use crate::reference::first_status;
@@ -35,9 +35,17 @@ fn apply(
     t: i64,
     map: &mut Map<String, Value>,
     fields: &Map<String, Value>,
-    offset: i32,
+    dates: crate::clock::Dates,
     uf_one_is_yes: bool,
+    order_chooses_primary: bool,
 ) -> Result<(), ApiError> {
+    // The primary contact / company before this write (the single-id field beside the list).
+    let primary_before = |m: &Map<String, Value>, single: &str| m.get(single).and_then(as_i64);
+    let was = [
+        primary_before(map, "contactId"),
+        primary_before(map, "companyId"),
+    ];
+    let mut written_lists: Vec<&str> = Vec::new();
     for (k, v) in fields {
         let Some(f) = resolve(portal, t, k).cloned() else {
             continue;
@@ -61,25 +69,47 @@ fn apply(
             && matches!(crate::values::scalar_text(v).as_str(), "1");
         let yes = json!("Y");
         let v = if lenient_yes { &yes } else { v };
-        if let Some(val) = field_value(&f, v, offset)? {
+        if let Some(val) = field_value(&f, v, dates)? {
             if f.name == "contactId" {
+                // `Binding::set` of the single id: "we have nothing to do, its bound already";
+                // otherwise it replaces every binding with this one.
                 let id = val.as_i64().unwrap_or(0);
+                let bound = crate::company_links::ids_of(map, "contactIds");
+                if id > 0 && bound.contains(&id) {
+                    continue;
+                }
                 map.insert(
                     "contactIds".into(),
                     if id > 0 { json!([id]) } else { json!([]) },
                 );
+                map.insert("contactId".into(), json!(id));
+                continue;
+            }
+            if f.name == "contactIds" || f.name == "companyIds" {
+                written_lists.push(if f.name == "contactIds" {
+                    "contactIds"
+                } else {
+                    "companyIds"
+                });
             }
             map.insert(f.name.clone(), val);
         }
     }
-    // keep the deprecated single link in step with the list
-    if let Some(ids) = map.get("contactIds").and_then(Value::as_array).cloned() {
-        if map.contains_key("contactId") {
-            map.insert("contactId".into(), ids.first().cloned().unwrap_or(json!(0)));
+    // The primary of a rewritten list (`Binding::selectPrimaryBoundEntity`): no `IS_PRIMARY` can
+    // be given here, so the current primary stays while it is still bound, else the first binding.
+    // `order_chooses_primary`: the first id always wins (`EntityBinding::normalizeEntityBindings`
+    // marks it in 26.250).
+    for (list, single, before) in [
+        ("contactIds", "contactId", was[0]),
+        ("companyIds", "companyId", was[1]),
+    ] {
+        if !written_lists.contains(&list) || !(map.contains_key(single) || list == "companyIds") {
+            continue;
         }
-    }
-    if let Some(ids) = map.get("companyIds").and_then(Value::as_array).cloned() {
-        map.insert("companyId".into(), ids.first().cloned().unwrap_or(json!(0)));
+        let ids = crate::company_links::ids_of(map, list);
+        let keep = before.filter(|p| *p > 0 && ids.contains(p) && !order_chooses_primary);
+        let primary = keep.or_else(|| ids.first().copied()).unwrap_or(0);
+        map.insert(single.into(), json!(primary));
     }
     Ok(())
 }
@@ -202,7 +232,8 @@ pub fn push_history(
     });
 }
 
-/// Rebuilds a deal's bindings from its `contactIds` (replace; first primary; SORT (i+1)*10).
+/// Rebuilds a deal's bindings from its `contactIds` (replace; SORT (i+1)*10); the primary is the
+/// `contactId` [`apply`] chose.
 fn bindings_from_ids(portal: &mut Portal, deal: i64, map: &Map<String, Value>) {
     let ids: Vec<i64> = map
         .get("contactIds")
@@ -212,13 +243,18 @@ fn bindings_from_ids(portal: &mut Portal, deal: i64, map: &Map<String, Value>) {
     if ids.is_empty() {
         portal.bindings.remove(&deal);
     } else {
+        let primary = map
+            .get("contactId")
+            .and_then(as_i64)
+            .filter(|p| ids.contains(p))
+            .unwrap_or(ids[0]);
         let b = ids
             .iter()
             .enumerate()
             .map(|(i, c)| Binding {
                 contact_id: *c,
                 sort: (i as i64 + 1) * 10,
-                primary: i == 0,
+                primary: *c == primary,
             })
             .collect();
         portal.bindings.insert(deal, b);
@@ -234,6 +270,7 @@ pub fn add(call: &mut Call<'_>, p: &Value) -> MethodResult {
     let t = entity_type(p)?;
     let fields = fields_param(p)?;
     let offset = call.offset();
+    let zone = call.cfg.zone();
     let (user, now) = (call.user, call.now);
     let rights = call.portal.rights(user, t);
     if rights.write == crate::state::Level::None {
@@ -293,11 +330,11 @@ pub fn add(call: &mut Call<'_>, p: &Value) -> MethodResult {
     if t == 2 {
         map.insert(
             "begindate".into(),
-            json!(fmt_date(date_of(now, offset), offset)),
+            json!(fmt_date_in(zone.date_at(now), zone, now)),
         );
         map.insert(
             "closedate".into(),
-            json!(fmt_date(date_of(now + 7 * 86_400, offset), offset)),
+            json!(fmt_date_in(zone.date_at(now + 7 * 86_400), zone, now)),
         );
         map.insert("probability".into(), Value::Null);
     }
@@ -306,8 +343,9 @@ pub fn add(call: &mut Call<'_>, p: &Value) -> MethodResult {
         t,
         &mut map,
         &fields,
-        offset,
+        call.dates(),
         call.cfg.uf_boolean_one_is_yes,
+        call.cfg.contact_ids_order_chooses_primary,
     )?;
     if !rights.write.allows(user, &Item::from_map(&map)) {
         return Err(operation_denied("ADD"));
@@ -387,8 +425,9 @@ pub fn update(call: &mut Call<'_>, p: &Value) -> MethodResult {
         t,
         &mut map,
         &fields,
-        offset,
+        call.dates(),
         call.cfg.uf_boolean_one_is_yes,
+        call.cfg.contact_ids_order_chooses_primary,
     )?;
     let history = settle_stage(call.portal, t, Some(&old), &mut map)?;
     settle_category(call.portal, t, &map)?;

@@ -1286,3 +1286,184 @@ async fn a_narrow_select_without_original_names_keeps_exactly_the_selected_keys(
     );
     p.sb.shutdown().await;
 }
+
+// ---- dates: `CRestUtil::ConvertDate` out, `CRestUtil::unConvertDate` in ---------------------
+
+/// `ConvertDate` is `date('c', MakeTimeStamp($d) + date("Z"))`: 00:00 UTC of the stored date,
+/// shown in the portal's zone. West of UTC that is the evening before; the frozen clock stands in
+/// March (winter), so a July date in New York is an hour off midnight UTC (`date("Z")` is -5 h
+/// now, the date's own offset -4 h).
+#[tokio::test]
+async fn date_only_values_are_utc_midnight_in_the_portal_zone_and_written_dates_read_on_its_clock()
+{
+    let cases = [
+        (
+            json!({"portalOffset": "-05:00"}),
+            "2026-03-13",
+            "2026-03-12T19:00:00-05:00",
+        ),
+        (
+            json!({"portalOffset": "+00:00"}),
+            "2026-03-13",
+            "2026-03-13T00:00:00+00:00",
+        ),
+        (
+            json!({"portalOffset": "+03:00"}),
+            "2026-03-13",
+            "2026-03-13T03:00:00+03:00",
+        ),
+        (
+            json!({"portalOffset": "+12:00"}),
+            "2026-03-13",
+            "2026-03-13T12:00:00+12:00",
+        ),
+        (
+            json!({"portalZone": "America/New_York"}),
+            "2026-07-10",
+            "2026-07-09T19:00:00-04:00",
+        ),
+        (
+            json!({"portalZone": "America/New_York"}),
+            "2026-01-15",
+            "2026-01-14T19:00:00-05:00",
+        ),
+    ];
+    for (zone, date, wire) in cases {
+        let p = Portal::demo().await;
+        p.emu_post("config", zone.clone()).await;
+        let id = id_of(&add(&p, 2, json!({"title": "dates", "closedate": date})).await);
+        assert_eq!(get(&p, 2, id).await["closedate"], wire, "{zone} {date}");
+        let legacy = p.ok("crm.deal.get", json!({"id": id})).await;
+        assert_eq!(
+            legacy["result"]["CLOSEDATE"], wire,
+            "{zone} {date} (crm.deal.get)"
+        );
+        // `unConvertDate`: the string is read on the portal's clock, an explicit offset honoured.
+        let moscow_midnight = format!("{date}T00:00:00+03:00");
+        let stored =
+            update(&p, 2, id, json!({"closedate": moscow_midnight})).await["closedate"].clone();
+        let west_of_moscow = !matches!(zone["portalOffset"].as_str(), Some("+03:00" | "+12:00"));
+        let expected_day = if west_of_moscow {
+            let d = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").expect("date");
+            (d - chrono::Duration::days(1))
+                .format("%Y-%m-%d")
+                .to_string()
+        } else {
+            date.to_string()
+        };
+        let found = p
+            .ok(
+                "crm.item.list",
+                json!({"entityTypeId": 2, "filter": {"id": id, "closedate": expected_day}, "select": ["id"]}),
+            )
+            .await["result"]["items"]
+            .as_array()
+            .map(Vec::len);
+        assert_eq!(
+            found,
+            Some(1),
+            "{zone}: {moscow_midnight} stored as {stored}"
+        );
+    }
+}
+
+// ---- primary contact / company: `Binding::selectPrimaryBoundEntity` --------------------------
+
+fn primary_row(v: &Value, key: &str) -> Option<i64> {
+    v["result"]
+        .as_array()?
+        .iter()
+        .find(|r| r["IS_PRIMARY"] == "Y")
+        .and_then(|r| r[key].as_i64())
+}
+
+/// `crm.item.update` can give no `IS_PRIMARY`, so the order of `contactIds` chooses nothing: the
+/// current primary stays while bound, else the first binding is primary. Only the binding
+/// methods (`*.contact.items.set`, `crm.contact.company.items.set`) move it, and only an exact
+/// `"Y"` marks it (`EntityBinding::normalizeEntityBindings`). For deals, leads and a contact's
+/// companies alike; `contactIdsOrderChoosesPrimary` is the lenient variant.
+#[tokio::test]
+async fn the_order_of_link_ids_chooses_no_primary_and_only_items_set_with_is_primary_moves_it() {
+    let p = Portal::demo().await;
+    let a = id_of(&add(&p, 3, json!({"name": "А"})).await);
+    let b = id_of(&add(&p, 3, json!({"name": "Б"})).await);
+    let c = id_of(&add(&p, 3, json!({"name": "В"})).await);
+    for (t, prefix) in [(2, "crm.deal"), (1, "crm.lead")] {
+        let id = id_of(&add(&p, t, json!({"title": "Основной", "contactIds": [a, b]})).await);
+        assert_eq!(
+            get(&p, t, id).await["contactId"],
+            a,
+            "{prefix}: the first of a new list"
+        );
+        let item = update(&p, t, id, json!({"contactIds": [b, a]})).await;
+        assert_eq!(
+            item["contactId"], a,
+            "{prefix}: the order chose nothing: {item}"
+        );
+        assert_eq!(
+            ids(&item["contactIds"]),
+            vec![b, a],
+            "{prefix}: kept in the order given"
+        );
+        let item = update(&p, t, id, json!({"contactId": b})).await;
+        assert_eq!(
+            item["contactId"], a,
+            "{prefix}: a bound single id is no change"
+        );
+        // Marked in any other way than "Y": the first binding.
+        let method = format!("{prefix}.contact.items.set");
+        p.ok(
+            &method,
+            json!({"id": id, "items": [{"CONTACT_ID": a, "SORT": 10}, {"CONTACT_ID": b, "SORT": 20, "IS_PRIMARY": "y"}]}),
+        )
+        .await;
+        assert_eq!(
+            get(&p, t, id).await["contactId"],
+            a,
+            "{prefix}: only an exact Y counts"
+        );
+        p.ok(
+            &method,
+            json!({"id": id, "items": [{"CONTACT_ID": a, "SORT": 10, "IS_PRIMARY": "N"},
+                                       {"CONTACT_ID": b, "SORT": 20, "IS_PRIMARY": "Y"}]}),
+        )
+        .await;
+        let item = get(&p, t, id).await;
+        assert_eq!(item["contactId"], b, "{prefix}: IS_PRIMARY wins: {item}");
+        assert_eq!(
+            ids(&item["contactIds"]),
+            vec![a, b],
+            "{prefix}: in SORT order"
+        );
+        let rows = p
+            .ok(&format!("{prefix}.contact.items.get"), json!({"id": id}))
+            .await;
+        assert_eq!(
+            primary_row(&rows, "CONTACT_ID"),
+            Some(b),
+            "{prefix}: {rows}"
+        );
+        // The primary dropped from the list: the first binding becomes primary.
+        let item = update(&p, t, id, json!({"contactIds": [c, a]})).await;
+        assert_eq!(item["contactId"], c, "{prefix}: {item}");
+    }
+    // A contact's companies: the same rule, `companyId` the primary.
+    let co1 = id_of(&add(&p, 4, json!({"title": "Первая"})).await);
+    let co2 = id_of(&add(&p, 4, json!({"title": "Вторая"})).await);
+    let person = id_of(&add(&p, 3, json!({"name": "Г", "companyIds": [co1, co2]})).await);
+    let item = update(&p, 3, person, json!({"companyIds": [co2, co1]})).await;
+    assert_eq!(item["companyId"], co1, "the order chose nothing: {item}");
+    p.ok(
+        "crm.contact.company.items.set",
+        json!({"id": person, "items": [{"COMPANY_ID": co1, "SORT": 10}, {"COMPANY_ID": co2, "SORT": 20, "IS_PRIMARY": "Y"}]}),
+    )
+    .await;
+    assert_eq!(get(&p, 3, person).await["companyId"], co2);
+    // The lenient variant: the first id wins.
+    p.emu_post("config", json!({"contactIdsOrderChoosesPrimary": true}))
+        .await;
+    let deal = id_of(&add(&p, 2, json!({"title": "Мягкий", "contactIds": [a, b]})).await);
+    let item = update(&p, 2, deal, json!({"contactIds": [b, a]})).await;
+    assert_eq!(item["contactId"], b, "{item}");
+    p.sb.shutdown().await;
+}
