@@ -37,6 +37,7 @@ pub fn parse_record_owned(
         .filter(|id| *id > 0)
         .ok_or_else(|| malformed("an item has no id"))?;
     let updated_time = item.get("updatedTime").and_then(datetime_with_offset);
+    primary_first(t, &mut item);
     let multi_fields = item
         .shift_remove("fm")
         .map(|fm| {
@@ -52,6 +53,26 @@ pub fn parse_record_owned(
         fields: item,
         multi_fields,
     })
+}
+
+/// Puts the primary link first in its list: a deal's or lead's `contactId` in `contactIds`, a
+/// contact's `companyId` in `companyIds`. A portal lists the links in their SORT order, where
+/// the primary may stand anywhere; Kartoteka keeps "first = primary" so that one field says both
+/// which records are linked and which of them is the main one.
+fn primary_first(t: EntityType, item: &mut Map<String, Value>) {
+    let (list, single) = match t {
+        EntityType::Deal | EntityType::Lead => ("contactIds", "contactId"),
+        EntityType::Contact => ("companyIds", "companyId"),
+        EntityType::Company => return,
+    };
+    let Some(primary) = item.get(single).and_then(lenient_i64).filter(|p| *p > 0) else {
+        return;
+    };
+    if let Some(Value::Array(ids)) = item.get_mut(list) {
+        if let Some(at) = ids.iter().position(|v| lenient_i64(v) == Some(primary)) {
+            ids[..=at].rotate_right(1);
+        }
+    }
 }
 
 /// The items of a `crm.item.list` result, taken out of it (see [`list_items`]).
@@ -255,6 +276,33 @@ pub(crate) fn parse_profile(v: &Value) -> Option<Profile> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_primary_link_comes_first_in_its_list() {
+        let deal = json!({"id": 1, "contactId": 9, "contactIds": [4, 9, 6]});
+        let contact = json!({"id": 2, "companyId": "6", "companyIds": ["4", "6"]});
+        let company = json!({"id": 3, "contactIds": [8, 7]});
+        let parse = |t, v: Value| {
+            parse_record_owned(t, v.as_object().cloned().unwrap_or_default()).expect("parses")
+        };
+        assert_eq!(
+            parse(EntityType::Deal, deal).fields["contactIds"],
+            json!([9, 4, 6])
+        );
+        assert_eq!(
+            parse(EntityType::Contact, contact).fields["companyIds"],
+            json!(["6", "4"])
+        );
+        assert_eq!(
+            parse(EntityType::Company, company).fields["contactIds"],
+            json!([8, 7])
+        );
+        let unbound = json!({"id": 4, "contactId": 5, "contactIds": [4]});
+        assert_eq!(
+            parse(EntityType::Lead, unbound).fields["contactIds"],
+            json!([4])
+        );
+    }
 
     #[test]
     fn the_owned_parse_equals_the_borrowed_one_with_phones_in_the_middle_of_the_item() {

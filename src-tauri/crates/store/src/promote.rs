@@ -211,7 +211,10 @@ pub(crate) fn declared_links(record: &Record) -> Vec<DeclaredLink> {
             }
             return;
         }
-        let primary = primary.filter(|p| ids.contains(p)).unwrap_or(ids[0]);
+        // The first id is the primary: the client keeps the portal's primary first
+        // (`contactId`/`companyId`), and a local «make primary» moves an id to the front before
+        // the portal's answer brings the single-id field along.
+        let primary = ids[0];
         for (i, id) in ids.iter().enumerate() {
             add(key(target, *id), *id == primary, (i as i64 + 1) * 10);
         }
@@ -302,10 +305,11 @@ mod tests {
     }
 
     #[test]
-    fn deal_links_mark_the_primary_contact_and_keep_order() {
+    fn deal_links_mark_the_first_contact_primary_and_keep_order() {
+        // `contactId` 9 is what the portal said before a local edit made 7 the primary.
         let r = record(
             EntityType::Deal,
-            json!({"contactIds": [7, 3, 9], "contactId": 3, "companyId": 4, "leadId": 0}),
+            json!({"contactIds": [7, 3, 9], "contactId": 9, "companyId": 4, "leadId": 0}),
         );
         let links = declared_links(&r);
         let contact = |id| RecordKey {
@@ -317,12 +321,12 @@ mod tests {
             vec![
                 DeclaredLink {
                     to: contact(7),
-                    is_primary: false,
+                    is_primary: true,
                     sort: 10
                 },
                 DeclaredLink {
                     to: contact(3),
-                    is_primary: true,
+                    is_primary: false,
                     sort: 20
                 },
                 DeclaredLink {

@@ -374,8 +374,7 @@ impl Uploader {
             return Ok(());
         }
         let current = self.read_current(&records, summary).await?;
-        let mut writes: Vec<(QueuedRecord, BatchCommand, Vec<crate::upload::FieldChange>)> =
-            Vec::new();
+        let mut writes: Vec<Write> = Vec::new();
         for record in records {
             let key = record.key;
             let deleting = record.entries.iter().any(|e| e.op == OutboxOp::Delete);
@@ -416,7 +415,12 @@ impl Uploader {
                             json!({"entityTypeId": key.entity_type.type_id(), "id": key.id}),
                         );
                         let _ = ids;
-                        writes.push((record, cmd, Vec::new()));
+                        writes.push(Write {
+                            record,
+                            bindings: Vec::new(),
+                            cmd,
+                            written: Vec::new(),
+                        });
                         continue;
                     }
                     let mut plan = plan_update(&record.entries, portal);
@@ -437,11 +441,23 @@ impl Uploader {
                         .await?;
                     }
                     if !plan.fields.is_empty() {
+                        let tag = key.entity_type.type_id() * 1_000_000_000_000 + key.id;
+                        // The binding calls go first: the update that follows keeps the
+                        // primary they set, moves `updatedTime` and answers the whole item.
+                        let bindings = plan
+                            .bindings
+                            .iter()
+                            .map(|b| {
+                                let cmd = BatchCommand::new(
+                                    format!("b{tag}_{}", b.field),
+                                    b.method,
+                                    b.params(key.id),
+                                );
+                                (cmd, b.field.clone())
+                            })
+                            .collect();
                         let cmd = BatchCommand::new(
-                            format!(
-                                "u{}",
-                                key.entity_type.type_id() * 1_000_000_000_000 + key.id
-                            ),
+                            format!("u{tag}"),
                             "crm.item.update",
                             json!({
                                 "entityTypeId": key.entity_type.type_id(),
@@ -450,25 +466,38 @@ impl Uploader {
                                 "fields": plan.fields,
                             }),
                         );
-                        writes.push((record, cmd, plan.written));
+                        writes.push(Write {
+                            record,
+                            bindings,
+                            cmd,
+                            written: plan.written,
+                        });
                     }
                 }
             }
         }
-        for chunk in writes.chunks(MAX_BATCH_COMMANDS) {
+        for chunk in batches_of(&writes, MAX_BATCH_COMMANDS) {
             let ids: Vec<i64> = chunk
                 .iter()
-                .flat_map(|(r, _, written)| {
-                    if written.is_empty() {
-                        r.entries.iter().map(|e| e.id).collect::<Vec<_>>()
+                .flat_map(|w| {
+                    if w.written.is_empty() {
+                        w.record.entries.iter().map(|e| e.id).collect::<Vec<_>>()
                     } else {
-                        written.iter().flat_map(|w| w.ids.clone()).collect()
+                        w.written.iter().flat_map(|c| c.ids.clone()).collect()
                     }
                 })
                 .collect();
             let sending = ids.clone();
             self.store(move |s| s.mark_sending(&sending)).await?;
-            let commands: Vec<BatchCommand> = chunk.iter().map(|(_, c, _)| c.clone()).collect();
+            let commands: Vec<BatchCommand> = chunk
+                .iter()
+                .flat_map(|w| {
+                    w.bindings
+                        .iter()
+                        .map(|(c, _)| c.clone())
+                        .chain([w.cmd.clone()])
+                })
+                .collect();
             let r = match self.client.batch_write(&commands, false).await {
                 Ok(r) => r,
                 Err(e) => {
@@ -482,8 +511,25 @@ impl Uploader {
                 }
             };
             summary.write_requests += 1;
-            for (record, cmd, written) in chunk {
+            for w in chunk {
+                let Write {
+                    record,
+                    bindings,
+                    cmd,
+                    written,
+                } = w;
                 let key = record.key;
+                // A binding call the portal refused: that list was not written as meant, in the
+                // portal's own words.
+                let refused_bindings: Vec<(String, String)> = bindings
+                    .iter()
+                    .filter_map(|(c, field)| match outcome(&r, &c.key) {
+                        Outcome::Refused(e) => {
+                            Some((field.clone(), refusal_state(e, OutboxOp::Update).1))
+                        }
+                        _ => None,
+                    })
+                    .collect();
                 let now = self.now_ms();
                 let op = if written.is_empty() {
                     OutboxOp::Delete
@@ -524,10 +570,13 @@ impl Uploader {
                         })
                         .await?;
                         for w in bad {
-                            let words = format!(
-                                "Портал не принял значение поля «{}»: проверьте формат",
-                                w.field
-                            );
+                            let words = match refused_bindings.iter().find(|(f, _)| *f == w.field) {
+                                Some((_, words)) => words.clone(),
+                                None => format!(
+                                    "Портал не принял значение поля «{}»: проверьте формат",
+                                    w.field
+                                ),
+                            };
                             self.failed(w.ids.clone(), OutboxState::Rejected, words, summary)
                                 .await?;
                         }
@@ -838,4 +887,31 @@ impl std::fmt::Debug for Uploader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Uploader").finish_non_exhaustive()
     }
+}
+
+/// One record's write: the binding calls that must come first, then its update or delete.
+struct Write {
+    record: QueuedRecord,
+    bindings: Vec<(BatchCommand, String)>,
+    cmd: BatchCommand,
+    written: Vec<crate::upload::FieldChange>,
+}
+
+/// Groups writes into batches of at most `limit` commands, a record's calls never split.
+fn batches_of(writes: &[Write], limit: usize) -> Vec<&[Write]> {
+    let mut out = Vec::new();
+    let (mut start, mut count) = (0, 0);
+    for (i, w) in writes.iter().enumerate() {
+        let n = w.bindings.len() + 1;
+        if count + n > limit && i > start {
+            out.push(&writes[start..i]);
+            start = i;
+            count = 0;
+        }
+        count += n;
+    }
+    if start < writes.len() {
+        out.push(&writes[start..]);
+    }
+    out
 }

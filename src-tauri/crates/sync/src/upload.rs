@@ -3,7 +3,7 @@
 //! to write, what the portal already has, and what is a conflict; [`check_answer`] says which
 //! written values the portal did not take.
 
-use kartoteka_domain::{same_value, MultiField, OutboxOp, Record};
+use kartoteka_domain::{same_value, EntityType, MultiField, OutboxOp, Record};
 use kartoteka_store::QueuedEntry;
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
@@ -29,6 +29,122 @@ pub struct UpdatePlan {
     pub already: Vec<i64>,
     /// Entries whose portal value changed since our base: (entry id, the portal's value).
     pub conflicts: Vec<(i64, Value)>,
+    /// Link lists whose primary the write moves: set first with the binding method, which alone
+    /// can name the primary (`crm.item.update` keeps the current one while it stays bound).
+    pub bindings: Vec<BindingSet>,
+}
+
+/// One `*.items.set` call: every binding of one list, the first marked primary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BindingSet {
+    /// The link-list field it writes (`contactIds`, `companyIds`).
+    pub field: String,
+    /// `crm.deal.contact.items.set` and the like.
+    pub method: &'static str,
+    /// The id key of a binding (`CONTACT_ID`, `COMPANY_ID`).
+    pub key: &'static str,
+    /// The linked ids, the primary first.
+    pub ids: Vec<i64>,
+}
+
+impl BindingSet {
+    /// The call's parameters for the record `owner`: `SORT` in list order, the first `IS_PRIMARY`.
+    pub fn params(&self, owner: i64) -> Value {
+        let items: Vec<Value> = self
+            .ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                json!({self.key: id, "SORT": (i + 1) * 10, "IS_PRIMARY": if i == 0 { "Y" } else { "N" }})
+            })
+            .collect();
+        json!({"id": owner, "items": items})
+    }
+}
+
+/// A record's link list (`contactIds` of a deal, lead or company, `companyIds` of a contact) and,
+/// where the list has a primary (all but a company's contacts), the binding method that sets it:
+/// `(has a primary, method, id key)`.
+pub fn link_list(t: EntityType, field: &str) -> Option<(bool, &'static str, &'static str)> {
+    match (t, field) {
+        (EntityType::Deal, "contactIds") => {
+            Some((true, "crm.deal.contact.items.set", "CONTACT_ID"))
+        }
+        (EntityType::Lead, "contactIds") => {
+            Some((true, "crm.lead.contact.items.set", "CONTACT_ID"))
+        }
+        (EntityType::Contact, "companyIds") => {
+            Some((true, "crm.contact.company.items.set", "COMPANY_ID"))
+        }
+        (EntityType::Company, "contactIds") => {
+            Some((false, "crm.company.contact.items.set", "CONTACT_ID"))
+        }
+        _ => None,
+    }
+}
+
+fn link_ids(v: &Value) -> Vec<i64> {
+    let one = |x: &Value| match x {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    };
+    let mut out: Vec<i64> = match v {
+        Value::Array(a) => a.iter().filter_map(one).collect(),
+        other => one(other).into_iter().collect(),
+    };
+    out.retain(|id| *id > 0);
+    let mut seen = HashSet::new();
+    out.retain(|id| seen.insert(*id));
+    out
+}
+
+/// Three-way merge of a link list (the first id is the primary where the list has one): what
+/// this user added and removed since `base` applied to the portal's list, so that a link a
+/// colleague added meanwhile is kept. `None` is a conflict: both changed the primary to different
+/// records, or one made primary the record the other unlinked.
+pub fn merge_links(
+    base: &[i64],
+    mine: &[i64],
+    portal: &[i64],
+    has_primary: bool,
+) -> Option<Vec<i64>> {
+    let mut out: Vec<i64> = portal
+        .iter()
+        .copied()
+        .filter(|id| !base.contains(id) || mine.contains(id))
+        .collect();
+    for id in mine {
+        if !base.contains(id) && !out.contains(id) {
+            out.push(*id);
+        }
+    }
+    if !has_primary {
+        return Some(out);
+    }
+    let (b, m, p) = (base.first(), mine.first(), portal.first());
+    let mine_moved = m != b;
+    let theirs_moved = p != b;
+    if mine_moved && theirs_moved && m != p {
+        return None;
+    }
+    let primary = if mine_moved {
+        m
+    } else {
+        p.filter(|id| out.contains(id))
+    };
+    match primary {
+        Some(id) if out.contains(id) => {
+            let at = out.iter().position(|x| x == id).unwrap_or(0);
+            out[..=at].rotate_right(1);
+        }
+        Some(_) => return None,
+        None => {}
+    }
+    if theirs_moved && p.is_some_and(|id| !mine.contains(id) && base.contains(id)) {
+        return None;
+    }
+    Some(out)
 }
 
 impl UpdatePlan {
@@ -145,6 +261,38 @@ pub fn plan_update(entries: &[QueuedEntry], current: &Record) -> UpdatePlan {
             .get(&change.field)
             .cloned()
             .unwrap_or(Value::Null);
+        if let Some((has_primary, method, key)) = link_list(current.key.entity_type, &change.field)
+        {
+            let (base, mine, theirs) = (
+                link_ids(&change.base),
+                link_ids(&change.mine),
+                link_ids(&portal),
+            );
+            let Some(merged) = merge_links(&base, &mine, &theirs, has_primary) else {
+                for id in &change.ids {
+                    plan.conflicts.push((*id, portal.clone()));
+                }
+                continue;
+            };
+            if merged == theirs {
+                plan.already.extend(&change.ids);
+                continue;
+            }
+            if has_primary && !merged.is_empty() && merged.first() != theirs.first() {
+                plan.bindings.push(BindingSet {
+                    field: change.field.clone(),
+                    method,
+                    key,
+                    ids: merged.clone(),
+                });
+            }
+            plan.fields.insert(change.field.clone(), json!(merged));
+            plan.written.push(FieldChange {
+                mine: json!(merged),
+                ..change
+            });
+            continue;
+        }
         if same_value(&portal, &change.mine) {
             plan.already.extend(&change.ids);
         } else if same_value(&portal, &change.base) {
@@ -450,6 +598,51 @@ mod tests {
             f["fm"],
             json!([{"typeId": "PHONE", "valueType": "WORK", "value": "+7 903"}])
         );
+    }
+
+    #[test]
+    fn link_lists_merge_what_each_side_changed_and_the_primary_is_first() {
+        let m = |b: &[i64], mine: &[i64], p: &[i64]| merge_links(b, mine, p, true);
+        // I made 2 primary, a colleague added 9: both kept.
+        assert_eq!(m(&[1, 2], &[2, 1], &[1, 2, 9]), Some(vec![2, 1, 9]));
+        // I removed 2, a colleague made 3 primary: merged.
+        assert_eq!(m(&[1, 2, 3], &[1, 3], &[3, 1, 2]), Some(vec![3, 1]));
+        // Same new primary on both sides: no conflict.
+        assert_eq!(m(&[1, 2], &[2, 1], &[2, 1]), Some(vec![2, 1]));
+        // Different new primaries: a conflict.
+        assert_eq!(m(&[1, 2, 3], &[2, 1, 3], &[3, 1, 2]), None);
+        // My new primary was unlinked meanwhile: a conflict.
+        assert_eq!(m(&[1, 2], &[2, 1], &[1]), None);
+        // Their new primary is one I unlinked: a conflict.
+        assert_eq!(m(&[1, 2, 3], &[1, 2], &[3, 1, 2]), None);
+        // A company's contacts have no primary: order is no choice.
+        assert_eq!(
+            merge_links(&[1, 2], &[2, 1, 5], &[1, 2, 7], false),
+            Some(vec![1, 2, 7, 5])
+        );
+    }
+
+    #[test]
+    fn a_moved_primary_is_set_with_the_binding_method_the_rest_with_the_update() {
+        let mut deal = portal(json!({"contactIds": [1, 2], "contactId": 1}), vec![]);
+        deal.key.entity_type = EntityType::Deal;
+        let plan = plan_update(&[q(1, "contactIds", json!([1, 2]), json!([2, 1]))], &deal);
+        assert_eq!(plan.fields["contactIds"], json!([2, 1]));
+        assert_eq!(plan.bindings.len(), 1);
+        assert_eq!(
+            plan.bindings[0].params(7),
+            json!({"id": 7, "items": [
+                {"CONTACT_ID": 2, "SORT": 10, "IS_PRIMARY": "Y"},
+                {"CONTACT_ID": 1, "SORT": 20, "IS_PRIMARY": "N"}]})
+        );
+        assert_eq!(plan.bindings[0].method, "crm.deal.contact.items.set");
+        // Only a contact added: the primary stays, the update alone writes it.
+        let plan = plan_update(
+            &[q(2, "contactIds", json!([1, 2]), json!([1, 2, 3]))],
+            &deal,
+        );
+        assert!(plan.bindings.is_empty());
+        assert_eq!(plan.fields["contactIds"], json!([1, 2, 3]));
     }
 
     #[test]

@@ -23,6 +23,14 @@ export function linkTarget(f: Pick<EditField, "fieldType">): EntityType | null {
 }
 
 /**
+ * Whether a link list has a primary the form may move: a deal's or lead's contacts and a
+ * contact's companies. A company's contacts have none (the portal keeps no primary there).
+ */
+export function hasPrimary(entityType: EntityType, fieldName: string): boolean {
+  return ((entityType === "deal" || entityType === "lead") && fieldName === "contactIds") || (entityType === "contact" && fieldName === "companyIds");
+}
+
+/**
  * The link fields the form offers: a deal's `contactId` (the portal's old single contact) is
  * left out when `contactIds` is there — the first of `contactIds` is the primary contact —, and
  * so is a contact's `companyId` beside `companyIds`.
@@ -33,8 +41,10 @@ export function offeredLinkFields<F extends Pick<EditField, "name" | "fieldType"
 }
 
 interface Props {
+  /** The type of the record being edited (which lists have a primary). */
+  entityType: EntityType;
   fields: EditField[];
-  /** Ids per link field (`contactIds`: the first is the primary contact). */
+  /** Ids per link field (where a list has a primary, it is the first). */
   value: Record<string, number[]>;
   onChange: (name: string, ids: number[]) => void;
   /** Titles of linked records, by `type:id`. */
@@ -42,8 +52,8 @@ interface Props {
   onTitle: (key: string, title: string) => void;
 }
 
-/** Links to contacts and companies: add by searching the local replica, remove, set the primary contact. */
-export function LinksEditor({ fields, value, onChange, titles, onTitle }: Props) {
+/** Links to contacts and companies: add by searching the local replica, remove, set the primary one. */
+export function LinksEditor({ entityType, fields, value, onChange, titles, onTitle }: Props) {
   const { t } = useI18n();
   return (
     <section data-testid="edit-links">
@@ -52,6 +62,7 @@ export function LinksEditor({ fields, value, onChange, titles, onTitle }: Props)
         const target = linkTarget(f);
         if (!target) return null;
         const ids = value[f.name] ?? [];
+        const primary = f.isMultiple && hasPrimary(entityType, f.name);
         return (
           <div key={f.name} className="link-field" data-testid={`edit-link-${f.name}`}>
             <div className="link-field-label">{f.label}</div>
@@ -60,9 +71,14 @@ export function LinksEditor({ fields, value, onChange, titles, onTitle }: Props)
                 <li key={id} className="link-head" data-testid={`edit-linked-${target}-${id}`}>
                   <EntityIcon type={target} />
                   <span>{titles[`${target}:${id}`] ?? `#${id}`}</span>
-                  {f.isMultiple && f.name === "contactIds" && i === 0 && <span className="tag">{t("card.primary")}</span>}
-                  {f.isMultiple && f.name === "contactIds" && i > 0 && (
-                    <button type="button" className="link-button small" onClick={() => onChange(f.name, makePrimary(ids, id))}>
+                  {primary && i === 0 && <span className="tag">{t("card.primary")}</span>}
+                  {primary && i > 0 && (
+                    <button
+                      type="button"
+                      className="link-button small"
+                      data-testid={`edit-make-primary-${target}-${id}`}
+                      onClick={() => onChange(f.name, makePrimary(ids, id))}
+                    >
                       {t("edit.makePrimary")}
                     </button>
                   )}

@@ -216,6 +216,7 @@ export function RecordForm({ mode, entityType, fields, linkFields: allLinkFields
       ))}
       {linkFields.length > 0 && (
         <LinksEditor
+          entityType={entityType}
           fields={linkFields}
           value={links}
           onChange={(name, ids) => setLinks((l) => ({ ...l, [name]: ids }))}

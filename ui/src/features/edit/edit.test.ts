@@ -13,6 +13,7 @@ import {
   toDraft,
   type EditField,
 } from "./fieldEdit";
+import { hasPrimary } from "./LinksEditor";
 import { entryEdits, entryDrafts, entryProblem, linkValue, makePrimary, newEntry, problemField, refusedProblems } from "./multiEdit";
 import { formEdit } from "./RecordForm";
 import { offeredLinkFields } from "./LinksEditor";
@@ -177,6 +178,13 @@ describe("phones, e-mails and links", () => {
     expect(linkValue([4, 5], true, [4, 5])).toBeUndefined();
     expect(linkValue(0, false, [9])).toBe(9);
     expect(linkValue(9, false, [])).toBe(0);
+  });
+
+  it("a primary can be chosen for deal and lead contacts and a contact's companies, not a company's contacts", () => {
+    expect(hasPrimary("deal", "contactIds")).toBe(true);
+    expect(hasPrimary("lead", "contactIds")).toBe(true);
+    expect(hasPrimary("contact", "companyIds")).toBe(true);
+    expect(hasPrimary("company", "contactIds")).toBe(false);
   });
 
   it("a deal's old single contact field is not offered beside contactIds", () => {
