@@ -898,3 +898,343 @@ async fn emptied_fields_are_cleared_on_the_portal_and_zero_stays_a_value() {
     );
     sb.shutdown().await;
 }
+
+/// Dates are the same day in every portal zone. A portal sends a date-only value as 00:00 UTC of
+/// the date shown in its zone (`CRestUtil::ConvertDate`: the evening before west of UTC, an hour
+/// off with summer time) and reads a written one on its own clock (`CRestUtil::unConvertDate`).
+/// The replica shows the portal's day, a date written here lands as that day, and the answer is
+/// taken — in zones −05:00, +00:00, +03:00, +12:00 and New York (winter now, a summer date).
+#[tokio::test]
+async fn dates_are_the_same_day_in_every_portal_zone() {
+    let zones = [
+        json!({"portalOffset": "-05:00"}),
+        json!({"portalOffset": "+00:00"}),
+        json!({"portalOffset": "+03:00"}),
+        json!({"portalOffset": "+12:00"}),
+        json!({"portalZone": "America/New_York"}),
+    ];
+    for zone in zones {
+        let sb = sandbox(None).await;
+        let url = sb.admin_webhook_url();
+        let emu = Emu::new(&sb);
+        emu.post("config", zone.clone()).await;
+        emu.act(
+            1,
+            "crm.item.update",
+            json!({"entityTypeId": 2, "id": 1, "useOriginalUfNames": "Y",
+                   "fields": {"closedate": "2026-03-13", "UF_CRM_CONTRACT_DATE": "2026-07-10"}}),
+        )
+        .await;
+        let dir = tempfile::tempdir().expect("dir");
+        let store = replica(&dir.path().join("replica.db"));
+        pull(&url, &store).await;
+        let deal = key(EntityType::Deal, 1);
+        let local = |store: &Arc<Mutex<Store>>| {
+            let s = store.lock().expect("lock");
+            let f = s.get_record(deal).expect("read").expect("deal").fields;
+            (f["closedate"].clone(), f["UF_CRM_CONTRACT_DATE"].clone())
+        };
+        assert_eq!(
+            local(&store),
+            (json!("2026-03-13"), json!("2026-07-10")),
+            "{zone}: the portal's days, as the portal sent {}",
+            portal_item(&emu, EntityType::Deal, 1).await["closedate"]
+        );
+        {
+            let mut s = store.lock().expect("lock");
+            s.edit_record(
+                &actor(1),
+                deal,
+                &edit(json!({"closedate": "2026-04-20", "UF_CRM_CONTRACT_DATE": "2026-08-01"})),
+                1,
+            )
+            .expect("edit");
+        }
+        let summary = upload(&url, &store).await.expect("upload");
+        assert_eq!(
+            (summary.rejected, summary.conflicts),
+            (0, 0),
+            "{zone}: {summary:?}: {:?}",
+            open_entries(&store)
+        );
+        assert!(
+            open_entries(&store).is_empty(),
+            "{zone}: the portal took both dates"
+        );
+        let found = emu
+            .act(
+                1,
+                "crm.item.list",
+                json!({"entityTypeId": 2, "useOriginalUfNames": "Y", "select": ["*"],
+                       "filter": {"id": 1, "closedate": "2026-04-20", "UF_CRM_CONTRACT_DATE": "2026-08-01"}}),
+            )
+            .await;
+        assert_eq!(
+            found["result"]["items"].as_array().map(Vec::len),
+            Some(1),
+            "{zone}: the portal holds the days written: {}",
+            portal_item(&emu, EntityType::Deal, 1).await
+        );
+        assert_eq!(
+            local(&store),
+            (json!("2026-04-20"), json!("2026-08-01")),
+            "{zone}: the answer kept as the same days"
+        );
+        sb.shutdown().await;
+    }
+}
+
+fn link_list(store: &Arc<Mutex<Store>>, k: RecordKey, field: &str) -> Vec<i64> {
+    let s = store.lock().expect("lock");
+    let d = s.get_record(k).expect("read").expect("record");
+    d.fields[field]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_i64).collect())
+        .unwrap_or_default()
+}
+
+/// «Сделать основным» reaches the portal. `crm.item.update` can name no primary: the portal keeps
+/// the current one while it stays bound (`Binding::selectPrimaryBoundEntity`), so the upload sets
+/// the bindings with `IS_PRIMARY` first and checks the answer by the primary itself. The binding
+/// call replaces every link, so the portal's current list is merged first: a contact a colleague
+/// added meanwhile stays. For a deal's and a lead's contacts and a contact's companies.
+#[tokio::test]
+async fn a_new_primary_reaches_the_portal_and_a_link_added_meanwhile_is_kept() {
+    let sb = sandbox(None).await;
+    let url = sb.admin_webhook_url();
+    let emu = Emu::new(&sb);
+    let dir = tempfile::tempdir().expect("dir");
+    let store = replica(&dir.path().join("replica.db"));
+    let new_contact = |name: &str| {
+        let emu = &emu;
+        let name = name.to_string();
+        async move {
+            emu.act(
+                1,
+                "crm.item.add",
+                json!({"entityTypeId": 3, "fields": {"name": name}}),
+            )
+            .await["result"]["item"]["id"]
+                .as_i64()
+                .expect("contact id")
+        }
+    };
+    let (a, b, c) = (
+        new_contact("А").await,
+        new_contact("Б").await,
+        new_contact("В").await,
+    );
+    let lead = emu
+        .act(
+            1,
+            "crm.item.add",
+            json!({"entityTypeId": 1, "fields": {"title": "Лид", "contactIds": [a, b]}}),
+        )
+        .await["result"]["item"]["id"]
+        .as_i64()
+        .expect("lead");
+    let co1 = emu
+        .act(
+            1,
+            "crm.item.add",
+            json!({"entityTypeId": 4, "fields": {"title": "Первая"}}),
+        )
+        .await["result"]["item"]["id"]
+        .as_i64()
+        .expect("company");
+    let co2 = emu
+        .act(
+            1,
+            "crm.item.add",
+            json!({"entityTypeId": 4, "fields": {"title": "Вторая"}}),
+        )
+        .await["result"]["item"]["id"]
+        .as_i64()
+        .expect("company");
+    emu.act(
+        1,
+        "crm.item.update",
+        json!({"entityTypeId": 3, "id": c, "fields": {"companyIds": [co1, co2]}}),
+    )
+    .await;
+    pull(&url, &store).await;
+    let (deal_id, contacts) = first_with_contacts(&store);
+    let deal = key(EntityType::Deal, deal_id);
+    let second = contacts[1];
+    let mut reordered = contacts.clone();
+    reordered.swap(0, 1);
+    {
+        let mut s = store.lock().expect("lock");
+        for (k, field, ids) in [
+            (deal, "contactIds", json!(reordered)),
+            (key(EntityType::Lead, lead), "contactIds", json!([b, a])),
+            (key(EntityType::Contact, c), "companyIds", json!([co2, co1])),
+        ] {
+            s.edit_record(&actor(1), k, &edit(json!({ field: ids })), 1)
+                .expect("edit");
+        }
+    }
+    // Meanwhile a colleague links one more contact to the deal.
+    emu.act(
+        1,
+        "crm.item.update",
+        json!({"entityTypeId": 2, "id": deal_id, "fields": {"contactIds": contacts.iter().chain([&c]).collect::<Vec<_>>()}}),
+    )
+    .await;
+    let summary = upload(&url, &store).await.expect("upload");
+    assert_eq!(
+        (summary.rejected, summary.conflicts),
+        (0, 0),
+        "{summary:?}: {:?}",
+        open_entries(&store)
+    );
+    assert!(
+        open_entries(&store).is_empty(),
+        "{:?}",
+        open_entries(&store)
+    );
+    let d = portal_item(&emu, EntityType::Deal, deal_id).await;
+    assert_eq!(d["contactId"], second, "the deal's primary moved: {d}");
+    let mut on_portal: Vec<i64> = d["contactIds"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_i64).collect())
+        .unwrap_or_default();
+    on_portal.sort_unstable();
+    let mut expected: Vec<i64> = contacts.iter().copied().chain([c]).collect();
+    expected.sort_unstable();
+    assert_eq!(on_portal, expected, "the colleague's contact is kept: {d}");
+    let l = portal_item(&emu, EntityType::Lead, lead).await;
+    assert_eq!(l["contactId"], b, "the lead's primary moved: {l}");
+    let p = portal_item(&emu, EntityType::Contact, c).await;
+    assert_eq!(p["companyId"], co2, "the contact's main company moved: {p}");
+    assert_eq!(
+        link_list(&store, deal, "contactIds")[0],
+        second,
+        "the replica agrees"
+    );
+    assert_eq!(
+        link_list(&store, key(EntityType::Lead, lead), "contactIds"),
+        vec![b, a]
+    );
+    assert_eq!(
+        link_list(&store, key(EntityType::Contact, c), "companyIds"),
+        vec![co2, co1]
+    );
+    sb.shutdown().await;
+}
+
+/// Two people moving the primary to different records is a conflict, not a silent overwrite.
+#[tokio::test]
+async fn a_primary_moved_on_the_portal_to_another_record_meanwhile_is_a_conflict() {
+    let sb = sandbox(None).await;
+    let url = sb.admin_webhook_url();
+    let emu = Emu::new(&sb);
+    let dir = tempfile::tempdir().expect("dir");
+    let store = replica(&dir.path().join("replica.db"));
+    pull(&url, &store).await;
+    let (deal_id, contacts) = first_with_contacts(&store);
+    let deal = key(EntityType::Deal, deal_id);
+    if contacts.len() < 3 {
+        let extra = emu
+            .act(
+                1,
+                "crm.item.add",
+                json!({"entityTypeId": 3, "fields": {"name": "Третий"}}),
+            )
+            .await["result"]["item"]["id"]
+            .as_i64()
+            .expect("contact");
+        emu.act(
+            1,
+            "crm.item.update",
+            json!({"entityTypeId": 2, "id": deal_id, "fields": {"contactIds": [contacts[0], contacts[1], extra]}}),
+        )
+        .await;
+        pull(&url, &store).await;
+    }
+    let ids = link_list(&store, deal, "contactIds");
+    {
+        let mut s = store.lock().expect("lock");
+        s.edit_record(
+            &actor(1),
+            deal,
+            &edit(json!({"contactIds": [ids[1], ids[0], ids[2]]})),
+            1,
+        )
+        .expect("edit");
+    }
+    let items: Vec<Value> = [ids[2], ids[0], ids[1]]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| json!({"CONTACT_ID": id, "SORT": (i + 1) * 10, "IS_PRIMARY": if i == 0 {"Y"} else {"N"}}))
+        .collect();
+    emu.act(
+        1,
+        "crm.deal.contact.items.set",
+        json!({"id": deal_id, "items": items}),
+    )
+    .await;
+    emu.act(
+        1,
+        "crm.item.update",
+        json!({"entityTypeId": 2, "id": deal_id, "fields": {"title": "Правка коллеги"}}),
+    )
+    .await;
+    let summary = upload(&url, &store).await.expect("upload");
+    assert_eq!(summary.conflicts, 1, "{summary:?}");
+    let d = portal_item(&emu, EntityType::Deal, deal_id).await;
+    assert_eq!(
+        d["contactId"], ids[2],
+        "the colleague's choice stands until resolved: {d}"
+    );
+    sb.shutdown().await;
+}
+
+/// The command line means what the card means: `edit --set contactIds=[b,a]` makes `b` the
+/// primary contact, and the next `sync` puts it on the portal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_makes_the_first_of_contact_ids_primary() {
+    let bin = sync_support::cli_binary();
+    let sb = sandbox(None).await;
+    let url = sb.admin_webhook_url();
+    let emu = Emu::new(&sb);
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("replica.db");
+    let db_s = db.to_str().expect("utf-8 path").to_string();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(&bin)
+            .args(args)
+            .env("KARTOTEKA_WEBHOOK", &url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("cli runs");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["sync", "--no-rate-limit", "--db", &db_s]);
+    let (deal_id, contacts) = {
+        let store = replica(&db);
+        first_with_contacts(&store)
+    };
+    let mut reordered = contacts.clone();
+    reordered.swap(0, 1);
+    let list = format!(
+        "contactIds=[{}]",
+        reordered
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let id = deal_id.to_string();
+    run(&[
+        "edit", "--db", &db_s, "--type", "deal", "--id", &id, "--set", &list,
+    ]);
+    run(&["sync", "--no-rate-limit", "--db", &db_s]);
+    let d = portal_item(&emu, EntityType::Deal, deal_id).await;
+    assert_eq!(d["contactId"], contacts[1], "{list}: {d}");
+    sb.shutdown().await;
+}
