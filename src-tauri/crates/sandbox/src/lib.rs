@@ -90,6 +90,8 @@
 //! | a date-only value goes out as 00:00 UTC of the date shown in the portal's zone, with the offset in force *now* added (an hour off with summer time) | `rest/classes/general/rest_util.php` `CRestUtil::ConvertDate` (`date('c', MakeTimeStamp($d) + date("Z"))`) | — |
 //! | a written date is read on the portal's clock, an explicit offset honoured (`…T00:00:00+03:00` is the day before west of Moscow) | `CRestUtil::unConvertDate` | — |
 //! | the portal's zone: a fixed `portalOffset`, or `portalZone` (an IANA name: summer time) | PHP's default time zone | — |
+//! | the primary contact of a deal or lead, the primary company of a contact: `crm.item.add/update` can name none — the current primary stays while bound, else the first binding; a bound single id (`contactId`) is no change | `crm/lib/item/fieldimplementation/binding.php` `Binding::set`, `selectPrimaryBoundEntity` | `contactIdsOrderChoosesPrimary` (26.250's `EntityBinding::normalizeEntityBindings` marks the first id primary) |
+//! | `*.contact.items.set`, `crm.contact.company.items.set` replace every binding; the first item with `IS_PRIMARY` exactly `"Y"` is primary, else the first; the list keeps SORT order; `items.get` marks the primary | `crm/classes/general/restservice.php` `CCrmEntityBindingProxy`, `EntityBinding::normalizeEntityBindings` | — |
 //!
 //! Tried with an existing client library as a new user would (issue 7 "done when"):
 //! `fast_bitrix24` 1.8.14 from PyPI, unchanged, against `kartoteka-cli sandbox --frozen-clock`
