@@ -5,8 +5,9 @@
 //! after another in that one request (`CRestProvider::methodsBatch`), so on a slow portal 50
 //! list pages can take longer than the front waits. Sending the same request again would be cut
 //! again, forever. Instead a cut halves the size (down to 1), and the size grows back by a
-//! quarter only after several answered batches at the current size whose portal-side time
-//! (`time.processing`) says the larger batch would still end well inside the cut-off.
+//! quarter only after several answered batches at the current size whose portal-side time per
+//! command that ran (`time.processing` over the commands answered; a chain that ends early runs
+//! fewer) says the larger batch would still end well inside the cut-off.
 
 /// Most commands one `batch` may carry.
 pub const MAX_BATCH_COMMANDS: usize = 50;
@@ -23,6 +24,8 @@ const TARGET_SECONDS: f64 = 40.0;
 pub struct BatchSize {
     current: usize,
     answered: u32,
+    /// The most seconds per command among those answers.
+    slowest: f64,
 }
 
 impl Default for BatchSize {
@@ -30,6 +33,7 @@ impl Default for BatchSize {
         BatchSize {
             current: MAX_BATCH_COMMANDS,
             answered: 0,
+            slowest: 0.0,
         }
     }
 }
@@ -45,6 +49,7 @@ impl BatchSize {
     pub fn cut(&mut self, sent: usize) -> bool {
         let half = (sent / 2).max(1);
         self.answered = 0;
+        self.slowest = 0.0;
         if half < self.current {
             self.current = half;
             true
@@ -53,22 +58,26 @@ impl BatchSize {
         }
     }
 
-    /// A batch of `sent` commands was answered after `seconds` on the portal (if it said).
-    pub fn answered(&mut self, sent: usize, seconds: Option<f64>) {
+    /// A batch of `sent` commands was answered, `ran` of them (a halted chain stops early),
+    /// after `seconds` on the portal (if it said).
+    pub fn answered(&mut self, sent: usize, ran: usize, seconds: Option<f64>) {
         if sent < self.current || self.current >= MAX_BATCH_COMMANDS {
             // A smaller batch says nothing about the current size.
             return;
+        }
+        if let Some(s) = seconds {
+            self.slowest = self.slowest.max(s / ran.max(1) as f64);
         }
         self.answered += 1;
         if self.answered < GROW_AFTER {
             return;
         }
-        self.answered = 0;
         let grown = (self.current + (self.current / 4).max(1)).min(MAX_BATCH_COMMANDS);
-        let expected = seconds.map(|s| s / sent as f64 * grown as f64);
-        if expected.is_none_or(|s| s <= TARGET_SECONDS) {
+        if self.slowest * grown as f64 <= TARGET_SECONDS {
             self.current = grown;
         }
+        self.answered = 0;
+        self.slowest = 0.0;
     }
 }
 
@@ -80,7 +89,7 @@ mod tests {
     fn at(current: usize) -> BatchSize {
         BatchSize {
             current,
-            answered: 0,
+            ..BatchSize::default()
         }
     }
 
@@ -117,21 +126,36 @@ mod tests {
     ) {
         let mut s = at(current);
         for n in 0..GROW_AFTER - 1 {
-            s.answered(sent, seconds);
+            s.answered(sent, sent, seconds);
             assert_eq!(s.current(), current, "no growth after {} answers", n + 1);
         }
-        s.answered(sent, seconds);
+        s.answered(sent, sent, seconds);
         assert_eq!(s.current(), after);
+    }
+
+    #[test]
+    fn a_chain_that_ended_early_is_judged_by_the_commands_that_ran() {
+        let mut s = at(25);
+        // 2 s a command: three full chains of 50 s, then one that stopped after 3 pages.
+        for _ in 0..3 {
+            s.answered(25, 25, Some(50.0));
+        }
+        s.answered(25, 4, Some(6.0));
+        assert_eq!(s.current(), 25, "31 commands would take 62 s");
+        for _ in 0..4 {
+            s.answered(25, 4, Some(6.0));
+        }
+        assert_eq!(s.current(), 25, "1.5 s a command: 31 would take 46 s");
     }
 
     #[test]
     fn a_cut_resets_the_count_of_answers() {
         let mut s = at(25);
         for _ in 0..3 {
-            s.answered(25, Some(1.0));
+            s.answered(25, 25, Some(1.0));
         }
         s.cut(50);
-        s.answered(25, Some(1.0));
+        s.answered(25, 25, Some(1.0));
         assert_eq!(s.current(), 25);
     }
 }

@@ -213,7 +213,8 @@ impl Client {
                     }
                     if let Some(n) = sent {
                         let seconds = r.time.as_ref().and_then(|t| t.processing.or(t.duration));
-                        self.with_batch_size(|s| s.answered(n, seconds));
+                        let ran = commands_answered(&r.result);
+                        self.with_batch_size(|s| s.answered(n, ran, seconds));
                     }
                     return Ok(r);
                 }
@@ -505,6 +506,17 @@ impl Client {
             not_sent,
         }
     }
+}
+
+/// How many commands of a `batch` answer ran: those with a result or an error (`halt` stops
+/// at the first error; the maps may be `{}` or, empty, `[]`).
+fn commands_answered(result: &Value) -> usize {
+    let len = |key: &str| match result.get(key) {
+        Some(Value::Object(m)) => m.len(),
+        Some(Value::Array(a)) => a.len(),
+        _ => 0,
+    };
+    len("result") + len("result_error")
 }
 
 /// The `batch` parameters for `commands` (at most [`MAX_BATCH_COMMANDS`], keys unique).
