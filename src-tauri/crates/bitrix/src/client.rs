@@ -1,5 +1,6 @@
 //! The request pipeline: one per portal, serialized, rate-limited, retried per [`RetryPolicy`].
 
+use crate::batch_size::BatchSize;
 use crate::error::BitrixError;
 use crate::retry::{LeakyBucket, RequestKind, RetryDecision, RetryPolicy};
 use crate::webhook::WebhookUrl;
@@ -14,8 +15,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Most commands one `batch` may carry (§4).
-pub const MAX_BATCH_COMMANDS: usize = 50;
+pub use crate::batch_size::MAX_BATCH_COMMANDS;
 
 /// The portal's leaky bucket: `capacity` requests in a burst, then `drain_per_second`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -102,6 +102,8 @@ struct Inner {
     /// Per method: how long after the noted instant its operating-time baskets reset (§5.4).
     operating: StdMutex<HashMap<String, (Instant, Duration)>>,
     jitter: StdMutex<u64>,
+    /// Commands per `batch` now: fewer after a batch was cut (see [`BatchSize`]).
+    batch_size: StdMutex<BatchSize>,
 }
 
 impl std::fmt::Debug for Client {
@@ -138,6 +140,7 @@ impl Client {
                 pipeline: tokio::sync::Mutex::new(bucket),
                 requests: AtomicU64::new(0),
                 operating: StdMutex::new(HashMap::new()),
+                batch_size: StdMutex::new(BatchSize::default()),
             }),
         })
     }
@@ -172,20 +175,66 @@ impl Client {
         method: &str,
         params: Value,
     ) -> Result<CallResult, BitrixError> {
+        self.call_rebuilding(kind, method, false, || Ok(params.clone()))
+            .await
+    }
+
+    /// How many commands a `batch` should carry now: [`MAX_BATCH_COMMANDS`] until a batch was
+    /// cut, then fewer for a while. Callers that split work into batches chunk by this.
+    pub fn batch_size(&self) -> usize {
+        self.inner
+            .batch_size
+            .lock()
+            .map(|s| s.current())
+            .unwrap_or(MAX_BATCH_COMMANDS)
+    }
+
+    /// The retry loop. `params` is asked anew before every attempt; with `rebuilds`, a `batch`
+    /// that was cut is rebuilt by it at the smaller [`Client::batch_size`], and such a cut does
+    /// not use up an attempt (the request is a different, smaller one) until the size is 1.
+    async fn call_rebuilding(
+        &self,
+        kind: RequestKind,
+        method: &str,
+        rebuilds: bool,
+        mut params: impl FnMut() -> Result<Value, BitrixError> + Send,
+    ) -> Result<CallResult, BitrixError> {
         let mut attempt = 0u32;
         loop {
+            let params = params()?;
+            let sent = (method == "batch")
+                .then(|| params.get("cmd").and_then(Value::as_object).map(Map::len))
+                .flatten();
             let outcome = self.send_once(method, &params).await;
             let err = match outcome {
                 Ok(r) => {
                     if let Some(t) = &r.time {
                         self.note_time(method, t);
                     }
+                    if let Some(n) = sent {
+                        let seconds = r.time.as_ref().and_then(|t| t.processing.or(t.duration));
+                        let ran = commands_answered(&r.result);
+                        self.with_batch_size(|s| s.answered(n, ran, seconds));
+                    }
                     return Ok(r);
                 }
                 Err(e) => e,
             };
+            let shrank = match sent {
+                Some(n) if err.is_cut() => {
+                    let shrank = self.with_batch_size(|s| s.cut(n)).unwrap_or(false);
+                    tracing::info!(
+                        commands = n,
+                        next = self.batch_size(),
+                        "a batch was cut; fewer commands per batch from now"
+                    );
+                    shrank
+                }
+                _ => false,
+            };
+            let counted = if shrank && rebuilds { 0 } else { attempt };
             let wait = self.operating_wait(method);
-            match self.retry_decision(&err, attempt, kind, wait) {
+            match self.retry_decision(&err, counted, kind, wait) {
                 RetryDecision::GiveUp => {
                     tracing::debug!(method, attempt, class = ?err.class(), "giving up");
                     return Err(err);
@@ -198,10 +247,16 @@ impl Client {
                         "retrying"
                     );
                     tokio::time::sleep(delay).await;
-                    attempt += 1;
+                    if !(shrank && rebuilds) {
+                        attempt += 1;
+                    }
                 }
             }
         }
+    }
+
+    fn with_batch_size<T>(&self, f: impl FnOnce(&mut BatchSize) -> T) -> Option<T> {
+        self.inner.batch_size.lock().ok().map(|mut s| f(&mut s))
     }
 
     /// Sends up to 50 reading commands in one request. `halt` stops at the first failing command.
@@ -231,26 +286,38 @@ impl Client {
         if commands.is_empty() {
             return Ok(BatchResult::default());
         }
-        if commands.len() > MAX_BATCH_COMMANDS {
-            return Err(BitrixError::InvalidRequest(format!(
-                "a batch takes at most {MAX_BATCH_COMMANDS} commands, got {}",
-                commands.len()
-            )));
-        }
-        let mut cmd = Map::new();
-        for c in commands {
-            if cmd
-                .insert(c.key.clone(), Value::String(c.encode()))
-                .is_some()
-            {
-                return Err(BitrixError::InvalidRequest(format!(
-                    "duplicate batch key '{}'",
-                    c.key
-                )));
-            }
-        }
-        let params = json!({ "halt": if halt { 1 } else { 0 }, "cmd": cmd });
-        let r = self.call_as(kind, "batch", params).await?;
+        let params = batch_params(commands, halt)?;
+        let r = self
+            .call_rebuilding(kind, "batch", false, || Ok(params.clone()))
+            .await?;
+        self.batch_answer(commands, r)
+    }
+
+    /// A reading batch built for the current [`Client::batch_size`]: `build(n)` makes at most
+    /// `n` commands (`n` ≤ `wanted`), and after a cut it is asked again with a smaller `n`.
+    /// Returns the commands that were answered and their results.
+    pub async fn batch_sized(
+        &self,
+        wanted: usize,
+        halt: bool,
+        build: impl Fn(usize) -> Vec<BatchCommand> + Send + Sync,
+    ) -> Result<(Vec<BatchCommand>, BatchResult), BitrixError> {
+        let mut sent = Vec::new();
+        let r = self
+            .call_rebuilding(RequestKind::Read, "batch", true, || {
+                sent = build(wanted.min(self.batch_size()).max(1));
+                batch_params(&sent, halt)
+            })
+            .await?;
+        let result = self.batch_answer(&sent, r)?;
+        Ok((sent, result))
+    }
+
+    fn batch_answer(
+        &self,
+        commands: &[BatchCommand],
+        r: CallResult,
+    ) -> Result<BatchResult, BitrixError> {
         let out = batch_result_from(r.result)?;
         for c in commands {
             if let Some(t) = out.times.get(&c.key) {
@@ -389,7 +456,7 @@ impl Client {
                 let start = body.iter().find(|b| !b.is_ascii_whitespace());
                 let reason = match start {
                     None => "empty body".to_string(),
-                    Some(b'<') => "an HTML page instead of JSON".to_string(),
+                    Some(b'<') => crate::error::HTML_PAGE.to_string(),
                     Some(_) if e.is_eof() => "truncated JSON".to_string(),
                     Some(_) => format!("not JSON ({})", e.classify_text()),
                 };
@@ -439,6 +506,40 @@ impl Client {
             not_sent,
         }
     }
+}
+
+/// How many commands of a `batch` answer ran: those with a result or an error (`halt` stops
+/// at the first error; the maps may be `{}` or, empty, `[]`).
+fn commands_answered(result: &Value) -> usize {
+    let len = |key: &str| match result.get(key) {
+        Some(Value::Object(m)) => m.len(),
+        Some(Value::Array(a)) => a.len(),
+        _ => 0,
+    };
+    len("result") + len("result_error")
+}
+
+/// The `batch` parameters for `commands` (at most [`MAX_BATCH_COMMANDS`], keys unique).
+fn batch_params(commands: &[BatchCommand], halt: bool) -> Result<Value, BitrixError> {
+    if commands.len() > MAX_BATCH_COMMANDS {
+        return Err(BitrixError::InvalidRequest(format!(
+            "a batch takes at most {MAX_BATCH_COMMANDS} commands, got {}",
+            commands.len()
+        )));
+    }
+    let mut cmd = Map::new();
+    for c in commands {
+        if cmd
+            .insert(c.key.clone(), Value::String(c.encode()))
+            .is_some()
+        {
+            return Err(BitrixError::InvalidRequest(format!(
+                "duplicate batch key '{}'",
+                c.key
+            )));
+        }
+    }
+    Ok(json!({ "halt": if halt { 1 } else { 0 }, "cmd": cmd }))
 }
 
 trait ClassifyText {

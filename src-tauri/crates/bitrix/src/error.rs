@@ -168,6 +168,24 @@ impl BitrixError {
         }
     }
 
+    /// The request was ended before the portal answered it: a gateway's 502/504 (the cloud's
+    /// front cuts a request after 60 s), another HTML page instead of the JSON envelope, or our
+    /// own request timeout. A batch ended so may have run some of its commands, and the same
+    /// request would most likely be cut again: send fewer commands ([`crate::BatchSize`]).
+    pub fn is_cut(&self) -> bool {
+        match self {
+            BitrixError::Timeout => true,
+            BitrixError::MalformedResponse {
+                http_status,
+                reason,
+            } => matches!(http_status, 502 | 504) || reason == HTML_PAGE,
+            BitrixError::Api {
+                code, http_status, ..
+            } => code.is_empty() && matches!(http_status, 502 | 504),
+            _ => false,
+        }
+    }
+
     /// The `error` code, when the portal sent one.
     pub fn api_code(&self) -> Option<&str> {
         match self {
@@ -176,6 +194,9 @@ impl BitrixError {
         }
     }
 }
+
+/// The reason of a [`BitrixError::MalformedResponse`] whose body was an HTML page.
+pub(crate) const HTML_PAGE: &str = "an HTML page instead of JSON";
 
 /// Codes that mean "the credential cannot do this": stop and ask the user.
 const AUTH_CODES: &[&str] = &[

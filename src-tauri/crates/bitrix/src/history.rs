@@ -104,18 +104,22 @@ impl Client {
                 return Ok((rows, true));
             }
         }
-        let commands: Vec<BatchCommand> = (0..MAX_BATCH_COMMANDS)
-            .map(|k| {
-                let after = if k == 0 {
-                    json!(last)
-                } else {
-                    reference(k - 1, "ID")
-                };
-                BatchCommand::new(format!("c{k}"), "crm.stagehistory.list", params(t, after))
-            })
-            .collect();
-        let result = self.read_chain(&commands).await?;
-        let pages = chain_pages(&result, commands.len())?;
+        let chain = |n: usize| -> Vec<BatchCommand> {
+            (0..n)
+                .map(|k| {
+                    let after = if k == 0 {
+                        json!(last)
+                    } else {
+                        reference(k - 1, "ID")
+                    };
+                    BatchCommand::new(format!("c{k}"), "crm.stagehistory.list", params(t, after))
+                })
+                .collect()
+        };
+        let (sent, result) = self
+            .read_chain_sized(MAX_BATCH_COMMANDS, true, chain)
+            .await?;
+        let pages = chain_pages(&result, sent)?;
         let mut exhausted = false;
         for page in &pages {
             let page_full = page.len() == PAGE_SIZE;

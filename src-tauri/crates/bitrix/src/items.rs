@@ -108,10 +108,23 @@ impl Client {
         parse_record(t, item)
     }
 
-    /// Up to 50 items by id in one `batch` request (`crm.item.get` each, no halt): each id with
-    /// its record or its own error (`NOT_FOUND` for a deleted one, `ACCESS_DENIED` for one the
-    /// user may no longer read). An error of the request itself is the `Err`.
+    /// Items by id, `crm.item.get` each in `batch` requests of [`Client::batch_size`] commands
+    /// (one request for up to 50 until a batch was cut), no halt: each id with its record or
+    /// its own error (`NOT_FOUND` for a deleted one, `ACCESS_DENIED` for one the user may no
+    /// longer read). An error of a request itself is the `Err`.
     pub async fn get_items_batch(
+        &self,
+        t: EntityType,
+        ids: &[i64],
+    ) -> Result<Vec<(i64, Result<Record, BitrixError>)>, BitrixError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(self.batch_size()) {
+            out.extend(self.get_items_one_batch(t, chunk).await?);
+        }
+        Ok(out)
+    }
+
+    async fn get_items_one_batch(
         &self,
         t: EntityType,
         ids: &[i64],
@@ -168,10 +181,12 @@ impl Client {
 
     /// Several types' initial pulls in one request: each segment `(type, after_id, pages)` is
     /// its own key-set chain (its first command a literal `>id`, the rest chained on the page
-    /// before), and the segments together fill one `batch` of up to 50 commands. A type whose
-    /// pull ends within the batch (its remaining count known) thus leaves the rest of the batch
-    /// to the next type instead of to empty pages. Each segment gets its chunk, or `None` when
-    /// its first command failed (that type is simply pulled again later); a failure of the
+    /// before), and the segments together fill one `batch` of up to 50 commands (fewer after a
+    /// batch was cut: [`Client::batch_size`]; the first segments then, the last shortened). A
+    /// type whose pull ends within the batch (its remaining count known) thus leaves the rest of
+    /// the batch to the next type instead of to empty pages. Each segment gets its chunk, or
+    /// `None` when its first command failed or it did not fit (that type is simply pulled again
+    /// later); a failure of the
     /// first segment's first command is retried as [`Client::pull_items_batch`]'s is.
     pub async fn pull_items_spanning(
         &self,
@@ -199,7 +214,8 @@ impl Client {
         Ok(out)
     }
 
-    /// Up to 2,500 items after `after_id` in one request: 50 chained key-set pages, each filtering
+    /// Up to 2,500 items after `after_id` in one request (fewer after a batch was cut): 50 chained
+    /// key-set pages, each filtering
     /// `>id` on the last id of the page before (`$result[c{k-1}][items][49][id]`).
     pub async fn pull_items_batch(
         &self,
@@ -277,22 +293,26 @@ impl Client {
             }
         };
         let or_filter = |time: Value, id: Value| json!({"0": {"logic": "OR", "0": {">updatedTime": time.clone()}, "1": {"=updatedTime": time, ">id": id}}});
-        let commands: Vec<BatchCommand> = (0..MAX_BATCH_COMMANDS)
-            .map(|k| {
-                let filter = if k == 0 {
-                    or_filter(json!(filter_time(&from.0)), json!(from.1))
-                } else {
-                    or_filter(reference(k - 1, "updatedTime"), reference(k - 1, "id"))
-                };
-                BatchCommand::new(
-                    format!("c{k}"),
-                    "crm.item.list",
-                    list_params(t, &["*"], filter, updated_order()),
-                )
-            })
-            .collect();
-        let mut result = self.read_chain(&commands).await?;
-        let pages = chain_pages(&result, commands.len())?.len();
+        let chain = |n: usize| -> Vec<BatchCommand> {
+            (0..n)
+                .map(|k| {
+                    let filter = if k == 0 {
+                        or_filter(json!(filter_time(&from.0)), json!(from.1))
+                    } else {
+                        or_filter(reference(k - 1, "updatedTime"), reference(k - 1, "id"))
+                    };
+                    BatchCommand::new(
+                        format!("c{k}"),
+                        "crm.item.list",
+                        list_params(t, &["*"], filter, updated_order()),
+                    )
+                })
+                .collect()
+        };
+        let (sent, mut result) = self
+            .read_chain_sized(MAX_BATCH_COMMANDS, true, chain)
+            .await?;
+        let pages = chain_pages(&result, sent)?.len();
         let mut exhausted = false;
         for k in 0..pages {
             let page = result
@@ -410,7 +430,8 @@ impl Client {
     /// One `batch` of key-set chains: each segment `(type, after_id, pages)` its own chain (its
     /// first command a literal `>id`, the rest chained on the page before), up to 50 commands in
     /// all. Per segment: its raw items in order and whether a short page ended it, or `None`
-    /// when its first command failed. The first segment's failure is retried, then returned.
+    /// when its first command failed or it did not fit in the current [`Client::batch_size`].
+    /// The first segment's failure is retried, then returned.
     async fn key_set_chains(
         &self,
         segments: &[(EntityType, i64, usize)],
@@ -422,34 +443,24 @@ impl Client {
                 "key-set chains need segments of 1 page or more, {MAX_BATCH_COMMANDS} pages at most in all"
             )));
         }
-        let mut commands = Vec::with_capacity(total);
-        let mut starts = Vec::with_capacity(segments.len());
-        for &(t, after_id, pages) in segments {
-            let from = commands.len();
-            starts.push(from);
-            for k in 0..pages {
-                let after = if k == 0 {
-                    json!(after_id)
-                } else {
-                    reference(from + k - 1, "id")
-                };
-                let params = list_params(t, select, json!({">id": after}), json!({"id": "ASC"}));
-                commands.push(BatchCommand::new(
-                    format!("c{}", from + k),
-                    "crm.item.list",
-                    params,
-                ));
-            }
-        }
+        // A batch that was cut comes back with fewer pages: the first segments, the last of
+        // them shortened (a key-set chain simply continues from its last id next time).
+        let build = |n: usize| chain_commands(&fit_segments(segments, n), select);
         // One chain halts at its first failure; with several, a failure in one type's chain
         // must not cut the next type's off.
-        let mut result = self.read_chain_with(&commands, segments.len() == 1).await?;
+        let (sent, mut result) = self
+            .read_chain_sized(total, segments.len() == 1, build)
+            .await?;
+        let fitted = fit_segments(segments, sent);
         let mut out = Vec::with_capacity(segments.len());
-        for (&(t, after_id, pages), &from) in segments.iter().zip(&starts) {
+        let mut from = 0;
+        for &(t, after_id, pages) in &fitted {
+            let start = from;
+            from += pages;
             // First, on the borrowed pages: how many items of each page to take.
-            let (takes, exhausted) = match chain_pages_from(&result, from, pages) {
+            let (takes, exhausted) = match chain_pages_from(&result, start, pages) {
                 Ok(p) => take_counts(&p, after_id)?,
-                Err(e) if from == 0 => return Err(e),
+                Err(e) if start == 0 => return Err(e),
                 Err(e) => {
                     tracing::info!(entity = %t, error = %e, "a later segment failed; that type is read again");
                     out.push(None);
@@ -461,35 +472,34 @@ impl Client {
             for (k, n) in takes.into_iter().enumerate() {
                 let page = result
                     .results
-                    .remove(&format!("c{}", from + k))
+                    .remove(&format!("c{}", start + k))
                     .map(crate::parse::into_list_items)
                     .unwrap_or_default();
                 items.extend(page.into_iter().take(n));
             }
             out.push(Some((items, exhausted)));
         }
+        // Segments that did not fit in this (smaller) batch are read next time.
+        out.resize_with(segments.len(), || None);
         Ok(out)
     }
 
-    /// Sends a chained batch. The first command has a literal filter, so its failure is real:
-    /// it is retried per policy (e.g. `OPERATION_TIME_LIMIT` inside the batch) or returned.
-    pub(crate) async fn read_chain(
+    /// Sends a chained batch of up to `wanted` commands, `build(n)` making the first `n` of the
+    /// chain for the current [`Client::batch_size`] (fewer after a batch was cut). The first
+    /// command has a literal filter, so its failure is real: it is retried per policy (e.g.
+    /// `OPERATION_TIME_LIMIT` inside the batch) or returned. Returns how many commands the
+    /// answered batch carried, and its results.
+    pub(crate) async fn read_chain_sized(
         &self,
-        commands: &[BatchCommand],
-    ) -> Result<BatchResult, BitrixError> {
-        self.read_chain_with(commands, true).await
-    }
-
-    async fn read_chain_with(
-        &self,
-        commands: &[BatchCommand],
+        wanted: usize,
         halt: bool,
-    ) -> Result<BatchResult, BitrixError> {
+        build: impl Fn(usize) -> Vec<BatchCommand> + Send + Sync,
+    ) -> Result<(usize, BatchResult), BitrixError> {
         let mut attempt = 0;
         loop {
-            let result = self.batch(commands, halt).await?;
+            let (sent, result) = self.batch_sized(wanted, halt, &build).await?;
             let Some(Err(e)) = result.outcome("c0") else {
-                return Ok(result);
+                return Ok((sent.len(), result));
             };
             let err = e.clone().into_error(200);
             let wait = self.operating_wait("crm.item.list");
@@ -500,6 +510,45 @@ impl Client {
             attempt += 1;
         }
     }
+}
+
+/// The segments `(type, after_id, pages)` that fit in `n` commands: the first ones in order,
+/// the last of them shortened.
+fn fit_segments(segments: &[(EntityType, i64, usize)], n: usize) -> Vec<(EntityType, i64, usize)> {
+    let mut left = n;
+    segments
+        .iter()
+        .map_while(|&(t, after_id, pages)| {
+            (left > 0).then(|| {
+                let pages = pages.min(left);
+                left -= pages;
+                (t, after_id, pages)
+            })
+        })
+        .collect()
+}
+
+/// The commands of consecutive key-set chains: each segment's first command a literal `>id`,
+/// the rest chained on the page before; keys `c0`, `c1`, … across all segments.
+fn chain_commands(segments: &[(EntityType, i64, usize)], select: &[&str]) -> Vec<BatchCommand> {
+    let mut commands = Vec::new();
+    for &(t, after_id, pages) in segments {
+        let from = commands.len();
+        for k in 0..pages {
+            let after = if k == 0 {
+                json!(after_id)
+            } else {
+                reference(from + k - 1, "id")
+            };
+            let params = list_params(t, select, json!({">id": after}), json!({"id": "ASC"}));
+            commands.push(BatchCommand::new(
+                format!("c{}", from + k),
+                "crm.item.list",
+                params,
+            ));
+        }
+    }
+    commands
 }
 
 fn updated_order() -> Value {

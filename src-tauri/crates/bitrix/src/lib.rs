@@ -19,6 +19,14 @@
 //! | `NO_AUTH_FOUND`, `expired_token`, `insufficient_scope`, 403 `ACCESS_DENIED`, redirect, … | auth | no retry | no retry |
 //! | `NOT_FOUND`, 400 `ACCESS_DENIED`, `INVALID_ARG_VALUE`, `100`, `0`, `""`, … | permanent | no retry | no retry |
 //!
+//! A `batch` cut by the cloud's front (a 502/504 or other HTML page, or our own timeout:
+//! [`BitrixError::is_cut`]) halves [`Client::batch_size`] ([`BatchSize`], down to 1). The
+//! key-set scans (full pull, id scan, incremental pull, stage history) rebuild a cut read at the
+//! smaller size at once (a shorter chain is just a shorter chunk; such a shrink does not use up
+//! a retry); other batches are retried or returned per the table and callers chunk by
+//! `batch_size()` from then on. The size grows back by a quarter after four answered batches
+//! whose `time.processing` says the larger one would end within 40 s.
+//!
 //! Requests are serialized per [`Client`] (clones share the pipeline) and paced by a client-side
 //! leaky bucket ([`RateLimit::STANDARD`] by default). Create one `Client` per portal.
 //!
@@ -26,6 +34,7 @@
 //! `tests/keyring.rs` runs only with `KARTOTEKA_TEST_REAL_KEYRING=1`; see its header for the
 //! Secret Service and kernel-keyring commands.
 
+mod batch_size;
 mod client;
 mod error;
 mod history;
@@ -42,6 +51,7 @@ mod wire;
 #[cfg(test)]
 mod fixture_tests;
 
+pub use batch_size::BatchSize;
 pub use client::{Client, ClientOptions, RateLimit, MAX_BATCH_COMMANDS};
 pub use error::{ApiError, BitrixError, ErrorClass, SecretError};
 pub use history::StageHistoryRow;

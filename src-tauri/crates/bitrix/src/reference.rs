@@ -1,6 +1,6 @@
 //! Reference data and links: the webhook's profile, users, status lists, pipelines, deal contacts.
 
-use crate::client::{Client, MAX_BATCH_COMMANDS};
+use crate::client::Client;
 use crate::error::BitrixError;
 use crate::parse::{
     list_items, parse_category, parse_deal_contact, parse_fields, parse_profile, parse_stage,
@@ -160,7 +160,7 @@ impl Client {
                 );
             }
         }
-        for group in further.chunks(MAX_BATCH_COMMANDS) {
+        for group in further.chunks(self.batch_size()) {
             let commands: Vec<BatchCommand> = group
                 .iter()
                 .enumerate()
@@ -328,7 +328,7 @@ impl Client {
             return Ok(out);
         };
         let starts: Vec<u64> = (next..total).step_by(OFFSET_PAGE as usize).collect();
-        for group in starts.chunks(MAX_BATCH_COMMANDS) {
+        for group in starts.chunks(self.batch_size()) {
             let commands: Vec<BatchCommand> = group
                 .iter()
                 .enumerate()

@@ -91,14 +91,16 @@ fn empty_as_list(m: serde_json::Map<String, Value>) -> Value {
     }
 }
 
-/// Runs a batch; returns the response body and the per-command log.
+/// Runs a batch; returns the response body and the per-command log. The body is `None` when
+/// the request ran into the front's cut-off (`requestCutoffSeconds`): the commands that had
+/// started are applied, no later one runs, and the caller answers the front's 504 page.
 pub fn run(
     engine: &mut Engine,
     caller: &Caller,
     p: &Value,
     start_ms: i64,
     started: Instant,
-) -> (String, Vec<Value>) {
+) -> (Option<String>, Vec<Value>) {
     let halt = param_flag(p, "halt").unwrap_or(false);
     let cmds: Vec<(String, String)> = match param(p, "cmd") {
         Some(Value::Object(m)) => m
@@ -118,7 +120,17 @@ pub fn run(
     let mut nexts = serde_json::Map::new();
     let mut times = serde_json::Map::new();
     let mut log = Vec::new();
+    // The request's time so far as the front sees it: the commands' own times (simulated or
+    // measured) and, at the end, what the batch spent around them.
+    let mut commands_seconds = 0.0;
+    let mut commands_real = 0.0;
+    let budget = engine.budget_key(caller, true);
     for (i, (key, text)) in cmds.iter().enumerate() {
+        if engine.past_cutoff(commands_seconds) {
+            // The front cut the request: nothing after this point runs (a choice: the front's
+            // cut is not in the module's code; a command already running completes).
+            return (None, log);
+        }
         let cmd_started = Instant::now();
         let cmd_ms = engine.now_ms();
         let (method, query) = text.split_once('?').unwrap_or((text.as_str(), ""));
@@ -144,10 +156,13 @@ pub fn run(
             });
             match unresolved_in_filter(&method, &params) {
                 Some(e) => Err(e),
-                None => run_one(engine, caller, key, &method, &params),
+                None => run_one(engine, caller, &budget, key, &method, &params),
             }
         };
         let real = cmd_started.elapsed().as_secs_f64();
+        let seconds = engine.call_seconds(&method, real);
+        commands_real += real;
+        commands_seconds += seconds;
         let failed = outcome.is_err();
         match outcome {
             Ok(out) => {
@@ -158,12 +173,8 @@ pub fn run(
                 if let Some(n) = out.next {
                     nexts.insert(key.clone(), json!(n));
                 }
-                let op = Some(engine.limits.operating(
-                    &caller.credential,
-                    &method,
-                    engine.now_ms(),
-                ));
-                times.insert(key.clone(), engine.time_block(cmd_ms, real, op));
+                let op = Some(engine.limits.operating(&budget, &method, engine.now_ms()));
+                times.insert(key.clone(), engine.time_block(cmd_ms, seconds, op));
                 results.push((key.clone(), out));
             }
             Err(e) => {
@@ -179,6 +190,11 @@ pub fn run(
         if failed && halt {
             break;
         }
+    }
+    let around = (started.elapsed().as_secs_f64() - commands_real).max(0.0);
+    let elapsed = engine.measured(around) + commands_seconds;
+    if engine.past_cutoff(elapsed) {
+        return (None, log);
     }
     let mut body = String::with_capacity(1024);
     body.push_str("{\"result\":{\"result\":");
@@ -206,13 +222,9 @@ pub fn run(
         body.push_str(&empty_as_list(map).to_string());
     }
     body.push_str("},\"time\":");
-    body.push_str(
-        &engine
-            .time_block(start_ms, started.elapsed().as_secs_f64(), None)
-            .to_string(),
-    );
+    body.push_str(&engine.time_block(start_ms, elapsed, None).to_string());
     body.push('}');
-    (body, log)
+    (Some(body), log)
 }
 
 /// A `$result[…]` reference that could not be resolved (e.g. index 49 of a short page) stays
@@ -244,6 +256,7 @@ fn unresolved_in_filter(method: &str, params: &Value) -> Option<ApiError> {
 fn run_one(
     engine: &mut Engine,
     caller: &Caller,
+    budget: &str,
     key: &str,
     method: &str,
     params: &Value,
@@ -257,10 +270,11 @@ fn run_one(
         return Err(a.api_error());
     }
     engine.scope_check(caller, method)?;
-    engine.operating_check(&caller.credential, method)?;
+    engine.operating_check(budget, method)?;
     let started = Instant::now();
     let r = engine.run_method(caller.user, Some(caller.credential.clone()), method, params);
-    engine.charge_call(&caller.credential, method, started.elapsed().as_secs_f64());
+    let seconds = engine.call_seconds(method, started.elapsed().as_secs_f64());
+    engine.charge_call(budget, method, seconds);
     r
 }
 

@@ -2,6 +2,7 @@
 
 use crate::LimitsPreset;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
 pub struct RateLimit {
@@ -16,8 +17,12 @@ pub struct RateLimit {
 pub struct OperatingLimit {
     pub enabled: bool,
     pub limit_seconds: f64,
-    /// Fixed cost charged per call; `None` charges the measured processing time.
+    /// Fixed cost charged per call; `None` charges the call's processing time (measured, or
+    /// `callSeconds`), nothing when that is 0.1 s or less.
     pub cost_per_call_seconds: Option<f64>,
+    /// Batch commands of webhooks share one budget per method across the whole portal (default,
+    /// as the server keys them); `false` keys them by webhook like direct calls (lenient).
+    pub shared_batch_budget: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -30,6 +35,12 @@ pub struct Config {
     pub access_token_ttl: i64,
     pub unordered_lists_when_no_order: bool,
     pub zero_timings: bool,
+    /// Simulated processing time of one call (a direct call or a batch command) by lower-case
+    /// method name, `*` for any other method; a method not covered takes its measured time.
+    pub call_seconds: BTreeMap<String, f64>,
+    /// The cloud front ends a request whose processing has reached this many seconds with a
+    /// 504 page (default 60); `None` never cuts (lenient).
+    pub request_cutoff_seconds: Option<f64>,
     /// Error for a bad webhook code: `INVALID_CREDENTIALS` (default, as live portals) or
     /// `NO_AUTH_FOUND` (the older answer, kept behind the switch).
     pub bad_auth_code: String,
@@ -88,12 +99,15 @@ impl Config {
             },
             operating: OperatingLimit {
                 enabled,
-                limit_seconds: 480.0,
+                limit_seconds: 420.0,
                 cost_per_call_seconds: None,
+                shared_batch_budget: true,
             },
             access_token_ttl: 3600,
             unordered_lists_when_no_order: false,
             zero_timings: false,
+            call_seconds: BTreeMap::new(),
+            request_cutoff_seconds: Some(60.0),
             // live portals answer a wrong webhook code with INVALID_CREDENTIALS (issue 7 §9)
             bad_auth_code: "INVALID_CREDENTIALS".into(),
             bad_auth_status: 401,
@@ -147,6 +161,22 @@ impl Config {
             if let Some(x) = o.get("costPerCallSeconds") {
                 self.operating.cost_per_call_seconds = x.as_f64();
             }
+            if let Some(b) = o.get("sharedBatchBudget").and_then(Value::as_bool) {
+                self.operating.shared_batch_budget = b;
+            }
+        }
+        if let Some(v) = v.get("callSeconds") {
+            self.call_seconds = parse_call_seconds(v)?;
+        }
+        if let Some(x) = v.get("requestCutoffSeconds") {
+            self.request_cutoff_seconds = match x {
+                Value::Null => None,
+                x => Some(
+                    x.as_f64()
+                        .filter(|s| *s > 0.0)
+                        .ok_or("requestCutoffSeconds must be a positive number or null")?,
+                ),
+            };
         }
         if let Some(x) = v.get("accessTokenTtlSeconds").and_then(Value::as_i64) {
             self.access_token_ttl = x;
@@ -217,7 +247,10 @@ impl Config {
             "rateLimit": {"enabled": self.rate.enabled, "capacity": self.rate.capacity,
                 "drainPerSecond": self.rate.drain_per_second, "key": self.rate.key},
             "operatingLimit": {"enabled": self.operating.enabled, "limitSeconds": self.operating.limit_seconds,
-                "costPerCallSeconds": self.operating.cost_per_call_seconds},
+                "costPerCallSeconds": self.operating.cost_per_call_seconds,
+                "sharedBatchBudget": self.operating.shared_batch_budget},
+            "callSeconds": self.call_seconds,
+            "requestCutoffSeconds": self.request_cutoff_seconds,
             "accessTokenTtlSeconds": self.access_token_ttl,
             "unorderedListsWhenNoOrder": self.unordered_lists_when_no_order,
             "zeroTimings": self.zero_timings,
@@ -232,6 +265,30 @@ impl Config {
             "contactIdsOrderChoosesPrimary": self.contact_ids_order_chooses_primary,
         })
     }
+}
+
+/// `callSeconds`: a number (every method), an object of method → seconds (`*` for the rest),
+/// or `null` (measured times again).
+fn parse_call_seconds(v: &Value) -> Result<BTreeMap<String, f64>, String> {
+    const BAD: &str = "callSeconds must be a number, an object of method: seconds, or null";
+    let mut out = BTreeMap::new();
+    match v {
+        Value::Null => {}
+        Value::Number(n) => {
+            out.insert(
+                "*".to_string(),
+                n.as_f64().filter(|s| *s >= 0.0).ok_or(BAD)?,
+            );
+        }
+        Value::Object(m) => {
+            for (method, s) in m {
+                let s = s.as_f64().filter(|s| *s >= 0.0).ok_or(BAD)?;
+                out.insert(method.trim_end_matches(".json").to_ascii_lowercase(), s);
+            }
+        }
+        _ => return Err(BAD.into()),
+    }
+    Ok(out)
 }
 
 /// `"+03:00"`, `"-05:30"` or a number of seconds.

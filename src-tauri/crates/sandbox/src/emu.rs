@@ -315,9 +315,12 @@ fn act(engine: &mut Engine, body: &Value, ip: &str) -> EmuResult {
             user,
             credential: format!("act:{user}"),
             scopes: vec!["crm".into(), "user".into()],
+            app: None,
         };
-        let (body, _) = crate::batch::run(engine, &caller, &params, start_ms, started);
-        (200, serde_json::from_str(&body).unwrap_or(Value::Null))
+        match crate::batch::run(engine, &caller, &params, start_ms, started).0 {
+            Some(body) => (200, serde_json::from_str(&body).unwrap_or(Value::Null)),
+            None => (504, Value::String(crate::engine::gateway_timeout_page())),
+        }
     } else if method_l == "recyclebin.restore" {
         // the web UI's restore; REST has none (CONTRACT §11 #13)
         match crate::recycle::act_restore(&mut engine.portal, &params) {
@@ -332,7 +335,8 @@ fn act(engine: &mut Engine, body: &Value, ip: &str) -> EmuResult {
     } else {
         match engine.run_method(user, None, &method_l, &params) {
             Ok(out) => {
-                let time = engine.time_block(start_ms, started.elapsed().as_secs_f64(), None);
+                let seconds = engine.call_seconds(&method_l, started.elapsed().as_secs_f64());
+                let time = engine.time_block(start_ms, seconds, None);
                 let s = crate::engine::envelope(&out, &time);
                 (200, serde_json::from_str(&s).unwrap_or(Value::Null))
             }

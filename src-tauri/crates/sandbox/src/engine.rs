@@ -11,6 +11,9 @@ use crate::state::Portal;
 use serde_json::{json, Value};
 use std::time::Instant;
 
+/// Calls this short are not counted by the operating limit (`loadlimiter.php`).
+const FREE_CALL_SECONDS: f64 = 0.1;
+
 pub struct Engine {
     pub portal: Portal,
     pub cfg: Config,
@@ -60,6 +63,23 @@ impl Reply {
     }
 }
 
+/// What the cloud's front (nginx) answers for a request that ran past its time limit.
+pub fn gateway_timeout_page() -> String {
+    "<html>\r\n<head><title>504 Gateway Time-out</title></head>\r\n<body>\r\n<center><h1>504 Gateway Time-out</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n".to_string()
+}
+
+impl Reply {
+    /// A request cut by the front: 504 with its HTML page (what already ran stays applied).
+    pub fn gateway_timeout() -> Reply {
+        Reply {
+            status: 504,
+            body: gateway_timeout_page(),
+            html: true,
+            ..Default::default()
+        }
+    }
+}
+
 pub fn html_page(status: u16) -> String {
     format!(
         "<!DOCTYPE html><html><head><title>{status} Server Error</title></head><body><h1>{status}</h1><p>The server is temporarily unable to service your request.</p></body></html>"
@@ -71,6 +91,8 @@ pub struct Caller {
     pub user: i64,
     pub credential: String,
     pub scopes: Vec<String>,
+    /// The OAuth application's client id; `None` for webhooks.
+    pub app: Option<String>,
 }
 
 impl Engine {
@@ -78,14 +100,54 @@ impl Engine {
         self.clock.now_ms()
     }
 
-    /// The `time` block of an answer.
+    /// A measured time as answers show it: 0 with `zeroTimings` (byte-identical runs, §9.1).
+    pub fn measured(&self, real: f64) -> f64 {
+        if self.cfg.zero_timings {
+            0.0
+        } else {
+            real
+        }
+    }
+
+    /// How long one call of `method` took: its `callSeconds` when configured, else the measured
+    /// time. This is what the front's cut-off, the operating limit and `time` see.
+    pub fn call_seconds(&self, method: &str, real: f64) -> f64 {
+        let cfg = &self.cfg.call_seconds;
+        cfg.get(method)
+            .or_else(|| cfg.get("*"))
+            .copied()
+            .unwrap_or_else(|| self.measured(real))
+    }
+
+    /// True once a request has run as long as the front lets it (`requestCutoffSeconds`).
+    pub fn past_cutoff(&self, seconds: f64) -> bool {
+        self.cfg
+            .request_cutoff_seconds
+            .is_some_and(|c| seconds >= c)
+    }
+
+    /// The operating-time budget a call is counted in. The server keys it by (auth type,
+    /// entity, method) (`rest/lib/engine/access/loadlimiter.php`): the entity of a direct
+    /// webhook call is the webhook, of an OAuth call the application. Inside `batch` a sub-call
+    /// only gets `setApplicationId($server->getClientId())`, which is null for a webhook, so
+    /// every webhook's batch commands of one method share ONE budget of the portal, apart from
+    /// each webhook's direct calls (`sharedBatchBudget: false` keys them by webhook instead).
+    pub fn budget_key(&self, caller: &Caller, in_batch: bool) -> String {
+        match &caller.app {
+            Some(app) => format!("app:{app}"),
+            None if in_batch && self.cfg.operating.shared_batch_budget => "apauth".to_string(),
+            None => caller.credential.clone(),
+        }
+    }
+
+    /// The `time` block of an answer; `processing` is already the call's time as shown
+    /// ([`Engine::call_seconds`] or [`Engine::measured`]).
     pub fn time_block(
         &self,
         start_ms: i64,
-        real: f64,
+        processing: f64,
         operating: Option<(f64, Option<i64>)>,
     ) -> Value {
-        let processing = if self.cfg.zero_timings { 0.0 } else { real };
         let start = start_ms as f64 / 1000.0;
         let finish = start + processing;
         let off = self.cfg.portal_offset;
@@ -139,6 +201,7 @@ impl Engine {
                 user: *user,
                 credential: code.clone(),
                 scopes: cred.scopes.clone(),
+                app: None,
             });
         }
         let token = crate::api::param_str(&req.params, "auth").unwrap_or_default();
@@ -170,12 +233,13 @@ impl Engine {
         }
     }
 
-    /// Checks the operating limit of one method (before the call).
-    pub fn operating_check(&mut self, cred: &str, method: &str) -> Result<(), ApiError> {
+    /// Checks the operating limit of one method in one budget ([`Engine::budget_key`]) before
+    /// the call.
+    pub fn operating_check(&mut self, budget: &str, method: &str) -> Result<(), ApiError> {
         if !self.cfg.operating.enabled {
             return Ok(());
         }
-        let (spent, _) = self.limits.operating(cred, method, self.now_ms());
+        let (spent, _) = self.limits.operating(budget, method, self.now_ms());
         // §5.4: blocked once the total exceeds the limit (reaching it exactly is still allowed)
         if spent > self.cfg.operating.limit_seconds {
             return Err(ApiError::new(
@@ -187,14 +251,20 @@ impl Engine {
         Ok(())
     }
 
-    /// Charges one call to the operating basket: `costPerCallSeconds` when set, else the real
-    /// elapsed time, or 0 with `zeroTimings` (so frozen-clock runs stay byte-identical, §9.1).
-    pub fn charge_call(&mut self, cred: &str, method: &str, real: f64) -> (f64, Option<i64>) {
-        let measured = if self.cfg.zero_timings { 0.0 } else { real };
-        let cost = self.cfg.operating.cost_per_call_seconds.unwrap_or(measured);
+    /// Charges one call to its operating budget: `costPerCallSeconds` when set, else the call's
+    /// time ([`Engine::call_seconds`]; 0 with `zeroTimings`, so frozen-clock runs stay
+    /// byte-identical, §9.1). A call of 0.1 s or less costs nothing, as the server registers
+    /// only longer ones (`rest/lib/engine/access/loadlimiter.php`).
+    pub fn charge_call(&mut self, budget: &str, method: &str, seconds: f64) -> (f64, Option<i64>) {
+        let timed = if seconds > FREE_CALL_SECONDS {
+            seconds
+        } else {
+            0.0
+        };
+        let cost = self.cfg.operating.cost_per_call_seconds.unwrap_or(timed);
         let now = self.now_ms();
-        self.limits.charge(cred, method, now, cost);
-        self.limits.operating(cred, method, now)
+        self.limits.charge(budget, method, now, cost);
+        self.limits.operating(budget, method, now)
     }
 
     /// Runs one method as a user (used by the pipeline, by batch and by `/_emu/act`).
@@ -296,9 +366,13 @@ impl Engine {
         let body = if method == "batch" {
             let (body, cmds) = crate::batch::run(self, &caller, &req.params, start_ms, started);
             entry.commands = cmds;
-            body
+            match body {
+                Some(body) => body,
+                None => return merge(Reply::gateway_timeout(), &reply_mod),
+            }
         } else {
-            if let Err(e) = self.operating_check(&caller.credential, method) {
+            let budget = self.budget_key(&caller, false);
+            if let Err(e) = self.operating_check(&budget, method) {
                 return merge(Reply::error(&e), &reply_mod);
             }
             let r = self.run_method(
@@ -307,10 +381,14 @@ impl Engine {
                 method,
                 &req.params,
             );
-            let real = started.elapsed().as_secs_f64();
-            let op = self.charge_call(&caller.credential, method, real);
+            let seconds = self.call_seconds(method, started.elapsed().as_secs_f64());
+            let op = self.charge_call(&budget, method, seconds);
+            if self.past_cutoff(seconds) {
+                // the method ran (a write landed); the front had stopped waiting
+                return merge(Reply::gateway_timeout(), &reply_mod);
+            }
             match r {
-                Ok(out) => envelope(&out, &self.time_block(start_ms, real, Some(op))),
+                Ok(out) => envelope(&out, &self.time_block(start_ms, seconds, Some(op))),
                 Err(e) => return merge(Reply::error(&e), &reply_mod),
             }
         };

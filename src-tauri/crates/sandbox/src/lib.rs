@@ -43,7 +43,7 @@
 //! | `POST /_emu/permissions` | `{"userId","entityTypeId"?,"read"?,"write"?,"delete"?}` with `none\|own\|open\|all`; no `entityTypeId` = all four types |
 //! | `POST /_emu/act` | `{"userId","method","params","countLimits"?,"log"?}`; answers the REST envelope (or error body and status). `"method":"recyclebin.restore"`, `params {"entityTypeId","id"}` restores an item from the recycle bin as the web UI does (not reachable through `/rest/`). `countLimits` takes from the bucket `/rest/` would use: the caller's IP, or `act:{userId}` when `rateLimit.key` is `"credential"` |
 //! | `GET/POST /_emu/clock` | `{"set":ISO}` / `{"advanceSeconds":N}` / `{"mode":"frozen"\|"running"}` |
-//! | `GET/POST /_emu/config` | CONTRACT §9.2 keys plus `badAuthCode` (default `INVALID_CREDENTIALS`; `NO_AUTH_FOUND` for the old answer), `badAuthStatus`, `insufficientScopeStatus`, `stagehistoryUnsupportedCode`, `methodNotFoundStatus`, `logmessageAdd` (`"admin"` default \| `"edit"`), `recycleBin` (default `true`) |
+//! | `GET/POST /_emu/config` | CONTRACT §9.2 keys plus `badAuthCode` (default `INVALID_CREDENTIALS`; `NO_AUTH_FOUND` for the old answer), `badAuthStatus`, `insufficientScopeStatus`, `stagehistoryUnsupportedCode`, `methodNotFoundStatus`, `logmessageAdd` (`"admin"` default \| `"edit"`), `recycleBin` (default `true`), `callSeconds` (simulated seconds per call: a number, or `{"crm.item.list": 2, "*": 0.2}`; default none = measured), `requestCutoffSeconds` (default 60; `null` never cuts), `operatingLimit.sharedBatchBudget` (default `true`) |
 //! | `POST/DELETE /_emu/faults` | `[{"match":{"method"?,"command"?,"credential"?,"nth"?,"times"?,"repeat"?,"probability"?},"action":{"type":…}}]`; types `error`, `html`, `delay` (`ms`), `drop`, `truncate`, `commitThenFail`, `redirect`, `overload`, `expiredToken`, `revokedToken`. A fault fires once by default on the `nth` matching call; a method-only fault also matches that method inside a batch (as a command error) |
 //! | `GET/DELETE /_emu/requests` | `?since=seq`; `{"requests":[{seq,time,credential,user,httpMethod,path,method,params,status,error,bucket,commands}],"last":seq}`; codes and tokens are redacted |
 //! | `GET /_emu/state` | `?entityTypeId=2&id=5` → `{"exists","deleted","item","contacts"}`; without `id`: counts and ids; without anything: counts of every type |
@@ -78,6 +78,9 @@
 //! | `originatorId`/`originId` on all four types, not unique; `categoryId` on contacts/companies; `hasPhone`/`hasEmail` | server code §11 #14 |
 //! | wrong webhook code → 401 `INVALID_CREDENTIALS` "Invalid request credentials"; `profile.TIME_ZONE` a zone name or `""`; `XML_ID` a string; the missing methods of issue 7 §9; an unresolved batch reference in any list filter → `INVALID_ARG_VALUE` | issue §9 (live portals) |
 //! | `user.admin`, `department.get` with `UF_HEAD` | issue §9 / the History feature's supervisors |
+//! | operating limit: per method and budget, the seconds of calls longer than 0.1 s summed over ten one-minute baskets; blocked once the sum exceeds 420 s: 429 `OPERATION_TIME_LIMIT`; `batch` itself is not counted, a blocked command is that command's `result_error` and the batch goes on (200) | server code `rest/lib/engine/access/loadlimiter.php` (`LoadLimiter`), `rest/classes/general/rest_provider.php` (`CRestProvider::methodsBatch`) |
+//! | budgets: a direct webhook call counts in its webhook's, an OAuth call in its application's; a webhook's batch command gets only `setApplicationId($server->getClientId())` (null), so batch commands of all webhooks share ONE budget per method of the portal, apart from direct calls (`operatingLimit.sharedBatchBudget: false` = per webhook, lenient) | server code `CRestProvider::methodsBatch` with `LoadLimiter`'s key (auth type, entity, method) |
+//! | a request whose processing reaches `requestCutoffSeconds` (60) is ended by the front with a 504 HTML page; commands that started before the cut are applied, later ones do not run (`callSeconds` makes a portal slow without sleeping) | the cloud's front (not in the module's code); what runs after the cut: choice |
 //!
 //! # Rules read in the server code, version 26.250 (modules crm, rest, main)
 //! Each is on by default; a lenient variant, where one exists, is a `/_emu/config` switch.
@@ -162,10 +165,10 @@ use std::sync::{Arc, Mutex};
 pub enum LimitsPreset {
     /// No rate limit, no operating limit.
     Off,
-    /// 50 burst / 2 per second, operating limit 480 s per method.
+    /// 50 burst / 2 per second, operating limit 420 s per method.
     #[default]
     Standard,
-    /// 250 burst / 5 per second, operating limit 480 s per method.
+    /// 250 burst / 5 per second, operating limit 420 s per method.
     Enterprise,
 }
 

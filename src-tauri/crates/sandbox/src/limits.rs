@@ -6,7 +6,8 @@ use std::collections::HashMap;
 pub struct Limits {
     /// Bucket key → (level, last update in virtual ms).
     buckets: HashMap<String, (f64, i64)>,
-    /// (credential, method) → one-minute baskets: (basket start ms, seconds spent).
+    /// (budget, method) → one-minute baskets: (basket start ms, seconds spent); the budget is
+    /// `Engine::budget_key`.
     operating: HashMap<(String, String), Vec<(i64, f64)>>,
 }
 

@@ -5,7 +5,6 @@ use crate::engine::Caller;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
-#[allow(dead_code)] // client_id: kept for diagnostics in /_emu/state
 pub struct AccessToken {
     pub user_id: i64,
     pub client_id: String,
@@ -51,6 +50,7 @@ impl Tokens {
             user: t.user_id,
             credential: token.to_string(),
             scopes: t.scopes.clone(),
+            app: Some(t.client_id.clone()),
         })
     }
 }

@@ -9,9 +9,7 @@ use crate::driver::Clock;
 use crate::error::{PortalError, PortalFailure, SyncError};
 use crate::upload::{check_answer, create_fields, for_the_wire, names_local_record, plan_update};
 use crate::{portal_error, SharedReplica};
-use kartoteka_bitrix::{
-    parse_record, ApiError, BatchCommand, BatchResult, Client, MAX_BATCH_COMMANDS,
-};
+use kartoteka_bitrix::{parse_record, ApiError, BatchCommand, BatchResult, Client};
 use kartoteka_domain::{EntityType, FieldType, OutboxOp, OutboxState, Record, RecordKey};
 use kartoteka_store::{QueuedEntry, QueuedRecord, Store, StoreError, ORIGINATOR_ID};
 use serde::Serialize;
@@ -231,7 +229,7 @@ impl Uploader {
             .filter(|(_, e)| e.state == OutboxState::Sending || e.attempts > 0)
             .collect();
         let mut found: HashMap<i64, Record> = HashMap::new();
-        for chunk in uncertain.chunks(MAX_BATCH_COMMANDS) {
+        for chunk in uncertain.chunks(self.client.batch_size()) {
             let commands: Vec<BatchCommand> = chunk
                 .iter()
                 .map(|(key, e)| {
@@ -277,7 +275,7 @@ impl Uploader {
                 None => to_send.push((key, e)),
             }
         }
-        for chunk in to_send.chunks(MAX_BATCH_COMMANDS) {
+        for chunk in to_send.chunks(self.client.batch_size()) {
             let ids: Vec<i64> = chunk.iter().map(|(_, e)| e.id).collect();
             self.store(move |s| s.mark_sending(&ids)).await?;
             let commands: Vec<BatchCommand> = chunk
@@ -476,7 +474,7 @@ impl Uploader {
                 }
             }
         }
-        for chunk in batches_of(&writes, MAX_BATCH_COMMANDS) {
+        for chunk in batches_of(&writes, self.client.batch_size()) {
             let ids: Vec<i64> = chunk
                 .iter()
                 .flat_map(|w| {
@@ -638,7 +636,7 @@ impl Uploader {
             }
         }
         let mut out: HashMap<RecordKey, Result<Record, PortalFailure>> = HashMap::new();
-        for chunk in commands.chunks(MAX_BATCH_COMMANDS) {
+        for chunk in commands.chunks(self.client.batch_size()) {
             let cmds: Vec<BatchCommand> = chunk.iter().map(|(_, c)| c.clone()).collect();
             let r = self
                 .client
@@ -670,7 +668,7 @@ impl Uploader {
             .map(|r| r.key)
             .filter(|k| !out.contains_key(k))
             .collect();
-        for chunk in missing.chunks(MAX_BATCH_COMMANDS) {
+        for chunk in missing.chunks(self.client.batch_size()) {
             let cmds: Vec<BatchCommand> = chunk
                 .iter()
                 .map(|k| {
@@ -715,7 +713,8 @@ impl Uploader {
             if cancel.is_cancelled() {
                 return Err(SyncError::Cancelled);
             }
-            let logs = self.store(|s| s.pending_logs(MAX_BATCH_COMMANDS)).await?;
+            let batch = self.client.batch_size();
+            let logs = self.store(move |s| s.pending_logs(batch)).await?;
             let logs: Vec<_> = logs.into_iter().filter(|l| l.attempts < 20).collect();
             if logs.is_empty() {
                 return Ok(());
@@ -809,9 +808,9 @@ impl Uploader {
             if read >= PEER_LOG_RECORDS_PER_RUN {
                 return Ok(recorded);
             }
-            let due = self
-                .store(|s| s.peer_logs_due(MAX_BATCH_COMMANDS / 2))
-                .await?;
+            // two commands a record
+            let pairs = (self.client.batch_size() / 2).max(1);
+            let due = self.store(move |s| s.peer_logs_due(pairs)).await?;
             if due.is_empty() {
                 return Ok(recorded);
             }
