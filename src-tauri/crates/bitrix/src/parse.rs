@@ -37,7 +37,7 @@ pub fn parse_record_owned(
         .filter(|id| *id > 0)
         .ok_or_else(|| malformed("an item has no id"))?;
     let updated_time = item.get("updatedTime").and_then(datetime_with_offset);
-    primary_first(t, &mut item);
+    kartoteka_domain::record::primary_first(t, &mut item);
     let multi_fields = item
         .shift_remove("fm")
         .map(|fm| {
@@ -53,26 +53,6 @@ pub fn parse_record_owned(
         fields: item,
         multi_fields,
     })
-}
-
-/// Puts the primary link first in its list: a deal's or lead's `contactId` in `contactIds`, a
-/// contact's `companyId` in `companyIds`. A portal lists the links in their SORT order, where
-/// the primary may stand anywhere; Kartoteka keeps "first = primary" so that one field says both
-/// which records are linked and which of them is the main one.
-fn primary_first(t: EntityType, item: &mut Map<String, Value>) {
-    let (list, single) = match t {
-        EntityType::Deal | EntityType::Lead => ("contactIds", "contactId"),
-        EntityType::Contact => ("companyIds", "companyId"),
-        EntityType::Company => return,
-    };
-    let Some(primary) = item.get(single).and_then(lenient_i64).filter(|p| *p > 0) else {
-        return;
-    };
-    if let Some(Value::Array(ids)) = item.get_mut(list) {
-        if let Some(at) = ids.iter().position(|v| lenient_i64(v) == Some(primary)) {
-            ids[..=at].rotate_right(1);
-        }
-    }
 }
 
 /// The items of a `crm.item.list` result, taken out of it (see [`list_items`]).

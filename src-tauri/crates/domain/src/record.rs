@@ -119,6 +119,43 @@ impl Record {
 /// Bitrix24 spells "empty" as `null`, `""`, `"0"` (legacy links), `0` (no link) or `[]`.
 /// Only `null`, `""` and `[]` are empty for every field; `0` and `"0"` only for link fields,
 /// so callers that know the field's type decide those.
+/// Where a record's primary link stands in its list when it is not first: a deal's or lead's
+/// `contactId` in `contactIds`, a contact's `companyId` in `companyIds` (the list's name and the
+/// position). `None` when it is first, or there is none.
+pub fn primary_out_of_place(
+    t: EntityType,
+    fields: &Map<String, Value>,
+) -> Option<(&'static str, usize)> {
+    let (list, single) = match t {
+        EntityType::Deal | EntityType::Lead => ("contactIds", "contactId"),
+        EntityType::Contact => ("companyIds", "companyId"),
+        EntityType::Company => return None,
+    };
+    let id = |v: &Value| match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    };
+    let primary = fields.get(single).and_then(id).filter(|p| *p > 0)?;
+    let at = fields
+        .get(list)?
+        .as_array()?
+        .iter()
+        .position(|v| id(v) == Some(primary))?;
+    (at > 0).then_some((list, at))
+}
+
+/// Puts the primary link first in its list ([`primary_out_of_place`]). A portal lists the links
+/// in their SORT order, where the primary may stand anywhere; Kartoteka keeps "first = primary"
+/// so that one field says both which records are linked and which of them is the main one.
+pub fn primary_first(t: EntityType, fields: &mut Map<String, Value>) {
+    if let Some((list, at)) = primary_out_of_place(t, fields) {
+        if let Some(Value::Array(ids)) = fields.get_mut(list) {
+            ids[..=at].rotate_right(1);
+        }
+    }
+}
+
 pub fn is_empty_value(v: &Value) -> bool {
     match v {
         Value::Null => true,

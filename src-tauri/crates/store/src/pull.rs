@@ -427,11 +427,12 @@ fn date_fields(tx: &Connection, entity_type: EntityType) -> Result<Vec<String>, 
     Ok(names)
 }
 
-/// A copy of `record` whose date-only fields hold `YYYY-MM-DD` (the portal sends 00:00 UTC of
-/// the date shown in its zone, which moves with summer time: see
-/// [`kartoteka_domain::calendar_date`]), or `None` when they already do. Multiple date fields
-/// are converted element by element.
-fn with_canonical_dates(record: &Record, date_fields: &[String]) -> Option<Record> {
+/// A copy of `record` in the form the replica keeps, or `None` when it is in it already: its
+/// date-only fields hold `YYYY-MM-DD` (the portal sends 00:00 UTC of the date shown in its zone,
+/// which moves with summer time: see [`kartoteka_domain::calendar_date`]; multiple date fields
+/// element by element), and its primary link stands first in its list
+/// ([`kartoteka_domain::record::primary_first`]).
+fn in_replica_form(record: &Record, date_fields: &[String]) -> Option<Record> {
     let needs = |v: &Value| match v {
         Value::String(s) => s.len() > 10 && kartoteka_domain::calendar_date(v).is_some(),
         Value::Array(a) => a.iter().any(|x| {
@@ -439,13 +440,16 @@ fn with_canonical_dates(record: &Record, date_fields: &[String]) -> Option<Recor
         }),
         _ => false,
     };
-    if !date_fields
-        .iter()
-        .any(|f| record.fields.get(f).is_some_and(needs))
+    let t = record.key.entity_type;
+    if kartoteka_domain::record::primary_out_of_place(t, &record.fields).is_none()
+        && !date_fields
+            .iter()
+            .any(|f| record.fields.get(f).is_some_and(needs))
     {
         return None;
     }
     let mut out = record.clone();
+    kartoteka_domain::record::primary_first(out.key.entity_type, &mut out.fields);
     for f in date_fields {
         let Some(v) = out.fields.get_mut(f) else {
             continue;
@@ -527,7 +531,7 @@ fn apply_one(
     renamed: &mut Vec<i64>,
 ) -> Result<(), StoreError> {
     let canonical;
-    let record = match with_canonical_dates(record, date_fields) {
+    let record = match in_replica_form(record, date_fields) {
         Some(r) => {
             canonical = r;
             &canonical
