@@ -442,6 +442,24 @@ async fn story(app: &AppUnderTest) -> Result<(), E2eError> {
         &format!(r#"[data-testid="edit-linked-contact-{}"]"#, picked.other_id),
     )
     .await?;
+    // «Сделать основным»: the new contact becomes the deal's primary contact.
+    click_css(
+        session,
+        &format!(
+            r#"[data-testid="edit-make-primary-contact-{}"]"#,
+            picked.other_id
+        ),
+    )
+    .await?;
+    let first_link = json!(format!("edit-linked-contact-{}", picked.other_id));
+    app.wait_for_script(
+        "the picked contact first in the list, marked primary",
+        STEP_TIMEOUT,
+        r#"const first = document.querySelector('[data-testid="edit-link-contactIds"] .link-list li');
+           return first && first.querySelector('.tag') ? first.getAttribute("data-testid") : null;"#,
+        |v| *v == first_link,
+    )
+    .await?;
     shot(app, "offline_deal_form").await?;
     click_css(session, r#"[data-testid="form-save"]"#).await?;
     wait_css(
@@ -586,6 +604,11 @@ async fn story(app: &AppUnderTest) -> Result<(), E2eError> {
     assert!(
         contacts.contains(&picked.contact_id),
         "the restored link is on the portal: {contacts:?}"
+    );
+    assert_eq!(
+        item["contactId"].as_i64(),
+        Some(picked.other_id),
+        "the contact made primary offline is the deal's primary contact on the portal: {item}"
     );
     let created = emu
         .act(
