@@ -5,8 +5,10 @@
 
 mod sync_support;
 
-use kartoteka_domain::EntityType;
-use kartoteka_sync::{CancellationToken, ReconcilePolicy};
+use kartoteka_domain::edit::OutboxListRequest;
+use kartoteka_domain::{EntityType, RecordEdit, RecordKey};
+use kartoteka_store::LocalActor;
+use kartoteka_sync::{CancellationToken, ReconcilePolicy, Uploader};
 use serde_json::json;
 use sync_support::*;
 
@@ -75,6 +77,90 @@ async fn a_portal_too_slow_for_50_pages_a_request_is_pulled_and_reconciled_in_sm
         reconcile_cut, 0,
         "the next run starts at the size the first one learned"
     );
+    assert_replica_equals_portal(&url, &store).await;
+    sb.shutdown().await;
+}
+
+/// A write batch cut by the front: the updates that started before the cut are on the portal,
+/// the rest are not, and the answer is a 504 page. The upload treats the whole batch as
+/// uncertain, the next round compares with the portal (what landed is "already there") and
+/// writes the rest in smaller batches: every edit ends on the portal once, none is lost.
+#[tokio::test]
+async fn a_cut_write_batch_loses_no_edit_and_the_rest_goes_in_smaller_batches() {
+    const EDITS: i64 = 60;
+    let sb = sandbox(None).await;
+    let emu = Emu::new(&sb);
+    emu.reset_with_deals(200).await;
+    let url = sb.admin_webhook_url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = replica(&dir.path().join("replica.db"));
+    engine(&url, &store, policy(ReconcilePolicy::Always))
+        .run(&CancellationToken::new())
+        .await
+        .expect("pull");
+    let actor = LocalActor {
+        user_id: Some(1),
+        name: "Полевой Представитель".into(),
+        device_id: "laptop-1".into(),
+        online: false,
+    };
+    {
+        let mut s = store.lock().expect("lock");
+        for id in 1..=EDITS {
+            let edit = RecordEdit {
+                fields: json!({"opportunity": 100_000 + id})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+                multi_fields: vec![],
+            };
+            let k = RecordKey {
+                entity_type: EntityType::Deal,
+                id,
+            };
+            s.edit_record(&actor, k, &edit, id).expect("edit");
+        }
+    }
+    // 2 s an update: 50 updates take 100 s and are cut at 60 s (30 have started by then).
+    emu.post("config", json!({"callSeconds": {"crm.item.update": 2}}))
+        .await;
+    let (_, _, start) = requests_since(&emu, 0).await;
+    let client = client(&url);
+    let uploader = Uploader::new(
+        client.clone(),
+        std::sync::Arc::clone(&store),
+        kartoteka_sync::system_clock(),
+    );
+    let first = uploader.run(&CancellationToken::new()).await;
+    let second = uploader
+        .run(&CancellationToken::new())
+        .await
+        .expect("the next round finishes the upload");
+    let (requests, cut, _) = requests_since(&emu, start).await;
+    println!(
+        "{EDITS} updates on a portal that cuts 50-update batches: first round {}, second round {second:?}; \
+         {requests} requests, {cut} cut, batch size now {}",
+        match &first {
+            Ok(s) => format!("{s:?}"),
+            Err(e) => format!("failed: {e}"),
+        },
+        client.batch_size()
+    );
+    assert!(cut >= 1, "the first write batch was cut");
+    let open = store
+        .lock()
+        .expect("lock")
+        .outbox_list(&OutboxListRequest::default())
+        .expect("outbox")
+        .entries;
+    assert!(open.is_empty(), "every edit uploaded: {open:?}");
+    for id in 1..=EDITS {
+        let item = emu
+            .act(1, "crm.item.get", json!({"entityTypeId": 2, "id": id}))
+            .await;
+        let amount = item["result"]["item"]["opportunity"].as_f64();
+        assert_eq!(amount, Some((100_000 + id) as f64), "deal {id}: {item}");
+    }
     assert_replica_equals_portal(&url, &store).await;
     sb.shutdown().await;
 }
