@@ -24,6 +24,14 @@ impl Call<'_> {
         self.cfg.portal_offset
     }
 
+    /// The caller's personal time zone while the portal uses time zones (`CTimeZone::Enabled`).
+    pub fn user_zone(&self) -> Option<chrono_tz::Tz> {
+        if !self.cfg.use_time_zones {
+            return None;
+        }
+        self.cfg.user_zones.get(&self.user).copied()
+    }
+
     /// The portal's zone and this call's time, for converting written dates.
     pub fn dates(&self) -> crate::clock::Dates {
         crate::clock::Dates {

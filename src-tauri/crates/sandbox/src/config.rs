@@ -71,6 +71,12 @@ pub struct Config {
     /// (`Binding::selectPrimaryBoundEntity`), and only `*.contact.items.set` with `IS_PRIMARY`
     /// moves it.
     pub contact_ids_order_chooses_primary: bool,
+    /// Users' personal time zones (`userTimeZones`: `{"1": "Europe/Berlin"}`), shown as their
+    /// `TIME_ZONE` and applied to the datetimes they read (`CRestUtil::ConvertDateTime`).
+    pub user_zones: std::collections::BTreeMap<i64, chrono_tz::Tz>,
+    /// The main module's `use_time_zones` (`useTimeZones`, on by default as on cloud portals):
+    /// off, personal zones change nothing (`CTimeZone::Enabled`).
+    pub use_time_zones: bool,
 }
 
 impl Config {
@@ -120,6 +126,8 @@ impl Config {
             uf_boolean_one_is_yes: false,
             portal_zone: None,
             contact_ids_order_chooses_primary: false,
+            user_zones: std::collections::BTreeMap::new(),
+            use_time_zones: true,
         }
     }
 
@@ -237,6 +245,26 @@ impl Config {
         {
             self.contact_ids_order_chooses_primary = b;
         }
+        if let Some(b) = v.get("useTimeZones").and_then(Value::as_bool) {
+            self.use_time_zones = b;
+        }
+        if let Some(zones) = v.get("userTimeZones") {
+            let Value::Object(zones) = zones else {
+                return Err("userTimeZones must be an object of user id → zone name".into());
+            };
+            let mut out = std::collections::BTreeMap::new();
+            for (id, name) in zones {
+                let id: i64 = id
+                    .parse()
+                    .map_err(|_| format!("userTimeZones: {id:?} is no user id"))?;
+                let zone = name
+                    .as_str()
+                    .and_then(|n| n.parse::<chrono_tz::Tz>().ok())
+                    .ok_or_else(|| format!("userTimeZones: unknown time zone {name}"))?;
+                out.insert(id, zone);
+            }
+            self.user_zones = out;
+        }
         Ok(())
     }
 
@@ -263,6 +291,8 @@ impl Config {
             "recycleBin": self.recycle_bin,
             "portalZone": self.portal_zone.map(|z| z.name().to_string()),
             "contactIdsOrderChoosesPrimary": self.contact_ids_order_chooses_primary,
+            "useTimeZones": self.use_time_zones,
+            "userTimeZones": self.user_zones.iter().map(|(id, z)| (id.to_string(), json!(z.name()))).collect::<serde_json::Map<String, Value>>(),
         })
     }
 }

@@ -407,7 +407,7 @@ pub fn list(call: &mut Call<'_>, p: &Value) -> MethodResult {
     );
     let items: Vec<Arc<str>> = page
         .iter()
-        .map(|it| render(portal, t, it, &select, original))
+        .map(|it| for_caller(call, t, render(portal, t, it, &select, original), original))
         .collect();
     match total {
         None => Ok(Out::paged(Res::Items(items), 0, None)),
@@ -450,7 +450,53 @@ pub fn get(call: &mut Call<'_>, p: &Value) -> MethodResult {
     let original = original_names(p);
     let item = readable(call, t, id)?;
     let rendered = render(call.portal, t, item, &Select::All, original);
+    let rendered = for_caller(call, t, rendered, original);
     Ok(Out::json(item_envelope(&rendered)))
+}
+
+/// A rendered item as the caller reads it. `CRestUtil::ConvertDateTime` (rest/classes/general/
+/// rest_util.php) is `date('c', MakeTimeStamp($dt) - CTimeZone::GetOffset())`: `$dt` as text is
+/// in the user's time by the offset **at that date** (`DateTime::toString` → `toUserTime`), the
+/// offset taken off is the one **now**, and `GetOffset` is the user's personal zone minus the
+/// portal's. So a caller with a personal zone reads every datetime shifted by
+/// `[U(t) − P(t)] − [U(now) − P(now)]`: nothing while both zones keep the same summer-time rules.
+pub fn for_caller(call: &Call<'_>, t: i64, rendered: Arc<str>, original: bool) -> Arc<str> {
+    let Some(user) = call.user_zone() else {
+        return rendered;
+    };
+    let portal = call.cfg.zone();
+    let user_offset = |unix: i64| {
+        chrono::DateTime::from_timestamp(unix, 0)
+            .map(|d| {
+                use chrono::Offset;
+                i64::from(d.with_timezone(&user).offset().fix().local_minus_utc())
+            })
+            .unwrap_or(0)
+    };
+    let get_offset = |unix: i64| user_offset(unix) - i64::from(portal.offset_at(unix));
+    let now_shift = get_offset(call.now);
+    let Ok(Value::Object(mut m)) = serde_json::from_str::<Value>(&rendered) else {
+        return rendered;
+    };
+    let mut changed = false;
+    for f in call.portal.fields(t).iter().filter(|f| f.ty == "datetime") {
+        let key = output_name(f, original);
+        let Some(Value::String(text)) = m.get(&key) else {
+            continue;
+        };
+        let Some(at) = crate::clock::parse_datetime(text, call.offset()) else {
+            continue;
+        };
+        let shift = get_offset(at) - now_shift;
+        if shift != 0 {
+            m.insert(key, Value::String(portal.fmt(at + shift)));
+            changed = true;
+        }
+    }
+    if !changed {
+        return rendered;
+    }
+    Arc::from(serde_json::to_string(&m).unwrap_or_default())
 }
 
 /// `{"item": {...}}` from a rendered item.

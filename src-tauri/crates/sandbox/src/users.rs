@@ -7,7 +7,15 @@ use crate::values::scalar_text;
 use serde_json::{json, Map, Value};
 
 /// The full user record as `user.get` renders it.
-pub fn user_json(u: &User, offset: i32) -> Value {
+/// A user's personal time zone name as `TIME_ZONE` shows it (`""` when none is set).
+fn zone_name(cfg: &crate::config::Config, id: i64) -> String {
+    cfg.user_zones
+        .get(&id)
+        .map(|z| z.name().to_string())
+        .unwrap_or_default()
+}
+
+pub fn user_json(u: &User, offset: i32, zone: &str) -> Value {
     json!({
         "ID": u.id.to_string(),
         // a string on live portals (issue 7 §9)
@@ -22,7 +30,7 @@ pub fn user_json(u: &User, offset: i32) -> Value {
         "IS_ONLINE": "N",
         "TIMESTAMP_X": crate::clock::fmt_locale(u.registered, offset),
         "LAST_ACTIVITY_DATE": crate::clock::fmt_plain(u.registered + 86_400 * 30, offset),
-        "TIME_ZONE": "",
+        "TIME_ZONE": zone,
         "TIME_ZONE_OFFSET": offset.to_string(),
         "PERSONAL_GENDER": u.gender,
         "PERSONAL_BIRTHDAY": "",
@@ -53,17 +61,21 @@ pub fn profile(call: &mut Call<'_>) -> MethodResult {
         "LAST_NAME": u.last_name,
         "PERSONAL_GENDER": u.gender,
         // the user's zone name, or "" when the user has none; never an offset (issue 7 §9)
-        "TIME_ZONE": "",
+        "TIME_ZONE": zone_name(call.cfg, u.id),
     })))
 }
 
 pub fn current(call: &mut Call<'_>) -> MethodResult {
     let u = caller(call)?;
-    Ok(Out::json(user_json(u, call.offset())))
+    Ok(Out::json(user_json(
+        u,
+        call.offset(),
+        &zone_name(call.cfg, u.id),
+    )))
 }
 
 fn matches(u: &User, key: &str, v: &Value, offset: i32) -> bool {
-    let rendered = user_json(u, offset);
+    let rendered = user_json(u, offset, "");
     let (neg, key) = match key.strip_prefix('!') {
         Some(k) => (true, k),
         None => (false, key.trim_start_matches('=')),
@@ -146,7 +158,7 @@ pub fn get(call: &mut Call<'_>, p: &Value) -> MethodResult {
         .skip(start.max(0) as usize)
         .take(50)
         .map(|u| {
-            let full = user_json(u, offset);
+            let full = user_json(u, offset, &zone_name(call.cfg, u.id));
             match &select {
                 Some(sel) if !sel.iter().any(|s| s == "*") => {
                     let mut m = Map::new();

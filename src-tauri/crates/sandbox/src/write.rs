@@ -262,7 +262,9 @@ fn bindings_from_ids(portal: &mut Portal, deal: i64, map: &Map<String, Value>) {
 }
 
 fn saved(call: &Call<'_>, t: i64, item: &Item, p: &Value) -> Out {
-    let rendered = render(call.portal, t, item, &Select::All, original_names(p));
+    let original = original_names(p);
+    let rendered = render(call.portal, t, item, &Select::All, original);
+    let rendered = crate::items::for_caller(call, t, rendered, original);
     Out::json(item_envelope(&rendered))
 }
 

@@ -1467,3 +1467,60 @@ async fn the_order_of_link_ids_chooses_no_primary_and_only_items_set_with_is_pri
     assert_eq!(item["contactId"], b, "{item}");
     p.sb.shutdown().await;
 }
+
+/// `CRestUtil::ConvertDateTime` takes the caller's personal-zone offset of *now* off a value put
+/// in their time by the offset *at its date* (`DateTime::toString` → `toUserTime`): a Berlin user
+/// on a Moscow portal reads a July datetime an hour late in March, a February one right. Written
+/// datetimes keep their instant (`unConvertDateTime` without the offset). `useTimeZones: false`
+/// (`CTimeZone::Enabled` off) shows every instant as it is.
+#[tokio::test]
+async fn a_personal_time_zone_shifts_datetimes_read_across_summer_time() {
+    let p = Portal::demo().await;
+    p.emu_post(
+        "config",
+        json!({"portalZone": "Europe/Moscow", "userTimeZones": {"1": "Europe/Berlin"}}),
+    )
+    .await;
+    let who = p.ok("profile", json!({})).await;
+    assert_eq!(who["result"]["TIME_ZONE"], "Europe/Berlin", "{who}");
+    let summer = id_of(
+        &add(
+            &p,
+            2,
+            json!({"title": "Лето", "UF_CRM_NEXT_CALL": "2026-07-10T12:00:00+03:00"}),
+        )
+        .await,
+    );
+    let winter = id_of(
+        &add(
+            &p,
+            2,
+            json!({"title": "Зима", "UF_CRM_NEXT_CALL": "2026-02-10T12:00:00+03:00"}),
+        )
+        .await,
+    );
+    assert_eq!(
+        get(&p, 2, summer).await["ufCrmNextCall"],
+        "2026-07-10T13:00:00+03:00"
+    );
+    assert_eq!(
+        get(&p, 2, winter).await["ufCrmNextCall"],
+        "2026-02-10T12:00:00+03:00"
+    );
+    let listed = p
+        .ok(
+            "crm.item.list",
+            json!({"entityTypeId": 2, "useOriginalUfNames": "Y", "filter": {"id": summer}, "select": ["*"]}),
+        )
+        .await;
+    assert_eq!(
+        listed["result"]["items"][0]["UF_CRM_NEXT_CALL"],
+        "2026-07-10T13:00:00+03:00"
+    );
+    p.emu_post("config", json!({"useTimeZones": false})).await;
+    assert_eq!(
+        get(&p, 2, summer).await["ufCrmNextCall"],
+        "2026-07-10T12:00:00+03:00"
+    );
+    p.sb.shutdown().await;
+}
