@@ -1238,3 +1238,77 @@ async fn the_command_line_makes_the_first_of_contact_ids_primary() {
     assert_eq!(d["contactId"], contacts[1], "{list}: {d}");
     sb.shutdown().await;
 }
+
+/// A user with a personal time zone reads every datetime shifted across summer time
+/// (`CRestUtil::ConvertDateTime` takes off the zone difference of *now* from a value put in the
+/// user's time by the difference *at its date*): a Berlin user on a Moscow portal sees a July
+/// call an hour late in March. The replica keeps the true instant, and a datetime written here
+/// is taken, not reported "not taken" because the answer shows it shifted.
+#[tokio::test]
+async fn datetimes_keep_their_instant_for_a_user_with_a_personal_time_zone() {
+    let sb = sandbox(None).await;
+    let url = sb.admin_webhook_url();
+    let emu = Emu::new(&sb);
+    emu.post(
+        "config",
+        json!({"portalZone": "Europe/Moscow", "userTimeZones": {"1": "Europe/Berlin"}}),
+    )
+    .await;
+    emu.act(
+        1,
+        "crm.item.update",
+        json!({"entityTypeId": 2, "id": 1, "useOriginalUfNames": "Y",
+               "fields": {"UF_CRM_NEXT_CALL": "2026-07-10T12:00:00+03:00"}}),
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("dir");
+    let store = replica(&dir.path().join("replica.db"));
+    pull(&url, &store).await;
+    let deal = key(EntityType::Deal, 1);
+    let instant = |store: &Arc<Mutex<Store>>| {
+        let s = store.lock().expect("lock");
+        let f = s.get_record(deal).expect("read").expect("deal").fields;
+        f["UF_CRM_NEXT_CALL"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp())
+    };
+    let at = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| t.timestamp())
+            .ok()
+    };
+    assert_eq!(
+        instant(&store),
+        at("2026-07-10T12:00:00+03:00"),
+        "the replica holds the instant the portal stores, not the one its answer shows: {}",
+        portal_item(&emu, EntityType::Deal, 1).await["UF_CRM_NEXT_CALL"]
+    );
+    {
+        let mut s = store.lock().expect("lock");
+        s.edit_record(
+            &actor(1),
+            deal,
+            &edit(json!({"UF_CRM_NEXT_CALL": "2026-08-20T15:30:00+03:00"})),
+            1,
+        )
+        .expect("edit");
+    }
+    let summary = upload(&url, &store).await.expect("upload");
+    assert_eq!(
+        (summary.rejected, summary.conflicts),
+        (0, 0),
+        "{summary:?}: {:?}",
+        open_entries(&store)
+    );
+    assert!(open_entries(&store).is_empty(), "the portal took it");
+    emu.post("config", json!({"useTimeZones": false})).await;
+    let stored = portal_item(&emu, EntityType::Deal, 1).await;
+    assert_eq!(
+        stored["UF_CRM_NEXT_CALL"].as_str().and_then(at),
+        at("2026-08-20T15:30:00+03:00"),
+        "the portal holds the instant written: {stored}"
+    );
+    assert_eq!(instant(&store), at("2026-08-20T15:30:00+03:00"));
+    sb.shutdown().await;
+}

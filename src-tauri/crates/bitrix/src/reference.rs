@@ -32,6 +32,10 @@ pub struct ReferenceBundle {
     /// How many records of each type the user may read, counted in the same batch (the
     /// progress total of an initial pull, without a request of its own).
     pub counts: BTreeMap<EntityType, u64>,
+    /// The webhook user's personal time zone (`TIME_ZONE` of their `user.get` row), if set:
+    /// REST datetimes are shifted by it across summer time (see
+    /// [`kartoteka_domain::usertime`]).
+    pub time_zone: Option<String>,
 }
 
 /// An offset-paged list in the reference batch: its key, method and parameters.
@@ -181,7 +185,17 @@ impl Client {
             }
         }
 
+        let time_zone = rows.get("users").and_then(|r| {
+            r.iter()
+                .find(|u| u.get("ID").and_then(crate::wire::lenient_i64) == Some(user_id))
+                .and_then(|u| u.get("TIME_ZONE"))
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|z| !z.is_empty())
+                .map(str::to_string)
+        });
         let mut bundle = ReferenceBundle {
+            time_zone,
             users: rows
                 .get("users")
                 .map(|r| r.iter().filter_map(parse_user).collect())

@@ -8,6 +8,7 @@ pub mod history;
 pub mod ipc;
 pub mod record;
 pub mod reference;
+pub mod usertime;
 
 pub use edit::{
     calendar_date, canonical_date, same_value, ConflictChoice, EditSaved, MultiFieldEdit,

@@ -361,7 +361,13 @@ pub(crate) fn apply_in(
     let mut deltas = CountDeltas::default();
     {
         let unsent = unsent_fields(tx, entity_type)?;
-        let date_fields = date_fields(tx, entity_type)?;
+        let date_fields = fields_of_type(tx, entity_type, "date")?;
+        let datetime_fields = fields_of_type(tx, entity_type, "datetime")?;
+        let user_time = crate::history::user_time_in(tx)?;
+        let form = ReplicaForm {
+            date_fields: &date_fields,
+            user_time: user_time.as_ref().map(|u| (u, datetime_fields.as_slice())),
+        };
         let mut st = Statements::new(tx)?;
         let mut observer = Observer::new(tx, entity_type)?;
         observer.defer_writes();
@@ -381,7 +387,7 @@ pub(crate) fn apply_in(
                 &mut later,
                 entity_type,
                 record,
-                &date_fields,
+                &form,
                 &unsent,
                 &mut stats,
                 &mut deltas,
@@ -416,23 +422,36 @@ pub(crate) fn apply_in(
     Ok(stats)
 }
 
-/// The date-only fields of a type (standard and custom), by the replica's field metadata.
-fn date_fields(tx: &Connection, entity_type: EntityType) -> Result<Vec<String>, StoreError> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT name FROM field_meta WHERE entity_type = ?1 AND field_type = 'date'",
-    )?;
+/// The fields of a type (standard and custom) of one field type, by the replica's metadata.
+fn fields_of_type(
+    tx: &Connection,
+    entity_type: EntityType,
+    field_type: &str,
+) -> Result<Vec<String>, StoreError> {
+    let mut stmt = tx
+        .prepare_cached("SELECT name FROM field_meta WHERE entity_type = ?1 AND field_type = ?2")?;
     let names = stmt
-        .query_map([entity_type.type_id()], |r| r.get(0))?
+        .query_map(params![entity_type.type_id(), field_type], |r| r.get(0))?
         .collect::<Result<Vec<String>, _>>()?;
     Ok(names)
+}
+
+/// What puts a pulled record in the form the replica keeps (see [`in_replica_form`]).
+pub(crate) struct ReplicaForm<'a> {
+    pub date_fields: &'a [String],
+    /// The signed-in user's personal time zone and the datetime fields it shifts.
+    pub user_time: Option<(&'a kartoteka_domain::usertime::UserTime, &'a [String])>,
 }
 
 /// A copy of `record` in the form the replica keeps, or `None` when it is in it already: its
 /// date-only fields hold `YYYY-MM-DD` (the portal sends 00:00 UTC of the date shown in its zone,
 /// which moves with summer time: see [`kartoteka_domain::calendar_date`]; multiple date fields
 /// element by element), and its primary link stands first in its list
-/// ([`kartoteka_domain::record::primary_first`]).
-fn in_replica_form(record: &Record, date_fields: &[String]) -> Option<Record> {
+/// ([`kartoteka_domain::record::primary_first`]), and its datetimes are the instants they stand
+/// for even where a user's personal time zone shifted them
+/// ([`kartoteka_domain::usertime::UserTime`]).
+fn in_replica_form(record: &Record, form: &ReplicaForm<'_>) -> Option<Record> {
+    let date_fields = form.date_fields;
     let needs = |v: &Value| match v {
         Value::String(s) => s.len() > 10 && kartoteka_domain::calendar_date(v).is_some(),
         Value::Array(a) => a.iter().any(|x| {
@@ -445,10 +464,16 @@ fn in_replica_form(record: &Record, date_fields: &[String]) -> Option<Record> {
         && !date_fields
             .iter()
             .any(|f| record.fields.get(f).is_some_and(needs))
+        && !form
+            .user_time
+            .is_some_and(|(u, fields)| u.needs(record, fields))
     {
         return None;
     }
     let mut out = record.clone();
+    if let Some((u, fields)) = form.user_time {
+        u.fix(&mut out, fields);
+    }
     kartoteka_domain::record::primary_first(out.key.entity_type, &mut out.fields);
     for f in date_fields {
         let Some(v) = out.fields.get_mut(f) else {
@@ -524,14 +549,14 @@ fn apply_one(
     later: &mut Later,
     entity_type: EntityType,
     record: &Record,
-    date_fields: &[String],
+    form: &ReplicaForm<'_>,
     unsent: &HashMap<i64, Vec<String>>,
     stats: &mut ApplyStats,
     deltas: &mut CountDeltas,
     renamed: &mut Vec<i64>,
 ) -> Result<(), StoreError> {
     let canonical;
-    let record = match in_replica_form(record, date_fields) {
+    let record = match in_replica_form(record, form) {
         Some(r) => {
             canonical = r;
             &canonical

@@ -178,6 +178,7 @@ impl Portal for BitrixPortal {
             signed_in: Some(SignedIn {
                 user_id,
                 is_supervisor: bundle.is_supervisor,
+                time_zone: bundle.time_zone,
             }),
             server_time: bundle.server_time,
             counts: bundle.counts,

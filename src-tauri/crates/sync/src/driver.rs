@@ -170,7 +170,11 @@ impl<P: Portal, R: Replica> SyncEngine<P, R> {
                 SyncAction::MarkPullStart { entity_type } => {
                     let now = match portal_time {
                         Some(t) => t,
-                        None => self.call(cancel, || self.portal.server_time()).await?,
+                        None => {
+                            let t = self.call(cancel, || self.portal.server_time()).await?;
+                            self.with_replica(move |r| r.note_portal_time(t)).await?;
+                            t
+                        }
                     };
                     portal_time = Some(now);
                     self.mark_pull_start(&mut run, entity_type, now).await?

@@ -84,11 +84,13 @@ pub struct ReferenceData {
 }
 
 /// Who the webhook acts as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedIn {
     pub user_id: i64,
     /// A portal administrator or a department head.
     pub is_supervisor: bool,
+    /// Their personal time zone (`TIME_ZONE`), if set.
+    pub time_zone: Option<String>,
 }
 
 /// What applying a chunk did to the replica.

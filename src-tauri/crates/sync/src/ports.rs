@@ -128,6 +128,9 @@ pub trait Replica: Send + 'static {
     /// such links without bumping the linking record's `updatedTime`, so sync re-reads them.
     fn records_linking_to(&self, t: EntityType, id: i64) -> Result<Vec<RecordKey>, Self::Error>;
     fn replace_reference(&mut self, reference: &ReferenceData) -> Result<(), Self::Error>;
+    /// The portal's clock as it printed it lately (its offset now: REST datetimes of a user
+    /// with a personal time zone are read back by it).
+    fn note_portal_time(&mut self, t: DateTime<FixedOffset>) -> Result<(), Self::Error>;
     /// The highest stage-history row id recorded for a type.
     fn stage_history_checkpoint(&self, t: EntityType) -> Result<i64, Self::Error>;
     /// Records stage-history rows as history events and advances the checkpoint (one

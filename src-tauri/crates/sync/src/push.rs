@@ -143,6 +143,25 @@ impl Uploader {
         .await
     }
 
+    /// The signed-in user's time shift and the datetime fields of every type (see [`Times`]).
+    async fn times(&self) -> Result<Times, SyncError> {
+        self.store(|s| {
+            let user = s.user_time()?;
+            let mut fields = HashMap::new();
+            for t in EntityType::ALL {
+                let names = s
+                    .field_meta(t)?
+                    .into_iter()
+                    .filter(|f| f.field_type == FieldType::Datetime)
+                    .map(|f| f.name)
+                    .collect();
+                fields.insert(t, names);
+            }
+            Ok(Times { user, fields })
+        })
+        .await
+    }
+
     async fn store<T, F>(&self, f: F) -> Result<T, SyncError>
     where
         T: Send + 'static,
@@ -208,8 +227,9 @@ impl Uploader {
         }
         // The yes/no fields are written as Y/N (`for_the_wire`): read once per round.
         let booleans = self.yes_no_fields().await?;
+        let times = self.times().await?;
         self.creates(creates, &booleans, summary).await?;
-        self.updates(others, &booleans, summary).await
+        self.updates(others, &booleans, &times, summary).await
     }
 
     // ---- creates ------------------------------------------------------------------------
@@ -358,6 +378,7 @@ impl Uploader {
         &self,
         records: Vec<QueuedRecord>,
         booleans: &HashMap<EntityType, HashSet<String>>,
+        times: &Times,
         summary: &mut UploadSummary,
     ) -> Result<(), SyncError> {
         // Entries that name a record not yet created wait for it.
@@ -421,7 +442,9 @@ impl Uploader {
                         });
                         continue;
                     }
-                    let mut plan = plan_update(&record.entries, portal);
+                    // Compared at their true instants; stored as the portal sent them (the
+                    // replica puts them right itself).
+                    let mut plan = plan_update(&record.entries, &times.fixed(portal));
                     plan.for_the_wire(&booleans[&key.entity_type]);
                     if !plan.conflicts.is_empty() {
                         summary.conflicts += plan.conflicts.len() as u64;
@@ -558,7 +581,7 @@ impl Uploader {
                             continue;
                         };
                         summary.records_written += 1;
-                        let missing = check_answer(written, &item);
+                        let missing = check_answer(written, &times.fixed(&item));
                         let (bad, good): (Vec<_>, Vec<_>) =
                             written.iter().partition(|w| missing.contains(&w.field));
                         let good_ids: Vec<i64> = good.iter().flat_map(|w| w.ids.clone()).collect();
@@ -913,4 +936,24 @@ fn batches_of(writes: &[Write], limit: usize) -> Vec<&[Write]> {
         out.push(&writes[start..]);
     }
     out
+}
+
+/// What reading back the portal's datetimes needs: the signed-in user's personal-zone shift, if
+/// any (`CRestUtil::ConvertDateTime`, see [`kartoteka_domain::usertime`]), and the datetime
+/// fields of each type.
+struct Times {
+    user: Option<kartoteka_domain::usertime::UserTime>,
+    fields: HashMap<EntityType, Vec<String>>,
+}
+
+impl Times {
+    /// A record read from the portal at its true instants, as the replica keeps it (for
+    /// comparing; the replica is given the portal's own answer and puts it right once).
+    fn fixed(&self, record: &Record) -> Record {
+        let mut out = record.clone();
+        if let (Some(u), Some(fields)) = (&self.user, self.fields.get(&record.key.entity_type)) {
+            u.fix(&mut out, fields);
+        }
+        out
+    }
 }

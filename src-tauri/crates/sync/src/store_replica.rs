@@ -135,13 +135,21 @@ impl Replica for Store {
                 self.replace_categories(t, &categories)?;
             }
         }
-        if let Some(who) = reference.signed_in {
+        if let Some(who) = &reference.signed_in {
             self.set_profile(&Profile {
                 user_id: Some(who.user_id),
                 is_supervisor: who.is_supervisor,
             })?;
+            self.set_user_time_zone(who.time_zone.as_deref())?;
+        }
+        if let Some(t) = reference.server_time {
+            self.note_portal_time(t)?;
         }
         Ok(())
+    }
+
+    fn note_portal_time(&mut self, t: DateTime<FixedOffset>) -> Result<(), StoreError> {
+        Store::note_portal_time(self, t)
     }
 
     fn stage_history_checkpoint(&self, t: EntityType) -> Result<i64, StoreError> {

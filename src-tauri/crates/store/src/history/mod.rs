@@ -35,7 +35,7 @@ use crate::{Store, StoreError};
 use kartoteka_domain::{
     AuthorKind, HistoryEventCode, HistoryFilter, HistorySource, HistorySyncState, RecordKey,
 };
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 
 /// An event about to be recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +139,8 @@ pub struct Profile {
 const META_USER: &str = "profile.user_id";
 const META_SUPERVISOR: &str = "profile.is_supervisor";
 const META_DEVICE: &str = "device_id";
+const META_TIME_ZONE: &str = "profile.time_zone";
+const META_PORTAL_TIME: &str = "portal.time";
 
 impl Store {
     pub(crate) fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
@@ -175,6 +177,25 @@ impl Store {
             META_SUPERVISOR,
             if profile.is_supervisor { "1" } else { "0" },
         )
+    }
+
+    /// The signed-in user's personal time zone (`None` or empty: none set).
+    pub fn set_user_time_zone(&mut self, zone: Option<&str>) -> Result<(), StoreError> {
+        self.set_meta(META_TIME_ZONE, zone.unwrap_or(""))
+    }
+
+    /// The portal's clock as it printed it lately (its offset now).
+    pub fn note_portal_time(
+        &mut self,
+        t: chrono::DateTime<chrono::FixedOffset>,
+    ) -> Result<(), StoreError> {
+        self.set_meta(META_PORTAL_TIME, &t.to_rfc3339())
+    }
+
+    /// What reading back REST datetimes needs, when the signed-in user has a personal time
+    /// zone (see [`kartoteka_domain::usertime`]).
+    pub fn user_time(&self) -> Result<Option<kartoteka_domain::usertime::UserTime>, StoreError> {
+        user_time_in(&self.conn)
     }
 
     /// This replica's device id, made once by `make` (ids are passed in, house style).
@@ -381,4 +402,22 @@ pub(crate) fn forget_history(conn: &rusqlite::Connection, rid: i64) -> Result<()
     conn.prepare_cached("DELETE FROM history_chain WHERE rid = ?1")?
         .execute([rid])?;
     Ok(())
+}
+
+/// [`Store::user_time`] inside a caller's transaction.
+pub(crate) fn user_time_in(
+    conn: &Connection,
+) -> Result<Option<kartoteka_domain::usertime::UserTime>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT value FROM replica_meta WHERE key = ?1")?;
+    let zone: Option<String> = stmt.query_row([META_TIME_ZONE], |r| r.get(0)).optional()?;
+    let time: Option<String> = stmt
+        .query_row([META_PORTAL_TIME], |r| r.get(0))
+        .optional()?;
+    let (Some(zone), Some(time)) = (zone, time) else {
+        return Ok(None);
+    };
+    let Ok(now) = chrono::DateTime::parse_from_rfc3339(&time) else {
+        return Ok(None);
+    };
+    Ok(kartoteka_domain::usertime::UserTime::new(&zone, now))
 }
