@@ -48,9 +48,22 @@ impl UserTime {
         printed - Duration::seconds(then - now)
     }
 
-    /// [`UserTime::true_time`] of a datetime value (`…T…±hh:mm`); `None` when it is none or
-    /// needs no change.
+    /// [`UserTime::true_time`] of a datetime value (`…T…±hh:mm`, or a list of them: a multiple
+    /// field, each value converted alike); `None` when it is none or needs no change.
     pub fn fixed(&self, v: &Value) -> Option<Value> {
+        if let Value::Array(items) = v {
+            let fixed: Vec<Option<Value>> = items.iter().map(|x| self.fixed(x)).collect();
+            if fixed.iter().all(Option::is_none) {
+                return None;
+            }
+            return Some(Value::Array(
+                items
+                    .iter()
+                    .zip(fixed)
+                    .map(|(x, f)| f.unwrap_or_else(|| x.clone()))
+                    .collect(),
+            ));
+        }
         let s = v.as_str()?;
         let printed = DateTime::parse_from_rfc3339(s.trim()).ok()?;
         let t = self.true_time(printed);
@@ -117,5 +130,13 @@ mod tests {
             at("2026-07-10T12:00:00+03:00")
         );
         assert!(UserTime::new("", at("2026-03-02T09:00:00+03:00")).is_none());
+        let list = serde_json::json!(["2026-07-10T13:00:00+03:00", "2026-02-10T13:00:00+03:00"]);
+        assert_eq!(
+            winter.fixed(&list),
+            Some(serde_json::json!([
+                "2026-07-10T12:00:00+03:00",
+                "2026-02-10T13:00:00+03:00"
+            ]))
+        );
     }
 }

@@ -481,16 +481,28 @@ pub fn for_caller(call: &Call<'_>, t: i64, rendered: Arc<str>, original: bool) -
     let mut changed = false;
     for f in call.portal.fields(t).iter().filter(|f| f.ty == "datetime") {
         let key = output_name(f, original);
-        let Some(Value::String(text)) = m.get(&key) else {
-            continue;
+        let shifted = |text: &str| {
+            let at = crate::clock::parse_datetime(text, call.offset())?;
+            let shift = get_offset(at) - now_shift;
+            (shift != 0).then(|| Value::String(portal.fmt(at + shift)))
         };
-        let Some(at) = crate::clock::parse_datetime(text, call.offset()) else {
-            continue;
-        };
-        let shift = get_offset(at) - now_shift;
-        if shift != 0 {
-            m.insert(key, Value::String(portal.fmt(at + shift)));
-            changed = true;
+        // Each value of a multiple field alike.
+        match m.get_mut(&key) {
+            Some(Value::String(text)) => {
+                if let Some(v) = shifted(text) {
+                    m.insert(key, v);
+                    changed = true;
+                }
+            }
+            Some(Value::Array(items)) => {
+                for x in items.iter_mut() {
+                    if let Some(v) = x.as_str().and_then(shifted) {
+                        *x = v;
+                        changed = true;
+                    }
+                }
+            }
+            _ => {}
         }
     }
     if !changed {

@@ -204,10 +204,15 @@ fn dates_as_written(
     let metas = field_metas(conn, t)?;
     let typed_date = |v: &mut Value| {
         let Some(s) = v.as_str() else { return };
-        let head = s.trim().get(..10).unwrap_or_default();
-        let date = chrono::NaiveDate::parse_from_str(head, "%Y-%m-%d")
-            .or_else(|_| chrono::NaiveDate::parse_from_str(head, "%d.%m.%Y"));
-        if let Ok(d) = date {
+        // A value with an offset is a portal's rendering (00:00 UTC of the day shown in its
+        // zone): the day of the nearest UTC midnight; otherwise the day as typed.
+        let date = kartoteka_domain::calendar_date(v).or_else(|| {
+            let head = s.trim().get(..10).unwrap_or_default();
+            chrono::NaiveDate::parse_from_str(head, "%Y-%m-%d")
+                .or_else(|_| chrono::NaiveDate::parse_from_str(head, "%d.%m.%Y"))
+                .ok()
+        });
+        if let Some(d) = date {
             *v = Value::String(d.format("%Y-%m-%d").to_string());
         }
     };

@@ -379,6 +379,12 @@ fn rebuild_search(tx: &Transaction) -> Result<(), StoreError> {
     crate::search::rebuild(tx).map(drop)
 }
 
+/// Version 6 keeps no new table: records an older replica kept as the portal sent them take the
+/// form a pulled record takes now (the primary link first in its list, dates as `YYYY-MM-DD`).
+fn to_replica_form(tx: &Transaction) -> Result<(), StoreError> {
+    crate::pull::to_replica_form(tx)
+}
+
 /// Each step of the schema, oldest first: `STEPS[n - 1]` makes version `n`. Append only.
 pub const STEPS: &[Step] = &[
     Step::sql(V1_SQL),
@@ -388,6 +394,10 @@ pub const STEPS: &[Step] = &[
     Step {
         sql: V5_SQL,
         then: Some(rebuild_search),
+    },
+    Step {
+        sql: "",
+        then: Some(to_replica_form),
     },
 ];
 

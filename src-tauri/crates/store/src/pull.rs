@@ -357,17 +357,30 @@ pub(crate) fn apply_in(
     entity_type: EntityType,
     records: &[Record],
 ) -> Result<ApplyStats, StoreError> {
+    let form = FormData::load(tx, entity_type)?;
+    apply_records(tx, entity_type, records, Some(&form.form()))
+}
+
+/// [`apply_in`] of records already in the replica's form ([`in_replica_form`]): the shift of a
+/// personal time zone must be taken off once, not twice.
+pub(crate) fn apply_in_form(
+    tx: &Connection,
+    entity_type: EntityType,
+    records: &[Record],
+) -> Result<ApplyStats, StoreError> {
+    apply_records(tx, entity_type, records, None)
+}
+
+fn apply_records(
+    tx: &Connection,
+    entity_type: EntityType,
+    records: &[Record],
+    form: Option<&ReplicaForm<'_>>,
+) -> Result<ApplyStats, StoreError> {
     let mut stats = ApplyStats::default();
     let mut deltas = CountDeltas::default();
     {
         let unsent = unsent_fields(tx, entity_type)?;
-        let date_fields = fields_of_type(tx, entity_type, "date")?;
-        let datetime_fields = fields_of_type(tx, entity_type, "datetime")?;
-        let user_time = crate::history::user_time_in(tx)?;
-        let form = ReplicaForm {
-            date_fields: &date_fields,
-            user_time: user_time.as_ref().map(|u| (u, datetime_fields.as_slice())),
-        };
         let mut st = Statements::new(tx)?;
         let mut observer = Observer::new(tx, entity_type)?;
         observer.defer_writes();
@@ -387,7 +400,7 @@ pub(crate) fn apply_in(
                 &mut later,
                 entity_type,
                 record,
-                &form,
+                form,
                 &unsent,
                 &mut stats,
                 &mut deltas,
@@ -436,6 +449,33 @@ fn fields_of_type(
     Ok(names)
 }
 
+/// What [`ReplicaForm`] borrows, read from the replica's metadata.
+pub(crate) struct FormData {
+    date_fields: Vec<String>,
+    datetime_fields: Vec<String>,
+    user_time: Option<kartoteka_domain::usertime::UserTime>,
+}
+
+impl FormData {
+    pub(crate) fn load(tx: &Connection, entity_type: EntityType) -> Result<FormData, StoreError> {
+        Ok(FormData {
+            date_fields: fields_of_type(tx, entity_type, "date")?,
+            datetime_fields: fields_of_type(tx, entity_type, "datetime")?,
+            user_time: crate::history::user_time_in(tx)?,
+        })
+    }
+
+    pub(crate) fn form(&self) -> ReplicaForm<'_> {
+        ReplicaForm {
+            date_fields: &self.date_fields,
+            user_time: self
+                .user_time
+                .as_ref()
+                .map(|u| (u, self.datetime_fields.as_slice())),
+        }
+    }
+}
+
 /// What puts a pulled record in the form the replica keeps (see [`in_replica_form`]).
 pub(crate) struct ReplicaForm<'a> {
     pub date_fields: &'a [String],
@@ -450,7 +490,7 @@ pub(crate) struct ReplicaForm<'a> {
 /// ([`kartoteka_domain::record::primary_first`]), and its datetimes are the instants they stand
 /// for even where a user's personal time zone shifted them
 /// ([`kartoteka_domain::usertime::UserTime`]).
-fn in_replica_form(record: &Record, form: &ReplicaForm<'_>) -> Option<Record> {
+pub(crate) fn in_replica_form(record: &Record, form: &ReplicaForm<'_>) -> Option<Record> {
     let date_fields = form.date_fields;
     let needs = |v: &Value| match v {
         Value::String(s) => s.len() > 10 && kartoteka_domain::calendar_date(v).is_some(),
@@ -549,14 +589,14 @@ fn apply_one(
     later: &mut Later,
     entity_type: EntityType,
     record: &Record,
-    form: &ReplicaForm<'_>,
+    form: Option<&ReplicaForm<'_>>,
     unsent: &HashMap<i64, Vec<String>>,
     stats: &mut ApplyStats,
     deltas: &mut CountDeltas,
     renamed: &mut Vec<i64>,
 ) -> Result<(), StoreError> {
     let canonical;
-    let record = match in_replica_form(record, form) {
+    let record = match form.and_then(|f| in_replica_form(record, f)) {
         Some(r) => {
             canonical = r;
             &canonical
@@ -817,4 +857,62 @@ fn merge_unsent(
         }
     }
     Ok(merged)
+}
+
+/// Brings records kept by an older replica into the form a pulled record now takes (the primary
+/// link first, dates as `YYYY-MM-DD`), in the local version and the server mirror alike, and
+/// writes the links of the changed local versions again. No history: nothing changed on the
+/// portal. (A personal time zone's shift cannot be taken off here: an older replica never knew
+/// the zone; records read again later are put right then.)
+pub(crate) fn to_replica_form(tx: &Connection) -> Result<(), StoreError> {
+    for t in EntityType::ALL {
+        let dates = fields_of_type(tx, t, "date")?;
+        let form = ReplicaForm {
+            date_fields: &dates,
+            user_time: None,
+        };
+        let (lo, hi) = (rid(t, 1)?, rid(t, crate::promote::MAX_ID)?);
+        for table in ["record_fields", "server_records"] {
+            let rows: Vec<(i64, String)> = tx
+                .prepare(&format!(
+                    "SELECT rid, fields FROM {table} WHERE rid BETWEEN ?1 AND ?2"
+                ))?
+                .query_map(params![lo, hi], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            let mut update =
+                tx.prepare(&format!("UPDATE {table} SET fields = ?2 WHERE rid = ?1"))?;
+            for (row, json) in rows {
+                let record = Record {
+                    key: RecordKey {
+                        entity_type: t,
+                        id: row - lo + 1,
+                    },
+                    updated_time: None,
+                    fields: serde_json::from_str(&json)?,
+                    multi_fields: Vec::new(),
+                };
+                let Some(normal) = in_replica_form(&record, &form) else {
+                    continue;
+                };
+                update.execute(params![row, serde_json::to_string(&normal.fields)?])?;
+                if table == "record_fields" {
+                    tx.prepare_cached("DELETE FROM links WHERE from_rid = ?1")?
+                        .execute([row])?;
+                    for link in declared_links(&normal) {
+                        tx.prepare_cached(
+                            "INSERT OR REPLACE INTO links (from_rid, to_rid, is_primary, sort) \
+                             VALUES (?1, ?2, ?3, ?4)",
+                        )?
+                        .execute(params![
+                            row,
+                            rid_of(link.to)?,
+                            link.is_primary,
+                            link.sort
+                        ])?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }

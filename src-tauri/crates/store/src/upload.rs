@@ -5,7 +5,6 @@
 use crate::edit::{load_local, load_server, write_local, FM_PREFIX};
 use crate::history::rekey_chain;
 use crate::promote::rid_of;
-use crate::pull::apply_in;
 use crate::{Store, StoreError};
 use kartoteka_domain::{HistorySyncState, MultiField, OutboxOp, OutboxState, Record, RecordKey};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -397,6 +396,10 @@ fn finish_entries(
     let Some(item) = item else {
         return Ok(());
     };
+    // In the replica's form once (dates, the primary first, true instants), for both uses below.
+    let form = crate::pull::FormData::load(tx, key.entity_type)?;
+    let normal = crate::pull::in_replica_form(item, &form.form());
+    let item = normal.as_ref().unwrap_or(item);
     // Our uploaded fields become part of the server version first, so the item raises no
     // "observed" events for them; the rest of the item is applied as a pull would.
     let rid = rid_of(key)?;
@@ -430,7 +433,7 @@ fn finish_entries(
             .execute(params![rid, f, m])?;
         }
     }
-    apply_in(tx, key.entity_type, std::slice::from_ref(item))?;
+    crate::pull::apply_in_form(tx, key.entity_type, std::slice::from_ref(item))?;
     Ok(())
 }
 

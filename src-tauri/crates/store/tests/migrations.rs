@@ -513,3 +513,45 @@ fn an_upgrade_whose_copy_cannot_be_made_is_not_tried() {
         .expect("version");
     assert_eq!(version, 4);
 }
+
+/// Version 6: a deal an older version kept with its primary contact second and its close date as
+/// the portal rendered it west of UTC comes out with the primary first (in the record and its
+/// links) and the date as the day itself, without a history event.
+#[test]
+fn database_made_by_v5_keeps_records_in_the_form_pulls_now_give() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("v5.db");
+    {
+        let conn = Connection::open(&path).expect("create v5 file");
+        for step in &STEPS[..5] {
+            conn.execute_batch(step.sql).expect("v1..v5 schema");
+        }
+        conn.execute_batch(
+            r#"
+            INSERT INTO field_meta (entity_type, name, position, field_type, label, is_required,
+                is_read_only, is_immutable, is_multiple, is_custom, options)
+            VALUES (2, 'closedate', 1, 'date', 'Дата завершения', 0, 0, 0, 0, 0, '[]');
+            INSERT INTO records (rid, entity_type, id, state, title, title_sort, created_time, updated_time, server_hash, search_hash)
+            VALUES (2 * 281474976710656 + 7, 2, 7, 0, 'Сделка', 'сделка', 1700000000, 1700000000, 1, 1);
+            INSERT INTO record_fields (rid, fields, multi_fields) VALUES
+                (2 * 281474976710656 + 7,
+                 '{"id":7,"title":"Сделка","contactIds":[4,9],"contactId":9,"closedate":"2026-03-12T19:00:00-05:00"}', '[]');
+            INSERT INTO links (from_rid, to_rid, is_primary, sort) VALUES
+                (2 * 281474976710656 + 7, 3 * 281474976710656 + 4, 0, 10),
+                (2 * 281474976710656 + 7, 3 * 281474976710656 + 9, 1, 20);
+            INSERT INTO record_counts (entity_type, state, n) VALUES (2, 0, 1);
+            PRAGMA user_version = 5;
+            "#,
+        )
+        .expect("v5 data");
+    }
+    let store = Store::open(&path).expect("upgrades");
+    let d = store
+        .get_record(key(EntityType::Deal, 7))
+        .expect("read")
+        .expect("deal");
+    assert_eq!(d.fields["contactIds"], json!([9, 4]));
+    assert_eq!(d.fields["closedate"], "2026-03-13");
+    let primary: Vec<(i64, bool)> = d.links.iter().map(|l| (l.key.id, l.is_primary)).collect();
+    assert_eq!(primary.first(), Some(&(9, true)), "{primary:?}");
+}

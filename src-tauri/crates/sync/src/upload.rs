@@ -123,6 +123,16 @@ pub fn merge_links(
         return Some(out);
     }
     let (b, m, p) = (base.first(), mine.first(), portal.first());
+    if b.is_none() {
+        // No link before, so no primary was chosen: the portal's first stays primary (a
+        // colleague linked it first), else mine.
+        if let Some(id) = p.or(m) {
+            if let Some(at) = out.iter().position(|x| x == id) {
+                out[..=at].rotate_right(1);
+            }
+        }
+        return Some(out);
+    }
     let mine_moved = m != b;
     let theirs_moved = p != b;
     if mine_moved && theirs_moved && m != p {
@@ -337,7 +347,20 @@ pub fn check_answer(written: &[FieldChange], answered: &Record) -> Vec<String> {
             .get(&change.field)
             .cloned()
             .unwrap_or(Value::Null);
-        if !same_value(&got, &change.mine) {
+        let taken = match link_list(answered.key.entity_type, &change.field) {
+            // A link list: the same records, and the same one first where it has a primary
+            // (the portal orders the rest by its own SORT).
+            Some((has_primary, _, _)) => {
+                let (a, b) = (link_ids(&got), link_ids(&change.mine));
+                let mut sa = a.clone();
+                let mut sb = b.clone();
+                sa.sort_unstable();
+                sb.sort_unstable();
+                sa == sb && (!has_primary || a.first() == b.first())
+            }
+            None => same_value(&got, &change.mine),
+        };
+        if !taken {
             missing.push(change.field.clone());
         }
     }
@@ -615,6 +638,8 @@ mod tests {
         assert_eq!(m(&[1, 2], &[2, 1], &[1]), None);
         // Their new primary is one I unlinked: a conflict.
         assert_eq!(m(&[1, 2, 3], &[1, 2], &[3, 1, 2]), None);
+        // Both linked a first contact to a record that had none: both kept, theirs primary.
+        assert_eq!(m(&[], &[4], &[7]), Some(vec![7, 4]));
         // A company's contacts have no primary: order is no choice.
         assert_eq!(
             merge_links(&[1, 2], &[2, 1, 5], &[1, 2, 7], false),
