@@ -918,7 +918,10 @@ async fn upgrade_failure_story(app: &mut AppUnderTest) -> Result<(), E2eError> {
             "the window to explain the failed upgrade",
             STEP_TIMEOUT,
             "return document.body.innerText",
-            |text| text.as_str().is_some_and(|t| t.contains("4 → 5")),
+            |text| {
+                let versions = format!("4 → {}", kartoteka_store::migrations::SUPPORTED_VERSION);
+                text.as_str().is_some_and(|t| t.contains(&versions))
+            },
         )
         .await?;
     let text = shown.as_str().unwrap_or_default();
