@@ -1005,52 +1005,25 @@ async fn a_new_primary_reaches_the_portal_and_a_link_added_meanwhile_is_kept() {
     let emu = Emu::new(&sb);
     let dir = tempfile::tempdir().expect("dir");
     let store = replica(&dir.path().join("replica.db"));
-    let new_contact = |name: &str| {
-        let emu = &emu;
-        let name = name.to_string();
-        async move {
-            emu.act(
-                1,
-                "crm.item.add",
-                json!({"entityTypeId": 3, "fields": {"name": name}}),
-            )
-            .await["result"]["item"]["id"]
-                .as_i64()
-                .expect("contact id")
-        }
+    let mut contacts = Vec::new();
+    for name in ["А", "Б", "В"] {
+        contacts.push(emu.add(EntityType::Contact, json!({"name": name})).await);
+    }
+    let [a, b, c] = contacts[..] else {
+        unreachable!("three contacts")
     };
-    let (a, b, c) = (
-        new_contact("А").await,
-        new_contact("Б").await,
-        new_contact("В").await,
-    );
     let lead = emu
-        .act(
-            1,
-            "crm.item.add",
-            json!({"entityTypeId": 1, "fields": {"title": "Лид", "contactIds": [a, b]}}),
+        .add(
+            EntityType::Lead,
+            json!({"title": "Лид", "contactIds": [a, b]}),
         )
-        .await["result"]["item"]["id"]
-        .as_i64()
-        .expect("lead");
+        .await;
     let co1 = emu
-        .act(
-            1,
-            "crm.item.add",
-            json!({"entityTypeId": 4, "fields": {"title": "Первая"}}),
-        )
-        .await["result"]["item"]["id"]
-        .as_i64()
-        .expect("company");
+        .add(EntityType::Company, json!({"title": "Первая"}))
+        .await;
     let co2 = emu
-        .act(
-            1,
-            "crm.item.add",
-            json!({"entityTypeId": 4, "fields": {"title": "Вторая"}}),
-        )
-        .await["result"]["item"]["id"]
-        .as_i64()
-        .expect("company");
+        .add(EntityType::Company, json!({"title": "Вторая"}))
+        .await;
     emu.act(
         1,
         "crm.item.update",
@@ -1136,14 +1109,8 @@ async fn a_primary_moved_on_the_portal_to_another_record_meanwhile_is_a_conflict
     let deal = key(EntityType::Deal, deal_id);
     if contacts.len() < 3 {
         let extra = emu
-            .act(
-                1,
-                "crm.item.add",
-                json!({"entityTypeId": 3, "fields": {"name": "Третий"}}),
-            )
-            .await["result"]["item"]["id"]
-            .as_i64()
-            .expect("contact");
+            .add(EntityType::Contact, json!({"name": "Третий"}))
+            .await;
         emu.act(
             1,
             "crm.item.update",

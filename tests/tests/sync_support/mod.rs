@@ -81,6 +81,20 @@ impl Emu {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// Adds a record as user 1 (`crm.item.add`); its id.
+    pub async fn add(&self, t: EntityType, fields: Value) -> i64 {
+        let r = self
+            .act(
+                1,
+                "crm.item.add",
+                json!({"entityTypeId": t.type_id(), "fields": fields}),
+            )
+            .await;
+        r["result"]["item"]["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{t} added: {r}"))
+    }
+
     /// Empties the portal and adds `n` deals titled "Deal k", 50 per batch.
     pub async fn reset_with_deals(&self, n: usize) {
         self.control

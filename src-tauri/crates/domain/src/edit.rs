@@ -26,27 +26,62 @@ impl RecordKey {
 /// shown in the portal's zone (`2026-03-13T03:00:00+03:00` in Moscow, `2026-03-12T19:00:00-05:00`
 /// in New York: `CRestUtil::ConvertDate` is `date('c', MakeTimeStamp($d) + date("Z"))`), and
 /// since `date("Z")` is the offset in force when the value is *read*, a zone with summer time
-/// moves it an hour either side of midnight. So a value with a time is read as the date of the
-/// **nearest** UTC midnight; `YYYY-MM-DD` and `DD.MM.YYYY` are that date.
+/// moves it an hour either side of midnight. So a value with a time and an offset is read as the
+/// date of the **nearest** UTC midnight; `YYYY-MM-DD`, `DD.MM.YYYY` and a date with a time but no
+/// offset (as a person types it) are the date written.
 pub fn calendar_date(v: &Value) -> Option<chrono::NaiveDate> {
     let s = v.as_str()?.trim();
-    if s.len() <= 10 {
-        return chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+    let typed = |s: &str| {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
             .or_else(|_| chrono::NaiveDate::parse_from_str(s, "%d.%m.%Y"))
-            .ok();
+            .ok()
+    };
+    if s.len() <= 10 {
+        return typed(s);
     }
-    let t = chrono::DateTime::parse_from_rfc3339(s)
+    match chrono::DateTime::parse_from_rfc3339(s)
         .or_else(|_| chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%z"))
-        .ok()?
-        .timestamp();
-    chrono::DateTime::from_timestamp((t + 43_200).div_euclid(86_400) * 86_400, 0)
-        .map(|d| d.date_naive())
+    {
+        Ok(t) => chrono::DateTime::from_timestamp(
+            (t.timestamp() + 43_200).div_euclid(86_400) * 86_400,
+            0,
+        )
+        .map(|d| d.date_naive()),
+        Err(_) => typed(s.get(..10)?),
+    }
 }
 
-/// A date-only value in the form Kartoteka keeps and writes: `YYYY-MM-DD` (read on the portal's
-/// own clock, so the same day in every zone). `None` when `v` is no date.
+/// A date-only value in the form Kartoteka keeps and writes, `YYYY-MM-DD` (a portal reads it on
+/// its own clock, so it is the same day in every zone). `None` when `v` is no date or is in that
+/// form already.
 pub fn canonical_date(v: &Value) -> Option<Value> {
-    calendar_date(v).map(|d| Value::String(d.format("%Y-%m-%d").to_string()))
+    let day = calendar_date(v)?.format("%Y-%m-%d").to_string();
+    (v.as_str() != Some(day.as_str())).then_some(Value::String(day))
+}
+
+/// Whether [`dates_as_days`] would change any of the date-only fields `names`.
+pub fn dates_need_days(fields: &Map<String, Value>, names: &[String]) -> bool {
+    names.iter().any(|n| match fields.get(n) {
+        Some(Value::Array(items)) => items.iter().any(|x| canonical_date(x).is_some()),
+        Some(v) => canonical_date(v).is_some(),
+        None => false,
+    })
+}
+
+/// Puts the date-only fields `names` (single or multiple) in the form [`canonical_date`] gives.
+pub fn dates_as_days(fields: &mut Map<String, Value>, names: &[String]) {
+    let day = |v: &mut Value| {
+        if let Some(d) = canonical_date(v) {
+            *v = d;
+        }
+    };
+    for n in names {
+        match fields.get_mut(n) {
+            Some(Value::Array(items)) => items.iter_mut().for_each(day),
+            Some(v) => day(v),
+            None => {}
+        }
+    }
 }
 
 /// Whether two field values mean the same, as the portal writes them back: numbers by value
@@ -481,6 +516,32 @@ mod tests {
         ] {
             assert!(same_value(&a, &b), "{a} and {b} mean the same");
         }
+    }
+
+    #[test]
+    fn dates_become_days_and_what_is_no_date_is_left_alone() {
+        let mut f = serde_json::Map::new();
+        f.insert("closedate".into(), json!("2026-03-12T19:00:00-05:00"));
+        f.insert(
+            "UF_DAYS".into(),
+            json!(["13.03.2026", "2026-03-14", "<b>скоро</b>"]),
+        );
+        f.insert("typed".into(), json!("2026-03-15T23:30:00"));
+        let names: Vec<String> = ["closedate", "UF_DAYS", "typed", "missing"]
+            .map(String::from)
+            .to_vec();
+        assert!(dates_need_days(&f, &names));
+        dates_as_days(&mut f, &names);
+        assert_eq!(f["closedate"], "2026-03-13");
+        assert_eq!(
+            f["UF_DAYS"],
+            json!(["2026-03-13", "2026-03-14", "<b>скоро</b>"])
+        );
+        assert_eq!(
+            f["typed"], "2026-03-15",
+            "a time without an offset keeps the day typed"
+        );
+        assert!(!dates_need_days(&f, &names), "in the form already");
     }
 
     #[test]

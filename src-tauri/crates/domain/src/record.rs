@@ -89,10 +89,7 @@ impl Record {
 
     /// A field as an integer id; accepts numbers and numeric strings, treats 0 as "no link".
     pub fn id_field(&self, name: &str) -> Option<i64> {
-        let v = self.field(name)?;
-        let n = v
-            .as_i64()
-            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))?;
+        let n = id_of(self.field(name)?)?;
         (n != 0).then_some(n)
     }
 
@@ -119,6 +116,25 @@ impl Record {
 /// Bitrix24 spells "empty" as `null`, `""`, `"0"` (legacy links), `0` (no link) or `[]`.
 /// Only `null`, `""` and `[]` are empty for every field; `0` and `"0"` only for link fields,
 /// so callers that know the field's type decide those.
+/// A record id as a portal writes one: a number or a numeric string.
+pub fn id_of(v: &Value) -> Option<i64> {
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+}
+
+/// The ids of a link field (`contactIds`, or a single id as a list of one), in order: positive
+/// ones, each once.
+pub fn link_ids(v: &Value) -> Vec<i64> {
+    let mut out: Vec<i64> = match v {
+        Value::Array(a) => a.iter().filter_map(id_of).collect(),
+        other => id_of(other).into_iter().collect(),
+    };
+    out.retain(|id| *id > 0);
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|id| seen.insert(*id));
+    out
+}
+
 /// Where a record's primary link stands in its list when it is not first: a deal's or lead's
 /// `contactId` in `contactIds`, a contact's `companyId` in `companyIds` (the list's name and the
 /// position). `None` when it is first, or there is none.
@@ -131,17 +147,12 @@ pub fn primary_out_of_place(
         EntityType::Contact => ("companyIds", "companyId"),
         EntityType::Company => return None,
     };
-    let id = |v: &Value| match v {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse::<i64>().ok(),
-        _ => None,
-    };
-    let primary = fields.get(single).and_then(id).filter(|p| *p > 0)?;
+    let primary = fields.get(single).and_then(id_of).filter(|p| *p > 0)?;
     let at = fields
         .get(list)?
         .as_array()?
         .iter()
-        .position(|v| id(v) == Some(primary))?;
+        .position(|v| id_of(v) == Some(primary))?;
     (at > 0).then_some((list, at))
 }
 

@@ -130,6 +130,10 @@ mod tests {
             at("2026-07-10T12:00:00+03:00")
         );
         assert!(UserTime::new("", at("2026-03-02T09:00:00+03:00")).is_none());
+        assert!(UserTime::new("Mars/Olympus", at("2026-03-02T09:00:00+03:00")).is_none());
+        // Text that is no datetime is left alone.
+        assert_eq!(winter.fixed(&serde_json::json!("завтра в 10")), None);
+        assert_eq!(winter.fixed(&serde_json::json!(42)), None);
         let list = serde_json::json!(["2026-07-10T13:00:00+03:00", "2026-02-10T13:00:00+03:00"]);
         assert_eq!(
             winter.fixed(&list),

@@ -100,7 +100,7 @@ impl Engine {
         self.clock.now_ms()
     }
 
-    /// A measured time as answers show it: 0 with `zeroTimings` (byte-identical runs, §9.1).
+    /// A measured time as answers show it: 0 with `zeroTimings` (so frozen-clock runs answer byte for byte alike).
     pub fn measured(&self, real: f64) -> f64 {
         if self.cfg.zero_timings {
             0.0
@@ -253,7 +253,7 @@ impl Engine {
 
     /// Charges one call to its operating budget: `costPerCallSeconds` when set, else the call's
     /// time ([`Engine::call_seconds`]; 0 with `zeroTimings`, so frozen-clock runs stay
-    /// byte-identical, §9.1). A call of 0.1 s or less costs nothing, as the server registers
+    /// byte-identical). A call of 0.1 s or less costs nothing, as the server registers
     /// only longer ones (`rest/lib/engine/access/loadlimiter.php`).
     pub fn charge_call(&mut self, budget: &str, method: &str, seconds: f64) -> (f64, Option<i64>) {
         let timed = if seconds > FREE_CALL_SECONDS {

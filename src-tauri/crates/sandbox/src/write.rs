@@ -28,17 +28,19 @@ fn operation_denied(op: &str) -> ApiError {
     )
 }
 
-/// Applies client `fields` to a map. Unknown and read-only keys are ignored. `uf_one_is_yes` is
-/// the lenient switch under which a user field of type boolean also takes `1` as yes.
+/// Applies client `fields` to a map, as the call's user at the call's time. Unknown and read-only
+/// keys are ignored. Lenient switches read here: `ufBooleanOneIsYes` (a user field of type
+/// boolean also takes `1` as yes) and `contactIdsOrderChoosesPrimary`.
 fn apply(
-    portal: &mut Portal,
+    call: &mut Call<'_>,
     t: i64,
     map: &mut Map<String, Value>,
     fields: &Map<String, Value>,
-    dates: crate::clock::Dates,
-    uf_one_is_yes: bool,
-    order_chooses_primary: bool,
 ) -> Result<(), ApiError> {
+    let dates = call.dates();
+    let uf_one_is_yes = call.cfg.uf_boolean_one_is_yes;
+    let order_chooses_primary = call.cfg.contact_ids_order_chooses_primary;
+    let portal = &mut *call.portal;
     // The primary contact / company before this write (the single-id field beside the list).
     let primary_before = |m: &Map<String, Value>, single: &str| m.get(single).and_then(as_i64);
     let was = [
@@ -340,15 +342,7 @@ pub fn add(call: &mut Call<'_>, p: &Value) -> MethodResult {
         );
         map.insert("probability".into(), Value::Null);
     }
-    apply(
-        call.portal,
-        t,
-        &mut map,
-        &fields,
-        call.dates(),
-        call.cfg.uf_boolean_one_is_yes,
-        call.cfg.contact_ids_order_chooses_primary,
-    )?;
+    apply(call, t, &mut map, &fields)?;
     if !rights.write.allows(user, &Item::from_map(&map)) {
         return Err(operation_denied("ADD"));
     }
@@ -422,15 +416,7 @@ pub fn update(call: &mut Call<'_>, p: &Value) -> MethodResult {
     }
     let old = existing.map();
     let mut map = old.clone();
-    apply(
-        call.portal,
-        t,
-        &mut map,
-        &fields,
-        call.dates(),
-        call.cfg.uf_boolean_one_is_yes,
-        call.cfg.contact_ids_order_chooses_primary,
-    )?;
+    apply(call, t, &mut map, &fields)?;
     let history = settle_stage(call.portal, t, Some(&old), &mut map)?;
     settle_category(call.portal, t, &map)?;
     crate::values::set_contact_flags(&mut map);

@@ -1522,5 +1522,14 @@ async fn a_personal_time_zone_shifts_datetimes_read_across_summer_time() {
         get(&p, 2, summer).await["ufCrmNextCall"],
         "2026-07-10T12:00:00+03:00"
     );
+    // Zones the sandbox cannot know are refused, not taken as UTC.
+    for bad in [
+        json!({"userTimeZones": {"1": "Mars/Olympus"}}),
+        json!({"userTimeZones": {"one": "Europe/Berlin"}}),
+        json!({"portalZone": "+03:00"}),
+    ] {
+        let (status, body) = p.emu(reqwest::Method::POST, "config", bad.clone()).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
     p.sb.shutdown().await;
 }

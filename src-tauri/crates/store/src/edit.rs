@@ -193,41 +193,20 @@ fn field_metas(conn: &Connection, t: EntityType) -> Result<Vec<FieldMeta>, Store
 
 /// The edit with every date-only value as `YYYY-MM-DD`, the form a portal reads the same in every
 /// zone (`CRestUtil::unConvertDate` reads a string on the portal's clock: `…T00:00:00+03:00` is
-/// the day before west of Moscow). A value typed with a time keeps the date it was typed with;
-/// anything that is no date is left for [`validate`] to name.
+/// the day before west of Moscow), read as [`kartoteka_domain::calendar_date`] reads it; anything
+/// that is no date is left for [`validate`] to name.
 fn dates_as_written(
     conn: &Connection,
     t: EntityType,
     edit: &RecordEdit,
 ) -> Result<RecordEdit, StoreError> {
     let mut out = edit.clone();
-    let metas = field_metas(conn, t)?;
-    let typed_date = |v: &mut Value| {
-        let Some(s) = v.as_str() else { return };
-        // A value with an offset is a portal's rendering (00:00 UTC of the day shown in its
-        // zone): the day of the nearest UTC midnight; otherwise the day as typed.
-        let date = kartoteka_domain::calendar_date(v).or_else(|| {
-            let head = s.trim().get(..10).unwrap_or_default();
-            chrono::NaiveDate::parse_from_str(head, "%Y-%m-%d")
-                .or_else(|_| chrono::NaiveDate::parse_from_str(head, "%d.%m.%Y"))
-                .ok()
-        });
-        if let Some(d) = date {
-            *v = Value::String(d.format("%Y-%m-%d").to_string());
-        }
-    };
-    for (name, value) in out.fields.iter_mut() {
-        if !metas
-            .iter()
-            .any(|m| &m.name == name && m.field_type == FieldType::Date)
-        {
-            continue;
-        }
-        match value {
-            Value::Array(a) => a.iter_mut().for_each(typed_date),
-            other => typed_date(other),
-        }
-    }
+    let dates: Vec<String> = field_metas(conn, t)?
+        .into_iter()
+        .filter(|m| m.field_type == FieldType::Date)
+        .map(|m| m.name)
+        .collect();
+    kartoteka_domain::dates_as_days(&mut out.fields, &dates);
     Ok(out)
 }
 

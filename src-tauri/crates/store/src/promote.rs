@@ -146,7 +146,9 @@ pub(crate) fn promote(record: &Record) -> Promoted {
         title_sort,
         stage_id: record.text("stageId").map(str::to_string),
         // Pipeline 0 is the default pipeline, not "no pipeline".
-        category_id: record.field("categoryId").and_then(as_int),
+        category_id: record
+            .field("categoryId")
+            .and_then(kartoteka_domain::record::id_of),
         assigned_by_id: record.id_field("assignedById"),
         opportunity,
         opportunity_minor,
@@ -158,11 +160,6 @@ pub(crate) fn promote(record: &Record) -> Promoted {
         updated_time,
         updated_by_id: record.id_field("updatedBy"),
     }
-}
-
-fn as_int(v: &Value) -> Option<i64> {
-    v.as_i64()
-        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
 }
 
 /// `ё` is written as `е` as often as not; search treats them as one letter.
@@ -244,11 +241,7 @@ pub(crate) fn declared_links(record: &Record) -> Vec<DeclaredLink> {
 
 fn id_list(v: Option<&Value>) -> Vec<i64> {
     match v {
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(as_int)
-            .filter(|id| *id > 0)
-            .collect(),
+        Some(v @ Value::Array(_)) => kartoteka_domain::record::link_ids(v),
         _ => Vec::new(),
     }
 }

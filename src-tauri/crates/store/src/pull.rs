@@ -491,19 +491,9 @@ pub(crate) struct ReplicaForm<'a> {
 /// for even where a user's personal time zone shifted them
 /// ([`kartoteka_domain::usertime::UserTime`]).
 pub(crate) fn in_replica_form(record: &Record, form: &ReplicaForm<'_>) -> Option<Record> {
-    let date_fields = form.date_fields;
-    let needs = |v: &Value| match v {
-        Value::String(s) => s.len() > 10 && kartoteka_domain::calendar_date(v).is_some(),
-        Value::Array(a) => a.iter().any(|x| {
-            x.as_str().is_some_and(|s| s.len() > 10) && kartoteka_domain::calendar_date(x).is_some()
-        }),
-        _ => false,
-    };
     let t = record.key.entity_type;
     if kartoteka_domain::record::primary_out_of_place(t, &record.fields).is_none()
-        && !date_fields
-            .iter()
-            .any(|f| record.fields.get(f).is_some_and(needs))
+        && !kartoteka_domain::dates_need_days(&record.fields, form.date_fields)
         && !form
             .user_time
             .is_some_and(|(u, fields)| u.needs(record, fields))
@@ -514,26 +504,8 @@ pub(crate) fn in_replica_form(record: &Record, form: &ReplicaForm<'_>) -> Option
     if let Some((u, fields)) = form.user_time {
         u.fix(&mut out, fields);
     }
-    kartoteka_domain::record::primary_first(out.key.entity_type, &mut out.fields);
-    for f in date_fields {
-        let Some(v) = out.fields.get_mut(f) else {
-            continue;
-        };
-        match v {
-            Value::Array(a) => {
-                for x in a.iter_mut() {
-                    if let Some(d) = kartoteka_domain::canonical_date(x) {
-                        *x = d;
-                    }
-                }
-            }
-            other => {
-                if let Some(d) = kartoteka_domain::canonical_date(other) {
-                    *other = d;
-                }
-            }
-        }
-    }
+    kartoteka_domain::record::primary_first(t, &mut out.fields);
+    kartoteka_domain::dates_as_days(&mut out.fields, form.date_fields);
     Some(out)
 }
 

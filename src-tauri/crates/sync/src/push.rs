@@ -125,39 +125,30 @@ impl Uploader {
         (self.clock)().timestamp_millis()
     }
 
-    /// The yes/no fields of every type, by name (from the replica's field metadata).
-    async fn yes_no_fields(&self) -> Result<HashMap<EntityType, HashSet<String>>, SyncError> {
+    /// What a round reads once from the replica: the yes/no fields of every type (written as
+    /// `Y`/`N`, see [`for_the_wire`]) and what reading back datetimes needs ([`Times`]).
+    async fn round_fields(
+        &self,
+    ) -> Result<(HashMap<EntityType, HashSet<String>>, Times), SyncError> {
         self.store(|s| {
-            let mut out = HashMap::new();
+            let mut booleans = HashMap::new();
+            let mut datetimes = HashMap::new();
             for t in EntityType::ALL {
-                let names = s
-                    .field_meta(t)?
-                    .into_iter()
-                    .filter(|f| f.field_type == FieldType::Boolean)
-                    .map(|f| f.name)
-                    .collect();
-                out.insert(t, names);
+                let metas = s.field_meta(t)?;
+                let named = |ty: FieldType| {
+                    metas
+                        .iter()
+                        .filter(move |f| f.field_type == ty)
+                        .map(|f| f.name.clone())
+                };
+                booleans.insert(t, named(FieldType::Boolean).collect());
+                datetimes.insert(t, named(FieldType::Datetime).collect());
             }
-            Ok(out)
-        })
-        .await
-    }
-
-    /// The signed-in user's time shift and the datetime fields of every type (see [`Times`]).
-    async fn times(&self) -> Result<Times, SyncError> {
-        self.store(|s| {
-            let user = s.user_time()?;
-            let mut fields = HashMap::new();
-            for t in EntityType::ALL {
-                let names = s
-                    .field_meta(t)?
-                    .into_iter()
-                    .filter(|f| f.field_type == FieldType::Datetime)
-                    .map(|f| f.name)
-                    .collect();
-                fields.insert(t, names);
-            }
-            Ok(Times { user, fields })
+            let times = Times {
+                user: s.user_time()?,
+                fields: datetimes,
+            };
+            Ok((booleans, times))
         })
         .await
     }
@@ -225,9 +216,7 @@ impl Uploader {
                 None => others.push(record),
             }
         }
-        // The yes/no fields are written as Y/N (`for_the_wire`): read once per round.
-        let booleans = self.yes_no_fields().await?;
-        let times = self.times().await?;
+        let (booleans, times) = self.round_fields().await?;
         self.creates(creates, &booleans, summary).await?;
         self.updates(others, &booleans, &times, summary).await
     }

@@ -3,6 +3,7 @@
 //! to write, what the portal already has, and what is a conflict; [`check_answer`] says which
 //! written values the portal did not take.
 
+use kartoteka_domain::record::link_ids;
 use kartoteka_domain::{same_value, EntityType, MultiField, OutboxOp, Record};
 use kartoteka_store::QueuedEntry;
 use serde_json::{json, Map, Value};
@@ -81,22 +82,6 @@ pub fn link_list(t: EntityType, field: &str) -> Option<(bool, &'static str, &'st
         }
         _ => None,
     }
-}
-
-fn link_ids(v: &Value) -> Vec<i64> {
-    let one = |x: &Value| match x {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    };
-    let mut out: Vec<i64> = match v {
-        Value::Array(a) => a.iter().filter_map(one).collect(),
-        other => one(other).into_iter().collect(),
-    };
-    out.retain(|id| *id > 0);
-    let mut seen = HashSet::new();
-    out.retain(|id| seen.insert(*id));
-    out
 }
 
 /// Three-way merge of a link list (the first id is the primary where the list has one): what
