@@ -1154,6 +1154,37 @@ async fn a_primary_moved_on_the_portal_to_another_record_meanwhile_is_a_conflict
         d["contactId"], ids[2],
         "the colleague's choice stands until resolved: {d}"
     );
+    // The conflict names the contacts, not their ids.
+    let titles = |order: [usize; 3]| -> String {
+        let s = store.lock().expect("lock");
+        order
+            .iter()
+            .map(|i| {
+                s.get_record(key(EntityType::Contact, ids[*i]))
+                    .expect("read")
+                    .expect("contact")
+                    .title
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let conflict = open_entries(&store)
+        .into_iter()
+        .find(|e| e.state == OutboxState::Conflict)
+        .expect("the conflict is listed");
+    assert_eq!(
+        (
+            conflict.texts.base.clone(),
+            conflict.texts.mine.clone(),
+            conflict.texts.theirs.clone()
+        ),
+        (
+            Some(titles([0, 1, 2])),
+            Some(titles([1, 0, 2])),
+            Some(titles([2, 0, 1]))
+        ),
+        "{conflict:?}"
+    );
     sb.shutdown().await;
 }
 

@@ -377,6 +377,11 @@ pub struct OutboxEntry {
     pub mine: Value,
     #[ts(type = "unknown")]
     pub theirs: Option<Value>,
+    /// The three values as a person reads them (linked records by title, stages, users and
+    /// list items by name), where the replica can say; `None` for nothing, or for what only the
+    /// raw value describes (a create, a phone or e-mail entry).
+    #[serde(default)]
+    pub texts: OutboxTexts,
     pub state: OutboxState,
     pub attempts: u32,
     pub last_error: Option<String>,
@@ -384,6 +389,16 @@ pub struct OutboxEntry {
     #[ts(type = "number")]
     pub happened_ms: i64,
     pub source: HistorySource,
+}
+
+/// [`OutboxEntry::texts`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct OutboxTexts {
+    pub base: Option<String>,
+    pub mine: Option<String>,
+    pub theirs: Option<String>,
 }
 
 /// `outbox_list`.

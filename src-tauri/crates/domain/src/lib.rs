@@ -12,7 +12,8 @@ pub mod usertime;
 
 pub use edit::{
     calendar_date, canonical_date, dates_as_days, dates_need_days, same_value, ConflictChoice,
-    EditSaved, MultiFieldEdit, OutboxEntry, OutboxOp, OutboxState, RecordEdit, LOCAL_ID_BASE,
+    EditSaved, MultiFieldEdit, OutboxEntry, OutboxOp, OutboxState, OutboxTexts, RecordEdit,
+    LOCAL_ID_BASE,
 };
 pub use entity::{EntityType, UnknownEntityType};
 pub use field::{FieldMeta, FieldOption, FieldType};

@@ -12,8 +12,8 @@ use crate::{RecordState, Store, StoreError};
 use kartoteka_domain::edit::FieldProblem;
 use kartoteka_domain::{
     same_value, EditSaved, EntityType, FieldMeta, FieldType, HistoryEventCode, HistorySource,
-    HistorySyncState, MultiField, MultiFieldEdit, OutboxOp, Record, RecordEdit, RecordKey,
-    LOCAL_ID_BASE,
+    HistorySyncState, MultiField, MultiFieldEdit, OutboxOp, OutboxState, Record, RecordEdit,
+    RecordKey, LOCAL_ID_BASE,
 };
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde_json::{json, Map, Value};
@@ -921,11 +921,26 @@ pub(crate) fn insert_outbox(
         if i == 0 {
             mine.extend(&loose);
         }
+        let mut base = c.base.clone();
+        if c.op == OutboxOp::Update {
+            match open_change(tx, key, &c.field)? {
+                // One user's edits to one field are one change against one base: a later edit
+                // joins the change still waiting (or in conflict, or refused), keeping its base.
+                Some(open) if open.state != OutboxState::Sending => {
+                    join_change(tx, &open, c, &mine, now_ms)?;
+                    continue;
+                }
+                // The change in flight was made against this base too; when it lands, the
+                // portal's value becomes this one's base.
+                Some(open) => base = open.base,
+                None => {}
+            }
+        }
         insert.execute(params![
             key.entity_type.type_id(),
             key.id,
             c.field,
-            serde_json::to_string(&c.base)?,
+            serde_json::to_string(&base)?,
             serde_json::to_string(&c.new)?,
             now_ms / 1000,
             c.op.as_str(),
@@ -937,6 +952,88 @@ pub(crate) fn insert_outbox(
         ])?;
     }
     Ok(changes.len() as u32)
+}
+
+/// The open update of one field of a record, if any (there is at most one besides one in flight).
+struct OpenChange {
+    id: i64,
+    state: OutboxState,
+    base: Value,
+    seqs: Vec<i64>,
+}
+
+fn open_change(
+    tx: &Connection,
+    key: RecordKey,
+    field: &str,
+) -> Result<Option<OpenChange>, StoreError> {
+    let row = tx
+        .prepare_cached(
+            "SELECT id, state, base_value, history_seqs FROM outbox WHERE entity_type = ?1 \
+             AND record_id = ?2 AND field = ?3 AND op = 'update' \
+             AND state NOT IN ('done', 'discarded') ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row(params![key.entity_type.type_id(), key.id, field], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })
+        .optional()?;
+    let Some((id, state, base, seqs)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(OpenChange {
+        id,
+        state: OutboxState::parse(&state)
+            .ok_or_else(|| StoreError::corrupt("outbox.state", state.clone()))?,
+        base: base
+            .map(|t| serde_json::from_str(&t))
+            .transpose()?
+            .unwrap_or(Value::Null),
+        seqs: seqs
+            .map(|t| serde_json::from_str(&t))
+            .transpose()?
+            .unwrap_or_default(),
+    }))
+}
+
+/// A later edit of a field joins its open change: the new value, the edit's events, its time.
+/// A refused change the user edited again is tried again; a conflict stays one, now with the
+/// new value as "mine".
+fn join_change(
+    tx: &Connection,
+    open: &OpenChange,
+    c: &QueuedChange,
+    seqs: &[i64],
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let mut all = open.seqs.clone();
+    all.extend(seqs);
+    let state = match open.state {
+        OutboxState::Rejected => OutboxState::Pending,
+        s => s,
+    };
+    tx.prepare_cached(
+        "UPDATE outbox SET new_value = ?2, history_seqs = ?3, happened_ms = ?4, state = ?5, \
+         attempts = CASE WHEN state = 'rejected' THEN 0 ELSE attempts END, \
+         last_error = CASE WHEN state = 'rejected' THEN NULL ELSE last_error END WHERE id = ?1",
+    )?
+    .execute(params![
+        open.id,
+        serde_json::to_string(&c.new)?,
+        serde_json::to_string(&all)?,
+        now_ms,
+        state.as_str()
+    ])?;
+    let delivery = match state {
+        OutboxState::Conflict => HistorySyncState::Conflict,
+        _ => HistorySyncState::Pending,
+    };
+    crate::upload::set_delivery(tx, seqs, delivery, None)?;
+    Ok(())
 }
 
 /// Link events are named by the linked type (`link.contact`, …); the outbox row is the

@@ -1,6 +1,5 @@
-//! The outbox of unsent local edits. This issue provides the table, the queries the pull needs
-//! (which fields have unsent edits) and the minimal local edit that fills it; upload, retries and
-//! conflicts arrive with the outbox issue.
+//! The outbox of unsent local edits: the queries the pull needs (which fields have unsent
+//! edits), the list the panel shows, conflict resolution, discards, retries and reverts.
 
 use crate::migrations::UNSENT_STATES_SQL;
 use crate::promote::{hash64, promote, rid_of};
@@ -214,6 +213,7 @@ mod listing {
                 .get::<_, Option<String>>("theirs_value")?
                 .map(|t| serde_json::from_str(&t))
                 .transpose()?,
+            texts: Default::default(),
             state: OutboxState::parse(&state)
                 .ok_or_else(|| StoreError::corrupt("outbox.state", state.clone()))?,
             attempts: r.get::<_, i64>("attempts")? as u32,
@@ -240,6 +240,37 @@ mod listing {
         }
     }
 
+    /// Fills [`OutboxEntry::texts`] of field changes as history shows values: a link list as
+    /// the titles of its records, a stage, user or list item by its name.
+    fn add_texts(conn: &Connection, entries: &mut [OutboxEntry]) -> Result<(), StoreError> {
+        let mut observers: std::collections::HashMap<EntityType, Observer<'_>> = Default::default();
+        for e in entries.iter_mut() {
+            if e.op != OutboxOp::Update || e.field.starts_with(FM_PREFIX) {
+                continue;
+            }
+            let t = e.key.entity_type;
+            let obs = match observers.entry(t) {
+                std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => v.insert(Observer::new(conn, t)?),
+            };
+            let record = load_local(conn, e.key)?.map(|(r, _)| r).unwrap_or_else(|| {
+                kartoteka_domain::Record {
+                    key: e.key,
+                    updated_time: None,
+                    fields: Default::default(),
+                    multi_fields: Vec::new(),
+                }
+            });
+            e.texts.base = obs.display_value(&e.field, &e.base, &record);
+            e.texts.mine = obs.display_value(&e.field, &e.mine, &record);
+            e.texts.theirs = e
+                .theirs
+                .as_ref()
+                .and_then(|v| obs.display_value(&e.field, v, &record));
+        }
+        Ok(())
+    }
+
     impl Store {
         /// Open entries (and, when asked, the last 500 closed ones), oldest first.
         pub fn outbox_list(&self, req: &OutboxListRequest) -> Result<OutboxList, StoreError> {
@@ -261,6 +292,7 @@ mod listing {
                 entries.push(read_entry(&self.conn, r)?);
             }
             entries.reverse();
+            add_texts(&self.conn, &mut entries)?;
             let (open, conflicts): (i64, i64) = self.conn.query_row(
                 "SELECT COUNT(*), COUNT(*) FILTER (WHERE state = 'conflict') FROM outbox \
                  WHERE state NOT IN ('done', 'discarded')",

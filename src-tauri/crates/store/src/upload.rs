@@ -394,12 +394,13 @@ fn finish_entries(
         .execute(params![key.entity_type.type_id(), key.id, title, body])?;
     }
     let Some(item) = item else {
-        return Ok(());
+        return rebase_later_changes(tx, key, ids, None);
     };
-    // In the replica's form once (dates, the primary first, true instants), for both uses below.
+    // In the replica's form once (dates, the primary first, true instants), for the uses below.
     let form = crate::pull::FormData::load(tx, key.entity_type)?;
     let normal = crate::pull::in_replica_form(item, &form.form());
     let item = normal.as_ref().unwrap_or(item);
+    rebase_later_changes(tx, key, ids, Some(item))?;
     // Our uploaded fields become part of the server version first, so the item raises no
     // "observed" events for them; the rest of the item is applied as a pull would.
     let rid = rid_of(key)?;
@@ -434,6 +435,46 @@ fn finish_entries(
         }
     }
     crate::pull::apply_in_form(tx, key.entity_type, std::slice::from_ref(item))?;
+    Ok(())
+}
+
+/// A field edited again while its change was in flight: once the portal took that change, the
+/// later one is a change against what the portal now holds (the answered value, else the value
+/// sent), not against the older base, so it never conflicts with the user's own write.
+fn rebase_later_changes(
+    tx: &Connection,
+    key: RecordKey,
+    done: &[i64],
+    item: Option<&Record>,
+) -> Result<(), StoreError> {
+    let mut sent =
+        tx.prepare_cached("SELECT field, new_value FROM outbox WHERE id = ?1 AND op = 'update'")?;
+    let mut rebase = tx.prepare_cached(
+        "UPDATE outbox SET base_value = ?4 WHERE entity_type = ?1 AND record_id = ?2 \
+         AND field = ?3 AND op = 'update' AND state NOT IN ('done', 'discarded')",
+    )?;
+    for id in done {
+        let Some((field, new)) = sent
+            .query_row([id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+            })
+            .optional()?
+        else {
+            continue;
+        };
+        let answered = item.and_then(|item| match field.strip_prefix(FM_PREFIX) {
+            Some(fm) => {
+                let fm: i64 = fm.parse().ok()?;
+                let m = item.multi_fields.iter().find(|m| m.id == fm)?;
+                serde_json::to_string(m).ok()
+            }
+            None => item.fields.get(&field).map(Value::to_string),
+        });
+        let Some(base) = answered.or(new) else {
+            continue;
+        };
+        rebase.execute(params![key.entity_type.type_id(), key.id, field, base])?;
+    }
     Ok(())
 }
 

@@ -499,3 +499,87 @@ fn a_record_deleted_on_the_portal_while_edits_waited_is_re_created_with_them() {
     );
     assert_eq!(q[0].entries[0].new["fields"]["lastName"], json!("Козлова"));
 }
+
+#[test]
+fn a_field_edited_again_is_one_change_against_one_base_even_while_the_first_is_in_flight() {
+    let (_dir, mut store) = seeded();
+    let k = key(EntityType::Deal, 7);
+    let open = |store: &Store| {
+        store
+            .outbox_list(&OutboxListRequest::default())
+            .expect("outbox")
+            .entries
+    };
+    for title in ["Первая", "Вторая"] {
+        store
+            .edit_record(&actor(false), k, &edit(json!({ "title": title })), 1_000)
+            .expect("save");
+    }
+    let entries = open(&store);
+    assert_eq!(
+        entries.len(),
+        1,
+        "two saves of one field, one change: {entries:?}"
+    );
+    assert_eq!(
+        (&entries[0].base, &entries[0].mine),
+        (&json!("Поставка"), &json!("Вторая"))
+    );
+    let first = entries[0].id;
+    let seqs_before = history(&store, k).len();
+
+    // Sent; the user edits the title again before the answer.
+    store.mark_sending(&[first]).expect("sending");
+    store
+        .edit_record(&actor(false), k, &edit(json!({ "title": "Третья" })), 2_000)
+        .expect("save while in flight");
+    let entries = open(&store);
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!(
+        entries[1].base,
+        json!("Поставка"),
+        "the same base as the one in flight"
+    );
+
+    let mut answered = deal(7, "Вторая", "NEW", 3, "2026-03-02T10:00:00+03:00");
+    answered.fields.insert("contactIds".into(), json!([5]));
+    store
+        .upload_succeeded(k, &[first], Some(&answered), 3_000, false)
+        .expect("done");
+    let entries = open(&store);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(
+        (&entries[0].base, &entries[0].mine),
+        (&json!("Вторая"), &json!("Третья")),
+        "the later change now starts from what the portal took"
+    );
+    assert_eq!(history(&store, k).len(), seqs_before + 1);
+
+    // Refused, then edited again: one change, tried again.
+    store
+        .upload_failed(
+            &[entries[0].id],
+            OutboxState::Rejected,
+            "Название слишком длинное",
+        )
+        .expect("refused");
+    store
+        .edit_record(
+            &actor(false),
+            k,
+            &edit(json!({ "title": "Четвёртая" })),
+            4_000,
+        )
+        .expect("save after a refusal");
+    let entries = open(&store);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(
+        (
+            entries[0].state,
+            &entries[0].mine,
+            entries[0].attempts,
+            &entries[0].last_error
+        ),
+        (OutboxState::Pending, &json!("Четвёртая"), 0, &None)
+    );
+}

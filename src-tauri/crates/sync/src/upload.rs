@@ -205,6 +205,11 @@ pub fn plan_update(entries: &[QueuedEntry], current: &Record) -> UpdatePlan {
     let mut fm = Map::new();
     let mut next_new = 0usize;
     for change in collapse(entries) {
+        // Edits that end where they began change nothing, whatever the portal holds now.
+        if change.base == change.mine {
+            plan.already.extend(&change.ids);
+            continue;
+        }
         if let Some(id) = change.field.strip_prefix("fm:") {
             let id: i64 = id.parse().unwrap_or(0);
             let portal = current.multi_fields.iter().find(|m| m.id == id);
@@ -511,6 +516,20 @@ mod tests {
         let plan = plan_update(&entries, &portal(json!({"title": "A"}), vec![]));
         assert_eq!(plan.fields["title"], json!("C"));
         assert_eq!(plan.written[0].ids, vec![1, 2]);
+    }
+
+    #[test]
+    fn edits_that_end_where_they_began_write_nothing_even_when_the_portal_moved_on() {
+        let entries = [
+            q(1, "title", json!("A"), json!("B")),
+            q(2, "title", json!("A"), json!("A")),
+        ];
+        let plan = plan_update(&entries, &portal(json!({"title": "C"}), vec![]));
+        assert!(
+            plan.fields.is_empty() && plan.conflicts.is_empty(),
+            "{plan:?}"
+        );
+        assert_eq!(plan.already, vec![1, 2]);
     }
 
     #[test]

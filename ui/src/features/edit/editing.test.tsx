@@ -226,6 +226,7 @@ describe("header and outbox", () => {
       base: "1500",
       mine: "2500",
       theirs: null,
+      texts: { base: null, mine: null, theirs: null },
       state: "rejected",
       attempts: 2,
       lastError: "ACCESS_DENIED",

@@ -4,7 +4,7 @@ import { IpcFailure, outboxResolve, type IpcError } from "../../lib/ipc";
 import type { ConflictChoice } from "../../lib/ipc/bindings/ConflictChoice";
 import type { OutboxEntry } from "../../lib/ipc/bindings/OutboxEntry";
 import { ErrorBanner } from "../shell/ErrorBanner";
-import { entryFieldLabel, outboxValueText } from "./outbox";
+import { entryFieldLabel, entryValueText } from "./outbox";
 
 interface Props {
   /** The record's entries in conflict: one row per field. */
@@ -14,10 +14,10 @@ interface Props {
   onClose: () => void;
 }
 
-const CHOICES: { choice: ConflictChoice["choice"]; key: "conflict.mine" | "conflict.theirs" | "conflict.original"; value: (e: OutboxEntry) => unknown }[] = [
-  { choice: "mine", key: "conflict.mine", value: (e) => e.mine },
-  { choice: "theirs", key: "conflict.theirs", value: (e) => e.theirs },
-  { choice: "original", key: "conflict.original", value: (e) => e.base },
+const CHOICES: { choice: ConflictChoice["choice"]; key: "conflict.mine" | "conflict.theirs" | "conflict.original"; value: (e: OutboxEntry) => string }[] = [
+  { choice: "mine", key: "conflict.mine", value: (e) => entryValueText(e, "mine") },
+  { choice: "theirs", key: "conflict.theirs", value: (e) => entryValueText(e, "theirs") },
+  { choice: "original", key: "conflict.original", value: (e) => entryValueText(e, "base") },
 ];
 
 /** A conflict field by field: keep mine, take theirs, or go back to the original; each choice is saved at once. */
@@ -84,10 +84,10 @@ export function ConflictDialog({ entries, title, onDone, onClose }: Props) {
                       className="choice"
                       disabled={busy !== null}
                       data-testid={`conflict-${c.choice}`}
-                      aria-label={`${entryFieldLabel(e, t)}: ${t(c.key)} — ${outboxValueText(c.value(e))}`}
+                      aria-label={`${entryFieldLabel(e, t)}: ${t(c.key)} — ${c.value(e)}`}
                       onClick={() => choose(e, c.choice)}
                     >
-                      {outboxValueText(c.value(e))}
+                      {c.value(e)}
                     </button>
                   </td>
                 ))}

@@ -8,7 +8,7 @@ import { ConfirmDialog } from "../shell/ConfirmDialog";
 import { ErrorBanner } from "../shell/ErrorBanner";
 import { EntityIcon } from "../shell/icons";
 import { ConflictDialog } from "./ConflictDialog";
-import { canDiscard, canRetry, entryFieldLabel, groupOutbox, outboxValueText, stateKey, type OutboxGroup } from "./outbox";
+import { canDiscard, canRetry, entryFieldLabel, groupOutbox, entryValueText, outboxValueText, stateKey, type OutboxGroup } from "./outbox";
 
 interface Props {
   /** Bumped when the outbox may have changed (a save, an upload): the panel reloads. */
@@ -145,13 +145,13 @@ export function OutboxPage({ revision, onOpen }: Props) {
                       {entryFieldLabel(e, t)}
                       <span className="muted small"> · {t(`outbox.op.${e.op}`)}</span>
                     </td>
-                    <td className="old-value">{e.op === "update" ? outboxValueText(e.base) : ""}</td>
-                    <td className="new-value">{e.op === "delete" ? "" : outboxValueText(e.mine)}</td>
+                    <td className="old-value">{e.op === "update" ? entryValueText(e, "base") : ""}</td>
+                    <td className="new-value">{e.op === "delete" ? "" : e.op === "update" ? entryValueText(e, "mine") : outboxValueText(e.mine)}</td>
                     <td>
                       <span className={`state state-${e.state}`}>{t(stateKey(e.state))}</span>
                       {e.state === "conflict" && e.theirs !== null && (
                         <div className="muted small">
-                          {t("outbox.col.theirs")}: {outboxValueText(e.theirs)}
+                          {t("outbox.col.theirs")}: {entryValueText(e, "theirs")}
                         </div>
                       )}
                       {e.lastError && (

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { OutboxEntry } from "../../lib/ipc/bindings/OutboxEntry";
-import { canDiscard, canRetry, groupOutbox, outboxValueText } from "./outbox";
+import { canDiscard, canRetry, entryValueText, groupOutbox, outboxValueText } from "./outbox";
 
 function entry(id: number, recordId: number, happenedMs: number, extra: Partial<OutboxEntry> = {}): OutboxEntry {
   return {
@@ -13,6 +13,7 @@ function entry(id: number, recordId: number, happenedMs: number, extra: Partial<
     base: "a",
     mine: "b",
     theirs: null,
+    texts: { base: null, mine: null, theirs: null },
     state: "pending",
     attempts: 0,
     lastError: null,
@@ -52,5 +53,14 @@ describe("outbox grouping", () => {
     expect(canDiscard("conflict")).toBe(true);
     expect(canDiscard("sending")).toBe(false);
     expect(canDiscard("discarded")).toBe(false);
+  });
+});
+
+describe("entryValueText", () => {
+  it("shows the replica's words for a value and the raw value where it has none", () => {
+    const e = { base: [111, 159], mine: [159, 161], theirs: [159], texts: { base: "Анна Б, Вера Г", mine: "Вера Г, Олег Д", theirs: null } };
+    expect(entryValueText(e, "base")).toBe("Анна Б, Вера Г");
+    expect(entryValueText(e, "mine")).toBe("Вера Г, Олег Д");
+    expect(entryValueText(e, "theirs")).toBe("159");
   });
 });

@@ -57,6 +57,11 @@ export function outboxValueText(v: unknown): string {
   return JSON.stringify(v);
 }
 
+/** One of an entry's three values for a person: the replica's words (titles, names) where it has them. */
+export function entryValueText(e: Pick<OutboxEntry, "base" | "mine" | "theirs" | "texts">, which: "base" | "mine" | "theirs"): string {
+  return e.texts[which] ?? outboxValueText(e[which]);
+}
+
 export const stateKey = (s: OutboxState): MessageKey => `outbox.state.${s}`;
 
 /** Whether the user can act on an entry with Retry (it failed or waits) and Discard (not yet closed). */

@@ -2,6 +2,7 @@
 import type { HistorySource } from "./HistorySource";
 import type { OutboxOp } from "./OutboxOp";
 import type { OutboxState } from "./OutboxState";
+import type { OutboxTexts } from "./OutboxTexts";
 import type { RecordKey } from "./RecordKey";
 
 /**
@@ -17,7 +18,13 @@ field: string, fieldLabel: string,
  * JSON values: what the field was when we changed it, what we set, and (in a conflict)
  * what the portal has now.
  */
-base: unknown, mine: unknown, theirs: unknown, state: OutboxState, attempts: number, lastError: string | null, 
+base: unknown, mine: unknown, theirs: unknown, 
+/**
+ * The three values as a person reads them (linked records by title, stages, users and
+ * list items by name), where the replica can say; `None` for nothing, or for what only the
+ * raw value describes (a create, a phone or e-mail entry).
+ */
+texts: OutboxTexts, state: OutboxState, attempts: number, lastError: string | null, 
 /**
  * Device time of the edit, UTC unix milliseconds.
  */
