@@ -36,6 +36,22 @@ pub fn from_edit_store(error: &StoreError) -> IpcError {
         // The record or entry is not in a state for this (deleted, already closed).
         StoreError::NotAllowed(why) => IpcError::new(ErrorCode::InvalidInput, *why),
         StoreError::NotFound => IpcError::new(ErrorCode::NotFound, "no such record or entry"),
+        StoreError::ForeignEdits {
+            file_portal,
+            file_user,
+            here_portal,
+            here_user,
+        } => IpcError::new(ErrorCode::EditsFromElsewhere, error.to_string())
+            .with_param("filePortal", file_portal)
+            .with_param("fileUser", file_user)
+            .with_param("herePortal", here_portal)
+            .with_param("hereUser", here_user),
+        StoreError::EditsOriginUnknown {
+            here_portal,
+            here_user,
+        } => IpcError::new(ErrorCode::EditsOriginUnknown, error.to_string())
+            .with_param("herePortal", here_portal.as_deref().unwrap_or_default())
+            .with_param("hereUser", here_user),
         other => from_history_store(other),
     }
 }

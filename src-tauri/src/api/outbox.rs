@@ -172,7 +172,7 @@ impl Core {
         let queued = self.with_replica_mut(|store| {
             let actor = local_actor(store, online).map_err(|e| from_edit_store(&e))?;
             store
-                .import_unsent_edits(&actor, &file, now_ms)
+                .import_unsent_edits(&actor, &file, now_ms, request.origin_confirmed)
                 .map_err(|e| from_edit_store(&e))
         })?;
         tracing::info!(queued, "unsent edits imported");

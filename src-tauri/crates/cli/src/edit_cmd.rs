@@ -1,4 +1,4 @@
-//! `kartoteka-cli edit|create|outbox`: local edits recorded exactly as the app records them (one
+//! `kartoteka-cli edit|create|delete|restore|outbox`: local edits recorded exactly as the app records them (one
 //! durable transaction: replica row, outbox entries, history), no network needed; the outbox
 //! as a table or JSON lines with conflicts per field.
 
@@ -52,6 +52,20 @@ pub struct CreateArgs {
     online: bool,
 }
 
+/// `delete` and `restore`: one record of the replica.
+#[derive(Args)]
+pub struct RecordArgs {
+    #[arg(long)]
+    db: PathBuf,
+    #[arg(long = "type")]
+    entity_type: EntityType,
+    #[arg(long, allow_hyphen_values = true)]
+    id: i64,
+    /// Record it as done while online (default: offline).
+    #[arg(long)]
+    online: bool,
+}
+
 #[derive(Args)]
 pub struct OutboxArgs {
     #[command(subcommand)]
@@ -78,12 +92,17 @@ enum OutboxCommand {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Queue edits from such a file again (in this replica, as this device's user).
+    /// Queue edits from such a file again (in this replica, as this device's user). Only a
+    /// replica of the portal and user the file names takes it.
     Import {
         #[arg(long)]
         db: PathBuf,
         #[arg(long)]
         file: PathBuf,
+        /// For a file of the first format, which names no portal and no user: confirm that its
+        /// edits were made on this replica's portal by its user.
+        #[arg(long)]
+        made_here: bool,
     },
     /// Put rejected entries (or one entry) back in the queue.
     Retry {
@@ -201,6 +220,7 @@ fn explain(e: StoreError) -> anyhow::Error {
                 .join("\n")
         ),
         StoreError::NotFound => anyhow::anyhow!("no such record in the replica"),
+        StoreError::NotAllowed(why) => anyhow::anyhow!("not done: {why}"),
         other => anyhow::Error::new(other),
     }
 }
@@ -256,6 +276,67 @@ pub fn run_create(args: CreateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Moves a record to the recycle bin, as the card's «Удалить» does; the deletion is uploaded at
+/// the next sync.
+pub fn run_delete(args: RecordArgs) -> anyhow::Result<()> {
+    let mut store = open(&args.db)?;
+    let actor = actor(&mut store, args.online)?;
+    let key = RecordKey {
+        entity_type: args.entity_type,
+        id: args.id,
+    };
+    let saved = store
+        .delete_record(&actor, key, chrono::Utc::now().timestamp_millis())
+        .map_err(explain)?;
+    if saved.queued == 0 {
+        println!(
+            "deleted {} #{}; it never reached the portal, so nothing is sent",
+            key.entity_type.slug(),
+            key.id
+        );
+    } else {
+        println!(
+            "deleted {} #{}; the deletion is uploaded at the next sync",
+            key.entity_type.slug(),
+            key.id
+        );
+    }
+    Ok(())
+}
+
+/// Brings a deleted record back, as the card's «Восстановить» does.
+pub fn run_restore(args: RecordArgs) -> anyhow::Result<()> {
+    let mut store = open(&args.db)?;
+    let actor = actor(&mut store, args.online)?;
+    let key = RecordKey {
+        entity_type: args.entity_type,
+        id: args.id,
+    };
+    let saved = store
+        .restore_record(&actor, key, chrono::Utc::now().timestamp_millis())
+        .map_err(explain)?;
+    if saved.key == key {
+        println!(
+            "restored {} #{}{}",
+            key.entity_type.slug(),
+            key.id,
+            if saved.queued == 0 {
+                "; its deletion had not been sent, so nothing is sent"
+            } else {
+                "; it is created on the portal at the next sync"
+            }
+        );
+    } else {
+        println!(
+            "restored {} #{} as a new record (local id {}), created on the portal at the next sync",
+            key.entity_type.slug(),
+            key.id,
+            saved.key.id
+        );
+    }
+    Ok(())
+}
+
 pub fn run_outbox(args: OutboxArgs) -> anyhow::Result<()> {
     match args.command {
         OutboxCommand::List { db, all, json } => {
@@ -277,12 +358,20 @@ pub fn run_outbox(args: OutboxArgs) -> anyhow::Result<()> {
                 "id", "type", "record", "field", "state", "try"
             );
             for e in &list.entries {
+                // The replica's words (titles, names) where it has them, else the raw value.
+                let shown = |text: &Option<String>, raw: &Value| match text {
+                    Some(t) => t.clone(),
+                    None if raw.is_null() => "—".into(),
+                    None => raw.to_string(),
+                };
+                let (base, mine) = (shown(&e.texts.base, &e.base), shown(&e.texts.mine, &e.mine));
                 let details = match (&e.theirs, &e.last_error) {
-                    (Some(theirs), _) => {
-                        format!("mine {} · theirs {} · original {}", e.mine, theirs, e.base)
-                    }
+                    (Some(theirs), _) => format!(
+                        "mine {mine} · theirs {} · original {base}",
+                        shown(&e.texts.theirs, theirs)
+                    ),
                     (None, Some(err)) => err.clone(),
-                    (None, None) => format!("{} → {}", e.base, e.mine),
+                    (None, None) => format!("{base} → {mine}"),
                 };
                 println!(
                     "{:>6}  {:<8} {:>16}  {:<24} {:<10} {:>3}  {}",
@@ -312,7 +401,11 @@ pub fn run_outbox(args: OutboxArgs) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        OutboxCommand::Import { db, file } => {
+        OutboxCommand::Import {
+            db,
+            file,
+            made_here,
+        } => {
             let mut store = open(&db)?;
             let text =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
@@ -320,8 +413,18 @@ pub fn run_outbox(args: OutboxArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("{} is not a file of unsent edits", file.display()))?;
             let actor = actor(&mut store, false)?;
             let n = store
-                .import_unsent_edits(&actor, &edits, chrono::Utc::now().timestamp_millis())
-                .map_err(explain)?;
+                .import_unsent_edits(
+                    &actor,
+                    &edits,
+                    chrono::Utc::now().timestamp_millis(),
+                    made_here,
+                )
+                .map_err(|e| match e {
+                    StoreError::EditsOriginUnknown { .. } => {
+                        anyhow::anyhow!("{e}\nIf they were, run this again with --made-here.")
+                    }
+                    e => explain(e),
+                })?;
             println!("{n} change(s) queued again");
             Ok(())
         }

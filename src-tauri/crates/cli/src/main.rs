@@ -36,6 +36,11 @@ enum Command {
     Edit(edit_cmd::EditArgs),
     /// Create a record locally (uploaded at the next sync).
     Create(edit_cmd::CreateArgs),
+    /// Delete a record locally (the deletion is uploaded at the next sync).
+    Delete(edit_cmd::RecordArgs),
+    /// Restore a deleted record (a deletion not yet uploaded is undone; otherwise the record
+    /// is created again at the next sync).
+    Restore(edit_cmd::RecordArgs),
     /// The outbox of unsent edits.
     Outbox(edit_cmd::OutboxArgs),
     /// Read records from a replica file.
@@ -61,6 +66,8 @@ fn main() -> anyhow::Result<()> {
         Command::Records(args) => records_cmd::run(args),
         Command::Edit(args) => edit_cmd::run_edit(args),
         Command::Create(args) => edit_cmd::run_create(args),
+        Command::Delete(args) => edit_cmd::run_delete(args),
+        Command::Restore(args) => edit_cmd::run_restore(args),
         Command::Outbox(args) => edit_cmd::run_outbox(args),
         Command::History(args) => history_cmd::run(args),
         Command::Bench(args) => bench_cmd::run(args),

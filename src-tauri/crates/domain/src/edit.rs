@@ -479,6 +479,10 @@ pub struct OutboxExportRequest {
 #[ts(export)]
 pub struct OutboxImportRequest {
     pub content: String,
+    /// The user confirmed that the edits of a file which names no portal and no user (the
+    /// first file format) were made on this portal by them.
+    #[serde(default)]
+    pub origin_confirmed: bool,
 }
 
 /// Why a save was refused before anything was queued (validation from field metadata).

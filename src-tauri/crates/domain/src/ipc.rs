@@ -55,12 +55,19 @@ pub enum ErrorCode {
     /// The system keyring (Secret Service, kernel keyring) could not be read or written, so the
     /// saved webhook is out of reach: unlock the keyring, or paste the webhook again.
     SecretStoreUnavailable,
+    /// A file of unsent edits made on another portal or by another user: nothing was imported.
+    /// `params`: `filePortal`, `fileUser`, `herePortal`, `hereUser`.
+    EditsFromElsewhere,
+    /// A file of unsent edits that names no portal and no user (an older Kartoteka wrote it):
+    /// the user must confirm it was made here by them before it is imported.
+    /// `params`: `herePortal`, `hereUser`.
+    EditsOriginUnknown,
     /// A bug or an unexpected state. Report it.
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::Offline,
         ErrorCode::Auth,
         ErrorCode::NoAccess,
@@ -73,6 +80,8 @@ impl ErrorCode {
         ErrorCode::DatabaseTooNew,
         ErrorCode::DatabaseUpgradeFailed,
         ErrorCode::SecretStoreUnavailable,
+        ErrorCode::EditsFromElsewhere,
+        ErrorCode::EditsOriginUnknown,
         ErrorCode::Internal,
     ];
 

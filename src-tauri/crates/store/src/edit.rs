@@ -563,9 +563,12 @@ impl Store {
         edit: &RecordEdit,
         now_ms: i64,
     ) -> Result<EditSaved, StoreError> {
-        self.save_edit(actor, key, edit, now_ms, None)
+        self.save_edit(actor, key, edit, now_ms, None, None)
     }
 
+    /// A save; `reverting` names the history entry it reverts, and `base` (an edit read back
+    /// from a file) the value the change was made against, which the upload compares with the
+    /// portal instead of this replica's.
     pub(crate) fn save_edit(
         &mut self,
         actor: &LocalActor,
@@ -573,6 +576,7 @@ impl Store {
         edit: &RecordEdit,
         now_ms: i64,
         reverting: Option<i64>,
+        base: Option<&Value>,
     ) -> Result<EditSaved, StoreError> {
         let _span =
             tracing::info_span!("store_edit_record", entity_type = %key.entity_type, id = key.id)
@@ -590,7 +594,12 @@ impl Store {
                 return Err(StoreError::Invalid(problems));
             }
             let server = load_server(tx, key)?.unwrap_or_else(|| before.clone());
-            let changes = field_changes(&before, &after, &server);
+            let mut changes = field_changes(&before, &after, &server);
+            if let Some(base) = base {
+                for c in &mut changes {
+                    c.base = base.clone();
+                }
+            }
             if changes.is_empty() {
                 return Ok(EditSaved {
                     key,
@@ -770,9 +779,14 @@ impl Store {
         })
     }
 
-    /// Brings a deleted record back: the portal has no REST restore (CONTRACT §11 #13), so it is
-    /// re-created with its last fields, phones and e-mails and links, under a new id. Both ends
-    /// are in history: "restored" on the deleted record, "created" on the new one.
+    /// Brings a deleted record back.
+    /// - A deletion still waiting in the outbox is undone here: nothing is sent, the record
+    ///   keeps its id and its edits.
+    /// - A record created here whose create was dropped with the deletion is queued to be
+    ///   created again, under the same local id.
+    /// - A deletion the portal took: the portal has no REST restore, so the record is created
+    ///   again with its last fields, phones, e-mails and links, under a new id. Both records say
+    ///   so in their history, each naming the other.
     pub fn restore_record(
         &mut self,
         actor: &LocalActor,
@@ -780,6 +794,11 @@ impl Store {
         now_ms: i64,
     ) -> Result<EditSaved, StoreError> {
         let (record, state) = load_local(&self.conn, key)?.ok_or(StoreError::NotFound)?;
+        if state == RecordState::Deleted {
+            if let Some(undone) = self.undo_unsent_delete(actor, key, now_ms)? {
+                return Ok(undone);
+            }
+        }
         // A record deleted on the portal while this user's edits waited ("gone" entries) is
         // re-created with those edits in it.
         let gone: bool = self
@@ -812,48 +831,174 @@ impl Store {
             }
         }
         let metas = field_metas(&self.conn, key.entity_type)?;
-        let mut edit = RecordEdit::default();
-        for (name, value) in &record.fields {
-            // Without field metadata (not synced yet) every non-system field is taken.
-            let writable = metas.is_empty()
-                || metas
-                    .iter()
-                    .find(|m| &m.name == name)
-                    .is_some_and(|m| !m.is_read_only);
-            if writable
-                && !SYSTEM_FIELDS.contains(&name.as_str())
-                && !kartoteka_domain::record::is_empty_value(value)
-            {
-                edit.fields.insert(name.clone(), value.clone());
-            }
-        }
-        edit.multi_fields = record
-            .multi_fields
-            .iter()
-            .map(|m| MultiFieldEdit::Add {
-                kind: m.kind,
-                value_type: m.value_type.clone(),
-                value: m.value.clone(),
-            })
-            .collect();
+        let edit = restorable(&record, &metas);
         let saved = self.create_record(actor, key.entity_type, &edit, now_ms)?;
-        let mut e = NewEvent::new(
+        let title = record.display_title();
+        let mut on_old = NewEvent::new(
             Some(key),
             HistoryEventCode::Restored,
             now_ms,
             source_of(actor),
         );
-        e.record_title = record.display_title();
-        e.note = Some(format!(
-            "Восстановлена как новая запись (#{})",
-            saved.key.id
-        ));
-        e.new_value =
+        on_old.record_title = title.clone();
+        on_old.note = Some("Восстановлена как новая запись".into());
+        on_old.new_value =
             Some(json!({"entityType": saved.key.entity_type, "id": saved.key.id}).to_string());
-        let mut e = actor.stamp_pub(e);
-        e.sync_state = HistorySyncState::Pending;
-        self.append_history(&[vec![e]])?;
+        on_old.new_display = Some(record_ref_text(&title, saved.key));
+        let mut on_new = NewEvent::new(
+            Some(saved.key),
+            HistoryEventCode::Restored,
+            now_ms,
+            source_of(actor),
+        );
+        on_new.record_title = title.clone();
+        on_new.note = Some("Восстановлена из удалённой записи".into());
+        on_new.old_value = Some(json!({"entityType": key.entity_type, "id": key.id}).to_string());
+        on_new.old_display = Some(record_ref_text(&title, key));
+        let events: Vec<NewEvent> = [on_old, on_new]
+            .into_iter()
+            .map(|e| {
+                let mut e = actor.stamp_pub(e);
+                e.sync_state = HistorySyncState::Pending;
+                e
+            })
+            .collect();
+        self.append_history(&[events])?;
         Ok(saved)
+    }
+
+    /// Undoes a deletion that has not reached the portal (or a create dropped with it). `None`
+    /// when the portal already took the deletion.
+    fn undo_unsent_delete(
+        &mut self,
+        actor: &LocalActor,
+        key: RecordKey,
+        now_ms: i64,
+    ) -> Result<Option<EditSaved>, StoreError> {
+        let actor = actor.clone();
+        self.durable(|tx| {
+            let t = key.entity_type.type_id();
+            let delete: Option<(i64, String)> = tx
+                .prepare_cached(
+                    "SELECT id, state FROM outbox WHERE entity_type = ?1 AND record_id = ?2 \
+                     AND op = 'delete' AND state NOT IN ('done', 'discarded', 'gone') \
+                     ORDER BY id DESC LIMIT 1",
+                )?
+                .query_row(params![t, key.id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let dropped_create: Option<i64> = if key.is_local() && delete.is_none() {
+                tx.prepare_cached(
+                    "SELECT id FROM outbox WHERE entity_type = ?1 AND record_id = ?2 \
+                     AND op = 'create' AND state = 'discarded' ORDER BY id DESC LIMIT 1",
+                )?
+                .query_row(params![t, key.id], |r| r.get(0))
+                .optional()?
+            } else {
+                None
+            };
+            let note = match (&delete, dropped_create) {
+                (Some((_, state)), _) if state == OutboxState::Sending.as_str() => {
+                    return Err(StoreError::NotAllowed(
+                        "the deletion is being sent to the portal: restore the record once the \
+                         upload has finished",
+                    ))
+                }
+                (Some(_), _) => "Удаление отменено до отправки на портал",
+                (None, Some(_)) => "Восстановлена до отправки на портал",
+                (None, None) => return Ok(None),
+            };
+            let (record, _) = load_local(tx, key)?.ok_or(StoreError::NotFound)?;
+            tx.prepare_cached("UPDATE records SET state = 0, state_changed_at = ?2 WHERE rid = ?1")?
+                .execute(params![rid_of(key)?, now_ms / 1000])?;
+            let mut deltas = CountDeltas::default();
+            deltas.add(key.entity_type, RecordState::Deleted, -1);
+            deltas.add(key.entity_type, RecordState::Active, 1);
+            deltas.write(tx)?;
+            let mut observer = Observer::new(tx, key.entity_type)?;
+            let mut e = NewEvent::new(Some(key), HistoryEventCode::Restored, now_ms, source_of(&actor));
+            e.record_title = record.display_title();
+            e.note = Some(note.into());
+            let mut e = actor.stamp_pub(e);
+            let queued = match (delete, dropped_create) {
+                (Some((id, _)), _) => {
+                    // The deletion never left this device: its events stay local, like this one.
+                    let seqs = tx
+                        .prepare_cached(
+                            "UPDATE outbox SET state = 'discarded', last_error = NULL WHERE id = ?1 \
+                             RETURNING history_seqs",
+                        )?
+                        .query_row([id], |r| r.get::<_, Option<String>>(0))?;
+                    let seqs: Vec<i64> = seqs
+                        .map(|t| serde_json::from_str(&t))
+                        .transpose()?
+                        .unwrap_or_default();
+                    crate::upload::set_delivery(tx, &seqs, HistorySyncState::Local, None)?;
+                    let g = observer.writer.new_group();
+                    observer.writer.append(&e, g)?;
+                    0
+                }
+                (None, Some(id)) => {
+                    let metas = field_metas(tx, key.entity_type)?;
+                    let edit = restorable(&record, &metas);
+                    let value = json!({"fields": edit.fields, "fm": record.multi_fields});
+                    e.sync_state = HistorySyncState::Pending;
+                    let g = observer.writer.new_group();
+                    let seq = observer.writer.append(&e, g)?;
+                    tx.prepare_cached(
+                        "UPDATE outbox SET state = 'pending', new_value = ?2, last_error = NULL, \
+                         attempts = 0, history_seqs = ?3, happened_ms = ?4 WHERE id = ?1",
+                    )?
+                    .execute(params![id, value.to_string(), json!([seq]).to_string(), now_ms])?;
+                    1
+                }
+                (None, None) => 0,
+            };
+            observer.finish(tx)?;
+            Ok(Some(EditSaved {
+                key,
+                queued,
+                history_seqs: Vec::new(),
+            }))
+        })
+    }
+}
+
+/// A record's last values as a create: every writable, non-empty field, phones and e-mails.
+fn restorable(record: &Record, metas: &[FieldMeta]) -> RecordEdit {
+    let mut edit = RecordEdit::default();
+    for (name, value) in &record.fields {
+        // Without field metadata (not synced yet) every non-system field is taken.
+        let writable = metas.is_empty()
+            || metas
+                .iter()
+                .find(|m| &m.name == name)
+                .is_some_and(|m| !m.is_read_only);
+        if writable
+            && !SYSTEM_FIELDS.contains(&name.as_str())
+            && !kartoteka_domain::record::is_empty_value(value)
+        {
+            edit.fields.insert(name.clone(), value.clone());
+        }
+    }
+    edit.multi_fields = record
+        .multi_fields
+        .iter()
+        .map(|m| MultiFieldEdit::Add {
+            kind: m.kind,
+            value_type: m.value_type.clone(),
+            value: m.value.clone(),
+        })
+        .collect();
+    edit
+}
+
+/// How a history event names another record: its title and, once the portal gave it one, its
+/// id (a record created here has none to show yet).
+pub(crate) fn record_ref_text(title: &str, key: RecordKey) -> String {
+    if key.is_local() {
+        format!("«{title}» (ещё не на портале)")
+    } else {
+        format!("«{title}» #{}", key.id)
     }
 }
 

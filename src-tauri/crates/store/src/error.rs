@@ -29,6 +29,29 @@ pub enum StoreError {
     #[error("not allowed: {0}")]
     NotAllowed(&'static str),
 
+    /// A file of unsent edits made on another portal or by another user: nothing was imported.
+    #[error(
+        "these unsent edits were made on {file_portal} by {file_user}; this replica is \
+         {here_portal} ({here_user}) — nothing was imported"
+    )]
+    ForeignEdits {
+        file_portal: String,
+        file_user: String,
+        here_portal: String,
+        here_user: String,
+    },
+
+    /// A file of unsent edits of the first format names no portal and no user: imported only
+    /// once the user confirms they were made here.
+    #[error(
+        "the file does not say which portal and user its edits were made for; confirm they \
+         were made on {} by {here_user} to import them", here_portal.as_deref().unwrap_or("this portal")
+    )]
+    EditsOriginUnknown {
+        here_portal: Option<String>,
+        here_user: String,
+    },
+
     /// A save was refused before anything was queued: the field problems, in Russian and English.
     #[error("the save was refused: {}", .0.iter().map(|p| p.message_en.as_str()).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<kartoteka_domain::edit::FieldProblem>),

@@ -59,8 +59,8 @@ pub use query::{
 pub use read::ReadPool;
 pub use upgrade_copy::upgrade_copy_path;
 pub use upload::{
-    multi_by_id, ExportedEdit, ExportedEdits, PendingLog, QueuedEntry, QueuedRecord,
-    EDITS_FILE_FORMAT, LOG_MARKER,
+    multi_by_id, EditsAuthor, ExportedEdit, ExportedEdits, PendingLog, QueuedEntry, QueuedRecord,
+    EDITS_FILE_FORMAT, EDITS_FILE_FORMAT_V1, LOG_MARKER,
 };
 
 /// Where a record is, as far as lists are concerned.

@@ -583,7 +583,7 @@ mod listing {
                 }
                 _ => return Err(StoreError::NotAllowed("this entry cannot be reverted")),
             }
-            self.save_edit(actor, key, &edit, now_ms, Some(seq))
+            self.save_edit(actor, key, &edit, now_ms, Some(seq), None)
         }
     }
 

@@ -438,6 +438,29 @@ fn finish_entries(
     Ok(())
 }
 
+/// A deleted record restored as a new one says which: once the new one has its portal id, the
+/// old one's "restored" event names it by that id (its chain is hashed again, as for a rekey).
+fn name_restored_copy(tx: &Connection, old: RecordKey, new: RecordKey) -> Result<(), StoreError> {
+    let was = json!({"entityType": old.entity_type, "id": old.id}).to_string();
+    let now = json!({"entityType": new.entity_type, "id": new.id}).to_string();
+    let events: Vec<(i64, i64, String)> = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT seq, rid, record_title FROM history_events WHERE event = 'restored' \
+             AND new_value = ?1",
+        )?;
+        let rows = stmt.query_map([&was], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (seq, rid, title) in events {
+        tx.prepare_cached(
+            "UPDATE history_events SET new_value = ?2, new_display = ?3 WHERE seq = ?1",
+        )?
+        .execute(params![seq, now, crate::edit::record_ref_text(&title, new)])?;
+        rekey_chain(tx, rid, rid)?;
+    }
+    Ok(())
+}
+
 /// A field edited again while its change was in flight: once the portal took that change, the
 /// later one is a change against what the portal now holds (the answered value, else the value
 /// sent), not against the older base, so it never conflicts with the user's own write.
@@ -537,6 +560,7 @@ fn rekey(tx: &Connection, old: RecordKey, new: RecordKey) -> Result<(), StoreErr
         }
     }
     rekey_chain(tx, old_rid, new_rid)?;
+    name_restored_copy(tx, old, new)?;
     let t = old.entity_type.type_id();
     tx.prepare_cached(
         "UPDATE outbox SET record_id = ?3 WHERE entity_type = ?1 AND record_id = ?2",
@@ -747,16 +771,76 @@ pub struct ExportedEdit {
     pub origin_id: Option<String>,
 }
 
-/// The file format of exported unsent edits.
+/// The file format of exported unsent edits: which portal and user they were made for, and
+/// the edits. A file of the first format names neither.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportedEdits {
     pub format: String,
+    /// The portal's host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portal: Option<String>,
+    /// The user who made the edits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<EditsAuthor>,
     pub edits: Vec<ExportedEdit>,
 }
 
-/// The `format` of [`ExportedEdits`].
-pub const EDITS_FILE_FORMAT: &str = "kartoteka-unsent-edits/1";
+/// [`ExportedEdits::user`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EditsAuthor {
+    pub id: i64,
+    pub name: String,
+}
+
+/// The `format` of [`ExportedEdits`] written now.
+pub const EDITS_FILE_FORMAT: &str = "kartoteka-unsent-edits/2";
+/// The first format, which names no portal and no user.
+pub const EDITS_FILE_FORMAT_V1: &str = "kartoteka-unsent-edits/1";
+
+/// Where a file of unsent edits may go: a replica of the same portal signed in as the same user.
+/// A first-format file names neither, so it goes in only when the user confirms it came from
+/// here (`origin_confirmed`).
+fn check_origin(
+    file: &ExportedEdits,
+    here_portal: Option<&str>,
+    here_user: Option<i64>,
+    here_user_name: &str,
+    origin_confirmed: bool,
+) -> Result<(), StoreError> {
+    if file.format == EDITS_FILE_FORMAT_V1 {
+        return if origin_confirmed {
+            Ok(())
+        } else {
+            Err(StoreError::EditsOriginUnknown {
+                here_portal: here_portal.map(str::to_string),
+                here_user: here_user_name.to_string(),
+            })
+        };
+    }
+    if file.format != EDITS_FILE_FORMAT {
+        return Err(StoreError::corrupt("edits file", file.format.clone()));
+    }
+    let same_portal = match (&file.portal, here_portal) {
+        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+        _ => false,
+    };
+    let same_user = matches!((&file.user, here_user), (Some(u), Some(id)) if u.id == id);
+    if same_portal && same_user {
+        return Ok(());
+    }
+    Err(StoreError::ForeignEdits {
+        file_portal: file.portal.clone().unwrap_or_default(),
+        file_user: file
+            .user
+            .as_ref()
+            .map(|u| u.name.clone())
+            .unwrap_or_default(),
+        here_portal: here_portal.unwrap_or_default().to_string(),
+        here_user: here_user_name.to_string(),
+    })
+}
 
 impl Store {
     /// Every open entry (not yet uploaded or discarded), for a file.
@@ -783,25 +867,57 @@ impl Store {
                 origin_id: e.origin_id,
             });
         }
+        let user = match self.profile()?.user_id {
+            Some(id) => Some(EditsAuthor {
+                id,
+                name: self.user_name(id)?,
+            }),
+            None => None,
+        };
         Ok(ExportedEdits {
             format: EDITS_FILE_FORMAT.into(),
+            portal: self.portal_host()?,
+            user,
             edits,
         })
     }
 
+    fn user_name(&self, id: i64) -> Result<String, StoreError> {
+        Ok(self
+            .users()?
+            .into_iter()
+            .find(|u| u.id == id)
+            .map(|u| u.display_name())
+            .unwrap_or_else(|| format!("#{id}")))
+    }
+
     /// Queues exported edits again (after signing in anew): one durable save per record and
-    /// kind. Creates keep their tag and count as uncertain, so the upload looks them up before
-    /// sending (an earlier attempt may have reached the portal). Returns how many entries were
-    /// queued; edits of records this replica does not hold are skipped.
+    /// kind. Only a replica of the portal and user the file names takes it
+    /// ([`StoreError::ForeignEdits`] otherwise); a file of the first format, which names
+    /// neither, only with `origin_confirmed` ([`StoreError::EditsOriginUnknown`] otherwise).
+    /// Each change keeps the value it was made against, so the upload finds a field changed
+    /// since a conflict, as for any edit. Creates keep their tag and count as uncertain, so the
+    /// upload looks them up before sending (an earlier attempt may have reached the portal).
+    /// Returns how many entries were queued; edits of records this replica does not hold are
+    /// skipped.
     pub fn import_unsent_edits(
         &mut self,
         actor: &crate::LocalActor,
         file: &ExportedEdits,
         now_ms: i64,
+        origin_confirmed: bool,
     ) -> Result<u32, StoreError> {
-        if file.format != EDITS_FILE_FORMAT {
-            return Err(StoreError::corrupt("edits file", file.format.clone()));
-        }
+        let here_user_name = match actor.user_id {
+            Some(id) => self.user_name(id)?,
+            None => String::new(),
+        };
+        check_origin(
+            file,
+            self.portal_host()?.as_deref(),
+            actor.user_id,
+            &here_user_name,
+            origin_confirmed,
+        )?;
         let mut queued = 0;
         let mut created: std::collections::HashMap<(i64, i64), RecordKey> = Default::default();
         for e in &file.edits {
@@ -890,7 +1006,9 @@ impl Store {
                     } else {
                         edit.fields.insert(e.field.clone(), e.value.clone());
                     }
-                    queued += self.edit_record(actor, key, &edit, now_ms)?.queued;
+                    queued += self
+                        .save_edit(actor, key, &edit, now_ms, None, Some(&e.base))?
+                        .queued;
                 }
             }
         }

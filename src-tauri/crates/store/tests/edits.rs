@@ -447,14 +447,23 @@ fn unsent_edits_exported_to_a_file_are_queued_again_in_a_fresh_replica() {
             2,
         )
         .expect("create");
+    signed_in(&mut store, "a.bitrix24.ru", 3);
     let file = store.export_unsent_edits().expect("export");
     assert_eq!(file.edits.len(), 2);
+    assert_eq!(
+        (file.portal.as_deref(), file.user.as_ref().map(|u| u.id)),
+        (Some("a.bitrix24.ru"), Some(3)),
+        "the file names its portal and user"
+    );
     let text = serde_json::to_string(&file).expect("to json");
 
     // Signed out, local data deleted, signed in again: a fresh replica of the same portal.
     let (_dir2, mut fresh) = seeded();
+    signed_in(&mut fresh, "a.bitrix24.ru", 3);
     let file: kartoteka_store::ExportedEdits = serde_json::from_str(&text).expect("from json");
-    let queued = fresh.import_unsent_edits(&me, &file, 3).expect("import");
+    let queued = fresh
+        .import_unsent_edits(&me, &file, 3, false)
+        .expect("import");
     assert_eq!(queued, 2);
     let card = fresh
         .get_record(key(EntityType::Deal, 7))
@@ -581,5 +590,215 @@ fn a_field_edited_again_is_one_change_against_one_base_even_while_the_first_is_i
             &entries[0].last_error
         ),
         (OutboxState::Pending, &json!("Четвёртая"), 0, &None)
+    );
+}
+
+fn signed_in(store: &mut Store, host: &str, user: i64) {
+    store.set_portal_host(host).expect("host");
+    store
+        .set_profile(&kartoteka_store::Profile {
+            user_id: Some(user),
+            is_supervisor: false,
+        })
+        .expect("profile");
+}
+
+fn outbox_len(store: &Store) -> usize {
+    store
+        .outbox_list(&OutboxListRequest::default())
+        .expect("outbox")
+        .entries
+        .len()
+}
+
+#[test]
+fn unsent_edits_from_another_portal_or_user_are_refused_and_an_unnamed_file_needs_a_yes() {
+    let (_dir, mut store) = seeded();
+    signed_in(&mut store, "a.bitrix24.ru", 3);
+    let me = actor(false);
+    store
+        .edit_record(
+            &me,
+            key(EntityType::Deal, 7),
+            &edit(json!({"title": "С портала А"})),
+            1,
+        )
+        .expect("edit");
+    let file = store.export_unsent_edits().expect("export");
+
+    // Another portal with a deal 7 of its own.
+    let (_dir_b, mut other) = seeded();
+    signed_in(&mut other, "b.bitrix24.ru", 3);
+    let refused = other
+        .import_unsent_edits(&me, &file, 2, false)
+        .expect_err("another portal");
+    assert!(
+        matches!(&refused, StoreError::ForeignEdits { file_portal, here_portal, .. }
+            if file_portal == "a.bitrix24.ru" && here_portal == "b.bitrix24.ru"),
+        "{refused:?}"
+    );
+    assert!(
+        refused.to_string().contains("nothing was imported"),
+        "{refused}"
+    );
+    // Even with a yes: the file says where it belongs.
+    assert!(other.import_unsent_edits(&me, &file, 2, true).is_err());
+    assert_eq!(outbox_len(&other), 0);
+    let card = other
+        .get_record(key(EntityType::Deal, 7))
+        .expect("read")
+        .expect("deal");
+    assert_eq!(
+        card.title, "Поставка",
+        "the other portal's deal is untouched"
+    );
+
+    // The same portal, another user.
+    let (_dir_c, mut colleague) = seeded();
+    signed_in(&mut colleague, "a.bitrix24.ru", 4);
+    let mut them = actor(false);
+    them.user_id = Some(4);
+    assert!(matches!(
+        colleague.import_unsent_edits(&them, &file, 2, false),
+        Err(StoreError::ForeignEdits { .. })
+    ));
+    assert_eq!(outbox_len(&colleague), 0);
+
+    // A file of the first format names neither: only a yes lets it in.
+    let mut old = file.clone();
+    old.format = kartoteka_store::EDITS_FILE_FORMAT_V1.into();
+    old.portal = None;
+    old.user = None;
+    let (_dir_d, mut fresh) = seeded();
+    signed_in(&mut fresh, "a.bitrix24.ru", 3);
+    assert!(matches!(
+        fresh.import_unsent_edits(&me, &old, 2, false),
+        Err(StoreError::EditsOriginUnknown { .. })
+    ));
+    assert_eq!(outbox_len(&fresh), 0);
+    assert_eq!(
+        fresh
+            .import_unsent_edits(&me, &old, 2, true)
+            .expect("confirmed"),
+        1
+    );
+}
+
+#[test]
+fn an_imported_change_keeps_the_value_it_was_made_against() {
+    let (_dir, mut store) = seeded();
+    signed_in(&mut store, "a.bitrix24.ru", 3);
+    let me = actor(false);
+    store
+        .edit_record(
+            &me,
+            key(EntityType::Deal, 7),
+            &edit(json!({"title": "Моё"})),
+            1,
+        )
+        .expect("edit");
+    let file = store.export_unsent_edits().expect("export");
+
+    // A fresh replica of the same portal, where a colleague has renamed the deal meanwhile.
+    let (_dir2, mut fresh) = seeded();
+    signed_in(&mut fresh, "a.bitrix24.ru", 3);
+    let renamed = deal(7, "Коллеги", "NEW", 3, "2026-03-05T09:00:00+03:00");
+    fresh
+        .apply_pulled(EntityType::Deal, &[renamed], &checkpoint(7))
+        .expect("pull");
+    fresh
+        .import_unsent_edits(&me, &file, 2, false)
+        .expect("import");
+    let entries = fresh
+        .outbox_list(&OutboxListRequest::default())
+        .expect("outbox")
+        .entries;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(
+        (&entries[0].base, &entries[0].mine),
+        (&json!("Поставка"), &json!("Моё")),
+        "compared with the portal against what it was made from, not written blindly"
+    );
+}
+
+#[test]
+fn a_delete_undone_before_the_upload_leaves_nothing_to_send_and_keeps_the_record() {
+    let (_dir, mut store) = seeded();
+    let me = actor(false);
+    let k = key(EntityType::Deal, 7);
+    store
+        .edit_record(&me, k, &edit(json!({"title": "Правка до удаления"})), 1)
+        .expect("edit");
+    store.delete_record(&me, k, 2).expect("delete");
+    let restored = store.restore_record(&me, k, 3).expect("restore");
+    assert_eq!(
+        (restored.key, restored.queued),
+        (k, 0),
+        "the same record, nothing new"
+    );
+    let entries = store
+        .outbox_list(&OutboxListRequest::default())
+        .expect("outbox")
+        .entries;
+    assert_eq!(
+        entries
+            .iter()
+            .map(|e| (e.op, e.field.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(OutboxOp::Update, "title")],
+        "the edit before the delete still goes; the delete does not, and nothing is created"
+    );
+    let card = store.get_record(k).expect("read").expect("deal");
+    assert_eq!(card.state, kartoteka_store::RecordState::Active);
+    assert_eq!(card.title, "Правка до удаления");
+    let events = history(&store, k);
+    let deleted = events
+        .iter()
+        .find(|e| e.event == HistoryEventCode::Deleted)
+        .expect("the delete is in history");
+    assert_eq!(
+        deleted.sync_state,
+        HistorySyncState::Local,
+        "it never left this device"
+    );
+    assert!(events
+        .iter()
+        .any(|e| e.event == HistoryEventCode::Restored && e.sync_state == HistorySyncState::Local));
+
+    // A record created here, deleted before its upload, then restored: the same local record,
+    // queued to be created with what it holds now.
+    let created = store
+        .create_record(
+            &me,
+            EntityType::Contact,
+            &edit(json!({"name": "Черновик"})),
+            4,
+        )
+        .expect("create");
+    store
+        .edit_record(&me, created.key, &edit(json!({"lastName": "Правленый"})), 5)
+        .expect("edit the new one");
+    store.delete_record(&me, created.key, 6).expect("delete");
+    assert!(store
+        .upload_queue(10)
+        .expect("queue")
+        .iter()
+        .all(|r| r.key != created.key));
+    let back = store.restore_record(&me, created.key, 7).expect("restore");
+    assert_eq!((back.key, back.queued), (created.key, 1));
+    let q = store.upload_queue(10).expect("queue");
+    let create = q
+        .iter()
+        .filter(|r| r.key == created.key)
+        .flat_map(|r| r.entries.iter())
+        .collect::<Vec<_>>();
+    assert_eq!(create.len(), 1, "{create:?}");
+    assert_eq!(create[0].op, OutboxOp::Create);
+    assert_eq!(
+        (
+            &create[0].new["fields"]["name"],
+            &create[0].new["fields"]["lastName"]
+        ),
+        (&json!("Черновик"), &json!("Правленый"))
     );
 }

@@ -179,6 +179,7 @@ impl Portal for BitrixPortal {
                 user_id,
                 is_supervisor: bundle.is_supervisor,
                 time_zone: bundle.time_zone,
+                portal_host: self.client.webhook().portal_host(),
             }),
             server_time: bundle.server_time,
             counts: bundle.counts,

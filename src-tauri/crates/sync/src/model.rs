@@ -91,6 +91,8 @@ pub struct SignedIn {
     pub is_supervisor: bool,
     /// Their personal time zone (`TIME_ZONE`), if set.
     pub time_zone: Option<String>,
+    /// The portal's host, as the connection names it (`portal.bitrix24.ru`).
+    pub portal_host: String,
 }
 
 /// What applying a chunk did to the replica.

@@ -141,6 +141,7 @@ impl Replica for Store {
                 is_supervisor: who.is_supervisor,
             })?;
             self.set_user_time_zone(who.time_zone.as_deref())?;
+            self.set_portal_host(&who.portal_host)?;
         }
         if let Some(t) = reference.server_time {
             self.note_portal_time(t)?;

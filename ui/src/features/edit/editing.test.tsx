@@ -264,4 +264,30 @@ describe("header and outbox", () => {
     const sent = calls.find(([c]) => c === "outbox_import");
     expect(JSON.stringify(sent?.[1])).toContain("kartoteka-unsent-edits/1");
   });
+  it("asks before importing a file that names no portal and no user, and imports it only on yes", async () => {
+    const calls: Array<[string, unknown]> = [];
+    const importer = (_cmd: string, payload: unknown) => {
+      const request = (payload as { request: { originConfirmed: boolean } }).request;
+      if (!request.originConfirmed) {
+        throw { code: "editsOriginUnknown", message: "no origin", params: { herePortal: "b.bitrix24.ru", hereUser: "Мария Б" } };
+      }
+      return 3;
+    };
+    mockIPC(ipc({ outbox_list: () => ({ entries: [], open: 0, conflicts: 0 }), outbox_import: importer }, calls));
+    render(
+      <I18nProvider initial="ru">
+        <OutboxPage revision={0} onOpen={() => {}} />
+      </I18nProvider>,
+    );
+    const file = new File([JSON.stringify({ format: "kartoteka-unsent-edits/1", edits: [] })], "old.json", { type: "application/json" });
+    fireEvent.change(await screen.findByTestId("outbox-import-file"), { target: { files: [file] } });
+    const question = await screen.findByTestId("outbox-confirm-origin");
+    expect(question.textContent).toContain("b.bitrix24.ru");
+    expect(question.textContent).toContain("Мария Б");
+    expect(screen.queryByTestId("outbox-notice")).toBeNull();
+    fireEvent.click(screen.getByTestId("confirm-yes"));
+    await waitFor(() => expect(screen.getByTestId("outbox-notice").textContent).toContain("Снова в очереди из файла: 3"));
+    const sent = calls.filter(([c]) => c === "outbox_import").map(([, p]) => (p as { request: { originConfirmed: boolean } }).request.originConfirmed);
+    expect(sent).toEqual([false, true]);
+  });
 });

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { formatDateTime } from "../../lib/format";
 import { useI18n } from "../../lib/i18n";
+import { errorParams } from "../../lib/ipc/errors";
 import { IpcFailure, outboxDiscard, outboxExport, outboxImport, outboxList, outboxRetry, type IpcError, type RecordKey } from "../../lib/ipc";
 import type { OutboxEntry } from "../../lib/ipc/bindings/OutboxEntry";
 import type { OutboxList } from "../../lib/ipc/bindings/OutboxList";
@@ -30,6 +31,18 @@ export function OutboxPage({ revision, onOpen }: Props) {
   const [busy, setBusy] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
   const importFile = useRef<HTMLInputElement>(null);
+  /** A file that names no portal and no user, waiting for the user to say it was made here. */
+  const [unclaimed, setUnclaimed] = useState<{ content: string; params: Record<string, string> } | null>(null);
+  const importEdits = (content: string, originConfirmed: boolean) =>
+    act(() =>
+      outboxImport(content, originConfirmed)
+        .then((n) => setNotice(t("outbox.imported", { n })))
+        .catch((e: unknown) => {
+          const error = asError(e);
+          if (error.code !== "editsOriginUnknown") throw e;
+          setUnclaimed({ content, params: errorParams(error) });
+        }),
+    );
   const reload = useCallback(() => setReloads((n) => n + 1), []);
 
   useEffect(() => {
@@ -98,9 +111,10 @@ export function OutboxPage({ revision, onOpen }: Props) {
             const file = e.target.files?.[0];
             e.target.value = "";
             if (!file) return;
-            act(() =>
-              file.text().then((content) => outboxImport(content)).then((n) => setNotice(t("outbox.imported", { n }))),
-            );
+            file
+              .text()
+              .then((content) => importEdits(content, false))
+              .catch((e: unknown) => setError(asError(e)));
           }}
         />
       </div>
@@ -181,6 +195,24 @@ export function OutboxPage({ revision, onOpen }: Props) {
           </section>
         ))}
       </div>
+      {unclaimed && (
+        <ConfirmDialog
+          title={t("outbox.import")}
+          confirmLabel={t("outbox.confirmOriginYes")}
+          danger
+          busy={busy}
+          onCancel={() => setUnclaimed(null)}
+          onConfirm={() => {
+            const { content } = unclaimed;
+            setUnclaimed(null);
+            importEdits(content, true);
+          }}
+        >
+          <p data-testid="outbox-confirm-origin">
+            {t("error.editsOriginUnknown")} {t("outbox.confirmOrigin", unclaimed.params)}
+          </p>
+        </ConfirmDialog>
+      )}
       {discarding && (
         <ConfirmDialog
           title={t("outbox.discard")}

@@ -214,6 +214,13 @@ export const en: Record<MessageKey, string> = {
     "Kartoteka could not update its data file to this version (database version {from} → {to}, step {step}: {reason}). The file was not changed. A copy of it from before the update: {copy}",
   "error.secretStoreUnavailable":
     "The system keyring (GNOME Keyring, KWallet) is not available, so the saved webhook cannot be read. Paste the webhook again, or unlock the keyring and restart Kartoteka.",
+  "error.editsFromElsewhere":
+    "These unsent edits were made on {filePortal} by {fileUser}, and this is {herePortal} ({hereUser}). Nothing was imported: edits from a file only go where they were made.",
+  "error.editsOriginUnknown":
+    "An older Kartoteka wrote this file, and it does not say on which portal or by whom its edits were made.",
+  "outbox.confirmOrigin":
+    "Were these edits made on {herePortal} by {hereUser}? Import them only if so: otherwise they would change other records.",
+  "outbox.confirmOriginYes": "Yes, made here — import",
   "error.internal": "Internal application error.",
   "error.retry": "Retry",
 

@@ -113,5 +113,5 @@ export const outboxResolve = (request: OutboxResolveRequest) => call("outbox_res
 export const outboxRetry = (id: number | null) => call("outbox_retry", { id });
 export const outboxDiscard = (id: number) => call("outbox_discard", { id });
 export const outboxExport = (path: string | null) => call("outbox_export", { path });
-export const outboxImport = (content: string) => call("outbox_import", { content });
+export const outboxImport = (content: string, originConfirmed = false) => call("outbox_import", { content, originConfirmed });
 export const syncSetOffline = (offline: boolean) => call("sync_set_offline", { offline });

@@ -16,6 +16,8 @@ const ALL: ErrorCode[] = [
   "databaseTooNew",
   "databaseUpgradeFailed",
   "secretStoreUnavailable",
+  "editsFromElsewhere",
+  "editsOriginUnknown",
   "internal",
 ];
 

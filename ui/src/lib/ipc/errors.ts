@@ -15,6 +15,8 @@ const CODES: readonly ErrorCode[] = [
   "databaseTooNew",
   "databaseUpgradeFailed",
   "secretStoreUnavailable",
+  "editsFromElsewhere",
+  "editsOriginUnknown",
   "internal",
 ];
 

@@ -141,6 +141,7 @@ const META_SUPERVISOR: &str = "profile.is_supervisor";
 const META_DEVICE: &str = "device_id";
 const META_TIME_ZONE: &str = "profile.time_zone";
 const META_PORTAL_TIME: &str = "portal.time";
+const META_PORTAL_HOST: &str = "portal.host";
 
 impl Store {
     pub(crate) fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
@@ -177,6 +178,16 @@ impl Store {
             META_SUPERVISOR,
             if profile.is_supervisor { "1" } else { "0" },
         )
+    }
+
+    /// The host of the portal this replica holds (kept at every sign-in).
+    pub fn set_portal_host(&mut self, host: &str) -> Result<(), StoreError> {
+        self.set_meta(META_PORTAL_HOST, host)
+    }
+
+    /// The host of the portal this replica holds, once a sync has signed in.
+    pub fn portal_host(&self) -> Result<Option<String>, StoreError> {
+        Ok(self.meta(META_PORTAL_HOST)?.filter(|h| !h.is_empty()))
     }
 
     /// The signed-in user's personal time zone (`None` or empty: none set).

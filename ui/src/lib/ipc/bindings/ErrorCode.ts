@@ -4,4 +4,4 @@
  * What went wrong, as something the UI acts on. A small closed set: the UI translates each code
  * into a message and an action (retry, re-enter the webhook, fix the input, …).
  */
-export type ErrorCode = "offline" | "auth" | "noAccess" | "planRestricted" | "rateLimited" | "portalBlocked" | "notFound" | "invalidInput" | "storage" | "databaseTooNew" | "databaseUpgradeFailed" | "secretStoreUnavailable" | "internal";
+export type ErrorCode = "offline" | "auth" | "noAccess" | "planRestricted" | "rateLimited" | "portalBlocked" | "notFound" | "invalidInput" | "storage" | "databaseTooNew" | "databaseUpgradeFailed" | "secretStoreUnavailable" | "editsFromElsewhere" | "editsOriginUnknown" | "internal";

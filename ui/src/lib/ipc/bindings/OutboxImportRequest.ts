@@ -4,4 +4,9 @@
  * `outbox_import`: the text of a file `outbox_export` wrote (read by the UI from the file the
  * user picked), queued again as this device's edits.
  */
-export type OutboxImportRequest = { content: string, };
+export type OutboxImportRequest = { content: string, 
+/**
+ * The user confirmed that the edits of a file which names no portal and no user (the
+ * first file format) were made on this portal by them.
+ */
+originConfirmed: boolean, };
