@@ -272,7 +272,10 @@ async fn a_delete_undone_before_the_upload_sends_nothing_and_a_sent_one_is_resto
             e.note.clone().unwrap_or_default()
         )
     };
-    let last_old = old_side.last().expect("the old lead says it was restored");
+    let last_old = old_side
+        .iter()
+        .find(|e| e.new_value.is_some())
+        .expect("the old lead says it was restored as a new one");
     assert!(
         shown(last_old).contains(&format!("#{new_id}")),
         "the old lead names the new one by its portal id: {last_old:?}"

@@ -301,12 +301,13 @@ async fn a_created_contact_has_a_local_id_can_be_deleted_and_restored() {
         .await
         .expect("still readable");
     assert!(card.deleted, "in the recycle bin");
-    // The portal has no restore: the record comes back as a new one, with its fields.
+    // It never reached the portal: the same local record comes back, queued to be created.
     let restored = core
         .record_restore(RecordRestoreRequest { key: saved.key })
         .await
         .expect("restored");
-    assert_ne!(restored.key, saved.key, "re-created under a new id");
+    assert_eq!(restored.key, saved.key, "the same record, no second one");
+    assert_eq!(restored.queued, 1, "its create is queued again");
     let card = core
         .record_get(RecordGetRequest { key: restored.key })
         .await
