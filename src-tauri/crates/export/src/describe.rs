@@ -17,12 +17,27 @@ pub(crate) fn shown(display: Option<&str>, stored: Option<&str>) -> Option<Strin
     }
 }
 
+/// A restore stores the other record's key for the app: only its display form is a value.
+fn stored_for_people(e: &HistoryEvent, stored: Option<String>) -> Option<String> {
+    (e.event != HistoryEventCode::Restored)
+        .then_some(stored)
+        .flatten()
+}
+
 pub(crate) fn old_text(e: &HistoryEvent) -> Option<String> {
-    shown(e.old_display.as_deref(), e.old_value.as_deref()).filter(|s| !s.is_empty())
+    shown(
+        e.old_display.as_deref(),
+        stored_for_people(e, e.old_value.clone()).as_deref(),
+    )
+    .filter(|s| !s.is_empty())
 }
 
 pub(crate) fn new_text(e: &HistoryEvent) -> Option<String> {
-    shown(e.new_display.as_deref(), e.new_value.as_deref()).filter(|s| !s.is_empty())
+    shown(
+        e.new_display.as_deref(),
+        stored_for_people(e, e.new_value.clone()).as_deref(),
+    )
+    .filter(|s| !s.is_empty())
 }
 
 /// The field's label as it was then, else its name.
@@ -105,7 +120,17 @@ pub fn describe(e: &HistoryEvent) -> String {
             Some(format!("{field} {}", old.as_deref().unwrap_or("")).trim()),
         ),
         HistoryEventCode::Deleted => "Удалено: запись перемещена в корзину".to_string(),
-        HistoryEventCode::Restored => "Восстановлено из корзины".to_string(),
+        HistoryEventCode::Restored => {
+            // "… как новая запись «Поставка» #41", "… из удалённой записи «Поставка» #40".
+            let mut text = "Восстановлено из корзины".to_string();
+            if let Some(note) = e.note.as_deref().filter(|n| !n.is_empty()) {
+                text = format!("{text}: {note}");
+            }
+            if let Some(other) = new_text(e).or_else(|| old_text(e)) {
+                text = format!("{text} {other}");
+            }
+            text
+        }
         HistoryEventCode::ActivityCreated => {
             with("Создано действие", new.as_deref().or(e.note.as_deref()))
         }
@@ -192,6 +217,13 @@ mod tests {
 
         let e = event(HistoryEventCode::Created);
         assert_eq!(describe(&e), "Создана сделка «Поставка»");
+
+        // A restore's stored key is for the app; people read its display form or nothing.
+        let mut e = event(HistoryEventCode::Restored);
+        e.new_value = Some(r#"{"entityType":"deal","id":140737488355330}"#.into());
+        assert_eq!(new_text(&e), None);
+        e.new_display = Some("«Поставка» #41".into());
+        assert_eq!(new_text(&e).as_deref(), Some("«Поставка» #41"));
     }
 
     #[test]

@@ -50,9 +50,15 @@ export function valueText(display: string | null, stored: string | null): string
   return stored;
 }
 
-export const oldText = (e: HistoryEvent) => valueText(e.oldDisplay, e.oldValue);
-/** The new value; an export keeps its filter as stored data, which is no value to show. */
-export const newText = (e: HistoryEvent) => (e.event === "exported" ? "" : valueText(e.newDisplay, e.newValue));
+/**
+ * Events whose stored values are references for the app, not values for a person: an export's
+ * filter, the record a restore created or came from (shown by its display form only).
+ */
+const storesReferences = (e: HistoryEvent) => e.event === "exported" || e.event === "restored";
+
+export const oldText = (e: HistoryEvent) => (storesReferences(e) ? e.oldDisplay ?? "" : valueText(e.oldDisplay, e.oldValue));
+/** The new value (see `storesReferences` for the events that store references instead). */
+export const newText = (e: HistoryEvent) => (storesReferences(e) ? (e.event === "exported" ? "" : e.newDisplay ?? "") : valueText(e.newDisplay, e.newValue));
 export const fieldText = (e: HistoryEvent) => e.fieldLabel ?? e.field ?? "";
 
 /** One line saying what happened, in the user's language. */

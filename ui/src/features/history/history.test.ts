@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { translate, type MessageKey, type Params } from "../../lib/i18n";
 import type { HistoryEvent } from "../../lib/ipc/bindings/HistoryEvent";
 import { DEFAULT_COLUMNS, loadColumnSettings, moveColumn, toggleColumn, visibleColumns } from "./columns";
-import { describeEvent, valueText } from "./describe";
+import { describeEvent, newText, valueText } from "./describe";
 import { activePresets, applyPreset, NO_FILTER, toRequestFilter, userKey } from "./filter";
 import { groupBySave } from "./grouping";
 import { formatEntries } from "./plural";
@@ -154,5 +154,13 @@ describe("descriptions", () => {
     expect(describeEvent(removed, en)).toBe("Removed: Контакт — <img src=x onerror=alert(1)> Иванов");
     expect(valueText(null, "[1,2]")).toBe("1, 2");
     expect(valueText(null, "not json")).toBe("not json");
+  });
+  it("never show a restore's reference as data: its display form, or nothing", () => {
+    const reference = '{"entityType":"lead","id":140737488355330}';
+    const old = event({ event: "restored", field: null, fieldLabel: null, oldValue: null, newValue: reference, note: "Восстановлена как новая запись" });
+    expect(newText(old)).toBe("");
+    expect(describeEvent(old, ru)).not.toContain("{");
+    const named = event({ event: "restored", field: null, fieldLabel: null, oldValue: null, newValue: reference, newDisplay: "«Заявка» #41" });
+    expect(newText(named)).toBe("«Заявка» #41");
   });
 });
