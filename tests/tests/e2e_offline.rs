@@ -509,6 +509,34 @@ async fn story(app: &AppUnderTest) -> Result<(), E2eError> {
     .await?;
     shot(app, "offline_deal_history").await?;
 
+    // 3b. Delete the deal by mistake and take it back before the upload: the same deal comes
+    // back with its edits, and nothing of it is sent (step 7 finds it on the portal once).
+    click_when(
+        app,
+        "the deal's Delete button",
+        r#"[data-testid="card-delete"]"#,
+    )
+    .await?;
+    click_when(
+        app,
+        "the delete confirmation",
+        r#"[data-testid="confirm-dialog"] [data-testid="confirm-yes"]"#,
+    )
+    .await?;
+    click_when(
+        app,
+        "Restore on the deleted deal",
+        r#"[data-testid="card-restore"]"#,
+    )
+    .await?;
+    wait_css(
+        app,
+        "the same deal, editable again",
+        r#"[data-testid="card-edit"]"#,
+    )
+    .await?;
+    shot(app, "offline_delete_undone").await?;
+
     // 4. A new contact with a phone.
     click_css(session, r#".sidebar [data-testid="nav-contact"]"#).await?;
     click_when(

@@ -141,6 +141,33 @@ describe("card edit mode", () => {
     fireEvent.click(screen.getByTestId("card-restore"));
     await waitFor(() => expect(calls.some(([c]) => c === "record_restore")).toBe(true));
   });
+
+  it("shows the same record again when its deletion is undone before the upload", async () => {
+    const calls: [string, unknown][] = [];
+    let deleted = true;
+    const opened: unknown[] = [];
+    mockIPC(
+      ipc(
+        {
+          record_get: () => ({ ...deal, deleted }),
+          record_restore: () => {
+            deleted = false;
+            return { ...saved, key: deal.key, queued: 0 };
+          },
+        },
+        calls,
+      ),
+    );
+    render(
+      <I18nProvider initial="en">
+        <RecordCard recordKey={{ entityType: "deal", id: 7 }} revision={0} onOpen={(k) => opened.push(k)} onClose={() => {}} />
+      </I18nProvider>,
+    );
+    fireEvent.click(await screen.findByTestId("card-restore"));
+    expect(await screen.findByTestId("card-edit")).toBeTruthy();
+    expect(screen.queryByTestId("card-restore")).toBeNull();
+    expect(opened).toEqual([]);
+  });
 });
 
 describe("create form", () => {

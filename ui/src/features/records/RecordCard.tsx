@@ -109,9 +109,13 @@ export function RecordCard({ recordKey, revision, onOpen, onClose }: Props) {
   };
   const restore = () => {
     setBusy(true);
-    // The portal cannot undelete: the record comes back as a new one, which the card then shows.
+    // A deletion not yet uploaded is undone (the same record, shown again here); one the portal
+    // took brings the record back as a new one, which the card then shows.
     recordRestore({ key: recordKey })
-      .then((saved) => onOpen(saved.key))
+      .then((saved) => {
+        if (saved.key.entityType === recordKey.entityType && saved.key.id === recordKey.id) setSaves((n) => n + 1);
+        else onOpen(saved.key);
+      })
       .catch(fail)
       .finally(() => setBusy(false));
   };
