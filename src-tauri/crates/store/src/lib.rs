@@ -26,6 +26,7 @@ mod edit;
 mod error;
 pub mod history;
 mod lifecycle;
+mod limits;
 pub mod migrations;
 mod outbox;
 mod promote;
