@@ -35,6 +35,7 @@ mod query;
 mod read;
 mod reference;
 mod search;
+mod unsent;
 mod upgrade_copy;
 mod upload;
 

@@ -77,6 +77,15 @@ pub(crate) fn number_problem(meta: &FieldMeta, v: &Value) -> Option<(String, Str
     }
 }
 
+/// [`number_problem`] for a field's whole value (each of a multiple field's values); values of
+/// another shape are left to the save's own checks.
+pub(crate) fn value_problem(meta: &FieldMeta, v: &Value) -> Option<(String, String)> {
+    match v {
+        Value::Array(items) => items.iter().find_map(|x| number_problem(meta, x)),
+        other => number_problem(meta, other),
+    }
+}
+
 /// The `DECIMAL(18,2)` amounts of a record (the `…Account` copies are the portal's own).
 fn is_amount(meta: &FieldMeta) -> bool {
     !meta.is_custom
