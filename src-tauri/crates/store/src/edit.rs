@@ -375,6 +375,12 @@ pub(crate) fn shape_problem(meta: &FieldMeta, v: &Value) -> Option<(String, Stri
             }
             _ => true,
         };
+        if !ok && matches!(meta.field_type, FieldType::Date | FieldType::Datetime) {
+            return Some((
+                format!("«{label}»: это не дата или такой даты нет (ГГГГ-ММ-ДД)"),
+                format!("\"{label}\": not a date, or no such day (YYYY-MM-DD)"),
+            ));
+        }
         if !ok {
             return Some((
                 format!("Неверное значение поля «{label}»"),
