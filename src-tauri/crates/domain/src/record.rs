@@ -122,6 +122,16 @@ pub fn id_of(v: &Value) -> Option<i64> {
         .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
 }
 
+/// The fields by which a record links to others, in every type that has them: their values are
+/// record ids (a record created here is named by its local id until the portal gives it one).
+pub const LINK_FIELDS: [&str; 5] = [
+    "contactIds",
+    "contactId",
+    "companyIds",
+    "companyId",
+    "leadId",
+];
+
 /// The ids of a link field (`contactIds`, or a single id as a list of one), in order: positive
 /// ones, each once.
 pub fn link_ids(v: &Value) -> Vec<i64> {

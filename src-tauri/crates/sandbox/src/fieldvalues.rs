@@ -26,6 +26,36 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// The largest amount a `DECIMAL(18,2)` column holds, 9 999 999 999 999 999.99, as a double.
+const AMOUNT_MAX: f64 = 1e16;
+
+/// An integer as a portal keeps it. MySQL runs with an empty `sql_mode`
+/// (`CSiteCheckerTest::check_mysql_mode`), so a number beyond its column is cut to the column's
+/// limit, not refused: an integer user field is an `INT` (`IntegerType::getDbColumnType`). The
+/// probability is moved into 0–100 (`Field\Percentage::processLogic`).
+fn kept_integer(f: &Field, n: i64) -> i64 {
+    if f.dynamic {
+        n.clamp(i32::MIN.into(), i32::MAX.into())
+    } else if f.name == "probability" {
+        n.clamp(0, 100)
+    } else {
+        n
+    }
+}
+
+/// A double as a portal keeps it: amounts rounded to cents (`FloatField::cast`, scale 2, half
+/// away from zero as PHP's `round`) and cut to `DECIMAL(18,2)`; what is not finite is 0
+/// (`CUserTypeManager::Update`, `SqlHelper::convertToDbFloat`).
+fn kept_double(f: &Field, x: f64) -> f64 {
+    if !x.is_finite() {
+        return 0.0;
+    }
+    if !f.dynamic && matches!(f.name.as_str(), "opportunity" | "taxValue") {
+        return ((x * 100.0).round() / 100.0).clamp(-AMOUNT_MAX, AMOUNT_MAX);
+    }
+    x
+}
+
 /// One scalar written to a field of this type; `None` when the portal silently does not set it
 /// (an unparseable date or datetime, CONTRACT §11 #4).
 pub fn scalar(f: &Field, v: &Value, dates: Dates) -> Result<Option<Value>, ApiError> {
@@ -45,16 +75,20 @@ pub fn scalar(f: &Field, v: &Value, dates: Dates) -> Result<Option<Value>, ApiEr
                     Value::Null
                 }
             } else {
-                json!(as_i64(v)
+                let n = as_i64(v)
                     .filter(|_| text.trim().parse::<f64>().is_ok())
-                    .ok_or_else(|| not_valid(&f.name))?)
+                    .ok_or_else(|| not_valid(&f.name))?;
+                json!(kept_integer(f, n))
             }
         }
         "double" => {
             if empty {
                 Value::Null
             } else {
-                num(text.trim().parse::<f64>().map_err(|_| not_valid(&f.name))?)
+                num(kept_double(
+                    f,
+                    text.trim().parse::<f64>().map_err(|_| not_valid(&f.name))?,
+                ))
             }
         }
         // `crm/lib/controller/item.php` `prepareBooleanFieldValue`, for every field of type

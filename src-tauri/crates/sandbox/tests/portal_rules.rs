@@ -1533,3 +1533,56 @@ async fn a_personal_time_zone_shifts_datetimes_read_across_summer_time() {
     }
     p.sb.shutdown().await;
 }
+
+/// A portal runs MySQL with an empty `sql_mode`, so a number beyond its column is cut to the
+/// column's limit, never refused: amounts are `DECIMAL(18,2)` rounded to cents first
+/// (`FloatField::cast` with scale 2), the probability is moved into 0–100
+/// (`Field\Percentage::processLogic`), an integer user field is a MySQL `INT`. The sandbox keeps
+/// what a portal would keep, never more.
+#[tokio::test]
+async fn numbers_beyond_their_columns_are_cut_to_what_a_portal_keeps() {
+    let p = Portal::demo().await;
+    let d = add(
+        &p,
+        2,
+        json!({"title": "Миллиард миллиардов", "opportunity": 1e18, "probability": 150,
+               "UF_CRM_VISITS": "1000000000000000000"}),
+    )
+    .await;
+    let id = id_of(&d);
+    let item = get(&p, 2, id).await;
+    // 9 999 999 999 999 999.99, the column's largest, is 1e16 as a double.
+    assert_eq!(item["opportunity"].as_f64(), Some(1e16), "{item}");
+    assert_eq!(item["probability"], 100, "{item}");
+    assert_eq!(item["ufCrmVisits"], 2_147_483_647, "{item}");
+    let u = update(
+        &p,
+        2,
+        id,
+        json!({"opportunity": "-1e18", "taxValue": 0.001, "probability": -5,
+               "UF_CRM_VISITS": -3_000_000_000i64}),
+    )
+    .await;
+    assert_eq!(u["opportunity"].as_f64(), Some(-1e16));
+    assert_eq!(
+        u["taxValue"].as_f64(),
+        Some(0.0),
+        "a third decimal rounded away"
+    );
+    assert_eq!(u["probability"], 0);
+    assert_eq!(u["ufCrmVisits"], -2_147_483_648i64);
+    let u = update(
+        &p,
+        2,
+        id,
+        json!({"opportunity": 1500.125, "UF_CRM_RATING": "1e400"}),
+    )
+    .await;
+    assert_eq!(
+        u["opportunity"].as_f64(),
+        Some(1500.13),
+        "half away from zero"
+    );
+    assert_eq!(u["ufCrmRating"].as_f64(), Some(0.0), "not finite: 0");
+    p.sb.shutdown().await;
+}

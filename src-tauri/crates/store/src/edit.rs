@@ -166,7 +166,7 @@ fn keep_mirror(tx: &Connection, rid: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn field_metas(conn: &Connection, t: EntityType) -> Result<Vec<FieldMeta>, StoreError> {
+pub(crate) fn field_metas(conn: &Connection, t: EntityType) -> Result<Vec<FieldMeta>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT name, field_type, label, is_required, is_read_only, is_immutable, is_multiple, \
          is_custom, status_type, options FROM field_meta WHERE entity_type = ?1",
@@ -314,7 +314,7 @@ pub(crate) fn validate(
     Ok(problems)
 }
 
-fn shape_problem(meta: &FieldMeta, v: &Value) -> Option<(String, String)> {
+pub(crate) fn shape_problem(meta: &FieldMeta, v: &Value) -> Option<(String, String)> {
     if kartoteka_domain::record::is_empty_value(v) {
         return None;
     }
@@ -348,7 +348,7 @@ fn shape_problem(meta: &FieldMeta, v: &Value) -> Option<(String, String)> {
                 let s = value_text(item);
                 // "300|RUB" (custom money) or an amount.
                 let amount = s.split('|').next().unwrap_or_default();
-                amount.trim().parse::<f64>().is_ok()
+                amount.trim().parse::<f64>().is_ok_and(f64::is_finite)
             }
             FieldType::Date => chrono::NaiveDate::parse_from_str(
                 value_text(item).get(..10).unwrap_or_default(),
@@ -375,11 +375,20 @@ fn shape_problem(meta: &FieldMeta, v: &Value) -> Option<(String, String)> {
             }
             _ => true,
         };
+        if !ok && matches!(meta.field_type, FieldType::Date | FieldType::Datetime) {
+            return Some((
+                format!("«{label}»: это не дата или такой даты нет (ГГГГ-ММ-ДД)"),
+                format!("\"{label}\": not a date, or no such day (YYYY-MM-DD)"),
+            ));
+        }
         if !ok {
             return Some((
                 format!("Неверное значение поля «{label}»"),
                 format!("Invalid value for \"{label}\""),
             ));
+        }
+        if let Some(words) = crate::limits::number_problem(meta, item) {
+            return Some(words);
         }
     }
     None

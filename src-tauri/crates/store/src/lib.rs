@@ -26,6 +26,7 @@ mod edit;
 mod error;
 pub mod history;
 mod lifecycle;
+mod limits;
 pub mod migrations;
 mod outbox;
 mod promote;
@@ -34,6 +35,7 @@ mod query;
 mod read;
 mod reference;
 mod search;
+mod unsent;
 mod upgrade_copy;
 mod upload;
 

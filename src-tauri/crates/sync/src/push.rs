@@ -7,7 +7,7 @@
 
 use crate::driver::Clock;
 use crate::error::{PortalError, PortalFailure, SyncError};
-use crate::upload::{check_answer, create_fields, for_the_wire, names_local_record, plan_update};
+use crate::upload::{check_answer, create_fields, for_the_wire, local_records_named, plan_update};
 use crate::{portal_error, SharedReplica};
 use kartoteka_bitrix::{parse_record, ApiError, BatchCommand, BatchResult, Client};
 use kartoteka_domain::{EntityType, FieldType, OutboxOp, OutboxState, Record, RecordKey};
@@ -173,6 +173,8 @@ impl Uploader {
     #[tracing::instrument(skip_all)]
     pub async fn run(&self, cancel: &CancellationToken) -> Result<UploadSummary, SyncError> {
         let mut summary = UploadSummary::default();
+        // Values a portal would not keep as written are never sent: rejected, in words.
+        summary.rejected += self.store(|s| s.refuse_unstorable()).await?;
         let mut last_round: Vec<i64> = Vec::new();
         loop {
             if cancel.is_cancelled() {
@@ -209,16 +211,37 @@ impl Uploader {
     ) -> Result<(), SyncError> {
         let mut creates = Vec::new();
         let mut others = Vec::new();
+        // Entries that wait for records created here, with the local ids they wait for.
+        let mut waiting: Vec<(Vec<i64>, Vec<i64>)> = Vec::new();
         for record in queue {
             match record.entries.iter().find(|e| e.op == OutboxOp::Create) {
-                Some(create) => creates.push((record.key, create.clone())),
-                None if record.key.is_local() => {} // its create is not due (rejected, …)
+                Some(create) => {
+                    // A new record linked to another new one goes once that one has its id.
+                    let named = local_records_named(create);
+                    if named.is_empty() {
+                        creates.push((record.key, create.clone()));
+                    } else {
+                        waiting.push((vec![create.id], named));
+                    }
+                }
+                // Its create is not due (rejected, …): its edits wait for it.
+                None if record.key.is_local() => waiting.push((
+                    record.entries.iter().map(|e| e.id).collect(),
+                    vec![record.key.id],
+                )),
                 None => others.push(record),
             }
         }
         let (booleans, times) = self.round_fields().await?;
         self.creates(creates, &booleans, summary).await?;
-        self.updates(others, &booleans, &times, summary).await
+        self.updates(others, &booleans, &times, &mut waiting, summary)
+            .await?;
+        // Every entry left waiting says why (after this round's creates, which may be what it
+        // waited for: those go in the next round).
+        if !waiting.is_empty() {
+            summary.rejected += self.store(move |s| s.note_waiting(&waiting)).await?;
+        }
+        Ok(())
     }
 
     // ---- creates ------------------------------------------------------------------------
@@ -368,13 +391,21 @@ impl Uploader {
         records: Vec<QueuedRecord>,
         booleans: &HashMap<EntityType, HashSet<String>>,
         times: &Times,
+        waiting: &mut Vec<(Vec<i64>, Vec<i64>)>,
         summary: &mut UploadSummary,
     ) -> Result<(), SyncError> {
-        // Entries that name a record not yet created wait for it.
+        // Entries that link to a record not yet created wait for it.
         let records: Vec<QueuedRecord> = records
             .into_iter()
             .filter_map(|mut r| {
-                r.entries.retain(|e| !names_local_record(&e.new));
+                r.entries.retain(|e| {
+                    let named = local_records_named(e);
+                    if named.is_empty() {
+                        return true;
+                    }
+                    waiting.push((vec![e.id], named));
+                    false
+                });
                 (!r.entries.is_empty()).then_some(r)
             })
             .collect();
@@ -410,7 +441,20 @@ impl Uploader {
                     };
                     self.failed(ids, state, words, summary).await?;
                 }
-                None => {}
+                None => {
+                    // Neither the record nor a refusal came back: tried again next time, and
+                    // the entries say so meanwhile.
+                    let ids: Vec<i64> = record.entries.iter().map(|e| e.id).collect();
+                    self.store(move |s| {
+                        s.upload_failed(
+                            &ids,
+                            OutboxState::Pending,
+                            "Портал не вернул запись: попробуем при следующей синхронизации \
+                             / The portal did not return the record: tried again at the next sync",
+                        )
+                    })
+                    .await?;
+                }
                 Some(Ok(portal)) => {
                     if deleting {
                         let ids: Vec<i64> = record.entries.iter().map(|e| e.id).collect();

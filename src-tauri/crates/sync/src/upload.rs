@@ -3,7 +3,7 @@
 //! to write, what the portal already has, and what is a conflict; [`check_answer`] says which
 //! written values the portal did not take.
 
-use kartoteka_domain::record::link_ids;
+use kartoteka_domain::record::{link_ids, LINK_FIELDS};
 use kartoteka_domain::{same_value, EntityType, MultiField, OutboxOp, Record};
 use kartoteka_store::QueuedEntry;
 use serde_json::{json, Map, Value};
@@ -425,17 +425,28 @@ fn entry_ref(v: &Value) -> Option<MultiField> {
     entry(v)
 }
 
-/// Whether a value names a record created here that has no portal id yet (it must wait).
-pub fn names_local_record(v: &Value) -> bool {
-    match v {
-        Value::Number(n) => n
-            .as_i64()
-            .is_some_and(|id| id >= kartoteka_domain::LOCAL_ID_BASE),
-        Value::String(s) => s
-            .parse::<i64>()
-            .is_ok_and(|id| id >= kartoteka_domain::LOCAL_ID_BASE),
-        Value::Array(items) => items.iter().any(names_local_record),
-        _ => false,
+/// The records created here, not yet on the portal, that an entry links to: it waits until
+/// they have their portal ids (the replica then writes those into the entry). Only link fields
+/// ([`LINK_FIELDS`]) name records; any other number is a value, however large (an amount of
+/// 200 000 000 000 000 is no local id).
+pub fn local_records_named(e: &QueuedEntry) -> Vec<i64> {
+    let named = |v: &Value| -> Vec<i64> {
+        link_ids(v)
+            .into_iter()
+            .filter(|id| *id >= kartoteka_domain::LOCAL_ID_BASE)
+            .collect()
+    };
+    match e.op {
+        OutboxOp::Update if LINK_FIELDS.contains(&e.field.as_str()) => named(&e.new),
+        OutboxOp::Create => {
+            let fields = e.new.get("fields").and_then(Value::as_object);
+            LINK_FIELDS
+                .iter()
+                .filter_map(|f| fields.and_then(|m| m.get(*f)))
+                .flat_map(named)
+                .collect()
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -606,6 +617,27 @@ mod tests {
             check_answer(&written, &answered),
             vec!["UF_CRM_DATE".to_string()]
         );
+    }
+
+    #[test]
+    fn only_link_fields_name_records_created_here() {
+        let local = kartoteka_domain::LOCAL_ID_BASE + 3;
+        let named = |field: &str, new: Value| local_records_named(&q(1, field, Value::Null, new));
+        assert_eq!(named("contactIds", json!([5, local])), vec![local]);
+        assert_eq!(named("companyId", json!(local.to_string())), vec![local]);
+        assert!(named("contactIds", json!([5, 6])).is_empty());
+        // An amount above the first local id is a value, not a record.
+        assert!(named("opportunity", json!(200_000_000_000_000u64)).is_empty());
+        assert!(named("opportunity", json!(1e18)).is_empty());
+        assert!(named("UF_CRM_VISITS", json!([local])).is_empty());
+        let mut create = q(
+            2,
+            "*",
+            Value::Null,
+            json!({"fields": {"title": "Новая", "opportunity": local, "contactIds": [local + 1]}}),
+        );
+        create.op = OutboxOp::Create;
+        assert_eq!(local_records_named(&create), vec![local + 1]);
     }
 
     #[test]

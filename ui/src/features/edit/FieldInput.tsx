@@ -1,7 +1,7 @@
 import { useI18n } from "../../lib/i18n";
 import type { EntityType, ReferenceLists } from "../../lib/ipc";
 import type { Stage } from "../../lib/ipc/bindings/Stage";
-import { editorKind, splitMoney, type Draft, type EditField, type EditorKind } from "./fieldEdit";
+import { dateInputDraft, editorKind, splitMoney, UNREADABLE_DATE, type Draft, type EditField, type EditorKind } from "./fieldEdit";
 
 /** Currencies offered for amounts, besides the one a record already has. */
 export const CURRENCIES = ["RUB", "USD", "EUR", "KZT", "BYN", "UAH", "CNY"];
@@ -113,9 +113,17 @@ function Scalar({
     case "number":
       return <input {...common} type="text" inputMode="decimal" value={value} onChange={(e) => onValue(e.target.value)} />;
     case "date":
-      return <input {...common} type="date" value={value} onChange={(e) => onValue(e.target.value)} />;
     case "datetime":
-      return <input {...common} type="datetime-local" value={value} onChange={(e) => onValue(e.target.value)} />;
+      // A day that does not exist empties the input: the draft keeps a marker instead, and the
+      // input is left as typed (its value stays "") for the person to correct.
+      return (
+        <input
+          {...common}
+          type={kind === "date" ? "date" : "datetime-local"}
+          value={value === UNREADABLE_DATE ? "" : value}
+          onChange={(e) => onValue(dateInputDraft(e.target))}
+        />
+      );
     case "bool":
       return (
         <label className="check">

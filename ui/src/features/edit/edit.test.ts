@@ -108,7 +108,11 @@ describe("validation before anything is queued", () => {
   it.each([
     ["double", "много", "edit.problem.number"],
     ["integer", "1.5", "edit.problem.integer"],
-    ["date", "2026-13-45", "edit.problem.date"],
+    ["date", "31.12.2026", "edit.problem.date"],
+    ["date", "2026-13-45", "edit.problem.noSuchDate"],
+    ["date", "2026-02-31", "edit.problem.noSuchDate"],
+    ["date", "2026-02-29", "edit.problem.noSuchDate"],
+    ["datetime", "2026-02-30T10:00", "edit.problem.noSuchDate"],
     ["money", "abc|RUB", "edit.problem.number"],
     ["url", "not a site", "edit.problem.url"],
   ] as const)("%s %j → %s", (type, typed, key) => {

@@ -130,6 +130,34 @@ describe("card edit mode", () => {
     await waitFor(() => expect(calls.some(([c]) => c === "record_delete")).toBe(true));
   });
 
+  it("refuses a date that does not exist in words and never sends it as a cleared field", async () => {
+    const calls: [string, unknown][] = [];
+    const dated = {
+      ...deal,
+      fields: [...deal.fields, { name: "begindate", label: "Дата начала", fieldType: "date", isCustom: false, values: ["01.03.2026"], raw: "2026-03-01", ...meta }],
+    };
+    mockIPC(ipc({ record_get: () => dated, references_list: () => refs, record_update: () => saved }, calls));
+    renderCard();
+    fireEvent.click(await screen.findByTestId("card-edit"));
+    const date = (await screen.findByTestId("edit-begindate")) as HTMLInputElement;
+    expect(date.value).toBe("2026-03-01");
+    // What the WebView does with 31.02.2026 typed into a date input: no value, `badInput`.
+    Object.defineProperty(date, "validity", { configurable: true, get: () => ({ valid: false, badInput: true }) });
+    fireEvent.change(date, { target: { value: "" } });
+    fireEvent.change(screen.getByTestId("edit-opportunity"), { target: { value: "2000" } });
+    fireEvent.submit(screen.getByTestId("record-form"));
+    expect((await screen.findByTestId("problem-begindate")).textContent).toBe("There is no such date: correct it");
+    expect(calls.some(([c]) => c === "record_update")).toBe(false);
+
+    // Corrected, it is sent as the day typed.
+    Object.defineProperty(date, "validity", { configurable: true, get: () => ({ valid: true, badInput: false }) });
+    fireEvent.change(date, { target: { value: "2026-02-28" } });
+    fireEvent.submit(screen.getByTestId("record-form"));
+    await waitFor(() => expect(calls.some(([c]) => c === "record_update")).toBe(true));
+    const [, payload] = calls.find(([c]) => c === "record_update")!;
+    expect((payload as { request: { edit: { fields: unknown } } }).request.edit.fields).toEqual({ begindate: "2026-02-28", opportunity: "2000" });
+  });
+
   it("marks a record not uploaded yet and offers restore for a deleted one", async () => {
     const calls: [string, unknown][] = [];
     const local = { ...deal, key: { entityType: "deal", id: 2 ** 47 + 1 }, deleted: true, pendingFields: ["*"] };

@@ -106,6 +106,29 @@ export function isEditable(f: EditField, mode: "edit" | "create"): boolean {
 
 const pad = (n: number) => String(n).padStart(2, "0");
 
+/**
+ * What a date or date-time input's draft holds when the person typed a day that does not exist
+ * (31.02): the WebView then empties the input's value and reports `validity.badInput`. The form
+ * keeps this marker instead of an empty value, so the field is refused in words and never sent
+ * as cleared.
+ */
+export const UNREADABLE_DATE = "\u0000unreadable-date";
+
+/** The draft a date or date-time input's value makes: its value, or [`UNREADABLE_DATE`]. */
+export function dateInputDraft(input: Pick<HTMLInputElement, "value" | "validity">): string {
+  return input.value === "" && input.validity?.badInput ? UNREADABLE_DATE : input.value;
+}
+
+/** Whether text starting `YYYY-MM-DD` names a day that exists (`2026-02-31` does not). */
+export function isRealDay(text: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(text);
+  if (!m) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const day = new Date(0);
+  day.setUTCFullYear(y, mo - 1, d);
+  return day.getUTCFullYear() === y && day.getUTCMonth() === mo - 1 && day.getUTCDate() === d;
+}
+
 /** `YYYY-MM-DDTHH:MM` of a moment in local time (what a datetime-local input holds). */
 export function localDateTime(d: Date): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
@@ -265,10 +288,14 @@ export function problemOf(f: EditField, draft: Draft | undefined): MessageKey | 
         break;
       }
       case "date":
-        if (!/^\d{4}-\d{2}-\d{2}$/.test(v) || Number.isNaN(new Date(v).getTime())) return "edit.problem.date";
+        if (v === UNREADABLE_DATE) return "edit.problem.noSuchDate";
+        if (!/^\d{4}-\d{2}-\d{2}$/.test(v)) return "edit.problem.date";
+        if (!isRealDay(v)) return "edit.problem.noSuchDate";
         break;
       case "datetime":
-        if (isoWithOffset(v) === null) return "edit.problem.date";
+        if (v === UNREADABLE_DATE) return "edit.problem.noSuchDate";
+        if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(v) || isoWithOffset(v) === null) return "edit.problem.date";
+        if (!isRealDay(v)) return "edit.problem.noSuchDate";
         break;
       case "text":
         if (typeName(f.fieldType) === "url" && !/^(https?:\/\/)?[^\s]+\.[^\s]+$/i.test(v)) return "edit.problem.url";

@@ -262,6 +262,7 @@ export const en: Record<MessageKey, string> = {
   "edit.problem.integer": "Enter a whole number",
   "edit.problem.currency": "Choose a currency",
   "edit.problem.date": "Enter a date",
+  "edit.problem.noSuchDate": "There is no such date: correct it",
   "edit.problem.url": "Enter a web address",
   "edit.problem.email": "Enter an e-mail like name@example.com",
   "edit.problem.phone": "A phone: digits, spaces, + ( ) -",

@@ -262,6 +262,7 @@ export const ru = {
   "edit.problem.integer": "Введите целое число",
   "edit.problem.currency": "Выберите валюту",
   "edit.problem.date": "Введите дату",
+  "edit.problem.noSuchDate": "Такой даты нет: исправьте её",
   "edit.problem.url": "Введите адрес сайта",
   "edit.problem.email": "Введите e-mail вида name@example.com",
   "edit.problem.phone": "Телефон: цифры, пробелы, + ( ) -",
