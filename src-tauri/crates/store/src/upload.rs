@@ -103,13 +103,7 @@ pub(crate) fn set_delivery(
 /// Replaces record ids inside link fields (`contactIds`, `companyId`, …) of a field map.
 fn replace_link_ids(fields: &mut serde_json::Map<String, Value>, old: i64, new: i64) -> bool {
     let mut changed = false;
-    for name in [
-        "contactIds",
-        "contactId",
-        "companyIds",
-        "companyId",
-        "leadId",
-    ] {
+    for name in kartoteka_domain::record::LINK_FIELDS {
         if let Some(v) = fields.get_mut(name) {
             changed |= replace_number(v, old, new);
         }

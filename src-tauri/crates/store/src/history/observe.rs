@@ -35,16 +35,6 @@ pub const BOOKKEEPING_FIELDS: &[&str] = &[
     "modifyById",
 ];
 
-/// Fields whose changes are recorded as link events (`link_added` / `link_removed`), not as
-/// field changes.
-const LINK_FIELDS: &[&str] = &[
-    "contactIds",
-    "contactId",
-    "companyIds",
-    "companyId",
-    "leadId",
-];
-
 pub fn is_bookkeeping_field(name: &str) -> bool {
     BOOKKEEPING_FIELDS.contains(&name)
 }
@@ -573,7 +563,10 @@ impl<'c> Observer<'c> {
             if old == new || (empty(old) && empty(new)) {
                 return;
             }
-            if is_bookkeeping_field(name) || LINK_FIELDS.contains(&name.as_str()) {
+            // Link fields are recorded as link events (`link_added` / `link_removed`).
+            if is_bookkeeping_field(name)
+                || kartoteka_domain::record::LINK_FIELDS.contains(&name.as_str())
+            {
                 return;
             }
             changed.push((name, old, new));
