@@ -14,10 +14,9 @@
 //! **Windows.** Nothing is done beyond creating the folder or file. The app's data lives in the
 //! user's profile (`%APPDATA%`, [FOLDERID_RoamingAppData]), which Windows creates with an access
 //! list granting the user, SYSTEM and Administrators only, marked inheritable. A file or folder
-//! created without a security descriptor of its own takes the inheritable entries of the folder it
-//! is created in ([CreateFileW], `lpSecurityAttributes`: "the ACLs in the default security
-//! descriptor for a file are inherited from its parent directory"; [ACE inheritance]), so it is
-//! as private as the profile. A file exported into a folder the user chose takes that folder's
+//! created without a security descriptor of its own (as Rust's std creates them: [CreateFileW]
+//! with no `lpSecurityAttributes`) gets the default one, whose access list it inherits from the
+//! folder it is created in ([ACE inheritance]), so it is as private as the profile. A file exported into a folder the user chose takes that folder's
 //! access list, as every other file the user saves there.
 //!
 //! [`DirBuilderExt::mode`]: https://doc.rust-lang.org/std/os/unix/fs/trait.DirBuilderExt.html#tymethod.mode
