@@ -16,6 +16,8 @@ pub mod sync;
 pub use events::EventSink;
 pub use portal::Core;
 
+#[cfg(all(test, unix))]
+mod file_modes_tests;
 #[cfg(test)]
 mod offline_tests;
 #[cfg(test)]

@@ -40,21 +40,20 @@ fn storage(what: &'static str) -> impl Fn(std::io::Error) -> IpcError {
     move |e| IpcError::new(ErrorCode::Storage, format!("cannot write {what}: {e}"))
 }
 
-/// Writes a file through a temporary one renamed over it, so a crash never leaves half a file.
+/// Writes a file of the user's alone through a temporary one renamed over it, so a crash never
+/// leaves half a file (kartoteka_store::private_files). A missing folder is made with the usual
+/// mode: the folder is the user's choice, not the app's.
 fn write_whole(path: &Path, text: &str, what: &'static str) -> Result<(), IpcError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(storage(what))?;
     }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, text).map_err(storage(what))?;
-    std::fs::rename(&tmp, path).map_err(storage(what))
+    kartoteka_store::write_private_file(path, text.as_bytes()).map_err(storage(what))
 }
 
 pub fn write_sync_settings(dir: &Path, settings: &SyncSettings) -> Result<(), IpcError> {
     let text = serde_json::to_string_pretty(settings)
         .map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))?;
+    kartoteka_store::private_dir(dir).map_err(storage("the sync settings"))?;
     write_whole(&dir.join(SYNC_SETTINGS_FILE), &text, "the sync settings")
 }
 

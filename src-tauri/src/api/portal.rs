@@ -200,7 +200,8 @@ impl Core {
                 let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
             }
         }
-        let opened = std::fs::create_dir_all(&self.data_dir)
+        // The app's own folder: the user's alone (kartoteka_store::private_files).
+        let opened = kartoteka_store::private_dir(&self.data_dir)
             .map_err(|e| {
                 IpcError::new(
                     ErrorCode::Storage,

@@ -38,13 +38,11 @@ fn write_settings(dir: &Path, settings: &PortalSettings) -> Result<(), IpcError>
             format!("cannot save the portal settings: {e}"),
         )
     };
-    std::fs::create_dir_all(dir).map_err(storage)?;
+    kartoteka_store::private_dir(dir).map_err(storage)?;
     let text = serde_json::to_string_pretty(settings)
         .map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))?;
-    // Write then rename, so a crash never leaves half a file.
-    let tmp = dir.join(format!("{SETTINGS_FILE}.tmp"));
-    std::fs::write(&tmp, text).map_err(storage)?;
-    std::fs::rename(&tmp, settings_path(dir)).map_err(storage)
+    // The user's alone, written whole through a temporary file and a rename.
+    kartoteka_store::write_private_file(&settings_path(dir), text.as_bytes()).map_err(storage)
 }
 
 /// The keyring account of a webhook: the user it acts as and the portal's host (`1@portal.bitrix24.ru`),

@@ -390,10 +390,9 @@ pub fn run_outbox(args: OutboxArgs) -> anyhow::Result<()> {
         OutboxCommand::Export { db, out } => {
             let store = open(&db)?;
             let edits = store.export_unsent_edits().context("reading the outbox")?;
-            let tmp = out.with_extension("part");
-            std::fs::write(&tmp, serde_json::to_vec_pretty(&edits)?)
-                .with_context(|| format!("writing {}", tmp.display()))?;
-            std::fs::rename(&tmp, &out).with_context(|| format!("writing {}", out.display()))?;
+            // The user's alone (0600 on unix), written whole or not at all.
+            kartoteka_store::write_private_file(&out, &serde_json::to_vec_pretty(&edits)?)
+                .with_context(|| format!("writing {}", out.display()))?;
             println!(
                 "{} unsent edit(s) written to {}",
                 edits.edits.len(),

@@ -113,6 +113,10 @@ pub fn export_history(
     let total = store.history_count(query)?;
     progress(ExportProgress { done: 0, total });
 
+    // The file holds customers' data, so it is the user's alone from the start: tempfile creates
+    // it 0600 on unix ("Permissions default to `0o600` for tempfiles", `Builder::permissions`),
+    // and the rename keeps that mode, also over an older file. A folder the user chose keeps its
+    // own mode (kartoteka_store::private_files).
     let tmp = tempfile::Builder::new()
         .prefix(".kartoteka-export-")
         .suffix(".part")
@@ -245,6 +249,7 @@ pub fn bench_raw_xlsx(sample: &[HistoryEvent], rows: u64, path: &Path) -> Result
             }
         }
     }
-    workbook.save(path)?;
+    // Written as the app's exports are: the user's alone (0600 on unix).
+    workbook.save_to_writer(kartoteka_store::create_private_file(path)?)?;
     Ok(())
 }

@@ -342,3 +342,34 @@ fn cancelled_export_leaves_no_file_and_keeps_an_older_one() {
     let sheet = book.sheet_names()[0].clone();
     assert_eq!(book.worksheet_range(&sheet).unwrap().height(), 5_001);
 }
+
+/// On unix an export is the user's alone (0600), also when it replaces an older file left 0644,
+/// and the folder the user chose for it keeps its mode. Run with the usual umask (022).
+#[cfg(unix)]
+#[test]
+fn exports_are_the_users_alone_and_the_chosen_folder_keeps_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| {
+        format!(
+            "{:o}",
+            std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = story(dir.path());
+    let chosen = dir.path().join("reports");
+    std::fs::create_dir(&chosen).unwrap();
+    std::fs::set_permissions(&chosen, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for format in [ExportFormat::Xlsx, ExportFormat::Csv] {
+        let fresh = chosen.join(format!("fresh.{}", format.extension()));
+        let older = chosen.join(format!("older.{}", format.extension()));
+        std::fs::write(&older, b"an older export").unwrap();
+        std::fs::set_permissions(&older, std::fs::Permissions::from_mode(0o644)).unwrap();
+        for path in [&fresh, &older] {
+            let (outcome, _) = run(&store, false, format, path, &[]);
+            assert!(!outcome.cancelled);
+            assert_eq!(mode(path), "600", "{}", path.display());
+        }
+    }
+    assert_eq!(mode(&chosen), "755", "the user's folder keeps its mode");
+}

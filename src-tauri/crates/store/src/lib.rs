@@ -29,6 +29,7 @@ mod lifecycle;
 mod limits;
 pub mod migrations;
 mod outbox;
+pub mod private_files;
 mod promote;
 mod pull;
 mod query;
@@ -54,6 +55,7 @@ pub use history::{
 };
 pub use lifecycle::SyncCheckpoint;
 pub use outbox::LocalEdit;
+pub use private_files::{create_private_file, make_private, private_dir, write_private_file};
 pub use pull::{ApplyStats, RecordChange};
 pub use query::{
     Cursor, Page, RecordFilter, RecordPage, RecordRow, RecordView, SortField, SortKey,
@@ -119,9 +121,14 @@ impl Store {
     /// ([`upgrade_copy_path`]); it stays there until the file is opened again by a later process
     /// (the next start of the app or of the CLI). An upgrade that fails commits nothing and
     /// answers [`StoreError::UpgradeFailed`], which names the failed step and the copy.
+    ///
+    /// The file, its `-wal` and `-shm` are the user's alone ([`private_files`]): a new file is
+    /// created `0600` on unix, and ones an earlier version left readable by others are narrowed
+    /// before SQLite opens them. The folder the file is in is left as it is.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let _span = tracing::info_span!("store_open").entered();
         upgrade_copy::note_process_start();
+        private_files::make_replica_private(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;

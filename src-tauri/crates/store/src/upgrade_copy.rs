@@ -27,15 +27,29 @@ pub fn upgrade_copy_path(path: &Path, from: i64) -> PathBuf {
 
 /// Writes the copy of the open database at `path` (schema `from`). A copy left by an earlier,
 /// failed attempt is of the same untouched file and is replaced.
-pub(crate) fn make(conn: &Connection, path: &Path, from: i64) -> Result<PathBuf, rusqlite::Error> {
+///
+/// The copy holds what the replica holds, so it is the user's alone too: the file is created
+/// empty and `0600` first ([`crate::private_files`]) and `VACUUM INTO` fills it ("the file named
+/// by the INTO clause must not previously exist, or else it must be an empty file"); left to
+/// SQLite, it would be created with SQLite's default mode (0644 less the umask).
+pub(crate) fn make(
+    conn: &Connection,
+    path: &Path,
+    from: i64,
+) -> Result<PathBuf, Box<dyn std::error::Error + Send + Sync>> {
     let copy = upgrade_copy_path(path, from);
     if let Err(e) = std::fs::remove_file(&copy) {
         if e.kind() != std::io::ErrorKind::NotFound {
             tracing::warn!(copy = %copy.display(), error = %e, "old upgrade copy not removed");
         }
     }
+    crate::private_files::create_private_new(&copy)?;
     let target = copy.to_string_lossy().into_owned();
-    conn.execute("VACUUM INTO ?1", [&target])?;
+    if let Err(e) = conn.execute("VACUUM INTO ?1", [&target]) {
+        // No copy was made: leave no empty file that looks like one.
+        let _ = std::fs::remove_file(&copy);
+        return Err(e.into());
+    }
     tracing::info!(copy = %copy.display(), from, "copy kept before the schema upgrade");
     Ok(copy)
 }
