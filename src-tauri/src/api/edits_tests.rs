@@ -431,6 +431,7 @@ async fn exported_unsent_edits_are_imported_back_once_and_a_foreign_file_is_refu
     let again = core
         .outbox_import(OutboxImportRequest {
             content: content.clone(),
+            origin_confirmed: false,
         })
         .await
         .expect("imported");
@@ -454,7 +455,10 @@ async fn exported_unsent_edits_are_imported_back_once_and_a_foreign_file_is_refu
             .expect("discard");
     }
     let back = core
-        .outbox_import(OutboxImportRequest { content })
+        .outbox_import(OutboxImportRequest {
+            content: content.clone(),
+            origin_confirmed: false,
+        })
         .await
         .expect("imported");
     assert_eq!(back, 2, "the comment and the new contact are queued again");
@@ -469,9 +473,44 @@ async fn exported_unsent_edits_are_imported_back_once_and_a_foreign_file_is_refu
         "the imported edit is on the card"
     );
 
+    // A file of another portal is refused, naming both portals for the message.
+    let mut foreign: serde_json::Value = serde_json::from_str(&content).expect("json");
+    foreign["portal"] = json!("other.bitrix24.ru");
+    let refused = core
+        .outbox_import(OutboxImportRequest {
+            content: foreign.to_string(),
+            origin_confirmed: true,
+        })
+        .await
+        .expect_err("another portal's edits");
+    assert_eq!(refused.code, ErrorCode::EditsFromElsewhere);
+    let params = refused.params.clone().unwrap_or_default();
+    assert_eq!(
+        params.get("filePortal").map(String::as_str),
+        Some("other.bitrix24.ru")
+    );
+    assert!(
+        params
+            .get("herePortal")
+            .is_some_and(|h| h.starts_with("127.0.0.1:")),
+        "{params:?}"
+    );
+    // One of an older Kartoteka names nothing: the user is asked first.
+    let mut unnamed: serde_json::Value = serde_json::from_str(&content).expect("json");
+    unnamed["format"] = json!(kartoteka_store::EDITS_FILE_FORMAT_V1);
+    let asked = core
+        .outbox_import(OutboxImportRequest {
+            content: unnamed.to_string(),
+            origin_confirmed: false,
+        })
+        .await
+        .expect_err("the user is asked");
+    assert_eq!(asked.code, ErrorCode::EditsOriginUnknown);
+
     let refused = core
         .outbox_import(OutboxImportRequest {
             content: "{\"not\": \"an export\"}".into(),
+            origin_confirmed: false,
         })
         .await
         .expect_err("not an export");
