@@ -686,8 +686,10 @@ async fn story(app: &AppUnderTest) -> Result<(), E2eError> {
         .wait_for_script(
             "the offline edit, uploaded, in the History tab",
             SYNC_TIMEOUT,
+            // The save with the amount (the deletion undone in step 3b is a later, local one).
             r#"const saves = [...document.querySelectorAll('[data-testid="history-save"]')];
-               const save = saves.find((s) => s.textContent.includes("Это устройство (офлайн)"));
+               const save = saves.find((s) => s.textContent.includes("Это устройство (офлайн)")
+                 && s.textContent.replace(/\D/g, "").includes("77777777"));
                return save ? save.querySelector(".save-meta").textContent : null;"#,
             |v| v.as_str().is_some_and(|s| s.contains("На портале")),
         )
