@@ -794,8 +794,9 @@ pub const EDITS_FILE_FORMAT: &str = "kartoteka-unsent-edits/2";
 pub const EDITS_FILE_FORMAT_V1: &str = "kartoteka-unsent-edits/1";
 
 /// Where a file of unsent edits may go: a replica of the same portal signed in as the same user.
-/// A first-format file names neither, so it goes in only when the user confirms it came from
-/// here (`origin_confirmed`).
+/// A file that names neither (the first format, or one written by a replica that had not
+/// signed in since it was upgraded) goes in only when the user confirms it came from here
+/// (`origin_confirmed`).
 fn check_origin(
     file: &ExportedEdits,
     here_portal: Option<&str>,
@@ -803,7 +804,8 @@ fn check_origin(
     here_user_name: &str,
     origin_confirmed: bool,
 ) -> Result<(), StoreError> {
-    if file.format == EDITS_FILE_FORMAT_V1 {
+    let unnamed = file.portal.is_none() || file.user.is_none();
+    if file.format == EDITS_FILE_FORMAT_V1 || (file.format == EDITS_FILE_FORMAT && unnamed) {
         return if origin_confirmed {
             Ok(())
         } else {

@@ -682,6 +682,24 @@ fn unsent_edits_from_another_portal_or_user_are_refused_and_an_unnamed_file_need
             .expect("confirmed"),
         1
     );
+
+    // Written by a replica that had not signed in since its upgrade: it names neither either.
+    let (_dir_e, unsigned) = seeded();
+    let mut unnamed = unsigned.export_unsent_edits().expect("export");
+    assert_eq!((&unnamed.portal, &unnamed.user), (&None, &None));
+    unnamed.edits = file.edits.clone();
+    let (_dir_f, mut target) = seeded();
+    signed_in(&mut target, "a.bitrix24.ru", 3);
+    assert!(matches!(
+        target.import_unsent_edits(&me, &unnamed, 2, false),
+        Err(StoreError::EditsOriginUnknown { .. })
+    ));
+    assert_eq!(
+        target
+            .import_unsent_edits(&me, &unnamed, 2, true)
+            .expect("confirmed"),
+        1
+    );
 }
 
 #[test]
