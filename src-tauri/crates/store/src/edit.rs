@@ -887,13 +887,13 @@ impl Store {
         let actor = actor.clone();
         self.durable(|tx| {
             let t = key.entity_type.type_id();
-            let delete: Option<(i64, String)> = tx
+            let delete: Option<(i64, String, i64)> = tx
                 .prepare_cached(
-                    "SELECT id, state FROM outbox WHERE entity_type = ?1 AND record_id = ?2 \
-                     AND op = 'delete' AND state NOT IN ('done', 'discarded', 'gone') \
-                     ORDER BY id DESC LIMIT 1",
+                    "SELECT id, state, attempts FROM outbox WHERE entity_type = ?1 \
+                     AND record_id = ?2 AND op = 'delete' \
+                     AND state NOT IN ('done', 'discarded', 'gone') ORDER BY id DESC LIMIT 1",
                 )?
-                .query_row(params![t, key.id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row(params![t, key.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .optional()?;
             let dropped_create: Option<i64> = if key.is_local() && delete.is_none() {
                 tx.prepare_cached(
@@ -906,10 +906,13 @@ impl Store {
                 None
             };
             let note = match (&delete, dropped_create) {
-                (Some((_, state)), _) if state == OutboxState::Sending.as_str() => {
+                (Some((_, state, attempts)), _)
+                    if state == OutboxState::Sending.as_str()
+                        || (state == OutboxState::Pending.as_str() && *attempts > 0) =>
+                {
                     return Err(StoreError::NotAllowed(
-                        "the deletion is being sent to the portal: restore the record once the \
-                         upload has finished",
+                        "the deletion is being sent to the portal, or may have reached it: \
+                         restore the record once the next sync has finished",
                     ))
                 }
                 (Some(_), _) => "Удаление отменено до отправки на портал",
@@ -929,7 +932,7 @@ impl Store {
             e.note = Some(note.into());
             let mut e = actor.stamp_pub(e);
             let queued = match (delete, dropped_create) {
-                (Some((id, _)), _) => {
+                (Some((id, _, _)), _) => {
                     // The deletion never left this device: its events stay local, like this one.
                     let seqs = tx
                         .prepare_cached(
@@ -953,11 +956,27 @@ impl Store {
                     e.sync_state = HistorySyncState::Pending;
                     let g = observer.writer.new_group();
                     let seq = observer.writer.append(&e, g)?;
+                    // The create keeps its attempts (an uncertain earlier one is looked up by
+                    // its tag before it is sent again) and carries the record's events since.
+                    let mut seqs: Vec<i64> = tx
+                        .prepare_cached(
+                            "SELECT history_seqs FROM outbox WHERE entity_type = ?1 \
+                             AND record_id = ?2 AND state = 'discarded' AND id >= ?3",
+                        )?
+                        .query_map(params![t, key.id, id], |r| r.get::<_, Option<String>>(0))?
+                        .collect::<Result<Vec<_>, _>>()?
+                        .into_iter()
+                        .flatten()
+                        .map(|text| serde_json::from_str::<Vec<i64>>(&text))
+                        .collect::<Result<Vec<_>, _>>()?
+                        .concat();
+                    crate::upload::set_delivery(tx, &seqs, HistorySyncState::Pending, None)?;
+                    seqs.push(seq);
                     tx.prepare_cached(
                         "UPDATE outbox SET state = 'pending', new_value = ?2, last_error = NULL, \
-                         attempts = 0, history_seqs = ?3, happened_ms = ?4 WHERE id = ?1",
+                         history_seqs = ?3, happened_ms = ?4 WHERE id = ?1",
                     )?
-                    .execute(params![id, value.to_string(), json!([seq]).to_string(), now_ms])?;
+                    .execute(params![id, value.to_string(), json!(seqs).to_string(), now_ms])?;
                     1
                 }
                 (None, None) => 0,
@@ -1041,7 +1060,8 @@ pub(crate) fn write_events(
     Ok(out)
 }
 
-/// Writes the outbox rows of a save; each row names the events it carries.
+/// Writes the outbox rows of a save (or joins a field's open change); each row names the events
+/// it carries. Returns how many changes the save queued.
 pub(crate) fn insert_outbox(
     tx: &Connection,
     key: RecordKey,
@@ -1080,12 +1100,13 @@ pub(crate) fn insert_outbox(
             match open_change(tx, key, &c.field)? {
                 // One user's edits to one field are one change against one base: a later edit
                 // joins the change still waiting (or in conflict, or refused), keeping its base.
-                Some(open) if open.state != OutboxState::Sending => {
+                Some(open) if !open.maybe_sent() => {
                     join_change(tx, &open, c, &mine, now_ms)?;
                     continue;
                 }
-                // The change in flight was made against this base too; when it lands, the
-                // portal's value becomes this one's base.
+                // A change in flight, or sent before without a known outcome, keeps the value
+                // it sent (the upload recognises it on the portal); this one follows it, made
+                // against the same base, and when that change lands, against the portal's value.
                 Some(open) => base = open.base,
                 None => {}
             }
@@ -1112,8 +1133,17 @@ pub(crate) fn insert_outbox(
 struct OpenChange {
     id: i64,
     state: OutboxState,
+    attempts: i64,
     base: Value,
     seqs: Vec<i64>,
+}
+
+impl OpenChange {
+    /// Being sent, or sent before without a known outcome: the portal may hold its value.
+    fn maybe_sent(&self) -> bool {
+        self.state == OutboxState::Sending
+            || (self.state == OutboxState::Pending && self.attempts > 0)
+    }
 }
 
 fn open_change(
@@ -1123,7 +1153,7 @@ fn open_change(
 ) -> Result<Option<OpenChange>, StoreError> {
     let row = tx
         .prepare_cached(
-            "SELECT id, state, base_value, history_seqs FROM outbox WHERE entity_type = ?1 \
+            "SELECT id, state, base_value, history_seqs, attempts FROM outbox WHERE entity_type = ?1 \
              AND record_id = ?2 AND field = ?3 AND op = 'update' \
              AND state NOT IN ('done', 'discarded') ORDER BY id DESC LIMIT 1",
         )?
@@ -1133,16 +1163,18 @@ fn open_change(
                 r.get::<_, String>(1)?,
                 r.get::<_, Option<String>>(2)?,
                 r.get::<_, Option<String>>(3)?,
+                r.get::<_, i64>(4)?,
             ))
         })
         .optional()?;
-    let Some((id, state, base, seqs)) = row else {
+    let Some((id, state, base, seqs, attempts)) = row else {
         return Ok(None);
     };
     Ok(Some(OpenChange {
         id,
         state: OutboxState::parse(&state)
             .ok_or_else(|| StoreError::corrupt("outbox.state", state.clone()))?,
+        attempts,
         base: base
             .map(|t| serde_json::from_str(&t))
             .transpose()?

@@ -5,7 +5,7 @@
 use crate::edit::{load_local, load_server, write_local, FM_PREFIX};
 use crate::history::rekey_chain;
 use crate::promote::rid_of;
-use crate::{Store, StoreError};
+use crate::{RecordState, Store, StoreError};
 use kartoteka_domain::{HistorySyncState, MultiField, OutboxOp, OutboxState, Record, RecordKey};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
@@ -181,6 +181,56 @@ impl Store {
             let mut stmt = tx.prepare_cached(
                 "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id = ?1 \
                  AND state IN ('pending', 'sending')",
+            )?;
+            for id in ids {
+                stmt.execute([id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Marks as being sent the entries whose values are still those the upload read (`read`:
+    /// id and value), and returns their ids. An entry saved again, discarded or undone since it
+    /// was read is left as it is: its write waits for the next round, which reads it anew.
+    pub fn mark_sending_as_read(&mut self, read: &[(i64, Value)]) -> Result<Vec<i64>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut marked = Vec::with_capacity(read.len());
+        {
+            let mut current = tx.prepare_cached(
+                "SELECT new_value FROM outbox WHERE id = ?1 AND state IN ('pending', 'sending')",
+            )?;
+            let mut mark = tx.prepare_cached(
+                "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id = ?1",
+            )?;
+            for (id, value) in read {
+                let Some(now) = current
+                    .query_row([id], |r| r.get::<_, Option<String>>(0))
+                    .optional()?
+                else {
+                    continue;
+                };
+                let now: Value = now
+                    .map(|t| serde_json::from_str(&t))
+                    .transpose()?
+                    .unwrap_or(Value::Null);
+                if &now == value {
+                    mark.execute([id])?;
+                    marked.push(*id);
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(marked)
+    }
+
+    /// Puts entries marked as being sent back in the queue, unsent (their write was held back).
+    pub fn unmark_sending(&mut self, ids: &[i64]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE outbox SET state = 'pending', attempts = MAX(attempts - 1, 0) \
+                 WHERE id = ?1 AND state = 'sending'",
             )?;
             for id in ids {
                 stmt.execute([id])?;
@@ -368,7 +418,7 @@ fn finish_entries(
     {
         let mut done = tx.prepare_cached(
             "UPDATE outbox SET state = 'done', done_ms = ?2, last_error = NULL, \
-             theirs_value = NULL WHERE id = ?1 RETURNING field",
+             theirs_value = NULL WHERE id = ?1 AND state <> 'discarded' RETURNING field",
         )?;
         for id in ids {
             if let Some(f) = done
@@ -804,8 +854,26 @@ fn check_origin(
     here_user_name: &str,
     origin_confirmed: bool,
 ) -> Result<(), StoreError> {
-    let unnamed = file.portal.is_none() || file.user.is_none();
-    if file.format == EDITS_FILE_FORMAT_V1 || (file.format == EDITS_FILE_FORMAT && unnamed) {
+    // What the file names must match; what it (or this replica, not signed in since it was
+    // upgraded) does not name, the user confirms.
+    let portal_differs = matches!((&file.portal, here_portal),
+        (Some(a), Some(b)) if !a.eq_ignore_ascii_case(b));
+    let user_differs = matches!((&file.user, here_user), (Some(u), Some(id)) if u.id != id);
+    let unnamed = file.portal.is_none()
+        || file.user.is_none()
+        || here_portal.is_none()
+        || here_user.is_none();
+    if file.format == EDITS_FILE_FORMAT && !portal_differs && !user_differs && unnamed {
+        return if origin_confirmed {
+            Ok(())
+        } else {
+            Err(StoreError::EditsOriginUnknown {
+                here_portal: here_portal.map(str::to_string),
+                here_user: here_user_name.to_string(),
+            })
+        };
+    }
+    if file.format == EDITS_FILE_FORMAT_V1 {
         return if origin_confirmed {
             Ok(())
         } else {
@@ -968,7 +1036,8 @@ impl Store {
                     queued += saved.queued;
                 }
                 OutboxOp::Delete => {
-                    if load_local(&self.conn, key)?.is_some() {
+                    // Deleted here already (a second import of the same file): nothing to do.
+                    if matches!(load_local(&self.conn, key)?, Some((_, RecordState::Active))) {
                         queued += self.delete_record(actor, key, now_ms)?.queued;
                     }
                 }

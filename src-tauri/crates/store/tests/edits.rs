@@ -550,7 +550,8 @@ fn a_field_edited_again_is_one_change_against_one_base_even_while_the_first_is_i
         "the same base as the one in flight"
     );
 
-    let mut answered = deal(7, "Вторая", "NEW", 3, "2026-03-02T10:00:00+03:00");
+    // The portal keeps the title its own way (trimmed, say): the answer is the new base.
+    let mut answered = deal(7, "Вторая (портал)", "NEW", 3, "2026-03-02T10:00:00+03:00");
     answered.fields.insert("contactIds".into(), json!([5]));
     store
         .upload_succeeded(k, &[first], Some(&answered), 3_000, false)
@@ -559,8 +560,8 @@ fn a_field_edited_again_is_one_change_against_one_base_even_while_the_first_is_i
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(
         (&entries[0].base, &entries[0].mine),
-        (&json!("Вторая"), &json!("Третья")),
-        "the later change now starts from what the portal took"
+        (&json!("Вторая (портал)"), &json!("Третья")),
+        "the later change now starts from what the portal answered"
     );
     assert_eq!(history(&store, k).len(), seqs_before + 1);
 
@@ -819,4 +820,55 @@ fn a_delete_undone_before_the_upload_leaves_nothing_to_send_and_keeps_the_record
         ),
         (&json!("Черновик"), &json!("Правленый"))
     );
+}
+
+#[test]
+fn a_change_saved_again_after_the_upload_read_it_is_held_back_not_lost() {
+    let (_dir, mut store) = seeded();
+    let me = actor(false);
+    let k = key(EntityType::Deal, 7);
+    store
+        .edit_record(&me, k, &edit(json!({"title": "Прочитанное"})), 1)
+        .expect("save");
+    let read = store.upload_queue(10).expect("queue")[0].entries[0].clone();
+    // Saved again between the upload's read and its send: the entry now holds the new value.
+    store
+        .edit_record(&me, k, &edit(json!({"title": "Новое"})), 2)
+        .expect("save again");
+    let marked = store
+        .mark_sending_as_read(&[(read.id, read.new.clone())])
+        .expect("mark");
+    assert!(marked.is_empty(), "the old value is not sent");
+    let again = store.upload_queue(10).expect("queue")[0].entries[0].clone();
+    assert_eq!(
+        (again.id, &again.new, again.state, again.attempts),
+        (read.id, &json!("Новое"), OutboxState::Pending, 0)
+    );
+    assert_eq!(
+        store
+            .mark_sending_as_read(&[(again.id, again.new.clone())])
+            .expect("mark"),
+        vec![again.id]
+    );
+
+    // A deletion sent without a known outcome may be on the portal: no undo here.
+    store
+        .upload_failed(&[again.id], OutboxState::Pending, "cut")
+        .expect("back");
+    store.delete_record(&me, k, 3).expect("delete");
+    let delete = store
+        .upload_queue(10)
+        .expect("queue")
+        .into_iter()
+        .flat_map(|r| r.entries)
+        .find(|e| e.op == OutboxOp::Delete)
+        .expect("the deletion is queued");
+    store.mark_sending(&[delete.id]).expect("sending");
+    store
+        .upload_failed(&[delete.id], OutboxState::Pending, "no answer")
+        .expect("uncertain");
+    assert!(matches!(
+        store.restore_record(&me, k, 4),
+        Err(StoreError::NotAllowed(_))
+    ));
 }

@@ -531,18 +531,36 @@ impl Uploader {
             }
         }
         for chunk in batches_of(&writes, self.client.batch_size()) {
-            let ids: Vec<i64> = chunk
+            // Only entries still as they were read go out: one saved again, discarded or
+            // undone meanwhile holds its record's write back to the next round.
+            let read: Vec<(i64, Value)> = chunk
                 .iter()
                 .flat_map(|w| {
-                    if w.written.is_empty() {
-                        w.record.entries.iter().map(|e| e.id).collect::<Vec<_>>()
-                    } else {
-                        w.written.iter().flat_map(|c| c.ids.clone()).collect()
-                    }
+                    let ids = w.entry_ids();
+                    w.record
+                        .entries
+                        .iter()
+                        .filter(move |e| ids.contains(&e.id))
+                        .map(|e| (e.id, e.new.clone()))
                 })
                 .collect();
-            let sending = ids.clone();
-            self.store(move |s| s.mark_sending(&sending)).await?;
+            let marked = self.store(move |s| s.mark_sending_as_read(&read)).await?;
+            let (chunk, held): (Vec<&Write>, Vec<&Write>) = chunk
+                .iter()
+                .partition(|w| w.entry_ids().iter().all(|id| marked.contains(id)));
+            if !held.is_empty() {
+                let back: Vec<i64> = held
+                    .iter()
+                    .flat_map(|w| w.entry_ids())
+                    .filter(|id| marked.contains(id))
+                    .collect();
+                tracing::info!(records = held.len(), "changed while read: sent next round");
+                self.store(move |s| s.unmark_sending(&back)).await?;
+            }
+            if chunk.is_empty() {
+                continue;
+            }
+            let ids: Vec<i64> = chunk.iter().flat_map(|w| w.entry_ids()).collect();
             let commands: Vec<BatchCommand> = chunk
                 .iter()
                 .flat_map(|w| {
@@ -590,11 +608,7 @@ impl Uploader {
                 } else {
                     OutboxOp::Update
                 };
-                let entry_ids: Vec<i64> = if written.is_empty() {
-                    record.entries.iter().map(|e| e.id).collect()
-                } else {
-                    written.iter().flat_map(|w| w.ids.clone()).collect()
-                };
+                let entry_ids = w.entry_ids();
                 match outcome(&r, &cmd.key) {
                     Outcome::Ok(v) if op == OutboxOp::Delete => {
                         let _ = v;
@@ -950,6 +964,17 @@ struct Write {
     bindings: Vec<(BatchCommand, String)>,
     cmd: BatchCommand,
     written: Vec<crate::upload::FieldChange>,
+}
+
+impl Write {
+    /// The entries the write carries: the written changes, or every entry of a deletion.
+    fn entry_ids(&self) -> Vec<i64> {
+        if self.written.is_empty() {
+            self.record.entries.iter().map(|e| e.id).collect()
+        } else {
+            self.written.iter().flat_map(|c| c.ids.clone()).collect()
+        }
+    }
 }
 
 /// Groups writes into batches of at most `limit` commands, a record's calls never split.

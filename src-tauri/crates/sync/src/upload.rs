@@ -205,8 +205,19 @@ pub fn plan_update(entries: &[QueuedEntry], current: &Record) -> UpdatePlan {
     let mut fm = Map::new();
     let mut next_new = 0usize;
     for change in collapse(entries) {
-        // Edits that end where they began change nothing, whatever the portal holds now.
-        if change.base == change.mine {
+        // Values sent before without a known outcome (a cut connection, a crash while
+        // sending): the portal may hold one of them, and then that is the base we meet.
+        let attempted: Vec<&Value> = entries
+            .iter()
+            .filter(|e| {
+                change.ids.contains(&e.id)
+                    && (e.attempts > 0 || e.state == kartoteka_domain::OutboxState::Sending)
+            })
+            .map(|e| &e.new)
+            .collect();
+        // Edits that end where they began change nothing, whatever the portal holds now —
+        // unless an earlier value may have reached it.
+        if attempted.is_empty() && same_value(&change.base, &change.mine) {
             plan.already.extend(&change.ids);
             continue;
         }
@@ -261,13 +272,16 @@ pub fn plan_update(entries: &[QueuedEntry], current: &Record) -> UpdatePlan {
             .get(&change.field)
             .cloned()
             .unwrap_or(Value::Null);
+        let landed = |same: &dyn Fn(&Value) -> bool| attempted.iter().any(|v| same(v));
         if let Some((has_primary, method, key)) = link_list(current.key.entity_type, &change.field)
         {
-            let (base, mine, theirs) = (
-                link_ids(&change.base),
-                link_ids(&change.mine),
-                link_ids(&portal),
-            );
+            let same_list = |v: &Value| link_ids(v) == link_ids(&portal);
+            let base = if landed(&same_list) {
+                link_ids(&portal)
+            } else {
+                link_ids(&change.base)
+            };
+            let (base, mine, theirs) = (base, link_ids(&change.mine), link_ids(&portal));
             let Some(merged) = merge_links(&base, &mine, &theirs, has_primary) else {
                 for id in &change.ids {
                     plan.conflicts.push((*id, portal.clone()));
@@ -293,9 +307,14 @@ pub fn plan_update(entries: &[QueuedEntry], current: &Record) -> UpdatePlan {
             });
             continue;
         }
+        let base = if landed(&|v: &Value| same_value(v, &portal)) {
+            &portal
+        } else {
+            &change.base
+        };
         if same_value(&portal, &change.mine) {
             plan.already.extend(&change.ids);
-        } else if same_value(&portal, &change.base) {
+        } else if same_value(&portal, base) {
             plan.fields
                 .insert(change.field.clone(), change.mine.clone());
             plan.written.push(change);
@@ -541,6 +560,24 @@ mod tests {
             "{plan:?}"
         );
         assert_eq!(plan.already, vec![1, 2]);
+    }
+
+    #[test]
+    fn a_value_sent_without_a_known_outcome_is_the_base_when_the_portal_has_it() {
+        let mut sent = q(1, "title", json!("A"), json!("B"));
+        sent.attempts = 1;
+        // Sent B (uncertain), then back to A: the portal took B, so A is written.
+        let entries = [sent.clone(), q(2, "title", json!("A"), json!("A"))];
+        let plan = plan_update(&entries, &portal(json!({"title": "B"}), vec![]));
+        assert_eq!(plan.fields.get("title"), Some(&json!("A")), "{plan:?}");
+        assert!(plan.conflicts.is_empty());
+        // Sent B (uncertain), then C: B landed, so C is no conflict with oneself.
+        let entries = [sent.clone(), q(2, "title", json!("A"), json!("C"))];
+        let plan = plan_update(&entries, &portal(json!({"title": "B"}), vec![]));
+        assert_eq!(plan.fields.get("title"), Some(&json!("C")), "{plan:?}");
+        // Someone else's value is still a conflict.
+        let plan = plan_update(&entries, &portal(json!({"title": "D"}), vec![]));
+        assert_eq!(plan.conflicts.len(), 2, "{plan:?}");
     }
 
     #[test]

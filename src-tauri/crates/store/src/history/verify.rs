@@ -127,9 +127,10 @@ fn event_from_row(
 }
 
 /// Moves a record's events from `old_rid` to `new_rid` (a record created here got its portal
-/// id) and re-computes its chain, so `verify_history` still holds. The one rewrite of event
-/// rows besides forgetting a record (history/mod.rs): the events' content is unchanged, only
-/// the key they hang on.
+/// id) and re-computes its chain, so `verify_history` still holds. With `old_rid == new_rid` it
+/// re-computes the chain in place, after the one rewrite of an event's content: a "restored"
+/// event naming a record created here, once that record has its portal id. Besides forgetting
+/// a record (history/mod.rs), these are the only rewrites of event rows.
 pub(crate) fn rekey_chain(
     conn: &rusqlite::Connection,
     old_rid: i64,
