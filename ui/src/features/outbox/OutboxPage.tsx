@@ -40,7 +40,9 @@ export function OutboxPage({ revision, onOpen }: Props) {
         .catch((e: unknown) => {
           const error = asError(e);
           if (error.code !== "editsOriginUnknown") throw e;
-          setUnclaimed({ content, params: errorParams(error) });
+          const params = errorParams(error);
+          // A replica not signed in since its upgrade does not know its portal's address yet.
+          setUnclaimed({ content, params: { ...params, herePortal: params.herePortal || t("outbox.thisPortal") } });
         }),
     );
   const reload = useCallback(() => setReloads((n) => n + 1), []);

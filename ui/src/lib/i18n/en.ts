@@ -220,6 +220,7 @@ export const en: Record<MessageKey, string> = {
     "An older Kartoteka wrote this file, and it does not say on which portal or by whom its edits were made.",
   "outbox.confirmOrigin":
     "Were these edits made on {herePortal} by {hereUser}? Import them only if so: otherwise they would change other records.",
+  "outbox.thisPortal": "(this portal)",
   "outbox.confirmOriginYes": "Yes, made here — import",
   "error.internal": "Internal application error.",
   "error.retry": "Retry",
