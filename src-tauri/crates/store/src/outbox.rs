@@ -421,14 +421,31 @@ mod listing {
                              AND record_id = ?2 AND state NOT IN ('done', 'discarded')",
                         )?
                         .execute(params![e.key.entity_type.type_id(), e.key.id])?;
-                        tx.prepare_cached("UPDATE records SET state = 1 WHERE rid = ?1")?
+                        let moved = tx
+                            .prepare_cached(
+                                "UPDATE records SET state = 1 WHERE rid = ?1 AND state = 0",
+                            )?
                             .execute([rid_of(e.key)?])?;
+                        if moved > 0 {
+                            let mut deltas = crate::lifecycle::CountDeltas::default();
+                            deltas.add(e.key.entity_type, crate::RecordState::Active, -1);
+                            deltas.add(e.key.entity_type, crate::RecordState::Deleted, 1);
+                            deltas.write(tx)?;
+                        }
                     }
                     OutboxOp::Delete => {
-                        tx.prepare_cached(
-                            "UPDATE records SET state = 0, state_changed_at = NULL WHERE rid = ?1",
-                        )?
-                        .execute([rid_of(e.key)?])?;
+                        let moved = tx
+                            .prepare_cached(
+                                "UPDATE records SET state = 0, state_changed_at = NULL \
+                                 WHERE rid = ?1 AND state = 1",
+                            )?
+                            .execute([rid_of(e.key)?])?;
+                        if moved > 0 {
+                            let mut deltas = crate::lifecycle::CountDeltas::default();
+                            deltas.add(e.key.entity_type, crate::RecordState::Deleted, -1);
+                            deltas.add(e.key.entity_type, crate::RecordState::Active, 1);
+                            deltas.write(tx)?;
+                        }
                     }
                 }
                 let seqs: Vec<i64> = tx

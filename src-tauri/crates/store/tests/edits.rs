@@ -872,3 +872,60 @@ fn a_change_saved_again_after_the_upload_read_it_is_held_back_not_lost() {
         Err(StoreError::NotAllowed(_))
     ));
 }
+
+#[test]
+fn discarding_a_create_or_a_deletion_keeps_the_record_counts_exact() {
+    let (_dir, mut store) = seeded();
+    let me = actor(false);
+    let contacts = |s: &Store| {
+        let c = s
+            .counts()
+            .expect("counts")
+            .into_iter()
+            .find(|c| c.entity_type == EntityType::Contact)
+            .expect("contacts");
+        (c.active, c.deleted)
+    };
+    let before = contacts(&store);
+    let created = store
+        .create_record(
+            &me,
+            EntityType::Contact,
+            &edit(json!({"name": "Лишний"})),
+            1,
+        )
+        .expect("create");
+    let entry = store
+        .outbox_list(&OutboxListRequest::default())
+        .expect("outbox")
+        .entries
+        .into_iter()
+        .find(|e| e.key == created.key)
+        .expect("the create");
+    store
+        .discard_outbox_entry(&me, entry.id, 2)
+        .expect("discard the create");
+    assert_eq!(
+        contacts(&store),
+        (before.0, before.1 + 1),
+        "it left the lists"
+    );
+
+    let k = key(EntityType::Contact, 5);
+    store.delete_record(&me, k, 3).expect("delete");
+    let entry = store
+        .outbox_list(&OutboxListRequest::default())
+        .expect("outbox")
+        .entries
+        .into_iter()
+        .find(|e| e.key == k)
+        .expect("the deletion");
+    store
+        .discard_outbox_entry(&me, entry.id, 4)
+        .expect("discard the deletion");
+    assert_eq!(
+        contacts(&store),
+        (before.0, before.1 + 1),
+        "the contact is back"
+    );
+}
