@@ -287,6 +287,11 @@ async fn a_delete_undone_before_the_upload_sends_nothing_and_a_sent_one_is_resto
         shown(first_new).contains(&format!("#{lead}")),
         "{first_new:?}"
     );
+    assert_eq!(
+        first_new.sync_state,
+        kartoteka_domain::HistorySyncState::Synced,
+        "the new lead's event travelled with its create"
+    );
     for e in old_side.iter().chain(&new_side) {
         let text = shown(e);
         assert!(

@@ -864,15 +864,20 @@ impl Store {
         on_new.note = Some("Восстановлена из удалённой записи".into());
         on_new.old_value = Some(json!({"entityType": key.entity_type, "id": key.id}).to_string());
         on_new.old_display = Some(record_ref_text(&title, key));
-        let events: Vec<NewEvent> = [on_old, on_new]
-            .into_iter()
-            .map(|e| {
-                let mut e = actor.stamp_pub(e);
-                e.sync_state = HistorySyncState::Pending;
-                e
-            })
-            .collect();
-        self.append_history(&[events])?;
+        // The old record's event stays on this device; the new one's travels with its create.
+        let on_old = actor.stamp_pub(on_old);
+        let mut on_new = actor.stamp_pub(on_new);
+        on_new.sync_state = HistorySyncState::Pending;
+        let seqs = self.append_history(&[vec![on_old, on_new]])?;
+        if let Some(seq) = seqs.last() {
+            self.conn
+                .prepare_cached(
+                    "UPDATE outbox SET history_seqs = json_insert(COALESCE(history_seqs, '[]'), \
+                     '$[#]', ?3) WHERE entity_type = ?1 AND record_id = ?2 AND op = 'create' \
+                     AND state NOT IN ('done', 'discarded')",
+                )?
+                .execute(params![saved.key.entity_type.type_id(), saved.key.id, seq])?;
+        }
         Ok(saved)
     }
 
