@@ -5,59 +5,11 @@
 mod sync_support;
 
 use kartoteka_domain::edit::OutboxListRequest;
-use kartoteka_domain::{EntityType, RecordEdit, RecordKey};
-use kartoteka_store::{LocalActor, Store};
-use kartoteka_sync::{CancellationToken, ReconcilePolicy};
-use serde_json::{json, Map, Value};
-use std::sync::{Arc, Mutex};
-use sync_support::{engine, policy, replica, sandbox, upload, Emu};
-
-fn actor(user_id: i64) -> LocalActor {
-    LocalActor {
-        user_id: Some(user_id),
-        name: "Полевой Представитель".into(),
-        device_id: "laptop-1".into(),
-        online: false,
-    }
-}
-
-fn edit(fields: Value) -> RecordEdit {
-    RecordEdit {
-        fields: fields.as_object().cloned().unwrap_or_else(Map::new),
-        multi_fields: vec![],
-    }
-}
-
-fn key(t: EntityType, id: i64) -> RecordKey {
-    RecordKey { entity_type: t, id }
-}
-
-async fn pull(url: &str, store: &Arc<Mutex<Store>>) {
-    engine(url, store, policy(ReconcilePolicy::Always))
-        .run(&CancellationToken::new())
-        .await
-        .expect("pull succeeds");
-}
-
-fn open_entries(store: &Arc<Mutex<Store>>) -> Vec<kartoteka_domain::OutboxEntry> {
-    store
-        .lock()
-        .expect("lock")
-        .outbox_list(&OutboxListRequest::default())
-        .expect("outbox")
-        .entries
-}
-
-async fn portal_item(emu: &Emu, t: EntityType, id: i64) -> Value {
-    let r = emu
-        .act(
-            1,
-            "crm.item.get",
-            json!({"entityTypeId": t.type_id(), "id": id, "useOriginalUfNames": "Y"}),
-        )
-        .await;
-    r["result"]["item"].clone()
-}
+use kartoteka_domain::{EntityType, RecordKey};
+use serde_json::{json, Value};
+use sync_support::{
+    actor, edit, key, open_entries, portal_item, pull, replica, sandbox, upload, Emu,
+};
 
 fn ids(v: &Value) -> Vec<i64> {
     v.as_array()

@@ -6,51 +6,16 @@
 
 mod sync_support;
 
-use kartoteka_domain::edit::OutboxListRequest;
-use kartoteka_domain::{EntityType, OutboxEntry, OutboxState, RecordEdit, RecordKey};
-use kartoteka_store::{LocalActor, Store, StoreError};
-use kartoteka_sync::{CancellationToken, ReconcilePolicy};
-use serde_json::{json, Map, Value};
-use std::sync::{Arc, Mutex};
-use sync_support::{engine, policy, replica, sandbox, upload, Emu};
-
-fn actor() -> LocalActor {
-    LocalActor {
-        user_id: Some(1),
-        name: "Полевой Представитель".into(),
-        device_id: "laptop-1".into(),
-        online: false,
-    }
-}
-
-fn edit(fields: Value) -> RecordEdit {
-    RecordEdit {
-        fields: fields.as_object().cloned().unwrap_or_else(Map::new),
-        multi_fields: vec![],
-    }
-}
+use kartoteka_domain::{EntityType, OutboxState, RecordKey};
+use kartoteka_store::StoreError;
+use serde_json::json;
+use sync_support::{actor, edit, open_entries, pull, replica, sandbox, upload, Emu};
 
 fn deal(id: i64) -> RecordKey {
     RecordKey {
         entity_type: EntityType::Deal,
         id,
     }
-}
-
-async fn pull(url: &str, store: &Arc<Mutex<Store>>) {
-    engine(url, store, policy(ReconcilePolicy::Always))
-        .run(&CancellationToken::new())
-        .await
-        .expect("pull succeeds");
-}
-
-fn open_entries(store: &Arc<Mutex<Store>>) -> Vec<OutboxEntry> {
-    store
-        .lock()
-        .expect("lock")
-        .outbox_list(&OutboxListRequest::default())
-        .expect("outbox")
-        .entries
 }
 
 async fn portal_amount(emu: &Emu, id: i64) -> Option<f64> {
@@ -71,7 +36,7 @@ async fn an_amount_beyond_the_portals_column_cannot_be_queued_and_a_large_one_it
     pull(&url, &store).await;
 
     let refused = store.lock().expect("lock").edit_record(
-        &actor(),
+        &actor(1),
         deal(1),
         &edit(json!({"opportunity": 1_000_000_000_000_000_000u64})),
         1,
@@ -95,7 +60,7 @@ async fn an_amount_beyond_the_portals_column_cannot_be_queued_and_a_large_one_it
         .lock()
         .expect("lock")
         .edit_record(
-            &actor(),
+            &actor(1),
             deal(1),
             &edit(json!({"opportunity": 200_000_000_000_000u64})),
             2,
@@ -127,7 +92,7 @@ async fn an_entry_that_cannot_be_sent_says_why_instead_of_staying_pending() {
     store
         .lock()
         .expect("lock")
-        .edit_record(&actor(), deal(2), &edit(json!({"opportunity": 777})), 1)
+        .edit_record(&actor(1), deal(2), &edit(json!({"opportunity": 777})), 1)
         .expect("edit");
     let raw = rusqlite::Connection::open(&db).expect("open the replica file");
     raw.execute(
@@ -142,7 +107,7 @@ async fn an_entry_that_cannot_be_sent_says_why_instead_of_staying_pending() {
         let mut s = store.lock().expect("lock");
         let contact = s
             .create_record(
-                &actor(),
+                &actor(1),
                 EntityType::Contact,
                 &edit(json!({"name": "Олег", "lastName": "Передумов"})),
                 2,
@@ -155,9 +120,9 @@ async fn an_entry_that_cannot_be_sent_says_why_instead_of_staying_pending() {
             .cloned()
             .unwrap_or_default();
         ids.push(json!(contact.id));
-        s.edit_record(&actor(), deal(3), &edit(json!({"contactIds": ids})), 3)
+        s.edit_record(&actor(1), deal(3), &edit(json!({"contactIds": ids})), 3)
             .expect("link it");
-        s.delete_record(&actor(), contact, 4)
+        s.delete_record(&actor(1), contact, 4)
             .expect("delete it before upload");
         (contact, ids)
     };
@@ -218,7 +183,7 @@ async fn a_new_record_linked_to_another_new_one_is_created_after_it_with_its_por
         let mut s = store.lock().expect("lock");
         let contact = s
             .create_record(
-                &actor(),
+                &actor(1),
                 EntityType::Contact,
                 &edit(json!({"name": "Нина", "lastName": "Новикова"})),
                 1,
@@ -226,7 +191,7 @@ async fn a_new_record_linked_to_another_new_one_is_created_after_it_with_its_por
             .expect("create the contact")
             .key;
         s.create_record(
-            &actor(),
+            &actor(1),
             EntityType::Deal,
             &edit(json!({"title": "Сделка с новым контактом", "contactIds": [contact.id]})),
             2,

@@ -5,45 +5,18 @@
 
 mod sync_support;
 
-use kartoteka_domain::edit::OutboxListRequest;
 use kartoteka_domain::{
     EntityType, HistoryEvent, HistoryEventCode, HistoryFilter, HistorySource, HistorySyncState,
     MultiFieldEdit, MultiFieldKind, OutboxState, RecordEdit, RecordKey,
 };
-use kartoteka_store::{HistoryQuery, LocalActor, Store};
-use kartoteka_sync::{CancellationToken, ReconcilePolicy, Uploader};
+use kartoteka_store::{HistoryQuery, Store};
+use kartoteka_sync::{CancellationToken, Uploader};
 use serde_json::{json, Map, Value};
 use std::sync::{Arc, Mutex};
 use sync_support::{
-    assert_replica_equals_portal, client, engine, policy, replica, sandbox, upload, Emu,
+    actor, assert_replica_equals_portal, client, edit, key, open_entries, portal_item, pull,
+    replica, sandbox, upload, Emu,
 };
-
-fn actor(user_id: i64) -> LocalActor {
-    LocalActor {
-        user_id: Some(user_id),
-        name: "Полевой Представитель".into(),
-        device_id: "laptop-1".into(),
-        online: false,
-    }
-}
-
-fn edit(fields: Value) -> RecordEdit {
-    RecordEdit {
-        fields: fields.as_object().cloned().unwrap_or_else(Map::new),
-        multi_fields: vec![],
-    }
-}
-
-fn key(t: EntityType, id: i64) -> RecordKey {
-    RecordKey { entity_type: t, id }
-}
-
-async fn pull(url: &str, store: &Arc<Mutex<Store>>) {
-    engine(url, store, policy(ReconcilePolicy::Always))
-        .run(&CancellationToken::new())
-        .await
-        .expect("pull succeeds");
-}
 
 fn history(store: &Arc<Mutex<Store>>, k: RecordKey) -> Vec<HistoryEvent> {
     let s = store.lock().expect("lock");
@@ -61,27 +34,6 @@ fn history(store: &Arc<Mutex<Store>>, k: RecordKey) -> Vec<HistoryEvent> {
     )
     .expect("history")
     .0
-}
-
-fn open_entries(store: &Arc<Mutex<Store>>) -> Vec<kartoteka_domain::OutboxEntry> {
-    store
-        .lock()
-        .expect("lock")
-        .outbox_list(&OutboxListRequest::default())
-        .expect("outbox")
-        .entries
-}
-
-/// The portal's own state of one item (bypasses permissions).
-async fn portal_item(emu: &Emu, t: EntityType, id: i64) -> Value {
-    let r = emu
-        .act(
-            1,
-            "crm.item.get",
-            json!({"entityTypeId": t.type_id(), "id": id, "useOriginalUfNames": "Y"}),
-        )
-        .await;
-    r["result"]["item"].clone()
 }
 
 async fn items_with_origin(emu: &Emu, t: EntityType, origin: &str) -> Vec<Value> {

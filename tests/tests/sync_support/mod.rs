@@ -4,10 +4,11 @@
 #![allow(dead_code)]
 
 use kartoteka_bitrix::{Client, ClientOptions, WebhookUrl};
-use kartoteka_domain::{EntityType, MultiField, RecordKey};
+use kartoteka_domain::edit::OutboxListRequest;
+use kartoteka_domain::{EntityType, MultiField, OutboxEntry, RecordEdit, RecordKey};
 use kartoteka_sandbox::control::Control;
 use kartoteka_sandbox::{ClockMode, LimitsPreset, Sandbox, SandboxOptions};
-use kartoteka_store::Store;
+use kartoteka_store::{LocalActor, Store};
 use kartoteka_sync::{BitrixPortal, Policy, ReconcilePolicy, RetryPolicy, SyncEngine};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -322,4 +323,56 @@ pub fn cli_binary() -> PathBuf {
     target
         .join("debug")
         .join(format!("kartoteka-cli{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// The user of the stories' replicas, editing offline on one laptop.
+pub fn actor(user_id: i64) -> LocalActor {
+    LocalActor {
+        user_id: Some(user_id),
+        name: "Полевой Представитель".into(),
+        device_id: "laptop-1".into(),
+        online: false,
+    }
+}
+
+/// An edit of the given fields (a JSON object).
+pub fn edit(fields: Value) -> RecordEdit {
+    RecordEdit {
+        fields: fields.as_object().cloned().unwrap_or_else(Map::new),
+        multi_fields: vec![],
+    }
+}
+
+pub fn key(t: EntityType, id: i64) -> RecordKey {
+    RecordKey { entity_type: t, id }
+}
+
+/// One full sync run (pull with reconcile) that must succeed.
+pub async fn pull(url: &str, store: &Arc<Mutex<Store>>) {
+    engine(url, store, policy(ReconcilePolicy::Always))
+        .run(&kartoteka_sync::CancellationToken::new())
+        .await
+        .expect("pull succeeds");
+}
+
+/// The outbox's open entries.
+pub fn open_entries(store: &Arc<Mutex<Store>>) -> Vec<OutboxEntry> {
+    store
+        .lock()
+        .expect("lock")
+        .outbox_list(&OutboxListRequest::default())
+        .expect("outbox")
+        .entries
+}
+
+/// The portal's own state of one item (bypasses permissions).
+pub async fn portal_item(emu: &Emu, t: EntityType, id: i64) -> Value {
+    let r = emu
+        .act(
+            1,
+            "crm.item.get",
+            json!({"entityTypeId": t.type_id(), "id": id, "useOriginalUfNames": "Y"}),
+        )
+        .await;
+    r["result"]["item"].clone()
 }
