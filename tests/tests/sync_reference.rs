@@ -141,3 +141,92 @@ async fn a_sync_reads_its_reference_data_in_one_request() {
     assert_replica_equals_portal(&url, &store).await;
     sb.shutdown().await;
 }
+
+/// A replica synced once through `url`.
+async fn synced(url: &str, store: &std::sync::Arc<std::sync::Mutex<kartoteka_store::Store>>) {
+    engine(url, store, policy(ReconcilePolicy::Never))
+        .run(&CancellationToken::new())
+        .await
+        .expect("sync succeeds");
+}
+
+#[tokio::test]
+async fn a_department_head_with_the_readme_scopes_is_a_supervisor_and_nothing_is_missing() {
+    let sb = sandbox(None).await;
+    let emu = Emu::new(&sb);
+    // Made the way the README says: no scopes named = crm, user_brief, department.
+    let hook = emu
+        .post("credentials", json!({"userId": 2, "code": "head2readme"}))
+        .await["url"]
+        .as_str()
+        .expect("url")
+        .to_string();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = replica(&dir.path().join("replica.db"));
+    synced(&hook, &store).await;
+    let s = store.lock().expect("lock");
+    let profile = s.profile().expect("profile");
+    assert_eq!(profile.user_id, Some(2));
+    assert!(
+        profile.is_supervisor,
+        "user 2 heads the sales department and the webhook may ask department.get"
+    );
+    assert_eq!(s.missing_scopes().expect("scopes"), vec![]);
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_webhook_without_user_and_department_scopes_still_syncs_and_says_what_it_lacks() {
+    let sb = sandbox(None).await;
+    let emu = Emu::new(&sb);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = replica(&dir.path().join("replica.db"));
+    // First with every scope: the names are known.
+    let full = emu
+        .post("credentials", json!({"userId": 2, "code": "head2full"}))
+        .await["url"]
+        .as_str()
+        .expect("url")
+        .to_string();
+    synced(&full, &store).await;
+    let names_before = store.lock().expect("lock").users().expect("users").len();
+    assert!(names_before > 1);
+
+    // Then the same user with `crm` only, as a webhook made with the old README's advice
+    // minus the user scope.
+    let crm_only = emu
+        .post(
+            "credentials",
+            json!({"userId": 2, "code": "head2crm", "scopes": ["crm"]}),
+        )
+        .await["url"]
+        .as_str()
+        .expect("url")
+        .to_string();
+    let control = Control::of(&sb);
+    control.clear_requests().await.expect("clear the log");
+    synced(&crm_only, &store).await;
+    let s = store.lock().expect("lock");
+    assert_eq!(
+        s.missing_scopes().expect("scopes"),
+        vec![
+            kartoteka_domain::ipc::WebhookScope::Users,
+            kartoteka_domain::ipc::WebhookScope::Department
+        ]
+    );
+    assert!(
+        !s.profile().expect("profile").is_supervisor,
+        "without `department` a department head is not recognised"
+    );
+    assert_eq!(
+        s.users().expect("users").len(),
+        names_before,
+        "the names known before are kept, not wiped by a refused user.get"
+    );
+    // The portal refused user.get and department.get for want of scope: that is what it was
+    // asked, in the one reference batch.
+    let log = control.requests(0).await.expect("request log");
+    assert!(log.iter().any(|r| r.method == "batch"
+        && r.params.get("cmd").is_some_and(|c| c.to_string().contains("\"scope\""))));
+    sb.shutdown().await;
+}

@@ -60,6 +60,35 @@ describe("first screen", () => {
     expect(screen.getByTestId("portal-badge").getAttribute("title")).toBe("127.0.0.1:4242");
   });
 
+  it("says which scopes the webhook lacks and what goes without each, until dismissed", async () => {
+    mockIPC(
+      portal({ portal_status: () => ({ ...demoStatus, missingScopes: ["department"] }) }),
+      { shouldMockEvents: true },
+    );
+    render(
+      <I18nProvider initial="ru">
+        <App />
+      </I18nProvider>,
+    );
+    const notice = await screen.findByTestId("scope-notice");
+    expect(notice.textContent).toContain("department");
+    expect(notice.textContent).toContain("руководители отделов не считаются руководителями");
+    expect(notice.textContent).not.toContain("user_brief");
+    fireEvent.click(screen.getByRole("button", { name: "Понятно" }));
+    expect(screen.queryByTestId("scope-notice")).toBeNull();
+  });
+
+  it("shows no scope notice when the webhook has every scope", async () => {
+    mockIPC(portal({ portal_status: () => ({ ...demoStatus, missingScopes: [] }) }), { shouldMockEvents: true });
+    render(
+      <I18nProvider initial="en">
+        <App />
+      </I18nProvider>,
+    );
+    expect(await screen.findByText("Demo portal")).toBeTruthy();
+    expect(screen.queryByTestId("scope-notice")).toBeNull();
+  });
+
   it("speaks Russian by default and switches to English", async () => {
     mockIPC(portal(), { shouldMockEvents: true });
     render(

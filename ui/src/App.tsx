@@ -12,6 +12,7 @@ import { ENTITY_NAV_KEY } from "./features/records/entities";
 import { RecordCard } from "./features/records/RecordCard";
 import { RecordList } from "./features/records/RecordList";
 import { Header } from "./features/shell/Header";
+import { ScopeNotice } from "./features/shell/ScopeNotice";
 import { routeForShortcut, type Route } from "./features/shell/route";
 import { Sidebar } from "./features/shell/Sidebar";
 import { usePortal } from "./features/shell/usePortal";
@@ -120,6 +121,7 @@ export function App() {
           onWorkOffline={portal.setWorkOffline}
         />
         <div className="content">
+          <ScopeNotice missing={portal.status?.missingScopes ?? []} />
           {route.kind === "overview" && (
             <Overview
               status={portal.status}

@@ -6,6 +6,7 @@ use crate::api::events::SharedSink;
 use kartoteka_bitrix::{Client, ClientOptions, SecretStore, WebhookUrl};
 use kartoteka_domain::ipc::{
     AppEvent, EntityCount, ErrorCode, IpcError, PortalCounts, PortalMode, PortalStatus,
+    WebhookScope,
 };
 use kartoteka_domain::EntityType;
 use kartoteka_sandbox::{Sandbox, SandboxOptions};
@@ -242,12 +243,32 @@ impl Core {
         let user_id = webhook.user_id();
         let client =
             Client::new(webhook, self.client_options.clone()).map_err(|e| from_bitrix(&e))?;
+        // The webhook's scopes first: without `crm` nothing works, and the person is told
+        // which box to tick rather than shown a later refusal. A portal that does not list
+        // scopes is judged by the call below alone.
+        let missing = match client.scopes().await {
+            Ok(granted) => WebhookScope::missing_from(&granted),
+            Err(error) if error.class() == kartoteka_bitrix::ErrorClass::Auth => {
+                return Err(from_bitrix(&error))
+            }
+            Err(error) => {
+                tracing::info!(%error, "the portal did not list the webhook's scopes");
+                Vec::new()
+            }
+        };
+        if missing.contains(&WebhookScope::Crm) {
+            return Err(IpcError::new(
+                ErrorCode::NoAccess,
+                "the webhook lacks the crm scope: edit it in Bitrix24 and tick crm",
+            )
+            .with_param("scope", "crm"));
+        }
         // One cheap call proves the URL, the rights and the plan before we switch to it.
         client
             .count(EntityType::Deal)
             .await
             .map_err(|e| from_bitrix(&e))?;
-        tracing::info!(%host, "connected to a portal");
+        tracing::info!(%host, ?missing, "connected to a portal");
         self.remember(client.webhook()).await?;
         let portal = Portal {
             mode: PortalMode::Webhook,
@@ -256,7 +277,31 @@ impl Core {
             client,
             _sandbox: None,
         };
-        Ok(self.install(portal, true))
+        let mut status = self.install(portal, true);
+        match self.replica() {
+            Ok(replica) => {
+                let mut store = replica
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                if let Err(error) = store.set_missing_scopes(&missing) {
+                    tracing::warn!(%error, "the webhook's scopes were not stored");
+                }
+            }
+            Err(error) => tracing::warn!(%error, "no replica to keep the webhook's scopes in"),
+        }
+        status.missing_scopes = missing;
+        Ok(status)
+    }
+
+    /// The scopes the webhook lacked when the portal last said (kept in the replica).
+    fn missing_scopes(&self) -> Vec<WebhookScope> {
+        let Ok(replica) = self.replica() else {
+            return Vec::new();
+        };
+        let store = replica
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        store.missing_scopes().unwrap_or_default()
     }
 
     /// Starts on the configured portal, or on the connect screen when none is configured; on the
@@ -315,6 +360,7 @@ impl Core {
         self.slot.send_replace(Slot::Ready(portal.clone()));
         let mut status = status_of(&portal, reached);
         status.work_offline = self.works_offline();
+        status.missing_scopes = self.missing_scopes();
         self.events.send(AppEvent::PortalChanged {
             status: status.clone(),
         });
@@ -365,6 +411,7 @@ impl Core {
                 let mut status = status_of(&portal, self.online.load(Ordering::SeqCst));
                 status.last_sync_at = self.sync_status().await.ok().and_then(|s| s.last_sync_at);
                 status.work_offline = self.works_offline();
+                status.missing_scopes = self.missing_scopes();
                 Ok(status)
             }
             Slot::NotConfigured(problem) => Ok(not_configured(problem)),
@@ -448,6 +495,7 @@ fn status_of(portal: &Portal, online: bool) -> PortalStatus {
         last_sync_at: None,
         problem: None,
         work_offline: false,
+        missing_scopes: Vec::new(),
     }
 }
 
@@ -459,6 +507,7 @@ fn not_configured(problem: Option<IpcError>) -> PortalStatus {
         last_sync_at: None,
         problem,
         work_offline: false,
+        missing_scopes: Vec::new(),
     }
 }
 

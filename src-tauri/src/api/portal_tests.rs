@@ -375,3 +375,48 @@ async fn lists_cards_and_history_answer_while_sync_holds_a_write_transaction() {
         "readers see the last committed state, never a write in progress"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_says_which_scopes_the_webhook_lacks_and_refuses_one_without_crm() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let portal = Sandbox::start(SandboxOptions::default())
+        .await
+        .expect("sandbox");
+    let control = kartoteka_sandbox::control::Control::of(&portal);
+    let made = |code: &str, scopes: serde_json::Value| {
+        let control = control.clone();
+        let code = code.to_string();
+        async move {
+            control
+                .post(
+                    "credentials",
+                    serde_json::json!({"userId": 2, "code": code, "scopes": scopes}),
+                )
+                .await
+                .expect("credential")["url"]
+                .as_str()
+                .expect("url")
+                .to_string()
+        }
+    };
+    let core = Core::new(
+        Arc::new(Collected::default()),
+        dir.path().to_path_buf(),
+        memory_secrets(),
+    );
+    let no_crm = made("nocrm2", serde_json::json!(["user_brief", "department"])).await;
+    let refused = core.connect(&no_crm).await.expect_err("no crm, no connection");
+    assert_eq!(refused.code, ErrorCode::NoAccess);
+    assert!(refused.message.contains("crm"), "{}", refused.message);
+
+    let no_department = made("nodep2", serde_json::json!(["crm", "user_brief"])).await;
+    let status = core
+        .connect(&no_department)
+        .await
+        .expect("crm is enough to connect");
+    assert_eq!(status.missing_scopes, vec![WebhookScope::Department]);
+    // Kept with the replica: the next status says it too, until a sync asks again.
+    let again = core.status().await.expect("status");
+    assert_eq!(again.missing_scopes, vec![WebhookScope::Department]);
+    portal.shutdown().await;
+}

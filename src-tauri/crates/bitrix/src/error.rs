@@ -58,6 +58,11 @@ impl ApiError {
     pub fn is_access_denied(&self) -> bool {
         code_is_access_denied(&self.code, &self.description)
     }
+
+    /// The webhook lacks the method's scope (`insufficient_scope`).
+    pub fn is_scope_refusal(&self) -> bool {
+        SCOPE_CODES.contains(&self.code.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -32,6 +32,8 @@ pub struct ReferenceBundle {
     /// How many records of each type the user may read, counted in the same batch (the
     /// progress total of an initial pull, without a request of its own).
     pub counts: BTreeMap<EntityType, u64>,
+    /// The webhook's scopes as the portal listed them (`scope`), if it answered.
+    pub scopes: Option<Vec<String>>,
     /// The webhook user's personal time zone (`TIME_ZONE` of their `user.get` row), if set:
     /// REST datetimes are shifted by it across summer time (see
     /// [`kartoteka_domain::usertime`]).
@@ -123,6 +125,11 @@ impl Client {
             "server.time",
             json!({}),
         ));
+        commands.push(BatchCommand::new(
+            "scope".to_string(),
+            "scope",
+            json!({}),
+        ));
         for t in types {
             commands.push(BatchCommand::new(
                 format!("count_{}", t.slug()),
@@ -141,6 +148,12 @@ impl Client {
                 Some(Err(e))
                     if list.key == "categories" && e.code == "ENTITY_TYPE_NOT_SUPPORTED" =>
                 {
+                    rows.insert(list.key, Vec::new());
+                    continue;
+                }
+                // A webhook without a user scope reads no names; the rest works.
+                Some(Err(e)) if list.key == "users" && e.is_scope_refusal() => {
+                    tracing::info!(code = %e.code, "user.get not allowed: people stay unnamed");
                     rows.insert(list.key, Vec::new());
                     continue;
                 }
@@ -237,6 +250,10 @@ impl Client {
                 bundle.counts.insert(*t, total);
             }
         }
+        bundle.scopes = match first.outcome("scope") {
+            Some(Ok(v)) => Some(scope_names(v)),
+            _ => None,
+        };
         bundle.server_time = match first.outcome("time") {
             Some(Ok(v)) => v
                 .as_str()
@@ -244,6 +261,12 @@ impl Client {
             _ => None,
         };
         Ok(bundle)
+    }
+
+    /// The webhook's scopes (`scope`; `rest/classes/general/rest_provider.php` `scopeList`).
+    pub async fn scopes(&self) -> Result<Vec<String>, BitrixError> {
+        let r = self.call("scope", json!({})).await?;
+        Ok(scope_names(&r.result))
     }
 
     /// The webhook's own user: the connection check. An inactive user gets an empty result,
@@ -370,6 +393,15 @@ fn missing(key: &str) -> BitrixError {
 
 /// [`Client::is_supervisor`] from the batch's `admin` and `heads` answers: a method the webhook
 /// may not call counts as "no"; only a transient failure is an error.
+/// The scope names of a `scope` answer (a list of strings; anything else is skipped).
+fn scope_names(v: &Value) -> Vec<String> {
+    php_list(Some(v))
+        .into_iter()
+        .filter_map(|s| s.as_str().map(|s| s.trim().to_string()))
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 fn supervisor(batch: &BatchResult, user_id: i64) -> Result<bool, BitrixError> {
     let answer = |key: &str| match batch.outcome(key) {
         Some(Ok(v)) => Ok(Some(v.clone())),

@@ -115,10 +115,21 @@ pub fn run(args: SyncArgs) -> anyhow::Result<()> {
         );
         let summary = engine.run(&cancel).await.context("sync failed")?;
         // Other Kartoteka users' change logs on the records this pull found changed.
-        Uploader::new(client, replica, kartoteka_sync::system_clock())
+        Uploader::new(client, Arc::clone(&replica), kartoteka_sync::system_clock())
             .read_peer_logs(&cancel)
             .await
             .context("reading other users' change logs failed")?;
+        let missing = replica
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the replica lock is poisoned"))?
+            .missing_scopes()?;
+        for scope in missing {
+            eprintln!(
+                "warning: the webhook lacks the `{}` scope: {}",
+                scope.names()[0],
+                scope.without()
+            );
+        }
         if args.json {
             // The pull summary as before, with the upload beside it.
             let mut out = serde_json::to_value(&summary)?;

@@ -141,6 +141,62 @@ pub enum PortalMode {
     NotConfigured,
 }
 
+/// A permission ("scope") a webhook is made with that Kartoteka uses, and what goes without it.
+/// A portal answers `insufficient_scope` to a method of a scope the webhook lacks
+/// (`rest/lib/apauth/auth.php`); the `scope` method lists the webhook's scopes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum WebhookScope {
+    /// `crm`: the records themselves. Without it nothing works.
+    Crm,
+    /// `user_brief` (or `user`, `user_basic`): people's names, for authors and "assigned to".
+    /// Without it people show as numbers.
+    Users,
+    /// `department`: who heads a department. Without it no department head is a supervisor
+    /// (may hide history entries and see hidden ones); administrators still are.
+    Department,
+}
+
+impl WebhookScope {
+    pub const ALL: [WebhookScope; 3] = [
+        WebhookScope::Crm,
+        WebhookScope::Users,
+        WebhookScope::Department,
+    ];
+
+    /// The scope names as a portal lists them; any one of them grants this scope.
+    pub fn names(self) -> &'static [&'static str] {
+        match self {
+            WebhookScope::Crm => &["crm"],
+            WebhookScope::Users => &["user_brief", "user", "user_basic"],
+            WebhookScope::Department => &["department"],
+        }
+    }
+
+    /// What does not work without this scope, in English (the UI says it in the user's
+    /// language).
+    pub fn without(self) -> &'static str {
+        match self {
+            WebhookScope::Crm => "no records can be read or written",
+            WebhookScope::Users => {
+                "people show as numbers: authors in history, \"assigned to\" and the people filter"
+            }
+            WebhookScope::Department => {
+                "department heads are not supervisors: they cannot hide history entries or see hidden ones (administrators still can)"
+            }
+        }
+    }
+
+    /// What Kartoteka needs that `granted` (the `scope` method's answer) lacks, in this order.
+    pub fn missing_from(granted: &[String]) -> Vec<WebhookScope> {
+        Self::ALL
+            .into_iter()
+            .filter(|s| !s.names().iter().any(|n| granted.iter().any(|g| g == n)))
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
@@ -164,6 +220,10 @@ pub struct PortalStatus {
     /// The user's "work offline" switch: no upload and no pull while it is on (kept between runs).
     #[serde(default)]
     pub work_offline: bool,
+    /// Scopes the webhook lacks, as the portal last said (at connect, then at every sync): the
+    /// app says what does not work without each. Empty when nothing is missing or not yet known.
+    #[serde(default)]
+    pub missing_scopes: Vec<WebhookScope>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -497,6 +557,24 @@ pub enum AppEvent {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn missing_scopes_are_named_in_order_and_any_user_scope_gives_names() {
+        let granted = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            WebhookScope::missing_from(&granted(&["crm", "user_brief"])),
+            vec![WebhookScope::Department]
+        );
+        assert_eq!(
+            WebhookScope::missing_from(&granted(&["department", "user_basic"])),
+            vec![WebhookScope::Crm]
+        );
+        assert!(WebhookScope::missing_from(&granted(&["crm", "user", "department"])).is_empty());
+        assert_eq!(
+            WebhookScope::missing_from(&[]),
+            WebhookScope::ALL.to_vec()
+        );
+    }
 
     #[test]
     fn errors_cross_ipc_as_code_and_message_in_camel_case() {

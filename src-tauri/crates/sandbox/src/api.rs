@@ -187,6 +187,10 @@ pub fn param_flag(p: &Value, name: &str) -> Option<bool> {
     })
 }
 
+/// The scopes of the demo webhooks and of a test webhook made without naming any: exactly what
+/// the README asks a person to tick.
+pub const WEBHOOK_SCOPES: &[&str] = &["crm", "user_brief", "department"];
+
 /// The scope a method needs (`basic` is always granted).
 pub fn scope_of(method: &str) -> &'static str {
     if method == "user.admin" || method == "user.access" {

@@ -272,7 +272,7 @@ fn run_one(
     engine.scope_check(caller, method)?;
     engine.operating_check(budget, method)?;
     let started = Instant::now();
-    let r = engine.run_method(caller.user, Some(caller.credential.clone()), method, params);
+    let r = engine.run_as(caller, method, params);
     let seconds = engine.call_seconds(method, started.elapsed().as_secs_f64());
     engine.charge_call(budget, method, seconds);
     r

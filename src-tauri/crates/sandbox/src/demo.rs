@@ -47,13 +47,10 @@ pub fn skeleton(p: &mut Portal, seed: u64, epoch: i64) {
                 webhook_code(seed, u.id),
                 Credential {
                     user_id: u.id,
-                    scopes: vec![
-                        "crm".into(),
-                        "user_brief".into(),
-                        "user_basic".into(),
-                        "department".into(),
-                        "basic".into(),
-                    ],
+                    scopes: crate::api::WEBHOOK_SCOPES
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect(),
                     expires_at: None,
                     revoked: false,
                     kind: "webhook".into(),

@@ -184,7 +184,12 @@ pub fn credentials(engine: &mut Engine, body: &Value) -> EmuResult {
                 .filter_map(|s| s.as_str().map(String::from))
                 .collect()
         })
-        .unwrap_or_else(|| vec!["crm".into(), "user_brief".into()]);
+        .unwrap_or_else(|| {
+            crate::api::WEBHOOK_SCOPES
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        });
     let expires_at = body.get("expiresAt").and_then(|v| {
         v.as_i64().or_else(|| {
             v.as_str()

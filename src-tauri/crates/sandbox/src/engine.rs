@@ -267,6 +267,20 @@ impl Engine {
         self.limits.operating(budget, method, now)
     }
 
+    /// Runs one method for a caller of the REST pipeline or `batch`: `scope` answers from the
+    /// caller's credential, everything else runs as its user ([`Engine::run_method`]).
+    pub fn run_as(
+        &mut self,
+        caller: &Caller,
+        method: &str,
+        params: &Value,
+    ) -> Result<Out, ApiError> {
+        if method.eq_ignore_ascii_case("scope") {
+            return Ok(crate::users::scope(&caller.scopes, params));
+        }
+        self.run_method(caller.user, Some(caller.credential.clone()), method, params)
+    }
+
     /// Runs one method as a user (used by the pipeline, by batch and by `/_emu/act`).
     pub fn run_method(
         &mut self,
@@ -375,12 +389,7 @@ impl Engine {
             if let Err(e) = self.operating_check(&budget, method) {
                 return merge(Reply::error(&e), &reply_mod);
             }
-            let r = self.run_method(
-                caller.user,
-                Some(caller.credential.clone()),
-                method,
-                &req.params,
-            );
+            let r = self.run_as(&caller, method, &req.params);
             let seconds = self.call_seconds(method, started.elapsed().as_secs_f64());
             let op = self.charge_call(&budget, method, seconds);
             if self.past_cutoff(seconds) {

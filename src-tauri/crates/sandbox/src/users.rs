@@ -255,3 +255,18 @@ pub fn fields() -> MethodResult {
         "UF_EMPLOYMENT_DATE": "Дата принятия на работу", "USER_TYPE": "Тип пользователя",
     })))
 }
+
+/// Every scope the sandbox knows (`scope` with `full`).
+const ALL_SCOPES: &[&str] = &["crm", "user", "user_brief", "user_basic", "department"];
+
+/// `scope`: the caller's scopes as its credential was made with; with `full`, every scope of the
+/// portal (`rest/classes/general/rest_provider.php` `scopeList`).
+pub fn scope(granted: &[String], p: &Value) -> Out {
+    let full = crate::api::param_flag(p, "full").unwrap_or(false);
+    let list: Vec<Value> = if full {
+        ALL_SCOPES.iter().map(|s| json!(s)).collect()
+    } else {
+        granted.iter().map(|s| json!(s)).collect()
+    };
+    Out::json(Value::Array(list))
+}

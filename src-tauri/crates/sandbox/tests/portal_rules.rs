@@ -662,6 +662,41 @@ async fn user_admin_answers_whether_the_caller_is_an_administrator() {
 }
 
 #[tokio::test]
+async fn scope_lists_the_webhooks_scopes_and_a_missing_one_is_refused_in_batch() {
+    let p = Portal::demo().await;
+    // The demo webhooks have exactly what the README asks for.
+    let v = p.ok("scope", json!({})).await;
+    assert_eq!(v["result"], json!(["crm", "user_brief", "department"]), "{v}");
+    let full = p.ok("scope", json!({"full": true})).await;
+    assert!(
+        full["result"]
+            .as_array()
+            .is_some_and(|a| a.len() > 3 && a.contains(&json!("user"))),
+        "{full}"
+    );
+    let made = p
+        .emu_post(
+            "credentials",
+            json!({"userId": 2, "code": "crmonly2", "scopes": ["crm"]}),
+        )
+        .await;
+    let hook = made["url"].as_str().expect("url").to_string();
+    let (s, v) = p.call_at(&hook, "scope", json!({})).await;
+    assert_eq!((s, v["result"].clone()), (200, json!(["crm"])), "{v}");
+    let (_, v) = p
+        .call_at(
+            &hook,
+            "batch",
+            json!({"halt": 0, "cmd": {"scope": "scope", "heads": "department.get?UF_HEAD=2", "users": "user.get"}}),
+        )
+        .await;
+    assert_eq!(v["result"]["result"]["scope"], json!(["crm"]), "{v}");
+    assert_eq!(v["result"]["result_error"]["heads"]["error"], "insufficient_scope", "{v}");
+    assert_eq!(v["result"]["result_error"]["users"]["error"], "insufficient_scope", "{v}");
+    p.sb.shutdown().await;
+}
+
+#[tokio::test]
 async fn department_get_names_heads_and_demo_sales_department_is_headed_by_user_2() {
     let p = Portal::demo().await;
     let v = p.ok("department.get", json!({})).await;

@@ -180,6 +180,10 @@ impl Portal for BitrixPortal {
                 is_supervisor: bundle.is_supervisor,
                 time_zone: bundle.time_zone,
                 portal_host: self.client.webhook().portal_host(),
+                missing_scopes: bundle
+                    .scopes
+                    .as_deref()
+                    .map(kartoteka_domain::ipc::WebhookScope::missing_from),
             }),
             server_time: bundle.server_time,
             counts: bundle.counts,

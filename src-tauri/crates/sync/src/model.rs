@@ -93,6 +93,9 @@ pub struct SignedIn {
     pub time_zone: Option<String>,
     /// The portal's host, as the connection names it (`portal.bitrix24.ru`).
     pub portal_host: String,
+    /// The scopes Kartoteka uses that the webhook lacks; `None` when the portal did not list
+    /// its scopes.
+    pub missing_scopes: Option<Vec<kartoteka_domain::ipc::WebhookScope>>,
 }
 
 /// What applying a chunk did to the replica.

@@ -119,7 +119,20 @@ impl Replica for Store {
     }
 
     fn replace_reference(&mut self, reference: &ReferenceData) -> Result<(), StoreError> {
-        self.replace_users(&reference.users)?;
+        let missing = reference
+            .signed_in
+            .as_ref()
+            .and_then(|who| who.missing_scopes.clone());
+        // A webhook that may not read users gets none: the names known before are kept.
+        let names_refused = missing
+            .as_ref()
+            .is_some_and(|m| m.contains(&kartoteka_domain::ipc::WebhookScope::Users));
+        if !(names_refused && reference.users.is_empty()) {
+            self.replace_users(&reference.users)?;
+        }
+        if let Some(missing) = &missing {
+            self.set_missing_scopes(missing)?;
+        }
         self.replace_stages(&reference.stages)?;
         for (&t, fields) in &reference.fields {
             self.replace_field_meta(t, fields)?;

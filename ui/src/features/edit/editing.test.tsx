@@ -254,7 +254,7 @@ describe("header and outbox", () => {
       <I18nProvider initial="ru">
         <Header
           title="x"
-          status={{ mode: "demo", portalName: "p", online: true, lastSyncAt: null, workOffline: true }}
+          status={{ mode: "demo", portalName: "p", online: true, lastSyncAt: null, workOffline: true, missingScopes: [] }}
           sync={null}
           onSync={() => {}}
           outbox={{ open: 3, conflicts: 1 }}

@@ -165,6 +165,10 @@ export function usePortal(): PortalState {
         case "syncFinished":
           setSync({ running: false, progress: null, lastSyncAt: event.at, lastError: null });
           setStatus((s) => (s ? { ...s, lastSyncAt: event.at } : s));
+          // The sync asked the portal for the webhook's scopes again.
+          portalStatus()
+            .then((s) => setStatus((was) => (was ? { ...was, missingScopes: s.missingScopes } : s)))
+            .catch(() => {});
           setRevision((r) => r + 1);
           refreshOutbox();
           portalCounts().then(setCounts).catch(() => {});

@@ -17,6 +17,13 @@ export const en: Record<MessageKey, string> = {
   "entity.contact.one": "Contact",
   "entity.company.one": "Company",
 
+  "scopes.title": "This webhook lacks permissions Kartoteka uses:",
+  "scopes.withoutCrm": "no records can be read or written.",
+  "scopes.withoutUsers": "people show as numbers: authors in the history, “assigned to” and the people filter.",
+  "scopes.withoutDepartment": "department heads are not supervisors: they cannot hide history entries or see hidden ones (administrators still can).",
+  "scopes.fix": "To fix it, edit the webhook in Bitrix24 (Developer resources → Integrations) and tick: {scopes}. Only the webhook's owner or an administrator can.",
+  "scopes.gotIt": "Got it",
+
   "header.online": "Online",
   "header.offline": "Offline",
   "header.lastSync": "Synced {when}",

@@ -142,6 +142,7 @@ const META_DEVICE: &str = "device_id";
 const META_TIME_ZONE: &str = "profile.time_zone";
 const META_PORTAL_TIME: &str = "portal.time";
 const META_PORTAL_HOST: &str = "portal.host";
+const META_MISSING_SCOPES: &str = "portal.missing_scopes";
 
 impl Store {
     pub(crate) fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
@@ -188,6 +189,22 @@ impl Store {
     /// The host of the portal this replica holds, once a sync has signed in.
     pub fn portal_host(&self) -> Result<Option<String>, StoreError> {
         Ok(self.meta(META_PORTAL_HOST)?.filter(|h| !h.is_empty()))
+    }
+
+    /// Keeps the scopes the webhook lacked when the portal last listed them.
+    pub fn set_missing_scopes(
+        &mut self,
+        missing: &[kartoteka_domain::ipc::WebhookScope],
+    ) -> Result<(), StoreError> {
+        self.set_meta(META_MISSING_SCOPES, &serde_json::to_string(missing)?)
+    }
+
+    /// The scopes the webhook lacked when last asked (none when never asked).
+    pub fn missing_scopes(&self) -> Result<Vec<kartoteka_domain::ipc::WebhookScope>, StoreError> {
+        Ok(self
+            .meta(META_MISSING_SCOPES)?
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default())
     }
 
     /// The signed-in user's personal time zone (`None` or empty: none set).
