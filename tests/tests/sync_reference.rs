@@ -227,6 +227,8 @@ async fn a_webhook_without_user_and_department_scopes_still_syncs_and_says_what_
     // asked, in the one reference batch.
     let log = control.requests(0).await.expect("request log");
     assert!(log.iter().any(|r| r.method == "batch"
-        && r.params.get("cmd").is_some_and(|c| c.to_string().contains("\"scope\""))));
+        && r.params
+            .get("cmd")
+            .is_some_and(|c| c.to_string().contains("\"scope\""))));
     sb.shutdown().await;
 }

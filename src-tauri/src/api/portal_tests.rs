@@ -405,7 +405,10 @@ async fn connect_says_which_scopes_the_webhook_lacks_and_refuses_one_without_crm
         memory_secrets(),
     );
     let no_crm = made("nocrm2", serde_json::json!(["user_brief", "department"])).await;
-    let refused = core.connect(&no_crm).await.expect_err("no crm, no connection");
+    let refused = core
+        .connect(&no_crm)
+        .await
+        .expect_err("no crm, no connection");
     assert_eq!(refused.code, ErrorCode::NoAccess);
     assert!(refused.message.contains("crm"), "{}", refused.message);
 

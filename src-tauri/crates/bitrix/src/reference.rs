@@ -125,11 +125,7 @@ impl Client {
             "server.time",
             json!({}),
         ));
-        commands.push(BatchCommand::new(
-            "scope".to_string(),
-            "scope",
-            json!({}),
-        ));
+        commands.push(BatchCommand::new("scope".to_string(), "scope", json!({})));
         for t in types {
             commands.push(BatchCommand::new(
                 format!("count_{}", t.slug()),

@@ -570,10 +570,7 @@ mod tests {
             vec![WebhookScope::Crm]
         );
         assert!(WebhookScope::missing_from(&granted(&["crm", "user", "department"])).is_empty());
-        assert_eq!(
-            WebhookScope::missing_from(&[]),
-            WebhookScope::ALL.to_vec()
-        );
+        assert_eq!(WebhookScope::missing_from(&[]), WebhookScope::ALL.to_vec());
     }
 
     #[test]

@@ -666,7 +666,11 @@ async fn scope_lists_the_webhooks_scopes_and_a_missing_one_is_refused_in_batch()
     let p = Portal::demo().await;
     // The demo webhooks have exactly what the README asks for.
     let v = p.ok("scope", json!({})).await;
-    assert_eq!(v["result"], json!(["crm", "user_brief", "department"]), "{v}");
+    assert_eq!(
+        v["result"],
+        json!(["crm", "user_brief", "department"]),
+        "{v}"
+    );
     let full = p.ok("scope", json!({"full": true})).await;
     assert!(
         full["result"]
@@ -691,8 +695,14 @@ async fn scope_lists_the_webhooks_scopes_and_a_missing_one_is_refused_in_batch()
         )
         .await;
     assert_eq!(v["result"]["result"]["scope"], json!(["crm"]), "{v}");
-    assert_eq!(v["result"]["result_error"]["heads"]["error"], "insufficient_scope", "{v}");
-    assert_eq!(v["result"]["result_error"]["users"]["error"], "insufficient_scope", "{v}");
+    assert_eq!(
+        v["result"]["result_error"]["heads"]["error"], "insufficient_scope",
+        "{v}"
+    );
+    assert_eq!(
+        v["result"]["result_error"]["users"]["error"], "insufficient_scope",
+        "{v}"
+    );
     p.sb.shutdown().await;
 }
 
