@@ -164,14 +164,16 @@ async fn a_department_head_with_the_readme_scopes_is_a_supervisor_and_nothing_is
     let dir = tempfile::tempdir().expect("temp dir");
     let store = replica(&dir.path().join("replica.db"));
     synced(&hook, &store).await;
-    let s = store.lock().expect("lock");
-    let profile = s.profile().expect("profile");
-    assert_eq!(profile.user_id, Some(2));
-    assert!(
-        profile.is_supervisor,
-        "user 2 heads the sales department and the webhook may ask department.get"
-    );
-    assert_eq!(s.missing_scopes().expect("scopes"), vec![]);
+    {
+        let s = store.lock().expect("lock");
+        let profile = s.profile().expect("profile");
+        assert_eq!(profile.user_id, Some(2));
+        assert!(
+            profile.is_supervisor,
+            "user 2 heads the sales department and the webhook may ask department.get"
+        );
+        assert_eq!(s.missing_scopes().expect("scopes"), vec![]);
+    }
     sb.shutdown().await;
 }
 
@@ -206,23 +208,25 @@ async fn a_webhook_without_user_and_department_scopes_still_syncs_and_says_what_
     let control = Control::of(&sb);
     control.clear_requests().await.expect("clear the log");
     synced(&crm_only, &store).await;
-    let s = store.lock().expect("lock");
-    assert_eq!(
-        s.missing_scopes().expect("scopes"),
-        vec![
-            kartoteka_domain::ipc::WebhookScope::Users,
-            kartoteka_domain::ipc::WebhookScope::Department
-        ]
-    );
-    assert!(
-        !s.profile().expect("profile").is_supervisor,
-        "without `department` a department head is not recognised"
-    );
-    assert_eq!(
-        s.users().expect("users").len(),
-        names_before,
-        "the names known before are kept, not wiped by a refused user.get"
-    );
+    {
+        let s = store.lock().expect("lock");
+        assert_eq!(
+            s.missing_scopes().expect("scopes"),
+            vec![
+                kartoteka_domain::ipc::WebhookScope::Users,
+                kartoteka_domain::ipc::WebhookScope::Department
+            ]
+        );
+        assert!(
+            !s.profile().expect("profile").is_supervisor,
+            "without `department` a department head is not recognised"
+        );
+        assert_eq!(
+            s.users().expect("users").len(),
+            names_before,
+            "the names known before are kept, not wiped by a refused user.get"
+        );
+    }
     // The portal refused user.get and department.get for want of scope: that is what it was
     // asked, in the one reference batch.
     let log = control.requests(0).await.expect("request log");
