@@ -251,7 +251,11 @@ mod tests {
         e.author_kind = AuthorKind::Unknown;
         assert_eq!(author(&e), "Автор неизвестен");
         e.author_kind = AuthorKind::Person;
-        assert_eq!(author(&e), "Автор неизвестен", "an older entry without a name");
+        assert_eq!(
+            author(&e),
+            "Автор неизвестен",
+            "an older entry without a name"
+        );
     }
 
     #[test]

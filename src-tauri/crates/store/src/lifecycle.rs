@@ -3,8 +3,8 @@
 use crate::history::{HistoryWriter, NewEvent};
 use crate::promote::{rid_of, rid_range};
 use crate::{RecordState, Store, StoreError};
-use kartoteka_domain::{EntityType, RecordKey};
 use kartoteka_domain::{AuthorKind, HistoryEventCode, HistorySource};
+use kartoteka_domain::{EntityType, RecordKey};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 

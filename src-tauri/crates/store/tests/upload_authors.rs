@@ -151,7 +151,11 @@ fn a_colleagues_changes_in_our_uploads_answer_are_never_recorded_under_our_name(
     assert_eq!(ours[0].author_id, Some(ME));
 
     let title = observed(&events, "title");
-    assert_eq!(title.len(), 1, "the colleague's rename is recorded: {events:#?}");
+    assert_eq!(
+        title.len(),
+        1,
+        "the colleague's rename is recorded: {events:#?}"
+    );
     assert_eq!(
         (title[0].author_id, title[0].author_kind),
         (None, AuthorKind::Unknown),
@@ -258,7 +262,11 @@ fn a_record_back_from_the_recycle_bin_names_no_restorer() {
         json!({"updatedBy": ME, "updatedTime": OUR_WRITE}),
     );
     store
-        .apply_pulled(EntityType::Deal, std::slice::from_ref(&ours), &checkpoint(7))
+        .apply_pulled(
+            EntityType::Deal,
+            std::slice::from_ref(&ours),
+            &checkpoint(7),
+        )
         .expect("pull");
     store.mark_deleted(&[k], 1_780_000_000).expect("deleted");
     store

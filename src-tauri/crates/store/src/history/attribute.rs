@@ -42,8 +42,7 @@ impl OwnWrite<'_> {
                 || match change {
                     ObservedChange::Field(name) => f == name,
                     ObservedChange::MultiField(id) => {
-                        f == "fm"
-                            || f.strip_prefix(crate::edit::FM_PREFIX) == Some(&id.to_string())
+                        f == "fm" || f.strip_prefix(crate::edit::FM_PREFIX) == Some(&id.to_string())
                     }
                     ObservedChange::Link => LINK_FIELDS.contains(&f.as_str()),
                     ObservedChange::Restored => false,
@@ -96,11 +95,21 @@ mod tests {
     const ME: i64 = 3;
     const COLLEAGUE: i64 = 5;
 
+    /// Why, the change, the record's `updatedBy`, our write, whether a mover is named, and
+    /// whom the change is put under.
+    type Case<'a> = (
+        &'static str,
+        ObservedChange<'a>,
+        Option<i64>,
+        Option<OwnWrite<'a>>,
+        bool,
+        ChangeAuthor,
+    );
+
     #[test]
     fn changes_are_never_put_under_our_name_unless_we_wrote_them() {
-        let sent = |fields: &[&str]| -> Vec<String> {
-            fields.iter().map(|f| f.to_string()).collect()
-        };
+        let sent =
+            |fields: &[&str]| -> Vec<String> { fields.iter().map(|f| f.to_string()).collect() };
         let amount = sent(&["opportunity"]);
         let phone = sent(&["fm:41"]);
         let contacts = sent(&["contactIds"]);
@@ -109,7 +118,7 @@ mod tests {
             OwnWrite { me: ME, fields }
         }
         #[rustfmt::skip]
-        let cases: Vec<(&str, ObservedChange<'_>, Option<i64>, Option<OwnWrite<'_>>, bool, ChangeAuthor)> = vec![
+        let cases: Vec<Case<'_>> = vec![
             ("an ordinary pull: the last updater is the best guess",
              Field("title"), Some(COLLEAGUE), None, false, LastUpdater),
             ("the same user on the portal, nothing of ours in flight: it is them",

@@ -1,8 +1,9 @@
 //! Changes observed at sync, turned into events: a `created` event for a record new here, and
 //! for a changed record one event per changed field, multi-field entry and link, grouped and
 //! attributed to `updatedBy` at `updatedTime` — or, where that would name this user for a change
-//! Kartoteka did not write, to nobody known (see `attribute.rs`). Values are also kept as displayed at the time:
-//! stage names by entity type and pipeline, list items, user names, linked records' titles.
+//! Kartoteka did not write, to nobody known (see `attribute.rs`). Values are also kept as
+//! displayed at the time: stage names by entity type and pipeline, list items, user names,
+//! linked records' titles.
 
 use super::attribute::{change_author, ChangeAuthor, ObservedChange, OwnWrite};
 use super::write::HistoryWriter;
@@ -526,34 +527,47 @@ impl<'c> Observer<'c> {
             .unwrap_or(0)
             * 1000;
         let by = record.id_field("updatedBy");
-        // A move made since the previous version, with its mover: `movedTime` is new.
-        let moved_at = unix_time(record.field("movedTime"));
-        let mover = record
-            .id_field("movedBy")
-            .zip(moved_at)
-            .filter(|_| moved_at != unix_time(prev.field("movedTime")));
-        let mut unknown = 0;
-        let events = self.stamped_events(prev, record, restored_after, &mut |change| {
-            match change_author(change, by, own, mover.is_some()) {
-                ChangeAuthor::LastUpdater => (by, at),
-                ChangeAuthor::Mover => mover.map_or((None, at), |(id, t)| (Some(id), t * 1000)),
-                ChangeAuthor::Unknown => {
-                    if change != ObservedChange::Restored {
-                        unknown += 1;
-                    }
-                    (None, at)
-                }
+        // A move made since the previous version, with its mover (`movedTime` is new): read only
+        // where the record names us after our own write (the pull's hot path skips it).
+        let mover = match own {
+            Some(o) if by == Some(o.me) => {
+                let moved_at = unix_time(record.field("movedTime"));
+                record
+                    .id_field("movedBy")
+                    .zip(moved_at)
+                    .filter(|_| moved_at != unix_time(prev.field("movedTime")))
             }
-        })?;
+            _ => None,
+        };
+        let mut unknown = 0;
+        let events =
+            self.stamped_events(
+                prev,
+                record,
+                restored_after,
+                &mut |change| match change_author(change, by, own, mover.is_some()) {
+                    ChangeAuthor::LastUpdater => (by, at),
+                    ChangeAuthor::Mover => mover.map_or((None, at), |(id, t)| (Some(id), t * 1000)),
+                    ChangeAuthor::Unknown => {
+                        if change != ObservedChange::Restored {
+                            unknown += 1;
+                        }
+                        (None, at)
+                    }
+                },
+            )?;
         // One save is one author at one time: a change by someone else is a group of its own.
-        let mut groups: Vec<((Option<i64>, AuthorKind, i64), i64)> = Vec::new();
+        // (author, time) → group id.
+        let mut groups: Vec<(Option<i64>, i64, i64)> = Vec::new();
         for e in events {
-            let who = (e.author_id, e.author_kind, e.happened_ms);
-            let g = match groups.iter().find(|(w, _)| *w == who) {
-                Some((_, g)) => *g,
+            let g = match groups
+                .iter()
+                .find(|(by, at, _)| *by == e.author_id && *at == e.happened_ms)
+            {
+                Some((_, _, g)) => *g,
                 None => {
                     let g = self.writer.new_group();
-                    groups.push((who, g));
+                    groups.push((e.author_id, e.happened_ms, g));
                     g
                 }
             };
