@@ -4,12 +4,17 @@
 
 mod sync_support;
 
-use kartoteka_domain::{EntityType, HistoryEvent, HistoryEventCode, HistoryFilter, HistorySource};
+use kartoteka_domain::{
+    AuthorKind, EntityType, HistoryEvent, HistoryEventCode, HistoryFilter, HistorySource,
+};
 use kartoteka_store::{HistoryQuery, Store};
 use kartoteka_sync::{CancellationToken, ReconcilePolicy};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
-use sync_support::{engine, policy, portal_view, replica, sandbox, Emu};
+use sync_support::{
+    actor, assert_replica_equals_portal, edit, engine, key, policy, portal_item, portal_view,
+    replica, sandbox, upload, Emu,
+};
 
 fn events(store: &Arc<Mutex<Store>>, filter: HistoryFilter) -> Vec<HistoryEvent> {
     let s = store.lock().expect("replica lock");
@@ -202,6 +207,150 @@ async fn changes_made_on_the_portal_by_a_manager_become_labelled_events_recorded
         .expect("verify")
         .1;
     assert_eq!(broken, None, "the chain verifies");
+    sb.shutdown().await;
+}
+
+/// The portal answers our upload with the whole item, and names us as its last updater
+/// (`crm/lib/Field/UpdatedBy.php`): a colleague's changes made meanwhile to other fields come
+/// with it. They are never recorded under our name, nor by the pull that follows.
+#[tokio::test]
+async fn a_colleagues_changes_answered_with_our_upload_are_not_recorded_under_our_name() {
+    let sb = sandbox(None).await;
+    let url = sb.admin_webhook_url();
+    let emu = Emu::new(&sb);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = replica(&dir.path().join("replica.db"));
+    sync(&url, &store).await;
+    // We are user 1 (the webhook's); a deal of the default pipeline in an open stage.
+    let (deal, stage) = {
+        let s = store.lock().expect("lock");
+        s.all_ids(EntityType::Deal)
+            .expect("ids")
+            .into_iter()
+            .find_map(|id| {
+                let d = s.get_record(key(EntityType::Deal, id)).ok()??;
+                let stage = d.fields.get("stageId")?.as_str()?.to_string();
+                let open = ["NEW", "PREPARATION", "EXECUTING"].contains(&stage.as_str());
+                (d.fields.get("categoryId") == Some(&json!(0)) && open).then_some((id, stage))
+            })
+            .expect("the demo portal has open deals in the default pipeline")
+    };
+    let k = key(EntityType::Deal, deal);
+    let moved_to = if stage == "EXECUTING" {
+        "PREPARATION"
+    } else {
+        "EXECUTING"
+    };
+
+    let seen_before = events(
+        &store,
+        HistoryFilter {
+            record: Some(k),
+            ..Default::default()
+        },
+    )
+    .iter()
+    .map(|e| e.seq)
+    .max()
+    .unwrap_or(0);
+
+    // We edit the comment offline; meanwhile user 2 renames the deal and moves its stage.
+    store
+        .lock()
+        .expect("lock")
+        .edit_record(
+            &actor(1),
+            k,
+            &edit(json!({"comments": "Клиент просит счёт"})),
+            1_772_431_300_000,
+        )
+        .expect("offline edit");
+    emu.post("clock", json!({"advanceSeconds": 600})).await;
+    let r = emu
+        .act(
+            2,
+            "crm.item.update",
+            json!({"entityTypeId": 2, "id": deal,
+                   "fields": {"title": "Переименовано коллегой", "stageId": moved_to}}),
+        )
+        .await;
+    assert!(r.get("error").is_none(), "the manager may edit: {r}");
+    emu.post("clock", json!({"advanceSeconds": 600})).await;
+
+    let summary = upload(&url, &store).await.expect("upload");
+    assert_eq!((summary.uploaded, summary.conflicts), (1, 0), "{summary:?}");
+    let item = portal_item(&emu, EntityType::Deal, deal).await;
+    assert_eq!(item["updatedBy"], json!(1), "the portal names us now");
+
+    let check = |when: &str| {
+        let all = events(
+            &store,
+            HistoryFilter {
+                record: Some(k),
+                ..Default::default()
+            },
+        );
+        let of = |field: &str| -> Vec<&HistoryEvent> {
+            all.iter()
+                .filter(|e| e.field.as_deref() == Some(field))
+                .collect()
+        };
+        let comment = of("comments");
+        assert_eq!(comment.len(), 1, "{when}: our edit once: {comment:#?}");
+        assert_eq!(
+            (comment[0].source, comment[0].author_id),
+            (HistorySource::DeviceOffline, Some(1)),
+            "{when}: our edit as made here, by us"
+        );
+        let title = of("title");
+        assert_eq!(title.len(), 1, "{when}: the rename once: {title:#?}");
+        assert_eq!(
+            (title[0].author_id, title[0].author_kind),
+            (None, AuthorKind::Unknown),
+            "{when}: the portal does not say who renamed it, and it was not us"
+        );
+        let moves = of("stageId");
+        assert_eq!(moves.len(), 1, "{when}: the move once: {moves:#?}");
+        assert_eq!(
+            moves[0].author_id,
+            Some(2),
+            "{when}: the portal names who moved the stage"
+        );
+        let ours: Vec<&HistoryEvent> = all
+            .iter()
+            .filter(|e| e.seq > seen_before && e.author_id == Some(1))
+            .filter(|e| e.source != HistorySource::DeviceOffline)
+            .collect();
+        assert!(
+            ours.is_empty(),
+            "{when}: nothing but our edit is under our name: {ours:#?}"
+        );
+    };
+    check("after the upload");
+
+    // The pull sees the record saved last by us after our write, and the portal's stage
+    // history: it names the mover exactly, and attributes nothing more to us.
+    sync(&url, &store).await;
+    check("after the next pull");
+    let moves = events(
+        &store,
+        HistoryFilter {
+            record: Some(k),
+            field: Some("stageId".into()),
+            ..Default::default()
+        },
+    );
+    assert_eq!(moves[0].source, HistorySource::StageHistory);
+    assert_replica_equals_portal(&url, &store).await;
+    assert_eq!(
+        store
+            .lock()
+            .expect("lock")
+            .verify_history()
+            .expect("verify")
+            .1,
+        None
+    );
     sb.shutdown().await;
 }
 

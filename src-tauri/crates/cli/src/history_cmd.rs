@@ -9,7 +9,7 @@ use kartoteka_domain::history::ExportFormat;
 use kartoteka_domain::{
     EntityType, HistoryEvent, HistoryEventCode, HistoryFilter, HistorySource, RecordKey,
 };
-use kartoteka_export::{describe, export_history, ExportProgress};
+use kartoteka_export::{author, describe, export_history, ExportProgress};
 use kartoteka_store::{HistoryQuery, LocalActor, Store};
 use serde_json::json;
 use std::io::Write;
@@ -226,11 +226,7 @@ fn event_line(e: &HistoryEvent) -> String {
         e.happened_at.format("%Y-%m-%d %H:%M:%SZ"),
         e.seq,
         record,
-        if e.author_name.is_empty() {
-            "-"
-        } else {
-            &e.author_name
-        },
+        author(e),
         describe(e),
         if e.hidden { "  [скрыто]" } else { "" }
     )

@@ -148,13 +148,18 @@ pub enum AuthorKind {
     Robot,
     /// The user of this device (edits, views and exports made here).
     DeviceUser,
+    /// Nobody the portal names: a change found in a record whose last update was this user's
+    /// own upload (the portal then names us as `updatedBy`, not whoever changed the other
+    /// fields), a restore from the recycle bin (it keeps the old `updatedBy`), a deletion.
+    Unknown,
 }
 
 impl AuthorKind {
-    pub const ALL: [AuthorKind; 3] = [
+    pub const ALL: [AuthorKind; 4] = [
         AuthorKind::Person,
         AuthorKind::Robot,
         AuthorKind::DeviceUser,
+        AuthorKind::Unknown,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -162,6 +167,7 @@ impl AuthorKind {
             AuthorKind::Person => "person",
             AuthorKind::Robot => "robot",
             AuthorKind::DeviceUser => "deviceUser",
+            AuthorKind::Unknown => "unknown",
         }
     }
 }

@@ -1,7 +1,7 @@
 //! One readable Russian sentence per history event: the "Описание" column of exports and of the
 //! global History page ("Удалена связь: Контакт Иван Петров", "Изменено поле «Сумма»: 100 → 200").
 
-use kartoteka_domain::{EntityType, HistoryEvent, HistoryEventCode, HistorySyncState};
+use kartoteka_domain::{AuthorKind, EntityType, HistoryEvent, HistoryEventCode, HistorySyncState};
 
 /// The value as shown: the display form recorded then, else the stored value with JSON string
 /// quotes taken off (a bare JSON `null` is no value).
@@ -67,6 +67,20 @@ pub(crate) fn sync_state_label(s: HistorySyncState) -> &'static str {
         HistorySyncState::Local => "Только на этом устройстве",
     }
 }
+
+/// Who made the change, in Russian, as the "Автор" column and the command line show it: a
+/// robot is marked, and a change whose author the portal does not name says so (an empty name
+/// of an older entry too) rather than showing nothing.
+pub fn author(e: &HistoryEvent) -> String {
+    match e.author_kind {
+        AuthorKind::Unknown => UNKNOWN_AUTHOR.to_string(),
+        _ if e.author_name.is_empty() => UNKNOWN_AUTHOR.to_string(),
+        AuthorKind::Robot => format!("{} (робот)", e.author_name),
+        _ => e.author_name.clone(),
+    }
+}
+
+const UNKNOWN_AUTHOR: &str = "Автор неизвестен";
 
 const EMPTY: &str = "пусто";
 
@@ -224,6 +238,24 @@ mod tests {
         assert_eq!(new_text(&e), None);
         e.new_display = Some("«Поставка» #41".into());
         assert_eq!(new_text(&e).as_deref(), Some("«Поставка» #41"));
+    }
+
+    #[test]
+    fn an_author_the_portal_does_not_name_reads_as_unknown_not_as_nobody() {
+        let mut e = event(HistoryEventCode::FieldChanged);
+        assert_eq!(author(&e), "Иван Петров");
+        e.author_kind = AuthorKind::Robot;
+        assert_eq!(author(&e), "Иван Петров (робот)");
+        e.author_id = None;
+        e.author_name = String::new();
+        e.author_kind = AuthorKind::Unknown;
+        assert_eq!(author(&e), "Автор неизвестен");
+        e.author_kind = AuthorKind::Person;
+        assert_eq!(
+            author(&e),
+            "Автор неизвестен",
+            "an older entry without a name"
+        );
     }
 
     #[test]

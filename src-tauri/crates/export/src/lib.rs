@@ -9,11 +9,11 @@
 mod describe;
 mod sheet;
 
-pub use describe::describe;
+pub use describe::{author, describe};
 
 use describe::{entity_label, field_text, new_text, old_text, sync_state_label};
 use kartoteka_domain::history::ExportFormat;
-use kartoteka_domain::{AuthorKind, HistoryEvent};
+use kartoteka_domain::HistoryEvent;
 use kartoteka_store::{HistoryQuery, Store, StoreError};
 use sheet::{Cell, Sheet};
 use std::path::Path;
@@ -196,10 +196,7 @@ fn cell(e: &HistoryEvent, c: usize, note_shown: bool) -> Cell {
         HAPPENED_AT => Cell::Time(e.happened_at),
         1 => text(e.record.map(|k| entity_label(k.entity_type).to_string())),
         2 => Cell::Text(e.record_title.clone()),
-        3 => Cell::Text(match e.author_kind {
-            AuthorKind::Robot => format!("{} (робот)", e.author_name),
-            _ => e.author_name.clone(),
-        }),
+        3 => Cell::Text(describe::author(e)),
         4 => Cell::Text(e.event.label_ru().to_string()),
         DESCRIPTION if e.hidden && !note_shown => {
             Cell::Text(format!("{} ({HIDDEN_MARK})", describe(e)))

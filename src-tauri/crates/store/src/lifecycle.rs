@@ -3,8 +3,8 @@
 use crate::history::{HistoryWriter, NewEvent};
 use crate::promote::{rid_of, rid_range};
 use crate::{RecordState, Store, StoreError};
+use kartoteka_domain::{AuthorKind, HistoryEventCode, HistorySource};
 use kartoteka_domain::{EntityType, RecordKey};
-use kartoteka_domain::{HistoryEventCode, HistorySource};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
@@ -208,6 +208,7 @@ fn record_deletions(conn: &Connection, keys: &[RecordKey], at: i64) -> Result<()
             at * 1000,
             HistorySource::Observed,
         );
+        e.author_kind = AuthorKind::Unknown;
         e.record_title = title
             .query_row([rid_of(*key)?], |r| r.get(0))
             .optional()?

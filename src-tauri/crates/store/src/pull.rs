@@ -30,6 +30,9 @@ pub struct RecordChange {
     /// It was in the recycle bin or hidden and is back.
     pub restored: bool,
     pub changes: Vec<FieldChange>,
+    /// Some changes are someone else's although `updatedBy` names this user (whose own write
+    /// is the record's last update): history names no author for them.
+    pub others_unnamed: bool,
 }
 
 /// What one batch did.
@@ -305,6 +308,47 @@ fn execute_row(
     Ok(())
 }
 
+/// This user's writes that may be a record's last update, per record id of one type: entries
+/// sent whose outcome is not known (still open after an attempt), and an upload's answered
+/// record with the fields it wrote. Read once per batch (the outbox is small).
+pub(crate) struct OwnWrites {
+    /// This replica's user; `None` before the first sign-in (then nothing is "ours").
+    me: Option<i64>,
+    fields: HashMap<i64, Vec<String>>,
+}
+
+impl OwnWrites {
+    fn in_flight(conn: &Connection, entity_type: EntityType) -> Result<Self, StoreError> {
+        let me = conn
+            .prepare_cached("SELECT value FROM replica_meta WHERE key = 'profile.user_id'")?
+            .query_row([], |r| r.get::<_, String>(0))
+            .optional()?
+            .and_then(|v| v.parse().ok());
+        let mut fields: HashMap<i64, Vec<String>> = HashMap::new();
+        if me.is_some() {
+            let mut stmt = conn.prepare_cached(
+                "SELECT record_id, field FROM outbox WHERE entity_type = ?1 AND attempts > 0 \
+                 AND state IN ('pending', 'sending')",
+            )?;
+            let mut rows = stmt.query([entity_type.type_id()])?;
+            while let Some(row) = rows.next()? {
+                fields
+                    .entry(row.get("record_id")?)
+                    .or_default()
+                    .push(row.get("field")?);
+            }
+        }
+        Ok(OwnWrites { me, fields })
+    }
+
+    fn of(&self, id: i64) -> Option<crate::history::OwnWrite<'_>> {
+        let me = self.me?;
+        self.fields
+            .get(&id)
+            .map(|fields| crate::history::OwnWrite { me, fields })
+    }
+}
+
 fn unsent_fields(
     conn: &Connection,
     entity_type: EntityType,
@@ -358,17 +402,26 @@ pub(crate) fn apply_in(
     records: &[Record],
 ) -> Result<ApplyStats, StoreError> {
     let form = FormData::load(tx, entity_type)?;
-    apply_records(tx, entity_type, records, Some(&form.form()))
+    let own = OwnWrites::in_flight(tx, entity_type)?;
+    apply_records(tx, entity_type, records, Some(&form.form()), &own)
 }
 
-/// [`apply_in`] of records already in the replica's form ([`in_replica_form`]): the shift of a
-/// personal time zone must be taken off once, not twice.
-pub(crate) fn apply_in_form(
+/// [`apply_in`] of the item an upload's write was answered with, already in the replica's form
+/// ([`in_replica_form`]: the shift of a personal time zone must be taken off once, not twice).
+/// `written` are the fields that write sent: its answer names this user as `updatedBy`, so
+/// changes of other fields are not put under this user's name.
+pub(crate) fn apply_answered(
     tx: &Connection,
-    entity_type: EntityType,
-    records: &[Record],
+    item: &Record,
+    written: &[String],
 ) -> Result<ApplyStats, StoreError> {
-    apply_records(tx, entity_type, records, None)
+    let entity_type = item.key.entity_type;
+    let mut own = OwnWrites::in_flight(tx, entity_type)?;
+    own.fields
+        .entry(item.key.id)
+        .or_default()
+        .extend(written.iter().cloned());
+    apply_records(tx, entity_type, std::slice::from_ref(item), None, &own)
 }
 
 fn apply_records(
@@ -376,6 +429,7 @@ fn apply_records(
     entity_type: EntityType,
     records: &[Record],
     form: Option<&ReplicaForm<'_>>,
+    own: &OwnWrites,
 ) -> Result<ApplyStats, StoreError> {
     let mut stats = ApplyStats::default();
     let mut deltas = CountDeltas::default();
@@ -402,6 +456,7 @@ fn apply_records(
                 record,
                 form,
                 &unsent,
+                own,
                 &mut stats,
                 &mut deltas,
                 &mut renamed,
@@ -419,17 +474,11 @@ fn apply_records(
     deltas.write(tx)?;
     // Changed on the portal by someone else: its timeline may hold another Kartoteka user's
     // change log (this user's own saves are this device's or explained by its own uploads).
-    let me: Option<i64> = tx
-        .prepare_cached("SELECT value FROM replica_meta WHERE key = 'profile.user_id'")?
-        .query_row([], |r| r.get::<_, String>(0))
-        .optional()?
-        .and_then(|v| v.parse().ok());
+    let me = own.me;
     let mut due = tx.prepare_cached("INSERT OR IGNORE INTO peer_log_due (rid) VALUES (?1)")?;
-    for c in stats
-        .changes
-        .iter()
-        .filter(|c| !c.changes.is_empty() && (me.is_none() || c.updated_by != me))
-    {
+    for c in stats.changes.iter().filter(|c| {
+        !c.changes.is_empty() && (me.is_none() || c.updated_by != me || c.others_unnamed)
+    }) {
         due.execute([rid(entity_type, c.key.id)?])?;
     }
     Ok(stats)
@@ -563,6 +612,7 @@ fn apply_one(
     record: &Record,
     form: Option<&ReplicaForm<'_>>,
     unsent: &HashMap<i64, Vec<String>>,
+    own: &OwnWrites,
     stats: &mut ApplyStats,
     deltas: &mut CountDeltas,
     renamed: &mut Vec<i64>,
@@ -649,6 +699,7 @@ fn apply_one(
     // Links declared by the previous version, when it is also the local one (no mirror).
     let mut prev_links = None;
     let restored = old_state != RecordState::Active;
+    let mut others_unnamed = 0;
     if old_hash != server_hash {
         let same_multi = prev_multi == multi_json;
         let prev = Record {
@@ -668,10 +719,11 @@ fn apply_one(
             // Access came back: what this device forgot is new to it again.
             observer.created(record)?;
         } else {
-            observer.changed(
+            others_unnamed = observer.changed(
                 &prev,
                 record,
                 restored.then_some(state_changed_at.unwrap_or(0)),
+                own.of(key.id).as_ref(),
             )?;
         }
         if !has_mirror {
@@ -687,7 +739,7 @@ fn apply_one(
     } else if old_state == RecordState::Hidden {
         observer.created(record)?;
     } else if restored {
-        observer.changed(record, record, Some(state_changed_at.unwrap_or(0)))?;
+        observer.changed(record, record, Some(state_changed_at.unwrap_or(0)), None)?;
     }
 
     // The local view: the server version, except fields with unsent edits.
@@ -764,6 +816,7 @@ fn apply_one(
         updated_by: record.id_field("updatedBy"),
         restored,
         changes,
+        others_unnamed: others_unnamed > 0,
     });
     Ok(())
 }

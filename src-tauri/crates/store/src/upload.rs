@@ -242,8 +242,9 @@ impl Store {
 
     /// The portal took these entries (or already had their values). `item` is the record as the
     /// portal answered: it becomes the new server version (our fields raise no "observed"
-    /// events), and other users' changes of other fields merge in. A change log to publish is
-    /// queued in the same transaction.
+    /// events), and other users' changes of other fields merge in, recorded as observed — never
+    /// under this user's name, which the item's `updatedBy` gives after our write. A change log
+    /// to publish is queued in the same transaction.
     pub fn upload_succeeded(
         &mut self,
         key: RecordKey,
@@ -446,7 +447,9 @@ fn finish_entries(
     let item = normal.as_ref().unwrap_or(item);
     rebase_later_changes(tx, key, ids, Some(item))?;
     // Our uploaded fields become part of the server version first, so the item raises no
-    // "observed" events for them; the rest of the item is applied as a pull would.
+    // "observed" events for them; the rest of the item is applied as a pull would, except that
+    // its `updatedBy` (us: our write is its last update) names nobody for the other fields'
+    // changes (see `history/attribute.rs`).
     let rid = rid_of(key)?;
     if let Some(mut server) = load_server(tx, key)? {
         for f in &fields {
@@ -478,7 +481,7 @@ fn finish_entries(
             .execute(params![rid, f, m])?;
         }
     }
-    crate::pull::apply_in_form(tx, key.entity_type, std::slice::from_ref(item))?;
+    crate::pull::apply_answered(tx, item, &fields)?;
     Ok(())
 }
 

@@ -5,7 +5,7 @@ import { historyRevert, IpcFailure, recordAsOf, type IpcError, type RecordKey } 
 import type { HistoryEvent } from "../../lib/ipc/bindings/HistoryEvent";
 import type { RecordAsOf } from "../../lib/ipc/bindings/RecordAsOf";
 import { ErrorBanner } from "../shell/ErrorBanner";
-import { eventLabel, fieldText, newText, oldText, sourceLabel, syncLabel } from "./describe";
+import { authorText, eventLabel, fieldText, newText, oldText, sourceLabel, syncLabel } from "./describe";
 import { groupBySave } from "./grouping";
 import { undoActionOf } from "./undo";
 import { formatEntries } from "./plural";
@@ -74,8 +74,8 @@ export function HistoryTab({ recordKey, revision, onReverted }: Props) {
             <li key={g.groupId} className="save" data-testid="history-save">
               <div className="save-head">
                 <span className="save-time">{formatDateTime(head.happenedAt, lang)}</span>
-                <span className="save-author" data-testid="save-author">
-                  {head.authorName}
+                <span className={head.authorKind === "unknown" ? "save-author muted" : "save-author"} data-testid="save-author">
+                  {authorText(head, t)}
                   {head.authorKind === "robot" && <span className="tag">{t("history.robot")}</span>}
                 </span>
               </div>

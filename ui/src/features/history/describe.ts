@@ -27,6 +27,14 @@ export const EVENT_CODES: readonly HistoryEventCode[] = [
 
 export const SOURCES: readonly HistorySource[] = ["deviceOnline", "deviceOffline", "peerLog", "observed", "stageHistory"];
 
+/**
+ * Who made the change. A change whose author the portal does not name (a colleague's change
+ * seen in the answer to our own upload, a deletion, a restore) says so rather than showing
+ * nothing; so does an older entry recorded without a name.
+ */
+export const authorText = (e: HistoryEvent, t: Translate) =>
+  e.authorKind === "unknown" || e.authorName === "" ? t("history.unknownAuthor") : e.authorName;
+
 export const eventLabel = (code: HistoryEventCode, t: Translate) => t(`history.event.${code}` as MessageKey);
 export const sourceLabel = (s: HistorySource, t: Translate) => t(`history.source.${s}` as MessageKey);
 export const syncLabel = (s: HistorySyncState, t: Translate) => t(`history.sync.${s}` as MessageKey);

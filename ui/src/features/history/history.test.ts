@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { translate, type MessageKey, type Params } from "../../lib/i18n";
 import type { HistoryEvent } from "../../lib/ipc/bindings/HistoryEvent";
 import { DEFAULT_COLUMNS, loadColumnSettings, moveColumn, toggleColumn, visibleColumns } from "./columns";
-import { describeEvent, newText, valueText } from "./describe";
+import { authorText, describeEvent, newText, valueText } from "./describe";
 import { activePresets, applyPreset, NO_FILTER, toRequestFilter, userKey } from "./filter";
 import { groupBySave } from "./grouping";
 import { formatEntries } from "./plural";
@@ -99,6 +99,17 @@ describe("filter → request", () => {
   it("keeps settings apart per portal and user", () => {
     expect(userKey("columns", "p.bitrix24.ru", 1)).not.toBe(userKey("columns", "p.bitrix24.ru", 2));
     expect(userKey("filters", "a", 1)).not.toBe(userKey("filters", "b", 1));
+  });
+});
+
+describe("authors", () => {
+  it("names an author the portal does not give as unknown, in both languages, never as nobody", () => {
+    const unknown = event({ authorId: null, authorName: "", authorKind: "unknown" });
+    expect(authorText(unknown, ru)).toBe("Автор неизвестен");
+    expect(authorText(unknown, en)).toBe("Unknown author");
+    // An older entry recorded without a name reads the same.
+    expect(authorText(event({ authorId: null, authorName: "" }), en)).toBe("Unknown author");
+    expect(authorText(event(), en)).toBe("Мария Петрова");
   });
 });
 

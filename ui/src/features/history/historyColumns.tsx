@@ -5,7 +5,7 @@ import type { HistoryEvent } from "../../lib/ipc/bindings/HistoryEvent";
 import type { RecordKey } from "../../lib/ipc";
 import { ENTITY_ONE_KEY } from "../records/entities";
 import { widthOf, type ColumnSettings, type HistoryColumnId } from "./columns";
-import { describeEvent, eventLabel, fieldText, newText, oldText, sourceLabel, syncLabel } from "./describe";
+import { authorText, describeEvent, eventLabel, fieldText, newText, oldText, sourceLabel, syncLabel } from "./describe";
 
 const col = createColumnHelper<HistoryEvent>();
 
@@ -19,7 +19,7 @@ export function cellText(id: HistoryColumnId, e: HistoryEvent, t: Translate, lan
     case "title":
       return e.recordTitle;
     case "author":
-      return e.authorName;
+      return authorText(e, t);
     case "event":
       return eventLabel(e.event, t);
     case "description":
@@ -68,6 +68,13 @@ export function historyColumns(
           return (
             <span data-col={id} title={text}>
               {text} <span className="tag">{t("history.robot")}</span>
+            </span>
+          );
+        }
+        if (id === "author" && e.authorKind === "unknown") {
+          return (
+            <span data-col={id} className="muted" title={text}>
+              {text}
             </span>
           );
         }

@@ -145,6 +145,7 @@ export const en: Record<MessageKey, string> = {
   "history.sync.rejected": "Rejected by the portal",
   "history.sync.local": "This device only",
   "history.robot": "robot",
+  "history.unknownAuthor": "Unknown author",
   "history.hiddenMark": "hidden",
   "history.describe.created": "Created: {title}",
   "history.describe.changed": "{field}: {old} → {new}",

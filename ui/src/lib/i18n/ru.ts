@@ -145,6 +145,7 @@ export const ru = {
   "history.sync.rejected": "Отклонено порталом",
   "history.sync.local": "Только на устройстве",
   "history.robot": "робот",
+  "history.unknownAuthor": "Автор неизвестен",
   "history.hiddenMark": "скрыто",
   "history.describe.created": "Создан: {title}",
   "history.describe.changed": "{field}: {old} → {new}",

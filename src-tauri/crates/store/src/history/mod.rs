@@ -13,6 +13,7 @@
 //! - Totals are exact: counters per hour and attribute, written in the same transaction.
 
 mod asof;
+mod attribute;
 mod observe;
 mod peerlog;
 mod query;
@@ -26,6 +27,7 @@ pub use query::HistoryQuery;
 pub use stagehistory::StageHistoryEntry;
 pub use verify::BrokenLink;
 
+pub(crate) use attribute::OwnWrite;
 pub(crate) use observe::Observer;
 pub(crate) use verify::rekey_chain;
 pub(crate) use write::HistoryWriter;

@@ -1,8 +1,11 @@
 //! Changes observed at sync, turned into events: a `created` event for a record new here, and
 //! for a changed record one event per changed field, multi-field entry and link, grouped and
-//! attributed to `updatedBy` at `updatedTime`. Values are also kept as displayed at the time:
-//! stage names by entity type and pipeline, list items, user names, linked records' titles.
+//! attributed to `updatedBy` at `updatedTime` — or, where that would name this user for a change
+//! Kartoteka did not write, to nobody known (see `attribute.rs`). Values are also kept as
+//! displayed at the time: stage names by entity type and pipeline, list items, user names,
+//! linked records' titles.
 
+use super::attribute::{change_author, ChangeAuthor, ObservedChange, OwnWrite};
 use super::write::HistoryWriter;
 use super::NewEvent;
 use crate::diff::pair_fields;
@@ -321,10 +324,10 @@ impl<'c> Observer<'c> {
         match id.and_then(|id| self.user(id)).as_ref() {
             Some((name, true)) => (name.clone(), AuthorKind::Robot),
             Some((name, false)) => (name.clone(), AuthorKind::Person),
-            None => (
-                id.map(|id| format!("#{id}")).unwrap_or_default(),
-                AuthorKind::Person,
-            ),
+            None => match id {
+                Some(id) => (format!("#{id}"), AuthorKind::Person),
+                None => (String::new(), AuthorKind::Unknown),
+            },
         }
     }
 
@@ -506,13 +509,16 @@ impl<'c> Observer<'c> {
         self.emit(e, g)
     }
 
-    /// A record that changed since the last version this device saw: one group of events.
-    /// `prev` is the previous version (its key and update time are not read).
+    /// A record that changed since the last version this device saw: one group of events per
+    /// author (see [`change_author`]). `prev` is the previous version (its key and update time
+    /// are not read); `own` this user's write that may be the record's last update. Returns how
+    /// many events were put under an unknown author because that write names us.
     pub(crate) fn changed(
         &mut self,
         prev: &Record,
         record: &Record,
         restored_after: Option<i64>,
+        own: Option<&OwnWrite<'_>>,
     ) -> Result<usize, StoreError> {
         let at = record
             .updated_time
@@ -521,16 +527,53 @@ impl<'c> Observer<'c> {
             .unwrap_or(0)
             * 1000;
         let by = record.id_field("updatedBy");
-        let events = self.change_events(prev, record, restored_after, at, by)?;
-        if events.is_empty() {
-            return Ok(0);
-        }
-        let n = events.len();
-        let g = self.writer.new_group();
+        // A move made since the previous version, with its mover (`movedTime` is new): read only
+        // where the record names us after our own write (the pull's hot path skips it).
+        let mover = match own {
+            Some(o) if by == Some(o.me) => {
+                let moved_at = unix_time(record.field("movedTime"));
+                record
+                    .id_field("movedBy")
+                    .zip(moved_at)
+                    .filter(|_| moved_at != unix_time(prev.field("movedTime")))
+            }
+            _ => None,
+        };
+        let mut unknown = 0;
+        let events =
+            self.stamped_events(
+                prev,
+                record,
+                restored_after,
+                &mut |change| match change_author(change, by, own, mover.is_some()) {
+                    ChangeAuthor::LastUpdater => (by, at),
+                    ChangeAuthor::Mover => mover.map_or((None, at), |(id, t)| (Some(id), t * 1000)),
+                    ChangeAuthor::Unknown => {
+                        if change != ObservedChange::Restored {
+                            unknown += 1;
+                        }
+                        (None, at)
+                    }
+                },
+            )?;
+        // One save is one author at one time: a change by someone else is a group of its own.
+        // (author, time) → group id.
+        let mut groups: Vec<(Option<i64>, i64, i64)> = Vec::new();
         for e in events {
+            let g = match groups
+                .iter()
+                .find(|(by, at, _)| *by == e.author_id && *at == e.happened_ms)
+            {
+                Some((_, _, g)) => *g,
+                None => {
+                    let g = self.writer.new_group();
+                    groups.push((e.author_id, e.happened_ms, g));
+                    g
+                }
+            };
             self.emit(e, g)?;
         }
-        Ok(n)
+        Ok(unknown)
     }
 
     /// The events that turn `prev` into `record`, attributed to `by` at `at` (not yet written):
@@ -544,12 +587,24 @@ impl<'c> Observer<'c> {
         at: i64,
         by: Option<i64>,
     ) -> Result<Vec<NewEvent>, StoreError> {
+        self.stamped_events(prev_record, record, restored_after, &mut |_| (by, at))
+    }
+
+    /// [`Observer::change_events`], each change attributed by `stamp`: its author and time.
+    fn stamped_events(
+        &mut self,
+        prev_record: &Record,
+        record: &Record,
+        restored_after: Option<i64>,
+        stamp: &mut dyn FnMut(ObservedChange<'_>) -> (Option<i64>, i64),
+    ) -> Result<Vec<NewEvent>, StoreError> {
         let prev_fields = &prev_record.fields;
         let prev_multi = &prev_record.multi_fields;
         let mut events = Vec::new();
         if let Some(gone_at) = restored_after {
             // A record restored from the recycle bin keeps its old updatedTime (CONTRACT, the
             // sandbox issue §7): it came back after it was found gone, whatever its fields say.
+            let (by, at) = stamp(ObservedChange::Restored);
             let back_at = at.max(gone_at * 1000);
             events.push(self.base(record, HistoryEventCode::Restored, back_at, by));
         }
@@ -587,6 +642,7 @@ impl<'c> Observer<'c> {
             } else {
                 HistoryEventCode::FieldChanged
             };
+            let (by, at) = stamp(ObservedChange::Field(name));
             let mut e = self.base(record, code, at, by);
             e.field = Some(name.clone());
             e.field_label = Some(self.label(name));
@@ -602,8 +658,12 @@ impl<'c> Observer<'c> {
             record.multi_fields.iter().map(|m| (m.id, m)).collect();
         for (id, m) in &new_by_id {
             match old_by_id.get(id) {
-                None => events.push(self.multi(record, at, by, None, Some(m))),
+                None => {
+                    let (by, at) = stamp(ObservedChange::MultiField(*id));
+                    events.push(self.multi(record, at, by, None, Some(m)))
+                }
                 Some(old) if old != m => {
+                    let (by, at) = stamp(ObservedChange::MultiField(*id));
                     events.push(self.multi(record, at, by, Some(old), Some(m)))
                 }
                 Some(_) => {}
@@ -611,6 +671,7 @@ impl<'c> Observer<'c> {
         }
         for (id, m) in &old_by_id {
             if !new_by_id.contains_key(id) {
+                let (by, at) = stamp(ObservedChange::MultiField(*id));
                 events.push(self.multi(record, at, by, Some(m), None));
             }
         }
@@ -619,11 +680,13 @@ impl<'c> Observer<'c> {
         let new_links = declared_links(record);
         for l in &new_links {
             if !old_links.iter().any(|o| o.to == l.to) {
+                let (by, at) = stamp(ObservedChange::Link);
                 events.push(self.link(record, at, by, l.to, true)?);
             }
         }
         for l in &old_links {
             if !new_links.iter().any(|n| n.to == l.to) {
+                let (by, at) = stamp(ObservedChange::Link);
                 events.push(self.link(record, at, by, l.to, false)?);
             }
         }

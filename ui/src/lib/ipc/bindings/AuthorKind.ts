@@ -3,4 +3,4 @@
 /**
  * Who made a change.
  */
-export type AuthorKind = "person" | "robot" | "deviceUser";
+export type AuthorKind = "person" | "robot" | "deviceUser" | "unknown";
