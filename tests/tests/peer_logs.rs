@@ -263,7 +263,33 @@ async fn more_than_fifty_logs_as_comments_between_two_reads_are_all_read() {
                "fields": {"UF_CRM_VISITS": N}}),
     )
     .await;
-    cli_sync(&url, &admin).await;
+    // The sync, with the reading of the timelines watched: the first pages of the one changed
+    // record in one request, then only its second page of comments.
+    engine(&url, &admin, policy(ReconcilePolicy::WhenCountsDiffer))
+        .run(&CancellationToken::new())
+        .await
+        .expect("pull");
+    let since = emu
+        .control()
+        .requests(0)
+        .await
+        .expect("request log")
+        .last()
+        .map_or(0, |r| r.seq);
+    Uploader::new(client(&url), Arc::clone(&admin), kartoteka_sync::system_clock())
+        .read_peer_logs(&CancellationToken::new())
+        .await
+        .expect("read other users' change logs");
+    let reads: Vec<String> = emu
+        .control()
+        .requests(since)
+        .await
+        .expect("request log")
+        .into_iter()
+        .filter(|r| r.seq > since && r.credential.is_some())
+        .map(|r| r.method)
+        .collect();
+    assert_eq!(reads, ["batch", "batch"], "two requests for 55 comments");
     let mut got: Vec<i64> = history(&admin, false)
         .into_iter()
         .filter(|e| e.source == HistorySource::PeerLog)
