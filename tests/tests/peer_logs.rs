@@ -276,10 +276,14 @@ async fn more_than_fifty_logs_as_comments_between_two_reads_are_all_read() {
         .expect("request log")
         .last()
         .map_or(0, |r| r.seq);
-    Uploader::new(client(&url), Arc::clone(&admin), kartoteka_sync::system_clock())
-        .read_peer_logs(&CancellationToken::new())
-        .await
-        .expect("read other users' change logs");
+    Uploader::new(
+        client(&url),
+        Arc::clone(&admin),
+        kartoteka_sync::system_clock(),
+    )
+    .read_peer_logs(&CancellationToken::new())
+    .await
+    .expect("read other users' change logs");
     let reads: Vec<String> = emu
         .control()
         .requests(since)
