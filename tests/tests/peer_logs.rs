@@ -314,3 +314,76 @@ async fn more_than_fifty_logs_as_comments_between_two_reads_are_all_read() {
     assert_eq!(observed, 0, "explained by the last log");
     sb.shutdown().await;
 }
+
+/// Under the edit rule a refusal is about one record (the user may not edit it now): a log
+/// message refused there, and the comment tried at once refused too, leaves the log to the next
+/// sync and keeps log messages for everything else — the replica does not turn to comments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_refused_on_one_record_waits_for_the_next_sync_and_log_messages_stay_the_channel() {
+    let sb = sandbox(None).await;
+    let emu = Emu::new(&sb);
+    let url_admin = sb.admin_webhook_url();
+    let url_manager = sb.webhook_url(MANAGER).expect("manager webhook");
+    let dir = tempfile::tempdir().expect("dir");
+    let admin = replica(&dir.path().join("admin.db"));
+    let manager = replica(&dir.path().join("manager.db"));
+    cli_sync(&url_admin, &admin).await;
+    cli_sync(&url_manager, &manager).await;
+    emu.post(
+        "faults",
+        json!([
+            {"match": {"method": "crm.timeline.logmessage.add"},
+             "action": {"type": "error", "status": 400, "error": "ACCESS_DENIED", "description": "Access denied."}},
+            {"match": {"method": "crm.timeline.comment.add"},
+             "action": {"type": "error", "status": 400, "error": "", "description": "Access denied."}}
+        ]),
+    )
+    .await;
+    cli_edit(&manager, json!({"title": "Отказано один раз"}), FIRST_EDIT_MS);
+    cli_sync(&url_manager, &manager).await;
+    assert_eq!(emu.faults_fired().await, [1, 1], "both refusals were met");
+    {
+        let s = manager.lock().expect("lock");
+        assert_eq!(
+            s.log_channel().expect("meta"),
+            None,
+            "a refusal on one record is no reason to publish comments"
+        );
+        assert_eq!(
+            s.pending_logs(0, 10).expect("logs").len(),
+            1,
+            "the log waits"
+        );
+    }
+    cli_sync(&url_manager, &manager).await;
+    assert!(
+        manager
+            .lock()
+            .expect("lock")
+            .pending_logs(0, 10)
+            .expect("logs")
+            .is_empty(),
+        "published on the next sync"
+    );
+    let logs = emu
+        .act(
+            1,
+            "crm.timeline.logmessage.list",
+            json!({"entityTypeId": 2, "entityId": DEAL}),
+        )
+        .await;
+    assert!(
+        logs.to_string().contains("Отказано один раз"),
+        "as a log message: {logs}"
+    );
+    cli_sync(&url_admin, &admin).await;
+    let arrived = history(&admin, false)
+        .into_iter()
+        .filter(|e| {
+            e.source == HistorySource::PeerLog
+                && e.new_display.as_deref() == Some("Отказано один раз")
+        })
+        .count();
+    assert_eq!(arrived, 1, "read once by the colleague");
+    sb.shutdown().await;
+}
