@@ -339,7 +339,11 @@ async fn a_log_refused_on_one_record_waits_for_the_next_sync_and_log_messages_st
         ]),
     )
     .await;
-    cli_edit(&manager, json!({"title": "Отказано один раз"}), FIRST_EDIT_MS);
+    cli_edit(
+        &manager,
+        json!({"title": "Отказано один раз"}),
+        FIRST_EDIT_MS,
+    );
     cli_sync(&url_manager, &manager).await;
     assert_eq!(emu.faults_fired().await, [1, 1], "both refusals were met");
     {
