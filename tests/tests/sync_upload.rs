@@ -394,6 +394,8 @@ async fn a_manager_whose_log_messages_are_refused_publishes_comments_and_refusal
     let sb = sandbox(None).await;
     let url = sb.webhook_url(2).expect("manager webhook");
     let emu = Emu::new(&sb);
+    // A portal that keeps log messages to administrators.
+    emu.post("config", json!({"logmessageAdd": "admin"})).await;
     let dir = tempfile::tempdir().expect("dir");
     let store = replica(&dir.path().join("replica.db"));
     pull(&url, &store).await;
@@ -657,10 +659,6 @@ async fn another_kartoteka_users_upload_appears_as_exact_entries_not_as_an_obser
     let dir = tempfile::tempdir().expect("dir");
     let a = replica(&dir.path().join("a.db"));
     let b = replica(&dir.path().join("b.db"));
-    b.lock()
-        .expect("lock")
-        .device_id(|| "laptop-B".into())
-        .expect("device id");
     pull(&url, &a).await;
     pull(&url_b, &b).await;
     let deal = key(EntityType::Deal, 6);

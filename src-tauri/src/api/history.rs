@@ -13,8 +13,6 @@ use kartoteka_domain::history::{
 use kartoteka_domain::ipc::{ErrorCode, IpcError};
 use kartoteka_domain::{HistoryFilter, RecordKey};
 use kartoteka_store::{HistoryQuery, LocalActor, Profile, Store, StoreError};
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -102,33 +100,9 @@ pub fn normalized(mut filter: HistoryFilter) -> HistoryFilter {
     filter
 }
 
-/// A random id for this device, made once per replica (uuid-shaped; std's hasher keys are
-/// seeded randomly per process).
-pub fn new_device_id() -> String {
-    let word = || {
-        let mut h = RandomState::new().build_hasher();
-        h.write_u128(
-            Utc::now()
-                .timestamp_nanos_opt()
-                .map(|n| n as u128)
-                .unwrap_or_default(),
-        );
-        h.finish()
-    };
-    let (a, b) = (word(), word());
-    format!(
-        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xffff,
-        a & 0xffff,
-        b >> 48,
-        b & 0xffff_ffff_ffff
-    )
-}
-
-/// This device's user as events made here record them (the device id made the app's way).
+/// This device's user as events made here record them (the replica's own device id).
 pub fn local_actor(store: &mut Store, online: bool) -> Result<LocalActor, StoreError> {
-    store.local_actor(online, new_device_id)
+    store.local_actor(online)
 }
 
 /// One page of events; the first page also carries the exact total.

@@ -192,15 +192,6 @@ async fn opening_a_card_records_one_view_and_the_administrator_can_hide_an_entry
     );
 }
 
-#[test]
-fn device_ids_are_uuid_shaped_and_differ() {
-    let a = new_device_id();
-    let b = new_device_id();
-    assert_eq!(a.len(), 36);
-    assert_eq!(a.matches('-').count(), 4);
-    assert_ne!(a, b);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_export_writes_exactly_what_the_filter_shows_reports_progress_and_is_recorded() {
     use calamine::{open_workbook_auto, Reader};

@@ -91,16 +91,6 @@ pub fn spawn_scheduler(
             events.send(app_event);
         }
     });
-    // This device's id is made here, the app's way, before the upload or the reading of other
-    // users' change logs could make one of their own.
-    match replica.lock() {
-        Ok(mut store) => {
-            if let Err(error) = store.device_id(crate::api::history::new_device_id) {
-                tracing::warn!(%error, "the device id was not read");
-            }
-        }
-        Err(_) => tracing::warn!("the replica lock is poisoned"),
-    }
     let uploader = Arc::new(Uploader::new(
         client.clone(),
         Arc::clone(&replica),

@@ -117,22 +117,9 @@ fn open(db: &Path) -> anyhow::Result<Store> {
     Store::open(db).with_context(|| format!("opening the replica {}", db.display()))
 }
 
-/// A device id for edits made from the command line (kept in the replica once made).
-fn cli_device_id() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!(
-        "cli-{:x}-{:x}",
-        std::process::id(),
-        nanos & 0xffff_ffff_ffff
-    )
-}
-
 fn actor(store: &mut Store, online: bool) -> anyhow::Result<LocalActor> {
     store
-        .local_actor(online, cli_device_id)
+        .local_actor(online)
         .context("reading the signed-in user")
 }
 

@@ -288,7 +288,7 @@ fn export(
     let actor = LocalActor {
         user_id: profile.user_id,
         name,
-        device_id: store.device_id(new_device_id)?,
+        device_id: store.device_id()?,
         online: true,
     };
     store
@@ -307,14 +307,6 @@ fn export(
         started.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-/// A device id for a replica that has none yet (made once, then kept in the file).
-fn new_device_id() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("cli-{:x}-{:x}", nanos, std::process::id())
 }
 
 fn verify(db: &Path) -> anyhow::Result<()> {

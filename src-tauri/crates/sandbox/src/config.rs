@@ -49,8 +49,9 @@ pub struct Config {
     /// `0` (default) or `ENTITY_TYPE_NOT_SUPPORTED` for stagehistory on contacts/companies.
     pub stagehistory_unsupported_code: String,
     pub method_not_found_status: u16,
-    /// Who may call `crm.timeline.logmessage.add`: `admin` (default; the server code, CONTRACT
-    /// §11 #7) or `edit` (edit permission on the item, as the documentation says).
+    /// Who may call `crm.timeline.logmessage.add`: `edit` (default: edit permission on the item,
+    /// `canUpdate` in 26.250's `crm/lib/controller/timeline/logmessage.php`) or `admin`
+    /// (administrators only, as older portals had it).
     pub logmessage_add: String,
     /// Deletes move items to the recycle bin (default on, as on cloud portals; §11 #13).
     pub recycle_bin: bool,
@@ -120,7 +121,7 @@ impl Config {
             insufficient_scope_status: 403,
             stagehistory_unsupported_code: "0".into(),
             method_not_found_status: 404,
-            logmessage_add: "admin".into(),
+            logmessage_add: "edit".into(),
             recycle_bin: true,
             narrow_select_keeps_system_keys: false,
             uf_boolean_one_is_yes: false,

@@ -18,16 +18,64 @@ fn comment_json(c: &Comment, offset: i32) -> Value {
         "AUTHOR_ID": c.author_id.to_string(), "FILES": {}})
 }
 
-/// Checks the owner exists and the caller has `level` rights on it.
-/// One offset page of `items` (`start` from the params, `size` rows) with `total` and `next`.
-fn offset_page<T>(items: &[T], p: &Value, size: usize, render: impl Fn(&T) -> Value) -> Out {
+/// The navigation RestManager adds to an action's `Page` (`rest/lib/engine/restmanager.php`
+/// `getNavigationData`): the REST `start` only sets the page navigation's offset (whole pages of
+/// 50, `initialize`), so `next` = that offset + the rows returned, while below `total`; `start`
+/// = -1 asks for no count. The rows themselves are the action's to choose.
+fn action_page(rows: Vec<Value>, p: &Value, total: usize) -> Out {
+    let start = param_i64(p, "start").unwrap_or(0);
+    if start == -1 {
+        return Out::json(json!({ "logMessages": rows }));
+    }
+    let nav_offset = if start > 0 { start / 50 * 50 } else { 0 };
+    let next = nav_offset + rows.len() as i64;
+    let next = (next < total as i64).then_some(next);
+    // A `Page` with an id comes back as `{id: rows}` (`processData`).
+    Out::paged(
+        Res::Json(json!({ "logMessages": rows })),
+        total as i64,
+        next,
+    )
+}
+
+/// A `CCrmRestProxyBase` list page (`rest/classes/general/rest.php` `getNavData`, `setNavData`):
+/// `start` picks the page of `size` it falls in; `next` is the following page's first row.
+fn rest_page<T>(items: &[T], p: &Value, size: usize, render: impl Fn(&T) -> Value) -> Out {
     let start = param_i64(p, "start").unwrap_or(0).max(0) as usize;
+    let page_no = start / size;
     let total = items.len();
-    let page: Vec<Value> = items.iter().skip(start).take(size).map(render).collect();
-    let next = (total > start + size).then_some((start + size) as i64);
+    let page: Vec<Value> = items
+        .iter()
+        .skip(page_no * size)
+        .take(size)
+        .map(render)
+        .collect();
+    let next = (total > (page_no + 1) * size).then_some(((page_no + 1) * size) as i64);
     Out::paged(Res::Json(Value::Array(page)), total as i64, next)
 }
 
+/// `UserPermissions::item()->canRead` / `canUpdate` (`crm/lib/Service/UserPermissions/
+/// EntityPermissions/Item.php`): no item without a type of the CRM and an id above 0; an
+/// administrator may anything; otherwise the role's level for the operation (update needs read
+/// too) matched against the item's attributes — an item that does not exist has none, so only
+/// the level "all" lets it through (`PermissionLevel::compareUserAttributesWithEntityAttributes`).
+fn can(call: &Call<'_>, t: i64, id: i64, write: bool) -> bool {
+    if !(1..=4).contains(&t) || id <= 0 {
+        return false;
+    }
+    if is_admin(call) {
+        return true;
+    }
+    let r = call.portal.rights(call.user, t);
+    let item = call.portal.store(t).items.get(&id);
+    let allows = |level: Level| match item {
+        Some(item) => level.allows(call.user, item),
+        None => level == Level::All,
+    };
+    allows(r.read) && (!write || allows(r.write))
+}
+
+/// Checks the owner exists and the caller has `level` rights on it.
 fn owner(call: &Call<'_>, t: i64, id: i64, write: bool, empty_code: bool) -> Result<(), ApiError> {
     let err = |code: &str, desc: &str| {
         if empty_code {
@@ -65,8 +113,9 @@ fn through_webhook(call: &Call<'_>) -> bool {
         .is_some_and(|c| c.kind == "webhook")
 }
 
-/// `crm.timeline.logmessage.list` order (CONTRACT §11 #9): only lowercase `id`/`created` with
-/// lowercase `asc`/`desc`; anything else falls back to id descending. Returns (by created, asc).
+/// `crm.timeline.logmessage.list` order (`logmessage.php` `prepareOrder`): only lowercase
+/// `id`/`created` with lowercase `asc`/`desc`; anything else falls back to id descending.
+/// Returns (by created, asc).
 fn logmessage_order(p: &Value) -> (bool, bool) {
     let first = param(p, "order")
         .and_then(Value::as_object)
@@ -86,28 +135,30 @@ pub fn dispatch(call: &mut Call<'_>, m: &str, p: &Value) -> MethodResult {
     match m {
         "crm.timeline.logmessage.add" => {
             let f = param(p, "fields").cloned().unwrap_or(Value::Null);
-            let get = |k: &str| param(&f, k).map(scalar_text);
-            let filled = |k: &str| get(k).filter(|s| !s.is_empty());
-            // a missing field is an error with no code; empty text is accepted (§11 #7)
-            let (Some(t), Some(id), Some(title), Some(text), Some(icon)) = (
-                filled("entityTypeId").and_then(|s| s.parse::<i64>().ok()),
-                filled("entityId")
-                    .and_then(|s| s.parse::<i64>().ok())
-                    .filter(|id| *id > 0),
-                filled("title"),
-                get("text"),
-                filled("iconCode"),
-            ) else {
-                return Err(ApiError::bad("", "Required fields are missing"));
-            };
-            if !(1..=4).contains(&t) {
-                return Err(ApiError::bad("", "Entity type is not supported"));
+            // `getPreparedRequiredFields`: each of the five must be set (an empty string is);
+            // a missing one is an error with no code. The ids are cast as PHP's `(int)`.
+            let mut got = Vec::new();
+            for k in ["entityTypeId", "entityId", "title", "text", "iconCode"] {
+                match param(&f, k).filter(|v| !v.is_null()) {
+                    Some(v) => got.push(scalar_text(v)),
+                    None => {
+                        return Err(ApiError::bad("", format!("Missing a required field: {k}")))
+                    }
+                }
             }
-            // administrators only in the server code; `edit` follows the documentation. The
-            // item's existence is not checked in the server code (only `entityId > 0`).
-            if call.cfg.logmessage_add == "edit" {
-                owner(call, t, id, true, false)?;
-            } else if !is_admin(call) {
+            let int = |s: &str| s.trim().parse::<i64>().unwrap_or(0);
+            let (t, id) = (int(&got[0]), int(&got[1]));
+            let [_, _, title, text, icon] = <[String; 5]>::try_from(got).unwrap_or_default();
+            // Edit permission on the item, whether or not it exists (`canUpdate` in
+            // `crm/lib/controller/timeline/logmessage.php` `addAction`), checked before the
+            // owner (so an id of 0 is refused as access); `logmessageAdd: "admin"` is the switch
+            // for portals that keep log messages to administrators.
+            let allowed = if call.cfg.logmessage_add == "admin" {
+                is_admin(call) && (1..=4).contains(&t) && id > 0
+            } else {
+                can(call, t, id, true)
+            };
+            if !allowed {
                 return Err(ApiError::bad("ACCESS_DENIED", "Access denied."));
             }
             call.portal.next_log += 1;
@@ -137,7 +188,10 @@ pub fn dispatch(call: &mut Call<'_>, m: &str, p: &Value) -> MethodResult {
                     format!("Timeline logmessage not found for id {id}"),
                 )
             })?;
-            // no permission check on reading REST log messages (§11 #9)
+            // read permission on the item it is bound to (`getAction`: `canReadItemIdentifier`)
+            if !can(call, msg.entity_type, msg.entity_id, false) {
+                return Err(ApiError::bad("ACCESS_DENIED", "Access denied."));
+            }
             Ok(Out::json(json!({"logMessage": log_json(msg, offset)})))
         }
         "crm.timeline.logmessage.list" => {
@@ -148,7 +202,11 @@ pub fn dispatch(call: &mut Call<'_>, m: &str, p: &Value) -> MethodResult {
                     "Could not find value for parameter {entityTypeId}",
                 ));
             };
-            // every REST log message of the item, whoever wrote it, no permission check (§11 #9)
+            // read permission on the item (`listAction`: `canRead`), then every REST log
+            // message of the item, whoever wrote it
+            if !can(call, t, id, false) {
+                return Err(ApiError::bad("ACCESS_DENIED", "Access denied."));
+            }
             let mut list: Vec<&LogMessage> = call
                 .portal
                 .timeline_index
@@ -170,8 +228,21 @@ pub fn dispatch(call: &mut Call<'_>, m: &str, p: &Value) -> MethodResult {
             if !asc {
                 list.reverse();
             }
-            // Log messages page by 10 (CONTRACT §3), unlike every other list.
-            Ok(offset_page(&list, p, 10, |m| log_json(m, offset)))
+            // 10 a page (`PAGE_SIZE`) from the action's own `offset` argument; the REST `start`
+            // does not move the rows (see `action_page`).
+            let from = p
+                .get("offset")
+                .map(scalar_text)
+                .and_then(|s| s.trim().parse::<i64>().ok())
+                .unwrap_or(0)
+                .max(0) as usize;
+            let rows: Vec<Value> = list
+                .iter()
+                .skip(from)
+                .take(10)
+                .map(|m| log_json(m, offset))
+                .collect();
+            Ok(action_page(rows, p, list.len()))
         }
         "crm.timeline.logmessage.delete" => {
             let id = param_i64(p, "id").unwrap_or(0);
@@ -287,13 +358,18 @@ fn comments(call: &mut Call<'_>, m: &str, p: &Value) -> MethodResult {
             Ok(Out::json(comment_json(c, offset)))
         }
         "crm.timeline.comment.list" => {
+            // `CCrmTimelineCommentRestProxy::innerGetList` (crm/classes/general/restservice.php):
+            // the filter's ENTITY_ID and ENTITY_TYPE name the item, and reading it needs read
+            // permission (`checkReadPermission`) — without them, or without the right, "Access
+            // denied." with no code.
             let f = param(p, "filter").cloned().unwrap_or(Value::Null);
-            let t = param_str(&f, "ENTITY_TYPE").and_then(|s| crate::schema::type_by_slug(&s));
-            let id = param_i64(&f, "ENTITY_ID");
-            let (Some(t), Some(id)) = (t, id) else {
+            let t = param_str(&f, "ENTITY_TYPE")
+                .and_then(|s| crate::schema::type_by_slug(&s.to_ascii_lowercase()))
+                .unwrap_or(0);
+            let id = param_i64(&f, "ENTITY_ID").unwrap_or(0);
+            if !can(call, t, id, false) {
                 return Err(ApiError::bad("", "Access denied."));
-            };
-            owner(call, t, id, false, true)?;
+            }
             let mut list: Vec<&Comment> = call
                 .portal
                 .comment_index
@@ -304,15 +380,31 @@ fn comments(call: &mut Call<'_>, m: &str, p: &Value) -> MethodResult {
                         .collect()
                 })
                 .unwrap_or_default();
-            let desc = param(p, "order")
+            // Order only by ID, CREATED or AUTHOR_ID (upper case), `DESC` exactly descending,
+            // anything else ascending; no usable key: by id.
+            let order: Vec<(String, bool)> = param(p, "order")
                 .and_then(Value::as_object)
-                .and_then(|o| o.values().next())
-                .is_some_and(|d| scalar_text(d).eq_ignore_ascii_case("DESC"));
-            list.sort_by_key(|c| (c.created, c.id));
-            if desc {
-                list.reverse();
-            }
-            Ok(offset_page(&list, p, 50, |c| comment_json(c, offset)))
+                .map(|o| {
+                    o.iter()
+                        .filter(|(k, _)| matches!(k.as_str(), "ID" | "CREATED" | "AUTHOR_ID"))
+                        .map(|(k, d)| (k.clone(), scalar_text(d) == "DESC"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            list.sort_by(|a, b| {
+                let mut o = std::cmp::Ordering::Equal;
+                for (k, desc) in &order {
+                    let by = match k.as_str() {
+                        "ID" => a.id.cmp(&b.id),
+                        "CREATED" => a.created.cmp(&b.created),
+                        _ => a.author_id.cmp(&b.author_id),
+                    };
+                    o = o.then(if *desc { by.reverse() } else { by });
+                }
+                o.then(a.id.cmp(&b.id))
+            });
+            // 50 a page, by the REST `start` (`getNavData`).
+            Ok(rest_page(&list, p, 50, |c| comment_json(c, offset)))
         }
         "crm.timeline.comment.delete" => {
             let id = param_i64(p, "id")

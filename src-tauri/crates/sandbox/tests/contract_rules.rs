@@ -292,31 +292,32 @@ async fn timeline_log_messages_page_by_ten_and_comments_by_fifty() {
     }
     let total = existing + 12;
     let mut seen = 0;
-    let mut start = 0;
+    let mut offset = 0;
     loop {
+        // The action pages by its own `offset` argument; `start` only feeds `next`.
         let page: Value = serde_json::from_str(
             &raw(
                 &p,
                 "crm.timeline.logmessage.list",
-                json!({"entityTypeId": 2, "entityId": deal, "start": start}),
+                json!({"entityTypeId": 2, "entityId": deal, "offset": offset}),
             )
             .await,
         )
         .expect("json");
-        let rows = page["result"].as_array().expect("a bare array").len();
+        let rows = page["result"]["logMessages"]
+            .as_array()
+            .expect("a page of logMessages")
+            .len();
         assert_eq!(page["total"].as_u64(), Some(total as u64));
         assert_eq!(
             rows,
-            (total - start).min(10),
+            (total - offset).min(10),
             "log messages come 10 to a page"
         );
         seen += rows;
-        match page["next"].as_u64() {
-            Some(next) => {
-                assert_eq!(next as usize, start + 10, "next is the following offset");
-                start = next as usize;
-            }
-            None => break,
+        offset += rows;
+        if offset >= total {
+            break;
         }
     }
     assert_eq!(seen, total, "paging visits every log message once");

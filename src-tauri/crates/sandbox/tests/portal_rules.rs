@@ -439,42 +439,84 @@ fn log_fields(t: i64, id: i64, title: &str) -> Value {
 }
 
 #[tokio::test]
-async fn logmessage_add_is_admin_only_by_default_and_edit_permission_behind_the_switch() {
+async fn logmessage_add_needs_edit_permission_by_default_and_admin_only_behind_the_switch() {
     let p = Portal::demo().await;
     let manager = p.sb.webhook_url(2).expect("manager hook");
+    let restricted = p.sb.webhook_url(RESTRICTED).expect("restricted hook");
+    let theirs = id_of(&add(&p, 2, json!({"title": "Не его", "assignedById": 1})).await);
+    let code = |v: &Value| v["error"].as_str().map(str::to_string);
+    // canUpdate: a manager with rights "all" may, on any deal
     let (s, v) = p
         .call_at(
             &manager,
             "crm.timeline.logmessage.add",
-            log_fields(2, 1, "t"),
+            log_fields(2, theirs, "t"),
+        )
+        .await;
+    assert_eq!(s, 200, "a manager who may edit the deal adds a log: {v}");
+    assert_eq!(v["result"]["logMessage"]["authorId"], 2, "{v}");
+    // … and one with "own" only on deals of their own
+    let (s, v) = p
+        .call_at(
+            &restricted,
+            "crm.timeline.logmessage.add",
+            log_fields(2, theirs, "t"),
+        )
+        .await;
+    assert_eq!((s, code(&v)), (400, Some("ACCESS_DENIED".into())), "{v}");
+    let own = id_of(&add(&p, 2, json!({"title": "Его", "assignedById": RESTRICTED})).await);
+    let (s, v) = p
+        .call_at(
+            &restricted,
+            "crm.timeline.logmessage.add",
+            log_fields(2, own, "t"),
+        )
+        .await;
+    assert_eq!(s, 200, "their own deal: {v}");
+    // a deal that does not exist has no owner: only the level "all" (or an admin) lets it through
+    let (s, v) = p
+        .call_at(
+            &restricted,
+            "crm.timeline.logmessage.add",
+            log_fields(2, 987_654, "t"),
+        )
+        .await;
+    assert_eq!((s, code(&v)), (400, Some("ACCESS_DENIED".into())), "{v}");
+    let (s, v) = p
+        .call_at(
+            &manager,
+            "crm.timeline.logmessage.add",
+            log_fields(2, 987_654, "t"),
+        )
+        .await;
+    assert_eq!(s, 200, "level all, no such deal: {v}");
+
+    p.emu_post("config", json!({"logmessageAdd": "admin"}))
+        .await;
+    let (s, v) = p
+        .call_at(
+            &manager,
+            "crm.timeline.logmessage.add",
+            log_fields(2, theirs, "t"),
         )
         .await;
     assert_eq!(
-        (s, v["error"].as_str()),
-        (400, Some("ACCESS_DENIED")),
-        "{v}"
+        (s, code(&v)),
+        (400, Some("ACCESS_DENIED".into())),
+        "administrators only behind the switch: {v}"
     );
     let v = p
-        .ok("crm.timeline.logmessage.add", log_fields(2, 1, "t"))
+        .ok("crm.timeline.logmessage.add", log_fields(2, theirs, "t"))
         .await;
     assert_eq!(
         v["result"]["logMessage"]["text"], "",
         "empty text is accepted: {v}"
     );
-    p.emu_post("config", json!({"logmessageAdd": "edit"})).await;
-    let (s, v) = p
-        .call_at(
-            &manager,
-            "crm.timeline.logmessage.add",
-            log_fields(2, 1, "t"),
-        )
-        .await;
-    assert_eq!(s, 200, "with edit permission a manager may add: {v}");
     p.sb.shutdown().await;
 }
 
 #[tokio::test]
-async fn logmessage_add_does_not_check_the_item_and_a_missing_field_has_no_code() {
+async fn logmessage_add_refuses_id_zero_as_access_and_a_missing_field_has_no_code() {
     let p = Portal::demo().await;
     let v = p
         .ok(
@@ -482,7 +524,10 @@ async fn logmessage_add_does_not_check_the_item_and_a_missing_field_has_no_code(
             log_fields(2, 987_654, "no such deal"),
         )
         .await;
-    assert!(v["result"]["logMessage"]["id"].as_i64().is_some(), "{v}");
+    assert!(
+        v["result"]["logMessage"]["id"].as_i64().is_some(),
+        "an administrator may log on an id that does not exist: {v}"
+    );
     let (s, v) = p
         .call(
             "crm.timeline.logmessage.add",
@@ -493,7 +538,10 @@ async fn logmessage_add_does_not_check_the_item_and_a_missing_field_has_no_code(
     let (_, v) = p
         .call("crm.timeline.logmessage.add", log_fields(2, 0, "zero"))
         .await;
-    assert_eq!(v["error"], "", "entityId must be > 0: {v}");
+    assert_eq!(
+        v["error"], "ACCESS_DENIED",
+        "no item identifier for id 0, so no update right: {v}"
+    );
     p.sb.shutdown().await;
 }
 
@@ -515,10 +563,19 @@ async fn logmessage_delete_through_a_webhook_is_removing_disabled() {
     p.sb.shutdown().await;
 }
 
+fn titles(v: &Value) -> Vec<String> {
+    v["result"]["logMessages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a page of logMessages: {v}"))
+        .iter()
+        .map(|m| m["title"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
 #[tokio::test]
-async fn logmessage_list_shows_every_message_to_anyone_ten_a_page_newest_first() {
+async fn logmessage_list_and_get_need_read_permission_ten_a_page_newest_first() {
     let p = Portal::demo().await;
-    let d = add(&p, 2, json!({"title": "Журнал"})).await;
+    let d = add(&p, 2, json!({"title": "Журнал", "assignedById": 1})).await;
     let id = id_of(&d);
     for i in 0..12 {
         p.ok(
@@ -527,37 +584,167 @@ async fn logmessage_list_shows_every_message_to_anyone_ten_a_page_newest_first()
         )
         .await;
     }
-    // a user who cannot read the deal still reads its log messages
-    p.emu_post(
-        "permissions",
-        json!({"userId": RESTRICTED, "entityTypeId": 2, "read": "none", "write": "none"}),
-    )
-    .await;
-    let hook = p.sb.webhook_url(RESTRICTED).expect("hook");
-    let (s, v) = p
-        .call_at(
-            &hook,
+    let v = p
+        .ok(
             "crm.timeline.logmessage.list",
             json!({"entityTypeId": 2, "entityId": id}),
         )
         .await;
-    assert_eq!(s, 200, "{v}");
-    let titles: Vec<&str> = v["result"]
-        .as_array()
-        .expect("bare array")
-        .iter()
-        .map(|m| m["title"].as_str().unwrap_or_default())
-        .collect();
-    assert_eq!(titles.len(), 10, "10 a page");
-    assert_eq!(titles[0], "m11", "newest first");
+    let t = titles(&v);
+    assert_eq!(t.len(), 10, "10 a page");
+    assert_eq!(t[0], "m11", "newest first");
     assert_eq!(v["total"], 12);
+    assert_eq!(v["next"], 10);
+    let first_id = v["result"]["logMessages"][0]["id"].clone();
     let first = p
-        .ok(
-            "crm.timeline.logmessage.get",
-            json!({"id": v["result"][0]["id"]}),
-        )
+        .ok("crm.timeline.logmessage.get", json!({"id": first_id}))
         .await;
     assert_eq!(first["result"]["logMessage"]["title"], "m11");
+
+    // a user who may not read the deal reads neither its list nor one of its messages
+    let hook = p.sb.webhook_url(RESTRICTED).expect("hook");
+    for (method, params) in [
+        (
+            "crm.timeline.logmessage.list",
+            json!({"entityTypeId": 2, "entityId": id}),
+        ),
+        ("crm.timeline.logmessage.get", json!({"id": first_id})),
+    ] {
+        let (s, v) = p.call_at(&hook, method, params).await;
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (400, Some("ACCESS_DENIED")),
+            "{method}: {v}"
+        );
+    }
+    p.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn logmessage_list_pages_by_its_offset_argument_and_start_moves_no_row() {
+    let p = Portal::demo().await;
+    let id = id_of(&add(&p, 2, json!({"title": "Страницы"})).await);
+    for i in 0..25 {
+        p.ok(
+            "crm.timeline.logmessage.add",
+            log_fields(2, id, &format!("m{i}")),
+        )
+        .await;
+    }
+    let list = |extra: Value| {
+        let p = &p;
+        async move {
+            let mut params = json!({"entityTypeId": 2, "entityId": id});
+            for (k, v) in extra.as_object().expect("object") {
+                params[k] = v.clone();
+            }
+            p.ok("crm.timeline.logmessage.list", params).await
+        }
+    };
+    // `start` (the REST paging parameter) gives page one again, with `next` computed from it
+    let by_start = list(json!({"start": 10})).await;
+    assert_eq!(
+        titles(&by_start)[0],
+        "m24",
+        "start does not move the rows: {by_start}"
+    );
+    assert_eq!(by_start["next"], 10, "start 10 is offset 0 to RestManager");
+    let by_start = list(json!({"start": 50})).await;
+    assert_eq!(titles(&by_start)[0], "m24");
+    assert!(
+        by_start["next"].is_null(),
+        "50 + 10 rows is past the total: {by_start}"
+    );
+    // `offset` (the action's argument) moves them
+    let mut seen = Vec::new();
+    for offset in [0, 10, 20] {
+        let v = list(json!({"offset": offset})).await;
+        assert_eq!(v["total"], 25);
+        seen.extend(titles(&v));
+    }
+    let want: Vec<String> = (0..25).rev().map(|i| format!("m{i}")).collect();
+    assert_eq!(seen, want, "three pages by offset: every message once");
+    p.sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn comment_list_needs_the_item_in_its_filter_and_read_permission_and_pages_fifty_by_start() {
+    let p = Portal::demo().await;
+    let id = id_of(&add(&p, 2, json!({"title": "Комментарии", "assignedById": 1})).await);
+    for i in 0..55 {
+        p.ok(
+            "crm.timeline.comment.add",
+            json!({"fields": {"ENTITY_ID": id, "ENTITY_TYPE": "deal", "COMMENT": format!("c{i}")}}),
+        )
+        .await;
+    }
+    let comments = |v: &Value| -> Vec<String> {
+        v["result"]
+            .as_array()
+            .unwrap_or_else(|| panic!("a list: {v}"))
+            .iter()
+            .map(|c| c["COMMENT"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let filter = json!({"ENTITY_ID": id, "ENTITY_TYPE": "deal"});
+    let first = p
+        .ok(
+            "crm.timeline.comment.list",
+            json!({"filter": filter, "order": {"ID": "DESC"}}),
+        )
+        .await;
+    assert_eq!(comments(&first).len(), 50, "50 a page");
+    assert_eq!(comments(&first)[0], "c54", "ID DESC: newest first");
+    assert_eq!(
+        (first["total"].clone(), first["next"].clone()),
+        (json!(55), json!(50))
+    );
+    let second = p
+        .ok(
+            "crm.timeline.comment.list",
+            json!({"filter": filter, "order": {"ID": "DESC"}, "start": 50}),
+        )
+        .await;
+    assert_eq!(
+        comments(&second),
+        ["c4", "c3", "c2", "c1", "c0"],
+        "start moves to the page it falls in"
+    );
+    assert!(second["next"].is_null(), "{second}");
+    // start 30 is still page one (whole pages of 50)
+    let mid = p
+        .ok(
+            "crm.timeline.comment.list",
+            json!({"filter": filter, "order": {"ID": "DESC"}, "start": 30}),
+        )
+        .await;
+    assert_eq!(comments(&mid)[0], "c54", "{mid}");
+    // only ID / CREATED / AUTHOR_ID and exactly DESC: anything else ascends
+    for order in [json!({"ID": "desc"}), json!({"id": "DESC"}), json!({})] {
+        let v = p
+            .ok(
+                "crm.timeline.comment.list",
+                json!({"filter": filter, "order": order}),
+            )
+            .await;
+        assert_eq!(comments(&v)[0], "c0", "order {order} ascends: {v}");
+    }
+    // no item in the filter, or no right to read it: "Access denied." without a code
+    let hook = p.sb.webhook_url(RESTRICTED).expect("hook");
+    for (url, params) in [
+        (p.hook.clone(), json!({"filter": {"ENTITY_ID": id}})),
+        (p.hook.clone(), json!({})),
+        (hook, json!({"filter": filter})),
+    ] {
+        let (s, v) = p
+            .call_at(&url, "crm.timeline.comment.list", params.clone())
+            .await;
+        assert_eq!(
+            (s, v["error"].as_str(), v["error_description"].as_str()),
+            (400, Some(""), Some("Access denied.")),
+            "{params}: {v}"
+        );
+    }
     p.sb.shutdown().await;
 }
 
@@ -582,7 +769,7 @@ async fn logmessage_order_takes_only_lowercase_id_or_created_else_id_descending(
                     json!({"entityTypeId": 2, "entityId": id, "order": order}),
                 )
                 .await;
-            v["result"][0]["title"]
+            v["result"]["logMessages"][0]["title"]
                 .as_str()
                 .unwrap_or_default()
                 .to_string()

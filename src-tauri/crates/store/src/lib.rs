@@ -51,7 +51,8 @@ pub use diff::FieldChange;
 pub use edit::ORIGINATOR_ID;
 pub use error::StoreError;
 pub use history::{
-    BrokenLink, HistoryQuery, LocalActor, NewEvent, Profile, StageHistoryEntry, TimelineLog,
+    BrokenLink, HistoryQuery, LocalActor, NewEvent, PeerLogDue, Profile, StageHistoryEntry,
+    TimelineLog, TimelineMarks,
 };
 pub use lifecycle::SyncCheckpoint;
 pub use outbox::LocalEdit;

@@ -351,6 +351,20 @@ CREATE INDEX records_by_amount ON records (entity_type, opportunity_minor);
 CREATE INDEX records_by_created ON records (entity_type, created_time);
 "#;
 
+/// Version 7: other Kartoteka users' change logs are read completely. Each record keeps how far
+/// its timeline was read (the newest log message and comment ids taken), so the next read pages
+/// back to there and no further; and every replica has a device id of its own (see
+/// [`give_device_id`]).
+pub const V7_SQL: &str = r#"
+-- How far each record's timeline has been read for other Kartoteka users' change logs: every
+-- log message / comment with an id up to these was taken (peer_logs_due, apply_peer_logs).
+CREATE TABLE peer_log_read (
+    rid        INTEGER PRIMARY KEY,
+    logmessage INTEGER NOT NULL DEFAULT 0,
+    comment    INTEGER NOT NULL DEFAULT 0
+);
+"#;
+
 /// Outbox states that count as "unsent": a pulled value never overwrites these fields.
 /// Must match the partial index `outbox_unsent`.
 pub(crate) const UNSENT_STATES_SQL: &str =
@@ -385,6 +399,12 @@ fn to_replica_form(tx: &Transaction) -> Result<(), StoreError> {
     crate::pull::to_replica_form(tx)
 }
 
+/// Version 7 gives every replica a random device id of its own: one made before had none until
+/// an edit or a sync asked, and the CLI's first sync stored the same `unknown-device` in all.
+fn give_device_id(tx: &Transaction) -> Result<(), StoreError> {
+    crate::history::give_device_id(tx).map(drop)
+}
+
 /// Each step of the schema, oldest first: `STEPS[n - 1]` makes version `n`. Append only.
 pub const STEPS: &[Step] = &[
     Step::sql(V1_SQL),
@@ -398,6 +418,10 @@ pub const STEPS: &[Step] = &[
     Step {
         sql: "",
         then: Some(to_replica_form),
+    },
+    Step {
+        sql: V7_SQL,
+        then: Some(give_device_id),
     },
 ];
 

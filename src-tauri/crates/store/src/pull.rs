@@ -472,13 +472,11 @@ fn apply_records(
         }
     }
     deltas.write(tx)?;
-    // Changed on the portal by someone else: its timeline may hold another Kartoteka user's
-    // change log (this user's own saves are this device's or explained by its own uploads).
-    let me = own.me;
+    // Changed on the portal: its timeline may hold another Kartoteka user's change log, or this
+    // user's from another device (this device's own uploads come back unchanged: the upload
+    // kept the portal's answer).
     let mut due = tx.prepare_cached("INSERT OR IGNORE INTO peer_log_due (rid) VALUES (?1)")?;
-    for c in stats.changes.iter().filter(|c| {
-        !c.changes.is_empty() && (me.is_none() || c.updated_by != me || c.others_unnamed)
-    }) {
+    for c in stats.changes.iter().filter(|c| !c.changes.is_empty()) {
         due.execute([rid(entity_type, c.key.id)?])?;
     }
     Ok(stats)

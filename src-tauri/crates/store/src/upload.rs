@@ -336,13 +336,14 @@ impl Store {
         Ok(())
     }
 
-    /// Change logs still to publish, oldest first.
-    pub fn pending_logs(&self, limit: usize) -> Result<Vec<PendingLog>, StoreError> {
+    /// Change logs still to publish after the one with id `after`, oldest first (a run walks
+    /// them once).
+    pub fn pending_logs(&self, after: i64, limit: usize) -> Result<Vec<PendingLog>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, entity_type, record_id, title, body, attempts FROM outbox_logs \
-             WHERE published IS NULL ORDER BY id LIMIT ?1",
+             WHERE published IS NULL AND id > ?1 ORDER BY id LIMIT ?2",
         )?;
-        let mut rows = stmt.query([limit as i64])?;
+        let mut rows = stmt.query(params![after, limit as i64])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
             let t: i64 = r.get(1)?;

@@ -160,7 +160,7 @@ fn offline_edit_writes_row_outbox_and_pending_history_in_one_save() {
         "our own uploaded change is not observed a second time: {events:?}"
     );
     assert_eq!(
-        store.pending_logs(10).expect("logs").len(),
+        store.pending_logs(0, 10).expect("logs").len(),
         1,
         "a change log waits to be published"
     );

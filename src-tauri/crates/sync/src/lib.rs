@@ -18,6 +18,7 @@ pub mod push;
 mod reconcile;
 pub mod scheduler;
 mod store_replica;
+mod timeline;
 pub mod upload;
 
 pub use bitrix_portal::{portal_error, BitrixPortal};

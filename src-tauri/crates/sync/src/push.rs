@@ -3,7 +3,7 @@
 //! ([`crate::upload::plan_update`]), writes 50 records per `batch`, and records every outcome in
 //! the store before going on. Creates are tagged (`originatorId`/`originId`) and looked up
 //! after any uncertain outcome, never sent twice. Change logs are published on the records'
-//! timelines afterwards (`crm.timeline.logmessage.add`, or a comment when that is refused).
+//! timelines afterwards (see [`crate::timeline`]).
 
 use crate::driver::Clock;
 use crate::error::{PortalError, PortalFailure, SyncError};
@@ -17,9 +17,6 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
-
-/// Timelines read per run for other users' change logs (2 commands each, 25 records a request).
-const PEER_LOG_RECORDS_PER_RUN: usize = 1_000;
 
 /// Records read per round (50 `crm.item.list` commands of 50 ids in one request).
 const ROUND_RECORDS: usize = 2_500;
@@ -153,7 +150,11 @@ impl Uploader {
         .await
     }
 
-    async fn store<T, F>(&self, f: F) -> Result<T, SyncError>
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(crate) async fn store<T, F>(&self, f: F) -> Result<T, SyncError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
@@ -769,186 +770,6 @@ impl Uploader {
             }
         }
         Ok(out)
-    }
-
-    // ---- change logs --------------------------------------------------------------------
-
-    async fn publish_logs(
-        &self,
-        cancel: &CancellationToken,
-        summary: &mut UploadSummary,
-    ) -> Result<(), SyncError> {
-        let mut via_comment = self.store(|s| s.log_channel()).await?.as_deref() == Some("comment");
-        loop {
-            if cancel.is_cancelled() {
-                return Err(SyncError::Cancelled);
-            }
-            let batch = self.client.batch_size();
-            let logs = self.store(move |s| s.pending_logs(batch)).await?;
-            let logs: Vec<_> = logs.into_iter().filter(|l| l.attempts < 20).collect();
-            if logs.is_empty() {
-                return Ok(());
-            }
-            let commands: Vec<BatchCommand> = logs
-                .iter()
-                .map(|l| {
-                    if via_comment {
-                        BatchCommand::new(
-                            format!("l{}", l.id),
-                            "crm.timeline.comment.add",
-                            json!({"fields": {
-                                "ENTITY_ID": l.key.id,
-                                "ENTITY_TYPE": l.key.entity_type.slug(),
-                                "COMMENT": format!("{}\n{}", l.title, l.body),
-                            }}),
-                        )
-                    } else {
-                        BatchCommand::new(
-                            format!("l{}", l.id),
-                            "crm.timeline.logmessage.add",
-                            json!({"fields": {
-                                "entityTypeId": l.key.entity_type.type_id(),
-                                "entityId": l.key.id,
-                                "title": l.title,
-                                "text": l.body,
-                                "iconCode": "info",
-                            }}),
-                        )
-                    }
-                })
-                .collect();
-            let r = self
-                .client
-                .batch_write(&commands, false)
-                .await
-                .map_err(portal_error)?;
-            summary.log_requests += 1;
-            let mut refused_as_non_admin = false;
-            for l in &logs {
-                let id = l.id;
-                match outcome(&r, &format!("l{id}")) {
-                    Outcome::Ok(v) => {
-                        let how = if via_comment {
-                            format!("comment:{}", v)
-                        } else {
-                            format!(
-                                "logmessage:{}",
-                                v.get("logMessage").and_then(|m| m.get("id")).unwrap_or(v)
-                            )
-                        };
-                        summary.logs += 1;
-                        self.store(move |s| s.log_published(id, &how)).await?;
-                    }
-                    Outcome::Refused(e) if !via_comment && e.is_access_denied() => {
-                        refused_as_non_admin = true;
-                    }
-                    Outcome::Refused(e) => {
-                        let words = format!("{}: {}", e.code, e.description);
-                        self.store(move |s| s.log_failed(id, &words)).await?;
-                    }
-                    Outcome::Unknown => {}
-                }
-            }
-            if refused_as_non_admin {
-                // Log messages are for administrators on a real portal (CONTRACT §11 #7): the same
-                // content goes in as a comment from now on.
-                via_comment = true;
-                self.store(|s| s.set_log_channel("comment")).await?;
-            }
-        }
-    }
-}
-
-impl Uploader {
-    /// Reads other Kartoteka users' change logs from the timelines of records the last pulls
-    /// found changed (log messages and comments, 25 records per request) into history. Returns
-    /// how many events were recorded.
-    pub async fn read_peer_logs(&self, cancel: &CancellationToken) -> Result<u64, SyncError> {
-        let device = self
-            .store(|s| s.device_id(|| "unknown-device".to_string()))
-            .await?;
-        let mut recorded = 0;
-        // At most PEER_LOG_RECORDS_PER_RUN timelines per run (40 requests); the rest stay due
-        // for the next runs, so a large incremental pull does not turn into thousands of reads.
-        let mut read = 0;
-        loop {
-            if cancel.is_cancelled() {
-                return Err(SyncError::Cancelled);
-            }
-            if read >= PEER_LOG_RECORDS_PER_RUN {
-                return Ok(recorded);
-            }
-            // two commands a record
-            let pairs = (self.client.batch_size() / 2).max(1);
-            let due = self.store(move |s| s.peer_logs_due(pairs)).await?;
-            if due.is_empty() {
-                return Ok(recorded);
-            }
-            read += due.len();
-            let mut commands = Vec::new();
-            for k in &due {
-                commands.push(BatchCommand::new(
-                    format!("m{}_{}", k.entity_type.type_id(), k.id),
-                    "crm.timeline.logmessage.list",
-                    json!({"entityTypeId": k.entity_type.type_id(), "entityId": k.id}),
-                ));
-                commands.push(BatchCommand::new(
-                    format!("c{}_{}", k.entity_type.type_id(), k.id),
-                    "crm.timeline.comment.list",
-                    json!({"filter": {"ENTITY_ID": k.id, "ENTITY_TYPE": k.entity_type.slug()},
-                           "order": {"ID": "DESC"}}),
-                ));
-            }
-            let r = self
-                .client
-                .batch(&commands, false)
-                .await
-                .map_err(portal_error)?;
-            for k in due {
-                let mut logs = Vec::new();
-                if let Outcome::Ok(v) =
-                    outcome(&r, &format!("m{}_{}", k.entity_type.type_id(), k.id))
-                {
-                    let list = v.get("logMessages").unwrap_or(v);
-                    for m in list.as_array().into_iter().flatten() {
-                        logs.push(kartoteka_store::TimelineLog {
-                            external_id: format!("logmessage:{}", m["id"]),
-                            created_ms: m["created"]
-                                .as_str()
-                                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                                .map(|t| t.timestamp_millis())
-                                .unwrap_or(0),
-                            text: m["text"].as_str().unwrap_or_default().to_string(),
-                        });
-                    }
-                }
-                if let Outcome::Ok(v) =
-                    outcome(&r, &format!("c{}_{}", k.entity_type.type_id(), k.id))
-                {
-                    for c in v.as_array().into_iter().flatten() {
-                        logs.push(kartoteka_store::TimelineLog {
-                            external_id: format!(
-                                "comment:{}",
-                                c["ID"]
-                                    .as_str()
-                                    .map(str::to_string)
-                                    .unwrap_or_else(|| c["ID"].to_string())
-                            ),
-                            created_ms: c["CREATED"]
-                                .as_str()
-                                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                                .map(|t| t.timestamp_millis())
-                                .unwrap_or(0),
-                            text: c["COMMENT"].as_str().unwrap_or_default().to_string(),
-                        });
-                    }
-                }
-                let device = device.clone();
-                recorded += self
-                    .store(move |s| s.apply_peer_logs(k, &logs, &device))
-                    .await?;
-            }
-        }
     }
 }
 

@@ -22,7 +22,7 @@ mod verify;
 mod write;
 
 pub use observe::{is_bookkeeping_field, BOOKKEEPING_FIELDS};
-pub use peerlog::TimelineLog;
+pub use peerlog::{PeerLogDue, TimelineLog, TimelineMarks};
 pub use query::HistoryQuery;
 pub use stagehistory::StageHistoryEntry;
 pub use verify::BrokenLink;
@@ -141,6 +141,12 @@ pub struct Profile {
 const META_USER: &str = "profile.user_id";
 const META_SUPERVISOR: &str = "profile.is_supervisor";
 const META_DEVICE: &str = "device_id";
+/// The id a replica had before [`give_device_id`] replaced a shared one (`unknown-device`): its
+/// own change logs published under it stay its own.
+const META_DEVICE_FORMER: &str = "device_id.former";
+/// The id every CLI replica stored before version 7 (the first sync asked for one with this
+/// fallback before any edit made one), so not this device's alone.
+const SHARED_DEVICE_ID: &str = "unknown-device";
 const META_TIME_ZONE: &str = "profile.time_zone";
 const META_PORTAL_TIME: &str = "portal.time";
 const META_PORTAL_HOST: &str = "portal.host";
@@ -228,24 +234,37 @@ impl Store {
         user_time_in(&self.conn)
     }
 
-    /// This replica's device id, made once by `make` (ids are passed in, house style).
-    pub fn device_id(&mut self, make: impl FnOnce() -> String) -> Result<String, StoreError> {
-        if let Some(id) = self.meta(META_DEVICE)? {
-            return Ok(id);
-        }
-        let id = make();
-        self.set_meta(META_DEVICE, &id)?;
-        Ok(id)
+    /// This replica's device id: a random UUID given to every replica when its schema is made
+    /// (or upgraded, see [`crate::migrations`]), so no two replicas share one.
+    pub fn device_id(&self) -> Result<String, StoreError> {
+        device_id_in(&self.conn)
+    }
+
+    /// Whether a change log on a timeline is this replica's own: written by this device (or by
+    /// it under the id it had before, see [`give_device_id`]) AND by the signed-in user. A log
+    /// of the same user from another device, or of another user under the same device id, is
+    /// someone else's.
+    pub fn is_own_log(
+        &self,
+        device: Option<&str>,
+        author_id: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        Ok(self.own_identity()?.owns(device, author_id))
+    }
+
+    pub(crate) fn own_identity(&self) -> Result<OwnIdentity, StoreError> {
+        Ok(OwnIdentity {
+            devices: std::iter::once(self.device_id()?)
+                .chain(self.meta(META_DEVICE_FORMER)?)
+                .collect(),
+            user_id: self.profile()?.user_id,
+        })
     }
 
     /// This device's user as events made here record them (the signed-in portal user, by name).
-    pub fn local_actor(
-        &mut self,
-        online: bool,
-        make_device_id: impl FnOnce() -> String,
-    ) -> Result<LocalActor, StoreError> {
+    pub fn local_actor(&mut self, online: bool) -> Result<LocalActor, StoreError> {
         let profile = self.profile()?;
-        let device_id = self.device_id(make_device_id)?;
+        let device_id = self.device_id()?;
         let name = match profile.user_id {
             Some(id) => self
                 .users()?
@@ -450,4 +469,68 @@ pub(crate) fn user_time_in(
         return Ok(None);
     };
     Ok(kartoteka_domain::usertime::UserTime::new(&zone, now))
+}
+
+/// Who this replica is on timelines: its device ids (now and before) and its signed-in user.
+pub(crate) struct OwnIdentity {
+    devices: Vec<String>,
+    user_id: Option<i64>,
+}
+
+impl OwnIdentity {
+    /// A change log is ours when both its device and its author are.
+    pub(crate) fn owns(&self, device: Option<&str>, author_id: Option<i64>) -> bool {
+        matches!((device, author_id, self.user_id), (Some(d), Some(a), Some(me))
+            if a == me && self.devices.iter().any(|x| x == d))
+    }
+}
+
+/// A new random device id (UUID v4).
+fn new_device_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// The replica's device id; one is made if it has none (a replica of schema 7 always has one).
+pub(crate) fn device_id_in(conn: &Connection) -> Result<String, StoreError> {
+    let id: Option<String> = conn
+        .prepare_cached("SELECT value FROM replica_meta WHERE key = ?1")?
+        .query_row([META_DEVICE], |r| r.get(0))
+        .optional()?;
+    match id {
+        Some(id) if !id.is_empty() && id != SHARED_DEVICE_ID => Ok(id),
+        _ => give_device_id(conn),
+    }
+}
+
+/// Gives the replica a new random device id when it has none or the shared `unknown-device`
+/// (kept as its former id); returns the id it has now. Run by schema step 7 on every replica.
+pub(crate) fn give_device_id(conn: &Connection) -> Result<String, StoreError> {
+    let old: Option<String> = conn
+        .prepare_cached("SELECT value FROM replica_meta WHERE key = ?1")?
+        .query_row([META_DEVICE], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = old
+        .as_deref()
+        .filter(|id| !id.is_empty() && *id != SHARED_DEVICE_ID)
+    {
+        return Ok(id.to_string());
+    }
+    let set = |key: &str, value: &str| -> Result<(), StoreError> {
+        conn.prepare_cached(
+            "INSERT INTO replica_meta (key, value) VALUES (?1, ?2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )?
+        .execute(params![key, value])?;
+        Ok(())
+    };
+    if let Some(former) = old.as_deref().filter(|id| !id.is_empty()) {
+        set(META_DEVICE_FORMER, former)?;
+    }
+    let id = new_device_id();
+    set(META_DEVICE, &id)?;
+    tracing::info!(
+        replaced = old.is_some(),
+        "this replica was given a device id"
+    );
+    Ok(id)
 }

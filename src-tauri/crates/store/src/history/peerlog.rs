@@ -23,6 +23,21 @@ pub struct TimelineLog {
     pub text: String,
 }
 
+/// How far a record's timeline has been read: every log message and every comment with an id
+/// up to these was taken (ids grow on a portal, so a newer entry has a larger one).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimelineMarks {
+    pub logmessage: i64,
+    pub comment: i64,
+}
+
+/// A record whose timeline is due to be read, with how far it was read before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerLogDue {
+    pub key: RecordKey,
+    pub read_to: TimelineMarks,
+}
+
 fn parse_ms(v: &Value) -> Option<i64> {
     v.as_str()
         .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
@@ -30,28 +45,58 @@ fn parse_ms(v: &Value) -> Option<i64> {
 }
 
 impl Store {
-    /// Records changed on the portal whose timelines are still to be read, oldest first.
-    pub fn peer_logs_due(&self, limit: usize) -> Result<Vec<RecordKey>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT rid FROM peer_log_due ORDER BY rid LIMIT ?1")?;
-        let rows = stmt.query_map([limit as i64], |r| r.get::<_, i64>(0))?;
+    /// Records changed on the portal whose timelines are still to be read, after `after` in
+    /// key order (a run walks the list once, so a record left due is not read twice in it).
+    pub fn peer_logs_due(
+        &self,
+        after: Option<RecordKey>,
+        limit: usize,
+    ) -> Result<Vec<PeerLogDue>, StoreError> {
+        let after = after.map(rid_of).transpose()?.unwrap_or(0);
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT d.rid, COALESCE(r.logmessage, 0), COALESCE(r.comment, 0) \
+             FROM peer_log_due d LEFT JOIN peer_log_read r ON r.rid = d.rid \
+             WHERE d.rid > ?1 ORDER BY d.rid LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![after, limit as i64], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?))
+        })?;
         let mut out = Vec::new();
-        for rid in rows {
-            out.push(key_of(rid?)?);
+        for row in rows {
+            let (rid, logmessage, comment) = row?;
+            out.push(PeerLogDue {
+                key: key_of(rid)?,
+                read_to: TimelineMarks {
+                    logmessage,
+                    comment,
+                },
+            });
         }
         Ok(out)
     }
 
     /// Records the Kartoteka change logs among a record's timeline entries (skipping this
-    /// device's own and those already recorded) and marks the record read. Returns how many
-    /// events were recorded.
+    /// replica's own, see [`Store::is_own_log`], and those already recorded), oldest first.
+    /// With `read_to` (the timeline was read back to where the last read ended) the record is
+    /// marked read up to there; without it (the read was cut short) it stays due. Returns how
+    /// many events were recorded.
     pub fn apply_peer_logs(
         &mut self,
         key: RecordKey,
         logs: &[TimelineLog],
-        this_device: &str,
+        read_to: Option<TimelineMarks>,
     ) -> Result<u64, StoreError> {
+        let own = self.own_identity()?;
+        // Oldest first: by the portal's time, then by the entry's id (ids grow).
+        let mut logs: Vec<&TimelineLog> = logs.iter().collect();
+        logs.sort_by_key(|l| {
+            let id = l
+                .external_id
+                .rsplit(':')
+                .next()
+                .and_then(|i| i.parse::<i64>().ok());
+            (l.created_ms, id)
+        });
         let rid = rid_of(key)?;
         let tx = self.conn.transaction()?;
         let mut recorded = 0u64;
@@ -76,7 +121,7 @@ impl Store {
                 let Ok(block) = serde_json::from_str::<Value>(block.trim()) else {
                     continue;
                 };
-                if block["device"].as_str() == Some(this_device) {
+                if own.owns(block["device"].as_str(), block["authorId"].as_i64()) {
                     continue;
                 }
                 let happened = parse_ms(&block["happenedAt"]).unwrap_or(log.created_ms);
@@ -138,8 +183,17 @@ impl Store {
             }
             w.finish(&tx)?;
         }
-        tx.prepare_cached("DELETE FROM peer_log_due WHERE rid = ?1")?
-            .execute([rid])?;
+        if let Some(m) = read_to {
+            tx.prepare_cached(
+                "INSERT INTO peer_log_read (rid, logmessage, comment) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (rid) DO UPDATE SET \
+                 logmessage = MAX(logmessage, excluded.logmessage), \
+                 comment = MAX(comment, excluded.comment)",
+            )?
+            .execute(params![rid, m.logmessage, m.comment])?;
+            tx.prepare_cached("DELETE FROM peer_log_due WHERE rid = ?1")?
+                .execute([rid])?;
+        }
         tx.commit()?;
         Ok(recorded)
     }
