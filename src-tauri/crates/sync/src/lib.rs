@@ -18,6 +18,7 @@ pub mod push;
 mod reconcile;
 pub mod scheduler;
 mod store_replica;
+pub mod uncertain;
 pub mod upload;
 
 pub use bitrix_portal::{portal_error, BitrixPortal};
