@@ -483,7 +483,7 @@ pub struct OutboxResolveRequest {
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub enum UncertainChoice {
-    /// It is not on the portal: send it again (once; the look-up by its tag still comes first).
+    /// It is not on the portal (the user checked): send it again, once, without asking again.
     SendAgain,
     /// It is on the portal. Its create is done; the record, which this user may not read, leaves
     /// the replica as a record whose access was lost does (product.md §4.4), and the entries

@@ -11,8 +11,8 @@ use crate::outbox::listing::entry;
 use crate::upload::{seqs_of, set_delivery};
 use crate::{Store, StoreError};
 use kartoteka_domain::{
-    HistoryEventCode, HistorySyncState, OutboxEntry, OutboxOp, OutboxState, UncertainChoice,
-    UncertainCreate,
+    HistoryEventCode, HistorySyncState, OutboxEntry, OutboxOp, OutboxState, RecordKey,
+    UncertainChoice, UncertainCreate,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
@@ -87,13 +87,15 @@ impl Store {
     ///   replica as a record whose access was lost does (product.md §4.4: its data and history
     ///   leave, its key stays), rather than stay as a copy no pull updates and no edit of which
     ///   could ever be sent. The entries queued after the create are discarded for that reason.
+    ///
+    /// Returns the record it was about.
     pub fn settle_uncertain(
         &mut self,
         actor: &LocalActor,
         id: i64,
         choice: UncertainChoice,
         now_ms: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<RecordKey, StoreError> {
         let actor = actor.clone();
         self.durable(|tx| {
             let e = entry(tx, id)?;
@@ -150,7 +152,7 @@ impl Store {
                     crate::lifecycle::hide_unreadable(tx, e.key, now_ms / 1000)?;
                 }
             }
-            Ok(())
+            Ok(e.key)
         })
     }
 }
