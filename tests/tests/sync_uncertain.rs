@@ -186,19 +186,28 @@ async fn a_create_the_portal_refused_goes_again_without_a_look_up_or_a_question(
     let url = sb.webhook_url(RESTRICTED).expect("restricted webhook");
     let dir = tempfile::tempdir().expect("dir");
     let store = replica(&dir.path().join("replica.db"));
+    restricted_reader(&emu).await;
     pull(&url, &store).await;
-    // User 6 may create only their own records: one for Ирина is refused (a definite answer).
+    // The portal refuses the create for Ирина: an answer that says nothing was made.
+    emu.post(
+        "faults",
+        json!([{"match": {"method": "crm.item.add", "nth": 1},
+                "action": {"type": "error", "status": 400, "error": "CRM_FIELD_ERROR_VALUE_NOT_VALID",
+                           "description": "Значение поля не подходит"}}]),
+    )
+    .await;
     let d = create(&store, "ООО Отказ", json!({"assignedById": 2}));
     let first = upload(&url, &store).await.expect("upload");
     assert_eq!(first.rejected, 1, "{first:?}");
+    assert_eq!(emu.faults_fired().await, vec![1]);
     let refused = create_entry(&store, d);
     assert_eq!(
         (refused.state, refused.attempts),
         (OutboxState::Rejected, 1)
     );
+    assert_eq!(on_portal(&emu, d).await, 0);
 
-    // The administrator widens the right; the user retries.
-    restricted_reader(&emu).await;
+    // The user corrects nothing and retries: the portal takes it this time.
     store
         .lock()
         .expect("lock")
