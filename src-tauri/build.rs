@@ -28,6 +28,7 @@ const COMMANDS: &[&str] = &[
     "outbox_list",
     "outbox_resolve",
     "outbox_retry",
+    "outbox_settle",
     "outbox_discard",
     "outbox_export",
     "outbox_import",

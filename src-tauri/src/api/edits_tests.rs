@@ -5,8 +5,8 @@ use super::*;
 use crate::api::EventSink;
 use kartoteka_bitrix::{MemorySecretStore, SecretStore};
 use kartoteka_domain::edit::{
-    MultiFieldEdit, OutboxEntryRequest, OutboxListRequest, OutboxState, RecordEdit,
-    SyncSetOfflineRequest,
+    MultiFieldEdit, OutboxEntryRequest, OutboxListRequest, OutboxSettleRequest, OutboxState,
+    RecordEdit, SyncSetOfflineRequest, UncertainChoice,
 };
 use kartoteka_domain::ipc::{RecordGetRequest, RecordsListRequest};
 use kartoteka_domain::{MultiFieldKind, RecordKey};
@@ -318,6 +318,105 @@ async fn a_created_contact_has_a_local_id_can_be_deleted_and_restored() {
         "with its fields: {}",
         card.title
     );
+}
+
+/// Two companies created offline whose sends got no answer and whose tags the portal did not
+/// show: "uncertain", as the upload leaves them.
+async fn two_uncertain_creates(core: &Core) -> [(RecordKey, i64); 2] {
+    let mut out = Vec::new();
+    for title in ["ООО Спорная", "ООО Дошедшая"] {
+        let mut edit = RecordEdit::default();
+        edit.fields.insert("title".into(), json!(title));
+        let key = core
+            .record_create(RecordCreateRequest {
+                entity_type: EntityType::Company,
+                edit,
+            })
+            .await
+            .expect("created")
+            .key;
+        let id = core
+            .with_replica_mut(|s| {
+                let id = s
+                    .upload_queue(100)
+                    .map_err(|e| from_edit_store(&e))?
+                    .into_iter()
+                    .find(|r| r.key == key)
+                    .and_then(|r| r.entries.first().map(|e| e.id))
+                    .expect("queued");
+                s.mark_creates_sending(&[id], 1_000)
+                    .and_then(|()| s.creates_uncertain(&[id]))
+                    .map_err(|e| from_edit_store(&e))?;
+                Ok(id)
+            })
+            .expect("uncertain");
+        out.push((key, id));
+    }
+    [out[0], out[1]]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_uncertain_create_is_settled_through_ipc_and_the_ui_hears_after_commit() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (core, events) = synced(dir.path()).await;
+    core.sync_set_offline(SyncSetOfflineRequest { offline: true })
+        .await
+        .expect("offline");
+    let [(again, again_id), (arrived, arrived_id)] = two_uncertain_creates(&core).await;
+    let list = core
+        .outbox_list(OutboxListRequest::default())
+        .await
+        .expect("outbox");
+    assert_eq!(list.uncertain, 2);
+    events.take();
+
+    core.outbox_settle(OutboxSettleRequest {
+        id: again_id,
+        choice: UncertainChoice::SendAgain,
+    })
+    .await
+    .expect("send again");
+    core.outbox_settle(OutboxSettleRequest {
+        id: arrived_id,
+        choice: UncertainChoice::Arrived,
+    })
+    .await
+    .expect("arrived");
+    let heard = events.take();
+    assert!(heard
+        .iter()
+        .any(|e| matches!(e, AppEvent::OutboxChanged {})));
+    assert!(heard.iter().any(
+        |e| matches!(e, AppEvent::RecordsChanged { entity_types } if entity_types == &vec![EntityType::Company])
+    ));
+
+    let list = core
+        .outbox_list(OutboxListRequest::default())
+        .await
+        .expect("outbox");
+    assert_eq!(list.uncertain, 0);
+    let states: Vec<(RecordKey, OutboxState)> =
+        list.entries.iter().map(|e| (e.key, e.state)).collect();
+    assert_eq!(states, vec![(again, OutboxState::Pending)], "{states:?}");
+    let listed = core
+        .with_replica(|s| {
+            s.all_ids(EntityType::Company)
+                .map_err(|e| from_edit_store(&e))
+        })
+        .expect("ids");
+    assert!(
+        listed.contains(&again.id) && !listed.contains(&arrived.id),
+        "the arrived record leaves the lists: it is not this user's to read"
+    );
+    // A second word on the same entry is refused.
+    let twice = core
+        .outbox_settle(OutboxSettleRequest {
+            id: arrived_id,
+            choice: UncertainChoice::SendAgain,
+        })
+        .await
+        .expect_err("already settled");
+    assert_eq!(twice.code, ErrorCode::InvalidInput, "{twice:?}");
 }
 
 #[test]

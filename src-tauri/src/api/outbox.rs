@@ -8,7 +8,8 @@ use crate::api::Core;
 use chrono::{DateTime, Local, Utc};
 use kartoteka_domain::edit::{
     EditSaved, OutboxEntryRequest, OutboxExportRequest, OutboxExported, OutboxImportRequest,
-    OutboxList, OutboxListRequest, OutboxResolveRequest, SyncSetOfflineRequest,
+    OutboxList, OutboxListRequest, OutboxResolveRequest, OutboxSettleRequest,
+    SyncSetOfflineRequest, UncertainChoice,
 };
 use kartoteka_domain::ipc::{ErrorCode, IpcError, PortalStatus};
 use serde::{Deserialize, Serialize};
@@ -100,6 +101,24 @@ impl Core {
         tracing::info!(id = ?request.id, queued, "outbox retry");
         self.after_outbox_change(None, true);
         Ok(queued)
+    }
+
+    /// The user's word on a create that may or may not be on the portal: send it again (an
+    /// upload is asked for), or it arrived (its record leaves the lists: the user may not read
+    /// it on the portal).
+    pub async fn outbox_settle(&self, request: OutboxSettleRequest) -> Result<(), IpcError> {
+        let OutboxSettleRequest { id, choice } = request;
+        let online = self.edits_online();
+        let now_ms = Utc::now().timestamp_millis();
+        let key = self.with_replica_mut(|store| {
+            let actor = local_actor(store, online).map_err(|e| from_edit_store(&e))?;
+            store
+                .settle_uncertain(&actor, id, choice, now_ms)
+                .map_err(|e| from_edit_store(&e))
+        })?;
+        tracing::info!(id, ?choice, "uncertain create settled");
+        self.after_outbox_change(Some(key.entity_type), choice == UncertainChoice::SendAgain);
+        Ok(())
     }
 
     /// Drops one entry (the user confirmed); the store records it in history.

@@ -37,6 +37,7 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         outbox::outbox_list,
         outbox::outbox_resolve,
         outbox::outbox_retry,
+        outbox::outbox_settle,
         outbox::outbox_discard,
         outbox::outbox_export,
         outbox::outbox_import,

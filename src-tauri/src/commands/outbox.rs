@@ -1,7 +1,7 @@
 use crate::api::Core;
 use kartoteka_domain::edit::{
     EditSaved, OutboxEntryRequest, OutboxExportRequest, OutboxExported, OutboxImportRequest,
-    OutboxList, OutboxListRequest, OutboxResolveRequest,
+    OutboxList, OutboxListRequest, OutboxResolveRequest, OutboxSettleRequest,
 };
 use kartoteka_domain::ipc::IpcError;
 use std::sync::Arc;
@@ -29,6 +29,14 @@ pub async fn outbox_retry(
     request: OutboxEntryRequest,
 ) -> Result<u32, IpcError> {
     core.outbox_retry(request).await
+}
+
+#[tauri::command]
+pub async fn outbox_settle(
+    core: State<'_, Arc<Core>>,
+    request: OutboxSettleRequest,
+) -> Result<(), IpcError> {
+    core.outbox_settle(request).await
 }
 
 #[tauri::command]

@@ -26,6 +26,8 @@ pub struct ReferenceBundle {
     pub fields: BTreeMap<EntityType, Vec<FieldMeta>>,
     /// Whether the webhook's user administers the portal or heads a department.
     pub is_supervisor: bool,
+    /// Whether the webhook's user administers the portal (`user.admin`): they read every record.
+    pub is_admin: bool,
     /// The portal's clock when the batch ran (`server.time`, in the portal's offset): a sync
     /// run's start marker without a request of its own. `None` if the portal gave no time.
     pub server_time: Option<DateTime<FixedOffset>>,
@@ -233,7 +235,7 @@ impl Client {
                 None => return Err(missing("fields")),
             }
         }
-        bundle.is_supervisor = supervisor(&first, user_id)?;
+        (bundle.is_admin, bundle.is_supervisor) = supervisor(&first, user_id)?;
         for t in types {
             let key = format!("count_{}", t.slug());
             // A type the user may not list simply has no count (progress then has no total).
@@ -387,8 +389,6 @@ fn missing(key: &str) -> BitrixError {
     }
 }
 
-/// [`Client::is_supervisor`] from the batch's `admin` and `heads` answers: a method the webhook
-/// may not call counts as "no"; only a transient failure is an error.
 /// The scope names of a `scope` answer (a list of strings; anything else is skipped).
 fn scope_names(v: &Value) -> Vec<String> {
     php_list(Some(v))
@@ -398,7 +398,10 @@ fn scope_names(v: &Value) -> Vec<String> {
         .collect()
 }
 
-fn supervisor(batch: &BatchResult, user_id: i64) -> Result<bool, BitrixError> {
+/// Whether the user is an administrator, and [`Client::is_supervisor`], from the batch's `admin`
+/// and `heads` answers: a method the webhook may not call counts as "no"; only a transient
+/// failure is an error.
+fn supervisor(batch: &BatchResult, user_id: i64) -> Result<(bool, bool), BitrixError> {
     let answer = |key: &str| match batch.outcome(key) {
         Some(Ok(v)) => Ok(Some(v.clone())),
         Some(Err(e)) if e.class(200) == ErrorClass::RetryLater => Err(e.clone().into_error(200)),
@@ -409,11 +412,12 @@ fn supervisor(batch: &BatchResult, user_id: i64) -> Result<bool, BitrixError> {
         None => Ok(None),
     };
     if answer("admin")?.and_then(|v| v.as_bool()) == Some(true) {
-        return Ok(true);
+        return Ok((true, true));
     }
-    Ok(answer("heads")?.is_some_and(|v| {
+    let head = answer("heads")?.is_some_and(|v| {
         php_list(Some(&v))
             .into_iter()
             .any(|d| d.get("UF_HEAD").and_then(lenient_i64) == Some(user_id))
-    }))
+    });
+    Ok((false, head))
 }

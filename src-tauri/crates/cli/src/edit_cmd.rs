@@ -5,6 +5,7 @@
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use kartoteka_domain::edit::OutboxListRequest;
+use kartoteka_domain::UncertainChoice;
 use kartoteka_domain::{EntityType, MultiFieldEdit, MultiFieldKind, RecordEdit, RecordKey};
 use kartoteka_store::{LocalActor, Store, StoreError};
 use serde_json::Value;
@@ -111,6 +112,51 @@ enum OutboxCommand {
         #[arg(long)]
         id: Option<i64>,
     },
+    /// An uncertain create (it may be on the portal, where you cannot see it) is not there:
+    /// send it again.
+    SendAgain {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        id: i64,
+    },
+    /// An uncertain create is on the portal: it is done, and its record leaves this replica
+    /// (you may not read it there); its later entries are discarded.
+    Arrived {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        id: i64,
+    },
+}
+
+/// What an uncertain create tells before the user chooses (`outbox list`).
+fn uncertain_details(e: &kartoteka_domain::OutboxEntry) -> Option<String> {
+    let u = e.uncertain.as_ref()?;
+    let sent = match u.sent_ms.and_then(chrono::DateTime::from_timestamp_millis) {
+        Some(t) => format!("sent {} UTC, no answer", t.format("%Y-%m-%d %H:%M")),
+        None => "sent before, answer not known".to_string(),
+    };
+    let whose = if u.assignee_name.is_empty() {
+        "you may not see it".to_string()
+    } else {
+        format!(
+            "would be assigned to {}, whose records you cannot see",
+            u.assignee_name
+        )
+    };
+    let later = if u.later_entries > 0 {
+        format!(
+            "; {} later entr(ies) are dropped if it arrived",
+            u.later_entries
+        )
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "{sent}; {whose}: check in Bitrix24 whether \"{}\" exists, then `outbox send-again --id {}` or `outbox arrived --id {}`{later}",
+        e.record_title, e.id, e.id
+    ))
 }
 
 fn open(db: &Path) -> anyhow::Result<Store> {
@@ -324,6 +370,28 @@ pub fn run_restore(args: RecordArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The user's word on an uncertain create.
+fn settle(db: &Path, id: i64, choice: UncertainChoice) -> anyhow::Result<()> {
+    let mut store = open(db)?;
+    let actor = actor(&mut store, false)?;
+    let key = store
+        .settle_uncertain(&actor, id, choice, chrono::Utc::now().timestamp_millis())
+        .map_err(explain)?;
+    match choice {
+        UncertainChoice::SendAgain => println!(
+            "entry {id} is back in the queue: the next sync sends it ({} #{})",
+            key.entity_type.slug(),
+            key.id
+        ),
+        UncertainChoice::Arrived => println!(
+            "entry {id} is done: {} #{} is on the portal, not in this replica",
+            key.entity_type.slug(),
+            key.id
+        ),
+    }
+    Ok(())
+}
+
 pub fn run_outbox(args: OutboxArgs) -> anyhow::Result<()> {
     match args.command {
         OutboxCommand::List { db, all, json } => {
@@ -353,6 +421,7 @@ pub fn run_outbox(args: OutboxArgs) -> anyhow::Result<()> {
                 };
                 let (base, mine) = (shown(&e.texts.base, &e.base), shown(&e.texts.mine, &e.mine));
                 let details = match (&e.theirs, &e.last_error) {
+                    _ if e.uncertain.is_some() => uncertain_details(e).unwrap_or_default(),
                     (Some(theirs), _) => format!(
                         "mine {mine} · theirs {} · original {base}",
                         shown(&e.texts.theirs, theirs)
@@ -371,7 +440,10 @@ pub fn run_outbox(args: OutboxArgs) -> anyhow::Result<()> {
                     details
                 );
             }
-            println!("open: {}  conflicts: {}", list.open, list.conflicts);
+            println!(
+                "open: {}  conflicts: {}  uncertain: {}",
+                list.open, list.conflicts, list.uncertain
+            );
             Ok(())
         }
         OutboxCommand::Export { db, out } => {
@@ -414,6 +486,8 @@ pub fn run_outbox(args: OutboxArgs) -> anyhow::Result<()> {
             println!("{n} change(s) queued again");
             Ok(())
         }
+        OutboxCommand::SendAgain { db, id } => settle(&db, id, UncertainChoice::SendAgain),
+        OutboxCommand::Arrived { db, id } => settle(&db, id, UncertainChoice::Arrived),
         OutboxCommand::Retry { db, id } => {
             let mut store = open(&db)?;
             let n = store.retry_outbox(id).context("retrying")?;

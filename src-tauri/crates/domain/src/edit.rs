@@ -316,18 +316,24 @@ pub enum OutboxState {
     Rejected,
     /// The record was deleted on the portal meanwhile: re-create or discard.
     Gone,
+    /// A create sent without an answer that its tag's look-up cannot settle: nothing was found,
+    /// but the user could not have seen the record if it was there (it would be assigned to
+    /// someone else). Not sent again until the user says whether it reached the portal
+    /// ([`UncertainChoice`]); `OutboxEntry::uncertain` says what is known.
+    Uncertain,
     Done,
     Discarded,
 }
 
 impl OutboxState {
-    pub const ALL: [OutboxState; 8] = [
+    pub const ALL: [OutboxState; 9] = [
         OutboxState::Pending,
         OutboxState::Sending,
         OutboxState::Conflict,
         OutboxState::Blocked,
         OutboxState::Rejected,
         OutboxState::Gone,
+        OutboxState::Uncertain,
         OutboxState::Done,
         OutboxState::Discarded,
     ];
@@ -340,6 +346,7 @@ impl OutboxState {
             OutboxState::Blocked => "blocked",
             OutboxState::Rejected => "rejected",
             OutboxState::Gone => "gone",
+            OutboxState::Uncertain => "uncertain",
             OutboxState::Done => "done",
             OutboxState::Discarded => "discarded",
         }
@@ -389,6 +396,28 @@ pub struct OutboxEntry {
     #[ts(type = "number")]
     pub happened_ms: i64,
     pub source: HistorySource,
+    /// For an [`OutboxState::Uncertain`] create: what the user is told before choosing.
+    #[serde(default)]
+    pub uncertain: Option<UncertainCreate>,
+}
+
+/// What is known about a create that may or may not be on the portal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct UncertainCreate {
+    /// When the send that got no answer went out, UTC unix milliseconds; `None` when this
+    /// device does not know (a create imported from a file, or sent by an older version).
+    #[ts(type = "number | null")]
+    pub sent_ms: Option<i64>,
+    /// The responsible the record would have on the portal (the user cannot see their records).
+    #[ts(type = "number | null")]
+    pub assignee_id: Option<i64>,
+    /// Their name as the replica knows it (`#id` when it does not).
+    pub assignee_name: String,
+    /// Open entries of the same record queued after the create (changes, a deletion): if it
+    /// reached the portal, this device cannot send them (it never learns the record's id).
+    pub later_entries: u32,
 }
 
 /// [`OutboxEntry::texts`].
@@ -421,6 +450,9 @@ pub struct OutboxList {
     /// Entries still to upload or decide (the badge).
     pub open: u32,
     pub conflicts: u32,
+    /// Creates waiting for the user to say whether they reached the portal.
+    #[serde(default)]
+    pub uncertain: u32,
 }
 
 /// How the user settles a conflict on one field.
@@ -444,6 +476,29 @@ pub struct OutboxResolveRequest {
     #[ts(type = "number")]
     pub id: i64,
     pub choice: ConflictChoice,
+}
+
+/// How the user settles an [`OutboxState::Uncertain`] create, after checking Bitrix24.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum UncertainChoice {
+    /// It is not on the portal (the user checked): send it again, once, without asking again.
+    SendAgain,
+    /// It is on the portal. Its create is done; the record, which this user may not read, leaves
+    /// the replica as a record whose access was lost does (product.md §4.4), and the entries
+    /// queued after the create are discarded: without the portal's id they can never be sent.
+    Arrived,
+}
+
+/// `outbox_settle`: the user's answer about an uncertain create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct OutboxSettleRequest {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub choice: UncertainChoice,
 }
 
 /// `outbox_retry` (a rejected, gone or pending entry; `None`: every entry due) and

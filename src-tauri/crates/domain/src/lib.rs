@@ -13,7 +13,7 @@ pub mod usertime;
 pub use edit::{
     calendar_date, canonical_date, dates_as_days, dates_need_days, same_value, ConflictChoice,
     EditSaved, MultiFieldEdit, OutboxEntry, OutboxOp, OutboxState, OutboxTexts, RecordEdit,
-    LOCAL_ID_BASE,
+    UncertainChoice, UncertainCreate, LOCAL_ID_BASE,
 };
 pub use entity::{EntityType, UnknownEntityType};
 pub use field::{FieldMeta, FieldOption, FieldType};

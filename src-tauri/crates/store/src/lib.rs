@@ -36,6 +36,7 @@ mod query;
 mod read;
 mod reference;
 mod search;
+mod uncertain;
 mod unsent;
 mod upgrade_copy;
 mod upload;

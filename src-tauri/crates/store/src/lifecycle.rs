@@ -196,6 +196,37 @@ impl Store {
     }
 }
 
+/// Takes one active record out of the replica as one the user cannot read (inside the caller's
+/// transaction): hidden, out of search, its data and history forgotten, its key kept. Its
+/// outbox entries are the caller's to settle. Returns whether it changed state.
+pub(crate) fn hide_unreadable(
+    conn: &Connection,
+    key: RecordKey,
+    at: i64,
+) -> Result<bool, StoreError> {
+    let rid = rid_of(key)?;
+    let from = conn
+        .prepare_cached("SELECT state FROM records WHERE rid = ?1")?
+        .query_row([rid], |r| r.get::<_, i64>(0))
+        .optional()?;
+    let Some(from) = from.map(RecordState::from_code).transpose()? else {
+        return Ok(false);
+    };
+    if from == RecordState::Hidden {
+        return Ok(false);
+    }
+    conn.prepare_cached("UPDATE records SET state = ?2, state_changed_at = ?3 WHERE rid = ?1")?
+        .execute(params![rid, RecordState::Hidden.code(), at])?;
+    conn.prepare_cached("DELETE FROM records_search WHERE rowid = ?1")?
+        .execute([rid])?;
+    forget_record(conn, rid)?;
+    let mut deltas = CountDeltas::default();
+    deltas.add(key.entity_type, from, -1);
+    deltas.add(key.entity_type, RecordState::Hidden, 1);
+    deltas.write(conn)?;
+    Ok(true)
+}
+
 /// One `deleted` event per record found deleted on the portal (observed at sync: the portal
 /// does not say who deleted it or exactly when).
 fn record_deletions(conn: &Connection, keys: &[RecordKey], at: i64) -> Result<(), StoreError> {

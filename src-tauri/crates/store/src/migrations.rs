@@ -351,10 +351,14 @@ CREATE INDEX records_by_amount ON records (entity_type, opportunity_minor);
 CREATE INDEX records_by_created ON records (entity_type, created_time);
 "#;
 
-/// Version 7: other Kartoteka users' change logs are read completely. Each record keeps how far
-/// its timeline was read (the newest log message and comment ids taken), so the next read pages
-/// back to there and no further; and every replica has a device id of its own (see
-/// [`give_device_id`]).
+/// Version 7: other Kartoteka users' change logs are read completely, and a create that may
+/// have reached the portal unseen is known as such.
+/// - Each record keeps how far its timeline was read (the newest log message and comment ids
+///   taken), so the next read pages back to there and no further; and every replica has a
+///   device id of its own (see [`give_device_id`]).
+/// - A create the portal refused (a definite answer: nothing was made) is sent again without a
+///   question, and the new state `uncertain` (a create whose tag's look-up cannot settle whether
+///   it landed, waiting for the user) counts as unsent.
 pub const V7_SQL: &str = r#"
 -- How far each record's timeline has been read for other Kartoteka users' change logs: every
 -- log message / comment with an id up to these was taken (peer_logs_due, apply_peer_logs).
@@ -363,12 +367,29 @@ CREATE TABLE peer_log_read (
     logmessage INTEGER NOT NULL DEFAULT 0,
     comment    INTEGER NOT NULL DEFAULT 0
 );
+
+-- Creates: when a send whose answer never came went out (UTC unix ms; 0: not known, e.g. a
+-- create imported from a file or left "sending" by an older version). NULL: no send of this
+-- create can have landed unseen (none yet, or every one was answered).
+ALTER TABLE outbox ADD COLUMN unanswered_ms INTEGER;
+
+DROP INDEX outbox_unsent;
+-- apply_pulled, pending_fields, outbox_list, the upload: every entry not yet done or discarded.
+CREATE INDEX outbox_unsent ON outbox (entity_type, record_id)
+    WHERE state IN ('pending', 'sending', 'conflict', 'blocked', 'rejected', 'gone', 'uncertain');
+
+-- What older versions left: a create still "sending" went out unanswered; a pending one with
+-- attempts and no error was put back in the queue from "sending" (retry, or an import). A
+-- refused one kept the portal's words in last_error: that answer was definite.
+UPDATE outbox SET unanswered_ms = 0
+    WHERE op = 'create' AND (state = 'sending'
+        OR (state = 'pending' AND attempts > 0 AND last_error IS NULL));
 "#;
 
 /// Outbox states that count as "unsent": a pulled value never overwrites these fields.
 /// Must match the partial index `outbox_unsent`.
 pub(crate) const UNSENT_STATES_SQL: &str =
-    "('pending', 'sending', 'conflict', 'blocked', 'rejected', 'gone')";
+    "('pending', 'sending', 'conflict', 'blocked', 'rejected', 'gone', 'uncertain')";
 
 /// Work a step needs beyond its SQL, run in the step's transaction right after the SQL.
 pub type StepFn = fn(&Transaction) -> Result<(), StoreError>;

@@ -152,7 +152,7 @@ impl Store {
 }
 
 /// The outbox as the panel and the command line show it.
-mod listing {
+pub(crate) mod listing {
     use crate::edit::{load_local, load_server, source_of, write_local, FM_PREFIX};
     use crate::history::{LocalActor, NewEvent, Observer};
     use crate::promote::rid_of;
@@ -200,15 +200,34 @@ mod listing {
         let op: String = r.get("op")?;
         let state: String = r.get("state")?;
         let source: String = r.get("source")?;
+        let op =
+            OutboxOp::parse(&op).ok_or_else(|| StoreError::corrupt("outbox.op", op.clone()))?;
+        let mine = parse_json(r.get("new_value")?)?;
+        let mut record_title = r.get::<_, Option<String>>("title")?.unwrap_or_default();
+        if record_title.is_empty() && op == OutboxOp::Create {
+            // A create whose record left the replica (the user said it reached the portal,
+            // where they cannot see it) is still named by its own values.
+            record_title = kartoteka_domain::Record {
+                key,
+                updated_time: None,
+                fields: mine
+                    .get("fields")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default(),
+                multi_fields: Vec::new(),
+            }
+            .display_title();
+        }
         Ok(OutboxEntry {
             id: r.get("id")?,
             key,
-            record_title: r.get::<_, Option<String>>("title")?.unwrap_or_default(),
-            op: OutboxOp::parse(&op).ok_or_else(|| StoreError::corrupt("outbox.op", op.clone()))?,
+            record_title,
+            op,
             field_label: field_label(conn, entity_type, &field)?,
             field,
             base: parse_json(r.get("base_value")?)?,
-            mine: parse_json(r.get("new_value")?)?,
+            mine,
             theirs: r
                 .get::<_, Option<String>>("theirs_value")?
                 .map(|t| serde_json::from_str(&t))
@@ -222,6 +241,7 @@ mod listing {
                 .get::<_, Option<i64>>("happened_ms")?
                 .unwrap_or_else(|| r.get::<_, i64>("created_at").unwrap_or(0) * 1000),
             source: source.parse().unwrap_or(HistorySource::DeviceOffline),
+            uncertain: None,
         })
     }
 
@@ -293,16 +313,19 @@ mod listing {
             }
             entries.reverse();
             add_texts(&self.conn, &mut entries)?;
-            let (open, conflicts): (i64, i64) = self.conn.query_row(
-                "SELECT COUNT(*), COUNT(*) FILTER (WHERE state = 'conflict') FROM outbox \
+            crate::uncertain::add_uncertain(&self.conn, &mut entries)?;
+            let (open, conflicts, uncertain): (i64, i64, i64) = self.conn.query_row(
+                "SELECT COUNT(*), COUNT(*) FILTER (WHERE state = 'conflict'), \
+                 COUNT(*) FILTER (WHERE state = 'uncertain') FROM outbox \
                  WHERE state NOT IN ('done', 'discarded')",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )?;
             Ok(OutboxList {
                 entries,
                 open: open as u32,
                 conflicts: conflicts as u32,
+                uncertain: uncertain as u32,
             })
         }
 

@@ -4,7 +4,8 @@
 //! - An entry whose value a portal would not keep as written (a replica may hold such entries
 //!   from before the save refused them, see [`crate::limits`]) is rejected before it is sent.
 //! - An entry that waits for a record created here says so, and is rejected when that record
-//!   will never reach the portal (it was deleted before it was sent).
+//!   will never reach the portal (it was deleted before it was sent) or reached it with an id
+//!   this device cannot learn (the user said an uncertain create arrived).
 
 use crate::edit::{field_metas, load_local};
 use crate::{Store, StoreError};
@@ -13,6 +14,49 @@ use rusqlite::{params, OptionalExtension};
 use serde_json::Value;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
+
+/// What an entry waiting for a record created here waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Awaited {
+    /// Created on the portal this round: the entry goes in the next one.
+    Created,
+    /// The create is queued or being sent.
+    Coming,
+    /// The create may have reached the portal: the user says.
+    Uncertain,
+    /// The create failed (refused, …): see its entry.
+    Failed,
+    /// It will never be created (deleted before it was sent).
+    Never,
+    /// On the portal, by the user's word, with an id this device never learns.
+    ArrivedUnseen,
+}
+
+impl Awaited {
+    /// The worst of what an entry waits for decides what it says.
+    fn rank(self) -> u8 {
+        match self {
+            Awaited::Created | Awaited::Coming => 1,
+            Awaited::Uncertain | Awaited::Failed => 2,
+            Awaited::Never | Awaited::ArrivedUnseen => 3,
+        }
+    }
+}
+
+/// A created record's title from its create's values (`new_value`), as a list row shows it.
+fn created_title(key: RecordKey, new: Option<&str>) -> String {
+    let fields = new
+        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+        .and_then(|v| v.get("fields").and_then(Value::as_object).cloned())
+        .unwrap_or_default();
+    kartoteka_domain::Record {
+        key,
+        updated_time: None,
+        fields,
+        multi_fields: Vec::new(),
+    }
+    .display_title()
+}
 
 /// The words of one reason, as an entry's `last_error` shows them.
 fn both(ru: &str, en: &str) -> String {
@@ -85,55 +129,63 @@ impl Store {
     pub fn note_waiting(&mut self, waiting: &[(Vec<i64>, Vec<i64>)]) -> Result<u64, StoreError> {
         let mut rejected = 0;
         for (ids, local) in waiting {
-            let mut state = None;
+            let mut state: Option<Awaited> = None;
             let mut title = String::new();
             for id in local {
-                let create: Option<(i64, String)> = self
+                let create: Option<(i64, String, Option<String>)> = self
                     .conn
                     .prepare_cached(
-                        "SELECT entity_type, state FROM outbox WHERE op = 'create' \
+                        "SELECT entity_type, state, new_value FROM outbox WHERE op = 'create' \
                          AND record_id = ?1 ORDER BY id DESC LIMIT 1",
                     )?
-                    .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                     .optional()?;
                 let s = match &create {
-                    Some((_, s)) => OutboxState::parse(s).unwrap_or(OutboxState::Discarded),
+                    // Done, yet still under its local id: the user said it reached the portal,
+                    // whose id for it this device never learns.
+                    Some((_, s, _)) if s == OutboxState::Done.as_str() => Awaited::ArrivedUnseen,
+                    Some((_, s, _)) => match OutboxState::parse(s) {
+                        Some(OutboxState::Pending | OutboxState::Sending) => Awaited::Coming,
+                        Some(OutboxState::Uncertain) => Awaited::Uncertain,
+                        Some(OutboxState::Discarded) | None => Awaited::Never,
+                        Some(_) => Awaited::Failed,
+                    },
                     // No create names it any more: it reached the portal this round (its create
                     // and the values that named it follow the portal id now), or it is no record
                     // of this replica at all (it will never be created).
-                    None if self.still_named(ids, *id)? => OutboxState::Discarded,
-                    None => OutboxState::Done,
+                    None if self.still_named(ids, *id)? => Awaited::Never,
+                    None => Awaited::Created,
                 };
-                if let Some(key) = create.and_then(|(t, _)| {
-                    EntityType::from_type_id(t).map(|entity_type| RecordKey {
+                if let Some((t, _, new)) = &create {
+                    let key = EntityType::from_type_id(*t).map(|entity_type| RecordKey {
                         entity_type,
                         id: *id,
-                    })
-                }) {
-                    if let Some((r, _)) = load_local(&self.conn, key)? {
-                        title = r.display_title();
+                    });
+                    if let Some(key) = key {
+                        if let Some((r, _)) = load_local(&self.conn, key)? {
+                            title = r.display_title();
+                        }
+                        if s == Awaited::ArrivedUnseen {
+                            // The local copy left the replica; the create still names it.
+                            title = created_title(key, new.as_deref());
+                        }
                     }
                 }
                 // The worst of what it waits for decides.
-                let rank = |s: OutboxState| match s {
-                    OutboxState::Discarded => 3,
-                    OutboxState::Pending | OutboxState::Sending | OutboxState::Done => 1,
-                    _ => 2,
-                };
-                if state.is_none_or(|w| rank(s) > rank(w)) {
+                if state.is_none_or(|w| s.rank() > w.rank()) {
                     state = Some(s);
                 }
             }
             let (next, words) = match state {
-                None | Some(OutboxState::Done) => continue,
-                Some(OutboxState::Pending | OutboxState::Sending) => (
+                None | Some(Awaited::Created) => continue,
+                Some(Awaited::Coming) => (
                     OutboxState::Pending,
                     both(
                         &format!("Ждёт, пока на портале будет создана запись «{title}»"),
                         &format!("Waits until \"{title}\" is created on the portal"),
                     ),
                 ),
-                Some(OutboxState::Discarded) => {
+                Some(Awaited::Never) => {
                     rejected += ids.len() as u64;
                     (
                         OutboxState::Rejected,
@@ -143,7 +195,32 @@ impl Store {
                         ),
                     )
                 }
-                Some(_) => (
+                Some(Awaited::ArrivedUnseen) => {
+                    rejected += ids.len() as u64;
+                    (
+                        OutboxState::Rejected,
+                        both(
+                            &format!(
+                                "Запись «{title}» есть на портале, но её номер здесь неизвестен (вам она не видна): уберите связь или отмените изменение"
+                            ),
+                            &format!(
+                                "\"{title}\" is on the portal, but its id is not known here (you cannot see it): remove the link or discard this change"
+                            ),
+                        ),
+                    )
+                }
+                Some(Awaited::Uncertain) => (
+                    OutboxState::Pending,
+                    both(
+                        &format!(
+                            "Ждёт, пока вы скажете, есть ли на портале запись «{title}»: см. её строку в очереди"
+                        ),
+                        &format!(
+                            "Waits until you say whether \"{title}\" is on the portal: see its entry"
+                        ),
+                    ),
+                ),
+                Some(Awaited::Failed) => (
                     OutboxState::Pending,
                     both(
                         &format!(

@@ -24,6 +24,16 @@ pub struct QueuedEntry {
     pub state: OutboxState,
     pub attempts: u32,
     pub happened_ms: i64,
+    /// A create: when a send of it went out that got no answer (0: the time is not known);
+    /// `None` when no send of it can have landed unseen (see `crate::uncertain`).
+    pub unanswered_ms: Option<i64>,
+}
+
+impl QueuedEntry {
+    /// A create that may be on the portal already: looked up by its tag before it is sent.
+    pub fn may_have_landed(&self) -> bool {
+        self.unanswered_ms.is_some() || self.state == OutboxState::Sending
+    }
 }
 
 /// A record's queued changes, in edit order.
@@ -68,10 +78,11 @@ fn entry_from_row(r: &rusqlite::Row<'_>) -> Result<QueuedEntry, StoreError> {
         happened_ms: r
             .get::<_, Option<i64>>("happened_ms")?
             .unwrap_or_else(|| r.get::<_, i64>("created_at").unwrap_or(0) * 1000),
+        unanswered_ms: r.get("unanswered_ms")?,
     })
 }
 
-fn seqs_of(conn: &Connection, ids: &[i64]) -> Result<Vec<i64>, StoreError> {
+pub(crate) fn seqs_of(conn: &Connection, ids: &[i64]) -> Result<Vec<i64>, StoreError> {
     let mut out = Vec::new();
     let mut stmt = conn.prepare_cached("SELECT history_seqs FROM outbox WHERE id = ?1")?;
     for id in ids {
@@ -139,7 +150,7 @@ impl Store {
     pub fn upload_queue(&self, max_records: usize) -> Result<Vec<QueuedRecord>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, entity_type, record_id, op, field, base_value, new_value, origin_id, \
-             state, attempts, happened_ms, created_at FROM outbox \
+             state, attempts, happened_ms, created_at, unanswered_ms FROM outbox \
              WHERE state IN ('pending', 'sending') ORDER BY id",
         )?;
         let mut rows = stmt.query([])?;
@@ -915,7 +926,7 @@ impl Store {
     pub fn export_unsent_edits(&self) -> Result<ExportedEdits, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT id, entity_type, record_id, op, field, base_value, new_value, origin_id, \
-             state, attempts, happened_ms, created_at FROM outbox \
+             state, attempts, happened_ms, created_at, unanswered_ms FROM outbox \
              WHERE state NOT IN ('done', 'discarded') ORDER BY id",
         )?;
         let mut rows = stmt.query([])?;
@@ -964,8 +975,9 @@ impl Store {
     /// ([`StoreError::ForeignEdits`] otherwise); a file of the first format, which names
     /// neither, only with `origin_confirmed` ([`StoreError::EditsOriginUnknown`] otherwise).
     /// Each change keeps the value it was made against, so the upload finds a field changed
-    /// since a conflict, as for any edit. Creates keep their tag and count as uncertain, so the
-    /// upload looks them up before sending (an earlier attempt may have reached the portal).
+    /// since a conflict, as for any edit. Creates keep their tag and count as sent without an
+    /// answer at a time not known (the file does not say whether an attempt reached the portal),
+    /// so the upload looks them up before sending.
     /// Returns how many entries were queued; edits of records this replica does not hold are
     /// skipped.
     pub fn import_unsent_edits(
@@ -1031,8 +1043,8 @@ impl Store {
                     let saved = self.create_record(actor, e.entity_type, &edit, now_ms)?;
                     if let Some(origin) = &e.origin_id {
                         self.conn.execute(
-                            "UPDATE outbox SET origin_id = ?3, attempts = 1 WHERE entity_type = ?1 \
-                             AND record_id = ?2 AND op = 'create'",
+                            "UPDATE outbox SET origin_id = ?3, attempts = 1, unanswered_ms = 0 \
+                             WHERE entity_type = ?1 AND record_id = ?2 AND op = 'create'",
                             params![saved.key.entity_type.type_id(), saved.key.id, origin],
                         )?;
                     }

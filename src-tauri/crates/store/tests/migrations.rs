@@ -555,3 +555,77 @@ fn database_made_by_v5_keeps_records_in_the_form_pulls_now_give() {
     let primary: Vec<(i64, bool)> = d.links.iter().map(|l| (l.key.id, l.is_primary)).collect();
     assert_eq!(primary.first(), Some(&(9, true)), "{primary:?}");
 }
+
+/// Version 7: a v6 outbox's creates keep what they told about their sends. One left "sending",
+/// and one put back in the queue from "sending" (attempts, no error), may have landed unseen;
+/// a refused one (the portal's words kept) and one never sent may not. A later-version state
+/// (`uncertain`) counts as unsent.
+#[test]
+fn database_made_by_v6_knows_which_creates_may_have_reached_the_portal() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("v6.db");
+    {
+        let conn = Connection::open(&path).expect("create v6 file");
+        for step in &STEPS[..4] {
+            conn.execute_batch(step.sql).expect("v1..v4 schema");
+        }
+        conn.execute_batch(STEPS[4].sql).expect("v5 schema");
+        conn.execute_batch(
+            r#"
+            INSERT INTO outbox (id, entity_type, record_id, field, new_value, created_at, state, op,
+                attempts, last_error, origin_id) VALUES
+                (1, 4, 140737488355329, '*', '{"fields":{"title":"Sent"}}', 1, 'sending', 'create', 1, NULL, 'd-1'),
+                (2, 4, 140737488355330, '*', '{"fields":{"title":"Retried"}}', 1, 'pending', 'create', 1, NULL, 'd-2'),
+                (3, 4, 140737488355331, '*', '{"fields":{"title":"Refused"}}', 1, 'rejected', 'create', 1, 'Портал отклонил изменение', 'd-3'),
+                (4, 4, 140737488355332, '*', '{"fields":{"title":"Fresh"}}', 1, 'pending', 'create', 0, NULL, 'd-4'),
+                (5, 2, 7, 'title', '"x"', 1, 'sending', 'update', 1, NULL, NULL);
+            PRAGMA user_version = 6;
+            "#,
+        )
+        .expect("v6 data");
+    }
+    let mut store = Store::open(&path).expect("upgrades");
+    assert_eq!(store.schema_version().expect("version"), SUPPORTED_VERSION);
+    let landed: Vec<(i64, bool)> = store
+        .upload_queue(10)
+        .expect("queue")
+        .into_iter()
+        .flat_map(|r| r.entries)
+        .map(|e| (e.id, e.may_have_landed()))
+        .collect();
+    assert_eq!(landed, vec![(1, true), (2, true), (4, false), (5, true)]);
+    assert_eq!(store.retry_outbox(Some(3)).expect("retry"), 1);
+    let refused = store
+        .upload_queue(10)
+        .expect("queue")
+        .into_iter()
+        .flat_map(|r| r.entries)
+        .find(|e| e.id == 3)
+        .expect("queued again");
+    assert!(
+        !refused.may_have_landed(),
+        "the portal said no: nothing was made"
+    );
+
+    let conn = Connection::open(&path).expect("raw");
+    let index: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'outbox_unsent'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("index");
+    assert!(index.contains("'uncertain'"), "{index}");
+    let plan: String = conn
+        .query_row(
+            "EXPLAIN QUERY PLAN SELECT field FROM outbox WHERE entity_type = 4 AND record_id = 1 \
+             AND state IN ('pending', 'sending', 'conflict', 'blocked', 'rejected', 'gone', 'uncertain')",
+            [],
+            |r| r.get(3),
+        )
+        .expect("plan");
+    assert!(
+        plan.contains("outbox_unsent"),
+        "the unsent-fields query keeps its index: {plan}"
+    );
+}

@@ -178,6 +178,7 @@ impl Portal for BitrixPortal {
             signed_in: Some(SignedIn {
                 user_id,
                 is_supervisor: bundle.is_supervisor,
+                is_admin: bundle.is_admin,
                 time_zone: bundle.time_zone,
                 portal_host: self.client.webhook().portal_host(),
                 missing_scopes: bundle

@@ -19,6 +19,7 @@ mod reconcile;
 pub mod scheduler;
 mod store_replica;
 mod timeline;
+pub mod uncertain;
 pub mod upload;
 
 pub use bitrix_portal::{portal_error, BitrixPortal};

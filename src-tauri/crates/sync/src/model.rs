@@ -89,6 +89,8 @@ pub struct SignedIn {
     pub user_id: i64,
     /// A portal administrator or a department head.
     pub is_supervisor: bool,
+    /// A portal administrator (`user.admin`): reads every record.
+    pub is_admin: bool,
     /// Their personal time zone (`TIME_ZONE`), if set.
     pub time_zone: Option<String>,
     /// The portal's host, as the connection names it (`portal.bitrix24.ru`).

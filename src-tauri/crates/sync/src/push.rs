@@ -2,11 +2,13 @@
 //! reads the current version of up to 2,500 records in one `batch`, decides field by field
 //! ([`crate::upload::plan_update`]), writes 50 records per `batch`, and records every outcome in
 //! the store before going on. Creates are tagged (`originatorId`/`originId`) and looked up
-//! after any uncertain outcome, never sent twice. Change logs are published on the records'
-//! timelines afterwards (see [`crate::timeline`]).
+//! after any uncertain outcome, never sent twice: one the look-up cannot settle waits for the
+//! user ([`crate::uncertain`]). Change logs are published on the records' timelines afterwards
+//! (see [`crate::timeline`]).
 
 use crate::driver::Clock;
 use crate::error::{PortalError, PortalFailure, SyncError};
+use crate::uncertain::{create_step, visibility, CreateStep, Reader, TagLookup};
 use crate::upload::{check_answer, create_fields, for_the_wire, local_records_named, plan_update};
 use crate::{portal_error, SharedReplica};
 use kartoteka_bitrix::{parse_record, ApiError, BatchCommand, BatchResult, Client};
@@ -39,6 +41,8 @@ pub struct UploadSummary {
     pub log_requests: u64,
     /// Records whose changes were written (the protocol minimum is computed from these).
     pub records_written: u64,
+    /// Creates that may be on the portal unseen: not sent, they wait for the user's word.
+    pub uncertain: u64,
 }
 
 impl UploadSummary {
@@ -199,6 +203,7 @@ impl Uploader {
             created = summary.created,
             conflicts = summary.conflicts,
             rejected = summary.rejected,
+            uncertain = summary.uncertain,
             requests = summary.requests(),
             "upload finished"
         );
@@ -256,13 +261,22 @@ impl Uploader {
         if creates.is_empty() {
             return Ok(());
         }
+        let reader = self
+            .store(|s| {
+                Ok(Reader {
+                    user_id: s.profile()?.user_id,
+                    is_admin: s.is_admin()?,
+                })
+            })
+            .await?;
         // Any create that may have reached the portal is looked up by its tag first.
-        let uncertain: Vec<&(RecordKey, QueuedEntry)> = creates
+        let landed: Vec<&(RecordKey, QueuedEntry)> = creates
             .iter()
-            .filter(|(_, e)| e.state == OutboxState::Sending || e.attempts > 0)
+            .filter(|(_, e)| e.may_have_landed())
             .collect();
+        let mut lookups: HashMap<i64, TagLookup> = HashMap::new();
         let mut found: HashMap<i64, Record> = HashMap::new();
-        for chunk in uncertain.chunks(self.client.batch_size()) {
+        for chunk in landed.chunks(self.client.batch_size()) {
             let commands: Vec<BatchCommand> = chunk
                 .iter()
                 .map(|(key, e)| {
@@ -286,31 +300,72 @@ impl Uploader {
                 .map_err(portal_error)?;
             summary.read_requests += 1;
             for (key, e) in chunk {
-                if let Outcome::Ok(v) = outcome(&r, &format!("o{}", e.id)) {
-                    if let Some(item) = items_of(v).first() {
-                        if let Ok(rec) = parse_record(key.entity_type, item) {
-                            found.insert(e.id, rec);
-                        }
-                    }
-                }
+                let lookup = match outcome(&r, &format!("o{}", e.id)) {
+                    Outcome::Ok(v) => match items_of(v).first() {
+                        None => TagLookup::Nothing,
+                        Some(item) => match parse_record(key.entity_type, item) {
+                            Ok(rec) => {
+                                found.insert(e.id, rec);
+                                TagLookup::Found
+                            }
+                            Err(_) => {
+                                // It is there, whatever it holds: never sent again.
+                                tracing::warn!(
+                                    entry = e.id,
+                                    "a create's tag found an unreadable item"
+                                );
+                                TagLookup::NoAnswer
+                            }
+                        },
+                    },
+                    Outcome::Refused(err) if err.is_access_denied() => TagLookup::Denied,
+                    Outcome::Refused(_) | Outcome::Unknown => TagLookup::NoAnswer,
+                };
+                lookups.insert(e.id, lookup);
             }
         }
         let mut to_send = Vec::new();
+        let mut ask = Vec::new();
         for (key, e) in creates {
-            match found.remove(&e.id) {
-                Some(item) => {
-                    tracing::info!(
-                        portal_id = item.key.id,
-                        "create found by its tag, not sent again"
-                    );
-                    self.created(key, &e, item, summary).await?;
+            let lookup = lookups.remove(&e.id).unwrap_or(TagLookup::NotNeeded);
+            let fields = e
+                .new
+                .get("fields")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            match create_step(lookup, visibility(&fields, reader)) {
+                CreateStep::Send => to_send.push((key, e)),
+                CreateStep::TakeFound => {
+                    if let Some(item) = found.remove(&e.id) {
+                        tracing::info!(
+                            portal_id = item.key.id,
+                            "create found by its tag, not sent again"
+                        );
+                        self.created(key, &e, item, summary).await?;
+                    }
                 }
-                None => to_send.push((key, e)),
+                CreateStep::AskUser => ask.push(e.id),
+                CreateStep::LookAgain => {
+                    tracing::info!(entry = e.id, "a create's look-up got no answer; not sent")
+                }
             }
         }
+        if !ask.is_empty() {
+            tracing::warn!(
+                count = ask.len(),
+                "creates that may be on the portal, unseen by this user, wait for the user's word"
+            );
+            summary.uncertain += ask.len() as u64;
+            self.store(move |s| s.creates_uncertain(&ask)).await?;
+        }
         for chunk in to_send.chunks(self.client.batch_size()) {
-            let ids: Vec<i64> = chunk.iter().map(|(_, e)| e.id).collect();
-            self.store(move |s| s.mark_sending(&ids)).await?;
+            let (ids, now) = (
+                chunk.iter().map(|(_, e)| e.id).collect::<Vec<_>>(),
+                self.now_ms(),
+            );
+            self.store(move |s| s.mark_creates_sending(&ids, now))
+                .await?;
             let commands: Vec<BatchCommand> = chunk
                 .iter()
                 .map(|(key, e)| {
@@ -345,8 +400,14 @@ impl Uploader {
                         }
                     }
                     Outcome::Refused(err) => {
+                        // A definite answer: nothing was made.
                         let (state, words) = refusal_state(err, OutboxOp::Create);
-                        self.failed(vec![e.id], state, words, summary).await?;
+                        if state == OutboxState::Rejected {
+                            summary.rejected += 1;
+                        }
+                        let id = e.id;
+                        self.store(move |s| s.creates_refused(&[id], state, &words))
+                            .await?;
                     }
                     Outcome::Unknown => {}
                 }

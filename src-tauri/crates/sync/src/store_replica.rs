@@ -153,6 +153,7 @@ impl Replica for Store {
                 user_id: Some(who.user_id),
                 is_supervisor: who.is_supervisor,
             })?;
+            self.set_admin(who.is_admin)?;
             self.set_user_time_zone(who.time_zone.as_deref())?;
             self.set_portal_host(&who.portal_host)?;
         }

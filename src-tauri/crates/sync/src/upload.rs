@@ -485,6 +485,7 @@ mod tests {
             state: OutboxState::Pending,
             attempts: 0,
             happened_ms: 0,
+            unanswered_ms: None,
         }
     }
 

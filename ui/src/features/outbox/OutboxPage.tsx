@@ -2,13 +2,14 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { formatDateTime } from "../../lib/format";
 import { useI18n } from "../../lib/i18n";
 import { errorParams } from "../../lib/ipc/errors";
-import { IpcFailure, outboxDiscard, outboxExport, outboxImport, outboxList, outboxRetry, type IpcError, type RecordKey } from "../../lib/ipc";
+import { IpcFailure, outboxDiscard, outboxExport, outboxImport, outboxList, outboxRetry, outboxSettle, type IpcError, type RecordKey } from "../../lib/ipc";
 import type { OutboxEntry } from "../../lib/ipc/bindings/OutboxEntry";
 import type { OutboxList } from "../../lib/ipc/bindings/OutboxList";
 import { ConfirmDialog } from "../shell/ConfirmDialog";
 import { ErrorBanner } from "../shell/ErrorBanner";
 import { EntityIcon } from "../shell/icons";
 import { ConflictDialog } from "./ConflictDialog";
+import { UncertainDialog } from "./UncertainDialog";
 import { canDiscard, canRetry, entryFieldLabel, groupOutbox, entryValueText, outboxValueText, stateKey, type OutboxGroup } from "./outbox";
 
 interface Props {
@@ -19,7 +20,7 @@ interface Props {
 
 const asError = (e: unknown): IpcError => (e instanceof IpcFailure ? e.error : { code: "internal", message: String(e) });
 
-/** The outbox: every unsent edit by record, with its state; retry, discard, resolve, export. */
+/** The outbox: every unsent edit by record, with its state; retry, discard, resolve, decide, export. */
 export function OutboxPage({ revision, onOpen }: Props) {
   const { t, lang } = useI18n();
   const [list, setList] = useState<OutboxList | null>(null);
@@ -28,6 +29,8 @@ export function OutboxPage({ revision, onOpen }: Props) {
   const [reloads, setReloads] = useState(0);
   const [discarding, setDiscarding] = useState<OutboxEntry | null>(null);
   const [resolving, setResolving] = useState<OutboxGroup | null>(null);
+  /** A create not known to have reached the portal, waiting for the user's word. */
+  const [deciding, setDeciding] = useState<OutboxEntry | null>(null);
   const [busy, setBusy] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
   const importFile = useRef<HTMLInputElement>(null);
@@ -179,6 +182,11 @@ export function OutboxPage({ revision, onOpen }: Props) {
                     <td>{e.attempts}</td>
                     <td className="muted small">{formatDateTime(new Date(e.happenedMs).toISOString(), lang)}</td>
                     <td className="row-actions">
+                      {e.state === "uncertain" && (
+                        <button type="button" className="primary small" disabled={busy} onClick={() => setDeciding(e)} data-testid="outbox-decide">
+                          {t("outbox.decide")}
+                        </button>
+                      )}
                       {canRetry(e.state) && e.state !== "pending" && (
                         <button type="button" className="link-button small" disabled={busy} onClick={() => act(() => outboxRetry(e.id))} data-testid="outbox-retry">
                           {t("outbox.retry")}
@@ -226,6 +234,14 @@ export function OutboxPage({ revision, onOpen }: Props) {
         >
           <p>{t("outbox.discardConfirm", { field: entryFieldLabel(discarding, t), title: discarding.recordTitle })}</p>
         </ConfirmDialog>
+      )}
+      {deciding && (
+        <UncertainDialog
+          entry={deciding}
+          busy={busy}
+          onCancel={() => setDeciding(null)}
+          onChoose={(choice) => act(() => outboxSettle(deciding.id, choice), () => setDeciding(null))}
+        />
       )}
       {resolving && (
         <ConflictDialog

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { OutboxEntry } from "../../lib/ipc/bindings/OutboxEntry";
-import { canDiscard, canRetry, entryValueText, groupOutbox, outboxValueText } from "./outbox";
+import { translate, type MessageKey } from "../../lib/i18n";
+import { canDiscard, canRetry, entryValueText, groupOutbox, outboxValueText, uncertainQuestion } from "./outbox";
 
 function entry(id: number, recordId: number, happenedMs: number, extra: Partial<OutboxEntry> = {}): OutboxEntry {
   return {
@@ -19,6 +20,7 @@ function entry(id: number, recordId: number, happenedMs: number, extra: Partial<
     lastError: null,
     happenedMs,
     source: "deviceOffline",
+    uncertain: null,
     ...extra,
   };
 }
@@ -62,5 +64,46 @@ describe("entryValueText", () => {
     expect(entryValueText(e, "base")).toBe("Анна Б, Вера Г");
     expect(entryValueText(e, "mine")).toBe("Вера Г, Олег Д");
     expect(entryValueText(e, "theirs")).toBe("159");
+  });
+});
+
+describe("a create not known to have reached the portal", () => {
+  const uncertain = entry(9, 40, 900, {
+    op: "create",
+    field: "*",
+    recordTitle: "ООО Для Ирины",
+    state: "uncertain",
+    attempts: 1,
+    uncertain: { sentMs: Date.UTC(2026, 2, 2, 9, 30), assigneeId: 2, assigneeName: "Ирина Волкова", laterEntries: 2 },
+  });
+  const en = (key: MessageKey, params?: Record<string, string | number>) => translate("en", key, params);
+  const ru = (key: MessageKey, params?: Record<string, string | number>) => translate("ru", key, params);
+
+  it("waits for the user: shown first, neither retried nor discarded", () => {
+    expect(groupOutbox([entry(1, 10, 100), uncertain]).map((g) => g.key.id)).toEqual([40, 10]);
+    expect(canRetry("uncertain")).toBe(false);
+    expect(canDiscard("uncertain")).toBe(false);
+  });
+
+  it("says when it was sent, whose it would be, what to check and what 'it is there' does", () => {
+    const text = uncertainQuestion(uncertain, en, "en").join("\n");
+    expect(text).toContain("“ООО Для Ирины” was sent on ");
+    expect(text).toContain("the portal did not answer");
+    expect(text).toContain("assigned to Ирина Волкова");
+    expect(text).toContain("Check in Bitrix24");
+    expect(text).toContain("2 later change(s)");
+    expect(text).toContain("leaves your lists");
+    const russian = uncertainQuestion(uncertain, ru, "ru").join("\n");
+    expect(russian).toContain("«ООО Для Ирины» отправлена ");
+    expect(russian).toContain("Ответственный в ней — Ирина Волкова");
+    expect(russian).toContain("Проверьте в Битрикс24");
+  });
+
+  it("says so when the time of the send is not known, and leaves out changes there are none of", () => {
+    const imported = { ...uncertain, uncertain: { sentMs: null, assigneeId: null, assigneeName: "", laterEntries: 0 } };
+    const text = uncertainQuestion(imported, en, "en");
+    expect(text[0]).toBe("“ООО Для Ирины” was sent before, but the portal's answer is not known.");
+    expect(text.join("\n")).not.toContain("later change");
+    expect(text[1]).toContain("You may not be able to see such records");
   });
 });

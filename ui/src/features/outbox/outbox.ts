@@ -1,5 +1,6 @@
 // The outbox panel's pure parts: entries grouped by record, values as text, states in words.
-import type { MessageKey } from "../../lib/i18n";
+import { formatDateTime } from "../../lib/format";
+import type { Language, MessageKey, Translate } from "../../lib/i18n";
 import type { OutboxEntry } from "../../lib/ipc/bindings/OutboxEntry";
 import type { OutboxState } from "../../lib/ipc/bindings/OutboxState";
 import type { RecordKey } from "../../lib/ipc/bindings/RecordKey";
@@ -10,11 +11,13 @@ export interface OutboxGroup {
   entries: OutboxEntry[];
   /** Entries of this record in conflict: the group is shown first. */
   conflicts: number;
+  /** Creates of this record not known to have reached the portal: shown first too. */
+  uncertain: number;
 }
 
 /**
  * Entries by record, in the order they will be uploaded (each record's oldest edit first);
- * records with a conflict come first, since they wait for the user.
+ * records with a conflict or an uncertain create come first, since they wait for the user.
  */
 export function groupOutbox(entries: readonly OutboxEntry[]): OutboxGroup[] {
   const groups = new Map<string, OutboxGroup & { first: number }>();
@@ -22,16 +25,18 @@ export function groupOutbox(entries: readonly OutboxEntry[]): OutboxGroup[] {
     const id = `${e.key.entityType}:${e.key.id}`;
     let g = groups.get(id);
     if (!g) {
-      g = { key: e.key, title: e.recordTitle, entries: [], conflicts: 0, first: e.happenedMs };
+      g = { key: e.key, title: e.recordTitle, entries: [], conflicts: 0, uncertain: 0, first: e.happenedMs };
       groups.set(id, g);
     }
     g.entries.push(e);
     g.first = Math.min(g.first, e.happenedMs);
     if (e.state === "conflict") g.conflicts += 1;
+    if (e.state === "uncertain") g.uncertain += 1;
   }
+  const waits = (g: OutboxGroup) => Number(g.conflicts + g.uncertain > 0);
   return [...groups.values()]
     .map((g) => ({ ...g, entries: [...g.entries].sort((a, b) => a.happenedMs - b.happenedMs || a.id - b.id) }))
-    .sort((a, b) => Number(b.conflicts > 0) - Number(a.conflicts > 0) || a.first - b.first)
+    .sort((a, b) => waits(b) - waits(a) || a.first - b.first)
     .map(({ first: _first, ...g }) => g);
 }
 
@@ -70,7 +75,23 @@ export function canRetry(s: OutboxState): boolean {
 }
 
 export function canDiscard(s: OutboxState): boolean {
-  return s !== "done" && s !== "discarded" && s !== "sending";
+  // Sending or uncertain: it may be on the portal already; the user says first (Decide).
+  return s !== "done" && s !== "discarded" && s !== "sending" && s !== "uncertain";
+}
+
+/**
+ * What an uncertain create tells the user before they choose, paragraph by paragraph: when it
+ * was sent, why Kartoteka cannot check, what to check, and what "it is there" does.
+ */
+export function uncertainQuestion(e: Pick<OutboxEntry, "recordTitle" | "uncertain">, t: Translate, lang: Language): string[] {
+  const u = e.uncertain;
+  const title = e.recordTitle;
+  const sent = u?.sentMs ? t("outbox.uncertain.sent", { title, time: formatDateTime(new Date(u.sentMs).toISOString(), lang) }) : t("outbox.uncertain.sentEarlier", { title });
+  const why = u && u.assigneeName ? t("outbox.uncertain.assignee", { name: u.assigneeName }) : t("outbox.uncertain.noAssignee");
+  const out = [sent, why, t("outbox.uncertain.check", { title })];
+  if (u && u.laterEntries > 0) out.push(t("outbox.uncertain.later", { n: u.laterEntries }));
+  out.push(t("outbox.uncertain.arrivedNote"));
+  return out;
 }
 
 /** The field an entry changes, for a person: its label, or "whole record" for a create/delete. */

@@ -15,7 +15,7 @@ interface Props {
   counts?: PortalCounts | null;
   onSync: () => void;
   /** Unsent edits and open conflicts (the badge); `null` hides the badge. */
-  outbox?: { open: number; conflicts: number } | null;
+  outbox?: { open: number; conflicts: number; uncertain?: number } | null;
   onOpenOutbox?: () => void;
   onWorkOffline?: (offline: boolean) => void;
 }
@@ -93,9 +93,15 @@ export function Header({ title, status, sync, syncSeen = {}, counts = null, onSy
         {outbox && outbox.open > 0 && (
           <button
             type="button"
-            className={outbox.conflicts > 0 ? "outbox-badge conflict" : "outbox-badge"}
+            className={outbox.conflicts + (outbox.uncertain ?? 0) > 0 ? "outbox-badge conflict" : "outbox-badge"}
             data-testid="outbox-badge"
-            title={[t("header.unsent", { n: outbox.open }), outbox.conflicts > 0 ? t("header.conflicts", { n: outbox.conflicts }) : ""].filter(Boolean).join(" · ")}
+            title={[
+              t("header.unsent", { n: outbox.open }),
+              outbox.conflicts > 0 ? t("header.conflicts", { n: outbox.conflicts }) : "",
+              (outbox.uncertain ?? 0) > 0 ? t("header.uncertain", { n: outbox.uncertain ?? 0 }) : "",
+            ]
+              .filter(Boolean)
+              .join(" · ")}
             aria-label={t("header.unsent", { n: outbox.open })}
             onClick={onOpenOutbox}
           >

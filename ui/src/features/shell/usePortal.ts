@@ -57,8 +57,8 @@ export interface PortalState {
   error: IpcError | null;
   /** Bumped whenever records may have changed, so open lists reload. */
   revision: number;
-  /** Unsent edits (the badge) and open conflicts; `null` until known. */
-  outbox: { open: number; conflicts: number } | null;
+  /** Unsent edits (the badge), open conflicts and creates waiting for a decision; `null` until known. */
+  outbox: { open: number; conflicts: number; uncertain: number } | null;
   /** Bumped whenever the outbox may have changed, so the outbox panel reloads. */
   outboxRevision: number;
   reload: () => void;
@@ -88,13 +88,13 @@ export function usePortal(): PortalState {
   const [syncSeen, setSyncSeen] = useState<SyncSeen>({});
   const [error, setError] = useState<IpcError | null>(null);
   const [revision, setRevision] = useState(0);
-  const [outbox, setOutbox] = useState<{ open: number; conflicts: number } | null>(null);
+  const [outbox, setOutbox] = useState<{ open: number; conflicts: number; uncertain: number } | null>(null);
   const [outboxRevision, setOutboxRevision] = useState(0);
 
   const refreshOutbox = useCallback(() => {
     setOutboxRevision((r) => r + 1);
     outboxList({ includeClosed: false, record: null })
-      .then((l) => setOutbox({ open: l.open, conflicts: l.conflicts }))
+      .then((l) => setOutbox({ open: l.open, conflicts: l.conflicts, uncertain: l.uncertain ?? 0 }))
       .catch(() => {
         // No replica yet (connect screen, a portal starting): no badge.
         setOutbox(null);

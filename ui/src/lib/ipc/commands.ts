@@ -36,6 +36,8 @@ import type { OutboxExported } from "./bindings/OutboxExported";
 import type { OutboxList } from "./bindings/OutboxList";
 import type { OutboxListRequest } from "./bindings/OutboxListRequest";
 import type { OutboxResolveRequest } from "./bindings/OutboxResolveRequest";
+import type { OutboxSettleRequest } from "./bindings/OutboxSettleRequest";
+import type { UncertainChoice } from "./bindings/UncertainChoice";
 import type { RecordCreateRequest } from "./bindings/RecordCreateRequest";
 import type { RecordDeleteRequest } from "./bindings/RecordDeleteRequest";
 import type { RecordRestoreRequest } from "./bindings/RecordRestoreRequest";
@@ -68,6 +70,7 @@ export interface Commands {
   outbox_list: [OutboxListRequest, OutboxList];
   outbox_resolve: [OutboxResolveRequest, EditSaved];
   outbox_retry: [OutboxEntryRequest, number];
+  outbox_settle: [OutboxSettleRequest, null];
   outbox_discard: [OutboxEntryRequest, null];
   outbox_export: [OutboxExportRequest, OutboxExported];
   outbox_import: [OutboxImportRequest, number];
@@ -111,6 +114,7 @@ export const recordRestore = (request: RecordRestoreRequest) => call("record_res
 export const outboxList = (request: OutboxListRequest) => call("outbox_list", request);
 export const outboxResolve = (request: OutboxResolveRequest) => call("outbox_resolve", request);
 export const outboxRetry = (id: number | null) => call("outbox_retry", { id });
+export const outboxSettle = (id: number, choice: UncertainChoice) => call("outbox_settle", { id, choice });
 export const outboxDiscard = (id: number) => call("outbox_discard", { id });
 export const outboxExport = (path: string | null) => call("outbox_export", { path });
 export const outboxImport = (content: string, originConfirmed = false) => call("outbox_import", { content, originConfirmed });

@@ -140,6 +140,7 @@ pub struct Profile {
 
 const META_USER: &str = "profile.user_id";
 const META_SUPERVISOR: &str = "profile.is_supervisor";
+const META_ADMIN: &str = "profile.is_admin";
 const META_DEVICE: &str = "device_id";
 /// The id a replica had before [`give_device_id`] replaced a shared one (`unknown-device`): its
 /// own change logs published under it stay its own.
@@ -187,6 +188,17 @@ impl Store {
             META_SUPERVISOR,
             if profile.is_supervisor { "1" } else { "0" },
         )
+    }
+
+    /// Whether the signed-in user administers the portal (`user.admin`), as the last sync found:
+    /// an administrator reads every record, so a look-up that finds nothing is conclusive.
+    /// `false` until a sync has said.
+    pub fn is_admin(&self) -> Result<bool, StoreError> {
+        Ok(self.meta(META_ADMIN)?.as_deref() == Some("1"))
+    }
+
+    pub fn set_admin(&mut self, admin: bool) -> Result<(), StoreError> {
+        self.set_meta(META_ADMIN, if admin { "1" } else { "0" })
     }
 
     /// The host of the portal this replica holds (kept at every sign-in).

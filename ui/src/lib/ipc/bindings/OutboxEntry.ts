@@ -4,6 +4,7 @@ import type { OutboxOp } from "./OutboxOp";
 import type { OutboxState } from "./OutboxState";
 import type { OutboxTexts } from "./OutboxTexts";
 import type { RecordKey } from "./RecordKey";
+import type { UncertainCreate } from "./UncertainCreate";
 
 /**
  * One outbox entry as the outbox panel and `kartoteka-cli outbox list` show it.
@@ -28,4 +29,8 @@ texts: OutboxTexts, state: OutboxState, attempts: number, lastError: string | nu
 /**
  * Device time of the edit, UTC unix milliseconds.
  */
-happenedMs: number, source: HistorySource, };
+happenedMs: number, source: HistorySource, 
+/**
+ * For an [`OutboxState::Uncertain`] create: what the user is told before choosing.
+ */
+uncertain: UncertainCreate | null, };

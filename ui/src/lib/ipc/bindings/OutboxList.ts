@@ -5,4 +5,8 @@ export type OutboxList = { entries: Array<OutboxEntry>,
 /**
  * Entries still to upload or decide (the badge).
  */
-open: number, conflicts: number, };
+open: number, conflicts: number, 
+/**
+ * Creates waiting for the user to say whether they reached the portal.
+ */
+uncertain: number, };

@@ -3,4 +3,4 @@
 /**
  * Where an outbox entry stands.
  */
-export type OutboxState = "pending" | "sending" | "conflict" | "blocked" | "rejected" | "gone" | "done" | "discarded";
+export type OutboxState = "pending" | "sending" | "conflict" | "blocked" | "rejected" | "gone" | "uncertain" | "done" | "discarded";
