@@ -183,7 +183,12 @@ async fn a_webhook_without_user_and_department_scopes_still_syncs_and_says_what_
     let emu = Emu::new(&sb);
     let dir = tempfile::tempdir().expect("temp dir");
     let store = replica(&dir.path().join("replica.db"));
-    // First with every scope: the names are known.
+    // User 2 keeps a personal time zone, which `user.get` tells.
+    Control::of(&sb)
+        .configure(json!({"userTimeZones": {"2": "Europe/Berlin"}}))
+        .await
+        .expect("config");
+    // First with every scope: the names and the zone are known.
     let full = emu
         .post("credentials", json!({"userId": 2, "code": "head2full"}))
         .await["url"]
@@ -193,6 +198,12 @@ async fn a_webhook_without_user_and_department_scopes_still_syncs_and_says_what_
     synced(&full, &store).await;
     let names_before = store.lock().expect("lock").users().expect("users").len();
     assert!(names_before > 1);
+    assert!(store
+        .lock()
+        .expect("lock")
+        .user_time()
+        .expect("zone")
+        .is_some());
 
     // Then the same user with `crm` only, as a webhook made with the old README's advice
     // minus the user scope.
@@ -225,6 +236,10 @@ async fn a_webhook_without_user_and_department_scopes_still_syncs_and_says_what_
             s.users().expect("users").len(),
             names_before,
             "the names known before are kept, not wiped by a refused user.get"
+        );
+        assert!(
+            s.user_time().expect("zone").is_some(),
+            "the user's time zone is not known to be gone: it is kept"
         );
     }
     // The portal refused user.get and department.get for want of scope: that is what it was

@@ -247,16 +247,19 @@ impl Core {
         // which box to tick rather than shown a later refusal. A portal that does not list
         // scopes is judged by the call below alone.
         let missing = match client.scopes().await {
-            Ok(granted) => WebhookScope::missing_from(&granted),
+            Ok(granted) => Some(WebhookScope::missing_from(&granted)),
             Err(error) if error.class() == kartoteka_bitrix::ErrorClass::Auth => {
                 return Err(from_bitrix(&error))
             }
             Err(error) => {
                 tracing::info!(%error, "the portal did not list the webhook's scopes");
-                Vec::new()
+                None
             }
         };
-        if missing.contains(&WebhookScope::Crm) {
+        if missing
+            .as_ref()
+            .is_some_and(|m| m.contains(&WebhookScope::Crm))
+        {
             return Err(IpcError::new(
                 ErrorCode::NoAccess,
                 "the webhook lacks the crm scope: edit it in Bitrix24 and tick crm",
@@ -278,18 +281,30 @@ impl Core {
             _sandbox: None,
         };
         let mut status = self.install(portal, true);
-        match self.replica() {
-            Ok(replica) => {
-                let mut store = replica
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                if let Err(error) = store.set_missing_scopes(&missing) {
-                    tracing::warn!(%error, "the webhook's scopes were not stored");
+        // Kept with the replica only when the portal said; the sync asks again either way.
+        if let Some(missing) = &missing {
+            match self.replica() {
+                Ok(replica) => {
+                    let mut store = replica
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    if let Err(error) = store.set_missing_scopes(missing) {
+                        tracing::warn!(%error, "the webhook's scopes were not stored");
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "no replica to keep the webhook's scopes in")
                 }
             }
-            Err(error) => tracing::warn!(%error, "no replica to keep the webhook's scopes in"),
         }
-        status.missing_scopes = missing;
+        let missing_now = self.missing_scopes();
+        if missing_now != status.missing_scopes {
+            // `install` told the UI what the replica knew before this connect.
+            status.missing_scopes = missing_now;
+            self.events.send(AppEvent::PortalChanged {
+                status: status.clone(),
+            });
+        }
         Ok(status)
     }
 

@@ -163,9 +163,9 @@ pub fn spawn_scheduler(
 }
 
 /// Whether an upload changed anything the UI shows (an entry uploaded, created, deleted, in
-/// conflict or refused).
+/// conflict, refused, or waiting for the user as uncertain).
 fn upload_moved(s: &UploadSummary) -> bool {
-    s.uploaded + s.created + s.deleted + s.conflicts + s.rejected > 0
+    s.uploaded + s.created + s.deleted + s.conflicts + s.rejected + s.uncertain > 0
 }
 
 pub fn ipc_status(status: &kartoteka_sync::SyncStatus) -> ipc::SyncStatus {

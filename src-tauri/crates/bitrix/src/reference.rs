@@ -36,6 +36,9 @@ pub struct ReferenceBundle {
     pub counts: BTreeMap<EntityType, u64>,
     /// The webhook's scopes as the portal listed them (`scope`), if it answered.
     pub scopes: Option<Vec<String>>,
+    /// `user.get` was refused for want of scope: `users` and `time_zone` are not known (not
+    /// "none"), and what was known of them before stays.
+    pub users_refused: bool,
     /// The webhook user's personal time zone (`TIME_ZONE` of their `user.get` row), if set:
     /// REST datetimes are shifted by it across summer time (see
     /// [`kartoteka_domain::usertime`]).
@@ -139,6 +142,7 @@ impl Client {
 
         // Lists longer than one page: their further pages, 50 to a batch.
         let mut rows: BTreeMap<&'static str, Vec<Value>> = BTreeMap::new();
+        let mut users_refused = false;
         let mut further: Vec<(usize, u64)> = Vec::new();
         for (i, list) in lists.iter().enumerate() {
             let page = match first.outcome(list.key) {
@@ -152,6 +156,7 @@ impl Client {
                 // A webhook without a user scope reads no names; the rest works.
                 Some(Err(e)) if list.key == "users" && e.is_scope_refusal() => {
                     tracing::info!(code = %e.code, "user.get not allowed: people stay unnamed");
+                    users_refused = true;
                     rows.insert(list.key, Vec::new());
                     continue;
                 }
@@ -207,6 +212,7 @@ impl Client {
         });
         let mut bundle = ReferenceBundle {
             time_zone,
+            users_refused,
             users: rows
                 .get("users")
                 .map(|r| r.iter().filter_map(parse_user).collect())

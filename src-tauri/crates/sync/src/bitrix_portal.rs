@@ -188,6 +188,7 @@ impl Portal for BitrixPortal {
             }),
             server_time: bundle.server_time,
             counts: bundle.counts,
+            users_refused: bundle.users_refused,
         })
     }
 

@@ -81,6 +81,9 @@ pub struct ReferenceData {
     pub server_time: Option<DateTime<FixedOffset>>,
     /// Records of each type the user may read, counted in the same request (progress totals).
     pub counts: BTreeMap<EntityType, u64>,
+    /// The portal refused to list users (the webhook lacks a user scope): `users` and the
+    /// signed-in user's time zone are unknown, and the replica keeps what it knew.
+    pub users_refused: bool,
 }
 
 /// Who the webhook acts as.

@@ -123,11 +123,9 @@ impl Replica for Store {
             .signed_in
             .as_ref()
             .and_then(|who| who.missing_scopes.clone());
-        // A webhook that may not read users gets none: the names known before are kept.
-        let names_refused = missing
-            .as_ref()
-            .is_some_and(|m| m.contains(&kartoteka_domain::ipc::WebhookScope::Users));
-        if !(names_refused && reference.users.is_empty()) {
+        // A webhook that may not read users gets none: the names (and the user's time zone)
+        // known before are kept.
+        if !reference.users_refused {
             self.replace_users(&reference.users)?;
         }
         if let Some(missing) = &missing {
@@ -154,7 +152,9 @@ impl Replica for Store {
                 is_supervisor: who.is_supervisor,
             })?;
             self.set_admin(who.is_admin)?;
-            self.set_user_time_zone(who.time_zone.as_deref())?;
+            if !reference.users_refused {
+                self.set_user_time_zone(who.time_zone.as_deref())?;
+            }
             self.set_portal_host(&who.portal_host)?;
         }
         if let Some(t) = reference.server_time {
