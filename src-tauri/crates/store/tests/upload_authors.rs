@@ -212,6 +212,122 @@ fn a_colleagues_changes_in_our_uploads_answer_are_never_recorded_under_our_name(
     assert_eq!(store.verify_history().expect("verify").1, None);
 }
 
+/// Edits the deal offline (`fields`) and marks its entries as being sent.
+fn edit_and_send(store: &mut Store, fields: Value) -> Vec<i64> {
+    let edit = RecordEdit {
+        fields: fields.as_object().cloned().unwrap_or_default(),
+        multi_fields: vec![],
+    };
+    store
+        .edit_record(&me(), key(EntityType::Deal, 7), &edit, ms(BEFORE) + 60_000)
+        .expect("edit");
+    let ids: Vec<i64> = store.upload_queue(10).expect("queue")[0]
+        .entries
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    store.mark_sending(&ids).expect("sending");
+    ids
+}
+
+#[test]
+fn what_the_portal_sets_because_of_our_stage_move_is_ours() {
+    // A move to a final stage makes the portal set the stage group, `closed` and the close
+    // date itself (`crm/lib/Field/StageSemanticId.php`, `Closed.php`, `CloseDate.php`), and
+    // name us as the mover (`MovedBy.php`): all of it follows from our write.
+    let mut store = replica();
+    let k = key(EntityType::Deal, 7);
+    let ids = edit_and_send(&mut store, json!({"stageId": "WON"}));
+    let won = with(
+        pulled_deal(),
+        json!({
+            "stageId": "WON",
+            "stageSemanticId": "S",
+            "closed": "Y",
+            "closedate": "2026-03-02",
+            "movedBy": ME,
+            "movedTime": OUR_WRITE,
+            "updatedBy": ME,
+            "updatedTime": OUR_WRITE,
+        }),
+    );
+    store
+        .upload_succeeded(k, &ids, Some(&won), ms(OUR_WRITE) + 500, true)
+        .expect("uploaded");
+
+    let events = history(&store, k);
+    for field in ["stageSemanticId", "closed", "closedate"] {
+        let seen = observed(&events, field);
+        assert_eq!(seen.len(), 1, "{field}: {events:#?}");
+        assert_eq!(
+            (seen[0].author_id, seen[0].author_kind),
+            (Some(ME), AuthorKind::Person),
+            "{field} follows from our move: it is ours"
+        );
+    }
+    assert!(
+        observed(&events, "stageId").is_empty(),
+        "the move itself is recorded once, as made here: {events:#?}"
+    );
+    let before = history(&store, k).len();
+    store
+        .apply_pulled(EntityType::Deal, &[won], &checkpoint(7))
+        .expect("pull");
+    assert_eq!(
+        history(&store, k).len(),
+        before,
+        "the next pull does not observe the consequences again"
+    );
+    assert_eq!(store.verify_history().expect("verify").1, None);
+}
+
+#[test]
+fn a_colleagues_company_change_is_not_ours_because_we_set_the_contacts() {
+    let mut store = replica();
+    let k = key(EntityType::Deal, 7);
+    let ids = edit_and_send(&mut store, json!({"contactIds": [21]}));
+    let answer = with(
+        pulled_deal(),
+        json!({
+            "contactIds": [21],
+            "contactId": 21,
+            "companyId": 31,
+            "updatedBy": ME,
+            "updatedTime": OUR_WRITE,
+        }),
+    );
+    store
+        .upload_succeeded(k, &ids, Some(&answer), ms(OUR_WRITE) + 500, true)
+        .expect("uploaded");
+    let events = history(&store, k);
+    let company: Vec<&HistoryEvent> = events
+        .iter()
+        .filter(|e| {
+            e.source == HistorySource::Observed
+                && e.event == HistoryEventCode::LinkAdded
+                && e.new_value
+                    .as_deref()
+                    .is_some_and(|v| v.contains("\"id\":31"))
+        })
+        .collect();
+    assert_eq!(
+        company.len(),
+        1,
+        "the colleague's company link: {events:#?}"
+    );
+    assert_eq!(
+        (company[0].author_id, company[0].author_kind),
+        (None, AuthorKind::Unknown),
+        "we set the contacts, not the company"
+    );
+    assert!(
+        !events.iter().any(|e| e.source == HistorySource::Observed
+            && e.event == HistoryEventCode::LinkAdded
+            && e.author_id == Some(ME)),
+        "our contact is recorded as made here, nothing observed is ours: {events:#?}"
+    );
+}
+
 #[test]
 fn a_pull_while_our_write_may_have_landed_does_not_put_the_colleagues_fields_under_our_name() {
     let mut store = replica();

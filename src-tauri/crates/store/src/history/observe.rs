@@ -539,13 +539,19 @@ impl<'c> Observer<'c> {
             }
             _ => None,
         };
+        // In a final stage: a move here set the close date (`crm/lib/Field/CloseDate.php`).
+        let closes = matches!(
+            record.field("stageSemanticId").and_then(Value::as_str),
+            Some("S" | "F")
+        ) || matches!(record.field("closed"), Some(Value::Bool(true)))
+            || record.field("closed").and_then(Value::as_str) == Some("Y");
         let mut unknown = 0;
         let events =
             self.stamped_events(
                 prev,
                 record,
                 restored_after,
-                &mut |change| match change_author(change, by, own, mover.is_some()) {
+                &mut |change| match change_author(change, by, own, mover.is_some(), closes) {
                     ChangeAuthor::LastUpdater => (by, at),
                     ChangeAuthor::Mover => mover.map_or((None, at), |(id, t)| (Some(id), t * 1000)),
                     ChangeAuthor::Unknown => {
@@ -680,13 +686,13 @@ impl<'c> Observer<'c> {
         let new_links = declared_links(record);
         for l in &new_links {
             if !old_links.iter().any(|o| o.to == l.to) {
-                let (by, at) = stamp(ObservedChange::Link);
+                let (by, at) = stamp(ObservedChange::Link(l.to.entity_type));
                 events.push(self.link(record, at, by, l.to, true)?);
             }
         }
         for l in &old_links {
             if !new_links.iter().any(|n| n.to == l.to) {
-                let (by, at) = stamp(ObservedChange::Link);
+                let (by, at) = stamp(ObservedChange::Link(l.to.entity_type));
                 events.push(self.link(record, at, by, l.to, false)?);
             }
         }
