@@ -391,3 +391,75 @@ async fn a_log_refused_on_one_record_waits_for_the_next_sync_and_log_messages_st
     assert_eq!(arrived, 1, "read once by the colleague");
     sb.shutdown().await;
 }
+
+/// The manager's change log as a comment on the deal, and the deal changed, so the
+/// administrator's next pull finds the record due for a read of its timeline.
+async fn a_comment_log_on_the_deal(emu: &Emu, k: i64) {
+    let r = emu
+        .act(
+            MANAGER,
+            "crm.timeline.comment.add",
+            json!({"fields": {"ENTITY_ID": DEAL, "ENTITY_TYPE": "deal",
+                              "COMMENT": peer_log_text(k)}}),
+        )
+        .await;
+    assert!(r["error"].is_null(), "{r}");
+    let r = emu
+        .act(
+            MANAGER,
+            "crm.item.update",
+            json!({"entityTypeId": 2, "id": DEAL, "useOriginalUfNames": "Y",
+                   "fields": {"UF_CRM_VISITS": k}}),
+        )
+        .await;
+    assert!(r["error"].is_null(), "{r}");
+}
+
+async fn read_peer_logs(url: &str, store: &Arc<Mutex<Store>>) -> u64 {
+    Uploader::new(
+        client(url),
+        Arc::clone(store),
+        kartoteka_sync::system_clock(),
+    )
+    .read_peer_logs(&CancellationToken::new())
+    .await
+    .expect("read other users' change logs")
+}
+
+/// An internal error inside the batch for one record's list of comments may pass: the record
+/// stays due with its marks where they were, and the next read (with no change to the record
+/// between) takes the log it missed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_that_failed_for_a_moment_is_read_again_without_a_new_change() {
+    let sb = sandbox(None).await;
+    let emu = Emu::new(&sb);
+    let url = sb.admin_webhook_url();
+    let dir = tempfile::tempdir().expect("dir");
+    let admin = replica(&dir.path().join("admin.db"));
+    cli_sync(&url, &admin).await;
+    a_comment_log_on_the_deal(&emu, 1).await;
+    engine(&url, &admin, policy(ReconcilePolicy::WhenCountsDiffer))
+        .run(&CancellationToken::new())
+        .await
+        .expect("pull");
+    emu.post(
+        "faults",
+        json!({"match": {"method": "crm.timeline.comment.list"},
+               "action": {"type": "error", "status": 500, "error": "INTERNAL_SERVER_ERROR",
+                          "description": "Internal server error"}}),
+    )
+    .await;
+    assert_eq!(read_peer_logs(&url, &admin).await, 0, "the comments failed");
+    assert_eq!(emu.faults_fired().await, [1], "the error was met");
+    assert_eq!(
+        read_peer_logs(&url, &admin).await,
+        1,
+        "the record stayed due: its comments are read on the next run"
+    );
+    let arrived = history(&admin, false)
+        .into_iter()
+        .filter(|e| e.source == HistorySource::PeerLog && e.author_id == Some(MANAGER))
+        .count();
+    assert_eq!(arrived, 1, "the manager's log, once");
+    sb.shutdown().await;
+}

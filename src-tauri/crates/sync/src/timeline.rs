@@ -202,7 +202,8 @@ enum ListRead {
     Complete,
     /// The portal refused the list for good (no access, no such method): nothing to read now.
     Refused,
-    /// Cut short (no answer, "retry later", a portal that does not page): read again next run.
+    /// Cut short (no answer, an error that may pass, a portal that does not page): read again
+    /// next run.
     Cut,
 }
 
@@ -270,8 +271,7 @@ impl RecordRead {
                     }
                 }
             }
-            Some(Err(e)) if retry_later(e) => ListRead::Cut,
-            Some(Err(_)) => ListRead::Refused,
+            Some(Err(e)) => after_a_list_error(e),
             None => ListRead::Cut,
         };
     }
@@ -293,12 +293,20 @@ impl RecordRead {
     }
 }
 
-/// Refusals that say "not now" rather than "not this".
-fn retry_later(e: &ApiError) -> bool {
-    matches!(
-        e.code.as_str(),
-        "QUERY_LIMIT_EXCEEDED" | "OPERATION_TIME_LIMIT" | "OVERLOAD_LIMIT"
-    )
+/// A list refused: for good only when the portal says the record cannot be read (no access, no
+/// such record) or the method does not exist (`ERROR_METHOD_NOT_FOUND`, `insufficient_scope`);
+/// anything else (a limit, an internal error, an empty code, a 5xx inside the batch) may pass,
+/// so the read is cut short and the record stays due.
+fn after_a_list_error(e: &ApiError) -> ListRead {
+    if e.is_access_denied()
+        || e.is_not_found()
+        || e.is_scope_refusal()
+        || e.code == "ERROR_METHOD_NOT_FOUND"
+    {
+        ListRead::Refused
+    } else {
+        ListRead::Cut
+    }
 }
 
 fn answer(r: &BatchResult, key: &str) -> LogAnswer {
@@ -536,6 +544,37 @@ mod tests {
         #[case] want: ListStep,
     ) {
         assert_eq!(list_step(mark, at, 3, &p), want);
+    }
+
+    fn api(code: &str, description: &str) -> ApiError {
+        ApiError {
+            code: code.to_string(),
+            description: description.to_string(),
+        }
+    }
+
+    #[rstest]
+    #[case::access_denied_is_for_good(api("ACCESS_DENIED", "Access denied!"), ListRead::Refused)]
+    #[case::access_denied_in_words_is_for_good(api("", "Access denied."), ListRead::Refused)]
+    #[case::no_such_record_is_for_good(api("NOT_FOUND", "Not found"), ListRead::Refused)]
+    #[case::no_such_method_is_for_good(
+        api("ERROR_METHOD_NOT_FOUND", "Method not found!"),
+        ListRead::Refused
+    )]
+    #[case::a_scope_too_narrow_is_for_good(api("insufficient_scope", ""), ListRead::Refused)]
+    #[case::a_rate_limit_cuts_the_read(
+        api("QUERY_LIMIT_EXCEEDED", "Too many requests"),
+        ListRead::Cut
+    )]
+    #[case::an_overload_cuts_the_read(api("OVERLOAD_LIMIT", ""), ListRead::Cut)]
+    #[case::an_internal_error_cuts_the_read(
+        api("INTERNAL_SERVER_ERROR", "Internal server error"),
+        ListRead::Cut
+    )]
+    #[case::an_empty_code_cuts_the_read(api("", ""), ListRead::Cut)]
+    #[case::an_unknown_code_cuts_the_read(api("100", "Could not find value"), ListRead::Cut)]
+    fn after_a_refused_timeline_list(#[case] e: ApiError, #[case] want: ListRead) {
+        assert_eq!(after_a_list_error(&e), want);
     }
 
     #[rstest]
