@@ -463,3 +463,69 @@ async fn a_list_that_failed_for_a_moment_is_read_again_without_a_new_change() {
     assert_eq!(arrived, 1, "the manager's log, once");
     sb.shutdown().await;
 }
+
+/// The portal took a change log but its answer was lost: the log is sent again on the next
+/// sync and stands twice on the timeline; the colleague records it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_published_twice_after_a_lost_answer_is_recorded_once() {
+    let sb = sandbox(None).await;
+    let emu = Emu::new(&sb);
+    let url_admin = sb.admin_webhook_url();
+    let url_manager = sb.webhook_url(MANAGER).expect("manager webhook");
+    let dir = tempfile::tempdir().expect("dir");
+    let admin = replica(&dir.path().join("admin.db"));
+    let manager = replica(&dir.path().join("manager.db"));
+    cli_sync(&url_admin, &admin).await;
+    cli_sync(&url_manager, &manager).await;
+    // The upload's third request (read back, update, log) is applied, then answered 500.
+    emu.post(
+        "faults",
+        json!([{"match": {"method": "batch", "nth": 3},
+                "action": {"type": "commitThenFail", "status": 500}}]),
+    )
+    .await;
+    cli_edit(
+        &manager,
+        json!({"title": "Опубликован дважды"}),
+        FIRST_EDIT_MS,
+    );
+    let lost = Uploader::new(
+        client(&url_manager),
+        Arc::clone(&manager),
+        kartoteka_sync::system_clock(),
+    )
+    .run(&CancellationToken::new())
+    .await;
+    assert!(lost.is_err(), "the lost answer stops the run: {lost:?}");
+    assert_eq!(emu.faults_fired().await, [1], "the answer was lost");
+    cli_sync(&url_manager, &manager).await;
+    let logs = emu
+        .act(
+            1,
+            "crm.timeline.logmessage.list",
+            json!({"entityTypeId": 2, "entityId": DEAL}),
+        )
+        .await;
+    let copies = logs["result"]["logMessages"]
+        .as_array()
+        .expect("log messages")
+        .iter()
+        .filter(|m| {
+            m["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("Опубликован дважды"))
+        })
+        .count();
+    assert_eq!(copies, 2, "the log stands twice on the timeline: {logs}");
+
+    cli_sync(&url_admin, &admin).await;
+    let arrived = history(&admin, true)
+        .into_iter()
+        .filter(|e| {
+            e.source == HistorySource::PeerLog
+                && e.new_display.as_deref() == Some("Опубликован дважды")
+        })
+        .count();
+    assert_eq!(arrived, 1, "one change, one entry");
+    sb.shutdown().await;
+}

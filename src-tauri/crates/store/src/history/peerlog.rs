@@ -129,9 +129,16 @@ impl Store {
                 let author_id = block["authorId"].as_i64();
                 let offline = block["source"].as_str() == Some("deviceOffline");
                 let changes = block["changes"].as_array().cloned().unwrap_or_default();
+                // The log's own id when it carries one (`<device>:<outbox_logs.id>`): the same
+                // log published twice (its answer lost, sent again) is recorded once. Older logs
+                // are known by their timeline entry.
+                let named = match block["logId"].as_str() {
+                    Some(id) if !id.is_empty() => format!("peerlog:{id}"),
+                    _ => log.external_id.clone(),
+                };
                 let g = w.new_group();
                 for (i, c) in changes.iter().enumerate() {
-                    let external = format!("{}:{i}", log.external_id);
+                    let external = format!("{named}:{i}");
                     if seen.exists([&external])? {
                         continue;
                     }
