@@ -529,3 +529,40 @@ async fn a_log_published_twice_after_a_lost_answer_is_recorded_once() {
     assert_eq!(arrived, 1, "one change, one entry");
     sb.shutdown().await;
 }
+
+/// Anyone who may edit a deal may write a comment on it, and may write the manager's name into
+/// it: such a log is not the manager's change and is not recorded as one. The manager's own
+/// log beside it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_comment_naming_another_user_as_its_author_is_not_recorded_as_their_change() {
+    let sb = sandbox(None).await;
+    let emu = Emu::new(&sb);
+    let url = sb.admin_webhook_url();
+    let dir = tempfile::tempdir().expect("dir");
+    let admin = replica(&dir.path().join("admin.db"));
+    cli_sync(&url, &admin).await;
+    /// Another user of the portal (rights "all": may edit the deal).
+    const OTHER: i64 = 3;
+    let r = emu
+        .act(
+            OTHER,
+            "crm.timeline.comment.add",
+            json!({"fields": {"ENTITY_ID": DEAL, "ENTITY_TYPE": "deal",
+                              "COMMENT": peer_log_text(1), "AUTHOR_ID": MANAGER}}),
+        )
+        .await;
+    assert!(r["error"].is_null(), "{r}");
+    a_comment_log_on_the_deal(&emu, 2).await;
+    cli_sync(&url, &admin).await;
+    let got: Vec<(Option<i64>, i64)> = history(&admin, true)
+        .into_iter()
+        .filter(|e| e.source == HistorySource::PeerLog)
+        .map(|e| (e.author_id, e.happened_at.timestamp_millis()))
+        .collect();
+    assert_eq!(
+        got,
+        [(Some(MANAGER), FIRST_EDIT_MS + 2 * 60_000)],
+        "only the manager's own log is the manager's change"
+    );
+    sb.shutdown().await;
+}

@@ -136,6 +136,8 @@ fn log(
     TimelineLog {
         external_id: external_id.into(),
         created_ms: 1_772_359_200_000,
+        // Written on the portal by the author the block names.
+        author_id: Some(author_id),
         text: format!("Изменено\n• {field}\n\n{LOG_MARKER}{block}"),
     }
 }
@@ -436,5 +438,49 @@ fn a_log_published_twice_is_recorded_once_and_older_logs_without_an_id_still_arr
             .map(|(v, _, _)| v.as_str())
             .collect::<Vec<_>>(),
         ["Без номера", "Без номера", "Дважды", "Следующий"]
+    );
+}
+
+#[test]
+fn a_log_naming_another_author_than_the_entrys_is_not_recorded() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut store = open(dir.path());
+    store
+        .set_profile(&Profile {
+            user_id: Some(1),
+            is_supervisor: false,
+        })
+        .expect("profile");
+    store
+        .apply_pulled(
+            EntityType::Deal,
+            &[deal(7, "Сделка", "NEW", 2, "2026-03-01T10:00:00+03:00")],
+            &checkpoint(7),
+        )
+        .expect("pull");
+    let by = |external_id: &str, entry_author: Option<i64>, new: &str| {
+        let mut l = log(external_id, "laptop-2", 2, "title", "Сделка", new);
+        l.author_id = entry_author;
+        l
+    };
+    let logs = [
+        by("comment:1", Some(2), "Написал сам"),
+        by("comment:2", Some(3), "Подделка от имени 2"),
+        by("logmessage:3", None, "Автор неизвестен"),
+    ];
+    let n = store
+        .apply_peer_logs(key(EntityType::Deal, 7), &logs, None)
+        .expect("apply");
+    assert_eq!(
+        n, 1,
+        "only the log whose entry its named author wrote is their change"
+    );
+    assert_eq!(
+        peer_entries(&store),
+        [(
+            "Написал сам".to_string(),
+            Some(2),
+            Some("laptop-2".to_string())
+        )]
     );
 }

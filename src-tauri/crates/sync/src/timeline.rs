@@ -157,15 +157,16 @@ impl List {
 
     /// The page's entries as the store takes them, with their ids.
     fn entries(self, v: &Value) -> Vec<(i64, TimelineLog)> {
-        let (list, id_key, created_key, text_key, kind) = match self {
+        let (list, id_key, created_key, text_key, author_key, kind) = match self {
             List::LogMessages => (
                 v.get("logMessages").unwrap_or(v),
                 "id",
                 "created",
                 "text",
+                "authorId",
                 "logmessage",
             ),
-            List::Comments => (v, "ID", "CREATED", "COMMENT", "comment"),
+            List::Comments => (v, "ID", "CREATED", "COMMENT", "AUTHOR_ID", "comment"),
         };
         let int = |v: &Value| {
             v.as_i64()
@@ -185,6 +186,7 @@ impl List {
                             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
                             .map(|t| t.timestamp_millis())
                             .unwrap_or(0),
+                        author_id: int(&e[author_key]),
                         text: e[text_key].as_str().unwrap_or_default().to_string(),
                     },
                 ))
@@ -575,6 +577,30 @@ mod tests {
     #[case::an_unknown_code_cuts_the_read(api("100", "Could not find value"), ListRead::Cut)]
     fn after_a_refused_timeline_list(#[case] e: ApiError, #[case] want: ListRead) {
         assert_eq!(after_a_list_error(&e), want);
+    }
+
+    #[rstest]
+    #[case::a_log_message_s_author_id(
+        List::LogMessages,
+        json!({"logMessages": [{"id": 5, "created": "2026-03-01T10:00:00+03:00",
+                                "authorId": 2, "text": "t"}]}),
+        ("logmessage:5", Some(2))
+    )]
+    #[case::a_comment_s_author_id_as_text(
+        List::Comments,
+        json!([{"ID": "9", "CREATED": "2026-03-01T10:00:00+03:00", "AUTHOR_ID": "3",
+                "COMMENT": "t"}]),
+        ("comment:9", Some(3))
+    )]
+    #[case::no_author_given(List::Comments, json!([{"ID": "9", "COMMENT": "t"}]), ("comment:9", None))]
+    fn a_timeline_entry_carries_the_portal_s_author(
+        #[case] list: List,
+        #[case] page: Value,
+        #[case] want: (&str, Option<i64>),
+    ) {
+        let got = list.entries(&page);
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].1.external_id.as_str(), got[0].1.author_id), want);
     }
 
     #[rstest]
