@@ -98,7 +98,13 @@ pub(crate) fn list_step(mark: i64, at: usize, size: usize, page: &PageRead) -> L
         return ListStep::Complete;
     }
     let next = at + page.ids.len();
-    if page.ids.len() < size || page.total.is_some_and(|t| next as u64 >= t) {
+    // The list's total, when the portal gives it, says whether rows remain; without it a page
+    // shorter than a full one is the last.
+    let ended = match page.total {
+        Some(total) => next as u64 >= total,
+        None => page.ids.len() < size,
+    };
+    if ended {
         return ListStep::Complete;
     }
     if page.fresh == 0 {
@@ -535,6 +541,8 @@ mod tests {
     #[case::an_entry_older_than_the_last_read_ends_it(28, 3, page(&[27, 26, 25], 3, None), ListStep::Complete)]
     #[case::an_empty_page_ends_the_list(0, 30, page(&[], 0, Some(30)), ListStep::Complete)]
     #[case::a_short_page_is_the_list_s_end(0, 3, page(&[7, 6], 2, None), ListStep::Complete)]
+    #[case::a_short_page_with_more_in_the_total_reads_on(0, 3, page(&[7, 6], 2, Some(10)), ListStep::Next(5))]
+    #[case::a_short_page_reaching_the_total_ends_the_list(0, 3, page(&[7, 6], 2, Some(5)), ListStep::Complete)]
     #[case::the_total_reached_ends_the_list(0, 3, page(&[7, 6, 5], 3, Some(6)), ListStep::Complete)]
     #[case::without_a_total_a_full_page_reads_on(0, 3, page(&[7, 6, 5], 3, None), ListStep::Next(6))]
     #[case::a_page_seen_before_means_the_portal_did_not_page(0, 3, page(&[30, 29, 28], 0, Some(10)), ListStep::Stuck)]
