@@ -391,3 +391,178 @@ async fn a_log_refused_on_one_record_waits_for_the_next_sync_and_log_messages_st
     assert_eq!(arrived, 1, "read once by the colleague");
     sb.shutdown().await;
 }
+
+/// The manager's change log as a comment on the deal, and the deal changed, so the
+/// administrator's next pull finds the record due for a read of its timeline.
+async fn a_comment_log_on_the_deal(emu: &Emu, k: i64) {
+    let r = emu
+        .act(
+            MANAGER,
+            "crm.timeline.comment.add",
+            json!({"fields": {"ENTITY_ID": DEAL, "ENTITY_TYPE": "deal",
+                              "COMMENT": peer_log_text(k)}}),
+        )
+        .await;
+    assert!(r["error"].is_null(), "{r}");
+    let r = emu
+        .act(
+            MANAGER,
+            "crm.item.update",
+            json!({"entityTypeId": 2, "id": DEAL, "useOriginalUfNames": "Y",
+                   "fields": {"UF_CRM_VISITS": k}}),
+        )
+        .await;
+    assert!(r["error"].is_null(), "{r}");
+}
+
+async fn read_peer_logs(url: &str, store: &Arc<Mutex<Store>>) -> u64 {
+    Uploader::new(
+        client(url),
+        Arc::clone(store),
+        kartoteka_sync::system_clock(),
+    )
+    .read_peer_logs(&CancellationToken::new())
+    .await
+    .expect("read other users' change logs")
+}
+
+/// An internal error inside the batch for one record's list of comments may pass: the record
+/// stays due with its marks where they were, and the next read (with no change to the record
+/// between) takes the log it missed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_that_failed_for_a_moment_is_read_again_without_a_new_change() {
+    let sb = sandbox(None).await;
+    let emu = Emu::new(&sb);
+    let url = sb.admin_webhook_url();
+    let dir = tempfile::tempdir().expect("dir");
+    let admin = replica(&dir.path().join("admin.db"));
+    cli_sync(&url, &admin).await;
+    a_comment_log_on_the_deal(&emu, 1).await;
+    engine(&url, &admin, policy(ReconcilePolicy::WhenCountsDiffer))
+        .run(&CancellationToken::new())
+        .await
+        .expect("pull");
+    emu.post(
+        "faults",
+        json!({"match": {"method": "crm.timeline.comment.list"},
+               "action": {"type": "error", "status": 500, "error": "INTERNAL_SERVER_ERROR",
+                          "description": "Internal server error"}}),
+    )
+    .await;
+    assert_eq!(read_peer_logs(&url, &admin).await, 0, "the comments failed");
+    assert_eq!(emu.faults_fired().await, [1], "the error was met");
+    assert_eq!(
+        read_peer_logs(&url, &admin).await,
+        1,
+        "the record stayed due: its comments are read on the next run"
+    );
+    let arrived = history(&admin, false)
+        .into_iter()
+        .filter(|e| e.source == HistorySource::PeerLog && e.author_id == Some(MANAGER))
+        .count();
+    assert_eq!(arrived, 1, "the manager's log, once");
+    sb.shutdown().await;
+}
+
+/// The portal took a change log but its answer was lost: the log is sent again on the next
+/// sync and stands twice on the timeline; the colleague records it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_published_twice_after_a_lost_answer_is_recorded_once() {
+    let sb = sandbox(None).await;
+    let emu = Emu::new(&sb);
+    let url_admin = sb.admin_webhook_url();
+    let url_manager = sb.webhook_url(MANAGER).expect("manager webhook");
+    let dir = tempfile::tempdir().expect("dir");
+    let admin = replica(&dir.path().join("admin.db"));
+    let manager = replica(&dir.path().join("manager.db"));
+    cli_sync(&url_admin, &admin).await;
+    cli_sync(&url_manager, &manager).await;
+    // The upload's third request (read back, update, log) is applied, then answered 500.
+    emu.post(
+        "faults",
+        json!([{"match": {"method": "batch", "nth": 3},
+                "action": {"type": "commitThenFail", "status": 500}}]),
+    )
+    .await;
+    cli_edit(
+        &manager,
+        json!({"title": "Опубликован дважды"}),
+        FIRST_EDIT_MS,
+    );
+    let lost = Uploader::new(
+        client(&url_manager),
+        Arc::clone(&manager),
+        kartoteka_sync::system_clock(),
+    )
+    .run(&CancellationToken::new())
+    .await;
+    assert!(lost.is_err(), "the lost answer stops the run: {lost:?}");
+    assert_eq!(emu.faults_fired().await, [1], "the answer was lost");
+    cli_sync(&url_manager, &manager).await;
+    let logs = emu
+        .act(
+            1,
+            "crm.timeline.logmessage.list",
+            json!({"entityTypeId": 2, "entityId": DEAL}),
+        )
+        .await;
+    let copies = logs["result"]["logMessages"]
+        .as_array()
+        .expect("log messages")
+        .iter()
+        .filter(|m| {
+            m["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("Опубликован дважды"))
+        })
+        .count();
+    assert_eq!(copies, 2, "the log stands twice on the timeline: {logs}");
+
+    cli_sync(&url_admin, &admin).await;
+    let arrived = history(&admin, true)
+        .into_iter()
+        .filter(|e| {
+            e.source == HistorySource::PeerLog
+                && e.new_display.as_deref() == Some("Опубликован дважды")
+        })
+        .count();
+    assert_eq!(arrived, 1, "one change, one entry");
+    sb.shutdown().await;
+}
+
+/// Anyone who may edit a deal may write a comment on it, and may write the manager's name into
+/// it: such a log is not the manager's change and is not recorded as one. The manager's own
+/// log beside it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_comment_naming_another_user_as_its_author_is_not_recorded_as_their_change() {
+    let sb = sandbox(None).await;
+    let emu = Emu::new(&sb);
+    let url = sb.admin_webhook_url();
+    let dir = tempfile::tempdir().expect("dir");
+    let admin = replica(&dir.path().join("admin.db"));
+    cli_sync(&url, &admin).await;
+    /// Another user of the portal (rights "all": may edit the deal).
+    const OTHER: i64 = 3;
+    let r = emu
+        .act(
+            OTHER,
+            "crm.timeline.comment.add",
+            json!({"fields": {"ENTITY_ID": DEAL, "ENTITY_TYPE": "deal",
+                              "COMMENT": peer_log_text(1), "AUTHOR_ID": MANAGER}}),
+        )
+        .await;
+    assert!(r["error"].is_null(), "{r}");
+    a_comment_log_on_the_deal(&emu, 2).await;
+    cli_sync(&url, &admin).await;
+    let got: Vec<(Option<i64>, i64)> = history(&admin, true)
+        .into_iter()
+        .filter(|e| e.source == HistorySource::PeerLog)
+        .map(|e| (e.author_id, e.happened_at.timestamp_millis()))
+        .collect();
+    assert_eq!(
+        got,
+        [(Some(MANAGER), FIRST_EDIT_MS + 2 * 60_000)],
+        "only the manager's own log is the manager's change"
+    );
+    sb.shutdown().await;
+}

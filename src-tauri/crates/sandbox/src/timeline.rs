@@ -289,10 +289,9 @@ fn comments(call: &mut Call<'_>, m: &str, p: &Value) -> MethodResult {
                     "Required fields ENTITY_ID, ENTITY_TYPE are missing",
                 ));
             };
-            // AUTHOR_ID may name any user (§11 #10)
-            let author = param_i64(&f, "AUTHOR_ID")
-                .filter(|a| *a > 0)
-                .unwrap_or(call.user);
+            // The author is the caller; AUTHOR_ID in the fields is ignored
+            // (`crm/lib/controller/timeline/comment.php` `fetchFieldsToAdd`).
+            let author = call.user;
             let text = param_str(&f, "COMMENT").unwrap_or_default();
             if text.trim().is_empty() {
                 return Err(ApiError::bad("INVALID_ARG_VALUE", "Empty comment"));

@@ -792,18 +792,25 @@ async fn logmessage_order_takes_only_lowercase_id_or_created_else_id_descending(
 }
 
 #[tokio::test]
-async fn comment_add_takes_author_id_and_entity_type_id_update_by_author_delete_by_author_or_admin()
-{
+async fn comment_add_is_by_the_caller_whatever_author_id_says_update_by_author_delete_by_author_or_admin(
+) {
     let p = Portal::demo().await;
-    let v = p
-        .ok(
+    let author = p.sb.webhook_url(3).expect("hook 3");
+    // User 3 names the administrator as the author: the comment is user 3's all the same.
+    let (s, v) = p
+        .call_at(
+            &author,
             "crm.timeline.comment.add",
-            json!({"fields": {"ENTITY_ID": 1, "ENTITY_TYPE_ID": 2, "COMMENT": "от имени 3", "AUTHOR_ID": 3}}),
+            json!({"fields": {"ENTITY_ID": 1, "ENTITY_TYPE_ID": 2, "COMMENT": "от имени 1", "AUTHOR_ID": 1}}),
         )
         .await;
+    assert_eq!(s, 200, "{v}");
     let cid = v["result"].as_i64().expect("comment id");
     let got = p.ok("crm.timeline.comment.get", json!({"id": cid})).await;
-    assert_eq!(got["result"]["AUTHOR_ID"], "3", "{got}");
+    assert_eq!(
+        got["result"]["AUTHOR_ID"], "3",
+        "the caller, not AUTHOR_ID: {got}"
+    );
     assert_eq!(got["result"]["ENTITY_TYPE"], "deal");
     // the admin is not the author: may not edit, may delete
     let (s, v) = p
@@ -817,7 +824,6 @@ async fn comment_add_takes_author_id_and_entity_type_id_update_by_author_delete_
         (400, Some("ACCESS_DENIED")),
         "{v}"
     );
-    let author = p.sb.webhook_url(3).expect("hook 3");
     let (s, v) = p
         .call_at(
             &author,

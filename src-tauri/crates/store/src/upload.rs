@@ -422,8 +422,16 @@ fn finish_entries(
     received_ms: i64,
     publish: bool,
 ) -> Result<(), StoreError> {
+    // The log's row id is chosen here (rows of outbox_logs are never deleted, so the next id is
+    // new) to go into the log itself: a reader knows the log again when it was published twice.
     let log = if publish {
-        change_log(tx, key, ids)?
+        let row: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(id), 0) + 1 FROM outbox_logs",
+            [],
+            |r| r.get(0),
+        )?;
+        let log_id = format!("{}:{row}", crate::history::device_id_in(tx)?);
+        change_log(tx, key, ids, &log_id)?.map(|(title, body)| (row, title, body))
     } else {
         None
     };
@@ -444,11 +452,12 @@ fn finish_entries(
     }
     let seqs = seqs_of(tx, ids)?;
     set_delivery(tx, &seqs, HistorySyncState::Synced, Some(received_ms))?;
-    if let Some((title, body)) = &log {
+    if let Some((row, title, body)) = &log {
         tx.prepare_cached(
-            "INSERT INTO outbox_logs (entity_type, record_id, title, body) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO outbox_logs (id, entity_type, record_id, title, body) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
         )?
-        .execute(params![key.entity_type.type_id(), key.id, title, body])?;
+        .execute(params![row, key.entity_type.type_id(), key.id, title, body])?;
     }
     let Some(item) = item else {
         return rebase_later_changes(tx, key, ids, None);
@@ -683,11 +692,13 @@ pub fn multi_by_id(record: &Record) -> BTreeMap<i64, MultiField> {
 
 /// The change log of uploaded entries as it is published on the record's timeline: a title, a
 /// readable summary in Russian (the users' first language), and a machine-readable block after
-/// [`LOG_MARKER`] that other installations read back into their history.
+/// [`LOG_MARKER`] that other installations read back into their history. `log_id`
+/// (`<device>:<outbox_logs.id>`) names this log for good, however many times it is published.
 fn change_log(
     tx: &Connection,
     key: RecordKey,
     ids: &[i64],
+    log_id: &str,
 ) -> Result<Option<(String, String)>, StoreError> {
     let mut changes = Vec::new();
     let mut lines = Vec::new();
@@ -787,6 +798,7 @@ fn change_log(
         "Картотека: изменения"
     };
     let block = json!({
+        "logId": log_id,
         "record": {"entityTypeId": key.entity_type.type_id(), "id": key.id},
         "authorId": author_id,
         "author": author_name,

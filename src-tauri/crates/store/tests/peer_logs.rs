@@ -136,6 +136,8 @@ fn log(
     TimelineLog {
         external_id: external_id.into(),
         created_ms: 1_772_359_200_000,
+        // Written on the portal by the author the block names.
+        author_id: Some(author_id),
         text: format!("Изменено\n• {field}\n\n{LOG_MARKER}{block}"),
     }
 }
@@ -378,5 +380,107 @@ fn a_record_this_user_changed_elsewhere_is_due_too() {
         store.peer_logs_due(None, 10).expect("due").len(),
         1,
         "its timeline may hold this user's log from another device"
+    );
+}
+
+/// `log`, with the log's own id in its block, as this version publishes it.
+fn log_named(external_id: &str, log_id: &str, new: &str) -> TimelineLog {
+    let mut l = log(external_id, "laptop-2", 2, "title", "Сделка", new);
+    l.text = l.text.replacen(
+        &format!("{LOG_MARKER}{{"),
+        &format!("{LOG_MARKER}{{\"logId\":\"{log_id}\","),
+        1,
+    );
+    l
+}
+
+#[test]
+fn a_log_published_twice_is_recorded_once_and_older_logs_without_an_id_still_arrive() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut store = open(dir.path());
+    store
+        .set_profile(&Profile {
+            user_id: Some(1),
+            is_supervisor: false,
+        })
+        .expect("profile");
+    store
+        .apply_pulled(
+            EntityType::Deal,
+            &[deal(7, "Сделка", "NEW", 2, "2026-03-01T10:00:00+03:00")],
+            &checkpoint(7),
+        )
+        .expect("pull");
+    let k = key(EntityType::Deal, 7);
+    // Its answer lost, the same log went again: once as a log message, once more as one; the
+    // third copy arrives in a later read, as a comment.
+    let twice = [
+        log_named("logmessage:5", "laptop-2:17", "Дважды"),
+        log_named("logmessage:6", "laptop-2:17", "Дважды"),
+    ];
+    let n = store.apply_peer_logs(k, &twice, None).expect("apply");
+    assert_eq!(n, 1, "one log, however many copies on the timeline");
+    let n = store
+        .apply_peer_logs(k, &[log_named("comment:9", "laptop-2:17", "Дважды")], None)
+        .expect("apply");
+    assert_eq!(n, 0, "a copy read later is known too");
+    // Another log of the same device, and logs written before logs had ids: each by its entry.
+    let others = [
+        log_named("logmessage:7", "laptop-2:18", "Следующий"),
+        log("logmessage:8", "laptop-2", 2, "title", "a", "Без номера"),
+        log("comment:10", "laptop-2", 2, "title", "a", "Без номера"),
+    ];
+    let n = store.apply_peer_logs(k, &others, None).expect("apply");
+    assert_eq!(n, 3, "a log without an id is known by its timeline entry");
+    assert_eq!(
+        peer_entries(&store)
+            .iter()
+            .map(|(v, _, _)| v.as_str())
+            .collect::<Vec<_>>(),
+        ["Без номера", "Без номера", "Дважды", "Следующий"]
+    );
+}
+
+#[test]
+fn a_log_naming_another_author_than_the_entrys_is_not_recorded() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut store = open(dir.path());
+    store
+        .set_profile(&Profile {
+            user_id: Some(1),
+            is_supervisor: false,
+        })
+        .expect("profile");
+    store
+        .apply_pulled(
+            EntityType::Deal,
+            &[deal(7, "Сделка", "NEW", 2, "2026-03-01T10:00:00+03:00")],
+            &checkpoint(7),
+        )
+        .expect("pull");
+    let by = |external_id: &str, entry_author: Option<i64>, new: &str| {
+        let mut l = log(external_id, "laptop-2", 2, "title", "Сделка", new);
+        l.author_id = entry_author;
+        l
+    };
+    let logs = [
+        by("comment:1", Some(2), "Написал сам"),
+        by("comment:2", Some(3), "Подделка от имени 2"),
+        by("logmessage:3", None, "Автор неизвестен"),
+    ];
+    let n = store
+        .apply_peer_logs(key(EntityType::Deal, 7), &logs, None)
+        .expect("apply");
+    assert_eq!(
+        n, 1,
+        "only the log whose entry its named author wrote is their change"
+    );
+    assert_eq!(
+        peer_entries(&store),
+        [(
+            "Написал сам".to_string(),
+            Some(2),
+            Some("laptop-2".to_string())
+        )]
     );
 }

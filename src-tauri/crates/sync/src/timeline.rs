@@ -98,7 +98,13 @@ pub(crate) fn list_step(mark: i64, at: usize, size: usize, page: &PageRead) -> L
         return ListStep::Complete;
     }
     let next = at + page.ids.len();
-    if page.ids.len() < size || page.total.is_some_and(|t| next as u64 >= t) {
+    // The list's total, when the portal gives it, says whether rows remain; without it a page
+    // shorter than a full one is the last.
+    let ended = match page.total {
+        Some(total) => next as u64 >= total,
+        None => page.ids.len() < size,
+    };
+    if ended {
         return ListStep::Complete;
     }
     if page.fresh == 0 {
@@ -157,15 +163,16 @@ impl List {
 
     /// The page's entries as the store takes them, with their ids.
     fn entries(self, v: &Value) -> Vec<(i64, TimelineLog)> {
-        let (list, id_key, created_key, text_key, kind) = match self {
+        let (list, id_key, created_key, text_key, author_key, kind) = match self {
             List::LogMessages => (
                 v.get("logMessages").unwrap_or(v),
                 "id",
                 "created",
                 "text",
+                "authorId",
                 "logmessage",
             ),
-            List::Comments => (v, "ID", "CREATED", "COMMENT", "comment"),
+            List::Comments => (v, "ID", "CREATED", "COMMENT", "AUTHOR_ID", "comment"),
         };
         let int = |v: &Value| {
             v.as_i64()
@@ -185,6 +192,7 @@ impl List {
                             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
                             .map(|t| t.timestamp_millis())
                             .unwrap_or(0),
+                        author_id: int(&e[author_key]),
                         text: e[text_key].as_str().unwrap_or_default().to_string(),
                     },
                 ))
@@ -202,7 +210,8 @@ enum ListRead {
     Complete,
     /// The portal refused the list for good (no access, no such method): nothing to read now.
     Refused,
-    /// Cut short (no answer, "retry later", a portal that does not page): read again next run.
+    /// Cut short (no answer, an error that may pass, a portal that does not page): read again
+    /// next run.
     Cut,
 }
 
@@ -270,8 +279,7 @@ impl RecordRead {
                     }
                 }
             }
-            Some(Err(e)) if retry_later(e) => ListRead::Cut,
-            Some(Err(_)) => ListRead::Refused,
+            Some(Err(e)) => after_a_list_error(e),
             None => ListRead::Cut,
         };
     }
@@ -293,12 +301,20 @@ impl RecordRead {
     }
 }
 
-/// Refusals that say "not now" rather than "not this".
-fn retry_later(e: &ApiError) -> bool {
-    matches!(
-        e.code.as_str(),
-        "QUERY_LIMIT_EXCEEDED" | "OPERATION_TIME_LIMIT" | "OVERLOAD_LIMIT"
-    )
+/// A list refused: for good only when the portal says the record cannot be read (no access, no
+/// such record) or the method does not exist (`ERROR_METHOD_NOT_FOUND`, `insufficient_scope`);
+/// anything else (a limit, an internal error, an empty code, a 5xx inside the batch) may pass,
+/// so the read is cut short and the record stays due.
+fn after_a_list_error(e: &ApiError) -> ListRead {
+    if e.is_access_denied()
+        || e.is_not_found()
+        || e.is_scope_refusal()
+        || e.code == "ERROR_METHOD_NOT_FOUND"
+    {
+        ListRead::Refused
+    } else {
+        ListRead::Cut
+    }
 }
 
 fn answer(r: &BatchResult, key: &str) -> LogAnswer {
@@ -525,6 +541,8 @@ mod tests {
     #[case::an_entry_older_than_the_last_read_ends_it(28, 3, page(&[27, 26, 25], 3, None), ListStep::Complete)]
     #[case::an_empty_page_ends_the_list(0, 30, page(&[], 0, Some(30)), ListStep::Complete)]
     #[case::a_short_page_is_the_list_s_end(0, 3, page(&[7, 6], 2, None), ListStep::Complete)]
+    #[case::a_short_page_with_more_in_the_total_reads_on(0, 3, page(&[7, 6], 2, Some(10)), ListStep::Next(5))]
+    #[case::a_short_page_reaching_the_total_ends_the_list(0, 3, page(&[7, 6], 2, Some(5)), ListStep::Complete)]
     #[case::the_total_reached_ends_the_list(0, 3, page(&[7, 6, 5], 3, Some(6)), ListStep::Complete)]
     #[case::without_a_total_a_full_page_reads_on(0, 3, page(&[7, 6, 5], 3, None), ListStep::Next(6))]
     #[case::a_page_seen_before_means_the_portal_did_not_page(0, 3, page(&[30, 29, 28], 0, Some(10)), ListStep::Stuck)]
@@ -536,6 +554,61 @@ mod tests {
         #[case] want: ListStep,
     ) {
         assert_eq!(list_step(mark, at, 3, &p), want);
+    }
+
+    fn api(code: &str, description: &str) -> ApiError {
+        ApiError {
+            code: code.to_string(),
+            description: description.to_string(),
+        }
+    }
+
+    #[rstest]
+    #[case::access_denied_is_for_good(api("ACCESS_DENIED", "Access denied!"), ListRead::Refused)]
+    #[case::access_denied_in_words_is_for_good(api("", "Access denied."), ListRead::Refused)]
+    #[case::no_such_record_is_for_good(api("NOT_FOUND", "Not found"), ListRead::Refused)]
+    #[case::no_such_method_is_for_good(
+        api("ERROR_METHOD_NOT_FOUND", "Method not found!"),
+        ListRead::Refused
+    )]
+    #[case::a_scope_too_narrow_is_for_good(api("insufficient_scope", ""), ListRead::Refused)]
+    #[case::a_rate_limit_cuts_the_read(
+        api("QUERY_LIMIT_EXCEEDED", "Too many requests"),
+        ListRead::Cut
+    )]
+    #[case::an_overload_cuts_the_read(api("OVERLOAD_LIMIT", ""), ListRead::Cut)]
+    #[case::an_internal_error_cuts_the_read(
+        api("INTERNAL_SERVER_ERROR", "Internal server error"),
+        ListRead::Cut
+    )]
+    #[case::an_empty_code_cuts_the_read(api("", ""), ListRead::Cut)]
+    #[case::an_unknown_code_cuts_the_read(api("100", "Could not find value"), ListRead::Cut)]
+    fn after_a_refused_timeline_list(#[case] e: ApiError, #[case] want: ListRead) {
+        assert_eq!(after_a_list_error(&e), want);
+    }
+
+    #[rstest]
+    #[case::a_log_message_s_author_id(
+        List::LogMessages,
+        json!({"logMessages": [{"id": 5, "created": "2026-03-01T10:00:00+03:00",
+                                "authorId": 2, "text": "t"}]}),
+        ("logmessage:5", Some(2))
+    )]
+    #[case::a_comment_s_author_id_as_text(
+        List::Comments,
+        json!([{"ID": "9", "CREATED": "2026-03-01T10:00:00+03:00", "AUTHOR_ID": "3",
+                "COMMENT": "t"}]),
+        ("comment:9", Some(3))
+    )]
+    #[case::no_author_given(List::Comments, json!([{"ID": "9", "COMMENT": "t"}]), ("comment:9", None))]
+    fn a_timeline_entry_carries_the_portal_s_author(
+        #[case] list: List,
+        #[case] page: Value,
+        #[case] want: (&str, Option<i64>),
+    ) {
+        let got = list.entries(&page);
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].1.external_id.as_str(), got[0].1.author_id), want);
     }
 
     #[rstest]

@@ -1,7 +1,8 @@
 //! Other Kartoteka users' change logs, read back from records' timelines (product.md §4.2): each
 //! change becomes an exact event (author, device time, old and new value) from the source
 //! "another Kartoteka user's uploaded log", and the "observed at sync" event it explains is
-//! replaced — one entry per change, never both.
+//! replaced — one entry per change, never both. A log is recorded only when the author it names
+//! is the one the portal gives for its timeline entry.
 
 use super::{HistoryWriter, NewEvent};
 use crate::promote::{key_of, rid_of};
@@ -20,6 +21,10 @@ pub struct TimelineLog {
     pub external_id: String,
     /// When the portal created it, UTC unix ms.
     pub created_ms: i64,
+    /// Who the portal says wrote it (a log message's `authorId`, a comment's `AUTHOR_ID`: the
+    /// user who called `add`, `crm/lib/controller/timeline/logmessage.php` `addAction`,
+    /// `comment.php` `fetchFieldsToAdd`).
+    pub author_id: Option<i64>,
     pub text: String,
 }
 
@@ -124,14 +129,30 @@ impl Store {
                 if own.owns(block["device"].as_str(), block["authorId"].as_i64()) {
                     continue;
                 }
+                // The author the text names must be the one who wrote the entry: anyone who may
+                // edit the record may write a comment naming someone else.
+                if log.author_id.is_none() || block["authorId"].as_i64() != log.author_id {
+                    tracing::warn!(
+                        entry = %log.external_id,
+                        "a change log names another author than the portal's; not recorded"
+                    );
+                    continue;
+                }
                 let happened = parse_ms(&block["happenedAt"]).unwrap_or(log.created_ms);
                 let author = block["author"].as_str().unwrap_or_default().to_string();
                 let author_id = block["authorId"].as_i64();
                 let offline = block["source"].as_str() == Some("deviceOffline");
                 let changes = block["changes"].as_array().cloned().unwrap_or_default();
+                // The log's own id when it carries one (`<device>:<outbox_logs.id>`): the same
+                // log published twice (its answer lost, sent again) is recorded once. Older logs
+                // are known by their timeline entry.
+                let named = match block["logId"].as_str() {
+                    Some(id) if !id.is_empty() => format!("peerlog:{id}"),
+                    _ => log.external_id.clone(),
+                };
                 let g = w.new_group();
                 for (i, c) in changes.iter().enumerate() {
-                    let external = format!("{}:{i}", log.external_id);
+                    let external = format!("{named}:{i}");
                     if seen.exists([&external])? {
                         continue;
                     }
