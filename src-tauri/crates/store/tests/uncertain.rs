@@ -305,3 +305,26 @@ fn an_arrived_create_is_done_and_its_record_leaves_as_one_whose_access_was_lost(
         d.last_error
     );
 }
+
+#[test]
+fn a_create_discarded_after_the_queue_was_read_is_not_marked_for_sending() {
+    let (_dir, mut store) = seeded();
+    let kept = create_for_irina(&mut store);
+    let dropped = create_for_irina(&mut store);
+    // The upload reads the queue …
+    let (kept_id, dropped_id) = (
+        queued(&store, kept).expect("queued").id,
+        queued(&store, dropped).expect("queued").id,
+    );
+    // … the user drops one create before the send …
+    store
+        .discard_outbox_entry(&actor(), dropped_id, 2_000)
+        .expect("discard");
+    // … and only the other may go out.
+    let marked = store
+        .mark_creates_sending(&[kept_id, dropped_id], 5_000)
+        .expect("sending");
+    assert_eq!(marked, vec![kept_id]);
+    assert_eq!(listed(&store, dropped).state, OutboxState::Discarded);
+    assert_eq!(listed(&store, dropped).attempts, 0);
+}
