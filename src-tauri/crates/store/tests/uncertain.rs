@@ -328,3 +328,58 @@ fn a_create_discarded_after_the_queue_was_read_is_not_marked_for_sending() {
     assert_eq!(listed(&store, dropped).state, OutboxState::Discarded);
     assert_eq!(listed(&store, dropped).attempts, 0);
 }
+
+#[test]
+fn a_create_that_may_be_on_the_portal_cannot_be_discarded() {
+    let (_dir, mut store) = seeded();
+    let refused = |store: &mut Store, id: i64| {
+        matches!(
+            store.discard_outbox_entry(&actor(), id, 7_000),
+            Err(StoreError::NotAllowed(why)) if why.contains("may already be on the portal")
+        )
+    };
+    // Going out.
+    let sending = create_for_irina(&mut store);
+    let going = queued(&store, sending).expect("queued").id;
+    store
+        .mark_creates_sending(&[going], 5_000)
+        .expect("sending");
+    assert!(refused(&mut store, going), "a create being sent");
+    // Waiting for the user's word.
+    let waiting = create_for_irina(&mut store);
+    let asked = uncertain(&mut store, waiting);
+    assert!(refused(&mut store, asked), "an uncertain create");
+    // Back in the queue after a send that got no answer.
+    let unanswered = create_for_irina(&mut store);
+    let back = queued(&store, unanswered).expect("queued").id;
+    store.mark_creates_sending(&[back], 5_000).expect("sending");
+    store.unmark_sending(&[back]).expect("back in the queue");
+    let e = queued(&store, unanswered).expect("queued again");
+    assert_eq!(
+        (e.state, e.unanswered_ms),
+        (OutboxState::Pending, Some(5_000))
+    );
+    assert!(
+        refused(&mut store, back),
+        "a pending create sent unanswered"
+    );
+    for (key, state) in [
+        (sending, OutboxState::Sending),
+        (waiting, OutboxState::Uncertain),
+        (unanswered, OutboxState::Pending),
+    ] {
+        assert_eq!(listed(&store, key).state, state, "left as it was");
+        assert!(store
+            .all_ids(EntityType::Company)
+            .expect("ids")
+            .contains(&key.id));
+    }
+
+    // A create never sent still can be dropped.
+    let fresh = create_for_irina(&mut store);
+    let never = queued(&store, fresh).expect("queued").id;
+    store
+        .discard_outbox_entry(&actor(), never, 7_000)
+        .expect("discard");
+    assert_eq!(listed(&store, fresh).state, OutboxState::Discarded);
+}
