@@ -383,3 +383,40 @@ fn a_create_that_may_be_on_the_portal_cannot_be_discarded() {
         .expect("discard");
     assert_eq!(listed(&store, fresh).state, OutboxState::Discarded);
 }
+
+#[test]
+fn deleting_a_record_whose_create_may_have_landed_queues_the_deletion() {
+    let (_dir, mut store) = seeded();
+    let key = create_for_irina(&mut store);
+    let id = queued(&store, key).expect("queued").id;
+    store.mark_creates_sending(&[id], 5_000).expect("sending");
+    store.unmark_sending(&[id]).expect("back in the queue");
+
+    let saved = store.delete_record(&actor(), key, 6_000).expect("deleted");
+    assert_eq!(saved.queued, 1, "the deletion waits in the queue");
+    let record = store
+        .upload_queue(100)
+        .expect("queue")
+        .into_iter()
+        .find(|r| r.key == key)
+        .expect("the record is still queued");
+    let ops: Vec<(OutboxOp, OutboxState)> =
+        record.entries.iter().map(|e| (e.op, e.state)).collect();
+    assert_eq!(
+        ops,
+        vec![
+            (OutboxOp::Create, OutboxState::Pending),
+            (OutboxOp::Delete, OutboxState::Pending)
+        ],
+        "the create is looked up first, then the deletion follows it"
+    );
+    assert!(record.entries[0].may_have_landed());
+
+    // A create that never went out still just leaves with its record.
+    let fresh = create_for_irina(&mut store);
+    let gone = store
+        .delete_record(&actor(), fresh, 6_000)
+        .expect("deleted");
+    assert_eq!(gone.queued, 0);
+    assert_eq!(listed(&store, fresh).state, OutboxState::Discarded);
+}
