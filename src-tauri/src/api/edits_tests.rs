@@ -345,7 +345,7 @@ async fn two_uncertain_creates(core: &Core) -> [(RecordKey, i64); 2] {
                     .and_then(|r| r.entries.first().map(|e| e.id))
                     .expect("queued");
                 s.mark_creates_sending(&[id], 1_000)
-                    .and_then(|()| s.creates_uncertain(&[id]))
+                    .and_then(|_| s.creates_uncertain(&[id]))
                     .map_err(|e| from_edit_store(&e))?;
                 Ok(id)
             })

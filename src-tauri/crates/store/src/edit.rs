@@ -730,7 +730,11 @@ impl Store {
     }
 
     /// Moves a record to the recycle bin here and queues its deletion on the portal. A record
-    /// that never reached the portal just leaves (its queued create is discarded).
+    /// whose create never went out just leaves (its queued create is discarded). One whose
+    /// create may have landed unseen (sent without an answer, imported from a file, or waiting
+    /// for the user's word) may be on the portal: its deletion is queued and waits for the
+    /// create to be settled (the portal's id is not known before), rather than forget a record
+    /// the portal may hold.
     pub fn delete_record(
         &mut self,
         actor: &LocalActor,
@@ -760,7 +764,7 @@ impl Store {
                 && tx
                     .prepare_cached(
                         "SELECT EXISTS (SELECT 1 FROM outbox WHERE entity_type = ?1 AND record_id = ?2 \
-                         AND op = 'create' AND state = 'pending')",
+                         AND op = 'create' AND state = 'pending' AND unanswered_ms IS NULL)",
                     )?
                     .query_row(params![key.entity_type.type_id(), key.id], |r| r.get(0))?;
             if never_uploaded {

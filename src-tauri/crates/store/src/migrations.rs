@@ -422,8 +422,27 @@ fn to_replica_form(tx: &Transaction) -> Result<(), StoreError> {
 
 /// Version 7 gives every replica a random device id of its own: one made before had none until
 /// an edit or a sync asked, and the CLI's first sync stored the same `unknown-device` in all.
+/// A create's tag (`originId`, `{device}-{next local id}`) was made from that id, so two such
+/// replicas could tag different creates alike, and the look-up by tag could take one for the
+/// other. Creates never sent (no attempt, none unanswered: no item on the portal can carry
+/// their tag), whether queued, held back or dropped with their record (a restore queues it
+/// again), take the new id in their tag; one that went out keeps the tag it was sent with, by
+/// which it is looked up.
 fn give_device_id(tx: &Transaction) -> Result<(), StoreError> {
-    crate::history::give_device_id(tx).map(drop)
+    let id = crate::history::give_device_id(tx)?;
+    let retagged = tx.execute(
+        "UPDATE outbox SET origin_id = ?1 || substr(origin_id, length('unknown-device') + 1) \
+         WHERE op = 'create' AND attempts = 0 AND unanswered_ms IS NULL \
+         AND substr(origin_id, 1, length('unknown-device-')) = 'unknown-device-'",
+        [&id],
+    )?;
+    if retagged > 0 {
+        tracing::info!(
+            retagged,
+            "unsent creates tagged with this replica's device id"
+        );
+    }
+    Ok(())
 }
 
 /// Each step of the schema, oldest first: `STEPS[n - 1]` makes version `n`. Append only.

@@ -423,6 +423,12 @@ pub(crate) mod listing {
                 if !e.state.is_open() {
                     return Err(StoreError::NotAllowed("the entry is already closed"));
                 }
+                if e.op == OutboxOp::Create && may_be_on_the_portal(tx, id, e.state)? {
+                    return Err(StoreError::NotAllowed(
+                        "the create may already be on the portal: it is looked up on the next \
+                         upload, or waits for your decision, before it can be dropped",
+                    ));
+                }
                 tx.prepare_cached("UPDATE outbox SET state = 'discarded' WHERE id = ?1")?
                     .execute([id])?;
                 let server = load_server(tx, e.key)?;
@@ -625,6 +631,23 @@ pub(crate) mod listing {
             }
             self.save_edit(actor, key, &edit, now_ms, Some(seq), None)
         }
+    }
+
+    /// Whether a create may have reached the portal: it is going out, it waits for the user's
+    /// word, or a send of it got no answer (`unanswered_ms`, also set on creates imported from
+    /// a file and on those an older version sent). Dropping such a create would forget a record
+    /// that may be on the portal; only a definite answer, or the user's decision, settles it.
+    fn may_be_on_the_portal(
+        conn: &Connection,
+        id: i64,
+        state: OutboxState,
+    ) -> Result<bool, StoreError> {
+        if matches!(state, OutboxState::Sending | OutboxState::Uncertain) {
+            return Ok(true);
+        }
+        Ok(conn
+            .prepare_cached("SELECT unanswered_ms IS NOT NULL FROM outbox WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))?)
     }
 
     /// The field of `from` that declares a link to a record of type `to`, and whether it holds

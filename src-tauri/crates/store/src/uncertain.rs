@@ -19,21 +19,33 @@ use serde_json::Value;
 
 impl Store {
     /// Marks creates as being sent at `now_ms` (committed before the request goes out: if no
-    /// answer comes, the next run knows the create may have landed, and when it went out).
-    pub fn mark_creates_sending(&mut self, ids: &[i64], now_ms: i64) -> Result<(), StoreError> {
+    /// answer comes, the next run knows the create may have landed, and when it went out), and
+    /// returns the ids it marked: only those may go out. A create discarded, settled or made
+    /// uncertain since the upload read it is left as it is and not sent.
+    pub fn mark_creates_sending(
+        &mut self,
+        ids: &[i64],
+        now_ms: i64,
+    ) -> Result<Vec<i64>, StoreError> {
         let tx = self.conn.transaction()?;
+        let mut marked = Vec::with_capacity(ids.len());
         {
             let mut stmt = tx.prepare_cached(
                 "UPDATE outbox SET state = 'sending', attempts = attempts + 1, \
                  unanswered_ms = ?2 WHERE id = ?1 AND op = 'create' \
-                 AND state IN ('pending', 'sending')",
+                 AND state IN ('pending', 'sending') RETURNING id",
             )?;
             for id in ids {
-                stmt.execute(params![id, now_ms])?;
+                if let Some(id) = stmt
+                    .query_row(params![id, now_ms], |r| r.get::<_, i64>(0))
+                    .optional()?
+                {
+                    marked.push(id);
+                }
             }
         }
         tx.commit()?;
-        Ok(())
+        Ok(marked)
     }
 
     /// The portal refused these creates: a definite answer, nothing was made, so a later attempt

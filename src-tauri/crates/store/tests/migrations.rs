@@ -629,3 +629,55 @@ fn database_made_by_v6_knows_which_creates_may_have_reached_the_portal() {
         "the unsent-fields query keeps its index: {plan}"
     );
 }
+
+/// Version 7: a replica of an older CLI had the shared device id `unknown-device`, and its creates'
+/// tags (`originId`) were made from it, as another such replica's were. Creates never sent take
+/// the replica's new id in their tag (nothing on the portal carries the old one); one that went
+/// out, or was retried, keeps the tag it may be found by.
+#[test]
+fn database_made_by_v6_with_the_shared_device_id_retags_creates_never_sent() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("v6.db");
+    {
+        let conn = Connection::open(&path).expect("create v6 file");
+        for step in &STEPS[..5] {
+            conn.execute_batch(step.sql).expect("v1..v5 schema");
+        }
+        conn.execute_batch(
+            r#"
+            INSERT INTO replica_meta (key, value) VALUES ('device_id', 'unknown-device');
+            INSERT INTO outbox (id, entity_type, record_id, field, new_value, created_at, state, op,
+                attempts, last_error, origin_id) VALUES
+                (1, 4, 140737488355329, '*', '{"fields":{"title":"Sent"}}', 1, 'sending', 'create', 1, NULL, 'unknown-device-140737488355329'),
+                (2, 4, 140737488355330, '*', '{"fields":{"title":"Retried"}}', 1, 'pending', 'create', 1, NULL, 'unknown-device-140737488355330'),
+                (3, 4, 140737488355331, '*', '{"fields":{"title":"Fresh"}}', 1, 'pending', 'create', 0, NULL, 'unknown-device-140737488355331'),
+                (4, 4, 140737488355332, '*', '{"fields":{"title":"Held"}}', 1, 'rejected', 'create', 0, 'Не отправлено', 'unknown-device-140737488355332'),
+                (5, 4, 140737488355333, '*', '{"fields":{"title":"Other"}}', 1, 'pending', 'create', 0, NULL, 'unknown-devices-140737488355333');
+            PRAGMA user_version = 6;
+            "#,
+        )
+        .expect("v6 data");
+    }
+    let store = Store::open(&path).expect("upgrades");
+    let device = store.device_id().expect("device id");
+    assert_ne!(device, "unknown-device");
+    drop(store);
+    let conn = Connection::open(&path).expect("raw");
+    let tags: Vec<(i64, String)> = conn
+        .prepare("SELECT id, origin_id FROM outbox ORDER BY id")
+        .expect("select")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("tags");
+    assert_eq!(
+        tags,
+        vec![
+            (1, "unknown-device-140737488355329".to_string()),
+            (2, "unknown-device-140737488355330".to_string()),
+            (3, format!("{device}-140737488355331")),
+            (4, format!("{device}-140737488355332")),
+            (5, "unknown-devices-140737488355333".to_string()),
+        ]
+    );
+}

@@ -305,3 +305,118 @@ fn an_arrived_create_is_done_and_its_record_leaves_as_one_whose_access_was_lost(
         d.last_error
     );
 }
+
+#[test]
+fn a_create_discarded_after_the_queue_was_read_is_not_marked_for_sending() {
+    let (_dir, mut store) = seeded();
+    let kept = create_for_irina(&mut store);
+    let dropped = create_for_irina(&mut store);
+    // The upload reads the queue …
+    let (kept_id, dropped_id) = (
+        queued(&store, kept).expect("queued").id,
+        queued(&store, dropped).expect("queued").id,
+    );
+    // … the user drops one create before the send …
+    store
+        .discard_outbox_entry(&actor(), dropped_id, 2_000)
+        .expect("discard");
+    // … and only the other may go out.
+    let marked = store
+        .mark_creates_sending(&[kept_id, dropped_id], 5_000)
+        .expect("sending");
+    assert_eq!(marked, vec![kept_id]);
+    assert_eq!(listed(&store, dropped).state, OutboxState::Discarded);
+    assert_eq!(listed(&store, dropped).attempts, 0);
+}
+
+#[test]
+fn a_create_that_may_be_on_the_portal_cannot_be_discarded() {
+    let (_dir, mut store) = seeded();
+    let refused = |store: &mut Store, id: i64| {
+        matches!(
+            store.discard_outbox_entry(&actor(), id, 7_000),
+            Err(StoreError::NotAllowed(why)) if why.contains("may already be on the portal")
+        )
+    };
+    // Going out.
+    let sending = create_for_irina(&mut store);
+    let going = queued(&store, sending).expect("queued").id;
+    store
+        .mark_creates_sending(&[going], 5_000)
+        .expect("sending");
+    assert!(refused(&mut store, going), "a create being sent");
+    // Waiting for the user's word.
+    let waiting = create_for_irina(&mut store);
+    let asked = uncertain(&mut store, waiting);
+    assert!(refused(&mut store, asked), "an uncertain create");
+    // Back in the queue after a send that got no answer.
+    let unanswered = create_for_irina(&mut store);
+    let back = queued(&store, unanswered).expect("queued").id;
+    store.mark_creates_sending(&[back], 5_000).expect("sending");
+    store.unmark_sending(&[back]).expect("back in the queue");
+    let e = queued(&store, unanswered).expect("queued again");
+    assert_eq!(
+        (e.state, e.unanswered_ms),
+        (OutboxState::Pending, Some(5_000))
+    );
+    assert!(
+        refused(&mut store, back),
+        "a pending create sent unanswered"
+    );
+    for (key, state) in [
+        (sending, OutboxState::Sending),
+        (waiting, OutboxState::Uncertain),
+        (unanswered, OutboxState::Pending),
+    ] {
+        assert_eq!(listed(&store, key).state, state, "left as it was");
+        assert!(store
+            .all_ids(EntityType::Company)
+            .expect("ids")
+            .contains(&key.id));
+    }
+
+    // A create never sent still can be dropped.
+    let fresh = create_for_irina(&mut store);
+    let never = queued(&store, fresh).expect("queued").id;
+    store
+        .discard_outbox_entry(&actor(), never, 7_000)
+        .expect("discard");
+    assert_eq!(listed(&store, fresh).state, OutboxState::Discarded);
+}
+
+#[test]
+fn deleting_a_record_whose_create_may_have_landed_queues_the_deletion() {
+    let (_dir, mut store) = seeded();
+    let key = create_for_irina(&mut store);
+    let id = queued(&store, key).expect("queued").id;
+    store.mark_creates_sending(&[id], 5_000).expect("sending");
+    store.unmark_sending(&[id]).expect("back in the queue");
+
+    let saved = store.delete_record(&actor(), key, 6_000).expect("deleted");
+    assert_eq!(saved.queued, 1, "the deletion waits in the queue");
+    let record = store
+        .upload_queue(100)
+        .expect("queue")
+        .into_iter()
+        .find(|r| r.key == key)
+        .expect("the record is still queued");
+    let ops: Vec<(OutboxOp, OutboxState)> =
+        record.entries.iter().map(|e| (e.op, e.state)).collect();
+    assert_eq!(
+        ops,
+        vec![
+            (OutboxOp::Create, OutboxState::Pending),
+            (OutboxOp::Delete, OutboxState::Pending)
+        ],
+        "the create is looked up first, then the deletion follows it"
+    );
+    assert!(record.entries[0].may_have_landed());
+
+    // A create that never went out still just leaves with its record.
+    let fresh = create_for_irina(&mut store);
+    let gone = store
+        .delete_record(&actor(), fresh, 6_000)
+        .expect("deleted");
+    assert_eq!(gone.queued, 0);
+    assert_eq!(listed(&store, fresh).state, OutboxState::Discarded);
+}

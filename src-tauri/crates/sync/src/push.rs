@@ -364,8 +364,17 @@ impl Uploader {
                 chunk.iter().map(|(_, e)| e.id).collect::<Vec<_>>(),
                 self.now_ms(),
             );
-            self.store(move |s| s.mark_creates_sending(&ids, now))
+            let marked = self
+                .store(move |s| s.mark_creates_sending(&ids, now))
                 .await?;
+            // A create discarded or settled since the queue was read is not sent.
+            let chunk: Vec<&(RecordKey, QueuedEntry)> = chunk
+                .iter()
+                .filter(|(_, e)| marked.contains(&e.id))
+                .collect();
+            if chunk.is_empty() {
+                continue;
+            }
             let commands: Vec<BatchCommand> = chunk
                 .iter()
                 .map(|(key, e)| {
