@@ -1,5 +1,5 @@
-//! A create whose answer was lost, made by a user who cannot read back what it made (product.md
-//! §5, §8: no record twice on the portal): the look-up by its tag finds nothing, which proves
+//! A create whose answer was lost, made by a user who cannot read back what it made (no
+//! record twice on the portal): the look-up by its tag finds nothing, which proves
 //! nothing, so the create is not sent again but waits, "uncertain", for the user's word; a
 //! create the portal refused is sent again without a question.
 

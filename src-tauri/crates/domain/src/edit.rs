@@ -486,7 +486,7 @@ pub enum UncertainChoice {
     /// It is not on the portal (the user checked): send it again, once, without asking again.
     SendAgain,
     /// It is on the portal. Its create is done; the record, which this user may not read, leaves
-    /// the replica as a record whose access was lost does (product.md §4.4), and the entries
+    /// the replica as a record whose access was lost does, and the entries
     /// queued after the create are discarded: without the portal's id they can never be sent.
     Arrived,
 }

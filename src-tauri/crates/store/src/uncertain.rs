@@ -1,5 +1,4 @@
-//! Creates that may have reached the portal unseen (product.md §5, §8: no record is ever made
-//! twice). A create's send is recorded before it goes out (`unanswered_ms`) and cleared by a
+//! Creates that may have reached the portal unseen (no record is ever made twice). A create's send is recorded before it goes out (`unanswered_ms`) and cleared by a
 //! definite answer (the item, or a refusal: nothing was made); while it is set, the upload looks
 //! the create up by its tag before sending it again. When that look-up cannot settle it (the user
 //! may not read what the create made), the entry waits in the `uncertain` state for the user's
@@ -96,7 +95,7 @@ impl Store {
     ///   (the user checked); recorded in the record's history as resolved.
     /// - [`UncertainChoice::Arrived`]: the create is done. The record the portal made is one
     ///   this user may not read and this device never learns its id: the local copy leaves the
-    ///   replica as a record whose access was lost does (product.md §4.4: its data and history
+    ///   replica as a record whose access was lost does (its data and history
     ///   leave, its key stays), rather than stay as a copy no pull updates and no edit of which
     ///   could ever be sent. The entries queued after the create are discarded for that reason.
     ///

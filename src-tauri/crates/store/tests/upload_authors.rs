@@ -1,4 +1,4 @@
-//! Who history names for the changes an upload's answer carries (product.md §4.2, §5). The
+//! Who history names for the changes an upload's answer carries. The
 //! portal names the acting user as `updatedBy` on every update (`crm/lib/Field/UpdatedBy.php`),
 //! so after our own upload the record names *us* as its last updater, while its other fields
 //! may hold a colleague's earlier changes. Those are never recorded under our name: they have an

@@ -1,4 +1,4 @@
-//! Change logs on records' timelines (product.md §4.2): this replica's are published after its
+//! Change logs on records' timelines: this replica's are published after its
 //! uploads, other Kartoteka users' are read back into history as exact entries.
 //!
 //! What the portal does, version 26.250:
